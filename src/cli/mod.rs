@@ -1,0 +1,55 @@
+//! Command-line interface. Each subcommand lives in its own file with its
+//! argument struct and `run`, returning the process exit code.
+
+use clap::{Parser, Subcommand};
+
+pub mod starknet_apply;
+
+/// Rebuild ZK-rollup state from Ethereum L1 alone and audit every root.
+#[derive(Debug, Parser)]
+#[command(name = "zkreplay", version, about)]
+pub struct Cli {
+    /// Log format: `text` for terminals, `json` for log collectors.
+    #[arg(long, env = "ZKREPLAY_LOG_FORMAT", default_value = "text", global = true)]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Starknet tools.
+    #[command(subcommand)]
+    Starknet(StarknetCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StarknetCommand {
+    /// Apply feeder-gateway state-update JSON files in order and compare every root.
+    ApplyUpdates(starknet_apply::Args),
+}
+
+/// Runs a parsed command line; the returned value is the process exit code.
+pub fn run(cli: Cli) -> anyhow::Result<i32> {
+    init_logging(cli.log_format);
+    match cli.command {
+        Command::Starknet(StarknetCommand::ApplyUpdates(args)) => starknet_apply::run(args),
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ZKREPLAY_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Ignore the error when a subscriber already exists (tests call `run` repeatedly).
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}

@@ -1,0 +1,11 @@
+//! zkreplay: rebuild ZK-rollup state (Starknet, ZKsync Era) from Ethereum L1 alone
+//! and check every computed root against the root L1 accepted.
+//!
+//! Data flows `scan -> fetch -> decode -> apply -> audit -> serve`; see README.md.
+
+pub mod blob;
+pub mod cli;
+pub mod diff;
+pub mod hexfmt;
+pub mod rollup;
+pub mod store;

@@ -1,0 +1,4 @@
+//! Rollup-specific decoding and state engines.
+
+pub mod starknet;
+pub mod zksync;

@@ -1,0 +1,1 @@
+//! Starknet: data-availability decoding and the Patricia-trie state commitment.

@@ -1,0 +1,1 @@
+//! ZKsync Era: commit calldata, pubdata and the Blake2s state tree.

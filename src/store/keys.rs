@@ -1,0 +1,66 @@
+//! Every key encoding of the store, in one place.
+//!
+//! Multi-part keys are fixed-width concatenations so that lexicographic order
+//! equals numeric order (batch numbers are big-endian u64).
+//!
+//! | column  | key                                   | value                                   |
+//! |---------|---------------------------------------|-----------------------------------------|
+//! | meta    | `manifest`                            | JSON [`super::Manifest`]                |
+//! | meta    | `checkpoint`                          | JSON checkpoint of the rollup engine    |
+//! | nodes   | `trie tag (1) ‖ node hash (32)`       | encoded node (see the trie modules)     |
+//! | leaves  | `LEAF_* tag (1) ‖ fields`             | current value                           |
+//! | history | `leaves key ‖ batch (8, BE)`          | value as of that batch (empty = zero)   |
+//! | batches | `batch (8, BE)`                       | JSON batch record                       |
+
+/// Meta key of the store manifest.
+pub const MANIFEST: &[u8] = b"manifest";
+/// Meta key of the rollup engine's checkpoint (last committed batch and roots).
+pub const CHECKPOINT: &[u8] = b"checkpoint";
+
+/// Node tag: Starknet Pedersen tries (contract storage tries and the contracts trie).
+pub const NODE_STARKNET_PEDERSEN: u8 = 0x01;
+/// Node tag: Starknet Poseidon tries (the classes trie).
+pub const NODE_STARKNET_POSEIDON: u8 = 0x02;
+/// Node tag: the ZKsync Blake2s tree.
+pub const NODE_ZKSYNC_BLAKE2S: u8 = 0x03;
+
+/// Leaf tag: Starknet storage slot, `tag ‖ address (32) ‖ key (32)` -> value (32).
+pub const LEAF_STARKNET_STORAGE: u8 = b's';
+/// Leaf tag: Starknet contract record, `tag ‖ address (32)` -> class hash ‖ storage root ‖ nonce (96).
+pub const LEAF_STARKNET_CONTRACT: u8 = b'c';
+/// Leaf tag: Starknet class, `tag ‖ class hash (32)` -> compiled class hash (32).
+pub const LEAF_STARKNET_CLASS: u8 = b'k';
+/// Leaf tag: ZKsync leaf by derived key, `tag ‖ derived key (32)` -> enumeration index (8, BE) ‖ value (32).
+pub const LEAF_ZKSYNC_BY_KEY: u8 = b'z';
+/// Leaf tag: ZKsync derived key by enumeration index, `tag ‖ index (8, BE)` -> derived key (32).
+pub const LEAF_ZKSYNC_BY_INDEX: u8 = b'i';
+
+/// `tag ‖ hash`: the key of a trie node.
+pub fn node(tag: u8, hash: &[u8; 32]) -> [u8; 33] {
+    let mut key = [0u8; 33];
+    key[0] = tag;
+    key[1..].copy_from_slice(hash);
+    key
+}
+
+/// A history key: the leaves key followed by the big-endian batch number.
+pub fn history(leaf_key: &[u8], batch: u64) -> Vec<u8> {
+    let mut key = Vec::with_capacity(leaf_key.len() + 8);
+    key.extend_from_slice(leaf_key);
+    key.extend_from_slice(&batch.to_be_bytes());
+    key
+}
+
+/// The key of a batch record.
+pub fn batch(batch: u64) -> [u8; 8] {
+    batch.to_be_bytes()
+}
+
+/// `tag ‖ parts...`: a leaves key.
+pub fn leaf(tag: u8, parts: &[&[u8]]) -> Vec<u8> {
+    let mut key = vec![tag];
+    for part in parts {
+        key.extend_from_slice(part);
+    }
+    key
+}
