@@ -30,6 +30,9 @@ pub const LEAF_STARKNET_STORAGE: u8 = b's';
 pub const LEAF_STARKNET_CONTRACT: u8 = b'c';
 /// Leaf tag: Starknet class, `tag ‖ class hash (32)` -> compiled class hash (32).
 pub const LEAF_STARKNET_CLASS: u8 = b'k';
+/// Leaf tag: Starknet alias reverse index, `tag ‖ alias (32)` -> original key or address (32).
+/// Written from contract 0x2's storage writes (key = original, value = alias).
+pub const LEAF_STARKNET_ALIAS: u8 = b'a';
 /// Leaf tag: ZKsync leaf by derived key, `tag ‖ derived key (32)` -> enumeration index (8, BE) ‖ value (32).
 pub const LEAF_ZKSYNC_BY_KEY: u8 = b'z';
 /// Leaf tag: ZKsync derived key by enumeration index, `tag ‖ index (8, BE)` -> derived key (32).

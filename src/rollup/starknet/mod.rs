@@ -1,1 +1,6 @@
 //! Starknet: data-availability decoding and the Patricia-trie state commitment.
+
+pub mod feeder;
+pub mod hash;
+pub mod state;
+pub mod trie;

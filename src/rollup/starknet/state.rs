@@ -1,0 +1,370 @@
+//! The Starknet state: per-contract storage tries, the contracts trie and the
+//! classes trie, and the applier that turns a [`StateDiff`] into new roots and
+//! one atomic store commit.
+//!
+//! Commitment rules (cairo-lang `starknet/storage/starknet_storage.py`,
+//! `business_logic/state/...`; pathfinder `merkle-tree`):
+//! - contract leaf = `H(H(H(class_hash, storage_root), nonce), 0)` with Pedersen,
+//!   and 0 when all three are 0 (system contracts 0x1 and 0x2 have class hash 0
+//!   and nonce 0 but a storage root, so they are not empty);
+//! - class leaf = `Poseidon("CONTRACT_CLASS_LEAF_V0", compiled_class_hash)`, 0 deletes;
+//! - global root = `poseidon_hash_many("STARKNET_STATE_V0", contracts_root, classes_root)`,
+//!   0 when both are 0, and before v0.14.0 the contracts root itself when the
+//!   classes root is 0 ([`GlobalRootRule`]).
+
+use alloy_primitives::B256;
+use serde::{Deserialize, Serialize};
+use starknet_types_core::felt::Felt;
+
+use super::hash::{PedersenHasher, PoseidonHasher, pedersen, poseidon, poseidon_many};
+use super::trie::{NewNodes, Trie, TrieError};
+use crate::diff::StateDiff;
+use crate::store::{Column, Store, StoreBatch, StoreError, keys};
+
+/// Address of the system contract that maps aliases (stateful compression, v0.13.4+).
+pub const ALIAS_CONTRACT: Felt = Felt::TWO;
+
+/// How the global root combines the contracts and classes roots.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+pub enum GlobalRootRule {
+    /// Before Starknet v0.14.0: the contracts root alone while no Sierra class exists.
+    #[default]
+    #[value(name = "pre-v0.14")]
+    PreV0_14,
+    /// v0.14.0 and later: always the Poseidon combination (0 only when both are 0).
+    #[value(name = "v0.14")]
+    V0_14,
+}
+
+/// State-layer errors.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Trie(#[from] TrieError),
+    #[error("{what} {value} is not a Starknet felt (>= the Stark prime)")]
+    NotAFelt { what: &'static str, value: B256 },
+    #[error("corrupt {what} in the store: {detail}")]
+    Corrupt { what: &'static str, detail: String },
+}
+
+/// Where the state stands after the last committed batch.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// Number of batches applied so far (the next batch's number).
+    pub next_batch: u64,
+    pub contracts_root: Felt,
+    pub classes_root: Felt,
+    pub global_root: Felt,
+}
+
+/// What applying one batch produced, stored as the batch record.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchRoots {
+    pub batch: u64,
+    pub contracts_root: Felt,
+    pub classes_root: Felt,
+    pub global_root: Felt,
+    /// Hash invocations spent on the tries (metrics and benchmarks).
+    pub hashes: u64,
+}
+
+/// A contract's leaf data.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ContractState {
+    pub class_hash: Felt,
+    pub storage_root: Felt,
+    pub nonce: Felt,
+}
+
+impl ContractState {
+    /// The contracts-trie leaf: 0 for an empty contract.
+    pub fn leaf_hash(&self) -> Felt {
+        if *self == ContractState::default() {
+            return Felt::ZERO;
+        }
+        let inner = pedersen(&pedersen(&self.class_hash, &self.storage_root), &self.nonce);
+        pedersen(&inner, &Felt::ZERO)
+    }
+
+    fn encode(&self) -> Vec<u8> {
+        [self.class_hash, self.storage_root, self.nonce]
+            .iter()
+            .flat_map(|f| f.to_bytes_be())
+            .collect()
+    }
+
+    fn decode(bytes: &[u8]) -> Result<Self, StateError> {
+        if bytes.len() != 96 {
+            return Err(StateError::Corrupt {
+                what: "contract record",
+                detail: format!("{} bytes", bytes.len()),
+            });
+        }
+        let word = |i: usize| {
+            Felt::from_bytes_be(&bytes[i * 32..(i + 1) * 32].try_into().expect("96 bytes"))
+        };
+        Ok(ContractState {
+            class_hash: word(0),
+            storage_root: word(1),
+            nonce: word(2),
+        })
+    }
+}
+
+/// The classes-trie leaf of a compiled class hash (0 deletes).
+pub fn class_leaf_hash(compiled_class_hash: &Felt) -> Felt {
+    if *compiled_class_hash == Felt::ZERO {
+        return Felt::ZERO;
+    }
+    poseidon(&short_string("CONTRACT_CLASS_LEAF_V0"), compiled_class_hash)
+}
+
+/// The global state root.
+pub fn global_root(contracts_root: Felt, classes_root: Felt, rule: GlobalRootRule) -> Felt {
+    if contracts_root == Felt::ZERO && classes_root == Felt::ZERO {
+        return Felt::ZERO;
+    }
+    if rule == GlobalRootRule::PreV0_14 && classes_root == Felt::ZERO {
+        return contracts_root;
+    }
+    poseidon_many(&[
+        short_string("STARKNET_STATE_V0"),
+        contracts_root,
+        classes_root,
+    ])
+}
+
+/// The Starknet state engine over a store.
+pub struct StarknetState<'s> {
+    store: &'s Store,
+}
+
+impl<'s> StarknetState<'s> {
+    pub fn new(store: &'s Store) -> Self {
+        StarknetState { store }
+    }
+
+    /// The checkpoint of the last committed batch (default: empty state, batch 0 next).
+    pub fn checkpoint(&self) -> Result<Checkpoint, StateError> {
+        match self.store.get(Column::Meta, keys::CHECKPOINT)? {
+            None => Ok(Checkpoint::default()),
+            Some(bytes) => serde_json::from_slice(&bytes).map_err(|e| StateError::Corrupt {
+                what: "checkpoint",
+                detail: e.to_string(),
+            }),
+        }
+    }
+
+    /// The current state of a contract (all zero when never deployed).
+    pub fn contract(&self, address: &Felt) -> Result<ContractState, StateError> {
+        let key = keys::leaf(keys::LEAF_STARKNET_CONTRACT, &[&address.to_bytes_be()]);
+        self.store
+            .get(Column::Leaves, &key)?
+            .map(|b| ContractState::decode(&b))
+            .transpose()
+            .map(Option::unwrap_or_default)
+    }
+
+    /// The current value of a storage slot (0 when unset).
+    pub fn storage(&self, address: &Felt, key: &Felt) -> Result<Felt, StateError> {
+        let leaf_key = keys::leaf(
+            keys::LEAF_STARKNET_STORAGE,
+            &[&address.to_bytes_be(), &key.to_bytes_be()],
+        );
+        Ok(self
+            .store
+            .get(Column::Leaves, &leaf_key)?
+            .map(|b| felt_from_stored(&b))
+            .transpose()?
+            .unwrap_or(Felt::ZERO))
+    }
+
+    /// Computes the next batch's roots from `diff` and returns them with every
+    /// store change of the batch (nodes, leaves, history, batch record,
+    /// checkpoint). Nothing is written until the caller commits the batch,
+    /// possibly after adding its own records (audit verdict) to it.
+    pub fn apply(
+        &self,
+        diff: &StateDiff,
+        rule: GlobalRootRule,
+    ) -> Result<(BatchRoots, StoreBatch), StateError> {
+        let checkpoint = self.checkpoint()?;
+        let batch_number = checkpoint.next_batch;
+        let mut batch = StoreBatch::default();
+        let mut hashes = 0u64;
+
+        let mut contract_leaves = Vec::with_capacity(diff.contracts.len());
+        for (address, contract_diff) in &diff.contracts {
+            let address = to_felt("contract address", address)?;
+            let mut state = self.contract(&address)?;
+            let mut storage_updates = Vec::with_capacity(contract_diff.storage.len());
+            for (key, value) in &contract_diff.storage {
+                let (key, value) = (
+                    to_felt("storage key", key)?,
+                    to_felt("storage value", value)?,
+                );
+                storage_updates.push((key, value));
+                let leaf_key = keys::leaf(
+                    keys::LEAF_STARKNET_STORAGE,
+                    &[&address.to_bytes_be(), &key.to_bytes_be()],
+                );
+                put_leaf(&mut batch, leaf_key, value, batch_number);
+                if address == ALIAS_CONTRACT && key != Felt::ZERO {
+                    // Reverse index so decoders can map an alias back to the key or address it stands for.
+                    let alias_key = keys::leaf(keys::LEAF_STARKNET_ALIAS, &[&value.to_bytes_be()]);
+                    batch.put(Column::Leaves, alias_key, key.to_bytes_be());
+                }
+            }
+            if !storage_updates.is_empty() {
+                // BTreeMap order over big-endian words is numeric order, as the trie needs.
+                let update = Trie::<_, PedersenHasher>::new(self.store)
+                    .update(state.storage_root, &storage_updates)?;
+                hashes += update.hashes;
+                write_nodes(&mut batch, update.new_nodes);
+                state.storage_root = update.root;
+            }
+            if let Some(nonce) = &contract_diff.nonce {
+                state.nonce = to_felt("nonce", nonce)?;
+            }
+            if let Some(class_hash) = &contract_diff.class_hash {
+                state.class_hash = to_felt("class hash", class_hash)?;
+            }
+            let contract_key = keys::leaf(keys::LEAF_STARKNET_CONTRACT, &[&address.to_bytes_be()]);
+            let encoded = if state == ContractState::default() {
+                Vec::new()
+            } else {
+                state.encode()
+            };
+            put_raw_leaf(&mut batch, contract_key, encoded, batch_number);
+            let leaf = state.leaf_hash();
+            hashes += 3;
+            contract_leaves.push((address, leaf));
+        }
+        let contracts = Trie::<_, PedersenHasher>::new(self.store)
+            .update(checkpoint.contracts_root, &contract_leaves)?;
+        hashes += contracts.hashes;
+        write_nodes(&mut batch, contracts.new_nodes);
+
+        let mut class_leaves = Vec::with_capacity(diff.declared_classes.len());
+        for (class_hash, compiled) in &diff.declared_classes {
+            let (class_hash, compiled) = (
+                to_felt("class hash", class_hash)?,
+                to_felt("compiled class hash", compiled)?,
+            );
+            let leaf_key = keys::leaf(keys::LEAF_STARKNET_CLASS, &[&class_hash.to_bytes_be()]);
+            put_leaf(&mut batch, leaf_key, compiled, batch_number);
+            class_leaves.push((class_hash, class_leaf_hash(&compiled)));
+            hashes += 1;
+        }
+        let classes = Trie::<_, PoseidonHasher>::new(self.store)
+            .update(checkpoint.classes_root, &class_leaves)?;
+        hashes += classes.hashes;
+        write_nodes(&mut batch, classes.new_nodes);
+
+        let roots = BatchRoots {
+            batch: batch_number,
+            contracts_root: contracts.root,
+            classes_root: classes.root,
+            global_root: global_root(contracts.root, classes.root, rule),
+            hashes,
+        };
+        let next = Checkpoint {
+            next_batch: batch_number + 1,
+            contracts_root: roots.contracts_root,
+            classes_root: roots.classes_root,
+            global_root: roots.global_root,
+        };
+        batch.put(
+            Column::Batches,
+            keys::batch(batch_number),
+            serde_json::to_vec(&roots).expect("roots serialise"),
+        );
+        batch.put(
+            Column::Meta,
+            keys::CHECKPOINT,
+            serde_json::to_vec(&next).expect("checkpoint serialises"),
+        );
+        Ok((roots, batch))
+    }
+
+    /// Applies `diff` and commits it atomically; returns the new roots.
+    pub fn apply_and_commit(
+        &self,
+        diff: &StateDiff,
+        rule: GlobalRootRule,
+    ) -> Result<BatchRoots, StateError> {
+        let (roots, batch) = self.apply(diff, rule)?;
+        self.store.commit(batch)?;
+        Ok(roots)
+    }
+
+    /// The roots recorded for a committed batch.
+    pub fn batch_roots(&self, batch: u64) -> Result<Option<BatchRoots>, StateError> {
+        self.store
+            .get(Column::Batches, &keys::batch(batch))?
+            .map(|bytes| {
+                serde_json::from_slice(&bytes).map_err(|e| StateError::Corrupt {
+                    what: "batch record",
+                    detail: e.to_string(),
+                })
+            })
+            .transpose()
+    }
+}
+
+/// Encodes an ASCII short string as a felt (Cairo's `'...'` literals).
+pub fn short_string(text: &str) -> Felt {
+    Felt::from_bytes_be_slice(text.as_bytes())
+}
+
+/// Converts a diff word to a felt, refusing values >= P instead of reducing them.
+pub fn to_felt(what: &'static str, value: &B256) -> Result<Felt, StateError> {
+    let felt = Felt::from_bytes_be(&value.0);
+    if felt.to_bytes_be() != value.0 {
+        return Err(StateError::NotAFelt {
+            what,
+            value: *value,
+        });
+    }
+    Ok(felt)
+}
+
+fn felt_from_stored(bytes: &[u8]) -> Result<Felt, StateError> {
+    let word: [u8; 32] = bytes.try_into().map_err(|_| StateError::Corrupt {
+        what: "felt value",
+        detail: format!("{} bytes", bytes.len()),
+    })?;
+    Ok(Felt::from_bytes_be(&word))
+}
+
+/// Writes a felt leaf (deleted when 0) and its history entry.
+fn put_leaf(batch: &mut StoreBatch, key: Vec<u8>, value: Felt, batch_number: u64) {
+    let encoded = if value == Felt::ZERO {
+        Vec::new()
+    } else {
+        value.to_bytes_be().to_vec()
+    };
+    put_raw_leaf(batch, key, encoded, batch_number);
+}
+
+/// Writes a leaf (empty encoding = deleted) and records it in history under this batch.
+fn put_raw_leaf(batch: &mut StoreBatch, key: Vec<u8>, encoded: Vec<u8>, batch_number: u64) {
+    batch.put(
+        Column::History,
+        keys::history(&key, batch_number),
+        encoded.clone(),
+    );
+    if encoded.is_empty() {
+        batch.delete(Column::Leaves, key);
+    } else {
+        batch.put(Column::Leaves, key, encoded);
+    }
+}
+
+fn write_nodes(batch: &mut StoreBatch, nodes: NewNodes) {
+    for (key, encoding) in nodes {
+        batch.put(Column::Nodes, key.to_vec(), encoding);
+    }
+}
