@@ -7,6 +7,7 @@ use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
+use crate::audit::{BatchAudit, Verdict};
 use crate::hexfmt::format_word;
 use crate::rollup::starknet::feeder::parse_state_update;
 use crate::rollup::starknet::state::{GlobalRootRule, StarknetState};
@@ -45,12 +46,18 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
         let update =
             parse_state_update(&bytes).with_context(|| format!("parsing {}", file.display()))?;
-        let roots = state
-            .apply_and_commit(&update.diff, args.global_root_rule)
+        let (roots, mut batch) = state
+            .apply(&update.diff, args.global_root_rule)
             .with_context(|| format!("applying {}", file.display()))?;
         let computed = format_word(&roots.global_root.to_bytes_be().into());
         let claimed = update.new_root.as_ref().map(format_word);
-        let matched = claimed.as_deref() == Some(computed.as_str());
+        // The verdict is committed with the batch it judges.
+        let audit = BatchAudit::judge(roots.batch, claimed.clone(), computed.clone(), Vec::new());
+        audit.write(&mut batch);
+        store
+            .commit(batch)
+            .with_context(|| format!("committing {}", file.display()))?;
+        let matched = audit.verdict == Verdict::Match;
         all_match &= matched;
         if !matched {
             tracing::warn!(file = %file.display(), %computed, ?claimed, "state root mismatch");

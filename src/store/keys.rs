@@ -11,6 +11,7 @@
 //! | leaves  | `LEAF_* tag (1) ‖ fields`             | current value                           |
 //! | history | `leaves key ‖ batch (8, BE)`          | value as of that batch (empty = zero)   |
 //! | batches | `batch (8, BE)`                       | JSON batch record                       |
+//! | audits  | `batch (8, BE)`                       | JSON [`crate::audit::BatchAudit`]       |
 
 /// Meta key of the store manifest.
 pub const MANIFEST: &[u8] = b"manifest";

@@ -34,17 +34,20 @@ pub enum Column {
     Leaves,
     /// Value of every leaf as of each batch that changed it, for time travel.
     History,
-    /// Per-batch records: roots, verdicts, DA summary.
+    /// Per-batch records: roots and DA summary.
     Batches,
+    /// Per-batch audit verdicts: claimed vs computed root and every check.
+    Audits,
 }
 
 impl Column {
-    pub const ALL: [Column; 5] = [
+    pub const ALL: [Column; 6] = [
         Column::Meta,
         Column::Nodes,
         Column::Leaves,
         Column::History,
         Column::Batches,
+        Column::Audits,
     ];
 
     pub fn name(self) -> &'static str {
@@ -54,6 +57,7 @@ impl Column {
             Column::Leaves => "leaves",
             Column::History => "history",
             Column::Batches => "batches",
+            Column::Audits => "audits",
         }
     }
 }

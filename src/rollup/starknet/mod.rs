@@ -2,5 +2,6 @@
 
 pub mod feeder;
 pub mod hash;
+pub mod query;
 pub mod state;
 pub mod trie;

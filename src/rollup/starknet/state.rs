@@ -95,7 +95,7 @@ impl ContractState {
             .collect()
     }
 
-    fn decode(bytes: &[u8]) -> Result<Self, StateError> {
+    pub(crate) fn decode(bytes: &[u8]) -> Result<Self, StateError> {
         if bytes.len() != 96 {
             return Err(StateError::Corrupt {
                 what: "contract record",
