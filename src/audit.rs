@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::store::{Column, Store, StoreBatch, StoreError, keys};
 
 /// The outcome of a batch's audit.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, async_graphql::Enum)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Verdict {
     /// Computed root equals the claimed root and every check passed.
@@ -82,13 +82,43 @@ impl BatchAudit {
         }
     }
 
-    /// Adds this audit to the batch's atomic commit.
-    pub fn write(&self, batch: &mut StoreBatch) {
+    /// Adds this audit, and the verified pointer it moves, to the batch's atomic commit.
+    ///
+    /// The verified pointer is the last batch of an unbroken run of matching
+    /// batches from the start: the first batch that does not match holds it
+    /// (a finding needs a human; a pending batch waits to be judged).
+    pub fn write(&self, store: &Store, batch: &mut StoreBatch) -> Result<(), StoreError> {
         batch.put(
             Column::Audits,
             keys::batch(self.batch),
             serde_json::to_vec(self).expect("audit serialises"),
         );
+        let held = store.get(Column::Meta, keys::VERIFICATION_HELD)?.is_some();
+        if !held {
+            let key = if self.verdict == Verdict::Match {
+                keys::VERIFIED_BATCH
+            } else {
+                keys::VERIFICATION_HELD
+            };
+            batch.put(Column::Meta, key, self.batch.to_be_bytes());
+        }
+        Ok(())
+    }
+
+    /// The last verified batch: the newest batch such that it and every batch before it matched.
+    pub fn verified_batch(store: &Store) -> Result<Option<u64>, StoreError> {
+        store
+            .get(Column::Meta, keys::VERIFIED_BATCH)?
+            .map(|bytes| {
+                bytes
+                    .try_into()
+                    .map(u64::from_be_bytes)
+                    .map_err(|_| StoreError::Corrupt {
+                        what: "verified pointer",
+                        detail: "not 8 bytes".into(),
+                    })
+            })
+            .transpose()
     }
 
     /// The audit of a committed batch.

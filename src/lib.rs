@@ -3,6 +3,7 @@
 //!
 //! Data flows `scan -> fetch -> decode -> apply -> audit -> serve`; see README.md.
 
+pub mod api;
 pub mod audit;
 pub mod blob;
 pub mod cli;

@@ -3,6 +3,7 @@
 
 use clap::{Parser, Subcommand};
 
+pub mod serve;
 pub mod starknet_apply;
 
 /// Rebuild ZK-rollup state from Ethereum L1 alone and audit every root.
@@ -32,6 +33,10 @@ pub enum Command {
     /// Starknet tools.
     #[command(subcommand)]
     Starknet(StarknetCommand),
+    /// Serve the rebuilt state over GraphQL (read-only), with a monitoring port.
+    Serve(serve::Args),
+    /// Print the GraphQL schema (SDL) this build serves.
+    Schema,
 }
 
 #[derive(Debug, Subcommand)]
@@ -45,6 +50,8 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
     init_logging(cli.log_format);
     match cli.command {
         Command::Starknet(StarknetCommand::ApplyUpdates(args)) => starknet_apply::run(args),
+        Command::Serve(args) => serve::run(args),
+        Command::Schema => serve::print_schema(),
     }
 }
 

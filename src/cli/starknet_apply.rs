@@ -53,7 +53,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         let claimed = update.new_root.as_ref().map(format_word);
         // The verdict is committed with the batch it judges.
         let audit = BatchAudit::judge(roots.batch, claimed.clone(), computed.clone(), Vec::new());
-        audit.write(&mut batch);
+        audit.write(&store, &mut batch)?;
         store
             .commit(batch)
             .with_context(|| format!("committing {}", file.display()))?;

@@ -7,6 +7,7 @@
 //! |---------|---------------------------------------|-----------------------------------------|
 //! | meta    | `manifest`                            | JSON [`super::Manifest`]                |
 //! | meta    | `checkpoint`                          | JSON checkpoint of the rollup engine    |
+//! | meta    | `verified_batch`, `verification_held` | batch (8, BE), see [`crate::audit`]     |
 //! | nodes   | `trie tag (1) ‖ node hash (32)`       | encoded node (see the trie modules)     |
 //! | leaves  | `LEAF_* tag (1) ‖ fields`             | current value                           |
 //! | history | `leaves key ‖ batch (8, BE)`          | value as of that batch (empty = zero)   |
@@ -17,6 +18,11 @@
 pub const MANIFEST: &[u8] = b"manifest";
 /// Meta key of the rollup engine's checkpoint (last committed batch and roots).
 pub const CHECKPOINT: &[u8] = b"checkpoint";
+
+/// Meta key of the verified pointer: the last batch (8, BE) of the unbroken run of matching batches.
+pub const VERIFIED_BATCH: &[u8] = b"verified_batch";
+/// Meta key set (to the batch number, 8 BE) by the first batch that did not match; holds the verified pointer.
+pub const VERIFICATION_HELD: &[u8] = b"verification_held";
 
 /// Node tag: Starknet Pedersen tries (contract storage tries and the contracts trie).
 pub const NODE_STARKNET_PEDERSEN: u8 = 0x01;

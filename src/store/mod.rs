@@ -178,6 +178,43 @@ impl Store {
         Ok((store, manifest))
     }
 
+    /// Opens a read-only follower of a store another process writes (RocksDB
+    /// secondary instance); call [`Store::catch_up`] to see newer commits.
+    /// `scratch` holds the secondary's own logs.
+    pub fn open_secondary(path: &Path, scratch: &Path) -> Result<(Self, Manifest), StoreError> {
+        let mut options = Options::default();
+        // A secondary keeps every file open; no limit avoids reopen churn.
+        options.set_max_open_files(-1);
+        let names: Vec<&str> = Column::ALL.iter().map(|c| c.name()).collect();
+        let db = DBWithThreadMode::<MultiThreaded>::open_cf_as_secondary(
+            &options, path, scratch, names,
+        )?;
+        let store = Store {
+            db,
+            path: path.display().to_string(),
+        };
+        let manifest = store.manifest()?.ok_or(StoreError::MissingManifest {
+            path: store.path.clone(),
+        })?;
+        if manifest.format_version != FORMAT_VERSION {
+            return Err(StoreError::FormatMismatch {
+                path: store.path,
+                found: manifest.format_version,
+            });
+        }
+        Ok((store, manifest))
+    }
+
+    /// Catches a secondary instance up with its primary; a no-op error on a primary is ignored.
+    pub fn catch_up(&self) -> Result<(), StoreError> {
+        match self.db.try_catch_up_with_primary() {
+            Ok(()) => Ok(()),
+            // A primary instance reports "Not supported": it is always current.
+            Err(e) if e.kind() == rocksdb::ErrorKind::NotSupported => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// The manifest, if the store was initialised.
     pub fn manifest(&self) -> Result<Option<Manifest>, StoreError> {
         self.get(Column::Meta, keys::MANIFEST)?
@@ -226,6 +263,25 @@ impl Store {
             if !k.starts_with(prefix) {
                 break;
             }
+            out.push((k.to_vec(), v.to_vec()));
+        }
+        Ok(out)
+    }
+
+    /// Up to `limit` entries with keys `>= start`, in key order.
+    pub fn scan_from(
+        &self,
+        column: Column,
+        start: &[u8],
+        limit: usize,
+    ) -> Result<Vec<KeyValue>, StoreError> {
+        let iter = self.db.iterator_cf(
+            &self.cf(column),
+            IteratorMode::From(start, Direction::Forward),
+        );
+        let mut out = Vec::new();
+        for item in iter.take(limit) {
+            let (k, v) = item?;
             out.push((k.to_vec(), v.to_vec()));
         }
         Ok(out)

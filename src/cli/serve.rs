@@ -1,0 +1,100 @@
+//! `zkreplay serve`: the read-only GraphQL API over one or more stores, and
+//! `zkreplay schema`: print the served GraphQL SDL.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use crate::api::{self, AppState, RollupHandle, RollupKind};
+use crate::store::Store;
+
+/// Arguments of `serve`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Store directories to serve (repeat for several rollups). Opened as read-only
+    /// secondaries, so a follower may keep writing them.
+    #[arg(
+        long = "data-dir",
+        env = "ZKREPLAY_DATA_DIR",
+        required = true,
+        value_delimiter = ','
+    )]
+    pub data_dirs: Vec<PathBuf>,
+    /// GraphQL address (loopback unless told otherwise).
+    #[arg(long, env = "ZKREPLAY_GRAPHQL_ADDR", default_value = "127.0.0.1:8547")]
+    pub graphql_addr: SocketAddr,
+    /// Monitoring address: /health, /ready, /metrics.
+    #[arg(long, env = "ZKREPLAY_MONITOR_ADDR", default_value = "127.0.0.1:9090")]
+    pub monitor_addr: SocketAddr,
+    /// Directory with GraphiQL's npm packages (graphiql, react, react-dom), served locally.
+    #[arg(
+        long,
+        env = "ZKREPLAY_GRAPHIQL_ASSETS",
+        default_value = "web/node_modules"
+    )]
+    pub graphiql_assets: PathBuf,
+}
+
+pub fn run(args: Args) -> anyhow::Result<i32> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(serve(args))
+}
+
+async fn serve(args: Args) -> anyhow::Result<i32> {
+    let scratch =
+        tempfile::tempdir().context("creating the secondary instances' scratch directory")?;
+    let mut rollups = Vec::new();
+    for (i, dir) in args.data_dirs.iter().enumerate() {
+        let (store, manifest) = Store::open_secondary(dir, &scratch.path().join(i.to_string()))
+            .with_context(|| format!("opening store {}", dir.display()))?;
+        let kind = RollupKind::from_chain(&manifest.chain).with_context(|| {
+            format!(
+                "chain {:?} is neither starknet-* nor zksync-*",
+                manifest.chain
+            )
+        })?;
+        rollups.push(RollupHandle {
+            name: manifest.chain,
+            kind,
+            store: Arc::new(store),
+        });
+    }
+    let stores: Vec<Arc<Store>> = rollups.iter().map(|r| r.store.clone()).collect();
+    // Follow the writers: a secondary sees new commits only after catching up.
+    tokio::spawn(async move {
+        loop {
+            for store in &stores {
+                if let Err(e) = store.catch_up() {
+                    tracing::warn!(error = %e, "catching up with the store's writer failed");
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    });
+    let state = AppState {
+        schema: api::build_schema(rollups),
+        metrics: Default::default(),
+        ready: Arc::new(AtomicBool::new(true)),
+        graphiql_assets: Some(args.graphiql_assets),
+    };
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let (graphql, monitor, task) =
+        api::serve(state, args.graphql_addr, args.monitor_addr, shutdown).await?;
+    tracing::info!(%graphql, %monitor, "serving GraphQL on http://{graphql}/graphql, metrics on http://{monitor}/metrics");
+    task.await??;
+    Ok(0)
+}
+
+/// Prints the served schema's SDL (what `schemas/schema.graphql` must contain).
+pub fn print_schema() -> anyhow::Result<i32> {
+    print!("{}", api::build_schema(Vec::new()).sdl());
+    Ok(0)
+}
