@@ -3,6 +3,7 @@
 
 use clap::{Parser, Subcommand};
 
+pub mod decode_starknet;
 pub mod starknet_apply;
 
 /// Rebuild ZK-rollup state from Ethereum L1 alone and audit every root.
@@ -10,7 +11,12 @@ pub mod starknet_apply;
 #[command(name = "zkreplay", version, about)]
 pub struct Cli {
     /// Log format: `text` for terminals, `json` for log collectors.
-    #[arg(long, env = "ZKREPLAY_LOG_FORMAT", default_value = "text", global = true)]
+    #[arg(
+        long,
+        env = "ZKREPLAY_LOG_FORMAT",
+        default_value = "text",
+        global = true
+    )]
     pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,
@@ -27,6 +33,15 @@ pub enum Command {
     /// Starknet tools.
     #[command(subcommand)]
     Starknet(StarknetCommand),
+    /// Decode one rollup state update from L1 data.
+    #[command(subcommand)]
+    Decode(DecodeCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DecodeCommand {
+    /// Decode a Starknet state update (blobs or memory pages) into a state diff.
+    Starknet(decode_starknet::Args),
 }
 
 #[derive(Debug, Subcommand)]
@@ -40,13 +55,16 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
     init_logging(cli.log_format);
     match cli.command {
         Command::Starknet(StarknetCommand::ApplyUpdates(args)) => starknet_apply::run(args),
+        Command::Decode(DecodeCommand::Starknet(args)) => decode_starknet::run(args),
     }
 }
 
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("ZKREPLAY_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     // Ignore the error when a subscriber already exists (tests call `run` repeatedly).
     let _ = match format {
         LogFormat::Text => builder.try_init(),

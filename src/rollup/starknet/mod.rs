@@ -1,1 +1,3 @@
 //! Starknet: data-availability decoding and the Patricia-trie state commitment.
+
+pub mod da;
