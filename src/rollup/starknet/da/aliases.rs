@@ -158,12 +158,12 @@ pub fn resolve<A: AliasSource>(posted: &DaStateDiff, source: &A) -> Result<Resol
                     "alias {alias:#x} given to {previous:#x} and to {original:#x} in one batch"
                 )));
             }
-            if let Some(previous) = lookup_source(source, alias)? {
-                if previous != *original {
-                    return Err(DaError::AliasConflict(format!(
-                        "alias {alias:#x} of {previous:#x} reassigned to {original:#x}"
-                    )));
-                }
+            if let Some(previous) = lookup_source(source, alias)?
+                && previous != *original
+            {
+                return Err(DaError::AliasConflict(format!(
+                    "alias {alias:#x} of {previous:#x} reassigned to {original:#x}"
+                )));
             }
         }
     }
@@ -195,7 +195,6 @@ pub fn resolve<A: AliasSource>(posted: &DaStateDiff, source: &A) -> Result<Resol
             storage: Vec::with_capacity(contract.storage.len()),
             ..*contract
         };
-        resolved.storage.clear();
         if address <= Felt::from(MAX_NON_COMPRESSED_CONTRACT) {
             resolved.storage.extend_from_slice(&contract.storage);
         } else {

@@ -15,7 +15,7 @@
 
 use alloy_primitives::B256;
 use ark_bls12_381::Fr;
-use ark_ff::{BigInteger, PrimeField};
+use ark_ff::PrimeField;
 use starknet_types_core::felt::Felt;
 
 use super::aliases::{self, AliasSource, UnresolvedAlias};
@@ -217,9 +217,12 @@ pub fn blobs_to_felts(blobs: &[Vec<u8>]) -> Result<(Vec<Felt>, Vec<Vec<Fr>>), Da
 }
 
 fn fr_to_felt(value: &Fr, index: usize) -> Result<Felt, DaError> {
-    let bytes = value.into_bigint().to_bytes_be();
+    // Little-endian limbs to big-endian bytes without an intermediate allocation.
+    let limbs = value.into_bigint().0;
     let mut word = [0u8; 32];
-    word[32 - bytes.len()..].copy_from_slice(&bytes);
+    for (k, limb) in limbs.iter().enumerate() {
+        word[32 - 8 * (k + 1)..32 - 8 * k].copy_from_slice(&limb.to_be_bytes());
+    }
     felt_from_be_checked(&word, "blob coefficient", index)
 }
 

@@ -113,7 +113,7 @@ pub fn blob_checks(
         match blob::commitment(blob_bytes) {
             Ok(c) => findings.push(Finding::new(
                 format!("kzg.commitment[{j}]"),
-                posted(posted_commitment.map(|c| hex48(c))),
+                posted(posted_commitment.map(hex48)),
                 hex48(&c),
             )),
             Err(e) => findings.push(Finding::new(

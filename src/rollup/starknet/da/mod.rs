@@ -150,19 +150,18 @@ impl DaStateDiff {
                 .contracts
                 .entry(felt_to_word(&contract.address))
                 .or_default();
-            if let Some(nonce) = contract.nonce {
-                if entry.nonce.replace(felt_to_word(&nonce)).is_some() {
-                    return Err(duplicate("nonce of contract", &contract.address));
-                }
+            if let Some(nonce) = contract.nonce
+                && entry.nonce.replace(felt_to_word(&nonce)).is_some()
+            {
+                return Err(duplicate("nonce of contract", &contract.address));
             }
-            if let Some(class_hash) = contract.class_hash {
-                if entry
+            if let Some(class_hash) = contract.class_hash
+                && entry
                     .class_hash
                     .replace(felt_to_word(&class_hash))
                     .is_some()
-                {
-                    return Err(duplicate("class hash of contract", &contract.address));
-                }
+            {
+                return Err(duplicate("class hash of contract", &contract.address));
             }
             for (key, value) in &contract.storage {
                 if entry
