@@ -7,6 +7,7 @@
 //! (the JSON is printed either way); decoding errors are reported on stderr.
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -65,8 +66,12 @@ fn parse_layout(text: &str) -> Result<LayoutArg, String> {
 
 pub fn run(args: Args) -> anyhow::Result<i32> {
     let (code, output) = execute(&args)?;
-    println!("{}", serde_json::to_string_pretty(&output)?);
-    Ok(code)
+    let mut stdout = std::io::stdout().lock();
+    // A closed pipe (`| head`) is not an error worth a panic.
+    match writeln!(stdout, "{}", serde_json::to_string_pretty(&output)?) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(code),
+        other => other.map(|()| code).map_err(Into::into),
+    }
 }
 
 /// Decodes and builds the JSON report; returns the exit code with it.
