@@ -3,6 +3,7 @@
 
 use clap::{Parser, Subcommand};
 
+pub mod decode_starknet;
 pub mod serve;
 pub mod starknet_apply;
 
@@ -37,6 +38,15 @@ pub enum Command {
     Serve(serve::Args),
     /// Print the GraphQL schema (SDL) this build serves.
     Schema,
+    /// Decode one rollup state update from L1 data.
+    #[command(subcommand)]
+    Decode(DecodeCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DecodeCommand {
+    /// Decode a Starknet state update (blobs or memory pages) into a state diff.
+    Starknet(decode_starknet::Args),
 }
 
 #[derive(Debug, Subcommand)]
@@ -52,6 +62,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Starknet(StarknetCommand::ApplyUpdates(args)) => starknet_apply::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Schema => serve::print_schema(),
+        Command::Decode(DecodeCommand::Starknet(args)) => decode_starknet::run(args),
     }
 }
 

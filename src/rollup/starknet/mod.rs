@@ -1,5 +1,6 @@
 //! Starknet: data-availability decoding and the Patricia-trie state commitment.
 
+pub mod da;
 pub mod feeder;
 pub mod hash;
 pub mod query;

@@ -1,0 +1,118 @@
+//! DA layout of v0.13.3 and later (applied to the *decompressed* data). Same
+//! shape as v0.11, with a new contract word, least significant bit first:
+//!
+//! ```text
+//! bit 0        class_flag
+//! bit 1        n_updates_is_small
+//! next 8 or 64 n_updates (8 bits if small)
+//! the rest     new nonce, or 0 when the nonce did not change
+//! ```
+
+use alloy_primitives::U256;
+use starknet_types_core::felt::Felt;
+
+use super::layout_v0_11::read_pairs;
+use super::{DaContract, DaError, DaStateDiff, Reader, felt_to_u256, u256_to_felt};
+
+/// Parses the layout from the start of `felts`; returns the diff and the felts used.
+pub fn parse(felts: &[Felt]) -> Result<(DaStateDiff, usize), DaError> {
+    let mut reader = Reader::new(felts);
+    let n_contracts = reader.count("n_contracts", 2)?;
+    let mut contracts = Vec::with_capacity(n_contracts);
+    for _ in 0..n_contracts {
+        let address = reader.next("contract address")?;
+        let word = felt_to_u256(&reader.next("contract word")?);
+        let fields = split_word(&word);
+        let class_hash = if fields.class_flag {
+            Some(reader.next("class hash")?)
+        } else {
+            None
+        };
+        let n_updates = reader.check_count("n_updates", &U256::from(fields.n_updates), 2)?;
+        let storage = read_pairs(&mut reader, n_updates, "storage entry")?;
+        contracts.push(DaContract {
+            address,
+            nonce: fields.nonce,
+            class_hash,
+            storage,
+        });
+    }
+    let n_classes = reader.count("n_classes", 2)?;
+    let declared_classes = read_pairs(&mut reader, n_classes, "declared class")?;
+    Ok((
+        DaStateDiff {
+            contracts,
+            declared_classes,
+        },
+        reader.position(),
+    ))
+}
+
+/// The fields of a v0.13.3 contract word.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Word {
+    pub class_flag: bool,
+    pub n_updates: u64,
+    /// `None` when the nonce did not change (encoded as 0).
+    pub nonce: Option<Felt>,
+}
+
+/// Splits a contract word. Every felt is a valid word, so this cannot fail.
+pub fn split_word(word: &U256) -> Word {
+    let class_flag = word.bit(0);
+    let small = word.bit(1);
+    let (bits, shift): (usize, usize) = if small { (8, 10) } else { (64, 66) };
+    let mask: U256 = (U256::from(1u8) << bits) - U256::from(1u8);
+    let n_updates: U256 = (*word >> 2usize) & mask;
+    let n_updates = n_updates.as_limbs()[0];
+    let nonce = *word >> shift;
+    Word {
+        class_flag,
+        n_updates,
+        nonce: (nonce != U256::ZERO).then(|| u256_to_felt(&nonce)),
+    }
+}
+
+/// Builds a contract word (the inverse of [`split_word`]).
+pub fn join_word(word: &Word) -> Felt {
+    let small = word.n_updates < 256;
+    let bits: usize = if small { 8 } else { 64 };
+    let nonce = word.nonce.map(|n| felt_to_u256(&n)).unwrap_or_default();
+    let packed = (((nonce << bits) | U256::from(word.n_updates)) << 2)
+        | (U256::from(small as u8) << 1)
+        | U256::from(word.class_flag as u8);
+    u256_to_felt(&packed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn word_fields_least_significant_first() {
+        // class_flag=1, small, n_updates=3, nonce=5: 5<<10 | 3<<2 | 1<<1 | 1.
+        let word = U256::from((5u64 << 10) | (3 << 2) | 2 | 1);
+        let fields = split_word(&word);
+        assert_eq!(
+            fields,
+            Word {
+                class_flag: true,
+                n_updates: 3,
+                nonce: Some(Felt::from(5u64))
+            }
+        );
+        assert_eq!(felt_to_u256(&join_word(&fields)), word);
+        // Large n_updates: 64 bits, nonce above bit 66.
+        let word = (U256::from(9u8) << 66) | (U256::from(300u64) << 2);
+        let fields = split_word(&word);
+        assert_eq!(
+            fields,
+            Word {
+                class_flag: false,
+                n_updates: 300,
+                nonce: Some(Felt::from(9u64))
+            }
+        );
+        assert_eq!(split_word(&U256::from(2u8)).nonce, None);
+    }
+}

@@ -1,0 +1,410 @@
+//! Starknet data availability: every format Starknet has posted to L1, decoded
+//! into the normalized [`StateDiff`](crate::diff::StateDiff), and bound to what the
+//! STARK proof committed to.
+//!
+//! The path of one L1 state update:
+//!
+//! ```text
+//! blobs ──IFFT──┐                         ┌─ layout_v0_9 / v0_10 / v0_11
+//!               ├─ DA felts ─(compression)┤                              ─► DaStateDiff ─(aliases)─► StateDiff
+//! memory pages ─┘                         └─ layout_v0_13_3 (v0.13.3+)
+//! program output (updateState / updateStateKzgDA) ─► header, roots, KZG segment ─► binding checks
+//! ```
+//!
+//! Each wire format is its own small module; [`batch::decode_batch`] chooses between
+//! them from evidence only (the L1 function, the program-output header, and which
+//! decoders accept the data exactly), never from a guess.
+
+use alloy_primitives::U256;
+use starknet_types_core::felt::Felt;
+
+pub mod aliases;
+pub mod batch;
+pub mod binding;
+pub mod compression;
+pub mod encode;
+pub mod layout_v0_10;
+pub mod layout_v0_11;
+pub mod layout_v0_13_3;
+pub mod layout_v0_9;
+pub mod pages;
+pub mod program_output;
+
+pub use aliases::{AliasSource, MemoryAliases};
+pub use batch::{BatchInput, DaInput, DecodedBatch, decode_batch};
+pub use binding::Finding;
+
+/// Why Starknet DA data was rejected. Every decoder returns one of these on
+/// malformed input; none of them panics.
+#[derive(Debug, thiserror::Error)]
+pub enum DaError {
+    #[error("truncated data: {what} needs {needed} more felts, {available} left")]
+    Truncated {
+        what: &'static str,
+        needed: usize,
+        available: usize,
+    },
+    #[error("{what} = {count} exceeds the data: only {available} felts left")]
+    CountExceedsData {
+        what: &'static str,
+        count: String,
+        available: usize,
+    },
+    #[error("{what} at index {index} is not below the {field} modulus")]
+    ElementOutOfRange {
+        what: &'static str,
+        index: usize,
+        field: &'static str,
+    },
+    #[error("bad packing: {0}")]
+    BadPacking(String),
+    #[error("unknown or unsupported version: {0}")]
+    UnknownVersion(String),
+    #[error("alias {alias:#x} ({context}) has no mapping in contract 0x2")]
+    UnmappedAlias { alias: Felt, context: &'static str },
+    #[error("alias table conflict: {0}")]
+    AliasConflict(String),
+    #[error("alias source failed: {0}")]
+    AliasSource(Box<dyn std::error::Error + Send + Sync>),
+    #[error("{what} listed twice: {key}")]
+    Duplicate { what: &'static str, key: String },
+    #[error("data after the end of the DA must be zero, felt {index} is not")]
+    NonZeroTail { index: usize },
+    #[error("{unused} felts left over after the DA ({consumed} consumed)")]
+    TrailingData { consumed: usize, unused: usize },
+    #[error(transparent)]
+    Blob(#[from] crate::blob::BlobError),
+    #[error("calldata: {0}")]
+    Calldata(String),
+    #[error("cannot choose the DA layout: {0}")]
+    LayoutUndetermined(String),
+}
+
+/// A DA wire format. `V0_11` covers v0.11 through v0.13.2 (calldata, and the
+/// uncompressed blobs of v0.13.1/v0.13.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+pub enum Layout {
+    /// ≤ v0.9: deployments segment, then `(addr, n_updates, (key, value)*)`.
+    V0_9,
+    /// v0.10: deployments segment, word = `nonce << 64 | n_updates`.
+    V0_10,
+    /// v0.11 – v0.13.2: `class_flag << 128 | nonce << 64 | n_updates`, declared classes.
+    V0_11,
+    /// v0.13.3: stateless compression and the packed contract word.
+    V0_13_3,
+    /// v0.13.4+: v0.13.3 plus stateful compression (aliases in contract 0x2).
+    V0_13_4,
+}
+
+impl Layout {
+    /// True for the layouts whose DA is stateless-compressed.
+    pub fn is_compressed(self) -> bool {
+        matches!(self, Layout::V0_13_3 | Layout::V0_13_4)
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Layout::V0_9 => "0.9",
+            Layout::V0_10 => "0.10",
+            Layout::V0_11 => "0.11",
+            Layout::V0_13_3 => "0.13.3",
+            Layout::V0_13_4 => "0.13.4",
+        }
+    }
+}
+
+impl std::fmt::Display for Layout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One contract's entry in the DA, exactly as posted (addresses and keys may be aliases).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DaContract {
+    pub address: Felt,
+    /// New nonce; `None` when the layout says it did not change (v0.13.3+) or has no nonces (≤ v0.9).
+    pub nonce: Option<Felt>,
+    /// New class hash (deployment or class replacement).
+    pub class_hash: Option<Felt>,
+    /// `(key, new value)` in posted order.
+    pub storage: Vec<(Felt, Felt)>,
+}
+
+/// A decoded DA state diff in posted order, before alias resolution.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DaStateDiff {
+    pub contracts: Vec<DaContract>,
+    /// `(class hash, compiled class hash)`.
+    pub declared_classes: Vec<(Felt, Felt)>,
+}
+
+impl DaStateDiff {
+    /// Converts to the normalized diff. Entries for the same contract are merged;
+    /// the same storage key, nonce, class hash or declared class given twice is
+    /// rejected (the OS squashes before serializing, so that cannot be honest data).
+    pub fn to_state_diff(&self) -> Result<crate::diff::StateDiff, DaError> {
+        let mut out = crate::diff::StateDiff::default();
+        for contract in &self.contracts {
+            let entry = out
+                .contracts
+                .entry(felt_to_word(&contract.address))
+                .or_default();
+            if let Some(nonce) = contract.nonce
+                && entry.nonce.replace(felt_to_word(&nonce)).is_some()
+            {
+                return Err(duplicate("nonce of contract", &contract.address));
+            }
+            if let Some(class_hash) = contract.class_hash
+                && entry
+                    .class_hash
+                    .replace(felt_to_word(&class_hash))
+                    .is_some()
+            {
+                return Err(duplicate("class hash of contract", &contract.address));
+            }
+            for (key, value) in &contract.storage {
+                if entry
+                    .storage
+                    .insert(felt_to_word(key), felt_to_word(value))
+                    .is_some()
+                {
+                    return Err(DaError::Duplicate {
+                        what: "storage key",
+                        key: format!("{:#x}/{:#x}", contract.address, key),
+                    });
+                }
+            }
+        }
+        for (class_hash, compiled) in &self.declared_classes {
+            if out
+                .declared_classes
+                .insert(felt_to_word(class_hash), felt_to_word(compiled))
+                .is_some()
+            {
+                return Err(duplicate("declared class", class_hash));
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn duplicate(what: &'static str, key: &Felt) -> DaError {
+    DaError::Duplicate {
+        what,
+        key: format!("{key:#x}"),
+    }
+}
+
+/// The Stark prime `2^251 + 17·2^192 + 1`, big-endian.
+pub const STARK_PRIME_BE: [u8; 32] = {
+    let mut p = [0u8; 32];
+    p[0] = 0x08;
+    p[7] = 0x11;
+    p[31] = 0x01;
+    p
+};
+
+/// The Stark prime as a `U256`.
+pub fn stark_prime() -> U256 {
+    U256::from_be_bytes(STARK_PRIME_BE)
+}
+
+/// Reads a 32-byte big-endian value as a felt, rejecting values >= P
+/// (`Felt::from_bytes_be` would silently reduce them).
+pub fn felt_from_be_checked(
+    bytes: &[u8; 32],
+    what: &'static str,
+    index: usize,
+) -> Result<Felt, DaError> {
+    if bytes.as_slice() >= STARK_PRIME_BE.as_slice() {
+        return Err(DaError::ElementOutOfRange {
+            what,
+            index,
+            field: "Stark",
+        });
+    }
+    Ok(Felt::from_bytes_be(bytes))
+}
+
+/// Converts a `U256` to a felt, rejecting values >= P.
+pub fn felt_from_u256(value: &U256, what: &'static str, index: usize) -> Result<Felt, DaError> {
+    felt_from_be_checked(&value.to_be_bytes::<32>(), what, index)
+}
+
+/// A felt as an integer (for bit fields).
+pub fn felt_to_u256(felt: &Felt) -> U256 {
+    U256::from_be_bytes(felt.to_bytes_be())
+}
+
+/// A `U256` known to be below P as a felt (internal use: values built from bit fields).
+pub(crate) fn u256_to_felt(value: &U256) -> Felt {
+    debug_assert!(*value < stark_prime());
+    Felt::from_bytes_be(&value.to_be_bytes::<32>())
+}
+
+/// A felt as the normalized 32-byte word.
+pub fn felt_to_word(felt: &Felt) -> alloy_primitives::B256 {
+    alloy_primitives::B256::from(felt.to_bytes_be())
+}
+
+/// A cursor over DA felts that turns every short read or oversized count into a typed error.
+#[derive(Debug)]
+pub(crate) struct Reader<'a> {
+    felts: &'a [Felt],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    pub(crate) fn new(felts: &'a [Felt]) -> Self {
+        Self { felts, pos: 0 }
+    }
+
+    pub(crate) fn position(&self) -> usize {
+        self.pos
+    }
+
+    pub(crate) fn remaining(&self) -> usize {
+        self.felts.len() - self.pos
+    }
+
+    pub(crate) fn next(&mut self, what: &'static str) -> Result<Felt, DaError> {
+        let felt = *self.felts.get(self.pos).ok_or(DaError::Truncated {
+            what,
+            needed: 1,
+            available: 0,
+        })?;
+        self.pos += 1;
+        Ok(felt)
+    }
+
+    pub(crate) fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [Felt], DaError> {
+        if n > self.remaining() {
+            return Err(DaError::Truncated {
+                what,
+                needed: n,
+                available: self.remaining(),
+            });
+        }
+        let slice = &self.felts[self.pos..self.pos + n];
+        self.pos += n;
+        Ok(slice)
+    }
+
+    /// Reads a count of items that each need at least `felts_per_item` felts, and
+    /// checks it against the data actually left before anyone allocates for it.
+    pub(crate) fn count(
+        &mut self,
+        what: &'static str,
+        felts_per_item: usize,
+    ) -> Result<usize, DaError> {
+        let raw = self.next(what)?;
+        self.check_count(what, &felt_to_u256(&raw), felts_per_item)
+    }
+
+    pub(crate) fn check_count(
+        &self,
+        what: &'static str,
+        count: &U256,
+        felts_per_item: usize,
+    ) -> Result<usize, DaError> {
+        let available = self.remaining();
+        let max = available / felts_per_item.max(1);
+        match usize::try_from(*count) {
+            Ok(n) if n <= max => Ok(n),
+            _ => Err(DaError::CountExceedsData {
+                what,
+                count: format!("{count}"),
+                available,
+            }),
+        }
+    }
+}
+
+/// How a decoder's input ends: blobs are zero-padded after the DA, memory pages
+/// and program outputs hold exactly the DA.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DaEnd {
+    /// The DA must use every felt.
+    Exact,
+    /// Felts after the DA must all be zero.
+    ZeroPadded,
+}
+
+impl DaEnd {
+    /// Checks the felts after `consumed` against the rule.
+    pub fn check(self, felts: &[Felt], consumed: usize) -> Result<(), DaError> {
+        match self {
+            DaEnd::Exact if consumed != felts.len() => Err(DaError::TrailingData {
+                consumed,
+                unused: felts.len() - consumed,
+            }),
+            DaEnd::Exact => Ok(()),
+            DaEnd::ZeroPadded => match felts[consumed..].iter().position(|f| *f != Felt::ZERO) {
+                Some(offset) => Err(DaError::NonZeroTail {
+                    index: consumed + offset,
+                }),
+                None => Ok(()),
+            },
+        }
+    }
+}
+
+/// Decodes DA felts with a known layout. Returns the posted (possibly aliased)
+/// diff and the number of felts the DA occupies (the compressed length for
+/// compressed layouts: the length `z` is computed over).
+pub fn decode_da(
+    felts: &[Felt],
+    layout: Layout,
+    end: DaEnd,
+) -> Result<(DaStateDiff, usize), DaError> {
+    let (diff, consumed) = match layout {
+        Layout::V0_9 => layout_v0_9::parse(felts)?,
+        Layout::V0_10 => layout_v0_10::parse(felts)?,
+        Layout::V0_11 => layout_v0_11::parse(felts)?,
+        Layout::V0_13_3 | Layout::V0_13_4 => {
+            let decompressed = compression::decompress(felts)?;
+            let (diff, used) = layout_v0_13_3::parse(&decompressed.data)?;
+            DaEnd::Exact.check(&decompressed.data, used)?;
+            (diff, decompressed.consumed)
+        }
+    };
+    end.check(felts, consumed)?;
+    Ok((diff, consumed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prime_constant_matches_the_definition() {
+        let p = (U256::from(1u8) << 251) + (U256::from(17u8) << 192) + U256::from(1u8);
+        assert_eq!(stark_prime(), p);
+    }
+
+    #[test]
+    fn range_check_rejects_p_and_accepts_p_minus_one() {
+        assert!(matches!(
+            felt_from_be_checked(&STARK_PRIME_BE, "x", 3),
+            Err(DaError::ElementOutOfRange { index: 3, .. })
+        ));
+        let p_minus_1 = (stark_prime() - U256::from(1u8)).to_be_bytes::<32>();
+        assert_eq!(felt_from_be_checked(&p_minus_1, "x", 0).unwrap(), Felt::MAX);
+    }
+
+    #[test]
+    fn reader_rejects_counts_larger_than_the_data() {
+        let felts = [Felt::from(1_000_000u64), Felt::ONE];
+        let mut reader = Reader::new(&felts);
+        assert!(matches!(
+            reader.count("n", 2),
+            Err(DaError::CountExceedsData { .. })
+        ));
+        let huge = [Felt::MAX];
+        assert!(matches!(
+            Reader::new(&huge).count("n", 1),
+            Err(DaError::CountExceedsData { .. })
+        ));
+    }
+}
