@@ -1,0 +1,258 @@
+//! ZKsync Era acceptance tests on the real data in ../shared/fixtures/zksync
+//! (expected values come only from the fixtures, never from this code).
+
+use std::path::PathBuf;
+
+use alloy_primitives::{Address, B256, U256};
+use serde_json::Value;
+use zkreplay::hexfmt::{parse_bytes, parse_word};
+use zkreplay::rollup::zksync::calldata::{CommitVersion, decode_commit, encode_commit};
+use zkreplay::rollup::zksync::compression::StateDiffs;
+use zkreplay::rollup::zksync::decode::{BlobStore, Status, decode_batches};
+use zkreplay::rollup::zksync::tree::{LeafWrite, Tree, empty_root, root_of};
+use zkreplay::rollup::zksync::{blob as zkblob, derived_key, genesis};
+
+fn fixture(rel: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/zksync").join(rel)
+}
+
+fn json(rel: &str) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(fixture(rel)).unwrap()).unwrap()
+}
+
+fn word(v: &Value) -> B256 {
+    parse_word(v.as_str().unwrap()).unwrap()
+}
+
+fn address(v: &Value) -> Address {
+    Address::from_word(word(v))
+}
+
+// ---------------------------------------------------------------- tree
+
+fn case_leaves(case: &Value) -> Vec<(B256, u64, B256)> {
+    case["leaves"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            let dk = word(&l["derived_key"]);
+            // The derived key is also recomputed from (address, key).
+            assert_eq!(derived_key(&address(&l["address"]), &word(&l["storage_key"])), dk);
+            (dk, l["leaf_index"].as_u64().unwrap(), word(&l["value"]))
+        })
+        .collect()
+}
+
+#[test]
+fn merkle_tree_reference_roots() {
+    let cases = json("merkle_tree/merkle_tree_cases.json");
+    let mut seen = Vec::new();
+    for case in cases["cases"].as_array().unwrap() {
+        let name = case["name"].as_str().unwrap();
+        let leaves = case_leaves(case);
+        let expected = word(&case["expected_root"]);
+        assert_eq!(root_of(&leaves).unwrap(), expected, "case {name}");
+        seen.push(name.to_owned());
+
+        // Batching must not change the final root; check prefix roots where given.
+        let mut store = std::collections::HashMap::new();
+        let mut root = empty_root();
+        for (k, chunk) in leaves.chunks(if name.starts_with("witness") { 1 } else { 9 }).enumerate() {
+            let update = {
+                let mut tree = Tree::new(&store, root);
+                tree.update(chunk.iter().map(|(d, i, v)| LeafWrite::new(d, *i, v)).collect()).unwrap()
+            };
+            for (key, value) in update.nodes {
+                store.insert(key.to_vec(), value);
+            }
+            root = update.root;
+            if let Some(prefix) = case.get("expected_root_after_each_leaf") {
+                assert_eq!(root, word(&prefix[k]), "case {name} after leaf {}", k + 1);
+            }
+        }
+        if !leaves.is_empty() {
+            assert_eq!(root, expected, "case {name} batched");
+        }
+    }
+    for required in ["empty_tree", "single_leaf", "hundred_leaves_5_addresses", "six_logs_root_hash_compatibility"] {
+        assert!(seen.iter().any(|s| s == required), "{required} missing from fixture");
+    }
+}
+
+// ---------------------------------------------------------------- genesis
+
+#[test]
+fn genesis_roots_from_json_and_csv() {
+    let expected = json("genesis/expected_roots.json");
+    for (net, file) in [("mainnet", "genesis/InitialStateMainnet.json"), ("sepolia", "genesis/InitialStateSepolia.json")] {
+        let logs = genesis::load(&fixture(file)).unwrap();
+        let leaves = genesis::leaves(&logs).unwrap();
+        assert_eq!(leaves.len() as u64, expected[net]["leaves"].as_u64().unwrap(), "{net}");
+        assert_eq!(genesis::root(&logs).unwrap(), word(&expected[net]["expected_root"]), "{net}");
+        assert_eq!(leaves.last().unwrap().1 + 1, expected[net]["next_leaf_index_derived"].as_u64().unwrap());
+    }
+    let csv = genesis::load(&fixture("genesis/InitialState.csv")).unwrap();
+    let json_logs = genesis::load(&fixture("genesis/InitialStateMainnet.json")).unwrap();
+    assert_eq!(genesis::leaves(&csv).unwrap(), genesis::leaves(&json_logs).unwrap());
+    assert_eq!(genesis::root(&csv).unwrap(), word(&expected["mainnet"]["expected_root"]));
+}
+
+// ---------------------------------------------------------------- calldata
+
+fn facts_for(file: &str) -> Value {
+    json("calldata/calldata_facts.json")["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["file"].as_str().unwrap().ends_with(file))
+        .unwrap()
+        .clone()
+}
+
+fn check_calldata_file(file: &str, version: CommitVersion) {
+    let facts = facts_for(file);
+    let input = std::fs::read(fixture(&format!("calldata/{file}"))).unwrap();
+    let call = decode_commit(&input).unwrap();
+    assert_eq!(call.version, version);
+    assert_eq!(format!("0x{}", hex::encode(version.selector())), facts["selector"].as_str().unwrap());
+    let prev = &facts["previous_stored_batch_info"];
+    assert_eq!(call.previous.batch_number, prev["batch_number"].as_u64().unwrap());
+    assert_eq!(call.previous.batch_hash, word(&prev["batch_hash_state_root"]));
+    assert_eq!(call.previous.index_repeated_storage_changes, prev["index_repeated_storage_changes"].as_u64().unwrap());
+
+    let decoded = decode_batches(&call, &mut BlobStore::default(), None);
+    let expected = facts["batches"].as_array().unwrap();
+    assert_eq!(decoded.len(), expected.len());
+    for (d, e) in decoded.iter().zip(expected) {
+        let n = d.batch_number;
+        assert_eq!(n, e["batch_number"].as_u64().unwrap());
+        assert_eq!(d.new_state_root, word(&e["new_state_root"]), "{n}");
+        assert_eq!(d.index_repeated_storage_changes, e["index_repeated_storage_changes"].as_u64().unwrap(), "{n}");
+        assert_eq!(d.previous_index_repeated_storage_changes, e["previous_index_repeated_storage_changes"].as_u64().unwrap(), "{n}");
+        let writes = d.writes.as_ref().unwrap_or_else(|| panic!("{n}: no writes: {:?}", d.checks));
+        assert_eq!(writes.initial.len() as u64, e["initial_writes"].as_u64().unwrap(), "{n}");
+        assert_eq!(writes.repeated.len() as u64, e["repeated_writes"].as_u64().unwrap(), "{n}");
+        // Initial-write count equals the difference of indexRepeatedStorageChanges.
+        assert_eq!(writes.initial.len() as u64, d.index_repeated_storage_changes - d.previous_index_repeated_storage_changes);
+        for c in &d.checks {
+            assert_ne!(c.status, Status::Fail, "{n}: {c:?}");
+        }
+        if let Some(p) = e.get("pubdata") {
+            let parsed = d.parsed.as_ref().unwrap();
+            // Every byte of pubdata consumed.
+            assert_eq!(parsed.consumed as u64, p["bytes_consumed"].as_u64().unwrap());
+            assert_eq!(d.pubdata.as_ref().unwrap().len() as u64, p["pubdata_len"].as_u64().unwrap());
+            assert_eq!(parsed.consumed, d.pubdata.as_ref().unwrap().len());
+            assert_eq!(d.l2_to_l1_logs as u64, p["user_l2_to_l1_logs"].as_u64().unwrap());
+            assert_eq!(d.messages as u64, p["l2_to_l1_messages"].as_u64().unwrap());
+            assert_eq!(d.bytecodes as u64, p["published_bytecodes"].as_u64().unwrap());
+            assert_eq!(parsed.state_diffs.enum_index_size as u64, p["enum_index_size"].as_u64().unwrap());
+            let ops = &p["value_ops"];
+            let count = |k: zkreplay::rollup::zksync::compression::OpKind| {
+                writes.initial.iter().map(|w| w.value.kind).chain(writes.repeated.iter().map(|w| w.value.kind)).filter(|x| *x == k).count() as u64
+            };
+            use zkreplay::rollup::zksync::compression::OpKind;
+            assert_eq!(count(OpKind::Full), ops["nocompression"].as_u64().unwrap(), "{n}");
+            assert_eq!(count(OpKind::Add), ops["add"].as_u64().unwrap(), "{n}");
+            assert_eq!(count(OpKind::Sub), ops["sub"].as_u64().unwrap(), "{n}");
+            assert_eq!(count(OpKind::Transform), ops["transform"].as_u64().unwrap(), "{n}");
+            assert!(d.checks.iter().any(|c| c.name == "pubdata_hash" && c.status == Status::Pass), "{n}: {:?}", d.checks);
+        }
+    }
+    // The encoder inverts the decoder on real data.
+    assert!(encode_commit(&call) == input, "{file} must re-encode byte for byte");
+}
+
+#[test]
+fn mainnet_commit_351000_351004_decodes_completely() {
+    check_calldata_file("commit_l1_batch_351000-351004_mainnet.calldata", CommitVersion::Boojum);
+}
+
+#[test]
+fn sepolia_commit_4470_decodes() {
+    check_calldata_file("commit_l1_batch_4470_testnet_sepolia.calldata", CommitVersion::Boojum);
+}
+
+#[test]
+fn goerli_pre_boojum_199995_200003_decodes() {
+    check_calldata_file("commit_l1_batch_200000_testnet_goerli.calldata", CommitVersion::PreBoojum);
+}
+
+// ---------------------------------------------------------------- compression
+
+#[test]
+fn commitment_vectors_state_diff_compression_round_trips() {
+    for file in [
+        "commitment/post_boojum_1_4_1_test.json",
+        "commitment/post_boojum_1_4_2_test.json",
+        "commitment/post_boojum_1_5_0_test.json",
+        "commitment/post_boojum_1_5_0_test_with_evm.json",
+        "commitment/post_gateway_test.json",
+    ] {
+        let v = json(file);
+        let input = &v["input"]["PostBoojum"];
+        let compressed: Vec<u8> = v["auxiliary_output"]["PostBoojum"]["state_diffs_compressed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b.as_u64().unwrap() as u8)
+            .collect();
+        let diffs = StateDiffs::decode(&compressed).unwrap_or_else(|e| panic!("{file}: {e}"));
+        let mut records: Vec<&Value> = input["state_diffs"].as_array().unwrap().iter().collect();
+        // Published order is (address, key).
+        records.sort_by_key(|r| (address(&r["address"]), U256::from_be_bytes(word(&r["key"]).0)));
+        let (initial, repeated): (Vec<&Value>, Vec<&Value>) = records.into_iter().partition(|r| r["enumeration_index"].as_u64() == Some(0));
+        assert_eq!(diffs.initial.len(), initial.len(), "{file}");
+        assert_eq!(diffs.repeated.len(), repeated.len(), "{file}");
+        for (w, r) in diffs.initial.iter().zip(&initial) {
+            let dk: Vec<u8> = r["derived_key"].as_array().unwrap().iter().map(|b| b.as_u64().unwrap() as u8).collect();
+            assert_eq!(w.derived_key.as_slice(), &dk[..], "{file}");
+            assert_eq!(derived_key(&address(&r["address"]), &word(&r["key"])), w.derived_key, "{file}");
+            assert_eq!(w.value.apply(&B256::ZERO), word(&r["final_value"]), "{file}");
+        }
+        for (w, r) in diffs.repeated.iter().zip(&repeated) {
+            assert_eq!(w.index, r["enumeration_index"].as_u64().unwrap(), "{file}");
+            assert_eq!(w.value.apply(&word(&r["initial_value"])), word(&r["final_value"]), "{file}");
+        }
+        assert_eq!(diffs.encode(), compressed, "{file}: re-encoding");
+    }
+}
+
+// ---------------------------------------------------------------- KZG
+
+#[test]
+fn kzg_vector_reproduced() {
+    let v = json("kzg/kzg_test_0.json");
+    let pubdata = parse_bytes(v["pubdata"].as_str().unwrap()).unwrap();
+    let out = &v["expected_outputs"];
+    let hexv = |k: &str| parse_bytes(out[k].as_str().unwrap()).unwrap();
+
+    let blob = zkblob::pubdata_to_blob(&pubdata).unwrap();
+    let commitment = zkreplay::blob::commitment(&blob).unwrap();
+    assert_eq!(commitment.to_vec(), hexv("kzg_commitment"));
+    let vh = zkreplay::blob::versioned_hash(&commitment);
+    assert_eq!(vh.to_vec(), hexv("versioned_hash"));
+    let linear = zkblob::linear_hash(&pubdata);
+    let z = zkblob::opening_point(&linear, &vh);
+    assert_eq!(zkblob::pad_point(&z).to_vec(), hexv("opening_point"));
+    let y = zkblob::evaluate_at(&pubdata, &z).unwrap();
+    assert_eq!(y.to_vec(), hexv("opening_value"));
+    let proof: [u8; 48] = hexv("opening_proof").try_into().unwrap();
+    assert!(zkreplay::blob::verify_point_proof(&commitment, &zkblob::pad_point(&z), &y.0, &proof).unwrap());
+    let blob_proof: [u8; 48] = hexv("blob_proof").try_into().unwrap();
+    assert!(zkreplay::blob::verify_blob_proof(&blob, &commitment, &blob_proof).unwrap());
+    // The 144-byte pubdata commitment: z (16) ‖ y (32) ‖ commitment (48) ‖ proof (48).
+    let mut packed = z.to_vec();
+    packed.extend_from_slice(y.as_slice());
+    packed.extend_from_slice(&commitment);
+    packed.extend_from_slice(&proof);
+    assert_eq!(packed, hexv("pubdata_commitment"));
+
+    // Blob -> pubdata round trip: the decoded chunk is the pubdata plus zero padding.
+    let decoded = zkblob::blob_to_pubdata(&blob).unwrap();
+    assert_eq!(&decoded[..pubdata.len()], &pubdata[..]);
+    assert!(decoded[pubdata.len()..].iter().all(|b| *b == 0));
+    let parsed = zkreplay::rollup::zksync::pubdata::Pubdata::parse(&decoded, zkreplay::rollup::zksync::pubdata::Trailer::ZeroPadding).unwrap();
+    assert_eq!(parsed.consumed, pubdata.len());
+}
