@@ -256,3 +256,133 @@ fn kzg_vector_reproduced() {
     let parsed = zkreplay::rollup::zksync::pubdata::Pubdata::parse(&decoded, zkreplay::rollup::zksync::pubdata::Trailer::ZeroPadding).unwrap();
     assert_eq!(parsed.consumed, pubdata.len());
 }
+
+// ---------------------------------------------------------------- state, store, revert
+
+use zkreplay::rollup::zksync::state::{BatchInput, StateError, ZksyncState};
+use zkreplay::store::Store;
+
+fn multi_batch_inputs() -> (Value, Vec<BatchInput>) {
+    let v = json("multi-batch/vectors-seed1.json");
+    let inputs = v["batches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            let e = &b["expected"];
+            let compressed = parse_bytes(e["compressed_state_diffs"].as_str().unwrap()).unwrap();
+            let diffs = StateDiffs::decode(&compressed).unwrap();
+            assert!(diffs.encode() == compressed, "batch {}: compression re-encodes", b["batch_number"]);
+            BatchInput {
+                batch_number: b["batch_number"].as_u64().unwrap(),
+                claimed_root: Some(word(&e["root"])),
+                index_repeated_storage_changes: Some(e["index_repeated_storage_changes"].as_u64().unwrap()),
+                writes: diffs.into(),
+            }
+        })
+        .collect();
+    (v, inputs)
+}
+
+fn mainnet_genesis(store: &Store) -> ZksyncState<'_> {
+    let logs = genesis::load(&fixture("genesis/InitialStateMainnet.json")).unwrap();
+    let expected = word(&json("genesis/expected_roots.json")["mainnet"]["expected_root"]);
+    ZksyncState::init_genesis(store, &genesis::leaves(&logs).unwrap(), Some(expected)).unwrap()
+}
+
+#[test]
+fn multi_batch_replay_from_genesis_matches_every_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), "zksync-test").unwrap();
+    let mut state = mainnet_genesis(&store);
+    let (v, inputs) = multi_batch_inputs();
+    for (input, b) in inputs.iter().zip(v["batches"].as_array().unwrap()) {
+        let applied = state.apply(input).unwrap();
+        assert_eq!(applied.record.matches, Some(true), "batch {}", input.batch_number);
+        // Every leaf gets the fixture's index and final value.
+        for w in b["initial_writes"].as_array().unwrap() {
+            let (index, value) = state.leaf(&word(&w["derived_key"])).unwrap().unwrap();
+            assert_eq!(index, w["leaf_index"].as_u64().unwrap());
+            assert_eq!(value, word(&w["value"]));
+        }
+        for w in b["repeated_writes"].as_array().unwrap() {
+            let (index, value) = state.leaf(&word(&w["derived_key"])).unwrap().unwrap();
+            assert_eq!(index, w["leaf_index"].as_u64().unwrap());
+            assert_eq!(value, word(&w["final_value"]));
+        }
+        assert_eq!(state.checkpoint().next_index, b["expected"]["index_repeated_storage_changes"].as_u64().unwrap());
+    }
+    assert_eq!(state.checkpoint().verified, 12);
+    // The store survives a reopen at the same checkpoint.
+    let checkpoint = state.checkpoint().clone();
+    drop(state);
+    drop(store);
+    let store = Store::open(dir.path(), "zksync-test").unwrap();
+    assert_eq!(ZksyncState::open(&store).unwrap().checkpoint(), &checkpoint);
+}
+
+#[test]
+fn reverted_and_recommitted_batches_unwind_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), "zksync-test").unwrap();
+    let mut state = mainnet_genesis(&store);
+    let (v, inputs) = multi_batch_inputs();
+    let roots: Vec<B256> = v["batches"].as_array().unwrap().iter().map(|b| word(&b["expected"]["root"])).collect();
+    for input in &inputs[..7] {
+        state.apply(input).unwrap();
+    }
+    state.mark_executed(2).unwrap();
+    // A slot first written in batch 5 and one rewritten in batch 6.
+    let new_in_5 = inputs[4].writes.initial[0].derived_key;
+    let before = state.leaf_at(&new_in_5, 4).unwrap();
+    assert_eq!(before, None);
+
+    // BlocksRevert to 4: state, root and next index are those of batch 4.
+    state.unwind(4).unwrap();
+    assert_eq!(state.checkpoint().batch, 4);
+    assert_eq!(state.checkpoint().root, roots[3]);
+    assert_eq!(state.checkpoint().next_index, inputs[3].index_repeated_storage_changes.unwrap());
+    assert_eq!(state.leaf(&new_in_5).unwrap(), None);
+    assert!(state.record(5).unwrap().is_none());
+
+    // Recommit batch 5 with other data: only half of its initial writes.
+    let mut other = inputs[4].clone();
+    let keep = other.writes.initial.len() / 2;
+    other.writes.initial.truncate(keep);
+    other.index_repeated_storage_changes = Some(inputs[3].index_repeated_storage_changes.unwrap() + keep as u64);
+    other.claimed_root = None;
+    let applied = state.apply(&other).unwrap();
+    assert_ne!(applied.record.computed_root, roots[4]);
+    // A batch 6 written for the original 5 no longer fits (its indices moved).
+    assert!(matches!(state.apply(&inputs[5]), Err(StateError::IndexMismatch { .. }) | Err(StateError::UnknownIndex { .. })));
+
+    // Revert again and replay the original batches: every root matches.
+    state.unwind(4).unwrap();
+    for (input, root) in inputs[4..].iter().zip(&roots[4..]) {
+        let applied = state.apply(input).unwrap();
+        assert_eq!(applied.record.computed_root, *root, "batch {}", input.batch_number);
+    }
+    // Executed batches cannot be unwound.
+    state.mark_executed(10).unwrap();
+    assert!(matches!(state.unwind(9), Err(StateError::UnwindExecuted { .. })));
+    assert!(matches!(state.unwind(13), Err(StateError::UnwindAhead { .. })));
+}
+
+#[test]
+fn out_of_order_and_inconsistent_batches_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), "zksync-test").unwrap();
+    let mut state = mainnet_genesis(&store);
+    let (_, inputs) = multi_batch_inputs();
+    assert!(matches!(state.apply(&inputs[1]), Err(StateError::OutOfOrder { .. })));
+    let mut wrong = inputs[0].clone();
+    wrong.index_repeated_storage_changes = Some(1);
+    assert!(matches!(state.apply(&wrong), Err(StateError::IndexMismatch { .. })));
+    // Nothing was written by the refused batches.
+    assert_eq!(state.checkpoint().batch, 0);
+    let mut root_mismatch = inputs[0].clone();
+    root_mismatch.claimed_root = Some(B256::ZERO);
+    let applied = state.apply(&root_mismatch).unwrap();
+    assert_eq!(applied.record.matches, Some(false));
+    assert_eq!(state.checkpoint().verified, 0);
+}

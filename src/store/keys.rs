@@ -7,6 +7,7 @@
 //! |---------|---------------------------------------|-----------------------------------------|
 //! | meta    | `manifest`                            | JSON [`super::Manifest`]                |
 //! | meta    | `checkpoint`                          | JSON checkpoint of the rollup engine    |
+//! | meta    | `undo/ ‖ batch (8, BE)`               | ZKsync: derived keys (32 each) the batch changed, kept until the batch is executed (for `BlocksRevert`) |
 //! | nodes   | `trie tag (1) ‖ node hash (32)`       | encoded node (see the trie modules)     |
 //! | leaves  | `LEAF_* tag (1) ‖ fields`             | current value                           |
 //! | history | `leaves key ‖ batch (8, BE)`          | value as of that batch (empty = zero)   |
@@ -34,6 +35,16 @@ pub const LEAF_STARKNET_CLASS: u8 = b'k';
 pub const LEAF_ZKSYNC_BY_KEY: u8 = b'z';
 /// Leaf tag: ZKsync derived key by enumeration index, `tag ‖ index (8, BE)` -> derived key (32).
 pub const LEAF_ZKSYNC_BY_INDEX: u8 = b'i';
+
+/// Meta key prefix of the per-batch undo lists (ZKsync `BlocksRevert`).
+pub const UNDO_PREFIX: &[u8] = b"undo/";
+
+/// Meta key of the undo list of `batch`: the leaves the batch changed.
+pub fn undo(batch: u64) -> Vec<u8> {
+    let mut key = UNDO_PREFIX.to_vec();
+    key.extend_from_slice(&batch.to_be_bytes());
+    key
+}
 
 /// `tag ‖ hash`: the key of a trie node.
 pub fn node(tag: u8, hash: &[u8; 32]) -> [u8; 33] {
