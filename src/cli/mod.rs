@@ -3,7 +3,9 @@
 
 use clap::{Parser, Subcommand};
 
+pub mod decode_zksync;
 pub mod starknet_apply;
+pub mod zksync_apply;
 
 /// Rebuild ZK-rollup state from Ethereum L1 alone and audit every root.
 #[derive(Debug, Parser)]
@@ -27,6 +29,24 @@ pub enum Command {
     /// Starknet tools.
     #[command(subcommand)]
     Starknet(StarknetCommand),
+    /// Decode L1 data availability without touching a store.
+    #[command(subcommand)]
+    Decode(DecodeCommand),
+    /// ZKsync Era tools.
+    #[command(subcommand)]
+    Zksync(ZksyncCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DecodeCommand {
+    /// Decode a ZKsync commit transaction's calldata (and blobs) into batches, one JSON object per line.
+    Zksync(decode_zksync::Args),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ZksyncCommand {
+    /// Apply the genesis and commit calldata files in order and compare every root.
+    Apply(zksync_apply::Args),
 }
 
 #[derive(Debug, Subcommand)]
@@ -40,6 +60,8 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
     init_logging(cli.log_format);
     match cli.command {
         Command::Starknet(StarknetCommand::ApplyUpdates(args)) => starknet_apply::run(args),
+        Command::Decode(DecodeCommand::Zksync(args)) => decode_zksync::run(args),
+        Command::Zksync(ZksyncCommand::Apply(args)) => zksync_apply::run(args),
     }
 }
 
