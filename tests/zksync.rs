@@ -386,3 +386,198 @@ fn out_of_order_and_inconsistent_batches_are_refused() {
     assert_eq!(applied.record.matches, Some(false));
     assert_eq!(state.checkpoint().verified, 0);
 }
+
+// ---------------------------------------------------------------- encoders, every version, blobs
+
+use zkreplay::rollup::zksync::calldata::{CommitBatch, CommitCall};
+use zkreplay::rollup::zksync::da::DaInput;
+use zkreplay::rollup::zksync::encode::{self, BatchSpec, Publish};
+use zkreplay::rollup::zksync::gateway;
+use zkreplay::rollup::zksync::pubdata::{Pubdata, Trailer};
+
+/// Specs of the multi-batch fixture's batches (pubdata holds their compressed diffs).
+fn multi_batch_specs() -> Vec<BatchSpec> {
+    let (v, inputs) = multi_batch_inputs();
+    v["batches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(inputs)
+        .map(|(b, input)| {
+            let compressed = parse_bytes(b["expected"]["compressed_state_diffs"].as_str().unwrap()).unwrap();
+            BatchSpec {
+                batch_number: input.batch_number,
+                timestamp: 1_700_000_000 + input.batch_number,
+                index_repeated_storage_changes: input.index_repeated_storage_changes.unwrap(),
+                new_state_root: input.claimed_root.unwrap(),
+                pubdata: encode::pubdata_with_diffs(StateDiffs::decode(&compressed).unwrap()),
+            }
+        })
+        .collect()
+}
+
+fn genesis_stored() -> zkreplay::rollup::zksync::calldata::StoredBatch {
+    encode::stored_batch(0, word(&json("genesis/expected_roots.json")["mainnet"]["expected_root"]), 21)
+}
+
+fn build_call(version: CommitVersion, publish: Publish, specs: &[BatchSpec], previous_index: u64) -> (CommitCall, Vec<Vec<u8>>) {
+    let mut blobs = Vec::new();
+    let batches: Vec<CommitBatch> = specs
+        .iter()
+        .map(|s| {
+            let (b, mut bl) = encode::batch(version, s, publish).unwrap();
+            blobs.append(&mut bl);
+            b
+        })
+        .collect();
+    let mut previous = genesis_stored();
+    previous.index_repeated_storage_changes = previous_index;
+    previous.batch_number = specs[0].batch_number - 1;
+    (encode::commit_call(version, previous, batches), blobs)
+}
+
+#[test]
+fn every_commit_version_round_trips_and_replays_to_the_fixture_roots() {
+    let specs = multi_batch_specs();
+    for version in [CommitVersion::Boojum, CommitVersion::V24, CommitVersion::V26, CommitVersion::V29] {
+        for publish in [Publish::Calldata, Publish::Blobs] {
+            let (call, blobs) = build_call(version, publish, &specs[..4], 21);
+            let bytes = encode_commit(&call);
+            assert_eq!(bytes[..4], version.selector());
+            let decoded = decode_commit(&bytes).unwrap();
+            assert_eq!(decoded, call, "{version:?} {publish:?}");
+            let mut store = BlobStore::default();
+            let mut hashes = Vec::new();
+            for blob in blobs {
+                hashes.push(zkreplay::blob::versioned_hash(&store.add(blob).unwrap()));
+            }
+            let batches = decode_batches(&decoded, &mut store, Some(&hashes));
+            let dir = tempfile::tempdir().unwrap();
+            let db = Store::open(dir.path(), "zksync-test").unwrap();
+            let mut state = mainnet_genesis(&db);
+            for (b, spec) in batches.iter().zip(&specs) {
+                for c in &b.checks {
+                    assert_eq!(c.status, Status::Pass, "{version:?} {publish:?} batch {}: {c:?}", b.batch_number);
+                }
+                if publish == Publish::Blobs {
+                    for check in ["kzg_proof", "linear_hash", "p(z)=y", "opening_point", "versioned_hash"] {
+                        assert!(b.checks.iter().any(|c| c.name.ends_with(check)), "{check} missing: {:?}", b.checks);
+                    }
+                }
+                assert_eq!(b.writes.as_ref().unwrap().initial, spec.pubdata.state_diffs.initial);
+                let applied = state.apply(&BatchInput::from_decoded(b).unwrap()).unwrap();
+                assert_eq!(applied.record.matches, Some(true), "{version:?} {publish:?} batch {}", b.batch_number);
+            }
+        }
+    }
+    // Pre-Boojum: absolute values only; round trip of the calldata.
+    let mut spec = specs[0].clone();
+    for w in &mut spec.pubdata.state_diffs.initial {
+        w.value = zkreplay::rollup::zksync::compression::ValueOp::full(w.value.apply(&B256::ZERO));
+    }
+    spec.pubdata.state_diffs.repeated.clear();
+    let (call, _) = build_call(CommitVersion::PreBoojum, Publish::Calldata, &[spec], 21);
+    assert_eq!(decode_commit(&encode_commit(&call)).unwrap(), call);
+}
+
+#[test]
+fn blob_tampering_and_missing_blobs_are_reported_not_fatal() {
+    let specs = multi_batch_specs();
+    let (mut call, blobs) = build_call(CommitVersion::V26, Publish::Blobs, &specs[..1], 21);
+    // Wrong claimed value: the KZG proof and p(z) = y fail.
+    if let DaInput::Blobs(openings) = &mut call.batches[0].da.input {
+        openings[0].claimed_value = B256::repeat_byte(1);
+    }
+    let mut store = BlobStore::default();
+    store.add(blobs[0].clone()).unwrap();
+    let b = &decode_batches(&call, &mut store, None)[0];
+    let failed: Vec<&str> = b.checks.iter().filter(|c| c.status == Status::Fail).map(|c| c.name.as_str()).collect();
+    assert!(failed.contains(&"blob[0].kzg_proof") && failed.contains(&"blob[0].p(z)=y"), "{:?}", b.checks);
+    // No blob supplied: skipped, no writes, no panic.
+    let b = &decode_batches(&call, &mut BlobStore::default(), None)[0];
+    assert!(b.writes.is_none() && b.checks.iter().any(|c| c.status == Status::Skipped));
+    // Wrong transaction versioned hash.
+    let (call, _) = build_call(CommitVersion::V26, Publish::Blobs, &specs[..1], 21);
+    let b = &decode_batches(&call, &mut store, Some(&[B256::repeat_byte(7)]))[0];
+    assert!(b.checks.iter().any(|c| c.name == "blob[0].versioned_hash" && c.status == Status::Fail));
+}
+
+#[test]
+fn v26_batches_can_name_a_blob_published_by_an_earlier_transaction() {
+    let specs = multi_batch_specs();
+    let (first, blobs) = build_call(CommitVersion::V26, Publish::Blobs, &specs[..1], 21);
+    let (mut second, _) = build_call(CommitVersion::V26, Publish::Blobs, &specs[..1], 21);
+    // The second transaction carries no blob and names the first one's by its contract-side commitment.
+    if let DaInput::Blobs(openings) = &mut second.batches[0].da.input {
+        let vh = zkreplay::blob::versioned_hash(&openings[0].commitment);
+        openings[0].prepublished = Some(openings[0].published_commitment(&vh));
+    }
+    let second = decode_commit(&encode_commit(&second)).unwrap();
+    let mut store = BlobStore::default();
+    store.add(blobs[0].clone()).unwrap();
+    // Unknown until the publishing transaction was seen.
+    assert!(decode_batches(&second, &mut BlobStore::default(), None)[0].writes.is_none());
+    decode_batches(&first, &mut store, None);
+    let b = &decode_batches(&second, &mut store, None)[0];
+    assert!(b.all_passed() && b.writes.is_some(), "{:?}", b.checks);
+}
+
+// ---------------------------------------------------------------- gateway
+
+#[test]
+fn gateway_extraction_recovers_a_chains_batches_from_settlement_pubdata() {
+    let specs = multi_batch_specs();
+    let chain = U256::from(324);
+    let validator = Address::repeat_byte(0x11);
+    let diamond = Address::repeat_byte(0x22);
+    let stranger = Address::repeat_byte(0x33);
+    let mut messages = Vec::new();
+    let mut logs = Vec::new();
+    let mut send = |sender: Address, message: Vec<u8>| {
+        logs.push(gateway::message_log(sender, &message));
+        messages.push(message);
+    };
+    for s in &specs[..3] {
+        send(validator, gateway::encode_relayed_pubdata(chain, U256::from(s.batch_number), &s.pubdata.encode()));
+        let info = gateway::RelayedBatchInfo {
+            stored: encode::stored_batch(s.batch_number, s.new_state_root, s.index_repeated_storage_changes),
+            metadata_hash: B256::repeat_byte(4),
+            auxiliary_output_hash: B256::repeat_byte(5),
+        };
+        assert_eq!(gateway::parse_relayed_batch_info(&gateway::encode_relayed_batch_info(&info)).unwrap(), info);
+        send(diamond, gateway::encode_relayed_batch_info(&info));
+    }
+    // Another chain's batch and a forged message from an unknown sender.
+    send(validator, gateway::encode_relayed_pubdata(U256::from(999), U256::from(1), &specs[5].pubdata.encode()));
+    send(stranger, gateway::encode_relayed_pubdata(chain, U256::from(1), &specs[5].pubdata.encode()));
+    let settlement = Pubdata {
+        user_logs: logs,
+        messages,
+        bytecodes: vec![],
+        state_diffs: StateDiffs { enum_index_size: 4, initial: vec![], repeated: vec![] },
+        consumed: 0,
+    };
+    // The settlement pubdata itself round-trips through its wire format.
+    let settlement = Pubdata::parse(&settlement.encode(), Trailer::None).unwrap();
+    let config = genesis::GatewayConfig { first_batch: 1, relayed_da_validator: Some(validator), diamond_on_gateway: Some(diamond) };
+    let batches = gateway::extract(&settlement, chain, Some(&config)).unwrap();
+    assert_eq!(batches.iter().map(|b| b.batch_number).collect::<Vec<_>>(), vec![1, 2, 3]);
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = Store::open(dir.path(), "zksync-test").unwrap();
+    let mut state = mainnet_genesis(&db);
+    for b in &batches {
+        assert!(b.pubdata_attributed && b.info_attributed);
+        let info = b.info.as_ref().unwrap();
+        let input = BatchInput {
+            batch_number: b.batch_number,
+            claimed_root: Some(info.stored.batch_hash),
+            index_repeated_storage_changes: Some(info.stored.index_repeated_storage_changes),
+            writes: b.writes().unwrap(),
+        };
+        assert_eq!(state.apply(&input).unwrap().record.matches, Some(true), "batch {}", b.batch_number);
+    }
+    // Without configured senders the forged message is indistinguishable: reported unattributed.
+    let loose = gateway::extract(&settlement, chain, None).unwrap();
+    assert!(loose.iter().all(|b| !b.pubdata_attributed));
+}
