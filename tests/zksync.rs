@@ -581,3 +581,232 @@ fn gateway_extraction_recovers_a_chains_batches_from_settlement_pubdata() {
     let loose = gateway::extract(&settlement, chain, None).unwrap();
     assert!(loose.iter().all(|b| !b.pubdata_attributed));
 }
+
+// ---------------------------------------------------------------- CLI
+
+fn run_cli(args: &[&str]) -> i32 {
+    use clap::Parser;
+    zkreplay::cli::run(zkreplay::cli::Cli::parse_from(args)).unwrap()
+}
+
+#[test]
+fn cli_apply_replays_commits_and_follows_a_recommit() {
+    let specs = multi_batch_specs();
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, call: &CommitCall| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, encode_commit(call)).unwrap();
+        path.display().to_string()
+    };
+    let a = write("a.calldata", &build_call(CommitVersion::V26, Publish::Calldata, &specs[..6], 21).0);
+    // Batch 5 recommitted with other data: half its initial writes; its root computed in a scratch store.
+    let mut other = specs[4].clone();
+    let keep = other.pubdata.state_diffs.initial.len() / 2;
+    other.pubdata.state_diffs.initial.truncate(keep);
+    other.index_repeated_storage_changes = specs[3].index_repeated_storage_changes + keep as u64;
+    other.new_state_root = {
+        let scratch = tempfile::tempdir().unwrap();
+        let db = Store::open(scratch.path(), "scratch").unwrap();
+        let mut state = mainnet_genesis(&db);
+        for input in &multi_batch_inputs().1[..4] {
+            state.apply(input).unwrap();
+        }
+        let input = BatchInput { batch_number: 5, claimed_root: None, index_repeated_storage_changes: None, writes: other.pubdata.state_diffs.clone().into() };
+        state.apply(&input).unwrap().record.computed_root
+    };
+    let b = write("b.calldata", &build_call(CommitVersion::V26, Publish::Calldata, &[other], specs[3].index_repeated_storage_changes).0);
+    let c = write("c.calldata", &build_call(CommitVersion::V26, Publish::Calldata, &specs[4..8], specs[3].index_repeated_storage_changes).0);
+    let mut bad_spec = specs[0].clone();
+    bad_spec.new_state_root = B256::repeat_byte(9);
+    let bad = write("bad.calldata", &build_call(CommitVersion::V26, Publish::Calldata, &[bad_spec], 21).0);
+
+    let data = dir.path().join("db");
+    let data = data.to_str().unwrap();
+    let genesis_file = fixture("genesis/InitialStateMainnet.json");
+    let genesis_file = genesis_file.to_str().unwrap();
+    let apply = |files: &[&str]| {
+        let mut args = vec!["zkreplay", "zksync", "apply", "--data-dir", data, "--genesis", genesis_file];
+        for f in files {
+            args.extend(["--calldata", f]);
+        }
+        run_cli(&args)
+    };
+    assert_eq!(apply(&[&a]), 0);
+    assert_eq!(apply(&[&b]), 0, "recommit of batch 5 unwinds and applies");
+    assert_eq!(apply(&[&c]), 0, "recommit of the original 5.. unwinds again");
+    {
+        let db = Store::open(std::path::Path::new(data), "zksync-era-mainnet").unwrap();
+        let state = ZksyncState::open(&db).unwrap();
+        assert_eq!(state.checkpoint().batch, 8);
+        assert_eq!(state.checkpoint().root, specs[7].new_state_root);
+    }
+    // A wrong claimed root: exit 1.
+    let fresh = dir.path().join("db2");
+    let args = ["zkreplay", "zksync", "apply", "--data-dir", fresh.to_str().unwrap(), "--genesis", genesis_file, "--calldata", &bad];
+    assert_eq!(run_cli(&args), 1);
+    // decode zksync on real calldata: exit 0.
+    let real = fixture("calldata/commit_l1_batch_4470_testnet_sepolia.calldata");
+    assert_eq!(run_cli(&["zkreplay", "decode", "zksync", "--calldata", real.to_str().unwrap()]), 0);
+}
+
+// ---------------------------------------------------------------- properties
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+    use zkreplay::rollup::zksync::compression::{InitialWrite, OpKind, RepeatedWrite, ValueOp};
+    use zkreplay::rollup::zksync::{L1_MESSENGER, L2Log, da, events};
+
+    fn value_op() -> impl Strategy<Value = ValueOp> {
+        (0u8..4, 0u8..32, any::<[u8; 32]>()).prop_map(|(k, len, bytes)| {
+            if k == 0 {
+                return ValueOp::full(B256::from(bytes));
+            }
+            let kind = [OpKind::Add, OpKind::Sub, OpKind::Transform][k as usize - 1];
+            let mut operand = [0u8; 32];
+            operand[32 - len as usize..].copy_from_slice(&bytes[32 - len as usize..]);
+            ValueOp { kind, len, operand: B256::from(operand) }
+        })
+    }
+
+    fn state_diffs() -> impl Strategy<Value = StateDiffs> {
+        (1u8..=8).prop_flat_map(|size| {
+            let max = if size == 8 { u64::MAX } else { (1u64 << (8 * size as u32)) - 1 };
+            (
+                Just(size),
+                proptest::collection::vec((any::<[u8; 32]>(), value_op()), 0..20),
+                proptest::collection::vec((0..=max, value_op()), 0..20),
+            )
+                .prop_map(|(size, initial, repeated)| StateDiffs {
+                    enum_index_size: size,
+                    initial: initial.into_iter().map(|(k, value)| InitialWrite { derived_key: B256::from(k), value }).collect(),
+                    repeated: repeated.into_iter().map(|(index, value)| RepeatedWrite { index, value }).collect(),
+                })
+        })
+    }
+
+    fn pubdata() -> impl Strategy<Value = Pubdata> {
+        (
+            proptest::collection::vec((any::<u8>(), any::<bool>(), any::<u16>(), any::<[u8; 20]>(), any::<[u8; 32]>(), any::<[u8; 32]>()), 0..4),
+            proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..100), 0..4),
+            proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..100), 0..4),
+            state_diffs(),
+        )
+            .prop_map(|(logs, messages, bytecodes, state_diffs)| {
+                let user_logs = logs
+                    .into_iter()
+                    .map(|(shard_id, is_service, tx, sender, key, value)| L2Log {
+                        shard_id,
+                        is_service,
+                        tx_number_in_block: tx,
+                        sender: Address::from(sender),
+                        key: B256::from(key),
+                        value: B256::from(value),
+                    })
+                    .collect();
+                let mut p = Pubdata { user_logs, messages, bytecodes, state_diffs, consumed: 0 };
+                p.consumed = p.encode().len();
+                p
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+        #[test]
+        fn compression_round_trips(diffs in state_diffs()) {
+            let bytes = diffs.encode();
+            prop_assert_eq!(StateDiffs::decode(&bytes).unwrap(), diffs);
+        }
+
+        #[test]
+        fn value_compression_inverts(prev in any::<[u8; 32]>(), new in any::<[u8; 32]>()) {
+            let (prev, new) = (B256::from(prev), B256::from(new));
+            let op = ValueOp::compress(&prev, &new);
+            prop_assert_eq!(op.apply(&prev), new);
+        }
+
+        #[test]
+        fn pubdata_round_trips(p in pubdata()) {
+            let bytes = p.encode();
+            prop_assert_eq!(&Pubdata::parse(&bytes, Trailer::None).unwrap(), &p);
+            let mut padded = bytes.clone();
+            padded.extend_from_slice(&[0; 64]);
+            prop_assert_eq!(&Pubdata::parse(&padded, Trailer::ZeroPadding).unwrap(), &p);
+        }
+
+        #[test]
+        fn calldata_round_trips(p in pubdata(), n in 1u64..1_000_000, idx in 1u64..u64::MAX / 2, root in any::<[u8; 32]>(), v in 0usize..4) {
+            let version = [CommitVersion::Boojum, CommitVersion::V24, CommitVersion::V26, CommitVersion::V29][v];
+            let spec = BatchSpec { batch_number: n, timestamp: n * 3, index_repeated_storage_changes: idx, new_state_root: B256::from(root), pubdata: p };
+            let (batch, _) = encode::batch(version, &spec, Publish::Calldata).unwrap();
+            let call = encode::commit_call(version, encode::stored_batch(n - 1, B256::ZERO, idx), vec![batch]);
+            let decoded = decode_commit(&encode_commit(&call)).unwrap();
+            prop_assert_eq!(&decoded, &call);
+            let b = &decode_batches(&decoded, &mut BlobStore::default(), None)[0];
+            prop_assert!(b.checks.iter().any(|c| c.name == "pubdata_hash" && c.status == Status::Pass));
+            prop_assert_eq!(b.parsed.as_ref().unwrap().state_diffs.clone(), spec.pubdata.state_diffs);
+        }
+
+        #[test]
+        fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..3000), sel in 0usize..6) {
+            let selectors: [[u8; 4]; 5] = [
+                CommitVersion::PreBoojum.selector(), CommitVersion::Boojum.selector(), CommitVersion::V24.selector(),
+                CommitVersion::V26.selector(), CommitVersion::V29.selector(),
+            ];
+            let mut input = bytes.clone();
+            if sel < 5 {
+                input.splice(0..0, selectors[sel]);
+            }
+            if let Ok(call) = decode_commit(&input) {
+                let _ = decode_batches(&call, &mut BlobStore::default(), None);
+            }
+            let _ = Pubdata::parse(&bytes, Trailer::None);
+            let _ = Pubdata::parse(&bytes, Trailer::ZeroPadding);
+            let _ = StateDiffs::decode(&bytes);
+            let _ = da::parse_v26_field(&bytes);
+            let _ = da::parse_source_field(&bytes);
+            let _ = da::parse_boojum_field(&bytes, Some(B256::ZERO));
+            let _ = da::parse_pre_boojum_initial(&bytes);
+            let _ = da::parse_pre_boojum_repeated(&bytes);
+            let _ = gateway::parse_relayed_pubdata(&bytes);
+            let _ = gateway::parse_relayed_batch_info(&bytes);
+            let _ = L2Log::parse_all(&bytes);
+            let topics: Vec<B256> = bytes.chunks(32).take(4).map(|c| { let mut w = [0u8; 32]; w[..c.len()].copy_from_slice(c); B256::from(w) }).collect();
+            let _ = events::parse_log(&topics, &bytes);
+        }
+
+        #[test]
+        fn pubdata_with_hostile_counts_never_panics(n_logs in any::<u32>(), n_msgs in any::<u32>(), len in any::<u32>(), tail in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let mut bytes = n_logs.to_be_bytes().to_vec();
+            bytes.extend_from_slice(&n_msgs.to_be_bytes());
+            bytes.extend_from_slice(&len.to_be_bytes());
+            bytes.extend_from_slice(&tail);
+            let _ = Pubdata::parse(&bytes, Trailer::None);
+            let _ = Pubdata::parse(&[0, 0, 0, 0, 0, 0, 0, 0].iter().chain(&bytes).copied().collect::<Vec<_>>(), Trailer::ZeroPadding);
+            let _ = L1_MESSENGER;
+        }
+    }
+
+    #[test]
+    fn random_blobs_never_panic() {
+        let mut rng = 0x9e3779b97f4a7c15u64;
+        for round in 0..3 {
+            let mut blob = vec![0u8; zkreplay::blob::BYTES_PER_BLOB];
+            for b in blob.iter_mut() {
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
+                *b = rng as u8;
+            }
+            if round > 0 {
+                // In-range elements that are not 31-byte coefficients.
+                for chunk in blob.chunks_mut(32) {
+                    chunk[0] = 0;
+                }
+            }
+            assert!(zkblob::blob_to_pubdata(&blob).is_err());
+            assert!(zkblob::blob_to_pubdata(&blob[1..]).is_err());
+        }
+    }
+}
