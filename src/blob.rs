@@ -62,7 +62,9 @@ pub fn blob_to_coefficients(blob: &[u8]) -> Result<Vec<Fr>, BlobError> {
 /// blob (used by encoders and the devnet, never as evidence of correctness).
 pub fn coefficients_to_blob(coefficients: &[Fr]) -> Result<Vec<u8>, BlobError> {
     if coefficients.len() > FIELD_ELEMENTS_PER_BLOB {
-        return Err(BlobError::TooManyCoefficients { actual: coefficients.len() });
+        return Err(BlobError::TooManyCoefficients {
+            actual: coefficients.len(),
+        });
     }
     let mut values = coefficients.to_vec();
     values.resize(FIELD_ELEMENTS_PER_BLOB, Fr::zero());
@@ -77,7 +79,10 @@ pub fn coefficients_to_blob(coefficients: &[Fr]) -> Result<Vec<u8>, BlobError> {
 
 /// Evaluates `p(z)` from its coefficients (Horner's rule).
 pub fn evaluate(coefficients: &[Fr], z: Fr) -> Fr {
-    coefficients.iter().rev().fold(Fr::zero(), |acc, c| acc * z + c)
+    coefficients
+        .iter()
+        .rev()
+        .fold(Fr::zero(), |acc, c| acc * z + c)
 }
 
 /// Reads a big-endian 32-byte value as a field element, `None` when >= r.
@@ -126,7 +131,10 @@ pub fn commitment(blob: &[u8]) -> Result<[u8; BYTES_PER_G1], BlobError> {
 }
 
 /// Computes the blob proof for `commitment` (EIP-4844 `compute_blob_kzg_proof`).
-pub fn blob_proof(blob: &[u8], commitment: &[u8; BYTES_PER_G1]) -> Result<[u8; BYTES_PER_G1], BlobError> {
+pub fn blob_proof(
+    blob: &[u8],
+    commitment: &[u8; BYTES_PER_G1],
+) -> Result<[u8; BYTES_PER_G1], BlobError> {
     let blob = to_kzg_blob(blob)?;
     let proof = kzg_settings()
         .compute_blob_kzg_proof(&blob, &c_kzg::Bytes48::new(*commitment))
@@ -142,7 +150,11 @@ pub fn verify_blob_proof(
 ) -> Result<bool, BlobError> {
     let blob = to_kzg_blob(blob)?;
     kzg_settings()
-        .verify_blob_kzg_proof(&blob, &c_kzg::Bytes48::new(*commitment), &c_kzg::Bytes48::new(*proof))
+        .verify_blob_kzg_proof(
+            &blob,
+            &c_kzg::Bytes48::new(*commitment),
+            &c_kzg::Bytes48::new(*proof),
+        )
         .map_err(|e| BlobError::Kzg(format!("{e:?}")))
 }
 
@@ -192,10 +204,16 @@ mod tests {
 
     #[test]
     fn rejects_wrong_length_and_out_of_range_elements() {
-        assert_eq!(parse_elements(&[0u8; 31]), Err(BlobError::WrongLength { actual: 31 }));
+        assert_eq!(
+            parse_elements(&[0u8; 31]),
+            Err(BlobError::WrongLength { actual: 31 })
+        );
         let mut blob = vec![0u8; BYTES_PER_BLOB];
         blob[32..64].copy_from_slice(&[0xff; 32]);
-        assert_eq!(parse_elements(&blob), Err(BlobError::ElementOutOfRange { index: 1 }));
+        assert_eq!(
+            parse_elements(&blob),
+            Err(BlobError::ElementOutOfRange { index: 1 })
+        );
     }
 
     #[test]

@@ -38,12 +38,18 @@ pub struct ContractDiff {
 impl StateDiff {
     /// True when the diff changes nothing.
     pub fn is_empty(&self) -> bool {
-        self.contracts.is_empty() && self.declared_classes.is_empty() && self.derived_writes.is_empty()
+        self.contracts.is_empty()
+            && self.declared_classes.is_empty()
+            && self.derived_writes.is_empty()
     }
 
     /// Number of storage writes (contract storage plus derived-key writes).
     pub fn storage_write_count(&self) -> usize {
-        self.contracts.values().map(|c| c.storage.len()).sum::<usize>() + self.derived_writes.len()
+        self.contracts
+            .values()
+            .map(|c| c.storage.len())
+            .sum::<usize>()
+            + self.derived_writes.len()
     }
 
     /// Merges `later` into `self`, later writes winning: the diff of two

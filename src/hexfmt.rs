@@ -72,7 +72,10 @@ mod tests {
         assert_eq!(format_word(&parse_word("0x0").unwrap()), "0x0");
         let full = "0x".to_owned() + &"f".repeat(64);
         assert_eq!(parse_word(&full).unwrap(), B256::repeat_byte(0xff));
-        assert!(matches!(parse_word(&(full + "0")), Err(HexError::TooLong(_))));
+        assert!(matches!(
+            parse_word(&(full + "0")),
+            Err(HexError::TooLong(_))
+        ));
         assert!(matches!(parse_word("0xzz"), Err(HexError::InvalidDigit(_))));
     }
 }

@@ -13,7 +13,9 @@ use zkreplay::rollup::zksync::tree::{LeafWrite, Tree, empty_root, root_of};
 use zkreplay::rollup::zksync::{blob as zkblob, derived_key, genesis};
 
 fn fixture(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/zksync").join(rel)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/fixtures/zksync")
+        .join(rel)
 }
 
 fn json(rel: &str) -> Value {
@@ -38,7 +40,10 @@ fn case_leaves(case: &Value) -> Vec<(B256, u64, B256)> {
         .map(|l| {
             let dk = word(&l["derived_key"]);
             // The derived key is also recomputed from (address, key).
-            assert_eq!(derived_key(&address(&l["address"]), &word(&l["storage_key"])), dk);
+            assert_eq!(
+                derived_key(&address(&l["address"]), &word(&l["storage_key"])),
+                dk
+            );
             (dk, l["leaf_index"].as_u64().unwrap(), word(&l["value"]))
         })
         .collect()
@@ -58,10 +63,19 @@ fn merkle_tree_reference_roots() {
         // Batching must not change the final root; check prefix roots where given.
         let mut store = std::collections::HashMap::new();
         let mut root = empty_root();
-        for (k, chunk) in leaves.chunks(if name.starts_with("witness") { 1 } else { 9 }).enumerate() {
+        for (k, chunk) in leaves
+            .chunks(if name.starts_with("witness") { 1 } else { 9 })
+            .enumerate()
+        {
             let update = {
                 let mut tree = Tree::new(&store, root);
-                tree.update(chunk.iter().map(|(d, i, v)| LeafWrite::new(d, *i, v)).collect()).unwrap()
+                tree.update(
+                    chunk
+                        .iter()
+                        .map(|(d, i, v)| LeafWrite::new(d, *i, v))
+                        .collect(),
+                )
+                .unwrap()
             };
             for (key, value) in update.nodes {
                 store.insert(key.to_vec(), value);
@@ -75,8 +89,16 @@ fn merkle_tree_reference_roots() {
             assert_eq!(root, expected, "case {name} batched");
         }
     }
-    for required in ["empty_tree", "single_leaf", "hundred_leaves_5_addresses", "six_logs_root_hash_compatibility"] {
-        assert!(seen.iter().any(|s| s == required), "{required} missing from fixture");
+    for required in [
+        "empty_tree",
+        "single_leaf",
+        "hundred_leaves_5_addresses",
+        "six_logs_root_hash_compatibility",
+    ] {
+        assert!(
+            seen.iter().any(|s| s == required),
+            "{required} missing from fixture"
+        );
     }
 }
 
@@ -85,17 +107,37 @@ fn merkle_tree_reference_roots() {
 #[test]
 fn genesis_roots_from_json_and_csv() {
     let expected = json("genesis/expected_roots.json");
-    for (net, file) in [("mainnet", "genesis/InitialStateMainnet.json"), ("sepolia", "genesis/InitialStateSepolia.json")] {
+    for (net, file) in [
+        ("mainnet", "genesis/InitialStateMainnet.json"),
+        ("sepolia", "genesis/InitialStateSepolia.json"),
+    ] {
         let logs = genesis::load(&fixture(file)).unwrap();
         let leaves = genesis::leaves(&logs).unwrap();
-        assert_eq!(leaves.len() as u64, expected[net]["leaves"].as_u64().unwrap(), "{net}");
-        assert_eq!(genesis::root(&logs).unwrap(), word(&expected[net]["expected_root"]), "{net}");
-        assert_eq!(leaves.last().unwrap().1 + 1, expected[net]["next_leaf_index_derived"].as_u64().unwrap());
+        assert_eq!(
+            leaves.len() as u64,
+            expected[net]["leaves"].as_u64().unwrap(),
+            "{net}"
+        );
+        assert_eq!(
+            genesis::root(&logs).unwrap(),
+            word(&expected[net]["expected_root"]),
+            "{net}"
+        );
+        assert_eq!(
+            leaves.last().unwrap().1 + 1,
+            expected[net]["next_leaf_index_derived"].as_u64().unwrap()
+        );
     }
     let csv = genesis::load(&fixture("genesis/InitialState.csv")).unwrap();
     let json_logs = genesis::load(&fixture("genesis/InitialStateMainnet.json")).unwrap();
-    assert_eq!(genesis::leaves(&csv).unwrap(), genesis::leaves(&json_logs).unwrap());
-    assert_eq!(genesis::root(&csv).unwrap(), word(&expected["mainnet"]["expected_root"]));
+    assert_eq!(
+        genesis::leaves(&csv).unwrap(),
+        genesis::leaves(&json_logs).unwrap()
+    );
+    assert_eq!(
+        genesis::root(&csv).unwrap(),
+        word(&expected["mainnet"]["expected_root"])
+    );
 }
 
 // ---------------------------------------------------------------- calldata
@@ -115,11 +157,23 @@ fn check_calldata_file(file: &str, version: CommitVersion) {
     let input = std::fs::read(fixture(&format!("calldata/{file}"))).unwrap();
     let call = decode_commit(&input).unwrap();
     assert_eq!(call.version, version);
-    assert_eq!(format!("0x{}", hex::encode(version.selector())), facts["selector"].as_str().unwrap());
+    assert_eq!(
+        format!("0x{}", hex::encode(version.selector())),
+        facts["selector"].as_str().unwrap()
+    );
     let prev = &facts["previous_stored_batch_info"];
-    assert_eq!(call.previous.batch_number, prev["batch_number"].as_u64().unwrap());
-    assert_eq!(call.previous.batch_hash, word(&prev["batch_hash_state_root"]));
-    assert_eq!(call.previous.index_repeated_storage_changes, prev["index_repeated_storage_changes"].as_u64().unwrap());
+    assert_eq!(
+        call.previous.batch_number,
+        prev["batch_number"].as_u64().unwrap()
+    );
+    assert_eq!(
+        call.previous.batch_hash,
+        word(&prev["batch_hash_state_root"])
+    );
+    assert_eq!(
+        call.previous.index_repeated_storage_changes,
+        prev["index_repeated_storage_changes"].as_u64().unwrap()
+    );
 
     let decoded = decode_batches(&call, &mut BlobStore::default(), None);
     let expected = facts["batches"].as_array().unwrap();
@@ -128,55 +182,126 @@ fn check_calldata_file(file: &str, version: CommitVersion) {
         let n = d.batch_number;
         assert_eq!(n, e["batch_number"].as_u64().unwrap());
         assert_eq!(d.new_state_root, word(&e["new_state_root"]), "{n}");
-        assert_eq!(d.index_repeated_storage_changes, e["index_repeated_storage_changes"].as_u64().unwrap(), "{n}");
-        assert_eq!(d.previous_index_repeated_storage_changes, e["previous_index_repeated_storage_changes"].as_u64().unwrap(), "{n}");
-        let writes = d.writes.as_ref().unwrap_or_else(|| panic!("{n}: no writes: {:?}", d.checks));
-        assert_eq!(writes.initial.len() as u64, e["initial_writes"].as_u64().unwrap(), "{n}");
-        assert_eq!(writes.repeated.len() as u64, e["repeated_writes"].as_u64().unwrap(), "{n}");
+        assert_eq!(
+            d.index_repeated_storage_changes,
+            e["index_repeated_storage_changes"].as_u64().unwrap(),
+            "{n}"
+        );
+        assert_eq!(
+            d.previous_index_repeated_storage_changes,
+            e["previous_index_repeated_storage_changes"]
+                .as_u64()
+                .unwrap(),
+            "{n}"
+        );
+        let writes = d
+            .writes
+            .as_ref()
+            .unwrap_or_else(|| panic!("{n}: no writes: {:?}", d.checks));
+        assert_eq!(
+            writes.initial.len() as u64,
+            e["initial_writes"].as_u64().unwrap(),
+            "{n}"
+        );
+        assert_eq!(
+            writes.repeated.len() as u64,
+            e["repeated_writes"].as_u64().unwrap(),
+            "{n}"
+        );
         // Initial-write count equals the difference of indexRepeatedStorageChanges.
-        assert_eq!(writes.initial.len() as u64, d.index_repeated_storage_changes - d.previous_index_repeated_storage_changes);
+        assert_eq!(
+            writes.initial.len() as u64,
+            d.index_repeated_storage_changes - d.previous_index_repeated_storage_changes
+        );
         for c in &d.checks {
             assert_ne!(c.status, Status::Fail, "{n}: {c:?}");
         }
         if let Some(p) = e.get("pubdata") {
             let parsed = d.parsed.as_ref().unwrap();
             // Every byte of pubdata consumed.
-            assert_eq!(parsed.consumed as u64, p["bytes_consumed"].as_u64().unwrap());
-            assert_eq!(d.pubdata.as_ref().unwrap().len() as u64, p["pubdata_len"].as_u64().unwrap());
+            assert_eq!(
+                parsed.consumed as u64,
+                p["bytes_consumed"].as_u64().unwrap()
+            );
+            assert_eq!(
+                d.pubdata.as_ref().unwrap().len() as u64,
+                p["pubdata_len"].as_u64().unwrap()
+            );
             assert_eq!(parsed.consumed, d.pubdata.as_ref().unwrap().len());
-            assert_eq!(d.l2_to_l1_logs as u64, p["user_l2_to_l1_logs"].as_u64().unwrap());
+            assert_eq!(
+                d.l2_to_l1_logs as u64,
+                p["user_l2_to_l1_logs"].as_u64().unwrap()
+            );
             assert_eq!(d.messages as u64, p["l2_to_l1_messages"].as_u64().unwrap());
-            assert_eq!(d.bytecodes as u64, p["published_bytecodes"].as_u64().unwrap());
-            assert_eq!(parsed.state_diffs.enum_index_size as u64, p["enum_index_size"].as_u64().unwrap());
+            assert_eq!(
+                d.bytecodes as u64,
+                p["published_bytecodes"].as_u64().unwrap()
+            );
+            assert_eq!(
+                parsed.state_diffs.enum_index_size as u64,
+                p["enum_index_size"].as_u64().unwrap()
+            );
             let ops = &p["value_ops"];
             let count = |k: zkreplay::rollup::zksync::compression::OpKind| {
-                writes.initial.iter().map(|w| w.value.kind).chain(writes.repeated.iter().map(|w| w.value.kind)).filter(|x| *x == k).count() as u64
+                writes
+                    .initial
+                    .iter()
+                    .map(|w| w.value.kind)
+                    .chain(writes.repeated.iter().map(|w| w.value.kind))
+                    .filter(|x| *x == k)
+                    .count() as u64
             };
             use zkreplay::rollup::zksync::compression::OpKind;
-            assert_eq!(count(OpKind::Full), ops["nocompression"].as_u64().unwrap(), "{n}");
+            assert_eq!(
+                count(OpKind::Full),
+                ops["nocompression"].as_u64().unwrap(),
+                "{n}"
+            );
             assert_eq!(count(OpKind::Add), ops["add"].as_u64().unwrap(), "{n}");
             assert_eq!(count(OpKind::Sub), ops["sub"].as_u64().unwrap(), "{n}");
-            assert_eq!(count(OpKind::Transform), ops["transform"].as_u64().unwrap(), "{n}");
-            assert!(d.checks.iter().any(|c| c.name == "pubdata_hash" && c.status == Status::Pass), "{n}: {:?}", d.checks);
+            assert_eq!(
+                count(OpKind::Transform),
+                ops["transform"].as_u64().unwrap(),
+                "{n}"
+            );
+            assert!(
+                d.checks
+                    .iter()
+                    .any(|c| c.name == "pubdata_hash" && c.status == Status::Pass),
+                "{n}: {:?}",
+                d.checks
+            );
         }
     }
     // The encoder inverts the decoder on real data.
-    assert!(encode_commit(&call) == input, "{file} must re-encode byte for byte");
+    assert!(
+        encode_commit(&call) == input,
+        "{file} must re-encode byte for byte"
+    );
 }
 
 #[test]
 fn mainnet_commit_351000_351004_decodes_completely() {
-    check_calldata_file("commit_l1_batch_351000-351004_mainnet.calldata", CommitVersion::Boojum);
+    check_calldata_file(
+        "commit_l1_batch_351000-351004_mainnet.calldata",
+        CommitVersion::Boojum,
+    );
 }
 
 #[test]
 fn sepolia_commit_4470_decodes() {
-    check_calldata_file("commit_l1_batch_4470_testnet_sepolia.calldata", CommitVersion::Boojum);
+    check_calldata_file(
+        "commit_l1_batch_4470_testnet_sepolia.calldata",
+        CommitVersion::Boojum,
+    );
 }
 
 #[test]
 fn goerli_pre_boojum_199995_200003_decodes() {
-    check_calldata_file("commit_l1_batch_200000_testnet_goerli.calldata", CommitVersion::PreBoojum);
+    check_calldata_file(
+        "commit_l1_batch_200000_testnet_goerli.calldata",
+        CommitVersion::PreBoojum,
+    );
 }
 
 // ---------------------------------------------------------------- compression
@@ -201,19 +326,43 @@ fn commitment_vectors_state_diff_compression_round_trips() {
         let diffs = StateDiffs::decode(&compressed).unwrap_or_else(|e| panic!("{file}: {e}"));
         let mut records: Vec<&Value> = input["state_diffs"].as_array().unwrap().iter().collect();
         // Published order is (address, key).
-        records.sort_by_key(|r| (address(&r["address"]), U256::from_be_bytes(word(&r["key"]).0)));
-        let (initial, repeated): (Vec<&Value>, Vec<&Value>) = records.into_iter().partition(|r| r["enumeration_index"].as_u64() == Some(0));
+        records.sort_by_key(|r| {
+            (
+                address(&r["address"]),
+                U256::from_be_bytes(word(&r["key"]).0),
+            )
+        });
+        let (initial, repeated): (Vec<&Value>, Vec<&Value>) = records
+            .into_iter()
+            .partition(|r| r["enumeration_index"].as_u64() == Some(0));
         assert_eq!(diffs.initial.len(), initial.len(), "{file}");
         assert_eq!(diffs.repeated.len(), repeated.len(), "{file}");
         for (w, r) in diffs.initial.iter().zip(&initial) {
-            let dk: Vec<u8> = r["derived_key"].as_array().unwrap().iter().map(|b| b.as_u64().unwrap() as u8).collect();
+            let dk: Vec<u8> = r["derived_key"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|b| b.as_u64().unwrap() as u8)
+                .collect();
             assert_eq!(w.derived_key.as_slice(), &dk[..], "{file}");
-            assert_eq!(derived_key(&address(&r["address"]), &word(&r["key"])), w.derived_key, "{file}");
-            assert_eq!(w.value.apply(&B256::ZERO), word(&r["final_value"]), "{file}");
+            assert_eq!(
+                derived_key(&address(&r["address"]), &word(&r["key"])),
+                w.derived_key,
+                "{file}"
+            );
+            assert_eq!(
+                w.value.apply(&B256::ZERO),
+                word(&r["final_value"]),
+                "{file}"
+            );
         }
         for (w, r) in diffs.repeated.iter().zip(&repeated) {
             assert_eq!(w.index, r["enumeration_index"].as_u64().unwrap(), "{file}");
-            assert_eq!(w.value.apply(&word(&r["initial_value"])), word(&r["final_value"]), "{file}");
+            assert_eq!(
+                w.value.apply(&word(&r["initial_value"])),
+                word(&r["final_value"]),
+                "{file}"
+            );
         }
         assert_eq!(diffs.encode(), compressed, "{file}: re-encoding");
     }
@@ -239,7 +388,10 @@ fn kzg_vector_reproduced() {
     let y = zkblob::evaluate_at(&pubdata, &z).unwrap();
     assert_eq!(y.to_vec(), hexv("opening_value"));
     let proof: [u8; 48] = hexv("opening_proof").try_into().unwrap();
-    assert!(zkreplay::blob::verify_point_proof(&commitment, &zkblob::pad_point(&z), &y.0, &proof).unwrap());
+    assert!(
+        zkreplay::blob::verify_point_proof(&commitment, &zkblob::pad_point(&z), &y.0, &proof)
+            .unwrap()
+    );
     let blob_proof: [u8; 48] = hexv("blob_proof").try_into().unwrap();
     assert!(zkreplay::blob::verify_blob_proof(&blob, &commitment, &blob_proof).unwrap());
     // The 144-byte pubdata commitment: z (16) ‖ y (32) ‖ commitment (48) ‖ proof (48).
@@ -253,7 +405,11 @@ fn kzg_vector_reproduced() {
     let decoded = zkblob::blob_to_pubdata(&blob).unwrap();
     assert_eq!(&decoded[..pubdata.len()], &pubdata[..]);
     assert!(decoded[pubdata.len()..].iter().all(|b| *b == 0));
-    let parsed = zkreplay::rollup::zksync::pubdata::Pubdata::parse(&decoded, zkreplay::rollup::zksync::pubdata::Trailer::ZeroPadding).unwrap();
+    let parsed = zkreplay::rollup::zksync::pubdata::Pubdata::parse(
+        &decoded,
+        zkreplay::rollup::zksync::pubdata::Trailer::ZeroPadding,
+    )
+    .unwrap();
     assert_eq!(parsed.consumed, pubdata.len());
 }
 
@@ -272,11 +428,17 @@ fn multi_batch_inputs() -> (Value, Vec<BatchInput>) {
             let e = &b["expected"];
             let compressed = parse_bytes(e["compressed_state_diffs"].as_str().unwrap()).unwrap();
             let diffs = StateDiffs::decode(&compressed).unwrap();
-            assert!(diffs.encode() == compressed, "batch {}: compression re-encodes", b["batch_number"]);
+            assert!(
+                diffs.encode() == compressed,
+                "batch {}: compression re-encodes",
+                b["batch_number"]
+            );
             BatchInput {
                 batch_number: b["batch_number"].as_u64().unwrap(),
                 claimed_root: Some(word(&e["root"])),
-                index_repeated_storage_changes: Some(e["index_repeated_storage_changes"].as_u64().unwrap()),
+                index_repeated_storage_changes: Some(
+                    e["index_repeated_storage_changes"].as_u64().unwrap(),
+                ),
                 writes: diffs.into(),
             }
         })
@@ -298,7 +460,12 @@ fn multi_batch_replay_from_genesis_matches_every_root() {
     let (v, inputs) = multi_batch_inputs();
     for (input, b) in inputs.iter().zip(v["batches"].as_array().unwrap()) {
         let applied = state.apply(input).unwrap();
-        assert_eq!(applied.record.matches, Some(true), "batch {}", input.batch_number);
+        assert_eq!(
+            applied.record.matches,
+            Some(true),
+            "batch {}",
+            input.batch_number
+        );
         // Every leaf gets the fixture's index and final value.
         for w in b["initial_writes"].as_array().unwrap() {
             let (index, value) = state.leaf(&word(&w["derived_key"])).unwrap().unwrap();
@@ -310,12 +477,16 @@ fn multi_batch_replay_from_genesis_matches_every_root() {
             assert_eq!(index, w["leaf_index"].as_u64().unwrap());
             assert_eq!(value, word(&w["final_value"]));
         }
-        assert_eq!(state.checkpoint().next_index, b["expected"]["index_repeated_storage_changes"].as_u64().unwrap());
+        assert_eq!(
+            state.checkpoint().next_index,
+            b["expected"]["index_repeated_storage_changes"]
+                .as_u64()
+                .unwrap()
+        );
     }
     assert_eq!(state.checkpoint().verified, 12);
     // The store survives a reopen at the same checkpoint.
     let checkpoint = state.checkpoint().clone();
-    drop(state);
     drop(store);
     let store = Store::open(dir.path(), "zksync-test").unwrap();
     assert_eq!(ZksyncState::open(&store).unwrap().checkpoint(), &checkpoint);
@@ -327,7 +498,12 @@ fn reverted_and_recommitted_batches_unwind_exactly() {
     let store = Store::open(dir.path(), "zksync-test").unwrap();
     let mut state = mainnet_genesis(&store);
     let (v, inputs) = multi_batch_inputs();
-    let roots: Vec<B256> = v["batches"].as_array().unwrap().iter().map(|b| word(&b["expected"]["root"])).collect();
+    let roots: Vec<B256> = v["batches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| word(&b["expected"]["root"]))
+        .collect();
     for input in &inputs[..7] {
         state.apply(input).unwrap();
     }
@@ -341,7 +517,10 @@ fn reverted_and_recommitted_batches_unwind_exactly() {
     state.unwind(4).unwrap();
     assert_eq!(state.checkpoint().batch, 4);
     assert_eq!(state.checkpoint().root, roots[3]);
-    assert_eq!(state.checkpoint().next_index, inputs[3].index_repeated_storage_changes.unwrap());
+    assert_eq!(
+        state.checkpoint().next_index,
+        inputs[3].index_repeated_storage_changes.unwrap()
+    );
     assert_eq!(state.leaf(&new_in_5).unwrap(), None);
     assert!(state.record(5).unwrap().is_none());
 
@@ -349,23 +528,37 @@ fn reverted_and_recommitted_batches_unwind_exactly() {
     let mut other = inputs[4].clone();
     let keep = other.writes.initial.len() / 2;
     other.writes.initial.truncate(keep);
-    other.index_repeated_storage_changes = Some(inputs[3].index_repeated_storage_changes.unwrap() + keep as u64);
+    other.index_repeated_storage_changes =
+        Some(inputs[3].index_repeated_storage_changes.unwrap() + keep as u64);
     other.claimed_root = None;
     let applied = state.apply(&other).unwrap();
     assert_ne!(applied.record.computed_root, roots[4]);
     // A batch 6 written for the original 5 no longer fits (its indices moved).
-    assert!(matches!(state.apply(&inputs[5]), Err(StateError::IndexMismatch { .. }) | Err(StateError::UnknownIndex { .. })));
+    assert!(matches!(
+        state.apply(&inputs[5]),
+        Err(StateError::IndexMismatch { .. }) | Err(StateError::UnknownIndex { .. })
+    ));
 
     // Revert again and replay the original batches: every root matches.
     state.unwind(4).unwrap();
     for (input, root) in inputs[4..].iter().zip(&roots[4..]) {
         let applied = state.apply(input).unwrap();
-        assert_eq!(applied.record.computed_root, *root, "batch {}", input.batch_number);
+        assert_eq!(
+            applied.record.computed_root, *root,
+            "batch {}",
+            input.batch_number
+        );
     }
     // Executed batches cannot be unwound.
     state.mark_executed(10).unwrap();
-    assert!(matches!(state.unwind(9), Err(StateError::UnwindExecuted { .. })));
-    assert!(matches!(state.unwind(13), Err(StateError::UnwindAhead { .. })));
+    assert!(matches!(
+        state.unwind(9),
+        Err(StateError::UnwindExecuted { .. })
+    ));
+    assert!(matches!(
+        state.unwind(13),
+        Err(StateError::UnwindAhead { .. })
+    ));
 }
 
 #[test]
@@ -374,10 +567,16 @@ fn out_of_order_and_inconsistent_batches_are_refused() {
     let store = Store::open(dir.path(), "zksync-test").unwrap();
     let mut state = mainnet_genesis(&store);
     let (_, inputs) = multi_batch_inputs();
-    assert!(matches!(state.apply(&inputs[1]), Err(StateError::OutOfOrder { .. })));
+    assert!(matches!(
+        state.apply(&inputs[1]),
+        Err(StateError::OutOfOrder { .. })
+    ));
     let mut wrong = inputs[0].clone();
     wrong.index_repeated_storage_changes = Some(1);
-    assert!(matches!(state.apply(&wrong), Err(StateError::IndexMismatch { .. })));
+    assert!(matches!(
+        state.apply(&wrong),
+        Err(StateError::IndexMismatch { .. })
+    ));
     // Nothing was written by the refused batches.
     assert_eq!(state.checkpoint().batch, 0);
     let mut root_mismatch = inputs[0].clone();
@@ -404,7 +603,8 @@ fn multi_batch_specs() -> Vec<BatchSpec> {
         .iter()
         .zip(inputs)
         .map(|(b, input)| {
-            let compressed = parse_bytes(b["expected"]["compressed_state_diffs"].as_str().unwrap()).unwrap();
+            let compressed =
+                parse_bytes(b["expected"]["compressed_state_diffs"].as_str().unwrap()).unwrap();
             BatchSpec {
                 batch_number: input.batch_number,
                 timestamp: 1_700_000_000 + input.batch_number,
@@ -417,10 +617,19 @@ fn multi_batch_specs() -> Vec<BatchSpec> {
 }
 
 fn genesis_stored() -> zkreplay::rollup::zksync::calldata::StoredBatch {
-    encode::stored_batch(0, word(&json("genesis/expected_roots.json")["mainnet"]["expected_root"]), 21)
+    encode::stored_batch(
+        0,
+        word(&json("genesis/expected_roots.json")["mainnet"]["expected_root"]),
+        21,
+    )
 }
 
-fn build_call(version: CommitVersion, publish: Publish, specs: &[BatchSpec], previous_index: u64) -> (CommitCall, Vec<Vec<u8>>) {
+fn build_call(
+    version: CommitVersion,
+    publish: Publish,
+    specs: &[BatchSpec],
+    previous_index: u64,
+) -> (CommitCall, Vec<Vec<u8>>) {
     let mut blobs = Vec::new();
     let batches: Vec<CommitBatch> = specs
         .iter()
@@ -439,7 +648,12 @@ fn build_call(version: CommitVersion, publish: Publish, specs: &[BatchSpec], pre
 #[test]
 fn every_commit_version_round_trips_and_replays_to_the_fixture_roots() {
     let specs = multi_batch_specs();
-    for version in [CommitVersion::Boojum, CommitVersion::V24, CommitVersion::V26, CommitVersion::V29] {
+    for version in [
+        CommitVersion::Boojum,
+        CommitVersion::V24,
+        CommitVersion::V26,
+        CommitVersion::V29,
+    ] {
         for publish in [Publish::Calldata, Publish::Blobs] {
             let (call, blobs) = build_call(version, publish, &specs[..4], 21);
             let bytes = encode_commit(&call);
@@ -457,16 +671,39 @@ fn every_commit_version_round_trips_and_replays_to_the_fixture_roots() {
             let mut state = mainnet_genesis(&db);
             for (b, spec) in batches.iter().zip(&specs) {
                 for c in &b.checks {
-                    assert_eq!(c.status, Status::Pass, "{version:?} {publish:?} batch {}: {c:?}", b.batch_number);
+                    assert_eq!(
+                        c.status,
+                        Status::Pass,
+                        "{version:?} {publish:?} batch {}: {c:?}",
+                        b.batch_number
+                    );
                 }
                 if publish == Publish::Blobs {
-                    for check in ["kzg_proof", "linear_hash", "p(z)=y", "opening_point", "versioned_hash"] {
-                        assert!(b.checks.iter().any(|c| c.name.ends_with(check)), "{check} missing: {:?}", b.checks);
+                    for check in [
+                        "kzg_proof",
+                        "linear_hash",
+                        "p(z)=y",
+                        "opening_point",
+                        "versioned_hash",
+                    ] {
+                        assert!(
+                            b.checks.iter().any(|c| c.name.ends_with(check)),
+                            "{check} missing: {:?}",
+                            b.checks
+                        );
                     }
                 }
-                assert_eq!(b.writes.as_ref().unwrap().initial, spec.pubdata.state_diffs.initial);
+                assert_eq!(
+                    b.writes.as_ref().unwrap().initial,
+                    spec.pubdata.state_diffs.initial
+                );
                 let applied = state.apply(&BatchInput::from_decoded(b).unwrap()).unwrap();
-                assert_eq!(applied.record.matches, Some(true), "{version:?} {publish:?} batch {}", b.batch_number);
+                assert_eq!(
+                    applied.record.matches,
+                    Some(true),
+                    "{version:?} {publish:?} batch {}",
+                    b.batch_number
+                );
             }
         }
     }
@@ -491,15 +728,28 @@ fn blob_tampering_and_missing_blobs_are_reported_not_fatal() {
     let mut store = BlobStore::default();
     store.add(blobs[0].clone()).unwrap();
     let b = &decode_batches(&call, &mut store, None)[0];
-    let failed: Vec<&str> = b.checks.iter().filter(|c| c.status == Status::Fail).map(|c| c.name.as_str()).collect();
-    assert!(failed.contains(&"blob[0].kzg_proof") && failed.contains(&"blob[0].p(z)=y"), "{:?}", b.checks);
+    let failed: Vec<&str> = b
+        .checks
+        .iter()
+        .filter(|c| c.status == Status::Fail)
+        .map(|c| c.name.as_str())
+        .collect();
+    assert!(
+        failed.contains(&"blob[0].kzg_proof") && failed.contains(&"blob[0].p(z)=y"),
+        "{:?}",
+        b.checks
+    );
     // No blob supplied: skipped, no writes, no panic.
     let b = &decode_batches(&call, &mut BlobStore::default(), None)[0];
     assert!(b.writes.is_none() && b.checks.iter().any(|c| c.status == Status::Skipped));
     // Wrong transaction versioned hash.
     let (call, _) = build_call(CommitVersion::V26, Publish::Blobs, &specs[..1], 21);
     let b = &decode_batches(&call, &mut store, Some(&[B256::repeat_byte(7)]))[0];
-    assert!(b.checks.iter().any(|c| c.name == "blob[0].versioned_hash" && c.status == Status::Fail));
+    assert!(
+        b.checks
+            .iter()
+            .any(|c| c.name == "blob[0].versioned_hash" && c.status == Status::Fail)
+    );
 }
 
 #[test]
@@ -516,7 +766,11 @@ fn v26_batches_can_name_a_blob_published_by_an_earlier_transaction() {
     let mut store = BlobStore::default();
     store.add(blobs[0].clone()).unwrap();
     // Unknown until the publishing transaction was seen.
-    assert!(decode_batches(&second, &mut BlobStore::default(), None)[0].writes.is_none());
+    assert!(
+        decode_batches(&second, &mut BlobStore::default(), None)[0]
+            .writes
+            .is_none()
+    );
     decode_batches(&first, &mut store, None);
     let b = &decode_batches(&second, &mut store, None)[0];
     assert!(b.all_passed() && b.writes.is_some(), "{:?}", b.checks);
@@ -538,30 +792,57 @@ fn gateway_extraction_recovers_a_chains_batches_from_settlement_pubdata() {
         messages.push(message);
     };
     for s in &specs[..3] {
-        send(validator, gateway::encode_relayed_pubdata(chain, U256::from(s.batch_number), &s.pubdata.encode()));
+        send(
+            validator,
+            gateway::encode_relayed_pubdata(chain, U256::from(s.batch_number), &s.pubdata.encode()),
+        );
         let info = gateway::RelayedBatchInfo {
-            stored: encode::stored_batch(s.batch_number, s.new_state_root, s.index_repeated_storage_changes),
+            stored: encode::stored_batch(
+                s.batch_number,
+                s.new_state_root,
+                s.index_repeated_storage_changes,
+            ),
             metadata_hash: B256::repeat_byte(4),
             auxiliary_output_hash: B256::repeat_byte(5),
         };
-        assert_eq!(gateway::parse_relayed_batch_info(&gateway::encode_relayed_batch_info(&info)).unwrap(), info);
+        assert_eq!(
+            gateway::parse_relayed_batch_info(&gateway::encode_relayed_batch_info(&info)).unwrap(),
+            info
+        );
         send(diamond, gateway::encode_relayed_batch_info(&info));
     }
     // Another chain's batch and a forged message from an unknown sender.
-    send(validator, gateway::encode_relayed_pubdata(U256::from(999), U256::from(1), &specs[5].pubdata.encode()));
-    send(stranger, gateway::encode_relayed_pubdata(chain, U256::from(1), &specs[5].pubdata.encode()));
+    send(
+        validator,
+        gateway::encode_relayed_pubdata(U256::from(999), U256::from(1), &specs[5].pubdata.encode()),
+    );
+    send(
+        stranger,
+        gateway::encode_relayed_pubdata(chain, U256::from(1), &specs[5].pubdata.encode()),
+    );
     let settlement = Pubdata {
         user_logs: logs,
         messages,
         bytecodes: vec![],
-        state_diffs: StateDiffs { enum_index_size: 4, initial: vec![], repeated: vec![] },
+        state_diffs: StateDiffs {
+            enum_index_size: 4,
+            initial: vec![],
+            repeated: vec![],
+        },
         consumed: 0,
     };
     // The settlement pubdata itself round-trips through its wire format.
     let settlement = Pubdata::parse(&settlement.encode(), Trailer::None).unwrap();
-    let config = genesis::GatewayConfig { first_batch: 1, relayed_da_validator: Some(validator), diamond_on_gateway: Some(diamond) };
+    let config = genesis::GatewayConfig {
+        first_batch: 1,
+        relayed_da_validator: Some(validator),
+        diamond_on_gateway: Some(diamond),
+    };
     let batches = gateway::extract(&settlement, chain, Some(&config)).unwrap();
-    assert_eq!(batches.iter().map(|b| b.batch_number).collect::<Vec<_>>(), vec![1, 2, 3]);
+    assert_eq!(
+        batches.iter().map(|b| b.batch_number).collect::<Vec<_>>(),
+        vec![1, 2, 3]
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let db = Store::open(dir.path(), "zksync-test").unwrap();
@@ -575,7 +856,12 @@ fn gateway_extraction_recovers_a_chains_batches_from_settlement_pubdata() {
             index_repeated_storage_changes: Some(info.stored.index_repeated_storage_changes),
             writes: b.writes().unwrap(),
         };
-        assert_eq!(state.apply(&input).unwrap().record.matches, Some(true), "batch {}", b.batch_number);
+        assert_eq!(
+            state.apply(&input).unwrap().record.matches,
+            Some(true),
+            "batch {}",
+            b.batch_number
+        );
     }
     // Without configured senders the forged message is indistinguishable: reported unattributed.
     let loose = gateway::extract(&settlement, chain, None).unwrap();
@@ -598,7 +884,10 @@ fn cli_apply_replays_commits_and_follows_a_recommit() {
         std::fs::write(&path, encode_commit(call)).unwrap();
         path.display().to_string()
     };
-    let a = write("a.calldata", &build_call(CommitVersion::V26, Publish::Calldata, &specs[..6], 21).0);
+    let a = write(
+        "a.calldata",
+        &build_call(CommitVersion::V26, Publish::Calldata, &specs[..6], 21).0,
+    );
     // Batch 5 recommitted with other data: half its initial writes; its root computed in a scratch store.
     let mut other = specs[4].clone();
     let keep = other.pubdata.state_diffs.initial.len() / 2;
@@ -611,21 +900,55 @@ fn cli_apply_replays_commits_and_follows_a_recommit() {
         for input in &multi_batch_inputs().1[..4] {
             state.apply(input).unwrap();
         }
-        let input = BatchInput { batch_number: 5, claimed_root: None, index_repeated_storage_changes: None, writes: other.pubdata.state_diffs.clone().into() };
+        let input = BatchInput {
+            batch_number: 5,
+            claimed_root: None,
+            index_repeated_storage_changes: None,
+            writes: other.pubdata.state_diffs.clone().into(),
+        };
         state.apply(&input).unwrap().record.computed_root
     };
-    let b = write("b.calldata", &build_call(CommitVersion::V26, Publish::Calldata, &[other], specs[3].index_repeated_storage_changes).0);
-    let c = write("c.calldata", &build_call(CommitVersion::V26, Publish::Calldata, &specs[4..8], specs[3].index_repeated_storage_changes).0);
+    let b = write(
+        "b.calldata",
+        &build_call(
+            CommitVersion::V26,
+            Publish::Calldata,
+            &[other],
+            specs[3].index_repeated_storage_changes,
+        )
+        .0,
+    );
+    let c = write(
+        "c.calldata",
+        &build_call(
+            CommitVersion::V26,
+            Publish::Calldata,
+            &specs[4..8],
+            specs[3].index_repeated_storage_changes,
+        )
+        .0,
+    );
     let mut bad_spec = specs[0].clone();
     bad_spec.new_state_root = B256::repeat_byte(9);
-    let bad = write("bad.calldata", &build_call(CommitVersion::V26, Publish::Calldata, &[bad_spec], 21).0);
+    let bad = write(
+        "bad.calldata",
+        &build_call(CommitVersion::V26, Publish::Calldata, &[bad_spec], 21).0,
+    );
 
     let data = dir.path().join("db");
     let data = data.to_str().unwrap();
     let genesis_file = fixture("genesis/InitialStateMainnet.json");
     let genesis_file = genesis_file.to_str().unwrap();
     let apply = |files: &[&str]| {
-        let mut args = vec!["zkreplay", "zksync", "apply", "--data-dir", data, "--genesis", genesis_file];
+        let mut args = vec![
+            "zkreplay",
+            "zksync",
+            "apply",
+            "--data-dir",
+            data,
+            "--genesis",
+            genesis_file,
+        ];
         for f in files {
             args.extend(["--calldata", f]);
         }
@@ -633,7 +956,11 @@ fn cli_apply_replays_commits_and_follows_a_recommit() {
     };
     assert_eq!(apply(&[&a]), 0);
     assert_eq!(apply(&[&b]), 0, "recommit of batch 5 unwinds and applies");
-    assert_eq!(apply(&[&c]), 0, "recommit of the original 5.. unwinds again");
+    assert_eq!(
+        apply(&[&c]),
+        0,
+        "recommit of the original 5.. unwinds again"
+    );
     {
         let db = Store::open(std::path::Path::new(data), "zksync-era-mainnet").unwrap();
         let state = ZksyncState::open(&db).unwrap();
@@ -642,11 +969,30 @@ fn cli_apply_replays_commits_and_follows_a_recommit() {
     }
     // A wrong claimed root: exit 1.
     let fresh = dir.path().join("db2");
-    let args = ["zkreplay", "zksync", "apply", "--data-dir", fresh.to_str().unwrap(), "--genesis", genesis_file, "--calldata", &bad];
+    let args = [
+        "zkreplay",
+        "zksync",
+        "apply",
+        "--data-dir",
+        fresh.to_str().unwrap(),
+        "--genesis",
+        genesis_file,
+        "--calldata",
+        &bad,
+    ];
     assert_eq!(run_cli(&args), 1);
     // decode zksync on real calldata: exit 0.
     let real = fixture("calldata/commit_l1_batch_4470_testnet_sepolia.calldata");
-    assert_eq!(run_cli(&["zkreplay", "decode", "zksync", "--calldata", real.to_str().unwrap()]), 0);
+    assert_eq!(
+        run_cli(&[
+            "zkreplay",
+            "decode",
+            "zksync",
+            "--calldata",
+            real.to_str().unwrap()
+        ]),
+        0
+    );
 }
 
 // ---------------------------------------------------------------- properties
@@ -665,13 +1011,21 @@ mod props {
             let kind = [OpKind::Add, OpKind::Sub, OpKind::Transform][k as usize - 1];
             let mut operand = [0u8; 32];
             operand[32 - len as usize..].copy_from_slice(&bytes[32 - len as usize..]);
-            ValueOp { kind, len, operand: B256::from(operand) }
+            ValueOp {
+                kind,
+                len,
+                operand: B256::from(operand),
+            }
         })
     }
 
     fn state_diffs() -> impl Strategy<Value = StateDiffs> {
         (1u8..=8).prop_flat_map(|size| {
-            let max = if size == 8 { u64::MAX } else { (1u64 << (8 * size as u32)) - 1 };
+            let max = if size == 8 {
+                u64::MAX
+            } else {
+                (1u64 << (8 * size as u32)) - 1
+            };
             (
                 Just(size),
                 proptest::collection::vec((any::<[u8; 32]>(), value_op()), 0..20),
@@ -679,15 +1033,34 @@ mod props {
             )
                 .prop_map(|(size, initial, repeated)| StateDiffs {
                     enum_index_size: size,
-                    initial: initial.into_iter().map(|(k, value)| InitialWrite { derived_key: B256::from(k), value }).collect(),
-                    repeated: repeated.into_iter().map(|(index, value)| RepeatedWrite { index, value }).collect(),
+                    initial: initial
+                        .into_iter()
+                        .map(|(k, value)| InitialWrite {
+                            derived_key: B256::from(k),
+                            value,
+                        })
+                        .collect(),
+                    repeated: repeated
+                        .into_iter()
+                        .map(|(index, value)| RepeatedWrite { index, value })
+                        .collect(),
                 })
         })
     }
 
     fn pubdata() -> impl Strategy<Value = Pubdata> {
         (
-            proptest::collection::vec((any::<u8>(), any::<bool>(), any::<u16>(), any::<[u8; 20]>(), any::<[u8; 32]>(), any::<[u8; 32]>()), 0..4),
+            proptest::collection::vec(
+                (
+                    any::<u8>(),
+                    any::<bool>(),
+                    any::<u16>(),
+                    any::<[u8; 20]>(),
+                    any::<[u8; 32]>(),
+                    any::<[u8; 32]>(),
+                ),
+                0..4,
+            ),
             proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..100), 0..4),
             proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..100), 0..4),
             state_diffs(),
@@ -704,7 +1077,13 @@ mod props {
                         value: B256::from(value),
                     })
                     .collect();
-                let mut p = Pubdata { user_logs, messages, bytecodes, state_diffs, consumed: 0 };
+                let mut p = Pubdata {
+                    user_logs,
+                    messages,
+                    bytecodes,
+                    state_diffs,
+                    consumed: 0,
+                };
                 p.consumed = p.encode().len();
                 p
             })

@@ -26,10 +26,13 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<i32> {
     let input = read_binary(&args.calldata)?;
-    let call = decode_commit(&input).with_context(|| format!("decoding {}", args.calldata.display()))?;
+    let call =
+        decode_commit(&input).with_context(|| format!("decoding {}", args.calldata.display()))?;
     let mut blobs = BlobStore::default();
     for path in &args.blob {
-        blobs.add(read_binary(path)?).with_context(|| format!("blob {}", path.display()))?;
+        blobs
+            .add(read_binary(path)?)
+            .with_context(|| format!("blob {}", path.display()))?;
     }
     let batches = decode_batches(&call, &mut blobs, None);
     let mut known: HashMap<u64, B256> = HashMap::new();
@@ -48,7 +51,10 @@ pub fn read_binary(path: &PathBuf) -> anyhow::Result<Vec<u8>> {
     let text = std::str::from_utf8(&bytes).ok().map(str::trim);
     if let Some(text) = text
         && !text.is_empty()
-        && text.trim_start_matches("0x").bytes().all(|b| b.is_ascii_hexdigit() || b.is_ascii_whitespace())
+        && text
+            .trim_start_matches("0x")
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() || b.is_ascii_whitespace())
         && let Ok(decoded) = crate::hexfmt::parse_bytes(text)
     {
         return Ok(decoded);
@@ -85,7 +91,11 @@ fn batch_json(batch: &DecodedBatch, known: &mut HashMap<u64, B256>, next_index: 
                 .repeated
                 .iter()
                 .map(|rw| {
-                    let resolved = if rw.value.is_absolute() { Some(rw.value.apply(&B256::ZERO)) } else { known.get(&rw.index).map(|p| rw.value.apply(p)) };
+                    let resolved = if rw.value.is_absolute() {
+                        Some(rw.value.apply(&B256::ZERO))
+                    } else {
+                        known.get(&rw.index).map(|p| rw.value.apply(p))
+                    };
                     if let Some(v) = resolved {
                         known.insert(rw.index, v);
                     }

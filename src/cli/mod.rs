@@ -12,7 +12,12 @@ pub mod zksync_apply;
 #[command(name = "zkreplay", version, about)]
 pub struct Cli {
     /// Log format: `text` for terminals, `json` for log collectors.
-    #[arg(long, env = "ZKREPLAY_LOG_FORMAT", default_value = "text", global = true)]
+    #[arg(
+        long,
+        env = "ZKREPLAY_LOG_FORMAT",
+        default_value = "text",
+        global = true
+    )]
     pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,
@@ -68,7 +73,9 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("ZKREPLAY_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     // Ignore the error when a subscriber already exists (tests call `run` repeatedly).
     let _ = match format {
         LogFormat::Text => builder.try_init(),

@@ -12,7 +12,10 @@
 
 use std::path::Path;
 
-use rocksdb::{ColumnFamilyDescriptor, DBWithThreadMode, Direction, IteratorMode, MultiThreaded, Options, WriteBatch};
+use rocksdb::{
+    ColumnFamilyDescriptor, DBWithThreadMode, Direction, IteratorMode, MultiThreaded, Options,
+    WriteBatch,
+};
 use serde::{Deserialize, Serialize};
 
 pub mod keys;
@@ -36,7 +39,13 @@ pub enum Column {
 }
 
 impl Column {
-    pub const ALL: [Column; 5] = [Column::Meta, Column::Nodes, Column::Leaves, Column::History, Column::Batches];
+    pub const ALL: [Column; 5] = [
+        Column::Meta,
+        Column::Nodes,
+        Column::Leaves,
+        Column::History,
+        Column::Batches,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -55,8 +64,14 @@ pub enum StoreError {
     #[error("rocksdb: {0}")]
     Rocks(#[from] rocksdb::Error),
     #[error("store at {path} was created for chain {found:?}, not {expected:?}")]
-    ChainMismatch { path: String, expected: String, found: String },
-    #[error("store at {path} has format version {found}, this build reads version {FORMAT_VERSION}")]
+    ChainMismatch {
+        path: String,
+        expected: String,
+        found: String,
+    },
+    #[error(
+        "store at {path} has format version {found}, this build reads version {FORMAT_VERSION}"
+    )]
     FormatMismatch { path: String, found: u32 },
     #[error("store at {path} has no manifest: not a zkreplay store, or it was never initialised")]
     MissingManifest { path: String },
@@ -91,12 +106,19 @@ impl Store {
             cf_options.set_compression_type(rocksdb::DBCompressionType::Lz4);
             ColumnFamilyDescriptor::new(c.name(), cf_options)
         });
-        let db = DBWithThreadMode::<MultiThreaded>::open_cf_descriptors(&options, path, descriptors)?;
-        let store = Store { db, path: path.display().to_string() };
+        let db =
+            DBWithThreadMode::<MultiThreaded>::open_cf_descriptors(&options, path, descriptors)?;
+        let store = Store {
+            db,
+            path: path.display().to_string(),
+        };
         match store.manifest()? {
             Some(found) => {
                 if found.format_version != FORMAT_VERSION {
-                    return Err(StoreError::FormatMismatch { path: store.path, found: found.format_version });
+                    return Err(StoreError::FormatMismatch {
+                        path: store.path,
+                        found: found.format_version,
+                    });
                 }
                 if found.chain != chain {
                     return Err(StoreError::ChainMismatch {
@@ -107,9 +129,16 @@ impl Store {
                 }
             }
             None => {
-                let manifest = Manifest { format_version: FORMAT_VERSION, chain: chain.to_owned() };
+                let manifest = Manifest {
+                    format_version: FORMAT_VERSION,
+                    chain: chain.to_owned(),
+                };
                 let mut batch = StoreBatch::default();
-                batch.put(Column::Meta, keys::MANIFEST, serde_json::to_vec(&manifest).expect("manifest serialises"));
+                batch.put(
+                    Column::Meta,
+                    keys::MANIFEST,
+                    serde_json::to_vec(&manifest).expect("manifest serialises"),
+                );
                 store.commit(batch)?;
             }
         }
@@ -121,12 +150,24 @@ impl Store {
         let chain = {
             let options = Options::default();
             let names: Vec<&str> = Column::ALL.iter().map(|c| c.name()).collect();
-            let db = DBWithThreadMode::<MultiThreaded>::open_cf_for_read_only(&options, path, names, false)?;
-            let store = Store { db, path: path.display().to_string() };
-            store.manifest()?.ok_or(StoreError::MissingManifest { path: store.path.clone() })?.chain
+            let db = DBWithThreadMode::<MultiThreaded>::open_cf_for_read_only(
+                &options, path, names, false,
+            )?;
+            let store = Store {
+                db,
+                path: path.display().to_string(),
+            };
+            store
+                .manifest()?
+                .ok_or(StoreError::MissingManifest {
+                    path: store.path.clone(),
+                })?
+                .chain
         };
         let store = Store::open(path, &chain)?;
-        let manifest = store.manifest()?.ok_or(StoreError::MissingManifest { path: store.path.clone() })?;
+        let manifest = store.manifest()?.ok_or(StoreError::MissingManifest {
+            path: store.path.clone(),
+        })?;
         Ok((store, manifest))
     }
 
@@ -134,8 +175,10 @@ impl Store {
     pub fn manifest(&self) -> Result<Option<Manifest>, StoreError> {
         self.get(Column::Meta, keys::MANIFEST)?
             .map(|bytes| {
-                serde_json::from_slice(&bytes)
-                    .map_err(|e| StoreError::Corrupt { what: "manifest", detail: e.to_string() })
+                serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt {
+                    what: "manifest",
+                    detail: e.to_string(),
+                })
             })
             .transpose()
     }
@@ -165,8 +208,15 @@ impl Store {
     }
 
     /// All entries whose key starts with `prefix`, in key order.
-    pub fn scan_prefix(&self, column: Column, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
-        let iter = self.db.iterator_cf(&self.cf(column), IteratorMode::From(prefix, Direction::Forward));
+    pub fn scan_prefix(
+        &self,
+        column: Column,
+        prefix: &[u8],
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+        let iter = self.db.iterator_cf(
+            &self.cf(column),
+            IteratorMode::From(prefix, Direction::Forward),
+        );
         let mut out = Vec::new();
         for item in iter {
             let (k, v) = item?;
@@ -192,7 +242,9 @@ impl Store {
     }
 
     fn cf(&self, column: Column) -> std::sync::Arc<rocksdb::BoundColumnFamily<'_>> {
-        self.db.cf_handle(column.name()).expect("every column family is created on open")
+        self.db
+            .cf_handle(column.name())
+            .expect("every column family is created on open")
     }
 }
 
@@ -254,7 +306,9 @@ mod tests {
     fn refuses_a_store_of_another_chain() {
         let dir = tempfile::tempdir().unwrap();
         drop(Store::open(dir.path(), "starknet-sepolia").unwrap());
-        let err = Store::open(dir.path(), "zksync-era-mainnet").err().expect("must refuse");
+        let err = Store::open(dir.path(), "zksync-era-mainnet")
+            .err()
+            .expect("must refuse");
         assert!(matches!(err, StoreError::ChainMismatch { .. }), "{err}");
         let (_, manifest) = Store::open_existing(dir.path()).unwrap();
         assert_eq!(manifest.chain, "starknet-sepolia");
@@ -265,11 +319,21 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path(), "c").unwrap();
         let mut batch = StoreBatch::default();
-        let manifest = Manifest { format_version: FORMAT_VERSION + 1, chain: "c".into() };
-        batch.put(Column::Meta, keys::MANIFEST, serde_json::to_vec(&manifest).unwrap());
+        let manifest = Manifest {
+            format_version: FORMAT_VERSION + 1,
+            chain: "c".into(),
+        };
+        batch.put(
+            Column::Meta,
+            keys::MANIFEST,
+            serde_json::to_vec(&manifest).unwrap(),
+        );
         store.commit(batch).unwrap();
         drop(store);
-        assert!(matches!(Store::open(dir.path(), "c"), Err(StoreError::FormatMismatch { .. })));
+        assert!(matches!(
+            Store::open(dir.path(), "c"),
+            Err(StoreError::FormatMismatch { .. })
+        ));
     }
 
     #[test]
@@ -278,12 +342,20 @@ mod tests {
         let store = Store::open(dir.path(), "c").unwrap();
         let mut batch = StoreBatch::default();
         for n in [2u64, 5, 9] {
-            batch.put(Column::History, [b"p".as_slice(), &n.to_be_bytes()].concat(), n.to_be_bytes());
+            batch.put(
+                Column::History,
+                [b"p".as_slice(), &n.to_be_bytes()].concat(),
+                n.to_be_bytes(),
+            );
         }
         store.commit(batch).unwrap();
         let at = |n: u64| {
             store
-                .get_at_or_before(Column::History, b"p", &[b"p".as_slice(), &n.to_be_bytes()].concat())
+                .get_at_or_before(
+                    Column::History,
+                    b"p",
+                    &[b"p".as_slice(), &n.to_be_bytes()].concat(),
+                )
                 .unwrap()
                 .map(|(_, v)| u64::from_be_bytes(v.try_into().unwrap()))
         };

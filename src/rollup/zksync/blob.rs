@@ -54,14 +54,19 @@ pub fn pubdata_to_coefficients(chunk: &[u8]) -> Result<Vec<Fr>, ZkBlobError> {
     }
     let mut padded = chunk.to_vec();
     padded.resize(PUBDATA_PER_BLOB, 0);
-    let mut coefficients: Vec<Fr> = padded.chunks_exact(31).map(Fr::from_le_bytes_mod_order).collect();
+    let mut coefficients: Vec<Fr> = padded
+        .chunks_exact(31)
+        .map(Fr::from_le_bytes_mod_order)
+        .collect();
     coefficients.reverse();
     Ok(coefficients)
 }
 
 /// Encodes a pubdata chunk (at most 126,976 bytes) as a blob.
 pub fn pubdata_to_blob(chunk: &[u8]) -> Result<Vec<u8>, ZkBlobError> {
-    Ok(kzg_blob::coefficients_to_blob(&pubdata_to_coefficients(chunk)?)?)
+    Ok(kzg_blob::coefficients_to_blob(&pubdata_to_coefficients(
+        chunk,
+    )?)?)
 }
 
 /// `keccak` of the chunk zero-padded to a full blob.
@@ -83,7 +88,10 @@ pub fn opening_point(linear_hash: &B256, versioned_hash: &B256) -> [u8; 16] {
 pub fn evaluate_at(chunk: &[u8], z: &[u8; 16]) -> Result<B256, ZkBlobError> {
     let coefficients = pubdata_to_coefficients(chunk)?;
     let z = Fr::from_be_bytes_mod_order(z);
-    Ok(B256::from(kzg_blob::fr_to_be(&kzg_blob::evaluate(&coefficients, z))))
+    Ok(B256::from(kzg_blob::fr_to_be(&kzg_blob::evaluate(
+        &coefficients,
+        z,
+    ))))
 }
 
 /// `z` left-padded to the 32 bytes the point-evaluation precompile takes.

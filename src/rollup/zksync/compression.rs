@@ -64,7 +64,11 @@ pub struct ValueOp {
 impl ValueOp {
     /// A full 32-byte value.
     pub fn full(value: B256) -> Self {
-        ValueOp { kind: OpKind::Full, len: 32, operand: value }
+        ValueOp {
+            kind: OpKind::Full,
+            len: 32,
+            operand: value,
+        }
     }
 
     /// True when the new value does not depend on the previous one.
@@ -98,7 +102,11 @@ impl ValueOp {
         for (kind, operand) in candidates {
             let len = operand.byte_len();
             if len <= 31 && best.is_none_or(|b| (len as u8) < b.len) {
-                best = Some(ValueOp { kind, len: len as u8, operand: B256::from(operand.to_be_bytes::<32>()) });
+                best = Some(ValueOp {
+                    kind,
+                    len: len as u8,
+                    operand: B256::from(operand.to_be_bytes::<32>()),
+                });
             }
         }
         best.unwrap_or(ValueOp::full(*new))
@@ -125,7 +133,11 @@ impl ValueOp {
         let bytes = cursor.take(len as usize)?;
         let mut operand = [0u8; 32];
         operand[32 - bytes.len()..].copy_from_slice(bytes);
-        Ok(ValueOp { kind, len, operand: B256::from(operand) })
+        Ok(ValueOp {
+            kind,
+            len,
+            operand: B256::from(operand),
+        })
     }
 
     /// Appends the packed value.
@@ -185,14 +197,20 @@ impl StateDiffs {
             return Err(CompressionError::BadEnumIndexSize(enum_index_size));
         }
         if length > cursor.remaining() {
-            return Err(CompressionError::LengthBeyondInput { declared: length, available: cursor.remaining() });
+            return Err(CompressionError::LengthBeyondInput {
+                declared: length,
+                available: cursor.remaining(),
+            });
         }
         let body = cursor.take(length)?;
         let mut body = Cursor::new(body);
         let n_initial = body.uint_be(2)? as usize;
         // Each initial write takes at least 33 bytes; check before allocating.
         if n_initial.saturating_mul(33) > body.remaining() {
-            return Err(CompressionError::TooManyInitialWrites { initial: n_initial, length });
+            return Err(CompressionError::TooManyInitialWrites {
+                initial: n_initial,
+                length,
+            });
         }
         let mut initial = Vec::with_capacity(n_initial);
         for _ in 0..n_initial {
@@ -203,14 +221,20 @@ impl StateDiffs {
         let mut repeated = Vec::with_capacity(body.remaining() / (enum_index_size as usize + 1));
         while body.remaining() > 0 {
             let start = body.position();
-            let index = body.uint_be(enum_index_size as usize).map_err(|_| CompressionError::WriteOverrunsLength(start))?;
+            let index = body
+                .uint_be(enum_index_size as usize)
+                .map_err(|_| CompressionError::WriteOverrunsLength(start))?;
             let value = ValueOp::read(&mut body).map_err(|e| match e {
                 CompressionError::Truncated(_) => CompressionError::WriteOverrunsLength(start),
                 other => other,
             })?;
             repeated.push(RepeatedWrite { index, value });
         }
-        Ok(StateDiffs { enum_index_size, initial, repeated })
+        Ok(StateDiffs {
+            enum_index_size,
+            initial,
+            repeated,
+        })
     }
 
     /// Decodes a standalone compressed state-diff blob, which must be used to its last byte.
@@ -218,7 +242,10 @@ impl StateDiffs {
         let mut cursor = Cursor::new(bytes);
         let diffs = Self::read(&mut cursor)?;
         if cursor.remaining() != 0 {
-            return Err(CompressionError::LengthBeyondInput { declared: bytes.len() - cursor.remaining(), available: bytes.len() });
+            return Err(CompressionError::LengthBeyondInput {
+                declared: bytes.len() - cursor.remaining(),
+                available: bytes.len(),
+            });
         }
         Ok(diffs)
     }
@@ -252,18 +279,43 @@ mod tests {
     #[test]
     fn ops_apply_mod_2_256() {
         let max = B256::repeat_byte(0xff);
-        let one = ValueOp { kind: OpKind::Add, len: 1, operand: B256::with_last_byte(1) };
+        let one = ValueOp {
+            kind: OpKind::Add,
+            len: 1,
+            operand: B256::with_last_byte(1),
+        };
         assert_eq!(one.apply(&max), B256::ZERO);
-        let sub = ValueOp { kind: OpKind::Sub, len: 1, operand: B256::with_last_byte(1) };
+        let sub = ValueOp {
+            kind: OpKind::Sub,
+            len: 1,
+            operand: B256::with_last_byte(1),
+        };
         assert_eq!(sub.apply(&B256::ZERO), max);
     }
 
     #[test]
     fn rejects_bad_headers_without_panicking() {
-        assert!(matches!(StateDiffs::decode(&[2, 0, 0, 2, 4, 0, 0]), Err(CompressionError::UnknownVersion(2))));
-        assert!(matches!(StateDiffs::decode(&[1, 0, 0, 2, 9, 0, 0]), Err(CompressionError::BadEnumIndexSize(9))));
-        assert!(matches!(StateDiffs::decode(&[1, 0xff, 0, 2, 4, 0, 0]), Err(CompressionError::LengthBeyondInput { .. })));
-        assert!(matches!(StateDiffs::decode(&[1, 0, 0, 2, 4, 0xff, 0xff]), Err(CompressionError::TooManyInitialWrites { .. })));
-        assert!(StateDiffs::decode(&[1, 0, 0, 2, 4, 0, 0]).unwrap().initial.is_empty());
+        assert!(matches!(
+            StateDiffs::decode(&[2, 0, 0, 2, 4, 0, 0]),
+            Err(CompressionError::UnknownVersion(2))
+        ));
+        assert!(matches!(
+            StateDiffs::decode(&[1, 0, 0, 2, 9, 0, 0]),
+            Err(CompressionError::BadEnumIndexSize(9))
+        ));
+        assert!(matches!(
+            StateDiffs::decode(&[1, 0xff, 0, 2, 4, 0, 0]),
+            Err(CompressionError::LengthBeyondInput { .. })
+        ));
+        assert!(matches!(
+            StateDiffs::decode(&[1, 0, 0, 2, 4, 0xff, 0xff]),
+            Err(CompressionError::TooManyInitialWrites { .. })
+        ));
+        assert!(
+            StateDiffs::decode(&[1, 0, 0, 2, 4, 0, 0])
+                .unwrap()
+                .initial
+                .is_empty()
+        );
     }
 }

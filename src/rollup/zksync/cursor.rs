@@ -37,7 +37,11 @@ impl<'a> Cursor<'a> {
 
     pub fn take(&mut self, n: usize) -> Result<&'a [u8], Truncated> {
         if n > self.remaining() {
-            return Err(Truncated { offset: self.pos, needed: n, available: self.remaining() });
+            return Err(Truncated {
+                offset: self.pos,
+                needed: n,
+                available: self.remaining(),
+            });
         }
         let out = &self.bytes[self.pos..self.pos + n];
         self.pos += n;
@@ -51,7 +55,10 @@ impl<'a> Cursor<'a> {
     /// A big-endian unsigned integer of `n <= 8` bytes.
     pub fn uint_be(&mut self, n: usize) -> Result<u64, Truncated> {
         debug_assert!(n <= 8);
-        Ok(self.take(n)?.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b)))
+        Ok(self
+            .take(n)?
+            .iter()
+            .fold(0u64, |acc, b| (acc << 8) | u64::from(*b)))
     }
 
     pub fn u32(&mut self) -> Result<u32, Truncated> {

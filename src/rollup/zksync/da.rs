@@ -37,7 +37,9 @@ pub enum DaError {
     TooManyBlobs(usize),
     #[error("pre-Boojum {what} list: {detail}")]
     PreBoojumList { what: &'static str, detail: String },
-    #[error("cannot tell the pubdata layout: neither the whole field nor the source-byte form hashes to the pubdata-hash system log")]
+    #[error(
+        "cannot tell the pubdata layout: neither the whole field nor the source-byte form hashes to the pubdata-hash system log"
+    )]
     UnknownLayout,
 }
 
@@ -113,7 +115,11 @@ pub struct DaHeader {
 pub enum DaInput {
     PreBoojum(PreBoojumData),
     /// Pubdata inline; `blob_commitments` are the trailing 32-byte commitments (none before 1.4.2).
-    Calldata { pubdata: Vec<u8>, blob_commitments: Vec<B256>, source_byte: bool },
+    Calldata {
+        pubdata: Vec<u8>,
+        blob_commitments: Vec<B256>,
+        source_byte: bool,
+    },
     Blobs(Vec<BlobOpening>),
 }
 
@@ -127,15 +133,23 @@ pub struct DaField {
 /// Parses a Boojum-era field (`0x701f58c5`), telling the pre-1.4.2 layout
 /// (pubdata only) from the source-byte layout by which one hashes to the
 /// pubdata-hash system log: evidence, not a guess.
-pub fn parse_boojum_field(field: &[u8], pubdata_hash_log: Option<B256>) -> Result<DaField, DaError> {
+pub fn parse_boojum_field(
+    field: &[u8],
+    pubdata_hash_log: Option<B256>,
+) -> Result<DaField, DaError> {
     if let Some(expected) = pubdata_hash_log {
         if keccak256(field) == expected {
             return Ok(DaField {
                 header: None,
-                input: DaInput::Calldata { pubdata: field.to_vec(), blob_commitments: vec![], source_byte: false },
+                input: DaInput::Calldata {
+                    pubdata: field.to_vec(),
+                    blob_commitments: vec![],
+                    source_byte: false,
+                },
             });
         }
-        if field.len() >= 33 && field[0] == 0 && keccak256(&field[1..field.len() - 32]) == expected {
+        if field.len() >= 33 && field[0] == 0 && keccak256(&field[1..field.len() - 32]) == expected
+        {
             return parse_source_field(field);
         }
     }
@@ -151,7 +165,12 @@ pub fn parse_source_field(field: &[u8]) -> Result<DaField, DaError> {
     let input = match source {
         0 => {
             if rest.len() < 32 {
-                return Err(Truncated { offset: 1, needed: 32, available: rest.len() }.into());
+                return Err(Truncated {
+                    offset: 1,
+                    needed: 32,
+                    available: rest.len(),
+                }
+                .into());
             }
             let (pubdata, commitment) = rest.split_at(rest.len() - 32);
             DaInput::Calldata {
@@ -163,7 +182,10 @@ pub fn parse_source_field(field: &[u8]) -> Result<DaField, DaError> {
         1 => DaInput::Blobs(read_openings(rest, false)?),
         other => return Err(DaError::UnknownSource(other)),
     };
-    Ok(DaField { header: None, input })
+    Ok(DaField {
+        header: None,
+        input,
+    })
 }
 
 /// Parses the v26+ operator DA input.
@@ -175,14 +197,21 @@ pub fn parse_v26_field(field: &[u8]) -> Result<DaField, DaError> {
     if n_blobs > MAX_BLOBS {
         return Err(DaError::TooManyBlobs(n_blobs));
     }
-    let blob_linear_hashes = (0..n_blobs).map(|_| c.word()).collect::<Result<Vec<_>, _>>()?;
+    let blob_linear_hashes = (0..n_blobs)
+        .map(|_| c.word())
+        .collect::<Result<Vec<_>, _>>()?;
     let source = c.u8()?;
     let rest = c.rest();
     let input = match source {
         0 => {
             let tail = n_blobs * 32;
             if rest.len() < tail {
-                return Err(Truncated { offset: c.position(), needed: tail, available: rest.len() }.into());
+                return Err(Truncated {
+                    offset: c.position(),
+                    needed: tail,
+                    available: rest.len(),
+                }
+                .into());
             }
             let (pubdata, commitments) = rest.split_at(rest.len() - tail);
             DaInput::Calldata {
@@ -194,19 +223,32 @@ pub fn parse_v26_field(field: &[u8]) -> Result<DaField, DaError> {
         1 => {
             let openings = read_openings(rest, true)?;
             if openings.len() != n_blobs {
-                return Err(DaError::BadBlobInputLength { len: rest.len(), unit: BLOB_OPENING_SIZE + 32 });
+                return Err(DaError::BadBlobInputLength {
+                    len: rest.len(),
+                    unit: BLOB_OPENING_SIZE + 32,
+                });
             }
             DaInput::Blobs(openings)
         }
         other => return Err(DaError::UnknownSource(other)),
     };
-    Ok(DaField { header: Some(DaHeader { state_diff_hash, full_pubdata_hash, blob_linear_hashes }), input })
+    Ok(DaField {
+        header: Some(DaHeader {
+            state_diff_hash,
+            full_pubdata_hash,
+            blob_linear_hashes,
+        }),
+        input,
+    })
 }
 
 fn read_openings(bytes: &[u8], with_prepublished: bool) -> Result<Vec<BlobOpening>, DaError> {
     let unit = BLOB_OPENING_SIZE + if with_prepublished { 32 } else { 0 };
-    if bytes.len() % unit != 0 {
-        return Err(DaError::BadBlobInputLength { len: bytes.len(), unit });
+    if !bytes.len().is_multiple_of(unit) {
+        return Err(DaError::BadBlobInputLength {
+            len: bytes.len(),
+            unit,
+        });
     }
     if bytes.len() / unit > MAX_BLOBS {
         return Err(DaError::TooManyBlobs(bytes.len() / unit));
@@ -237,7 +279,11 @@ pub fn encode_field(field: &DaField) -> Vec<u8> {
     }
     match &field.input {
         DaInput::PreBoojum(_) => {}
-        DaInput::Calldata { pubdata, blob_commitments, source_byte } => {
+        DaInput::Calldata {
+            pubdata,
+            blob_commitments,
+            source_byte,
+        } => {
             if *source_byte {
                 out.push(0);
             }
@@ -262,7 +308,10 @@ pub fn encode_field(field: &DaField) -> Vec<u8> {
 /// Parses the pre-Boojum `u32 count ‖ count × (key32 ‖ value32)` list.
 pub fn parse_pre_boojum_initial(bytes: &[u8]) -> Result<Vec<(B256, B256)>, DaError> {
     parse_list(bytes, 64, "initial").map(|items| {
-        items.iter().map(|i| (B256::from_slice(&i[..32]), B256::from_slice(&i[32..]))).collect()
+        items
+            .iter()
+            .map(|i| (B256::from_slice(&i[..32]), B256::from_slice(&i[32..])))
+            .collect()
     })
 }
 
@@ -271,19 +320,31 @@ pub fn parse_pre_boojum_repeated(bytes: &[u8]) -> Result<Vec<(u64, B256)>, DaErr
     parse_list(bytes, 40, "repeated").map(|items| {
         items
             .iter()
-            .map(|i| (u64::from_be_bytes(i[..8].try_into().expect("8 bytes")), B256::from_slice(&i[8..])))
+            .map(|i| {
+                (
+                    u64::from_be_bytes(i[..8].try_into().expect("8 bytes")),
+                    B256::from_slice(&i[8..]),
+                )
+            })
             .collect()
     })
 }
 
 /// Counts the entries of a pre-Boojum `u32 count ‖ …` list of `unit`-byte entries.
-pub fn parse_list<'a>(bytes: &'a [u8], unit: usize, what: &'static str) -> Result<Vec<&'a [u8]>, DaError> {
+pub fn parse_list<'a>(
+    bytes: &'a [u8],
+    unit: usize,
+    what: &'static str,
+) -> Result<Vec<&'a [u8]>, DaError> {
     let mut c = Cursor::new(bytes);
     let count = c.u32()? as usize;
     if count.checked_mul(unit) != Some(c.remaining()) {
         return Err(DaError::PreBoojumList {
             what,
-            detail: format!("{count} entries of {unit} bytes, {} bytes present", c.remaining()),
+            detail: format!(
+                "{count} entries of {unit} bytes, {} bytes present",
+                c.remaining()
+            ),
         });
     }
     Ok(c.rest().chunks_exact(unit).collect())
@@ -299,6 +360,8 @@ mod serde_bytes48 {
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 48], D::Error> {
         let text = String::deserialize(d)?;
         let bytes = hex::decode(text.trim_start_matches("0x")).map_err(serde::de::Error::custom)?;
-        bytes.try_into().map_err(|_| serde::de::Error::custom("expected 48 bytes"))
+        bytes
+            .try_into()
+            .map_err(|_| serde::de::Error::custom("expected 48 bytes"))
     }
 }

@@ -12,7 +12,10 @@ use super::calldata::{CommitBatch, CommitCall};
 use super::compression::{InitialWrite, RepeatedWrite, StateDiffs, ValueOp};
 use super::da::{BlobOpening, DaInput};
 use super::pubdata::{Pubdata, Trailer};
-use super::{BLOB_ONE_HASH_LOG_KEY, L1_MESSENGER, PUBDATA_CHUNK_PUBLISHER, PUBDATA_HASH_LOG_KEY, system_log_value};
+use super::{
+    BLOB_ONE_HASH_LOG_KEY, L1_MESSENGER, PUBDATA_CHUNK_PUBLISHER, PUBDATA_HASH_LOG_KEY,
+    system_log_value,
+};
 use crate::blob as kzg;
 
 /// Outcome of one check.
@@ -35,11 +38,19 @@ pub struct Check {
 
 impl Check {
     fn new(name: impl Into<String>, pass: bool, detail: impl Into<String>) -> Self {
-        Check { name: name.into(), status: if pass { Status::Pass } else { Status::Fail }, detail: detail.into() }
+        Check {
+            name: name.into(),
+            status: if pass { Status::Pass } else { Status::Fail },
+            detail: detail.into(),
+        }
     }
 
     fn skipped(name: impl Into<String>, detail: impl Into<String>) -> Self {
-        Check { name: name.into(), status: Status::Skipped, detail: detail.into() }
+        Check {
+            name: name.into(),
+            status: Status::Skipped,
+            detail: detail.into(),
+        }
     }
 }
 
@@ -67,7 +78,8 @@ impl BlobStore {
     /// Records the contract-side commitment of an opening seen in calldata.
     pub fn note_published(&mut self, opening: &BlobOpening) {
         let vh = kzg::versioned_hash(&opening.commitment);
-        self.by_published.insert(opening.published_commitment(&vh), opening.commitment);
+        self.by_published
+            .insert(opening.published_commitment(&vh), opening.commitment);
     }
 
     pub fn by_published(&self, published: &B256) -> Option<[u8; 48]> {
@@ -88,7 +100,10 @@ pub struct Writes {
 
 impl From<StateDiffs> for Writes {
     fn from(d: StateDiffs) -> Self {
-        Writes { initial: d.initial, repeated: d.repeated }
+        Writes {
+            initial: d.initial,
+            repeated: d.repeated,
+        }
     }
 }
 
@@ -122,12 +137,22 @@ impl DecodedBatch {
 
 /// Decodes and checks every batch of a call. `tx_versioned_hashes` are the blob
 /// versioned hashes of the L1 transaction, when known.
-pub fn decode_batches(call: &CommitCall, blobs: &mut BlobStore, tx_versioned_hashes: Option<&[B256]>) -> Vec<DecodedBatch> {
+pub fn decode_batches(
+    call: &CommitCall,
+    blobs: &mut BlobStore,
+    tx_versioned_hashes: Option<&[B256]>,
+) -> Vec<DecodedBatch> {
     let mut previous_index = call.previous.index_repeated_storage_changes;
     let mut tx_blob_index = 0usize;
     let mut out = Vec::with_capacity(call.batches.len());
     for batch in &call.batches {
-        let decoded = decode_batch(batch, previous_index, blobs, tx_versioned_hashes, &mut tx_blob_index);
+        let decoded = decode_batch(
+            batch,
+            previous_index,
+            blobs,
+            tx_versioned_hashes,
+            &mut tx_blob_index,
+        );
         previous_index = batch.index_repeated_storage_changes;
         out.push(decoded);
     }
@@ -156,13 +181,32 @@ fn decode_batch(
         checks: vec![],
     };
     let pubdata_hash_log = system_log_value(&batch.system_logs, L1_MESSENGER, PUBDATA_HASH_LOG_KEY);
-    let expected_pubdata_hash = batch.da.header.as_ref().map(|h| h.full_pubdata_hash).or(pubdata_hash_log);
+    let expected_pubdata_hash = batch
+        .da
+        .header
+        .as_ref()
+        .map(|h| h.full_pubdata_hash)
+        .or(pubdata_hash_log);
 
     let pubdata: Option<(Vec<u8>, Trailer)> = match &batch.da.input {
         DaInput::PreBoojum(data) => {
             result.writes = Some(Writes {
-                initial: data.initial.iter().map(|(k, v)| InitialWrite { derived_key: *k, value: ValueOp::full(*v) }).collect(),
-                repeated: data.repeated.iter().map(|(i, v)| RepeatedWrite { index: *i, value: ValueOp::full(*v) }).collect(),
+                initial: data
+                    .initial
+                    .iter()
+                    .map(|(k, v)| InitialWrite {
+                        derived_key: *k,
+                        value: ValueOp::full(*v),
+                    })
+                    .collect(),
+                repeated: data
+                    .repeated
+                    .iter()
+                    .map(|(i, v)| RepeatedWrite {
+                        index: *i,
+                        value: ValueOp::full(*v),
+                    })
+                    .collect(),
             });
             result.l2_to_l1_logs = data.l2_logs;
             result.messages = data.messages.len();
@@ -174,7 +218,11 @@ fn decode_batch(
             let linear_hashes: Vec<Option<B256>> = (0..openings.len())
                 .map(|i| match &batch.da.header {
                     Some(h) => h.blob_linear_hashes.get(i).copied(),
-                    None => system_log_value(&batch.system_logs, PUBDATA_CHUNK_PUBLISHER, BLOB_ONE_HASH_LOG_KEY + i as u64),
+                    None => system_log_value(
+                        &batch.system_logs,
+                        PUBDATA_CHUNK_PUBLISHER,
+                        BLOB_ONE_HASH_LOG_KEY + i as u64,
+                    ),
                 })
                 .collect();
             let mut joined = Vec::with_capacity(openings.len() * PUBDATA_PER_BLOB);
@@ -184,7 +232,10 @@ fn decode_batch(
                     Some(published) => match blobs.by_published(&published) {
                         Some(c) => c,
                         None => {
-                            checks.push(Check::skipped(format!("blob[{i}]"), format!("names blob {published} published earlier; not seen")));
+                            checks.push(Check::skipped(
+                                format!("blob[{i}]"),
+                                format!("names blob {published} published earlier; not seen"),
+                            ));
                             complete = false;
                             continue;
                         }
@@ -198,19 +249,32 @@ fn decode_batch(
                                 *expected == vh,
                                 format!("computed {vh}, transaction {expected}"),
                             )),
-                            None => checks.push(Check::skipped(format!("blob[{i}].versioned_hash"), format!("computed {vh}; transaction hashes not given"))),
+                            None => checks.push(Check::skipped(
+                                format!("blob[{i}].versioned_hash"),
+                                format!("computed {vh}; transaction hashes not given"),
+                            )),
                         }
                         *tx_blob_index += 1;
                         opening.commitment
                     }
                 };
                 match blobs.get(&kzg_commitment) {
-                    Some(blob) => match verify_blob(blob, opening, &kzg_commitment, linear_hashes[i], &mut checks, i) {
+                    Some(blob) => match verify_blob(
+                        blob,
+                        opening,
+                        &kzg_commitment,
+                        linear_hashes[i],
+                        &mut checks,
+                        i,
+                    ) {
                         Some(chunk) => joined.extend_from_slice(&chunk),
                         None => complete = false,
                     },
                     None => {
-                        checks.push(Check::skipped(format!("blob[{i}]"), format!("blob 0x{} not supplied", hex::encode(kzg_commitment))));
+                        checks.push(Check::skipped(
+                            format!("blob[{i}]"),
+                            format!("blob 0x{} not supplied", hex::encode(kzg_commitment)),
+                        ));
                         complete = false;
                     }
                 }
@@ -224,19 +288,34 @@ fn decode_batch(
             match expected_pubdata_hash {
                 Some(expected) => {
                     let actual = keccak256(&bytes);
-                    checks.push(Check::new("pubdata_hash", actual == expected, format!("keccak(pubdata) {actual}, committed {expected}")));
+                    checks.push(Check::new(
+                        "pubdata_hash",
+                        actual == expected,
+                        format!("keccak(pubdata) {actual}, committed {expected}"),
+                    ));
                 }
-                None => checks.push(Check::skipped("pubdata_hash", "no pubdata hash in the commit")),
+                None => checks.push(Check::skipped(
+                    "pubdata_hash",
+                    "no pubdata hash in the commit",
+                )),
             }
         }
         match Pubdata::parse(&bytes, trailer) {
             Ok(parsed) => {
-                checks.push(Check::new("pubdata_consumed", true, format!("{} bytes parsed", parsed.consumed)));
+                checks.push(Check::new(
+                    "pubdata_consumed",
+                    true,
+                    format!("{} bytes parsed", parsed.consumed),
+                ));
                 if trailer == Trailer::ZeroPadding
                     && let Some(expected) = expected_pubdata_hash
                 {
                     let actual = keccak256(&bytes[..parsed.consumed]);
-                    checks.push(Check::new("pubdata_hash", actual == expected, format!("keccak(pubdata) {actual}, committed {expected}")));
+                    checks.push(Check::new(
+                        "pubdata_hash",
+                        actual == expected,
+                        format!("keccak(pubdata) {actual}, committed {expected}"),
+                    ));
                 }
                 result.l2_to_l1_logs = parsed.user_logs.len();
                 result.messages = parsed.messages.len();
@@ -250,7 +329,9 @@ fn decode_batch(
     }
 
     if let Some(writes) = &result.writes {
-        let delta = batch.index_repeated_storage_changes.checked_sub(previous_index);
+        let delta = batch
+            .index_repeated_storage_changes
+            .checked_sub(previous_index);
         checks.push(Check::new(
             "initial_writes_match_index_delta",
             delta == Some(writes.initial.len() as u64),
@@ -277,28 +358,64 @@ fn verify_blob(
 ) -> Option<Vec<u8>> {
     let vh = kzg::versioned_hash(kzg_commitment);
     if opening.prepublished.is_none() {
-        checks.push(Check::new(format!("blob[{i}].commitment"), true, "blob commitment equals the published commitment"));
-        let proof = kzg::verify_point_proof(&opening.commitment, &zkblob::pad_point(&opening.opening_point), &opening.claimed_value.0, &opening.proof);
-        checks.push(Check::new(format!("blob[{i}].kzg_proof"), proof == Ok(true), format!("{proof:?}")));
+        checks.push(Check::new(
+            format!("blob[{i}].commitment"),
+            true,
+            "blob commitment equals the published commitment",
+        ));
+        let proof = kzg::verify_point_proof(
+            &opening.commitment,
+            &zkblob::pad_point(&opening.opening_point),
+            &opening.claimed_value.0,
+            &opening.proof,
+        );
+        checks.push(Check::new(
+            format!("blob[{i}].kzg_proof"),
+            proof == Ok(true),
+            format!("{proof:?}"),
+        ));
     }
     let chunk = match zkblob::blob_to_pubdata(blob) {
         Ok(c) => c,
         Err(e) => {
-            checks.push(Check::new(format!("blob[{i}].decode"), false, e.to_string()));
+            checks.push(Check::new(
+                format!("blob[{i}].decode"),
+                false,
+                e.to_string(),
+            ));
             return None;
         }
     };
     let linear = keccak256(&chunk);
     match expected_linear_hash {
-        Some(expected) => checks.push(Check::new(format!("blob[{i}].linear_hash"), linear == expected, format!("keccak(chunk) {linear}, committed {expected}"))),
-        None => checks.push(Check::skipped(format!("blob[{i}].linear_hash"), format!("keccak(chunk) {linear}; no committed linear hash"))),
+        Some(expected) => checks.push(Check::new(
+            format!("blob[{i}].linear_hash"),
+            linear == expected,
+            format!("keccak(chunk) {linear}, committed {expected}"),
+        )),
+        None => checks.push(Check::skipped(
+            format!("blob[{i}].linear_hash"),
+            format!("keccak(chunk) {linear}; no committed linear hash"),
+        )),
     }
     if opening.prepublished.is_none() {
         let z = zkblob::opening_point(&linear, &vh);
-        checks.push(Check::new(format!("blob[{i}].opening_point"), z == opening.opening_point, format!("z = 0x{}", hex::encode(z))));
+        checks.push(Check::new(
+            format!("blob[{i}].opening_point"),
+            z == opening.opening_point,
+            format!("z = 0x{}", hex::encode(z)),
+        ));
         match zkblob::evaluate_at(&chunk, &opening.opening_point) {
-            Ok(y) => checks.push(Check::new(format!("blob[{i}].p(z)=y"), y == opening.claimed_value, format!("p(z) = {y}"))),
-            Err(e) => checks.push(Check::new(format!("blob[{i}].p(z)=y"), false, e.to_string())),
+            Ok(y) => checks.push(Check::new(
+                format!("blob[{i}].p(z)=y"),
+                y == opening.claimed_value,
+                format!("p(z) = {y}"),
+            )),
+            Err(e) => checks.push(Check::new(
+                format!("blob[{i}].p(z)=y"),
+                false,
+                e.to_string(),
+            )),
         }
     }
     Some(chunk)

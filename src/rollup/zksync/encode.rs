@@ -9,7 +9,9 @@ use super::calldata::{CommitBatch, CommitCall, CommitVersion, StoredBatch};
 use super::compression::StateDiffs;
 use super::da::{BlobOpening, DaField, DaHeader, DaInput, PreBoojumData};
 use super::pubdata::Pubdata;
-use super::{BLOB_ONE_HASH_LOG_KEY, L1_MESSENGER, L2Log, PUBDATA_CHUNK_PUBLISHER, PUBDATA_HASH_LOG_KEY};
+use super::{
+    BLOB_ONE_HASH_LOG_KEY, L1_MESSENGER, L2Log, PUBDATA_CHUNK_PUBLISHER, PUBDATA_HASH_LOG_KEY,
+};
 use crate::blob::{self as kzg, BlobError};
 
 /// How a batch's pubdata is published.
@@ -31,17 +33,34 @@ pub struct BatchSpec {
 
 /// A system log as the L2 system contracts send it.
 pub fn system_log(sender: alloy_primitives::Address, key: u64, value: B256) -> L2Log {
-    L2Log { shard_id: 0, is_service: true, tx_number_in_block: 0, sender, key: B256::from(U256::from(key)), value }
+    L2Log {
+        shard_id: 0,
+        is_service: true,
+        tx_number_in_block: 0,
+        sender,
+        key: B256::from(U256::from(key)),
+        value,
+    }
 }
 
 /// A pubdata holding only state diffs.
 pub fn pubdata_with_diffs(state_diffs: StateDiffs) -> Pubdata {
-    Pubdata { user_logs: vec![], messages: vec![], bytecodes: vec![], state_diffs, consumed: 0 }
+    Pubdata {
+        user_logs: vec![],
+        messages: vec![],
+        bytecodes: vec![],
+        state_diffs,
+        consumed: 0,
+    }
 }
 
 /// Builds a committed batch in `version`'s layout. For [`Publish::Blobs`] the
 /// returned blobs must go with the transaction.
-pub fn batch(version: CommitVersion, spec: &BatchSpec, publish: Publish) -> Result<(CommitBatch, Vec<Vec<u8>>), BlobError> {
+pub fn batch(
+    version: CommitVersion,
+    spec: &BatchSpec,
+    publish: Publish,
+) -> Result<(CommitBatch, Vec<Vec<u8>>), BlobError> {
     let pubdata = spec.pubdata.encode();
     let pubdata_hash = keccak256(&pubdata);
     let mut system_logs = vec![system_log(L1_MESSENGER, PUBDATA_HASH_LOG_KEY, pubdata_hash)];
@@ -50,22 +69,51 @@ pub fn batch(version: CommitVersion, spec: &BatchSpec, publish: Publish) -> Resu
     let (input, linear_hashes) = match (version, publish) {
         (CommitVersion::PreBoojum, _) => {
             let d = &spec.pubdata.state_diffs;
-            let initial = d.initial.iter().map(|w| (w.derived_key, w.value.apply(&B256::ZERO))).collect();
-            let repeated = d.repeated.iter().map(|w| (w.index, w.value.apply(&B256::ZERO))).collect();
+            let initial = d
+                .initial
+                .iter()
+                .map(|w| (w.derived_key, w.value.apply(&B256::ZERO)))
+                .collect();
+            let repeated = d
+                .repeated
+                .iter()
+                .map(|w| (w.index, w.value.apply(&B256::ZERO)))
+                .collect();
             system_logs.clear();
-            let data = PreBoojumData { initial, repeated, l2_logs_raw: vec![0; 4], l2_logs: 0, messages: vec![], factory_deps: vec![] };
+            let data = PreBoojumData {
+                initial,
+                repeated,
+                l2_logs_raw: vec![0; 4],
+                l2_logs: 0,
+                messages: vec![],
+                factory_deps: vec![],
+            };
             (DaInput::PreBoojum(data), vec![])
         }
-        (CommitVersion::Boojum, Publish::Calldata) => {
-            (DaInput::Calldata { pubdata: pubdata.clone(), blob_commitments: vec![], source_byte: false }, vec![])
-        }
-        (_, Publish::Calldata) => {
-            (DaInput::Calldata { pubdata: pubdata.clone(), blob_commitments: vec![B256::ZERO], source_byte: true }, vec![B256::ZERO])
-        }
+        (CommitVersion::Boojum, Publish::Calldata) => (
+            DaInput::Calldata {
+                pubdata: pubdata.clone(),
+                blob_commitments: vec![],
+                source_byte: false,
+            },
+            vec![],
+        ),
+        (_, Publish::Calldata) => (
+            DaInput::Calldata {
+                pubdata: pubdata.clone(),
+                blob_commitments: vec![B256::ZERO],
+                source_byte: true,
+            },
+            vec![B256::ZERO],
+        ),
         (_, Publish::Blobs) => {
             let mut openings = Vec::new();
             let mut linear = Vec::new();
-            let chunks: Vec<&[u8]> = if pubdata.is_empty() { vec![&[][..]] } else { pubdata.chunks(PUBDATA_PER_BLOB).collect() };
+            let chunks: Vec<&[u8]> = if pubdata.is_empty() {
+                vec![&[][..]]
+            } else {
+                pubdata.chunks(PUBDATA_PER_BLOB).collect()
+            };
             for chunk in chunks {
                 let (blob, opening, linear_hash) = blob_opening(chunk)?;
                 blobs.push(blob);
@@ -74,13 +122,21 @@ pub fn batch(version: CommitVersion, spec: &BatchSpec, publish: Publish) -> Resu
             }
             if !v26 {
                 for (i, l) in linear.iter().enumerate() {
-                    system_logs.push(system_log(PUBDATA_CHUNK_PUBLISHER, BLOB_ONE_HASH_LOG_KEY + i as u64, *l));
+                    system_logs.push(system_log(
+                        PUBDATA_CHUNK_PUBLISHER,
+                        BLOB_ONE_HASH_LOG_KEY + i as u64,
+                        *l,
+                    ));
                 }
             }
             (DaInput::Blobs(openings), linear)
         }
     };
-    let header = v26.then(|| DaHeader { state_diff_hash: B256::ZERO, full_pubdata_hash: pubdata_hash, blob_linear_hashes: linear_hashes });
+    let header = v26.then_some(DaHeader {
+        state_diff_hash: B256::ZERO,
+        full_pubdata_hash: pubdata_hash,
+        blob_linear_hashes: linear_hashes,
+    });
     let batch = CommitBatch {
         batch_number: spec.batch_number,
         timestamp: spec.timestamp,
@@ -118,15 +174,25 @@ pub fn blob_opening(chunk: &[u8]) -> Result<(Vec<u8>, BlobOpening, B256), BlobEr
 }
 
 /// A commit call of `version` committing `batches` on top of `previous`.
-pub fn commit_call(version: CommitVersion, previous: StoredBatch, batches: Vec<CommitBatch>) -> CommitCall {
+pub fn commit_call(
+    version: CommitVersion,
+    previous: StoredBatch,
+    batches: Vec<CommitBatch>,
+) -> CommitCall {
     let first = batches.first().map(|b| b.batch_number).unwrap_or_default();
     let last = batches.last().map(|b| b.batch_number).unwrap_or_default();
     CommitCall {
         version,
-        chain_id: matches!(version, CommitVersion::V24 | CommitVersion::V26).then(|| U256::from(324)),
-        chain_address: (version == CommitVersion::V29).then(|| alloy_primitives::Address::repeat_byte(0x32)),
-        process_range: matches!(version, CommitVersion::V26 | CommitVersion::V29).then(|| (U256::from(first), U256::from(last))),
-        previous: StoredBatch { dependency_roots_rolling_hash: (version == CommitVersion::V29).then_some(B256::ZERO), ..previous },
+        chain_id: matches!(version, CommitVersion::V24 | CommitVersion::V26)
+            .then(|| U256::from(324)),
+        chain_address: (version == CommitVersion::V29)
+            .then(|| alloy_primitives::Address::repeat_byte(0x32)),
+        process_range: matches!(version, CommitVersion::V26 | CommitVersion::V29)
+            .then(|| (U256::from(first), U256::from(last))),
+        previous: StoredBatch {
+            dependency_roots_rolling_hash: (version == CommitVersion::V29).then_some(B256::ZERO),
+            ..previous
+        },
         batches,
     }
 }

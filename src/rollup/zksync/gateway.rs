@@ -90,9 +90,24 @@ sol! {
     }
 }
 
-type PubdataMessage = (sol_data::Uint<8>, sol_data::Uint<256>, sol_data::Uint<256>, sol_data::Bytes);
-type InfoMessage8 = (sol_data::Uint<8>, RelayedStoredBatchInfo8, sol_data::FixedBytes<32>, sol_data::FixedBytes<32>);
-type InfoMessage9 = (sol_data::Uint<8>, RelayedStoredBatchInfo9, sol_data::FixedBytes<32>, sol_data::FixedBytes<32>);
+type PubdataMessage = (
+    sol_data::Uint<8>,
+    sol_data::Uint<256>,
+    sol_data::Uint<256>,
+    sol_data::Bytes,
+);
+type InfoMessage8 = (
+    sol_data::Uint<8>,
+    RelayedStoredBatchInfo8,
+    sol_data::FixedBytes<32>,
+    sol_data::FixedBytes<32>,
+);
+type InfoMessage9 = (
+    sol_data::Uint<8>,
+    RelayedStoredBatchInfo9,
+    sol_data::FixedBytes<32>,
+    sol_data::FixedBytes<32>,
+);
 
 /// A chain's pubdata relayed by `RelayedSLDAValidator`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -116,20 +131,32 @@ pub fn parse_relayed_pubdata(message: &[u8]) -> Result<RelayedPubdata, GatewayEr
     if version != RELAYED_VERSION {
         return Err(GatewayError::Version(version));
     }
-    Ok(RelayedPubdata { chain_id, batch_number, pubdata: pubdata.to_vec() })
+    Ok(RelayedPubdata {
+        chain_id,
+        batch_number,
+        pubdata: pubdata.to_vec(),
+    })
 }
 
 /// Encodes a `RelayedSLDAValidator` message (inverse of [`parse_relayed_pubdata`]).
 pub fn encode_relayed_pubdata(chain_id: U256, batch_number: U256, pubdata: &[u8]) -> Vec<u8> {
-    PubdataMessage::abi_encode_params(&(RELAYED_VERSION, chain_id, batch_number, alloy_primitives::Bytes::copy_from_slice(pubdata)))
+    PubdataMessage::abi_encode_params(&(
+        RELAYED_VERSION,
+        chain_id,
+        batch_number,
+        alloy_primitives::Bytes::copy_from_slice(pubdata),
+    ))
 }
 
 /// Decodes an Executor message; the layout (8 or 9 fields) is fixed by its length.
 pub fn parse_relayed_batch_info(message: &[u8]) -> Result<RelayedBatchInfo, GatewayError> {
-    let version = *message.get(31).ok_or(GatewayError::NotBatchInfo(message.len()))?;
+    let version = *message
+        .get(31)
+        .ok_or(GatewayError::NotBatchInfo(message.len()))?;
     match message.len() {
         352 => {
-            let (v, s, metadata_hash, auxiliary_output_hash) = InfoMessage8::abi_decode_params(message)?;
+            let (v, s, metadata_hash, auxiliary_output_hash) =
+                InfoMessage8::abi_decode_params(message)?;
             check_version(v)?;
             let stored = StoredBatch {
                 batch_number: s.batchNumber,
@@ -142,10 +169,15 @@ pub fn parse_relayed_batch_info(message: &[u8]) -> Result<RelayedBatchInfo, Gate
                 timestamp: s.timestamp,
                 commitment: s.commitment,
             };
-            Ok(RelayedBatchInfo { stored, metadata_hash, auxiliary_output_hash })
+            Ok(RelayedBatchInfo {
+                stored,
+                metadata_hash,
+                auxiliary_output_hash,
+            })
         }
         384 => {
-            let (v, s, metadata_hash, auxiliary_output_hash) = InfoMessage9::abi_decode_params(message)?;
+            let (v, s, metadata_hash, auxiliary_output_hash) =
+                InfoMessage9::abi_decode_params(message)?;
             check_version(v)?;
             let stored = StoredBatch {
                 batch_number: s.batchNumber,
@@ -158,7 +190,11 @@ pub fn parse_relayed_batch_info(message: &[u8]) -> Result<RelayedBatchInfo, Gate
                 timestamp: s.timestamp,
                 commitment: s.commitment,
             };
-            Ok(RelayedBatchInfo { stored, metadata_hash, auxiliary_output_hash })
+            Ok(RelayedBatchInfo {
+                stored,
+                metadata_hash,
+                auxiliary_output_hash,
+            })
         }
         len => {
             let _ = version;
@@ -206,7 +242,11 @@ pub fn encode_relayed_batch_info(info: &RelayedBatchInfo) -> Vec<u8> {
 }
 
 fn check_version(v: u8) -> Result<(), GatewayError> {
-    if v == RELAYED_VERSION { Ok(()) } else { Err(GatewayError::Version(v)) }
+    if v == RELAYED_VERSION {
+        Ok(())
+    } else {
+        Err(GatewayError::Version(v))
+    }
 }
 
 /// The messenger log announcing a message from `sender`.
@@ -225,7 +265,9 @@ pub fn message_log(sender: Address, message: &[u8]) -> L2Log {
 pub fn message_sender(logs: &[L2Log], message: &[u8]) -> Option<Address> {
     let hash = keccak256(message);
     logs.iter()
-        .find(|l| l.sender == L1_MESSENGER && l.value == hash && l.key[..12].iter().all(|b| *b == 0))
+        .find(|l| {
+            l.sender == L1_MESSENGER && l.value == hash && l.key[..12].iter().all(|b| *b == 0)
+        })
         .map(|l| Address::from_slice(&l.key[12..]))
 }
 
@@ -253,7 +295,11 @@ impl GatewayBatch {
 ///
 /// With `config` sender addresses set, messages from other senders are ignored;
 /// without them every decodable message counts, marked unattributed.
-pub fn extract(settlement: &Pubdata, chain_id: U256, config: Option<&GatewayConfig>) -> Result<Vec<GatewayBatch>, GatewayError> {
+pub fn extract(
+    settlement: &Pubdata,
+    chain_id: U256,
+    config: Option<&GatewayConfig>,
+) -> Result<Vec<GatewayBatch>, GatewayError> {
     let validator = config.and_then(|c| c.relayed_da_validator);
     let diamond = config.and_then(|c| c.diamond_on_gateway);
     let mut out: Vec<GatewayBatch> = Vec::new();
@@ -268,8 +314,10 @@ pub fn extract(settlement: &Pubdata, chain_id: U256, config: Option<&GatewayConf
                 Some(_) => continue,
                 None => false,
             };
-            let n = u64::try_from(relayed.batch_number).map_err(|_| GatewayError::BatchNumber(relayed.batch_number))?;
-            let parsed = Pubdata::parse(&relayed.pubdata, Trailer::None).map_err(|source| GatewayError::Pubdata { batch: n, source })?;
+            let n = u64::try_from(relayed.batch_number)
+                .map_err(|_| GatewayError::BatchNumber(relayed.batch_number))?;
+            let parsed = Pubdata::parse(&relayed.pubdata, Trailer::None)
+                .map_err(|source| GatewayError::Pubdata { batch: n, source })?;
             let entry = entry(&mut out, n);
             entry.pubdata = Some(parsed);
             entry.pubdata_attributed = attributed;
@@ -292,6 +340,12 @@ fn entry(out: &mut Vec<GatewayBatch>, n: u64) -> &mut GatewayBatch {
     if let Some(pos) = out.iter().position(|b| b.batch_number == n) {
         return &mut out[pos];
     }
-    out.push(GatewayBatch { batch_number: n, pubdata: None, info: None, pubdata_attributed: false, info_attributed: false });
+    out.push(GatewayBatch {
+        batch_number: n,
+        pubdata: None,
+        info: None,
+        pubdata_attributed: false,
+        info_attributed: false,
+    });
     out.last_mut().expect("just pushed")
 }

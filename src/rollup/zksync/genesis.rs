@@ -20,13 +20,22 @@ use crate::hexfmt;
 #[derive(Debug, thiserror::Error)]
 pub enum GenesisError {
     #[error("reading {path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("genesis JSON: {0}")]
     Json(#[from] serde_json::Error),
     #[error("genesis CSV line {line}: {detail}")]
     Csv { line: usize, detail: String },
-    #[error("genesis log {index}: derived key {found} does not match blake2s(address, key) = {expected}")]
-    DerivedKeyMismatch { index: usize, found: B256, expected: B256 },
+    #[error(
+        "genesis log {index}: derived key {found} does not match blake2s(address, key) = {expected}"
+    )]
+    DerivedKeyMismatch {
+        index: usize,
+        found: B256,
+        expected: B256,
+    },
     #[error(transparent)]
     Tree(#[from] TreeError),
 }
@@ -61,8 +70,15 @@ pub fn parse_json(text: &str) -> Result<Vec<StorageLog>, GenesisError> {
 /// rows with `miniblock_number` (column 7) equal to 0.
 pub fn parse_csv(text: &str) -> Result<Vec<StorageLog>, GenesisError> {
     let mut logs = Vec::new();
-    for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        let err = |detail: String| GenesisError::Csv { line: n + 1, detail };
+    for (n, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let err = |detail: String| GenesisError::Csv {
+            line: n + 1,
+            detail,
+        };
         let fields: Vec<&str> = line.split(',').collect();
         if fields.len() < 7 {
             return Err(err(format!("{} fields, expected at least 7", fields.len())));
@@ -71,12 +87,18 @@ pub fn parse_csv(text: &str) -> Result<Vec<StorageLog>, GenesisError> {
             continue;
         }
         let hex = |f: &str| -> Result<Vec<u8>, GenesisError> {
-            let inner = f.trim().trim_start_matches("E'").trim_end_matches('\'').trim_start_matches("\\\\x");
+            let inner = f
+                .trim()
+                .trim_start_matches("E'")
+                .trim_end_matches('\'')
+                .trim_start_matches("\\\\x");
             hexfmt::parse_bytes(inner).map_err(|e| err(e.to_string()))
         };
         let word = |f: &str| -> Result<B256, GenesisError> {
             let bytes = hex(f)?;
-            (bytes.len() == 32).then(|| B256::from_slice(&bytes)).ok_or_else(|| err(format!("expected 32 bytes in {f}")))
+            (bytes.len() == 32)
+                .then(|| B256::from_slice(&bytes))
+                .ok_or_else(|| err(format!("expected 32 bytes in {f}")))
         };
         let address = hex(fields[1])?;
         if address.len() != 20 {
@@ -86,7 +108,10 @@ pub fn parse_csv(text: &str) -> Result<Vec<StorageLog>, GenesisError> {
             address: Address::from_slice(&address),
             key: word(fields[2])?,
             value: word(fields[3])?,
-            operation_number: fields[4].trim().parse().map_err(|_| err("bad operation_number".into()))?,
+            operation_number: fields[4]
+                .trim()
+                .parse()
+                .map_err(|_| err("bad operation_number".into()))?,
             hashed_key: Some(word(fields[0])?),
         });
     }
@@ -95,8 +120,15 @@ pub fn parse_csv(text: &str) -> Result<Vec<StorageLog>, GenesisError> {
 
 /// Reads a genesis file, JSON or CSV by content.
 pub fn load(path: &Path) -> Result<Vec<StorageLog>, GenesisError> {
-    let text = std::fs::read_to_string(path).map_err(|source| GenesisError::Io { path: path.display().to_string(), source })?;
-    if text.trim_start().starts_with('{') { parse_json(&text) } else { parse_csv(&text) }
+    let text = std::fs::read_to_string(path).map_err(|source| GenesisError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    if text.trim_start().starts_with('{') {
+        parse_json(&text)
+    } else {
+        parse_csv(&text)
+    }
 }
 
 /// The genesis leaves in index order (1..=n).
@@ -109,14 +141,22 @@ pub fn leaves(logs: &[StorageLog]) -> Result<Vec<Leaf>, GenesisError> {
         if let Some(found) = log.hashed_key
             && found != expected
         {
-            return Err(GenesisError::DerivedKeyMismatch { index, found, expected });
+            return Err(GenesisError::DerivedKeyMismatch {
+                index,
+                found,
+                expected,
+            });
         }
         match out.last_mut() {
             Some(last) if last.0 == log.address && last.1 == log.key => last.2 = log.value,
             _ => out.push((log.address, log.key, log.value)),
         }
     }
-    Ok(out.into_iter().enumerate().map(|(i, (a, k, v))| (derived_key(&a, &k), i as u64 + 1, v)).collect())
+    Ok(out
+        .into_iter()
+        .enumerate()
+        .map(|(i, (a, k, v))| (derived_key(&a, &k), i as u64 + 1, v))
+        .collect())
 }
 
 /// The genesis root of a set of storage logs.
@@ -158,7 +198,10 @@ pub struct GatewayConfig {
 
 impl ChainConfig {
     pub fn load(path: &Path) -> Result<Self, GenesisError> {
-        let text = std::fs::read_to_string(path).map_err(|source| GenesisError::Io { path: path.display().to_string(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| GenesisError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
         let mut config: ChainConfig = serde_json::from_str(&text)?;
         if let (Some(file), Some(dir)) = (&config.genesis_file, path.parent())
             && file.is_relative()

@@ -27,8 +27,8 @@ use serde::{Deserialize, Serialize};
 
 pub mod blob;
 pub mod calldata;
-mod cursor;
 pub mod compression;
+mod cursor;
 pub mod da;
 pub mod decode;
 pub mod encode;
@@ -102,7 +102,7 @@ impl L2Log {
 
     /// Parses a concatenation of logs (the `systemLogs` field).
     pub fn parse_all(bytes: &[u8]) -> Option<Vec<L2Log>> {
-        if bytes.len() % L2_LOG_SIZE != 0 {
+        if !bytes.len().is_multiple_of(L2_LOG_SIZE) {
             return None;
         }
         bytes.chunks_exact(L2_LOG_SIZE).map(L2Log::parse).collect()
@@ -112,7 +112,9 @@ impl L2Log {
 /// The value of the system log sent by `sender` under `key`, if present.
 pub fn system_log_value(logs: &[L2Log], sender: Address, key: u64) -> Option<B256> {
     let key = B256::from(alloy_primitives::U256::from(key));
-    logs.iter().find(|l| l.sender == sender && l.key == key).map(|l| l.value)
+    logs.iter()
+        .find(|l| l.sender == sender && l.key == key)
+        .map(|l| l.value)
 }
 
 #[cfg(test)]

@@ -18,7 +18,11 @@ pub enum PubdataError {
     #[error("pubdata truncated: {0}")]
     Truncated(#[from] Truncated),
     #[error("{count} {what} cannot fit in the {available} bytes left")]
-    CountTooLarge { what: &'static str, count: u64, available: usize },
+    CountTooLarge {
+        what: &'static str,
+        count: u64,
+        available: usize,
+    },
     #[error("state diffs: {0}")]
     StateDiffs(#[from] CompressionError),
     #[error("{0} bytes left after the state diffs")]
@@ -52,7 +56,11 @@ impl Pubdata {
         let mut c = Cursor::new(bytes);
         let n_logs = c.u32()? as u64;
         if n_logs.saturating_mul(L2_LOG_SIZE as u64) > c.remaining() as u64 {
-            return Err(PubdataError::CountTooLarge { what: "user logs", count: n_logs, available: c.remaining() });
+            return Err(PubdataError::CountTooLarge {
+                what: "user logs",
+                count: n_logs,
+                available: c.remaining(),
+            });
         }
         let user_logs = (0..n_logs)
             .map(|_| Ok(L2Log::parse(c.take(L2_LOG_SIZE)?).expect("88 bytes")))
@@ -62,7 +70,9 @@ impl Pubdata {
         let state_diffs = StateDiffs::read(&mut c)?;
         let consumed = c.position();
         match trailer {
-            Trailer::None if c.remaining() > 0 => return Err(PubdataError::TrailingBytes(c.remaining())),
+            Trailer::None if c.remaining() > 0 => {
+                return Err(PubdataError::TrailingBytes(c.remaining()));
+            }
             Trailer::ZeroPadding => {
                 if let Some(pos) = c.rest().iter().position(|b| *b != 0) {
                     return Err(PubdataError::NonZeroPadding(consumed + pos));
@@ -70,7 +80,13 @@ impl Pubdata {
             }
             _ => {}
         }
-        Ok(Pubdata { user_logs, messages, bytecodes, state_diffs, consumed })
+        Ok(Pubdata {
+            user_logs,
+            messages,
+            bytecodes,
+            state_diffs,
+            consumed,
+        })
     }
 
     /// Encodes (the inverse of [`Pubdata::parse`]).
@@ -96,7 +112,11 @@ fn read_chunks(c: &mut Cursor<'_>, what: &'static str) -> Result<Vec<Vec<u8>>, P
     let n = c.u32()? as u64;
     // Every chunk has at least its 4-byte length.
     if n.saturating_mul(4) > c.remaining() as u64 {
-        return Err(PubdataError::CountTooLarge { what, count: n, available: c.remaining() });
+        return Err(PubdataError::CountTooLarge {
+            what,
+            count: n,
+            available: c.remaining(),
+        });
     }
     let mut out = Vec::with_capacity(n as usize);
     for _ in 0..n {
@@ -113,6 +133,9 @@ mod tests {
     #[test]
     fn huge_counts_are_rejected_before_allocation() {
         let bytes = [0xff, 0xff, 0xff, 0xff, 0, 0];
-        assert!(matches!(Pubdata::parse(&bytes, Trailer::None), Err(PubdataError::CountTooLarge { .. })));
+        assert!(matches!(
+            Pubdata::parse(&bytes, Trailer::None),
+            Err(PubdataError::CountTooLarge { .. })
+        ));
     }
 }

@@ -46,8 +46,14 @@ pub enum StateError {
     KeyExists { batch: u64, key: B256, index: u64 },
     #[error("batch {batch}: slot {key} written twice")]
     DuplicateWrite { batch: u64, key: B256 },
-    #[error("batch {batch}: next free index after the batch is {computed}, the commit says {committed}")]
-    IndexMismatch { batch: u64, computed: u64, committed: u64 },
+    #[error(
+        "batch {batch}: next free index after the batch is {computed}, the commit says {committed}"
+    )]
+    IndexMismatch {
+        batch: u64,
+        computed: u64,
+        committed: u64,
+    },
     #[error("cannot unwind to batch {target}: batch {executed} is executed")]
     UnwindExecuted { target: u64, executed: u64 },
     #[error("cannot unwind to batch {target}: the store is at batch {current}")]
@@ -129,16 +135,28 @@ impl<'s> ZksyncState<'s> {
     }
 
     /// Writes the genesis leaves (indices as given) as batch 0 and opens the engine.
-    pub fn init_genesis(store: &'s Store, leaves: &[(B256, u64, B256)], expected_root: Option<B256>) -> Result<Self, StateError> {
+    pub fn init_genesis(
+        store: &'s Store,
+        leaves: &[(B256, u64, B256)],
+        expected_root: Option<B256>,
+    ) -> Result<Self, StateError> {
         if let Some(existing) = read_checkpoint(store)? {
             return Err(StateError::AlreadyInitialised(existing.batch));
         }
         let mut batch = StoreBatch::default();
-        let update = Tree::new(store, empty_root()).update(leaves.iter().map(|(k, i, v)| LeafWrite::new(k, *i, v)).collect())?;
+        let update = Tree::new(store, empty_root()).update(
+            leaves
+                .iter()
+                .map(|(k, i, v)| LeafWrite::new(k, *i, v))
+                .collect(),
+        )?;
         if let Some(expected) = expected_root
             && expected != update.root
         {
-            return Err(StateError::GenesisRoot { computed: update.root, expected });
+            return Err(StateError::GenesisRoot {
+                computed: update.root,
+                expected,
+            });
         }
         for (key, value) in update.nodes {
             batch.put(Column::Nodes, key.to_vec(), value);
@@ -156,7 +174,13 @@ impl<'s> ZksyncState<'s> {
             initial_writes: leaves.len(),
             repeated_writes: 0,
         };
-        let checkpoint = Checkpoint { batch: 0, root: update.root, next_index, last_executed: 0, verified: 0 };
+        let checkpoint = Checkpoint {
+            batch: 0,
+            root: update.root,
+            next_index,
+            last_executed: 0,
+            verified: 0,
+        };
         put_record(&mut batch, &record);
         put_checkpoint(&mut batch, &checkpoint);
         store.commit(batch)?;
@@ -176,26 +200,45 @@ impl<'s> ZksyncState<'s> {
     }
 
     /// Computes everything `input` changes as one [`StoreBatch`] without writing it.
-    pub fn plan(&self, input: &BatchInput) -> Result<(StoreBatch, Applied, Checkpoint), StateError> {
+    pub fn plan(
+        &self,
+        input: &BatchInput,
+    ) -> Result<(StoreBatch, Applied, Checkpoint), StateError> {
         let n = input.batch_number;
         if n != self.checkpoint.batch + 1 {
-            return Err(StateError::OutOfOrder { last: self.checkpoint.batch, found: n });
+            return Err(StateError::OutOfOrder {
+                last: self.checkpoint.batch,
+                found: n,
+            });
         }
         let mut seen = HashSet::new();
-        let mut resolved: Vec<(B256, u64, B256, bool)> = Vec::with_capacity(input.writes.initial.len() + input.writes.repeated.len());
+        let mut resolved: Vec<(B256, u64, B256, bool)> =
+            Vec::with_capacity(input.writes.initial.len() + input.writes.repeated.len());
         let mut next_index = self.checkpoint.next_index;
         for w in &input.writes.initial {
             if let Some((index, _)) = self.leaf(&w.derived_key)? {
-                return Err(StateError::KeyExists { batch: n, key: w.derived_key, index });
+                return Err(StateError::KeyExists {
+                    batch: n,
+                    key: w.derived_key,
+                    index,
+                });
             }
             if !seen.insert(w.derived_key) {
-                return Err(StateError::DuplicateWrite { batch: n, key: w.derived_key });
+                return Err(StateError::DuplicateWrite {
+                    batch: n,
+                    key: w.derived_key,
+                });
             }
             resolved.push((w.derived_key, next_index, w.value.apply(&B256::ZERO), true));
             next_index += 1;
         }
         for w in &input.writes.repeated {
-            let key = self.key_of_index(w.index)?.ok_or(StateError::UnknownIndex { batch: n, index: w.index })?;
+            let key = self
+                .key_of_index(w.index)?
+                .ok_or(StateError::UnknownIndex {
+                    batch: n,
+                    index: w.index,
+                })?;
             let (index, previous) = self.leaf(&key)?.ok_or_else(|| StateError::Corrupt {
                 what: "leaf",
                 detail: format!("index {} names {key}, which has no leaf", w.index),
@@ -208,12 +251,20 @@ impl<'s> ZksyncState<'s> {
         if let Some(committed) = input.index_repeated_storage_changes
             && committed != next_index
         {
-            return Err(StateError::IndexMismatch { batch: n, computed: next_index, committed });
+            return Err(StateError::IndexMismatch {
+                batch: n,
+                computed: next_index,
+                committed,
+            });
         }
 
         let mut batch = StoreBatch::default();
-        let update = Tree::new(self.store, self.checkpoint.root)
-            .update(resolved.iter().map(|(k, i, v, _)| LeafWrite::new(k, *i, v)).collect())?;
+        let update = Tree::new(self.store, self.checkpoint.root).update(
+            resolved
+                .iter()
+                .map(|(k, i, v, _)| LeafWrite::new(k, *i, v))
+                .collect(),
+        )?;
         for (key, value) in update.nodes {
             batch.put(Column::Nodes, key.to_vec(), value);
         }
@@ -233,11 +284,24 @@ impl<'s> ZksyncState<'s> {
             initial_writes: input.writes.initial.len(),
             repeated_writes: input.writes.repeated.len(),
         };
-        let verified = if matches == Some(true) && self.checkpoint.verified == n - 1 { n } else { self.checkpoint.verified };
-        let checkpoint = Checkpoint { batch: n, root: update.root, next_index, last_executed: self.checkpoint.last_executed, verified };
+        let verified = if matches == Some(true) && self.checkpoint.verified == n - 1 {
+            n
+        } else {
+            self.checkpoint.verified
+        };
+        let checkpoint = Checkpoint {
+            batch: n,
+            root: update.root,
+            next_index,
+            last_executed: self.checkpoint.last_executed,
+            verified,
+        };
         put_record(&mut batch, &record);
         put_checkpoint(&mut batch, &checkpoint);
-        let diff = StateDiff { derived_writes: resolved.iter().map(|(k, _, v, _)| (*k, *v)).collect(), ..Default::default() };
+        let diff = StateDiff {
+            derived_writes: resolved.iter().map(|(k, _, v, _)| (*k, *v)).collect(),
+            ..Default::default()
+        };
         Ok((batch, Applied { record, diff }, checkpoint))
     }
 
@@ -252,7 +316,10 @@ impl<'s> ZksyncState<'s> {
         for n in self.checkpoint.last_executed + 1..=executed {
             write.delete(Column::Meta, keys::undo(n));
         }
-        let checkpoint = Checkpoint { last_executed: executed, ..self.checkpoint.clone() };
+        let checkpoint = Checkpoint {
+            last_executed: executed,
+            ..self.checkpoint.clone()
+        };
         put_checkpoint(&mut write, &checkpoint);
         self.store.commit(write)?;
         self.checkpoint = checkpoint;
@@ -266,25 +333,41 @@ impl<'s> ZksyncState<'s> {
             return Err(StateError::UnwindAhead { target, current });
         }
         if target < self.checkpoint.last_executed {
-            return Err(StateError::UnwindExecuted { target, executed: self.checkpoint.last_executed });
+            return Err(StateError::UnwindExecuted {
+                target,
+                executed: self.checkpoint.last_executed,
+            });
         }
         if target == current {
             return Ok(());
         }
         let mut write = StoreBatch::default();
         for n in (target + 1..=current).rev() {
-            let undo = self.store.get(Column::Meta, &keys::undo(n))?.ok_or(StateError::MissingUndo { batch: n })?;
+            let undo = self
+                .store
+                .get(Column::Meta, &keys::undo(n))?
+                .ok_or(StateError::MissingUndo { batch: n })?;
             if undo.len() % 32 != 0 {
-                return Err(StateError::Corrupt { what: "undo list", detail: format!("batch {n}: {} bytes", undo.len()) });
+                return Err(StateError::Corrupt {
+                    what: "undo list",
+                    detail: format!("batch {n}: {} bytes", undo.len()),
+                });
             }
             for key in undo.chunks_exact(32) {
                 let key = B256::from_slice(key);
                 let leaf_key = keys::leaf(keys::LEAF_ZKSYNC_BY_KEY, &[key.as_slice()]);
-                match self.store.get_at_or_before(Column::History, &leaf_key, &keys::history(&leaf_key, n - 1))? {
+                match self.store.get_at_or_before(
+                    Column::History,
+                    &leaf_key,
+                    &keys::history(&leaf_key, n - 1),
+                )? {
                     Some((_, previous)) => write.put(Column::Leaves, leaf_key.clone(), previous),
                     None => {
                         if let Some((index, _)) = self.leaf(&key)? {
-                            write.delete(Column::Leaves, keys::leaf(keys::LEAF_ZKSYNC_BY_INDEX, &[&index.to_be_bytes()]));
+                            write.delete(
+                                Column::Leaves,
+                                keys::leaf(keys::LEAF_ZKSYNC_BY_INDEX, &[&index.to_be_bytes()]),
+                            );
                         }
                         write.delete(Column::Leaves, leaf_key.clone());
                     }
@@ -294,7 +377,10 @@ impl<'s> ZksyncState<'s> {
             write.delete(Column::Meta, keys::undo(n));
             write.delete(Column::Batches, keys::batch(n).to_vec());
         }
-        let record = self.record(target)?.ok_or_else(|| StateError::Corrupt { what: "batch record", detail: format!("batch {target} missing") })?;
+        let record = self.record(target)?.ok_or_else(|| StateError::Corrupt {
+            what: "batch record",
+            detail: format!("batch {target} missing"),
+        })?;
         let checkpoint = Checkpoint {
             batch: target,
             root: record.computed_root,
@@ -311,13 +397,20 @@ impl<'s> ZksyncState<'s> {
     /// The current (index, value) of a slot.
     pub fn leaf(&self, derived_key: &B256) -> Result<Option<(u64, B256)>, StateError> {
         self.store
-            .get(Column::Leaves, &keys::leaf(keys::LEAF_ZKSYNC_BY_KEY, &[derived_key.as_slice()]))?
+            .get(
+                Column::Leaves,
+                &keys::leaf(keys::LEAF_ZKSYNC_BY_KEY, &[derived_key.as_slice()]),
+            )?
             .map(|v| decode_leaf(&v))
             .transpose()
     }
 
     /// The (index, value) of a slot as of `batch` (time travel through history).
-    pub fn leaf_at(&self, derived_key: &B256, batch: u64) -> Result<Option<(u64, B256)>, StateError> {
+    pub fn leaf_at(
+        &self,
+        derived_key: &B256,
+        batch: u64,
+    ) -> Result<Option<(u64, B256)>, StateError> {
         let leaf_key = keys::leaf(keys::LEAF_ZKSYNC_BY_KEY, &[derived_key.as_slice()]);
         self.store
             .get_at_or_before(Column::History, &leaf_key, &keys::history(&leaf_key, batch))?
@@ -327,9 +420,15 @@ impl<'s> ZksyncState<'s> {
 
     /// The derived key holding enumeration index `index`.
     pub fn key_of_index(&self, index: u64) -> Result<Option<B256>, StateError> {
-        match self.store.get(Column::Leaves, &keys::leaf(keys::LEAF_ZKSYNC_BY_INDEX, &[&index.to_be_bytes()]))? {
+        match self.store.get(
+            Column::Leaves,
+            &keys::leaf(keys::LEAF_ZKSYNC_BY_INDEX, &[&index.to_be_bytes()]),
+        )? {
             Some(v) if v.len() == 32 => Ok(Some(B256::from_slice(&v))),
-            Some(v) => Err(StateError::Corrupt { what: "index entry", detail: format!("{} bytes", v.len()) }),
+            Some(v) => Err(StateError::Corrupt {
+                what: "index entry",
+                detail: format!("{} bytes", v.len()),
+            }),
             None => Ok(None),
         }
     }
@@ -338,7 +437,12 @@ impl<'s> ZksyncState<'s> {
     pub fn record(&self, batch: u64) -> Result<Option<BatchRecord>, StateError> {
         self.store
             .get(Column::Batches, &keys::batch(batch))?
-            .map(|v| serde_json::from_slice(&v).map_err(|e| StateError::Corrupt { what: "batch record", detail: e.to_string() }))
+            .map(|v| {
+                serde_json::from_slice(&v).map_err(|e| StateError::Corrupt {
+                    what: "batch record",
+                    detail: e.to_string(),
+                })
+            })
             .transpose()
     }
 }
@@ -347,15 +451,26 @@ impl<'s> ZksyncState<'s> {
 pub fn read_checkpoint(store: &Store) -> Result<Option<Checkpoint>, StateError> {
     store
         .get(Column::Meta, keys::CHECKPOINT)?
-        .map(|v| serde_json::from_slice(&v).map_err(|e| StateError::Corrupt { what: "checkpoint", detail: e.to_string() }))
+        .map(|v| {
+            serde_json::from_slice(&v).map_err(|e| StateError::Corrupt {
+                what: "checkpoint",
+                detail: e.to_string(),
+            })
+        })
         .transpose()
 }
 
 fn decode_leaf(v: &[u8]) -> Result<(u64, B256), StateError> {
     if v.len() != 40 {
-        return Err(StateError::Corrupt { what: "leaf", detail: format!("{} bytes", v.len()) });
+        return Err(StateError::Corrupt {
+            what: "leaf",
+            detail: format!("{} bytes", v.len()),
+        });
     }
-    Ok((u64::from_be_bytes(v[..8].try_into().expect("8 bytes")), B256::from_slice(&v[8..])))
+    Ok((
+        u64::from_be_bytes(v[..8].try_into().expect("8 bytes")),
+        B256::from_slice(&v[8..]),
+    ))
 }
 
 fn put_leaf(batch: &mut StoreBatch, key: &B256, index: u64, value: &B256, n: u64, is_new: bool) {
@@ -366,14 +481,26 @@ fn put_leaf(batch: &mut StoreBatch, key: &B256, index: u64, value: &B256, n: u64
     batch.put(Column::History, keys::history(&leaf_key, n), leaf.clone());
     batch.put(Column::Leaves, leaf_key, leaf);
     if is_new {
-        batch.put(Column::Leaves, keys::leaf(keys::LEAF_ZKSYNC_BY_INDEX, &[&index.to_be_bytes()]), key.to_vec());
+        batch.put(
+            Column::Leaves,
+            keys::leaf(keys::LEAF_ZKSYNC_BY_INDEX, &[&index.to_be_bytes()]),
+            key.to_vec(),
+        );
     }
 }
 
 fn put_record(batch: &mut StoreBatch, record: &BatchRecord) {
-    batch.put(Column::Batches, keys::batch(record.batch).to_vec(), serde_json::to_vec(record).expect("record serialises"));
+    batch.put(
+        Column::Batches,
+        keys::batch(record.batch).to_vec(),
+        serde_json::to_vec(record).expect("record serialises"),
+    );
 }
 
 fn put_checkpoint(batch: &mut StoreBatch, checkpoint: &Checkpoint) {
-    batch.put(Column::Meta, keys::CHECKPOINT, serde_json::to_vec(checkpoint).expect("checkpoint serialises"));
+    batch.put(
+        Column::Meta,
+        keys::CHECKPOINT,
+        serde_json::to_vec(checkpoint).expect("checkpoint serialises"),
+    );
 }

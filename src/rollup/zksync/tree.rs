@@ -109,12 +109,12 @@ pub fn empty_root() -> B256 {
 pub fn fold_single(key: &TreeKey, leaf_hash: &Hash, height: usize) -> Hash {
     let empty = empty_hashes();
     let mut hash = *leaf_hash;
-    for h in 0..height {
+    for (h, sibling) in empty.iter().enumerate().take(height) {
         // The node at height h+1 chooses its child by the bit at depth 255 - h.
         hash = if key.bit(DEPTH - 1 - h) == 0 {
-            hash_branch(&hash, &empty[h])
+            hash_branch(&hash, sibling)
         } else {
-            hash_branch(&empty[h], &hash)
+            hash_branch(sibling, &hash)
         };
     }
     hash
@@ -153,7 +153,10 @@ impl Node {
         let b: Hash = bytes[33..65].try_into().ok()?;
         match bytes[0] {
             0 => Some(Node::Branch { left: a, right: b }),
-            1 => Some(Node::Single { key: TreeKey(a), leaf_hash: b }),
+            1 => Some(Node::Single {
+                key: TreeKey(a),
+                leaf_hash: b,
+            }),
             _ => None,
         }
     }
@@ -168,7 +171,10 @@ pub struct LeafWrite {
 
 impl LeafWrite {
     pub fn new(derived_key: &B256, leaf_index: u64, value: &B256) -> Self {
-        LeafWrite { key: TreeKey::from_derived(derived_key), leaf_hash: hash_leaf(leaf_index, value) }
+        LeafWrite {
+            key: TreeKey::from_derived(derived_key),
+            leaf_hash: hash_leaf(leaf_index, value),
+        }
     }
 }
 
@@ -191,7 +197,12 @@ pub struct Tree<'r, R: NodeReader + ?Sized> {
 
 impl<'r, R: NodeReader + ?Sized> Tree<'r, R> {
     pub fn new(reader: &'r R, root: B256) -> Self {
-        Tree { reader, root: root.0, created: HashMap::new(), hashes: 0 }
+        Tree {
+            reader,
+            root: root.0,
+            created: HashMap::new(),
+            hashes: 0,
+        }
     }
 
     pub fn root(&self) -> B256 {
@@ -201,9 +212,11 @@ impl<'r, R: NodeReader + ?Sized> Tree<'r, R> {
     /// Applies `writes` (any order, keys unique) and returns the new root and
     /// the nodes to persist. The tree moves to the new root.
     pub fn update(&mut self, mut writes: Vec<LeafWrite>) -> Result<TreeUpdate, TreeError> {
-        writes.sort_unstable_by(|a, b| a.key.cmp(&b.key));
+        writes.sort_unstable_by_key(|w| w.key);
         if let Some(w) = writes.windows(2).find(|w| w[0].key == w[1].key) {
-            return Err(TreeError::DuplicateKey { key: B256::from(w[0].key.0) });
+            return Err(TreeError::DuplicateKey {
+                key: B256::from(w[0].key.0),
+            });
         }
         self.created.clear();
         let root = self.update_subtree(DEPTH, self.root, &writes)?;
@@ -213,8 +226,11 @@ impl<'r, R: NodeReader + ?Sized> Tree<'r, R> {
             .drain()
             .map(|(hash, node)| (keys::node(keys::NODE_ZKSYNC_BLAKE2S, &hash), node.encode()))
             .collect();
-        nodes.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        Ok(TreeUpdate { root: B256::from(root), nodes })
+        nodes.sort_unstable_by_key(|n| n.0);
+        Ok(TreeUpdate {
+            root: B256::from(root),
+            nodes,
+        })
     }
 
     fn load(&self, hash: &Hash) -> Result<Node, TreeError> {
@@ -222,8 +238,13 @@ impl<'r, R: NodeReader + ?Sized> Tree<'r, R> {
             return Ok(*node);
         }
         let key = keys::node(keys::NODE_ZKSYNC_BLAKE2S, hash);
-        let bytes = self.reader.node(&key)?.ok_or(TreeError::MissingNode { hash: B256::from(*hash) })?;
-        Node::decode(&bytes).ok_or(TreeError::MalformedNode { hash: B256::from(*hash), len: bytes.len() })
+        let bytes = self.reader.node(&key)?.ok_or(TreeError::MissingNode {
+            hash: B256::from(*hash),
+        })?;
+        Node::decode(&bytes).ok_or(TreeError::MalformedNode {
+            hash: B256::from(*hash),
+            len: bytes.len(),
+        })
     }
 
     fn store(&mut self, hash: Hash, node: Node) {
@@ -236,7 +257,13 @@ impl<'r, R: NodeReader + ?Sized> Tree<'r, R> {
         }
         self.hashes += height as u64;
         let hash = fold_single(&write.key, &write.leaf_hash, height);
-        self.store(hash, Node::Single { key: write.key, leaf_hash: write.leaf_hash });
+        self.store(
+            hash,
+            Node::Single {
+                key: write.key,
+                leaf_hash: write.leaf_hash,
+            },
+        );
         hash
     }
 
@@ -249,7 +276,12 @@ impl<'r, R: NodeReader + ?Sized> Tree<'r, R> {
 
     /// New hash of the subtree of `height` currently hashing to `hash`, after `writes`
     /// (sorted, all inside this subtree).
-    fn update_subtree(&mut self, height: usize, hash: Hash, writes: &[LeafWrite]) -> Result<Hash, TreeError> {
+    fn update_subtree(
+        &mut self,
+        height: usize,
+        hash: Hash,
+        writes: &[LeafWrite],
+    ) -> Result<Hash, TreeError> {
         if writes.is_empty() {
             return Ok(hash);
         }
@@ -310,7 +342,10 @@ impl<'r, R: NodeReader + ?Sized> Tree<'r, R> {
 pub fn root_of(leaves: &[(B256, u64, B256)]) -> Result<B256, TreeError> {
     let reader: HashMap<Vec<u8>, Vec<u8>> = HashMap::new();
     let mut tree = Tree::new(&reader, empty_root());
-    let writes = leaves.iter().map(|(k, i, v)| LeafWrite::new(k, *i, v)).collect();
+    let writes = leaves
+        .iter()
+        .map(|(k, i, v)| LeafWrite::new(k, *i, v))
+        .collect();
     Ok(tree.update(writes)?.root)
 }
 
@@ -328,7 +363,10 @@ mod tests {
             }
             let depth = DEPTH - height;
             let split = leaves.partition_point(|l| l.0.bit(depth) == 0);
-            hash_branch(&rec(height - 1, &leaves[..split]), &rec(height - 1, &leaves[split..]))
+            hash_branch(
+                &rec(height - 1, &leaves[..split]),
+                &rec(height - 1, &leaves[split..]),
+            )
         }
         let mut sorted = leaves.to_vec();
         sorted.sort();
@@ -373,7 +411,10 @@ mod tests {
 
     #[test]
     fn node_codec_round_trips_and_rejects_garbage() {
-        let n = Node::Single { key: TreeKey([3; 32]), leaf_hash: [4; 32] };
+        let n = Node::Single {
+            key: TreeKey([3; 32]),
+            leaf_hash: [4; 32],
+        };
         assert_eq!(Node::decode(&n.encode()), Some(n));
         assert_eq!(Node::decode(&[2; 65]), None);
         assert_eq!(Node::decode(&[0; 10]), None);

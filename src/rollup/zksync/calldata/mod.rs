@@ -137,7 +137,10 @@ pub fn encode_commit(call: &CommitCall) -> Vec<u8> {
 }
 
 pub(crate) fn system_logs(batch: u64, bytes: &[u8]) -> Result<Vec<L2Log>, CalldataError> {
-    L2Log::parse_all(bytes).ok_or(CalldataError::SystemLogs { batch, len: bytes.len() })
+    L2Log::parse_all(bytes).ok_or(CalldataError::SystemLogs {
+        batch,
+        len: bytes.len(),
+    })
 }
 
 pub(crate) fn encode_logs(logs: &[L2Log]) -> Vec<u8> {
@@ -218,11 +221,18 @@ pub(crate) mod abi {
     /// Converts one `CommitBatchInfo`, parsing its DA field with `parse_da`.
     pub(crate) fn batch(
         info: &CommitBatchInfo,
-        parse_da: impl Fn(&[u8], &[crate::rollup::zksync::L2Log]) -> Result<DaField, crate::rollup::zksync::da::DaError>,
+        parse_da: impl Fn(
+            &[u8],
+            &[crate::rollup::zksync::L2Log],
+        ) -> Result<DaField, crate::rollup::zksync::da::DaError>,
     ) -> Result<CommitBatch, CalldataError> {
         let system_logs = super::system_logs(info.batchNumber, &info.systemLogs)?;
-        let da = parse_da(&info.pubdataCommitments, &system_logs)
-            .map_err(|source| CalldataError::Da { batch: info.batchNumber, source })?;
+        let da = parse_da(&info.pubdataCommitments, &system_logs).map_err(|source| {
+            CalldataError::Da {
+                batch: info.batchNumber,
+                source,
+            }
+        })?;
         Ok(CommitBatch {
             batch_number: info.batchNumber,
             timestamp: info.timestamp,
@@ -259,10 +269,28 @@ mod tests {
 
     #[test]
     fn unknown_and_short_inputs_are_typed_errors() {
-        assert!(matches!(decode_commit(&[1, 2]), Err(CalldataError::TooShort(2))));
-        assert!(matches!(decode_commit(&[1, 2, 3, 4]), Err(CalldataError::UnknownSelector(_))));
-        for version in [CommitVersion::PreBoojum, CommitVersion::Boojum, CommitVersion::V24, CommitVersion::V26, CommitVersion::V29] {
-            assert!(matches!(decode_commit(&version.selector()), Err(CalldataError::Abi(_))), "{version:?}");
+        assert!(matches!(
+            decode_commit(&[1, 2]),
+            Err(CalldataError::TooShort(2))
+        ));
+        assert!(matches!(
+            decode_commit(&[1, 2, 3, 4]),
+            Err(CalldataError::UnknownSelector(_))
+        ));
+        for version in [
+            CommitVersion::PreBoojum,
+            CommitVersion::Boojum,
+            CommitVersion::V24,
+            CommitVersion::V26,
+            CommitVersion::V29,
+        ] {
+            assert!(
+                matches!(
+                    decode_commit(&version.selector()),
+                    Err(CalldataError::Abi(_))
+                ),
+                "{version:?}"
+            );
         }
     }
 }

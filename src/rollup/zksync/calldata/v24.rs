@@ -10,7 +10,6 @@ use crate::rollup::zksync::da;
 
 pub const SELECTOR: [u8; 4] = [0x6e, 0xdd, 0x4f, 0x12];
 
-
 pub fn decode(input: &[u8]) -> Result<CommitCall, CalldataError> {
     let call = commitBatchesSharedBridgeCall::abi_decode(input)?;
     let batches = call
@@ -42,6 +41,9 @@ mod tests {
     #[test]
     fn selector_matches_the_signature() {
         use alloy_sol_types::SolCall;
-        assert_eq!(super::abi::commitBatchesSharedBridgeCall::SELECTOR, super::SELECTOR);
+        assert_eq!(
+            super::abi::commitBatchesSharedBridgeCall::SELECTOR,
+            super::SELECTOR
+        );
     }
 }

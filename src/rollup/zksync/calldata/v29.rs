@@ -64,9 +64,15 @@ impl From<&StoredBatch> for StoredBatchInfoV29 {
 
 pub fn decode(input: &[u8]) -> Result<CommitCall, CalldataError> {
     let call = commitBatchesSharedBridgeCall::abi_decode(input)?;
-    let (&version, data) = call._commitData.split_first().ok_or(CalldataError::EmptyCommitData)?;
+    let (&version, data) = call
+        ._commitData
+        .split_first()
+        .ok_or(CalldataError::EmptyCommitData)?;
     if version != ENCODING_VERSION {
-        return Err(CalldataError::EncodingVersion { found: version, expected: ENCODING_VERSION });
+        return Err(CalldataError::EncodingVersion {
+            found: version,
+            expected: ENCODING_VERSION,
+        });
     }
     let (previous, infos) = <(StoredBatchInfoV29, Vec<CommitBatchInfo>)>::abi_decode_params(data)?;
     let batches = infos
@@ -103,6 +109,9 @@ mod tests {
     #[test]
     fn selector_matches_the_signature() {
         use alloy_sol_types::SolCall;
-        assert_eq!(super::commitBatchesSharedBridgeCall::SELECTOR, super::SELECTOR);
+        assert_eq!(
+            super::commitBatchesSharedBridgeCall::SELECTOR,
+            super::SELECTOR
+        );
     }
 }

@@ -11,7 +11,6 @@ use crate::rollup::zksync::{L1_MESSENGER, PUBDATA_HASH_LOG_KEY, da, system_log_v
 
 pub const SELECTOR: [u8; 4] = [0x70, 0x1f, 0x58, 0xc5];
 
-
 pub fn decode(input: &[u8]) -> Result<CommitCall, CalldataError> {
     let call = commitBatchesCall::abi_decode(input)?;
     let batches = call
@@ -19,7 +18,10 @@ pub fn decode(input: &[u8]) -> Result<CommitCall, CalldataError> {
         .iter()
         .map(|b| {
             abi::batch(b, |field, logs| {
-                da::parse_boojum_field(field, system_log_value(logs, L1_MESSENGER, PUBDATA_HASH_LOG_KEY))
+                da::parse_boojum_field(
+                    field,
+                    system_log_value(logs, L1_MESSENGER, PUBDATA_HASH_LOG_KEY),
+                )
             })
         })
         .collect::<Result<Vec<_>, _>>()?;

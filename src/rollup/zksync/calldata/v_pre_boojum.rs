@@ -56,10 +56,16 @@ pub fn decode(input: &[u8]) -> Result<CommitCall, CalldataError> {
         ._newBlocksData
         .iter()
         .map(|b| {
-            let wrap = |source| CalldataError::Da { batch: b.blockNumber, source };
+            let wrap = |source| CalldataError::Da {
+                batch: b.blockNumber,
+                source,
+            };
             let initial = da::parse_pre_boojum_initial(&b.initialStorageChanges).map_err(wrap)?;
-            let repeated = da::parse_pre_boojum_repeated(&b.repeatedStorageChanges).map_err(wrap)?;
-            let l2_logs = da::parse_list(&b.l2Logs, crate::rollup::zksync::L2_LOG_SIZE, "l2 logs").map_err(wrap)?.len();
+            let repeated =
+                da::parse_pre_boojum_repeated(&b.repeatedStorageChanges).map_err(wrap)?;
+            let l2_logs = da::parse_list(&b.l2Logs, crate::rollup::zksync::L2_LOG_SIZE, "l2 logs")
+                .map_err(wrap)?
+                .len();
             Ok(CommitBatch {
                 batch_number: b.blockNumber,
                 timestamp: b.timestamp,
@@ -77,14 +83,25 @@ pub fn decode(input: &[u8]) -> Result<CommitCall, CalldataError> {
                         repeated,
                         l2_logs_raw: b.l2Logs.to_vec(),
                         l2_logs,
-                        messages: b.l2ArbitraryLengthMessages.iter().map(|m| m.to_vec()).collect(),
+                        messages: b
+                            .l2ArbitraryLengthMessages
+                            .iter()
+                            .map(|m| m.to_vec())
+                            .collect(),
                         factory_deps: b.factoryDeps.iter().map(|m| m.to_vec()).collect(),
                     }),
                 },
             })
         })
         .collect::<Result<Vec<_>, CalldataError>>()?;
-    Ok(CommitCall { version: CommitVersion::PreBoojum, chain_id: None, chain_address: None, process_range: None, previous, batches })
+    Ok(CommitCall {
+        version: CommitVersion::PreBoojum,
+        chain_id: None,
+        chain_address: None,
+        process_range: None,
+        previous,
+        batches,
+    })
 }
 
 /// Encodes a pre-Boojum call (the inverse of [`decode`]).
@@ -141,7 +158,11 @@ pub fn encode(call: &CommitCall) -> Vec<u8> {
             }
         })
         .collect();
-    commitBlocksCall { _lastCommittedBlockData: previous, _newBlocksData: blocks }.abi_encode()
+    commitBlocksCall {
+        _lastCommittedBlockData: previous,
+        _newBlocksData: blocks,
+    }
+    .abi_encode()
 }
 
 #[cfg(test)]
