@@ -967,6 +967,29 @@ fn cli_apply_replays_commits_and_follows_a_recommit() {
         assert_eq!(state.checkpoint().batch, 8);
         assert_eq!(state.checkpoint().root, specs[7].new_state_root);
     }
+    // The shipped chain config: name and expected genesis root come from it.
+    let config = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("chains/zksync-era-mainnet.json");
+    let cfg_db = dir.path().join("db3");
+    let args = [
+        "zkreplay",
+        "zksync",
+        "apply",
+        "--data-dir",
+        cfg_db.to_str().unwrap(),
+        "--chain-config",
+        config.to_str().unwrap(),
+        "--genesis",
+        genesis_file,
+        "--calldata",
+        &a,
+    ];
+    assert_eq!(run_cli(&args), 0);
+    assert_eq!(
+        genesis::ChainConfig::load(&config).unwrap().genesis_root,
+        Some(word(
+            &json("genesis/expected_roots.json")["mainnet"]["expected_root"]
+        ))
+    );
     // A wrong claimed root: exit 1.
     let fresh = dir.path().join("db2");
     let args = [

@@ -109,6 +109,21 @@ pub struct DaHeader {
     pub blob_linear_hashes: Vec<B256>,
 }
 
+impl DaHeader {
+    /// `keccak(state_diff_hash ‖ full_pubdata_hash ‖ u8 n_blobs ‖ linear hashes)`: what the
+    /// L2 DA validator output (a system log of the batch) must equal.
+    pub fn output_hash(&self) -> B256 {
+        let mut bytes = Vec::with_capacity(65 + 32 * self.blob_linear_hashes.len());
+        bytes.extend_from_slice(self.state_diff_hash.as_slice());
+        bytes.extend_from_slice(self.full_pubdata_hash.as_slice());
+        bytes.push(self.blob_linear_hashes.len() as u8);
+        for l in &self.blob_linear_hashes {
+            bytes.extend_from_slice(l.as_slice());
+        }
+        keccak256(bytes)
+    }
+}
+
 /// Where a batch's pubdata is.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

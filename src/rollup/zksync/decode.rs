@@ -181,6 +181,17 @@ fn decode_batch(
         checks: vec![],
     };
     let pubdata_hash_log = system_log_value(&batch.system_logs, L1_MESSENGER, PUBDATA_HASH_LOG_KEY);
+    if let Some(header) = &batch.da.header {
+        // The v26 header is bound to the proof only through the L2 DA validator's output
+        // hash, which the batch publishes as a system log. The log is found by value
+        // (a keccak preimage match), so its key number need not be known here.
+        let output = header.output_hash();
+        checks.push(Check::new(
+            "l2_da_validator_output_hash",
+            batch.system_logs.iter().any(|l| l.value == output),
+            format!("keccak(DA header) {output}"),
+        ));
+    }
     let expected_pubdata_hash = batch
         .da
         .header

@@ -137,6 +137,10 @@ pub fn batch(
         full_pubdata_hash: pubdata_hash,
         blob_linear_hashes: linear_hashes,
     });
+    if let Some(h) = &header {
+        // Key 5 stands for the L2 DA validator output log; decoding matches it by value.
+        system_logs.push(system_log(L1_MESSENGER, 5, h.output_hash()));
+    }
     let batch = CommitBatch {
         batch_number: spec.batch_number,
         timestamp: spec.timestamp,
