@@ -9,5 +9,6 @@ pub mod blob;
 pub mod cli;
 pub mod diff;
 pub mod hexfmt;
+pub mod l1;
 pub mod rollup;
 pub mod store;

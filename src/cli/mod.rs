@@ -5,7 +5,9 @@ use clap::{Parser, Subcommand};
 
 pub mod decode_starknet;
 pub mod serve;
+pub mod decode_zksync;
 pub mod starknet_apply;
+pub mod zksync_apply;
 
 /// Rebuild ZK-rollup state from Ethereum L1 alone and audit every root.
 #[derive(Debug, Parser)]
@@ -41,12 +43,23 @@ pub enum Command {
     /// Decode one rollup state update from L1 data.
     #[command(subcommand)]
     Decode(DecodeCommand),
+    /// ZKsync Era tools.
+    #[command(subcommand)]
+    Zksync(ZksyncCommand),
 }
 
 #[derive(Debug, Subcommand)]
 pub enum DecodeCommand {
     /// Decode a Starknet state update (blobs or memory pages) into a state diff.
     Starknet(decode_starknet::Args),
+    /// Decode a ZKsync commit transaction's calldata (and blobs) into batches, one JSON object per line.
+    Zksync(decode_zksync::Args),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ZksyncCommand {
+    /// Apply the genesis and commit calldata files in order and compare every root.
+    Apply(zksync_apply::Args),
 }
 
 #[derive(Debug, Subcommand)]
@@ -63,6 +76,8 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Serve(args) => serve::run(args),
         Command::Schema => serve::print_schema(),
         Command::Decode(DecodeCommand::Starknet(args)) => decode_starknet::run(args),
+        Command::Decode(DecodeCommand::Zksync(args)) => decode_zksync::run(args),
+        Command::Zksync(ZksyncCommand::Apply(args)) => zksync_apply::run(args),
     }
 }
 

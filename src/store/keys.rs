@@ -8,11 +8,13 @@
 //! | meta    | `manifest`                            | JSON [`super::Manifest`]                |
 //! | meta    | `checkpoint`                          | JSON checkpoint of the rollup engine    |
 //! | meta    | `verified_batch`, `verification_held` | batch (8, BE), see [`crate::audit`]     |
+//! | meta    | `undo/ ‖ batch (8, BE)`               | ZKsync: derived keys (32 each) the batch changed, kept until the batch is executed (for `BlocksRevert`) |
 //! | nodes   | `trie tag (1) ‖ node hash (32)`       | encoded node (see the trie modules)     |
 //! | leaves  | `LEAF_* tag (1) ‖ fields`             | current value                           |
 //! | history | `leaves key ‖ batch (8, BE)`          | value as of that batch (empty = zero)   |
 //! | batches | `batch (8, BE)`                       | JSON batch record                       |
 //! | audits  | `batch (8, BE)`                       | JSON [`crate::audit::BatchAudit`]       |
+//! | archive | `ARCHIVE_* tag (1) ‖ hash (32)`       | zstd-compressed payload (blob by versioned hash, calldata by tx hash) |
 
 /// Meta key of the store manifest.
 pub const MANIFEST: &[u8] = b"manifest";
@@ -23,6 +25,11 @@ pub const CHECKPOINT: &[u8] = b"checkpoint";
 pub const VERIFIED_BATCH: &[u8] = b"verified_batch";
 /// Meta key set (to the batch number, 8 BE) by the first batch that did not match; holds the verified pointer.
 pub const VERIFICATION_HELD: &[u8] = b"verification_held";
+
+/// Archive tag: a blob, keyed by its versioned hash.
+pub const ARCHIVE_BLOB: u8 = b'b';
+/// Archive tag: an L1 transaction (JSON of [`crate::l1::L1Transaction`]), keyed by its hash.
+pub const ARCHIVE_TRANSACTION: u8 = b't';
 
 /// Node tag: Starknet Pedersen tries (contract storage tries and the contracts trie).
 pub const NODE_STARKNET_PEDERSEN: u8 = 0x01;
@@ -44,6 +51,16 @@ pub const LEAF_STARKNET_ALIAS: u8 = b'a';
 pub const LEAF_ZKSYNC_BY_KEY: u8 = b'z';
 /// Leaf tag: ZKsync derived key by enumeration index, `tag ‖ index (8, BE)` -> derived key (32).
 pub const LEAF_ZKSYNC_BY_INDEX: u8 = b'i';
+
+/// Meta key prefix of the per-batch undo lists (ZKsync `BlocksRevert`).
+pub const UNDO_PREFIX: &[u8] = b"undo/";
+
+/// Meta key of the undo list of `batch`: the leaves the batch changed.
+pub fn undo(batch: u64) -> Vec<u8> {
+    let mut key = UNDO_PREFIX.to_vec();
+    key.extend_from_slice(&batch.to_be_bytes());
+    key
+}
 
 /// `tag ‖ hash`: the key of a trie node.
 pub fn node(tag: u8, hash: &[u8; 32]) -> [u8; 33] {

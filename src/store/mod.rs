@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 pub mod keys;
 
 /// Bumped whenever a key encoding or value layout changes incompatibly.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// The column families.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,16 +38,19 @@ pub enum Column {
     Batches,
     /// Per-batch audit verdicts: claimed vs computed root and every check.
     Audits,
+    /// Every DA payload fetched from L1 (blobs, calldata), zstd-compressed, so a replay never needs the network twice.
+    Archive,
 }
 
 impl Column {
-    pub const ALL: [Column; 6] = [
+    pub const ALL: [Column; 7] = [
         Column::Meta,
         Column::Nodes,
         Column::Leaves,
         Column::History,
         Column::Batches,
         Column::Audits,
+        Column::Archive,
     ];
 
     pub fn name(self) -> &'static str {
@@ -58,6 +61,7 @@ impl Column {
             Column::History => "history",
             Column::Batches => "batches",
             Column::Audits => "audits",
+            Column::Archive => "archive",
         }
     }
 }

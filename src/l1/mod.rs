@@ -1,0 +1,114 @@
+//! Ethereum L1 access: what the follower reads from L1, independent of how it
+//! is fetched. The follower is generic over [`L1Source`]; the production
+//! implementation speaks execution JSON-RPC and the beacon blob API.
+
+use std::future::Future;
+
+use alloy_primitives::{Address, B256, Bytes};
+use serde::{Deserialize, Serialize};
+
+/// Block tags the follower can follow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum BlockTag {
+    Latest,
+    Safe,
+    Finalized,
+}
+
+/// The header fields the follower needs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct L1Block {
+    pub number: u64,
+    pub hash: B256,
+    pub parent_hash: B256,
+    pub timestamp: u64,
+}
+
+/// One event log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct L1Log {
+    pub address: Address,
+    pub topics: Vec<B256>,
+    pub data: Bytes,
+    pub block_number: u64,
+    pub block_hash: B256,
+    pub transaction_hash: B256,
+    pub log_index: u64,
+    /// Set by the node when a reorg removed the log.
+    pub removed: bool,
+}
+
+/// The transaction fields the decoders need.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct L1Transaction {
+    pub hash: B256,
+    pub to: Option<Address>,
+    pub input: Bytes,
+    /// Empty unless the transaction is an EIP-4844 blob transaction.
+    pub blob_versioned_hashes: Vec<B256>,
+    pub block_number: Option<u64>,
+    pub block_hash: Option<B256>,
+}
+
+/// An `eth_getLogs` query over an inclusive block range.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogFilter {
+    pub addresses: Vec<Address>,
+    /// Any of these event signatures (topic 0); empty matches all.
+    pub topics0: Vec<B256>,
+    pub from_block: u64,
+    pub to_block: u64,
+}
+
+/// L1 access errors.
+#[derive(Debug, thiserror::Error)]
+pub enum L1Error {
+    #[error("transport: {0}")]
+    Transport(String),
+    #[error("rpc error {code}: {message}")]
+    Rpc { code: i64, message: String },
+    #[error("rate limited by {endpoint}")]
+    RateLimited { endpoint: String },
+    #[error("malformed answer from {endpoint}: {detail}")]
+    Malformed { endpoint: String, detail: String },
+    #[error("blob {versioned_hash} is not available from the beacon node or the archive")]
+    BlobUnavailable { versioned_hash: B256 },
+    #[error("blob served for {versioned_hash} does not match it: {detail}")]
+    BlobMismatch { versioned_hash: B256, detail: String },
+    #[error("store: {0}")]
+    Store(#[from] crate::store::StoreError),
+}
+
+/// Everything the follower reads from L1.
+pub trait L1Source: Send + Sync {
+    fn chain_id(&self) -> impl Future<Output = Result<u64, L1Error>> + Send;
+    /// The block a tag currently points at.
+    fn block_by_tag(&self, tag: BlockTag) -> impl Future<Output = Result<L1Block, L1Error>> + Send;
+    fn block_by_number(
+        &self,
+        number: u64,
+    ) -> impl Future<Output = Result<Option<L1Block>, L1Error>> + Send;
+    fn block_by_hash(&self, hash: B256)
+    -> impl Future<Output = Result<Option<L1Block>, L1Error>> + Send;
+    /// Logs in `[from_block, to_block]`, in chain order; implementations split ranges the node refuses.
+    fn logs(&self, filter: &LogFilter) -> impl Future<Output = Result<Vec<L1Log>, L1Error>> + Send;
+    fn transaction(
+        &self,
+        hash: B256,
+    ) -> impl Future<Output = Result<Option<L1Transaction>, L1Error>> + Send;
+    /// `eth_call` at a block number.
+    fn call(
+        &self,
+        to: Address,
+        data: Bytes,
+        block: u64,
+    ) -> impl Future<Output = Result<Bytes, L1Error>> + Send;
+    /// The blobs (131,072 bytes each) of a transaction in `block`, in the order of
+    /// `versioned_hashes`, each already checked against its versioned hash.
+    fn blobs(
+        &self,
+        block: &L1Block,
+        versioned_hashes: &[B256],
+    ) -> impl Future<Output = Result<Vec<Vec<u8>>, L1Error>> + Send;
+}

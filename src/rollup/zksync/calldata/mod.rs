@@ -1,0 +1,296 @@
+//! Commit calldata decoders, one per format, chosen by function selector.
+//!
+//! | selector     | function                                                        | module          |
+//! |--------------|-----------------------------------------------------------------|-----------------|
+//! | `0x0c4dd810` | `commitBlocks` (pre-Boojum)                                     | [`v_pre_boojum`] |
+//! | `0x701f58c5` | `commitBatches` (Boojum; pubdata inline, then source byte/blobs)| [`v_boojum`]    |
+//! | `0x6edd4f12` | `commitBatchesSharedBridge(uint256,StoredBatchInfo,CommitBatchInfo[])` (v24/v25) | [`v24`] |
+//! | `0x98f81962` | `commitBatchesSharedBridge(uint256,uint256,uint256,bytes)` (v26–v28) | [`v26`]   |
+//! | `0x0db9eb87` | `commitBatchesSharedBridge(address,uint256,uint256,bytes)` (v29+) | [`v29`]       |
+
+use alloy_primitives::{Address, B256, U256};
+use serde::{Deserialize, Serialize};
+
+use super::L2Log;
+use super::da::{DaError, DaField};
+
+pub mod v24;
+pub mod v26;
+pub mod v29;
+pub mod v_boojum;
+pub mod v_pre_boojum;
+
+/// Why commit calldata was rejected.
+#[derive(Debug, thiserror::Error)]
+pub enum CalldataError {
+    #[error("calldata shorter than a selector ({0} bytes)")]
+    TooShort(usize),
+    #[error("unknown commit selector 0x{0}")]
+    UnknownSelector(String),
+    #[error("ABI decoding failed: {0}")]
+    Abi(#[from] alloy_sol_types::Error),
+    #[error("batch {batch}: system logs are not a whole number of 88-byte logs ({len} bytes)")]
+    SystemLogs { batch: u64, len: usize },
+    #[error("batch {batch}: DA input: {source}")]
+    Da { batch: u64, source: DaError },
+    #[error("unsupported commit data encoding version {found} (expected {expected})")]
+    EncodingVersion { found: u8, expected: u8 },
+    #[error("empty commit data")]
+    EmptyCommitData,
+}
+
+/// The commit format, one per decoder.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CommitVersion {
+    PreBoojum,
+    Boojum,
+    V24,
+    V26,
+    V29,
+}
+
+impl CommitVersion {
+    pub fn selector(self) -> [u8; 4] {
+        match self {
+            CommitVersion::PreBoojum => v_pre_boojum::SELECTOR,
+            CommitVersion::Boojum => v_boojum::SELECTOR,
+            CommitVersion::V24 => v24::SELECTOR,
+            CommitVersion::V26 => v26::SELECTOR,
+            CommitVersion::V29 => v29::SELECTOR,
+        }
+    }
+}
+
+/// The last committed batch as the contract stores it (`StoredBatchInfo`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredBatch {
+    pub batch_number: u64,
+    /// The state root after the batch (`batchHash` in the struct).
+    pub batch_hash: B256,
+    pub index_repeated_storage_changes: u64,
+    pub number_of_layer1_txs: U256,
+    pub priority_operations_hash: B256,
+    /// v29+ only.
+    pub dependency_roots_rolling_hash: Option<B256>,
+    pub l2_logs_tree_root: B256,
+    pub timestamp: U256,
+    pub commitment: B256,
+}
+
+/// One committed batch (`CommitBatchInfo`, or `CommitBlockInfo` pre-Boojum).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommitBatch {
+    pub batch_number: u64,
+    pub timestamp: u64,
+    pub index_repeated_storage_changes: u64,
+    pub new_state_root: B256,
+    pub number_of_layer1_txs: U256,
+    pub priority_operations_hash: B256,
+    /// Pre-Boojum: `l2LogsTreeRoot`; later: `bootloaderHeapInitialContentsHash`.
+    pub bootloader_heap_initial_contents_hash: B256,
+    /// Zero pre-Boojum.
+    pub events_queue_state_hash: B256,
+    pub system_logs: Vec<L2Log>,
+    pub da: DaField,
+}
+
+/// A decoded commit call.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommitCall {
+    pub version: CommitVersion,
+    /// v24–v28.
+    pub chain_id: Option<U256>,
+    /// v29+.
+    pub chain_address: Option<Address>,
+    /// v26+: `(processFrom, processTo)`.
+    pub process_range: Option<(U256, U256)>,
+    pub previous: StoredBatch,
+    pub batches: Vec<CommitBatch>,
+}
+
+/// Decodes commit calldata (selector included), choosing the decoder by selector.
+pub fn decode_commit(input: &[u8]) -> Result<CommitCall, CalldataError> {
+    if input.len() < 4 {
+        return Err(CalldataError::TooShort(input.len()));
+    }
+    let selector: [u8; 4] = input[..4].try_into().expect("4 bytes");
+    match selector {
+        v_pre_boojum::SELECTOR => v_pre_boojum::decode(input),
+        v_boojum::SELECTOR => v_boojum::decode(input),
+        v24::SELECTOR => v24::decode(input),
+        v26::SELECTOR => v26::decode(input),
+        v29::SELECTOR => v29::decode(input),
+        other => Err(CalldataError::UnknownSelector(hex::encode(other))),
+    }
+}
+
+/// Encodes a commit call in its own format (the inverse of [`decode_commit`]).
+pub fn encode_commit(call: &CommitCall) -> Vec<u8> {
+    match call.version {
+        CommitVersion::PreBoojum => v_pre_boojum::encode(call),
+        CommitVersion::Boojum => v_boojum::encode(call),
+        CommitVersion::V24 => v24::encode(call),
+        CommitVersion::V26 => v26::encode(call),
+        CommitVersion::V29 => v29::encode(call),
+    }
+}
+
+pub(crate) fn system_logs(batch: u64, bytes: &[u8]) -> Result<Vec<L2Log>, CalldataError> {
+    L2Log::parse_all(bytes).ok_or(CalldataError::SystemLogs {
+        batch,
+        len: bytes.len(),
+    })
+}
+
+pub(crate) fn encode_logs(logs: &[L2Log]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(logs.len() * super::L2_LOG_SIZE);
+    for log in logs {
+        log.encode(&mut out);
+    }
+    out
+}
+
+/// The Boojum-era ABI structs, shared by the Boojum, v24 and v26 decoders.
+pub(crate) mod abi {
+    alloy_sol_types::sol! {
+        struct StoredBatchInfo {
+            uint64 batchNumber;
+            bytes32 batchHash;
+            uint64 indexRepeatedStorageChanges;
+            uint256 numberOfLayer1Txs;
+            bytes32 priorityOperationsHash;
+            bytes32 l2LogsTreeRoot;
+            uint256 timestamp;
+            bytes32 commitment;
+        }
+
+        struct CommitBatchInfo {
+            uint64 batchNumber;
+            uint64 timestamp;
+            uint64 indexRepeatedStorageChanges;
+            bytes32 newStateRoot;
+            uint256 numberOfLayer1Txs;
+            bytes32 priorityOperationsHash;
+            bytes32 bootloaderHeapInitialContentsHash;
+            bytes32 eventsQueueStateHash;
+            bytes systemLogs;
+            bytes pubdataCommitments;
+        }
+
+        /// `0x701f58c5`
+        function commitBatches(StoredBatchInfo _lastCommittedBatchData, CommitBatchInfo[] _newBatchesData);
+        /// `0x6edd4f12`
+        function commitBatchesSharedBridge(uint256 _chainId, StoredBatchInfo _lastCommittedBatchData, CommitBatchInfo[] _newBatchesData);
+    }
+
+    use super::{CalldataError, CommitBatch, StoredBatch};
+    use crate::rollup::zksync::da::DaField;
+
+    impl From<&StoredBatchInfo> for StoredBatch {
+        fn from(s: &StoredBatchInfo) -> Self {
+            StoredBatch {
+                batch_number: s.batchNumber,
+                batch_hash: s.batchHash,
+                index_repeated_storage_changes: s.indexRepeatedStorageChanges,
+                number_of_layer1_txs: s.numberOfLayer1Txs,
+                priority_operations_hash: s.priorityOperationsHash,
+                dependency_roots_rolling_hash: None,
+                l2_logs_tree_root: s.l2LogsTreeRoot,
+                timestamp: s.timestamp,
+                commitment: s.commitment,
+            }
+        }
+    }
+
+    impl From<&StoredBatch> for StoredBatchInfo {
+        fn from(s: &StoredBatch) -> Self {
+            StoredBatchInfo {
+                batchNumber: s.batch_number,
+                batchHash: s.batch_hash,
+                indexRepeatedStorageChanges: s.index_repeated_storage_changes,
+                numberOfLayer1Txs: s.number_of_layer1_txs,
+                priorityOperationsHash: s.priority_operations_hash,
+                l2LogsTreeRoot: s.l2_logs_tree_root,
+                timestamp: s.timestamp,
+                commitment: s.commitment,
+            }
+        }
+    }
+
+    /// Converts one `CommitBatchInfo`, parsing its DA field with `parse_da`.
+    pub(crate) fn batch(
+        info: &CommitBatchInfo,
+        parse_da: impl Fn(
+            &[u8],
+            &[crate::rollup::zksync::L2Log],
+        ) -> Result<DaField, crate::rollup::zksync::da::DaError>,
+    ) -> Result<CommitBatch, CalldataError> {
+        let system_logs = super::system_logs(info.batchNumber, &info.systemLogs)?;
+        let da = parse_da(&info.pubdataCommitments, &system_logs).map_err(|source| {
+            CalldataError::Da {
+                batch: info.batchNumber,
+                source,
+            }
+        })?;
+        Ok(CommitBatch {
+            batch_number: info.batchNumber,
+            timestamp: info.timestamp,
+            index_repeated_storage_changes: info.indexRepeatedStorageChanges,
+            new_state_root: info.newStateRoot,
+            number_of_layer1_txs: info.numberOfLayer1Txs,
+            priority_operations_hash: info.priorityOperationsHash,
+            bootloader_heap_initial_contents_hash: info.bootloaderHeapInitialContentsHash,
+            events_queue_state_hash: info.eventsQueueStateHash,
+            system_logs,
+            da,
+        })
+    }
+
+    pub(crate) fn info(batch: &CommitBatch) -> CommitBatchInfo {
+        CommitBatchInfo {
+            batchNumber: batch.batch_number,
+            timestamp: batch.timestamp,
+            indexRepeatedStorageChanges: batch.index_repeated_storage_changes,
+            newStateRoot: batch.new_state_root,
+            numberOfLayer1Txs: batch.number_of_layer1_txs,
+            priorityOperationsHash: batch.priority_operations_hash,
+            bootloaderHeapInitialContentsHash: batch.bootloader_heap_initial_contents_hash,
+            eventsQueueStateHash: batch.events_queue_state_hash,
+            systemLogs: super::encode_logs(&batch.system_logs).into(),
+            pubdataCommitments: crate::rollup::zksync::da::encode_field(&batch.da).into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_and_short_inputs_are_typed_errors() {
+        assert!(matches!(
+            decode_commit(&[1, 2]),
+            Err(CalldataError::TooShort(2))
+        ));
+        assert!(matches!(
+            decode_commit(&[1, 2, 3, 4]),
+            Err(CalldataError::UnknownSelector(_))
+        ));
+        for version in [
+            CommitVersion::PreBoojum,
+            CommitVersion::Boojum,
+            CommitVersion::V24,
+            CommitVersion::V26,
+            CommitVersion::V29,
+        ] {
+            assert!(
+                matches!(
+                    decode_commit(&version.selector()),
+                    Err(CalldataError::Abi(_))
+                ),
+                "{version:?}"
+            );
+        }
+    }
+}

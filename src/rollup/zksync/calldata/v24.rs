@@ -1,0 +1,49 @@
+//! `commitBatchesSharedBridge(uint256,StoredBatchInfo,CommitBatchInfo[])`
+//! (`0x6edd4f12`, protocol v24/v25): the Boojum structs plus a chain id; the
+//! DA field always starts with the source byte.
+
+use alloy_sol_types::SolCall;
+
+use super::abi::{self, commitBatchesSharedBridgeCall};
+use super::{CalldataError, CommitCall, CommitVersion};
+use crate::rollup::zksync::da;
+
+pub const SELECTOR: [u8; 4] = [0x6e, 0xdd, 0x4f, 0x12];
+
+pub fn decode(input: &[u8]) -> Result<CommitCall, CalldataError> {
+    let call = commitBatchesSharedBridgeCall::abi_decode(input)?;
+    let batches = call
+        ._newBatchesData
+        .iter()
+        .map(|b| abi::batch(b, |field, _| da::parse_source_field(field)))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(CommitCall {
+        version: CommitVersion::V24,
+        chain_id: Some(call._chainId),
+        chain_address: None,
+        process_range: None,
+        previous: (&call._lastCommittedBatchData).into(),
+        batches,
+    })
+}
+
+pub fn encode(call: &CommitCall) -> Vec<u8> {
+    commitBatchesSharedBridgeCall {
+        _chainId: call.chain_id.unwrap_or_default(),
+        _lastCommittedBatchData: (&call.previous).into(),
+        _newBatchesData: call.batches.iter().map(abi::info).collect(),
+    }
+    .abi_encode()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn selector_matches_the_signature() {
+        use alloy_sol_types::SolCall;
+        assert_eq!(
+            super::abi::commitBatchesSharedBridgeCall::SELECTOR,
+            super::SELECTOR
+        );
+    }
+}

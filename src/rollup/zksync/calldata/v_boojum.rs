@@ -1,0 +1,53 @@
+//! `commitBatches` (`0x701f58c5`), Boojum: the last field is the pubdata
+//! itself (before 1.4.2) or `source byte ‖ …` (1.4.2 onwards, blobs from
+//! March 2024). The layout is read from the evidence, see
+//! [`crate::rollup::zksync::da::parse_boojum_field`].
+
+use alloy_sol_types::SolCall;
+
+use super::abi::{self, commitBatchesCall};
+use super::{CalldataError, CommitCall, CommitVersion};
+use crate::rollup::zksync::{L1_MESSENGER, PUBDATA_HASH_LOG_KEY, da, system_log_value};
+
+pub const SELECTOR: [u8; 4] = [0x70, 0x1f, 0x58, 0xc5];
+
+pub fn decode(input: &[u8]) -> Result<CommitCall, CalldataError> {
+    let call = commitBatchesCall::abi_decode(input)?;
+    let batches = call
+        ._newBatchesData
+        .iter()
+        .map(|b| {
+            abi::batch(b, |field, logs| {
+                da::parse_boojum_field(
+                    field,
+                    system_log_value(logs, L1_MESSENGER, PUBDATA_HASH_LOG_KEY),
+                )
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(CommitCall {
+        version: CommitVersion::Boojum,
+        chain_id: None,
+        chain_address: None,
+        process_range: None,
+        previous: (&call._lastCommittedBatchData).into(),
+        batches,
+    })
+}
+
+pub fn encode(call: &CommitCall) -> Vec<u8> {
+    commitBatchesCall {
+        _lastCommittedBatchData: (&call.previous).into(),
+        _newBatchesData: call.batches.iter().map(abi::info).collect(),
+    }
+    .abi_encode()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn selector_matches_the_signature() {
+        use alloy_sol_types::SolCall;
+        assert_eq!(super::abi::commitBatchesCall::SELECTOR, super::SELECTOR);
+    }
+}

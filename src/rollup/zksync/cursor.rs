@@ -1,0 +1,75 @@
+//! A bounds-checked reader over untrusted bytes: every read checks the bytes
+//! present first, so no length field can make the decoder panic or allocate
+//! more than the input holds.
+
+use alloy_primitives::B256;
+
+/// Ran past the end of the input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("needed {needed} bytes at offset {offset}, only {available} left")]
+pub struct Truncated {
+    pub offset: usize,
+    pub needed: usize,
+    pub available: usize,
+}
+
+pub(crate) struct Cursor<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Cursor<'a> {
+    pub fn new(bytes: &'a [u8]) -> Self {
+        Cursor { bytes, pos: 0 }
+    }
+
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+
+    pub fn remaining(&self) -> usize {
+        self.bytes.len() - self.pos
+    }
+
+    pub fn rest(&self) -> &'a [u8] {
+        &self.bytes[self.pos..]
+    }
+
+    pub fn take(&mut self, n: usize) -> Result<&'a [u8], Truncated> {
+        if n > self.remaining() {
+            return Err(Truncated {
+                offset: self.pos,
+                needed: n,
+                available: self.remaining(),
+            });
+        }
+        let out = &self.bytes[self.pos..self.pos + n];
+        self.pos += n;
+        Ok(out)
+    }
+
+    pub fn u8(&mut self) -> Result<u8, Truncated> {
+        Ok(self.take(1)?[0])
+    }
+
+    /// A big-endian unsigned integer of `n <= 8` bytes.
+    pub fn uint_be(&mut self, n: usize) -> Result<u64, Truncated> {
+        debug_assert!(n <= 8);
+        Ok(self
+            .take(n)?
+            .iter()
+            .fold(0u64, |acc, b| (acc << 8) | u64::from(*b)))
+    }
+
+    pub fn u32(&mut self) -> Result<u32, Truncated> {
+        Ok(self.uint_be(4)? as u32)
+    }
+
+    pub fn word(&mut self) -> Result<B256, Truncated> {
+        Ok(B256::from_slice(self.take(32)?))
+    }
+
+    pub fn array<const N: usize>(&mut self) -> Result<[u8; N], Truncated> {
+        Ok(self.take(N)?.try_into().expect("take returned N bytes"))
+    }
+}

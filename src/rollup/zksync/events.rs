@@ -1,0 +1,175 @@
+//! The diamond proxy's batch lifecycle events: a batch is committed
+//! (`BlockCommit`, topic 2 = new state root), final only once `BlockExecution`
+//! names it, and `BlocksRevert` drops committed-but-unexecuted batches, which
+//! the follower handles like a reorg ([`super::state::ZksyncState::unwind`]).
+
+use alloy_primitives::{B256, U256, b256};
+use serde::{Deserialize, Serialize};
+
+/// `BlockCommit(uint256 indexed batchNumber, bytes32 indexed batchHash, bytes32 indexed commitment)`.
+pub const BLOCK_COMMIT: B256 =
+    b256!("8f2916b2f2d78cc5890ead36c06c0f6d5d112c7e103589947e8e2f0d6eddb763");
+/// `BlockExecution(uint256 indexed batchNumber, bytes32 indexed batchHash, bytes32 indexed commitment)`.
+pub const BLOCK_EXECUTION: B256 =
+    b256!("2402307311a4d6604e4e7b4c8a15a7e1213edb39c16a31efa70afb06030d3165");
+/// `BlocksRevert(uint256 totalBatchesCommitted, uint256 totalBatchesVerified, uint256 totalBatchesExecuted)`.
+pub const BLOCKS_REVERT: B256 =
+    b256!("8bd4b15ea7d1bc41ea9abc3fc487ccb89cd678a00786584714faa9d751c84ee5");
+
+/// Why a log that carries one of these topics was rejected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EventError {
+    #[error("{event}: expected {expected} topics, got {found}")]
+    Topics {
+        event: &'static str,
+        expected: usize,
+        found: usize,
+    },
+    #[error("{event}: expected {expected} data bytes, got {found}")]
+    Data {
+        event: &'static str,
+        expected: usize,
+        found: usize,
+    },
+    #[error("{event}: batch number {value} does not fit in u64")]
+    Number { event: &'static str, value: U256 },
+}
+
+/// A lifecycle event.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BatchEvent {
+    Commit {
+        batch: u64,
+        state_root: B256,
+        commitment: B256,
+    },
+    Execution {
+        batch: u64,
+        state_root: B256,
+        commitment: B256,
+    },
+    Revert {
+        total_committed: u64,
+        total_verified: u64,
+        total_executed: u64,
+    },
+}
+
+/// Parses a diamond-proxy log; `Ok(None)` for other events.
+pub fn parse_log(topics: &[B256], data: &[u8]) -> Result<Option<BatchEvent>, EventError> {
+    let Some(topic0) = topics.first() else {
+        return Ok(None);
+    };
+    let number = |event: &'static str, word: &B256| {
+        let value = U256::from_be_bytes(word.0);
+        u64::try_from(value).map_err(|_| EventError::Number { event, value })
+    };
+    if *topic0 == BLOCK_COMMIT || *topic0 == BLOCK_EXECUTION {
+        let event = if *topic0 == BLOCK_COMMIT {
+            "BlockCommit"
+        } else {
+            "BlockExecution"
+        };
+        if topics.len() != 4 {
+            return Err(EventError::Topics {
+                event,
+                expected: 4,
+                found: topics.len(),
+            });
+        }
+        let batch = number(event, &topics[1])?;
+        let (state_root, commitment) = (topics[2], topics[3]);
+        return Ok(Some(if *topic0 == BLOCK_COMMIT {
+            BatchEvent::Commit {
+                batch,
+                state_root,
+                commitment,
+            }
+        } else {
+            BatchEvent::Execution {
+                batch,
+                state_root,
+                commitment,
+            }
+        }));
+    }
+    if *topic0 == BLOCKS_REVERT {
+        let event = "BlocksRevert";
+        if data.len() != 96 {
+            return Err(EventError::Data {
+                event,
+                expected: 96,
+                found: data.len(),
+            });
+        }
+        let word = |i: usize| B256::from_slice(&data[32 * i..32 * (i + 1)]);
+        return Ok(Some(BatchEvent::Revert {
+            total_committed: number(event, &word(0))?,
+            total_verified: number(event, &word(1))?,
+            total_executed: number(event, &word(2))?,
+        }));
+    }
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy_primitives::keccak256;
+
+    #[test]
+    fn topics_are_the_event_signature_hashes() {
+        assert_eq!(
+            keccak256("BlockCommit(uint256,bytes32,bytes32)"),
+            BLOCK_COMMIT
+        );
+        assert_eq!(
+            keccak256("BlockExecution(uint256,bytes32,bytes32)"),
+            BLOCK_EXECUTION
+        );
+        assert_eq!(
+            keccak256("BlocksRevert(uint256,uint256,uint256)"),
+            BLOCKS_REVERT
+        );
+    }
+
+    #[test]
+    fn parses_and_rejects() {
+        let n = B256::from(U256::from(7));
+        let e = parse_log(
+            &[
+                BLOCK_EXECUTION,
+                n,
+                B256::repeat_byte(1),
+                B256::repeat_byte(2),
+            ],
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            e,
+            Some(BatchEvent::Execution {
+                batch: 7,
+                state_root: B256::repeat_byte(1),
+                commitment: B256::repeat_byte(2)
+            })
+        );
+        assert!(parse_log(&[BLOCK_COMMIT, n], &[]).is_err());
+        assert!(parse_log(&[BLOCKS_REVERT], &[0; 95]).is_err());
+        let mut data = vec![0u8; 96];
+        data[31] = 9;
+        data[63] = 8;
+        data[95] = 7;
+        assert_eq!(
+            parse_log(&[BLOCKS_REVERT], &data).unwrap(),
+            Some(BatchEvent::Revert {
+                total_committed: 9,
+                total_verified: 8,
+                total_executed: 7
+            })
+        );
+        assert_eq!(parse_log(&[B256::ZERO], &[]).unwrap(), None);
+        assert!(parse_log(&[BLOCK_COMMIT, B256::repeat_byte(0xff), n, n], &[]).is_err());
+    }
+}

@@ -1,0 +1,506 @@
+//! Applying ZKsync batches to the store, and unwinding them.
+//!
+//! One batch becomes one [`StoreBatch`]: the new tree nodes, the current
+//! leaves (`z ‖ derived key` -> `index ‖ value`, `i ‖ index` -> derived key),
+//! one history entry per changed leaf, the undo list (which leaves changed,
+//! kept until the batch is executed), the batch record and the checkpoint.
+//!
+//! Enumeration indices: the initial writes of a batch take the next free
+//! indices in published order; after the batch the next free index must
+//! equal the commit's `indexRepeatedStorageChanges`. Repeated writes name
+//! their slot by index and carry a value relative to the slot's current value
+//! (see [`super::compression`]).
+//!
+//! Unwinding (`BlocksRevert`): the leaves of every batch above the target are
+//! restored from history (or removed, for slots first written there); nodes
+//! are content-addressed and never deleted, so the target's root is intact.
+
+use std::collections::HashSet;
+
+use alloy_primitives::B256;
+use serde::{Deserialize, Serialize};
+
+use super::decode::{DecodedBatch, Writes};
+use super::tree::{LeafWrite, Tree, TreeError, empty_root};
+use crate::diff::StateDiff;
+use crate::store::{Column, Store, StoreBatch, StoreError, keys};
+
+/// Why a batch could not be applied or unwound.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Tree(#[from] TreeError),
+    #[error("the store has no ZKsync genesis; apply a genesis first")]
+    NoGenesis,
+    #[error("the store already holds ZKsync state (at batch {0})")]
+    AlreadyInitialised(u64),
+    #[error("genesis root {computed} differs from the expected {expected}")]
+    GenesisRoot { computed: B256, expected: B256 },
+    #[error("batch {found} does not follow batch {last}")]
+    OutOfOrder { last: u64, found: u64 },
+    #[error("batch {batch}: repeated write names unknown enumeration index {index}")]
+    UnknownIndex { batch: u64, index: u64 },
+    #[error("batch {batch}: initial write of {key}, which already has index {index}")]
+    KeyExists { batch: u64, key: B256, index: u64 },
+    #[error("batch {batch}: slot {key} written twice")]
+    DuplicateWrite { batch: u64, key: B256 },
+    #[error(
+        "batch {batch}: next free index after the batch is {computed}, the commit says {committed}"
+    )]
+    IndexMismatch {
+        batch: u64,
+        computed: u64,
+        committed: u64,
+    },
+    #[error("cannot unwind to batch {target}: batch {executed} is executed")]
+    UnwindExecuted { target: u64, executed: u64 },
+    #[error("cannot unwind to batch {target}: the store is at batch {current}")]
+    UnwindAhead { target: u64, current: u64 },
+    #[error("batch {batch} has no undo record (executed, or the store is corrupt)")]
+    MissingUndo { batch: u64 },
+    #[error("corrupt {what}: {detail}")]
+    Corrupt { what: &'static str, detail: String },
+}
+
+/// The engine's checkpoint, stored with every batch.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// Last applied batch (0 = genesis).
+    pub batch: u64,
+    pub root: B256,
+    /// Next free enumeration index.
+    pub next_index: u64,
+    /// Highest batch named by `BlockExecution` (cannot be unwound).
+    pub last_executed: u64,
+    /// Highest batch up to which every computed root matched the committed one.
+    pub verified: u64,
+}
+
+/// What the store keeps per batch.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchRecord {
+    pub batch: u64,
+    pub computed_root: B256,
+    pub claimed_root: Option<B256>,
+    /// `Some(true)` when the computed root equals the claimed one.
+    pub matches: Option<bool>,
+    pub next_index: u64,
+    pub initial_writes: usize,
+    pub repeated_writes: usize,
+}
+
+/// One batch's writes as the engine takes them.
+#[derive(Clone, Debug)]
+pub struct BatchInput {
+    pub batch_number: u64,
+    pub claimed_root: Option<B256>,
+    /// `indexRepeatedStorageChanges` of the commit, checked when present.
+    pub index_repeated_storage_changes: Option<u64>,
+    pub writes: Writes,
+}
+
+impl BatchInput {
+    /// The input for a decoded batch, `None` when its writes could not be decoded.
+    pub fn from_decoded(batch: &DecodedBatch) -> Option<Self> {
+        Some(BatchInput {
+            batch_number: batch.batch_number,
+            claimed_root: Some(batch.new_state_root),
+            index_repeated_storage_changes: Some(batch.index_repeated_storage_changes),
+            writes: batch.writes.clone()?,
+        })
+    }
+}
+
+/// The result of applying a batch.
+#[derive(Clone, Debug)]
+pub struct Applied {
+    pub record: BatchRecord,
+    /// The batch's writes resolved to final values, in published order.
+    pub diff: StateDiff,
+}
+
+/// The ZKsync state engine over a store.
+pub struct ZksyncState<'s> {
+    store: &'s Store,
+    checkpoint: Checkpoint,
+}
+
+impl<'s> ZksyncState<'s> {
+    /// Opens the engine at the store's checkpoint.
+    pub fn open(store: &'s Store) -> Result<Self, StateError> {
+        let checkpoint = read_checkpoint(store)?.ok_or(StateError::NoGenesis)?;
+        Ok(ZksyncState { store, checkpoint })
+    }
+
+    /// Writes the genesis leaves (indices as given) as batch 0 and opens the engine.
+    pub fn init_genesis(
+        store: &'s Store,
+        leaves: &[(B256, u64, B256)],
+        expected_root: Option<B256>,
+    ) -> Result<Self, StateError> {
+        if let Some(existing) = read_checkpoint(store)? {
+            return Err(StateError::AlreadyInitialised(existing.batch));
+        }
+        let mut batch = StoreBatch::default();
+        let update = Tree::new(store, empty_root()).update(
+            leaves
+                .iter()
+                .map(|(k, i, v)| LeafWrite::new(k, *i, v))
+                .collect(),
+        )?;
+        if let Some(expected) = expected_root
+            && expected != update.root
+        {
+            return Err(StateError::GenesisRoot {
+                computed: update.root,
+                expected,
+            });
+        }
+        for (key, value) in update.nodes {
+            batch.put(Column::Nodes, key.to_vec(), value);
+        }
+        for (key, index, value) in leaves {
+            put_leaf(&mut batch, key, *index, value, 0, true);
+        }
+        let next_index = leaves.iter().map(|l| l.1).max().unwrap_or(0) + 1;
+        let record = BatchRecord {
+            batch: 0,
+            computed_root: update.root,
+            claimed_root: expected_root,
+            matches: expected_root.map(|e| e == update.root),
+            next_index,
+            initial_writes: leaves.len(),
+            repeated_writes: 0,
+        };
+        let checkpoint = Checkpoint {
+            batch: 0,
+            root: update.root,
+            next_index,
+            last_executed: 0,
+            verified: 0,
+        };
+        put_record(&mut batch, &record);
+        put_checkpoint(&mut batch, &checkpoint);
+        store.commit(batch)?;
+        Ok(ZksyncState { store, checkpoint })
+    }
+
+    pub fn checkpoint(&self) -> &Checkpoint {
+        &self.checkpoint
+    }
+
+    /// Applies one batch atomically.
+    pub fn apply(&mut self, input: &BatchInput) -> Result<Applied, StateError> {
+        let (batch, applied, checkpoint) = self.plan(input)?;
+        self.store.commit(batch)?;
+        self.checkpoint = checkpoint;
+        Ok(applied)
+    }
+
+    /// Computes everything `input` changes as one [`StoreBatch`] without writing it.
+    pub fn plan(
+        &self,
+        input: &BatchInput,
+    ) -> Result<(StoreBatch, Applied, Checkpoint), StateError> {
+        let n = input.batch_number;
+        if n != self.checkpoint.batch + 1 {
+            return Err(StateError::OutOfOrder {
+                last: self.checkpoint.batch,
+                found: n,
+            });
+        }
+        let mut seen = HashSet::new();
+        let mut resolved: Vec<(B256, u64, B256, bool)> =
+            Vec::with_capacity(input.writes.initial.len() + input.writes.repeated.len());
+        let mut next_index = self.checkpoint.next_index;
+        for w in &input.writes.initial {
+            if let Some((index, _)) = self.leaf(&w.derived_key)? {
+                return Err(StateError::KeyExists {
+                    batch: n,
+                    key: w.derived_key,
+                    index,
+                });
+            }
+            if !seen.insert(w.derived_key) {
+                return Err(StateError::DuplicateWrite {
+                    batch: n,
+                    key: w.derived_key,
+                });
+            }
+            resolved.push((w.derived_key, next_index, w.value.apply(&B256::ZERO), true));
+            next_index += 1;
+        }
+        for w in &input.writes.repeated {
+            let key = self
+                .key_of_index(w.index)?
+                .ok_or(StateError::UnknownIndex {
+                    batch: n,
+                    index: w.index,
+                })?;
+            let (index, previous) = self.leaf(&key)?.ok_or_else(|| StateError::Corrupt {
+                what: "leaf",
+                detail: format!("index {} names {key}, which has no leaf", w.index),
+            })?;
+            if !seen.insert(key) {
+                return Err(StateError::DuplicateWrite { batch: n, key });
+            }
+            resolved.push((key, index, w.value.apply(&previous), false));
+        }
+        if let Some(committed) = input.index_repeated_storage_changes
+            && committed != next_index
+        {
+            return Err(StateError::IndexMismatch {
+                batch: n,
+                computed: next_index,
+                committed,
+            });
+        }
+
+        let mut batch = StoreBatch::default();
+        let update = Tree::new(self.store, self.checkpoint.root).update(
+            resolved
+                .iter()
+                .map(|(k, i, v, _)| LeafWrite::new(k, *i, v))
+                .collect(),
+        )?;
+        for (key, value) in update.nodes {
+            batch.put(Column::Nodes, key.to_vec(), value);
+        }
+        let mut undo = Vec::with_capacity(resolved.len() * 32);
+        for (key, index, value, is_new) in &resolved {
+            put_leaf(&mut batch, key, *index, value, n, *is_new);
+            undo.extend_from_slice(key.as_slice());
+        }
+        batch.put(Column::Meta, keys::undo(n), undo);
+        let matches = input.claimed_root.map(|c| c == update.root);
+        let record = BatchRecord {
+            batch: n,
+            computed_root: update.root,
+            claimed_root: input.claimed_root,
+            matches,
+            next_index,
+            initial_writes: input.writes.initial.len(),
+            repeated_writes: input.writes.repeated.len(),
+        };
+        let verified = if matches == Some(true) && self.checkpoint.verified == n - 1 {
+            n
+        } else {
+            self.checkpoint.verified
+        };
+        let checkpoint = Checkpoint {
+            batch: n,
+            root: update.root,
+            next_index,
+            last_executed: self.checkpoint.last_executed,
+            verified,
+        };
+        put_record(&mut batch, &record);
+        put_checkpoint(&mut batch, &checkpoint);
+        let diff = StateDiff {
+            derived_writes: resolved.iter().map(|(k, _, v, _)| (*k, *v)).collect(),
+            ..Default::default()
+        };
+        Ok((batch, Applied { record, diff }, checkpoint))
+    }
+
+    /// Records that `BlockExecution` named `batch`: it can no longer be unwound,
+    /// so its undo list (and those below it) are dropped.
+    pub fn mark_executed(&mut self, batch: u64) -> Result<(), StateError> {
+        let executed = batch.min(self.checkpoint.batch);
+        if executed <= self.checkpoint.last_executed {
+            return Ok(());
+        }
+        let mut write = StoreBatch::default();
+        for n in self.checkpoint.last_executed + 1..=executed {
+            write.delete(Column::Meta, keys::undo(n));
+        }
+        let checkpoint = Checkpoint {
+            last_executed: executed,
+            ..self.checkpoint.clone()
+        };
+        put_checkpoint(&mut write, &checkpoint);
+        self.store.commit(write)?;
+        self.checkpoint = checkpoint;
+        Ok(())
+    }
+
+    /// Unwinds to `target` (`BlocksRevert`): every batch above it is undone in one atomic write.
+    pub fn unwind(&mut self, target: u64) -> Result<(), StateError> {
+        let current = self.checkpoint.batch;
+        if target > current {
+            return Err(StateError::UnwindAhead { target, current });
+        }
+        if target < self.checkpoint.last_executed {
+            return Err(StateError::UnwindExecuted {
+                target,
+                executed: self.checkpoint.last_executed,
+            });
+        }
+        if target == current {
+            return Ok(());
+        }
+        let mut write = StoreBatch::default();
+        for n in (target + 1..=current).rev() {
+            let undo = self
+                .store
+                .get(Column::Meta, &keys::undo(n))?
+                .ok_or(StateError::MissingUndo { batch: n })?;
+            if undo.len() % 32 != 0 {
+                return Err(StateError::Corrupt {
+                    what: "undo list",
+                    detail: format!("batch {n}: {} bytes", undo.len()),
+                });
+            }
+            for key in undo.chunks_exact(32) {
+                let key = B256::from_slice(key);
+                let leaf_key = keys::leaf(keys::LEAF_ZKSYNC_BY_KEY, &[key.as_slice()]);
+                match self.store.get_at_or_before(
+                    Column::History,
+                    &leaf_key,
+                    &keys::history(&leaf_key, n - 1),
+                )? {
+                    Some((_, previous)) => write.put(Column::Leaves, leaf_key.clone(), previous),
+                    None => {
+                        if let Some((index, _)) = self.leaf(&key)? {
+                            write.delete(
+                                Column::Leaves,
+                                keys::leaf(keys::LEAF_ZKSYNC_BY_INDEX, &[&index.to_be_bytes()]),
+                            );
+                        }
+                        write.delete(Column::Leaves, leaf_key.clone());
+                    }
+                }
+                write.delete(Column::History, keys::history(&leaf_key, n));
+            }
+            write.delete(Column::Meta, keys::undo(n));
+            write.delete(Column::Batches, keys::batch(n).to_vec());
+        }
+        let record = self.record(target)?.ok_or_else(|| StateError::Corrupt {
+            what: "batch record",
+            detail: format!("batch {target} missing"),
+        })?;
+        let checkpoint = Checkpoint {
+            batch: target,
+            root: record.computed_root,
+            next_index: record.next_index,
+            last_executed: self.checkpoint.last_executed,
+            verified: self.checkpoint.verified.min(target),
+        };
+        put_checkpoint(&mut write, &checkpoint);
+        self.store.commit(write)?;
+        self.checkpoint = checkpoint;
+        Ok(())
+    }
+
+    /// The current (index, value) of a slot.
+    pub fn leaf(&self, derived_key: &B256) -> Result<Option<(u64, B256)>, StateError> {
+        self.store
+            .get(
+                Column::Leaves,
+                &keys::leaf(keys::LEAF_ZKSYNC_BY_KEY, &[derived_key.as_slice()]),
+            )?
+            .map(|v| decode_leaf(&v))
+            .transpose()
+    }
+
+    /// The (index, value) of a slot as of `batch` (time travel through history).
+    pub fn leaf_at(
+        &self,
+        derived_key: &B256,
+        batch: u64,
+    ) -> Result<Option<(u64, B256)>, StateError> {
+        let leaf_key = keys::leaf(keys::LEAF_ZKSYNC_BY_KEY, &[derived_key.as_slice()]);
+        self.store
+            .get_at_or_before(Column::History, &leaf_key, &keys::history(&leaf_key, batch))?
+            .map(|(_, v)| decode_leaf(&v))
+            .transpose()
+    }
+
+    /// The derived key holding enumeration index `index`.
+    pub fn key_of_index(&self, index: u64) -> Result<Option<B256>, StateError> {
+        match self.store.get(
+            Column::Leaves,
+            &keys::leaf(keys::LEAF_ZKSYNC_BY_INDEX, &[&index.to_be_bytes()]),
+        )? {
+            Some(v) if v.len() == 32 => Ok(Some(B256::from_slice(&v))),
+            Some(v) => Err(StateError::Corrupt {
+                what: "index entry",
+                detail: format!("{} bytes", v.len()),
+            }),
+            None => Ok(None),
+        }
+    }
+
+    /// The stored record of `batch`.
+    pub fn record(&self, batch: u64) -> Result<Option<BatchRecord>, StateError> {
+        self.store
+            .get(Column::Batches, &keys::batch(batch))?
+            .map(|v| {
+                serde_json::from_slice(&v).map_err(|e| StateError::Corrupt {
+                    what: "batch record",
+                    detail: e.to_string(),
+                })
+            })
+            .transpose()
+    }
+}
+
+/// Reads the checkpoint, if the store holds ZKsync state.
+pub fn read_checkpoint(store: &Store) -> Result<Option<Checkpoint>, StateError> {
+    store
+        .get(Column::Meta, keys::CHECKPOINT)?
+        .map(|v| {
+            serde_json::from_slice(&v).map_err(|e| StateError::Corrupt {
+                what: "checkpoint",
+                detail: e.to_string(),
+            })
+        })
+        .transpose()
+}
+
+fn decode_leaf(v: &[u8]) -> Result<(u64, B256), StateError> {
+    if v.len() != 40 {
+        return Err(StateError::Corrupt {
+            what: "leaf",
+            detail: format!("{} bytes", v.len()),
+        });
+    }
+    Ok((
+        u64::from_be_bytes(v[..8].try_into().expect("8 bytes")),
+        B256::from_slice(&v[8..]),
+    ))
+}
+
+fn put_leaf(batch: &mut StoreBatch, key: &B256, index: u64, value: &B256, n: u64, is_new: bool) {
+    let leaf_key = keys::leaf(keys::LEAF_ZKSYNC_BY_KEY, &[key.as_slice()]);
+    let mut leaf = Vec::with_capacity(40);
+    leaf.extend_from_slice(&index.to_be_bytes());
+    leaf.extend_from_slice(value.as_slice());
+    batch.put(Column::History, keys::history(&leaf_key, n), leaf.clone());
+    batch.put(Column::Leaves, leaf_key, leaf);
+    if is_new {
+        batch.put(
+            Column::Leaves,
+            keys::leaf(keys::LEAF_ZKSYNC_BY_INDEX, &[&index.to_be_bytes()]),
+            key.to_vec(),
+        );
+    }
+}
+
+fn put_record(batch: &mut StoreBatch, record: &BatchRecord) {
+    batch.put(
+        Column::Batches,
+        keys::batch(record.batch).to_vec(),
+        serde_json::to_vec(record).expect("record serialises"),
+    );
+}
+
+fn put_checkpoint(batch: &mut StoreBatch, checkpoint: &Checkpoint) {
+    batch.put(
+        Column::Meta,
+        keys::CHECKPOINT,
+        serde_json::to_vec(checkpoint).expect("checkpoint serialises"),
+    );
+}
