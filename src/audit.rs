@@ -105,20 +105,38 @@ impl BatchAudit {
         Ok(())
     }
 
+    /// Rolls the audits and the verified pointer back to `target` (`None`: before
+    /// any batch) as part of an unwind's atomic write; `next_batch` is the first
+    /// batch number that was never applied.
+    pub fn unwind(
+        store: &Store,
+        target: Option<u64>,
+        next_batch: u64,
+        batch: &mut StoreBatch,
+    ) -> Result<(), StoreError> {
+        let first_undone = target.map_or(0, |t| t + 1);
+        for n in first_undone..next_batch {
+            batch.delete(Column::Audits, keys::batch(n).to_vec());
+        }
+        if let Some(held) = read_batch_pointer(store, keys::VERIFICATION_HELD)?
+            && held >= first_undone
+        {
+            batch.delete(Column::Meta, keys::VERIFICATION_HELD);
+        }
+        if let Some(verified) = Self::verified_batch(store)?
+            && verified >= first_undone
+        {
+            match target {
+                Some(t) => batch.put(Column::Meta, keys::VERIFIED_BATCH, t.to_be_bytes()),
+                None => batch.delete(Column::Meta, keys::VERIFIED_BATCH),
+            }
+        }
+        Ok(())
+    }
+
     /// The last verified batch: the newest batch such that it and every batch before it matched.
     pub fn verified_batch(store: &Store) -> Result<Option<u64>, StoreError> {
-        store
-            .get(Column::Meta, keys::VERIFIED_BATCH)?
-            .map(|bytes| {
-                bytes
-                    .try_into()
-                    .map(u64::from_be_bytes)
-                    .map_err(|_| StoreError::Corrupt {
-                        what: "verified pointer",
-                        detail: "not 8 bytes".into(),
-                    })
-            })
-            .transpose()
+        read_batch_pointer(store, keys::VERIFIED_BATCH)
     }
 
     /// The audit of a committed batch.
@@ -133,6 +151,22 @@ impl BatchAudit {
             })
             .transpose()
     }
+}
+
+/// Reads a meta key holding a batch number (8 bytes, big-endian).
+fn read_batch_pointer(store: &Store, key: &[u8]) -> Result<Option<u64>, StoreError> {
+    store
+        .get(Column::Meta, key)?
+        .map(|bytes| {
+            bytes
+                .try_into()
+                .map(u64::from_be_bytes)
+                .map_err(|_| StoreError::Corrupt {
+                    what: "batch pointer",
+                    detail: "not 8 bytes".into(),
+                })
+        })
+        .transpose()
 }
 
 #[cfg(test)]

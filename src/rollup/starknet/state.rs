@@ -16,6 +16,7 @@ use alloy_primitives::B256;
 use serde::{Deserialize, Serialize};
 use starknet_types_core::felt::Felt;
 
+use super::da::aliases::AliasSource;
 use super::hash::{PedersenHasher, PoseidonHasher, pedersen, poseidon, poseidon_many};
 use super::trie::{NewNodes, Trie, TrieError};
 use crate::diff::StateDiff;
@@ -194,6 +195,8 @@ impl<'s> StarknetState<'s> {
         let batch_number = checkpoint.next_batch;
         let mut batch = StoreBatch::default();
         let mut hashes = 0u64;
+        // Every leaves key this batch changes, so the batch can be unwound (L1 reorg).
+        let mut undo = UndoList::default();
 
         let mut contract_leaves = Vec::with_capacity(diff.contracts.len());
         for (address, contract_diff) in &diff.contracts {
@@ -210,10 +213,12 @@ impl<'s> StarknetState<'s> {
                     keys::LEAF_STARKNET_STORAGE,
                     &[&address.to_bytes_be(), &key.to_bytes_be()],
                 );
+                undo.push(&leaf_key);
                 put_leaf(&mut batch, leaf_key, value, batch_number);
                 if address == ALIAS_CONTRACT && key != Felt::ZERO {
                     // Reverse index so decoders can map an alias back to the key or address it stands for.
                     let alias_key = keys::leaf(keys::LEAF_STARKNET_ALIAS, &[&value.to_bytes_be()]);
+                    undo.push(&alias_key);
                     batch.put(Column::Leaves, alias_key, key.to_bytes_be());
                 }
             }
@@ -237,6 +242,7 @@ impl<'s> StarknetState<'s> {
             } else {
                 state.encode()
             };
+            undo.push(&contract_key);
             put_raw_leaf(&mut batch, contract_key, encoded, batch_number);
             let leaf = state.leaf_hash();
             hashes += 3;
@@ -254,6 +260,7 @@ impl<'s> StarknetState<'s> {
                 to_felt("compiled class hash", compiled)?,
             );
             let leaf_key = keys::leaf(keys::LEAF_STARKNET_CLASS, &[&class_hash.to_bytes_be()]);
+            undo.push(&leaf_key);
             put_leaf(&mut batch, leaf_key, compiled, batch_number);
             class_leaves.push((class_hash, class_leaf_hash(&compiled)));
             hashes += 1;
@@ -281,6 +288,7 @@ impl<'s> StarknetState<'s> {
             keys::batch(batch_number),
             serde_json::to_vec(&roots).expect("roots serialise"),
         );
+        batch.put(Column::Meta, keys::undo(batch_number), undo.0);
         batch.put(
             Column::Meta,
             keys::CHECKPOINT,
@@ -300,6 +308,79 @@ impl<'s> StarknetState<'s> {
         Ok(roots)
     }
 
+    /// Undoes every batch after `target` (`None`: back to the empty state) in one
+    /// atomic write, e.g. when an L1 reorg removed the updates that carried them.
+    /// Trie nodes are content-addressed and never deleted, so the roots recorded
+    /// for `target` are still complete; only leaves, history, the alias index,
+    /// batch records, audits and the checkpoint are rolled back.
+    pub fn unwind(&self, target: Option<u64>) -> Result<(), StateError> {
+        let next_batch = self.checkpoint()?.next_batch;
+        let first_undone = target.map_or(0, |t| t + 1);
+        if first_undone >= next_batch {
+            return Ok(());
+        }
+        let mut write = StoreBatch::default();
+        for n in (first_undone..next_batch).rev() {
+            let list =
+                self.store
+                    .get(Column::Meta, &keys::undo(n))?
+                    .ok_or(StateError::Corrupt {
+                        what: "undo list",
+                        detail: format!("batch {n} has none"),
+                    })?;
+            for leaf_key in UndoList::parse(&list)? {
+                if leaf_key.first() == Some(&keys::LEAF_STARKNET_ALIAS) {
+                    // Aliases are allocated once; the batch that allocated it is being undone.
+                    write.delete(Column::Leaves, leaf_key.to_vec());
+                    continue;
+                }
+                let previous = match n.checked_sub(1) {
+                    None => None,
+                    Some(before) => self
+                        .store
+                        .get_at_or_before(
+                            Column::History,
+                            leaf_key,
+                            &keys::history(leaf_key, before),
+                        )?
+                        .map(|(_, value)| value),
+                };
+                match previous {
+                    Some(value) if !value.is_empty() => {
+                        write.put(Column::Leaves, leaf_key.to_vec(), value)
+                    }
+                    _ => write.delete(Column::Leaves, leaf_key.to_vec()),
+                }
+                write.delete(Column::History, keys::history(leaf_key, n));
+            }
+            write.delete(Column::Meta, keys::undo(n));
+            write.delete(Column::Batches, keys::batch(n).to_vec());
+        }
+        let checkpoint = match target {
+            None => Checkpoint::default(),
+            Some(t) => {
+                let roots = self.batch_roots(t)?.ok_or(StateError::Corrupt {
+                    what: "batch record",
+                    detail: format!("batch {t} missing"),
+                })?;
+                Checkpoint {
+                    next_batch: t + 1,
+                    contracts_root: roots.contracts_root,
+                    classes_root: roots.classes_root,
+                    global_root: roots.global_root,
+                }
+            }
+        };
+        crate::audit::BatchAudit::unwind(self.store, target, next_batch, &mut write)?;
+        write.put(
+            Column::Meta,
+            keys::CHECKPOINT,
+            serde_json::to_vec(&checkpoint).expect("checkpoint serialises"),
+        );
+        self.store.commit(write)?;
+        Ok(())
+    }
+
     /// The roots recorded for a committed batch.
     pub fn batch_roots(&self, batch: u64) -> Result<Option<BatchRoots>, StateError> {
         self.store
@@ -311,6 +392,48 @@ impl<'s> StarknetState<'s> {
                 })
             })
             .transpose()
+    }
+}
+
+/// Reverse index of the alias table, as committed by earlier batches: decoding a
+/// v0.13.4+ batch resolves aliases through it.
+impl AliasSource for StarknetState<'_> {
+    type Error = StateError;
+
+    fn original_of(&self, alias: &Felt) -> Result<Option<Felt>, StateError> {
+        let key = keys::leaf(keys::LEAF_STARKNET_ALIAS, &[&alias.to_bytes_be()]);
+        self.store
+            .get(Column::Leaves, &key)?
+            .map(|b| felt_from_stored(&b))
+            .transpose()
+    }
+}
+
+/// The leaves keys one batch changed, as `length (1) ‖ key` entries.
+#[derive(Default)]
+struct UndoList(Vec<u8>);
+
+impl UndoList {
+    fn push(&mut self, leaf_key: &[u8]) {
+        // Leaves keys are at most 65 bytes (tag ‖ address ‖ key).
+        self.0.push(leaf_key.len() as u8);
+        self.0.extend_from_slice(leaf_key);
+    }
+
+    fn parse(bytes: &[u8]) -> Result<Vec<&[u8]>, StateError> {
+        let mut out = Vec::new();
+        let mut rest = bytes;
+        while let Some((&len, tail)) = rest.split_first() {
+            let (key, tail) = tail
+                .split_at_checked(len as usize)
+                .ok_or(StateError::Corrupt {
+                    what: "undo list",
+                    detail: "truncated entry".into(),
+                })?;
+            out.push(key);
+            rest = tail;
+        }
+        Ok(out)
     }
 }
 
