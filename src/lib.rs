@@ -6,8 +6,10 @@
 pub mod api;
 pub mod audit;
 pub mod blob;
+pub mod chain;
 pub mod cli;
 pub mod diff;
+pub mod follow;
 pub mod hexfmt;
 pub mod l1;
 pub mod rollup;

@@ -968,7 +968,7 @@ fn cli_apply_replays_commits_and_follows_a_recommit() {
         assert_eq!(state.checkpoint().root, specs[7].new_state_root);
     }
     // The shipped chain config: name and expected genesis root come from it.
-    let config = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("chains/zksync-era-mainnet.json");
+    let config = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("chains/zksync-era-mainnet.toml");
     let cfg_db = dir.path().join("db3");
     let args = [
         "zkreplay",
@@ -985,7 +985,11 @@ fn cli_apply_replays_commits_and_follows_a_recommit() {
     ];
     assert_eq!(run_cli(&args), 0);
     assert_eq!(
-        genesis::ChainConfig::load(&config).unwrap().genesis_root,
+        zkreplay::chain::ChainConfig::load(&config)
+            .unwrap()
+            .zksync
+            .unwrap()
+            .genesis_root,
         Some(word(
             &json("genesis/expected_roots.json")["mainnet"]["expected_root"]
         ))

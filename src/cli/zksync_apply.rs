@@ -11,9 +11,10 @@ use anyhow::Context;
 use serde_json::json;
 
 use super::decode_zksync::read_binary;
+use crate::chain::ChainConfig;
 use crate::rollup::zksync::calldata::decode_commit;
 use crate::rollup::zksync::decode::{BlobStore, decode_batches};
-use crate::rollup::zksync::genesis::{self, ChainConfig};
+use crate::rollup::zksync::genesis;
 use crate::rollup::zksync::state::{BatchInput, ZksyncState, read_checkpoint};
 use crate::store::Store;
 
@@ -27,7 +28,7 @@ pub struct Args {
     /// when the store is new, otherwise checked against the stored genesis root.
     #[arg(long, env = "ZKREPLAY_ZKSYNC_GENESIS")]
     pub genesis: Option<PathBuf>,
-    /// Chain config JSON (name, expected genesis root, genesis file, gateway).
+    /// Chain config TOML (`chains/*.toml`: name, genesis file, expected genesis root).
     #[arg(long, env = "ZKREPLAY_ZKSYNC_CHAIN_CONFIG")]
     pub chain_config: Option<PathBuf>,
     /// Store chain name (overridden by the chain config's `name`).
@@ -55,10 +56,12 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         .as_ref()
         .map(|c| c.name.clone())
         .unwrap_or(args.chain.clone());
-    let genesis_path = args
-        .genesis
-        .clone()
-        .or_else(|| config.as_ref().and_then(|c| c.genesis_file.clone()));
+    let genesis_path = args.genesis.clone().or_else(|| {
+        config
+            .as_ref()
+            .and_then(|c| c.zksync.as_ref())
+            .and_then(|z| z.genesis_file.clone())
+    });
     let store = Store::open(&args.data_dir, &chain)?;
     let mut all_match = true;
 
@@ -81,7 +84,10 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
                 "the store is new: --genesis (or a chain config with genesis_file) is required",
             )?;
             let leaves = genesis::leaves(&genesis::load(&path)?)?;
-            let expected = config.as_ref().and_then(|c| c.genesis_root);
+            let expected = config
+                .as_ref()
+                .and_then(|c| c.zksync.as_ref())
+                .and_then(|z| z.genesis_root);
             let state = ZksyncState::init_genesis(&store, &leaves, expected)?;
             let cp = state.checkpoint();
             println!(

@@ -7,7 +7,7 @@
 //! Accepted formats: the zksync-era `InitialState*.json` (`storage_logs`) and
 //! the Postgres `storage_logs` CSV dump (rows with `miniblock_number` 0).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use alloy_primitives::{Address, B256, U256};
 use serde::{Deserialize, Serialize};
@@ -164,27 +164,6 @@ pub fn root(logs: &[StorageLog]) -> Result<B256, GenesisError> {
     Ok(tree::root_of(&leaves(logs)?)?)
 }
 
-/// Chain parameters (a JSON file).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ChainConfig {
-    /// Store chain name, e.g. `zksync-era-mainnet`.
-    pub name: String,
-    #[serde(default)]
-    pub chain_id: Option<u64>,
-    /// Diamond proxy on the settlement layer (events come from it).
-    #[serde(default)]
-    pub diamond_proxy: Option<Address>,
-    /// Genesis storage-log file, relative to the config file.
-    #[serde(default)]
-    pub genesis_file: Option<PathBuf>,
-    /// Expected genesis root, checked when the genesis is applied.
-    #[serde(default)]
-    pub genesis_root: Option<B256>,
-    /// Settlement through a Gateway chain, if any.
-    #[serde(default)]
-    pub gateway: Option<GatewayConfig>,
-}
-
 /// Where a chain's pubdata goes once it settles on a Gateway chain.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GatewayConfig {
@@ -194,20 +173,4 @@ pub struct GatewayConfig {
     pub relayed_da_validator: Option<Address>,
     /// The chain's diamond proxy on the Gateway (sender of the Executor's messages).
     pub diamond_on_gateway: Option<Address>,
-}
-
-impl ChainConfig {
-    pub fn load(path: &Path) -> Result<Self, GenesisError> {
-        let text = std::fs::read_to_string(path).map_err(|source| GenesisError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
-        let mut config: ChainConfig = serde_json::from_str(&text)?;
-        if let (Some(file), Some(dir)) = (&config.genesis_file, path.parent())
-            && file.is_relative()
-        {
-            config.genesis_file = Some(dir.join(file));
-        }
-        Ok(config)
-    }
 }
