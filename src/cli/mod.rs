@@ -4,8 +4,8 @@
 use clap::{Parser, Subcommand};
 
 pub mod decode_starknet;
-pub mod serve;
 pub mod decode_zksync;
+pub mod serve;
 pub mod starknet_apply;
 pub mod zksync_apply;
 

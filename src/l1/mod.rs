@@ -75,7 +75,10 @@ pub enum L1Error {
     #[error("blob {versioned_hash} is not available from the beacon node or the archive")]
     BlobUnavailable { versioned_hash: B256 },
     #[error("blob served for {versioned_hash} does not match it: {detail}")]
-    BlobMismatch { versioned_hash: B256, detail: String },
+    BlobMismatch {
+        versioned_hash: B256,
+        detail: String,
+    },
     #[error("store: {0}")]
     Store(#[from] crate::store::StoreError),
 }
@@ -89,8 +92,10 @@ pub trait L1Source: Send + Sync {
         &self,
         number: u64,
     ) -> impl Future<Output = Result<Option<L1Block>, L1Error>> + Send;
-    fn block_by_hash(&self, hash: B256)
-    -> impl Future<Output = Result<Option<L1Block>, L1Error>> + Send;
+    fn block_by_hash(
+        &self,
+        hash: B256,
+    ) -> impl Future<Output = Result<Option<L1Block>, L1Error>> + Send;
     /// Logs in `[from_block, to_block]`, in chain order; implementations split ranges the node refuses.
     fn logs(&self, filter: &LogFilter) -> impl Future<Output = Result<Vec<L1Log>, L1Error>> + Send;
     fn transaction(

@@ -9,6 +9,8 @@
 //! | meta    | `checkpoint`                          | JSON checkpoint of the rollup engine    |
 //! | meta    | `verified_batch`, `verification_held` | batch (8, BE), see [`crate::audit`]     |
 //! | meta    | `undo/ ‖ batch (8, BE)`               | ZKsync: derived keys (32 each) the batch changed, kept until the batch is executed (for `BlocksRevert`) |
+//! | meta    | `l1_cursor`                           | JSON [`crate::follow::L1Cursor`]: last L1 log handled |
+//! | meta    | `l1batch/ ‖ batch (8, BE)`            | JSON [`crate::follow::L1BatchRecord`]: where the batch came from on L1 |
 //! | nodes   | `trie tag (1) ‖ node hash (32)`       | encoded node (see the trie modules)     |
 //! | leaves  | `LEAF_* tag (1) ‖ fields`             | current value                           |
 //! | history | `leaves key ‖ batch (8, BE)`          | value as of that batch (empty = zero)   |
@@ -52,7 +54,19 @@ pub const LEAF_ZKSYNC_BY_KEY: u8 = b'z';
 /// Leaf tag: ZKsync derived key by enumeration index, `tag ‖ index (8, BE)` -> derived key (32).
 pub const LEAF_ZKSYNC_BY_INDEX: u8 = b'i';
 
-/// Meta key prefix of the per-batch undo lists (ZKsync `BlocksRevert`).
+/// Meta key of the follower's L1 cursor.
+pub const L1_CURSOR: &[u8] = b"l1_cursor";
+/// Meta key prefix of the per-batch L1 provenance records.
+pub const L1_BATCH_PREFIX: &[u8] = b"l1batch/";
+
+/// Meta key of the L1 provenance record of `batch`.
+pub fn l1_batch(batch: u64) -> Vec<u8> {
+    let mut key = L1_BATCH_PREFIX.to_vec();
+    key.extend_from_slice(&batch.to_be_bytes());
+    key
+}
+
+/// Meta key prefix of the per-batch undo lists (L1 reorgs; ZKsync `BlocksRevert`).
 pub const UNDO_PREFIX: &[u8] = b"undo/";
 
 /// Meta key of the undo list of `batch`: the leaves the batch changed.
