@@ -319,26 +319,27 @@ impl<S: L1Source> StarknetFollower<'_, S> {
                 self.config.name
             ))
         })?;
-        let from = match self.last_batch()? {
-            Some(b) => L1BatchRecord::read(self.store, b)?
-                .map_or(self.config.first_l1_block, |r| r.l1_block_number),
-            None => self.config.first_l1_block,
+        // Pages belong to the update that follows them: everything registered
+        // after the previous update's log and before this one.
+        let previous = match self.last_batch()? {
+            Some(b) => {
+                L1BatchRecord::read(self.store, b)?.map(|r| (r.l1_block_number, r.log_index))
+            }
+            None => None,
         };
         let filter = LogFilter {
             addresses: vec![registry],
             topics0: vec![LogMemoryPageFactContinuous::SIGNATURE_HASH],
-            from_block: from,
+            from_block: previous.map_or(self.config.first_l1_block, |(block, _)| block),
             to_block: log.block_number,
         };
-        let previous = L1Cursor::read(self.store)?;
         let mut pages = Vec::new();
         let mut seen = std::collections::HashSet::new();
         for page_log in self.source.logs(&filter).await? {
             let before_update =
                 (page_log.block_number, page_log.log_index) < (log.block_number, log.log_index);
-            let after_previous = previous
-                .as_ref()
-                .is_none_or(|c| !c.covers(page_log.block_number, page_log.log_index));
+            let after_previous =
+                previous.is_none_or(|p| (page_log.block_number, page_log.log_index) > p);
             if page_log.removed || !before_update || !after_previous {
                 continue;
             }
