@@ -7,6 +7,7 @@ pub mod decode_starknet;
 pub mod decode_zksync;
 pub mod serve;
 pub mod starknet_apply;
+pub mod status;
 pub mod zksync_apply;
 
 /// Rebuild ZK-rollup state from Ethereum L1 alone and audit every root.
@@ -40,6 +41,8 @@ pub enum Command {
     Serve(serve::Args),
     /// Print the GraphQL schema (SDL) this build serves.
     Schema,
+    /// Per rollup: last applied batch, verified pointer, findings, L1 position.
+    Status(status::Args),
     /// Decode one rollup state update from L1 data.
     #[command(subcommand)]
     Decode(DecodeCommand),
@@ -75,6 +78,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Starknet(StarknetCommand::ApplyUpdates(args)) => starknet_apply::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Schema => serve::print_schema(),
+        Command::Status(args) => status::run(args),
         Command::Decode(DecodeCommand::Starknet(args)) => decode_starknet::run(args),
         Command::Decode(DecodeCommand::Zksync(args)) => decode_zksync::run(args),
         Command::Zksync(ZksyncCommand::Apply(args)) => zksync_apply::run(args),

@@ -15,8 +15,8 @@ use crate::store::Store;
 /// Arguments of `serve`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Store directories to serve (repeat for several rollups). Opened as read-only
-    /// secondaries, so a follower may keep writing them.
+    /// Stores to serve, or directories of stores (one per chain, as `follow`
+    /// writes them). Opened as read-only secondaries, so a follower may keep writing them.
     #[arg(
         long = "data-dir",
         env = "ZKREPLAY_DATA_DIR",
@@ -50,7 +50,17 @@ async fn serve(args: Args) -> anyhow::Result<i32> {
     let scratch =
         tempfile::tempdir().context("creating the secondary instances' scratch directory")?;
     let mut rollups = Vec::new();
-    for (i, dir) in args.data_dirs.iter().enumerate() {
+    let dirs: Vec<PathBuf> = args
+        .data_dirs
+        .iter()
+        .flat_map(|d| crate::store::discover(d))
+        .collect();
+    anyhow::ensure!(
+        !dirs.is_empty(),
+        "no store found under {:?}",
+        args.data_dirs
+    );
+    for (i, dir) in dirs.iter().enumerate() {
         let (store, manifest) = Store::open_secondary(dir, &scratch.path().join(i.to_string()))
             .with_context(|| format!("opening store {}", dir.display()))?;
         let kind = RollupKind::from_chain(&manifest.chain).with_context(|| {

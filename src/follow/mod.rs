@@ -9,7 +9,9 @@
 //! that carried it; when that block is no longer canonical the batches after
 //! the fork are unwound before anything new is applied.
 
+pub mod run;
 pub mod starknet;
+pub mod status;
 pub mod zksync;
 
 use std::time::Duration;

@@ -66,6 +66,25 @@ impl Column {
     }
 }
 
+/// The stores under `dir`: `dir` itself when it is a store, else every
+/// immediate subdirectory that is one (`follow` keeps one store per chain
+/// under its data directory), sorted by name.
+pub fn discover(dir: &Path) -> Vec<std::path::PathBuf> {
+    let is_store = |p: &Path| p.join("CURRENT").is_file();
+    if is_store(dir) {
+        return vec![dir.to_path_buf()];
+    }
+    let mut found: Vec<_> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| is_store(p))
+        .collect();
+    found.sort();
+    found
+}
+
 /// Store-layer errors.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

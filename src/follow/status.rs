@@ -1,0 +1,157 @@
+//! Live follower status shared with the API (`sync` fields, `/ready`) and
+//! exported as Prometheus metrics. Atomics: the follower writes, the server reads.
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+/// `u64::MAX` stands for "unknown" in the gauges below.
+const UNKNOWN: u64 = u64::MAX;
+
+/// One rollup's follower status.
+#[derive(Debug)]
+pub struct FollowStatus {
+    pub chain: String,
+    l1_head: AtomicU64,
+    l1_target: AtomicU64,
+    l1_cursor: AtomicU64,
+    last_applied_batch: AtomicU64,
+    verified_batch: AtomicU64,
+    batches_applied: AtomicU64,
+    findings: AtomicU64,
+    unwound: AtomicU64,
+    l1_errors: AtomicU64,
+    caught_up: AtomicBool,
+}
+
+impl FollowStatus {
+    pub fn new(chain: impl Into<String>) -> Self {
+        FollowStatus {
+            chain: chain.into(),
+            l1_head: AtomicU64::new(UNKNOWN),
+            l1_target: AtomicU64::new(UNKNOWN),
+            l1_cursor: AtomicU64::new(UNKNOWN),
+            last_applied_batch: AtomicU64::new(UNKNOWN),
+            verified_batch: AtomicU64::new(UNKNOWN),
+            batches_applied: AtomicU64::new(0),
+            findings: AtomicU64::new(0),
+            unwound: AtomicU64::new(0),
+            l1_errors: AtomicU64::new(0),
+            caught_up: AtomicBool::new(false),
+        }
+    }
+
+    pub fn set_l1(&self, head: u64, target: u64) {
+        self.l1_head.store(head, Ordering::Relaxed);
+        self.l1_target.store(target, Ordering::Relaxed);
+    }
+
+    pub fn set_position(&self, cursor: Option<u64>, last: Option<u64>, verified: Option<u64>) {
+        self.l1_cursor
+            .store(cursor.unwrap_or(UNKNOWN), Ordering::Relaxed);
+        self.last_applied_batch
+            .store(last.unwrap_or(UNKNOWN), Ordering::Relaxed);
+        self.verified_batch
+            .store(verified.unwrap_or(UNKNOWN), Ordering::Relaxed);
+    }
+
+    pub fn record_sync(&self, applied: u64, findings: u64, unwound: u64) {
+        self.batches_applied.fetch_add(applied, Ordering::Relaxed);
+        self.findings.fetch_add(findings, Ordering::Relaxed);
+        self.unwound.fetch_add(unwound, Ordering::Relaxed);
+    }
+
+    pub fn record_l1_error(&self) {
+        self.l1_errors.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn set_caught_up(&self, caught_up: bool) {
+        self.caught_up.store(caught_up, Ordering::Relaxed);
+    }
+
+    /// Ready once the follower has reached its L1 target at least once.
+    pub fn caught_up(&self) -> bool {
+        self.caught_up.load(Ordering::Relaxed)
+    }
+
+    fn known(value: &AtomicU64) -> Option<u64> {
+        Some(value.load(Ordering::Relaxed)).filter(|v| *v != UNKNOWN)
+    }
+
+    pub fn l1_head(&self) -> Option<u64> {
+        Self::known(&self.l1_head)
+    }
+
+    pub fn l1_cursor(&self) -> Option<u64> {
+        Self::known(&self.l1_cursor)
+    }
+
+    /// Blocks between the followed tag's block and the last handled one.
+    pub fn lag_blocks(&self) -> Option<u64> {
+        Some(Self::known(&self.l1_target)?.saturating_sub(Self::known(&self.l1_cursor)?))
+    }
+
+    /// Prometheus text for a set of followers.
+    pub fn render(statuses: &[std::sync::Arc<FollowStatus>]) -> String {
+        let mut out = String::new();
+        let metrics: [(&str, &str, &str, fn(&FollowStatus) -> Option<u64>); 8] = [
+            (
+                "zkreplay_follow_batches_applied_total",
+                "counter",
+                "Batches applied by this process.",
+                |s| Some(s.batches_applied.load(Ordering::Relaxed)),
+            ),
+            (
+                "zkreplay_follow_findings_total",
+                "counter",
+                "Batches whose audit did not match L1.",
+                |s| Some(s.findings.load(Ordering::Relaxed)),
+            ),
+            (
+                "zkreplay_follow_unwound_total",
+                "counter",
+                "Batches unwound (L1 reorgs, ZKsync BlocksRevert).",
+                |s| Some(s.unwound.load(Ordering::Relaxed)),
+            ),
+            (
+                "zkreplay_follow_l1_errors_total",
+                "counter",
+                "L1 requests that failed after retries.",
+                |s| Some(s.l1_errors.load(Ordering::Relaxed)),
+            ),
+            (
+                "zkreplay_follow_l1_head",
+                "gauge",
+                "Block number of the followed L1 tag.",
+                |s| FollowStatus::known(&s.l1_head),
+            ),
+            (
+                "zkreplay_follow_l1_lag_blocks",
+                "gauge",
+                "L1 blocks between the followed tag and the last handled block.",
+                FollowStatus::lag_blocks,
+            ),
+            (
+                "zkreplay_follow_last_applied_batch",
+                "gauge",
+                "Last batch applied to the store.",
+                |s| FollowStatus::known(&s.last_applied_batch),
+            ),
+            (
+                "zkreplay_follow_verified_batch",
+                "gauge",
+                "Verified pointer: last batch of the unbroken run of matches.",
+                |s| FollowStatus::known(&s.verified_batch),
+            ),
+        ];
+        for (name, kind, help, read) in metrics {
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} {kind}");
+            for status in statuses {
+                if let Some(value) = read(status) {
+                    let _ = writeln!(out, "{name}{{chain=\"{}\"}} {value}", status.chain);
+                }
+            }
+        }
+        out
+    }
+}
