@@ -722,6 +722,7 @@ fn cli_decodes_blobs_and_oracle_calldata() {
         program_output: None,
         layout: LayoutArg::Auto,
         aliases_from: None,
+        versioned_hashes: vec![],
     };
     let (code, json) = execute(&args).unwrap();
     assert_eq!(code, 0);
@@ -749,6 +750,7 @@ fn cli_decodes_blobs_and_oracle_calldata() {
         program_output: Some(po),
         layout: LayoutArg::Auto,
         aliases_from: None,
+        versioned_hashes: vec![],
     };
     let (code, json) = execute(&args).unwrap();
     assert_eq!(code, 0, "{json:#}");
@@ -765,13 +767,49 @@ fn cli_decodes_blobs_and_oracle_calldata() {
         batch["expected"]["global_root"]
     );
 
-    // --aliases-from is not wired yet and says so.
+    // Batch 2 reuses aliases batch 1 allocated: without the alias table it is
+    // refused, with a store holding batch 1 it decodes and binds.
+    let batch2 = &oracle_batches("seed2_calldata")[1];
+    let mut page_files = vec![];
+    for (i, page) in batch2["memory_pages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+    {
+        let path = tmp.path().join(format!("b2page{i}.hex"));
+        std::fs::write(&path, page["calldata"].as_str().unwrap()).unwrap();
+        page_files.push(path);
+    }
+    let po2 = tmp.path().join("update2.hex");
+    std::fs::write(&po2, batch2["l1"]["updateState_calldata"].as_str().unwrap()).unwrap();
     let args = Args {
-        aliases_from: Some(tmp.path().into()),
+        pages: page_files,
+        program_output: Some(po2),
         ..args
     };
     let err = execute(&args).unwrap_err().to_string();
-    assert!(err.contains("apply-updates"), "{err}");
+    assert!(err.contains("--aliases-from"), "{err}");
+    let store_dir = tmp.path().join("store");
+    {
+        let store = zkreplay::store::Store::open(&store_dir, "starknet-oracle").unwrap();
+        zkreplay::rollup::starknet::state::StarknetState::new(&store)
+            .apply_and_commit(
+                &oracle_batch_to_state_diff(batch),
+                zkreplay::rollup::starknet::state::GlobalRootRule::V0_14,
+            )
+            .unwrap();
+    }
+    let args = Args {
+        aliases_from: Some(store_dir),
+        ..args
+    };
+    let (code, json) = execute(&args).unwrap();
+    assert_eq!(code, 0, "{json:#}");
+    assert_eq!(
+        json["program_output"]["new_root"],
+        batch2["expected"]["global_root"]
+    );
 }
 
 // ---------------------------------------------------------------- properties

@@ -19,6 +19,7 @@ use crate::rollup::starknet::da::program_output::{L1Binding, L1Update, parse_l1_
 use crate::rollup::starknet::da::{
     BatchInput, DaInput, Layout, MemoryAliases, decode_batch, felt_from_be_checked, pages,
 };
+use crate::rollup::starknet::state::StarknetState;
 
 /// Arguments of `decode starknet`.
 #[derive(Debug, clap::Args)]
@@ -35,9 +36,13 @@ pub struct Args {
     /// DA layout: `auto` decides from the program output and the data.
     #[arg(long, default_value = "auto", value_parser = parse_layout)]
     pub layout: LayoutArg,
-    /// Data directory of `zkreplay starknet apply-updates` to read earlier aliases from.
+    /// A Starknet store (from `follow` or `starknet apply-updates`) whose alias
+    /// table resolves aliases allocated before this batch (v0.13.4+).
     #[arg(long, value_name = "DATA_DIR")]
     pub aliases_from: Option<PathBuf>,
+    /// The blob versioned hashes of the L1 transaction (checked against the blobs' commitments).
+    #[arg(long = "versioned-hash", value_name = "HASH")]
+    pub versioned_hashes: Vec<String>,
 }
 
 /// `--layout` value.
@@ -76,14 +81,23 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
 
 /// Decodes and builds the JSON report; returns the exit code with it.
 pub fn execute(args: &Args) -> anyhow::Result<(i32, Value)> {
-    if let Some(dir) = &args.aliases_from {
-        anyhow::bail!(
-            "--aliases-from {}: reading the alias table needs a store built by `zkreplay starknet \
-             apply-updates`, which is not available in this build yet; decode without it (aliases \
-             allocated by this batch still resolve)",
-            dir.display()
-        );
-    }
+    // Aliases committed by earlier batches come from a store's alias index
+    // (read-only secondary, so a running follower may own the store).
+    let scratch = tempfile::tempdir()?;
+    let aliases_store = args
+        .aliases_from
+        .as_deref()
+        .map(|dir| {
+            crate::store::Store::open_secondary(dir, scratch.path())
+                .map(|(store, _)| store)
+                .with_context(|| format!("--aliases-from {}", dir.display()))
+        })
+        .transpose()?;
+    let versioned: Vec<alloy_primitives::B256> = args
+        .versioned_hashes
+        .iter()
+        .map(|h| crate::hexfmt::parse_word(h).with_context(|| format!("--versioned-hash {h}")))
+        .collect::<anyhow::Result<_>>()?;
     if args.blobs.is_empty() && args.pages.is_empty() {
         anyhow::bail!("give the DA with --blob FILE... or --pages FILE...");
     }
@@ -113,13 +127,16 @@ pub fn execute(args: &Args) -> anyhow::Result<(i32, Value)> {
             DaInput::Blobs(&blobs)
         },
         l1_update: l1_update.as_ref(),
-        versioned_hashes: None,
+        versioned_hashes: (!versioned.is_empty()).then_some(versioned.as_slice()),
         layout: match args.layout {
             LayoutArg::Auto => None,
             LayoutArg::Fixed(layout) => Some(layout),
         },
     };
-    let decoded = decode_batch(&input, &MemoryAliases::new())?;
+    let decoded = match &aliases_store {
+        Some(store) => decode_batch(&input, &StarknetState::new(store))?,
+        None => decode_batch(&input, &MemoryAliases::new())?,
+    };
     if !decoded.unresolved_aliases.is_empty() {
         let distinct: std::collections::BTreeSet<Felt> =
             decoded.unresolved_aliases.iter().map(|u| u.alias).collect();
