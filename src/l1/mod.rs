@@ -12,6 +12,9 @@
 //! | [`submit`]      | devnet (anvil) helpers: send calldata and blob transactions, cheats  |
 //! | [`fault_proxy`] | an HTTP proxy that injects faults, for resilience tests              |
 
+pub mod archive;
+pub mod beacon;
+pub mod client;
 pub mod rpc;
 pub mod transport;
 
