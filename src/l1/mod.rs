@@ -15,7 +15,9 @@
 pub mod archive;
 pub mod beacon;
 pub mod client;
+pub mod fault_proxy;
 pub mod rpc;
+pub mod submit;
 pub mod transport;
 
 use std::future::Future;
