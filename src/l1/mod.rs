@@ -1,6 +1,24 @@
 //! Ethereum L1 access: what the follower reads from L1, independent of how it
 //! is fetched. The follower is generic over [`L1Source`]; the production
 //! implementation speaks execution JSON-RPC and the beacon blob API.
+//!
+//! | module          | what                                                                 |
+//! |-----------------|----------------------------------------------------------------------|
+//! | [`client`]      | [`client::RpcL1`], the production [`L1Source`]                       |
+//! | [`rpc`]         | execution JSON-RPC over alloy, integrity checks on every answer      |
+//! | [`beacon`]      | beacon blob API and the remote blob archive, KZG-checked             |
+//! | [`archive`]     | the local content-addressed DA archive in the store                  |
+//! | [`transport`]   | retry/backoff/rate-limit/concurrency layers, range splitting, URL redaction |
+//! | [`submit`]      | devnet (anvil) helpers: send calldata and blob transactions, cheats  |
+//! | [`fault_proxy`] | an HTTP proxy that injects faults, for resilience tests              |
+
+pub mod archive;
+pub mod beacon;
+pub mod client;
+pub mod fault_proxy;
+pub mod rpc;
+pub mod submit;
+pub mod transport;
 
 use std::future::Future;
 
@@ -81,6 +99,40 @@ pub enum L1Error {
     },
     #[error("store: {0}")]
     Store(#[from] crate::store::StoreError),
+    #[error("{endpoint} gave up after {attempts} attempts in {elapsed_ms} ms: {last}")]
+    RetriesExhausted {
+        endpoint: String,
+        attempts: u32,
+        elapsed_ms: u128,
+        last: String,
+    },
+    #[error("beacon node {endpoint} answered HTTP {status} for {what}")]
+    BeaconStatus {
+        endpoint: String,
+        status: u16,
+        what: String,
+    },
+    #[error("block {number} has timestamp {timestamp}, before beacon genesis {genesis_time}")]
+    BeforeGenesis {
+        number: u64,
+        timestamp: u64,
+        genesis_time: u64,
+    },
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error("devnet transaction failed: {0}")]
+    Devnet(String),
+}
+
+impl L1Error {
+    /// Whether retrying the same request later may succeed (used by callers
+    /// above the transport, which already retried transient faults).
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            L1Error::Transport(_) | L1Error::RateLimited { .. } | L1Error::RetriesExhausted { .. }
+        )
+    }
 }
 
 /// Everything the follower reads from L1.

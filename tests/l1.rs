@@ -1,0 +1,411 @@
+//! The production L1 access layer against a real anvil node spawned per test:
+//! JSON-RPC, beacon blobs, the local archive, range splitting and fault
+//! tolerance through the fault-injecting proxy.
+//!
+//! anvil comes from `scripts/install-anvil.sh` (or `ZKREPLAY_ANVIL`).
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use alloy_primitives::{Address, B256, Bytes, keccak256};
+use zkreplay::blob::BYTES_PER_BLOB;
+use zkreplay::l1::beacon::BeaconBlockId;
+use zkreplay::l1::client::{L1Endpoints, RpcL1};
+use zkreplay::l1::fault_proxy::{FaultConfig, FaultKind, FaultProxy};
+use zkreplay::l1::submit::{Devnet, SidecarFormat};
+use zkreplay::l1::{BlockTag, L1Error, L1Source, LogFilter};
+use zkreplay::store::Store;
+
+/// An anvil process on a free port, killed on drop.
+struct Anvil {
+    child: Child,
+    url: String,
+}
+
+impl Anvil {
+    fn spawn() -> Anvil {
+        let binary = std::env::var_os("ZKREPLAY_ANVIL")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                    .join("tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil")
+            });
+        assert!(
+            binary.is_file(),
+            "anvil not found at {}: run scripts/install-anvil.sh or set ZKREPLAY_ANVIL",
+            binary.display()
+        );
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let child = Command::new(&binary)
+            .args([
+                "--port",
+                &port.to_string(),
+                "--host",
+                "127.0.0.1",
+                "--silent",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn anvil");
+        let anvil = Anvil {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "anvil did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        anvil
+    }
+}
+
+impl Drop for Anvil {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A deterministic blob: 4096 elements with a zero top byte (so each is below the BLS modulus).
+fn test_blob(seed: u64) -> Vec<u8> {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut blob = vec![0u8; BYTES_PER_BLOB];
+    for (i, byte) in blob.iter_mut().enumerate() {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        *byte = if i % 32 == 0 { 0 } else { state as u8 };
+    }
+    blob
+}
+
+/// `LOG1(topic, calldata)`: CALLDATACOPY the input to memory, then log it.
+fn logger_code(topic: B256) -> Bytes {
+    let mut code = hex::decode("365f5f377f").unwrap();
+    code.extend_from_slice(topic.as_slice());
+    code.extend_from_slice(&hex::decode("365fa100").unwrap());
+    code.into()
+}
+
+/// Returns its calldata: CALLDATACOPY then RETURN.
+fn echo_code() -> Bytes {
+    hex::decode("365f5f37365ff3").unwrap().into()
+}
+
+const LOGGER: Address = Address::repeat_byte(0x11);
+const ECHO: Address = Address::repeat_byte(0x22);
+
+fn topic() -> B256 {
+    keccak256("Posted(bytes)")
+}
+
+/// A chain with the logger contract, `messages` logged one per block, and one 2-blob transaction.
+struct Scenario {
+    devnet: Devnet,
+    messages: Vec<Bytes>,
+    blob_tx: B256,
+    blob_block: u64,
+    blobs: Vec<Vec<u8>>,
+}
+
+async fn scenario(anvil: &Anvil, messages: usize) -> Scenario {
+    let devnet = Devnet::connect(&anvil.url).unwrap();
+    devnet.set_code(LOGGER, logger_code(topic())).await.unwrap();
+    let mut sent = Vec::new();
+    for i in 0..messages {
+        let message: Bytes = format!("message {i}").into_bytes().into();
+        devnet.send_calldata(LOGGER, message.clone()).await.unwrap();
+        sent.push(message);
+    }
+    let blobs = vec![test_blob(1), test_blob(2)];
+    let submitted = send_blobs(&devnet, &blobs).await;
+    Scenario {
+        devnet,
+        messages: sent,
+        blob_tx: submitted.hash,
+        blob_block: submitted.block_number,
+        blobs,
+    }
+}
+
+/// anvil follows the latest fork; cell proofs (EIP-7594) are the wrapper from Osaka on.
+async fn send_blobs(devnet: &Devnet, blobs: &[Vec<u8>]) -> zkreplay::l1::submit::Submitted {
+    match devnet
+        .send_blobs(Address::ZERO, blobs, SidecarFormat::Eip7594)
+        .await
+    {
+        Ok(s) => s,
+        Err(first) => {
+            eprintln!("node refused an EIP-7594 sidecar ({first}); sending EIP-4844");
+            devnet
+                .send_blobs(Address::ZERO, blobs, SidecarFormat::Eip4844)
+                .await
+                .unwrap_or_else(|e| panic!("blob tx failed as 7594 ({first}) and 4844 ({e})"))
+        }
+    }
+}
+
+async fn client(rpc_url: &str, beacon_url: Option<&str>, store: Option<Arc<Store>>) -> RpcL1 {
+    let mut endpoints = L1Endpoints::devnet(rpc_url);
+    endpoints.beacon_url = beacon_url.map(str::to_string);
+    endpoints.beacon_block_id = BeaconBlockId::ExecutionBlockNumber;
+    RpcL1::connect(endpoints, store).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chain_id_blocks_and_tags() {
+    let anvil = Anvil::spawn();
+    let devnet = Devnet::connect(&anvil.url).unwrap();
+    for _ in 0..3 {
+        devnet.mine().await.unwrap();
+    }
+    let l1 = client(&anvil.url, None, None).await;
+    assert_eq!(l1.chain_id().await.unwrap(), 31337);
+    assert_eq!(l1.connected_chain_id(), 31337);
+
+    let latest = l1.block_by_tag(BlockTag::Latest).await.unwrap();
+    assert_eq!(latest.number, 3);
+    let two = l1.block_by_number(2).await.unwrap().unwrap();
+    assert_eq!(l1.block_by_hash(two.hash).await.unwrap(), Some(two.clone()));
+    assert_eq!(latest.parent_hash, two.hash);
+    assert!(latest.timestamp >= two.timestamp);
+    for tag in [BlockTag::Safe, BlockTag::Finalized] {
+        let block = l1.block_by_tag(tag).await.unwrap();
+        assert!(block.number <= latest.number, "{tag:?}");
+        assert_eq!(l1.block_by_number(block.number).await.unwrap(), Some(block));
+    }
+    assert_eq!(l1.block_by_number(1_000).await.unwrap(), None);
+    assert_eq!(l1.block_by_hash(B256::repeat_byte(7)).await.unwrap(), None);
+    assert_eq!(l1.transaction(B256::repeat_byte(7)).await.unwrap(), None);
+
+    // evm_snapshot / evm_revert rewind the chain.
+    let snapshot = devnet.snapshot().await.unwrap();
+    devnet.mine().await.unwrap();
+    assert_eq!(l1.block_by_tag(BlockTag::Latest).await.unwrap().number, 4);
+    assert!(devnet.revert(snapshot).await.unwrap());
+    assert_eq!(l1.block_by_tag(BlockTag::Latest).await.unwrap(), latest);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blob_transaction_round_trip_and_local_archive() {
+    let anvil = Anvil::spawn();
+    let scenario = scenario(&anvil, 0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(dir.path(), "test").unwrap());
+    let l1 = client(&anvil.url, Some(&anvil.url), Some(store.clone())).await;
+
+    let tx = l1.transaction(scenario.blob_tx).await.unwrap().unwrap();
+    let expected = Devnet::versioned_hashes(&scenario.blobs).unwrap();
+    assert_eq!(tx.hash, scenario.blob_tx);
+    assert_eq!(tx.blob_versioned_hashes, expected);
+    assert_eq!(tx.block_number, Some(scenario.blob_block));
+    assert_eq!(tx.to, Some(Address::ZERO));
+    let block = l1
+        .block_by_number(scenario.blob_block)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(tx.block_hash, Some(block.hash));
+
+    let started = Instant::now();
+    let blobs = l1.blobs(&block, &tx.blob_versioned_hashes).await.unwrap();
+    let fetch_time = started.elapsed();
+    assert_eq!(blobs, scenario.blobs);
+    // Order follows the hashes asked for, not the node's order.
+    let reversed: Vec<B256> = expected.iter().rev().copied().collect();
+    let blobs_reversed = l1.blobs(&block, &reversed).await.unwrap();
+    assert_eq!(blobs_reversed[0], scenario.blobs[1]);
+
+    // A hash no blob matches is unavailable (or a mismatch), never a panic or a wrong blob.
+    let mut wrong = expected[0];
+    wrong.0[31] ^= 1;
+    let fresh = client(&anvil.url, Some(&anvil.url), None).await;
+    match fresh.blobs(&block, &[wrong]).await {
+        Err(
+            L1Error::BlobUnavailable { versioned_hash }
+            | L1Error::BlobMismatch { versioned_hash, .. },
+        ) => {
+            assert_eq!(versioned_hash, wrong)
+        }
+        other => panic!("expected an unavailable blob, got {other:?}"),
+    }
+
+    // The local archive serves both blobs and the transaction with the beacon endpoint gone.
+    let dead = format!("http://127.0.0.1:{}", free_port());
+    let offline_beacon = client(&anvil.url, Some(&dead), Some(store.clone())).await;
+    let started = Instant::now();
+    assert_eq!(
+        offline_beacon.blobs(&block, &expected).await.unwrap(),
+        scenario.blobs
+    );
+    let archive_time = started.elapsed();
+    assert_eq!(
+        offline_beacon.transaction(scenario.blob_tx).await.unwrap(),
+        Some(tx)
+    );
+    let no_archive = client(&anvil.url, Some(&dead), None).await;
+    assert!(no_archive.blobs(&block, &expected).await.is_err());
+    let started = Instant::now();
+    zkreplay::l1::beacon::verify_blob(&expected[0], &scenario.blobs[0], None).unwrap();
+    let recompute_time = started.elapsed();
+    eprintln!(
+        "2 blobs: beacon fetch + KZG verify {fetch_time:?}, local archive {archive_time:?}; \
+         one commitment recomputed {recompute_time:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_in_order_with_range_splitting_and_eth_call() {
+    let anvil = Anvil::spawn();
+    let scenario = scenario(&anvil, 12).await;
+    let l1 = client(&anvil.url, None, None).await;
+    let latest = l1.block_by_tag(BlockTag::Latest).await.unwrap().number;
+    let filter = LogFilter {
+        addresses: vec![LOGGER],
+        topics0: vec![topic()],
+        from_block: 0,
+        to_block: latest,
+    };
+    let logs = l1.logs(&filter).await.unwrap();
+    let data: Vec<Bytes> = logs.iter().map(|l| l.data.clone()).collect();
+    assert_eq!(data, scenario.messages);
+    assert!(
+        logs.windows(2)
+            .all(|w| w[0].block_number < w[1].block_number)
+    );
+    assert!(logs.iter().all(|l| l.topics == vec![topic()] && !l.removed));
+    let other_topic = LogFilter {
+        topics0: vec![B256::repeat_byte(5)],
+        ..filter.clone()
+    };
+    assert!(l1.logs(&other_topic).await.unwrap().is_empty());
+
+    // A provider refusing ranges wider than 3 blocks: the same logs, via splitting.
+    let (proxy, handle) = FaultProxy::start(
+        &anvil.url,
+        FaultConfig {
+            max_log_range: Some(3),
+            ..FaultConfig::default()
+        },
+    )
+    .await
+    .unwrap();
+    let split = client(&format!("http://{proxy}"), None, None).await;
+    assert_eq!(split.logs(&filter).await.unwrap(), logs);
+    let counts = handle.counts();
+    assert!(counts.range_refused > 0, "{counts:?}");
+    eprintln!("range splitting over {} blocks: {counts:?}", latest + 1);
+
+    // eth_call sees the state at the block asked for.
+    scenario.devnet.set_code(ECHO, echo_code()).await.unwrap();
+    scenario.devnet.mine().await.unwrap();
+    let after = l1.block_by_tag(BlockTag::Latest).await.unwrap().number;
+    let input = Bytes::from_static(b"echo");
+    assert_eq!(l1.call(ECHO, input.clone(), after).await.unwrap(), input);
+    assert_eq!(l1.call(ECHO, input, 0).await.unwrap(), Bytes::new());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_call_survives_thirty_percent_faults() {
+    let anvil = Anvil::spawn();
+    let scenario = scenario(&anvil, 6).await;
+    let direct = client(&anvil.url, Some(&anvil.url), None).await;
+    let (proxy, handle) = FaultProxy::start(
+        &anvil.url,
+        FaultConfig {
+            seed: 42,
+            probability: 0.3,
+            kinds: vec![
+                FaultKind::TooManyRequests,
+                FaultKind::ServiceUnavailable,
+                FaultKind::RpcRateLimit,
+                FaultKind::Delay,
+            ],
+            delay: Duration::from_millis(20),
+            max_log_range: Some(4),
+        },
+    )
+    .await
+    .unwrap();
+    let proxy_url = format!("http://{proxy}");
+    let faulty = client(&proxy_url, Some(&proxy_url), None).await;
+
+    let latest = direct.block_by_tag(BlockTag::Latest).await.unwrap();
+    let filter = LogFilter {
+        addresses: vec![LOGGER],
+        topics0: vec![],
+        from_block: 0,
+        to_block: latest.number,
+    };
+    let block = direct
+        .block_by_number(scenario.blob_block)
+        .await
+        .unwrap()
+        .unwrap();
+    let hashes = Devnet::versioned_hashes(&scenario.blobs).unwrap();
+    for round in 0..3 {
+        assert_eq!(faulty.chain_id().await.unwrap(), 31337, "round {round}");
+        assert_eq!(faulty.block_by_tag(BlockTag::Latest).await.unwrap(), latest);
+        for n in 0..=latest.number {
+            let expected = direct.block_by_number(n).await.unwrap();
+            assert_eq!(faulty.block_by_number(n).await.unwrap(), expected);
+        }
+        assert_eq!(
+            faulty.block_by_hash(latest.hash).await.unwrap(),
+            Some(latest.clone())
+        );
+        assert_eq!(
+            faulty.logs(&filter).await.unwrap(),
+            direct.logs(&filter).await.unwrap()
+        );
+        assert_eq!(
+            faulty.transaction(scenario.blob_tx).await.unwrap(),
+            direct.transaction(scenario.blob_tx).await.unwrap()
+        );
+        assert_eq!(faulty.blobs(&block, &hashes).await.unwrap(), scenario.blobs);
+    }
+    let counts = handle.counts();
+    eprintln!("faults injected: {counts:?}");
+    assert!(
+        counts.too_many_requests > 0 && counts.service_unavailable > 0 && counts.rpc_rate_limit > 0
+    );
+}
+
+#[tokio::test]
+async fn dead_node_fails_fast_with_a_redacted_error() {
+    let url = format!("http://127.0.0.1:{}/v2/SECRETKEY?key=abc", free_port());
+    let mut endpoints = L1Endpoints::devnet(url);
+    endpoints.retry.max_retries = 3;
+    let started = Instant::now();
+    let error = RpcL1::connect(endpoints, None).await.unwrap_err();
+    let message = error.to_string();
+    assert!(
+        matches!(error, L1Error::RetriesExhausted { attempts: 4, .. }),
+        "{message}"
+    );
+    assert!(
+        !message.contains("SECRETKEY") && !message.contains("key=abc"),
+        "{message}"
+    );
+    assert!(
+        message.contains("http://127.0.0.1:") && message.contains("/…"),
+        "{message}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+    eprintln!("dead node: {message}");
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port()
+}
