@@ -7,6 +7,7 @@ pub mod api;
 pub mod audit;
 pub mod blob;
 pub mod cli;
+pub mod devnet;
 pub mod diff;
 pub mod hexfmt;
 pub mod l1;
