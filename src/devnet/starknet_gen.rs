@@ -267,7 +267,7 @@ impl StarknetGenerator {
             }
             _ => honest_da.clone(),
         };
-        self.record(&original, format);
+        self.record(&original);
 
         let prev_block_hash = self.block_hash;
         self.block_hash = self.rng.felt();
@@ -425,8 +425,9 @@ impl StarknetGenerator {
                     self.next_alias += 1;
                 }
             }
-            // Keep the format recognisable: a batch that allocates nothing still
-            // writes the counter, as it would after any allocation.
+            // Every batch deploys new contracts, so it allocates aliases and the
+            // counter changes; the write to 0x2 is also what tells a decoder this
+            // batch is v0.13.4 and not v0.13.3 (same wire format).
             let mut storage = vec![(ALIAS_COUNTER_KEY, Felt::from(self.next_alias))];
             storage.extend(allocations);
             storage.sort();
@@ -452,7 +453,7 @@ impl StarknetGenerator {
     }
 
     /// Remembers what a batch created, for later batches to build on.
-    fn record(&mut self, diff: &DaStateDiff, _format: StarknetFormat) {
+    fn record(&mut self, diff: &DaStateDiff) {
         for contract in &diff.contracts {
             if contract.address == ALIAS_CONTRACT {
                 for (original, alias) in &contract.storage {
