@@ -8,6 +8,7 @@ pub mod audit;
 pub mod blob;
 pub mod chain;
 pub mod cli;
+pub mod devnet;
 pub mod diff;
 pub mod follow;
 pub mod hexfmt;

@@ -1,0 +1,429 @@
+//! The stand-in L1 contracts (Solidity in `contracts/`, runtime bytecode in
+//! `contracts/out/*.hex`, rebuilt by `contracts/build.sh`) and the ABI of the
+//! calls and events they share with the real mainnet contracts.
+//!
+//! The devnet installs the runtime bytecode at the chain-config addresses with
+//! `anvil_setCode`, so the contracts hold no constructor state. Each one takes
+//! the real calls (same selectors and ABI) and emits the real events (same
+//! signatures and topic layout); what each one checks is documented in its
+//! Solidity source.
+
+use alloy_primitives::{Address, B256, U256, address, keccak256};
+use alloy_sol_types::{SolCall, SolEvent, SolValue};
+
+use crate::rollup::starknet::da::pages::MemoryPage;
+use crate::rollup::zksync::calldata::{CommitBatch, CommitVersion, StoredBatch};
+
+/// Runtime bytecode of `contracts/StarknetCoreStandIn.sol` (hex, no `0x`).
+pub const STARKNET_CORE_RUNTIME_HEX: &str =
+    include_str!("../../contracts/out/StarknetCoreStandIn.hex");
+/// Runtime bytecode of `contracts/MemoryPageFactRegistryStandIn.sol` (hex, no `0x`).
+pub const MEMORY_PAGE_REGISTRY_RUNTIME_HEX: &str =
+    include_str!("../../contracts/out/MemoryPageFactRegistryStandIn.hex");
+/// Runtime bytecode of `contracts/ZksyncDiamondStandIn.sol` (hex, no `0x`).
+pub const ZKSYNC_DIAMOND_RUNTIME_HEX: &str =
+    include_str!("../../contracts/out/ZksyncDiamondStandIn.hex");
+
+/// Default address of the Starknet core contract (mainnet's proxy address).
+pub const STARKNET_CORE_ADDRESS: Address = address!("c662c410C0ECf747543f5bA90660f6ABeBD9C8c4");
+/// Default address of the memory-page fact registry (mainnet's, used until 2024).
+pub const MEMORY_PAGE_REGISTRY_ADDRESS: Address =
+    address!("FD14567eaf9ba941cB8c8a94eEC14831ca7fD1b4");
+/// Default address of the ZKsync Era diamond proxy (mainnet's, as in `chains/zksync-era-mainnet.json`).
+pub const ZKSYNC_DIAMOND_ADDRESS: Address = address!("32400084C286CF3E17e7B677ea9583e60a000324");
+
+/// A stand-in contract.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum StandIn {
+    StarknetCore,
+    MemoryPageRegistry,
+    ZksyncDiamond,
+}
+
+impl StandIn {
+    pub const ALL: [StandIn; 3] = [
+        StandIn::StarknetCore,
+        StandIn::MemoryPageRegistry,
+        StandIn::ZksyncDiamond,
+    ];
+
+    /// The Solidity contract name (and `contracts/out/<name>.hex`).
+    pub fn name(self) -> &'static str {
+        match self {
+            StandIn::StarknetCore => "StarknetCoreStandIn",
+            StandIn::MemoryPageRegistry => "MemoryPageFactRegistryStandIn",
+            StandIn::ZksyncDiamond => "ZksyncDiamondStandIn",
+        }
+    }
+
+    /// The default address to install it at.
+    pub fn default_address(self) -> Address {
+        match self {
+            StandIn::StarknetCore => STARKNET_CORE_ADDRESS,
+            StandIn::MemoryPageRegistry => MEMORY_PAGE_REGISTRY_ADDRESS,
+            StandIn::ZksyncDiamond => ZKSYNC_DIAMOND_ADDRESS,
+        }
+    }
+
+    /// The runtime bytecode as checked in (hex without `0x`).
+    pub fn runtime_hex(self) -> &'static str {
+        match self {
+            StandIn::StarknetCore => STARKNET_CORE_RUNTIME_HEX.trim(),
+            StandIn::MemoryPageRegistry => MEMORY_PAGE_REGISTRY_RUNTIME_HEX.trim(),
+            StandIn::ZksyncDiamond => ZKSYNC_DIAMOND_RUNTIME_HEX.trim(),
+        }
+    }
+
+    /// The runtime bytecode, for `anvil_setCode`.
+    pub fn runtime_bytecode(self) -> Vec<u8> {
+        hex::decode(self.runtime_hex()).expect("checked-in bytecode is hex (tested)")
+    }
+}
+
+/// The ABI shared by the stand-ins and the mainnet contracts.
+pub mod abi {
+    alloy_sol_types::sol! {
+        // Starknet core.
+        event LogStateUpdate(uint256 globalRoot, int256 blockNumber, uint256 blockHash);
+        function updateState(uint256[] programOutput, uint256 onchainDataHash, uint256 onchainDataSize);
+        function updateStateKzgDA(uint256[] programOutput, bytes[] kzgProofs);
+        function stateRoot() returns (uint256);
+        function stateBlockNumber() returns (int256);
+        function stateBlockHash() returns (uint256);
+
+        // Memory-page fact registry.
+        event LogMemoryPageFactContinuous(bytes32 factHash, uint256 memoryHash, uint256 prod);
+        function registerContinuousMemoryPage(uint256 startAddr, uint256[] values, uint256 z, uint256 alpha, uint256 prime);
+        function isValid(bytes32 fact) returns (bool);
+
+        // ZKsync diamond: lifecycle events and getters.
+        event BlockCommit(uint256 indexed batchNumber, bytes32 indexed batchHash, bytes32 indexed commitment);
+        event BlockExecution(uint256 indexed batchNumber, bytes32 indexed batchHash, bytes32 indexed commitment);
+        event BlocksRevert(uint256 totalBatchesCommitted, uint256 totalBatchesVerified, uint256 totalBatchesExecuted);
+        function getTotalBatchesCommitted() returns (uint256);
+        function getTotalBatchesVerified() returns (uint256);
+        function getTotalBatchesExecuted() returns (uint256);
+
+        struct StoredBatchInfo {
+            uint64 batchNumber;
+            bytes32 batchHash;
+            uint64 indexRepeatedStorageChanges;
+            uint256 numberOfLayer1Txs;
+            bytes32 priorityOperationsHash;
+            bytes32 l2LogsTreeRoot;
+            uint256 timestamp;
+            bytes32 commitment;
+        }
+
+        struct StoredBatchInfoV29 {
+            uint64 batchNumber;
+            bytes32 batchHash;
+            uint64 indexRepeatedStorageChanges;
+            uint256 numberOfLayer1Txs;
+            bytes32 priorityOperationsHash;
+            bytes32 dependencyRootsRollingHash;
+            bytes32 l2LogsTreeRoot;
+            uint256 timestamp;
+            bytes32 commitment;
+        }
+
+        /// Merkle proofs of a batch's priority operations (v26+ execute payload).
+        struct PriorityOpsBatchInfo {
+            bytes32[] leftPath;
+            bytes32[] rightPath;
+            bytes32[] itemHashes;
+        }
+
+        /// Pre-Boojum commit (the stand-in hashes this struct for its `commitment` topic).
+        struct CommitBlockInfo {
+            uint64 blockNumber;
+            uint64 timestamp;
+            uint64 indexRepeatedStorageChanges;
+            bytes32 newStateRoot;
+            uint256 numberOfLayer1Txs;
+            bytes32 l2LogsTreeRoot;
+            bytes32 priorityOperationsHash;
+            bytes initialStorageChanges;
+            bytes repeatedStorageChanges;
+            bytes l2Logs;
+            bytes[] l2ArbitraryLengthMessages;
+            bytes[] factoryDeps;
+        }
+        function commitBlocks(StoredBatchInfo _lastCommittedBlockData, CommitBlockInfo[] _newBlocksData);
+
+        function executeBlocks(StoredBatchInfo[] _blocksData);
+        function executeBatches(StoredBatchInfo[] _batchesData);
+        function revertBlocks(uint256 _newLastBlock);
+        function revertBatches(uint256 _newLastBatch);
+
+        // Shared-bridge overloads; sol! numbers them in declaration order.
+        /// v24/v25 (`_0`).
+        function executeBatchesSharedBridge(uint256 _chainId, StoredBatchInfo[] _batchesData);
+        /// v26–v28 (`_1`).
+        function executeBatchesSharedBridge(uint256 _chainId, uint256 _processFrom, uint256 _processTo, bytes _executeData);
+        /// v29+ (`_2`).
+        function executeBatchesSharedBridge(address _chainAddress, uint256 _processFrom, uint256 _processTo, bytes _executeData);
+        /// v24–v28 (`_0`).
+        function revertBatchesSharedBridge(uint256 _chainId, uint256 _newLastBatch);
+        /// v29+ (`_1`).
+        function revertBatchesSharedBridge(address _chainAddress, uint256 _newLastBatch);
+    }
+
+    /// The v13.1 single-proof `updateStateKzgDA` (same name, other signature).
+    pub mod v0_13_1 {
+        alloy_sol_types::sol! {
+            function updateStateKzgDA(uint256[] programOutput, bytes kzgProof);
+        }
+    }
+}
+
+/// `LogStateUpdate(uint256,int256,uint256)`.
+pub const LOG_STATE_UPDATE: B256 = abi::LogStateUpdate::SIGNATURE_HASH;
+/// `LogMemoryPageFactContinuous(bytes32,uint256,uint256)`.
+pub const LOG_MEMORY_PAGE_FACT_CONTINUOUS: B256 = abi::LogMemoryPageFactContinuous::SIGNATURE_HASH;
+/// `BlockCommit(uint256,bytes32,bytes32)`.
+pub const BLOCK_COMMIT: B256 = abi::BlockCommit::SIGNATURE_HASH;
+/// `BlockExecution(uint256,bytes32,bytes32)`.
+pub const BLOCK_EXECUTION: B256 = abi::BlockExecution::SIGNATURE_HASH;
+/// `BlocksRevert(uint256,uint256,uint256)`.
+pub const BLOCKS_REVERT: B256 = abi::BlocksRevert::SIGNATURE_HASH;
+
+/// `updateStateKzgDA(uint256[],bytes)` (v0.13.1).
+pub const UPDATE_STATE_KZG_V0_13_1_SELECTOR: [u8; 4] = abi::v0_13_1::updateStateKzgDACall::SELECTOR;
+/// `registerContinuousMemoryPage(uint256,uint256[],uint256,uint256,uint256)`.
+pub const REGISTER_PAGE_SELECTOR: [u8; 4] = abi::registerContinuousMemoryPageCall::SELECTOR;
+
+/// The fact a continuous memory page registers, computed as the real registry
+/// does: `(factHash, memoryHash, prod)`.
+pub fn memory_page_fact(page: &MemoryPage) -> (B256, U256, U256) {
+    let prime = page.prime;
+    let mut prod = U256::from(1u8);
+    for (i, value) in page.values.iter().enumerate() {
+        let address = page.start_addr + U256::from(i);
+        let lin_comb = address.add_mod(value.mul_mod(page.alpha, prime), prime);
+        prod = prod.mul_mod(page.z.add_mod(prime - lin_comb, prime), prime);
+    }
+    let mut values = Vec::with_capacity(32 * page.values.len());
+    page.values
+        .iter()
+        .for_each(|v| values.extend_from_slice(&v.to_be_bytes::<32>()));
+    let memory_hash = U256::from_be_bytes(keccak256(&values).0);
+    let mut packed = Vec::with_capacity(8 * 32);
+    for word in [
+        U256::from(1u8), // CONTINUOUS_PAGE
+        prime,
+        U256::from(page.values.len()),
+        page.z,
+        page.alpha,
+        prod,
+        memory_hash,
+        page.start_addr,
+    ] {
+        packed.extend_from_slice(&word.to_be_bytes::<32>());
+    }
+    (keccak256(&packed), memory_hash, prod)
+}
+
+/// The `commitment` topic the ZKsync stand-in emits for a committed batch:
+/// `keccak256(abi.encode(CommitBatchInfo))` (pre-Boojum: of the `CommitBlockInfo`).
+/// Not the real batch commitment; see `contracts/ZksyncDiamondStandIn.sol`.
+pub fn standin_commitment(version: CommitVersion, batch: &CommitBatch) -> B256 {
+    let encoded = match version {
+        CommitVersion::PreBoojum => {
+            // The call encoder is the one place that lays out the pre-Boojum
+            // struct; encode a one-block call and take the struct back out of it.
+            let call = crate::rollup::zksync::encode::commit_call(
+                version,
+                crate::rollup::zksync::encode::stored_batch(0, B256::ZERO, 0),
+                vec![batch.clone()],
+            );
+            let bytes = crate::rollup::zksync::calldata::encode_commit(&call);
+            match abi::commitBlocksCall::abi_decode(&bytes) {
+                Ok(decoded) => decoded._newBlocksData[0].abi_encode(),
+                Err(_) => unreachable!("a call this module encoded decodes"),
+            }
+        }
+        _ => crate::rollup::zksync::calldata::abi::info(batch).abi_encode(),
+    };
+    keccak256(encoded)
+}
+
+/// The stored info of a committed batch as the stand-in's execute calls take it.
+fn stored_info(s: &StoredBatch) -> abi::StoredBatchInfo {
+    abi::StoredBatchInfo {
+        batchNumber: s.batch_number,
+        batchHash: s.batch_hash,
+        indexRepeatedStorageChanges: s.index_repeated_storage_changes,
+        numberOfLayer1Txs: s.number_of_layer1_txs,
+        priorityOperationsHash: s.priority_operations_hash,
+        l2LogsTreeRoot: s.l2_logs_tree_root,
+        timestamp: s.timestamp,
+        commitment: s.commitment,
+    }
+}
+
+fn stored_info_v29(s: &StoredBatch) -> abi::StoredBatchInfoV29 {
+    abi::StoredBatchInfoV29 {
+        batchNumber: s.batch_number,
+        batchHash: s.batch_hash,
+        indexRepeatedStorageChanges: s.index_repeated_storage_changes,
+        numberOfLayer1Txs: s.number_of_layer1_txs,
+        priorityOperationsHash: s.priority_operations_hash,
+        dependencyRootsRollingHash: s.dependency_roots_rolling_hash.unwrap_or_default(),
+        l2LogsTreeRoot: s.l2_logs_tree_root,
+        timestamp: s.timestamp,
+        commitment: s.commitment,
+    }
+}
+
+/// Execute calldata for `batches` (consecutive) in `version`'s execute call.
+/// v26+ payloads are `u8 encoding version ‖ abi.encode(stored infos, empty
+/// priority-op proofs)`; v29 mainnet payloads carry more (interop roots, logs,
+/// messages), which the stand-in ignores as it takes the batch range alone.
+pub fn encode_execute(
+    version: CommitVersion,
+    chain_id: U256,
+    chain_address: Address,
+    batches: &[StoredBatch],
+) -> Vec<u8> {
+    let from = U256::from(batches.first().map_or(0, |b| b.batch_number));
+    let to = U256::from(batches.last().map_or(0, |b| b.batch_number));
+    let proofs: Vec<abi::PriorityOpsBatchInfo> = batches
+        .iter()
+        .map(|_| abi::PriorityOpsBatchInfo {
+            leftPath: vec![],
+            rightPath: vec![],
+            itemHashes: vec![],
+        })
+        .collect();
+    match version {
+        CommitVersion::PreBoojum => abi::executeBlocksCall {
+            _blocksData: batches.iter().map(stored_info).collect(),
+        }
+        .abi_encode(),
+        CommitVersion::Boojum => abi::executeBatchesCall {
+            _batchesData: batches.iter().map(stored_info).collect(),
+        }
+        .abi_encode(),
+        CommitVersion::V24 => abi::executeBatchesSharedBridge_0Call {
+            _chainId: chain_id,
+            _batchesData: batches.iter().map(stored_info).collect(),
+        }
+        .abi_encode(),
+        CommitVersion::V26 => {
+            let infos: Vec<abi::StoredBatchInfo> = batches.iter().map(stored_info).collect();
+            let mut data = vec![0u8];
+            data.extend_from_slice(&(infos, proofs).abi_encode_params());
+            abi::executeBatchesSharedBridge_1Call {
+                _chainId: chain_id,
+                _processFrom: from,
+                _processTo: to,
+                _executeData: data.into(),
+            }
+            .abi_encode()
+        }
+        CommitVersion::V29 => {
+            let infos: Vec<abi::StoredBatchInfoV29> = batches.iter().map(stored_info_v29).collect();
+            let mut data = vec![1u8];
+            data.extend_from_slice(&(infos, proofs).abi_encode_params());
+            abi::executeBatchesSharedBridge_2Call {
+                _chainAddress: chain_address,
+                _processFrom: from,
+                _processTo: to,
+                _executeData: data.into(),
+            }
+            .abi_encode()
+        }
+    }
+}
+
+/// Revert calldata (`revertBlocks` / `revertBatches` / `revertBatchesSharedBridge`).
+pub fn encode_revert(
+    version: CommitVersion,
+    chain_id: U256,
+    chain_address: Address,
+    new_last_batch: u64,
+) -> Vec<u8> {
+    let n = U256::from(new_last_batch);
+    match version {
+        CommitVersion::PreBoojum => abi::revertBlocksCall { _newLastBlock: n }.abi_encode(),
+        CommitVersion::Boojum => abi::revertBatchesCall { _newLastBatch: n }.abi_encode(),
+        CommitVersion::V24 | CommitVersion::V26 => abi::revertBatchesSharedBridge_0Call {
+            _chainId: chain_id,
+            _newLastBatch: n,
+        }
+        .abi_encode(),
+        CommitVersion::V29 => abi::revertBatchesSharedBridge_1Call {
+            _chainAddress: chain_address,
+            _newLastBatch: n,
+        }
+        .abi_encode(),
+    }
+}
+
+/// `updateStateKzgDA(uint256[],bytes)` calldata (Starknet v0.13.1).
+pub fn encode_update_state_kzg_v0_13_1(
+    program_output: &[starknet_types_core::felt::Felt],
+    proof: &[u8; 48],
+) -> Vec<u8> {
+    abi::v0_13_1::updateStateKzgDACall {
+        programOutput: program_output
+            .iter()
+            .map(crate::rollup::starknet::da::felt_to_u256)
+            .collect(),
+        kzgProof: proof.to_vec().into(),
+    }
+    .abi_encode()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn selectors_and_topics_match_the_mainnet_values() {
+        // Published values (Etherscan / era-contracts), not recomputed from the same strings.
+        assert_eq!(UPDATE_STATE_KZG_V0_13_1_SELECTOR, [0xb7, 0x2d, 0x42, 0xa1]);
+        assert_eq!(REGISTER_PAGE_SELECTOR, [0x55, 0x78, 0xce, 0xae]);
+        assert_eq!(abi::updateStateCall::SELECTOR, [0x77, 0x55, 0x26, 0x41]);
+        assert_eq!(
+            abi::updateStateKzgDACall::SELECTOR,
+            [0x50, 0x7e, 0xe5, 0x28]
+        );
+        assert_eq!(BLOCK_COMMIT, crate::rollup::zksync::events::BLOCK_COMMIT);
+        assert_eq!(
+            BLOCK_EXECUTION,
+            crate::rollup::zksync::events::BLOCK_EXECUTION
+        );
+        assert_eq!(BLOCKS_REVERT, crate::rollup::zksync::events::BLOCKS_REVERT);
+        assert_eq!(
+            LOG_STATE_UPDATE,
+            keccak256("LogStateUpdate(uint256,int256,uint256)")
+        );
+        assert_eq!(abi::executeBatchesCall::SELECTOR, [0xc3, 0xd9, 0x3e, 0x7c]);
+        assert_eq!(abi::executeBlocksCall::SELECTOR, [0xce, 0x9d, 0xcf, 0x16]);
+        assert_eq!(abi::commitBlocksCall::SELECTOR, [0x0c, 0x4d, 0xd8, 0x10]);
+        assert_eq!(abi::revertBatchesCall::SELECTOR, [0x97, 0xc0, 0x9d, 0x34]);
+    }
+
+    #[test]
+    fn checked_in_bytecode_is_hex() {
+        for c in StandIn::ALL {
+            assert!(c.runtime_bytecode().len() > 100, "{}", c.name());
+        }
+    }
+
+    #[test]
+    fn memory_page_fact_of_an_empty_page() {
+        let page = MemoryPage {
+            start_addr: U256::from(5u8),
+            values: vec![],
+            z: U256::from(3u8),
+            alpha: U256::from(2u8),
+            prime: crate::rollup::starknet::da::stark_prime(),
+        };
+        let (_, memory_hash, prod) = memory_page_fact(&page);
+        assert_eq!(prod, U256::from(1u8));
+        assert_eq!(memory_hash, U256::from_be_bytes(keccak256([]).0));
+    }
+}

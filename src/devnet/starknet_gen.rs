@@ -1,0 +1,743 @@
+//! A seeded Starknet sequencer: random state diffs, true roots from a scratch
+//! [`StarknetState`], and the L1 transactions of each batch in the format the
+//! schedule picks (memory pages + `updateState`, or blobs + `updateStateKzgDA`).
+//!
+//! Per format (the default schedule in brackets):
+//!
+//! | format | batches | DA | L1 calls |
+//! |---|---|---|---|
+//! | `starknet-v0.11-pages` | [1–2] | v0.11 layout in memory pages (≤ `page_size` felts each) | `registerContinuousMemoryPage` × n, `updateState` (4-word header) |
+//! | `starknet-v0.13.1-blob` | [3–4] | v0.11 layout in one blob | `updateStateKzgDA(uint256[],bytes)` (6-word header + KZG segment) |
+//! | `starknet-v0.13.2-blob` | [5–6] | v0.11 layout in n blobs | `updateStateKzgDA(uint256[],bytes[])` (10-word header) |
+//! | `starknet-v0.13.3-blob` | [7–8] | stateless compression, packed contract word | same |
+//! | `starknet-v0.13.4-blob` | [9–] | v0.13.3 plus aliases (contract 0x2) | same |
+//!
+//! The diff is posted in each layout's canonical form, so that decoding gives
+//! back exactly [`PlannedBatch::diff`]: v0.11 layouts post every contract's
+//! nonce (unchanged ones too), v0.13.3+ post only changed, non-zero nonces.
+//! v0.13.3 and v0.13.4 share one wire format; every v0.13.4 batch allocates at
+//! least one alias, so its write to 0x2 tells the decoder which one it is, and
+//! a v0.13.3 batch must be decoded with the layout given ([`layout_hint`]).
+
+use std::collections::{BTreeMap, HashMap};
+
+use alloy_primitives::{Address, U256};
+use starknet_types_core::felt::Felt;
+
+use super::contracts::{self, MEMORY_PAGE_REGISTRY_ADDRESS, STARKNET_CORE_ADDRESS};
+use super::{DevnetError, Fault, PlannedBatch, PlannedTx, Rng};
+use crate::blob::{self as kzg, FIELD_ELEMENTS_PER_BLOB};
+use crate::rollup::starknet::da::aliases::{ALIAS_CONTRACT, ALIAS_COUNTER_KEY, MIN_ALIAS};
+use crate::rollup::starknet::da::binding::{onchain_data_hash, z_v0_13_1, z_v0_13_2};
+use crate::rollup::starknet::da::encode::{apply_aliases, compress, encode_layout, felts_to_blobs};
+use crate::rollup::starknet::da::pages::{MemoryPage, encode_page};
+use crate::rollup::starknet::da::program_output::{
+    encode_update_state, encode_update_state_kzg, split_commitment, split_y,
+};
+use crate::rollup::starknet::da::{
+    DaContract, DaStateDiff, Layout, felt_to_u256, felt_to_word, stark_prime,
+};
+use crate::rollup::starknet::state::{GlobalRootRule, StarknetState};
+use crate::store::Store;
+
+/// The block-hash system contract (key = block number, value = block hash).
+const BLOCK_HASH_CONTRACT: Felt = Felt::ONE;
+
+/// A Starknet DA format the generator can post.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum StarknetFormat {
+    /// v0.11 – v0.13.0: memory pages and `updateState`.
+    V0_11Pages,
+    /// v0.13.1: one blob, `updateStateKzgDA(uint256[],bytes)`.
+    V0_13_1Blob,
+    /// v0.13.2: uncompressed blobs, `updateStateKzgDA(uint256[],bytes[])`.
+    V0_13_2Blob,
+    /// v0.13.3: stateless compression.
+    V0_13_3Blob,
+    /// v0.13.4+: stateful compression (aliases).
+    V0_13_4Blob,
+}
+
+impl StarknetFormat {
+    pub const ALL: [StarknetFormat; 5] = [
+        StarknetFormat::V0_11Pages,
+        StarknetFormat::V0_13_1Blob,
+        StarknetFormat::V0_13_2Blob,
+        StarknetFormat::V0_13_3Blob,
+        StarknetFormat::V0_13_4Blob,
+    ];
+
+    /// The label stored in [`PlannedBatch::format`].
+    pub fn label(self) -> &'static str {
+        match self {
+            StarknetFormat::V0_11Pages => "starknet-v0.11-pages",
+            StarknetFormat::V0_13_1Blob => "starknet-v0.13.1-blob",
+            StarknetFormat::V0_13_2Blob => "starknet-v0.13.2-blob",
+            StarknetFormat::V0_13_3Blob => "starknet-v0.13.3-blob",
+            StarknetFormat::V0_13_4Blob => "starknet-v0.13.4-blob",
+        }
+    }
+
+    pub fn from_label(label: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.label() == label)
+    }
+
+    /// The DA layout of the state diff.
+    pub fn layout(self) -> Layout {
+        match self {
+            StarknetFormat::V0_11Pages
+            | StarknetFormat::V0_13_1Blob
+            | StarknetFormat::V0_13_2Blob => Layout::V0_11,
+            StarknetFormat::V0_13_3Blob => Layout::V0_13_3,
+            StarknetFormat::V0_13_4Blob => Layout::V0_13_4,
+        }
+    }
+}
+
+/// The layout a decoder must be told for a batch of this format: `Some` only
+/// for v0.13.3, the one format its own data cannot tell from v0.13.4.
+pub fn layout_hint(format: &str) -> Option<Layout> {
+    (StarknetFormat::from_label(format)? == StarknetFormat::V0_13_3Blob).then_some(Layout::V0_13_3)
+}
+
+/// The default schedule: two batches of each format, v0.13.4 from batch 9 on.
+pub fn default_schedule() -> Vec<(u64, StarknetFormat)> {
+    vec![
+        (1, StarknetFormat::V0_11Pages),
+        (3, StarknetFormat::V0_13_1Blob),
+        (5, StarknetFormat::V0_13_2Blob),
+        (7, StarknetFormat::V0_13_3Blob),
+        (9, StarknetFormat::V0_13_4Blob),
+    ]
+}
+
+/// What to generate.
+#[derive(Clone, Debug)]
+pub struct StarknetGenConfig {
+    pub seed: u64,
+    /// Number of batches (numbered from 1).
+    pub batches: u64,
+    /// `(first batch, format)`; a batch takes the last entry whose first batch is <= it.
+    pub schedule: Vec<(u64, StarknetFormat)>,
+    pub faults: BTreeMap<u64, Fault>,
+    /// Batches with about `large_batch_writes` extra storage writes, so their DA
+    /// spans several memory pages or blobs.
+    pub large_batches: Vec<u64>,
+    pub large_batch_writes: usize,
+    /// Felts per memory page (the OS uses 3800).
+    pub page_size: usize,
+    pub core: Address,
+    pub registry: Address,
+    pub rule: GlobalRootRule,
+}
+
+impl Default for StarknetGenConfig {
+    fn default() -> Self {
+        StarknetGenConfig {
+            seed: 1,
+            batches: 10,
+            schedule: default_schedule(),
+            faults: BTreeMap::new(),
+            large_batches: vec![2, 6],
+            large_batch_writes: 2100,
+            page_size: 3800,
+            core: STARKNET_CORE_ADDRESS,
+            registry: MEMORY_PAGE_REGISTRY_ADDRESS,
+            rule: GlobalRootRule::PreV0_14,
+        }
+    }
+}
+
+impl StarknetGenConfig {
+    /// The format of batch `n`.
+    pub fn format_of(&self, n: u64) -> Option<StarknetFormat> {
+        self.schedule
+            .iter()
+            .filter(|(first, _)| *first <= n)
+            .max_by_key(|(first, _)| *first)
+            .map(|(_, f)| *f)
+    }
+}
+
+/// Plans every batch of `config`.
+pub fn generate(config: StarknetGenConfig) -> Result<Vec<PlannedBatch>, DevnetError> {
+    let mut generator = StarknetGenerator::new(config)?;
+    let mut out = Vec::new();
+    while let Some(batch) = generator.next_batch()? {
+        out.push(batch);
+    }
+    Ok(out)
+}
+
+/// The generator: an honest Starknet sequencer with a scratch state.
+pub struct StarknetGenerator {
+    config: StarknetGenConfig,
+    rng: Rng,
+    // Declared before `_dir` so the store closes before its directory is removed.
+    store: Store,
+    _dir: tempfile::TempDir,
+    /// Deployed contracts (not the system contracts).
+    contracts: Vec<Felt>,
+    /// Storage slots written so far, for re-writes.
+    slots: Vec<(Felt, Felt)>,
+    nonces: HashMap<Felt, Felt>,
+    classes: Vec<Felt>,
+    /// original -> alias (v0.13.4+), mirroring contract 0x2.
+    alias_of: HashMap<Felt, Felt>,
+    next_alias: u64,
+    /// The root L1 holds (the last claimed root, tampered or not).
+    l1_root: Felt,
+    block_hash: Felt,
+    next: u64,
+    config_hash: Felt,
+    os_program_hash: Felt,
+}
+
+impl StarknetGenerator {
+    pub fn new(config: StarknetGenConfig) -> Result<Self, DevnetError> {
+        if config.page_size == 0 {
+            return Err(DevnetError::Config("page_size must be positive".into()));
+        }
+        if config.format_of(1).is_none() {
+            return Err(DevnetError::Config(
+                "the schedule does not cover batch 1".into(),
+            ));
+        }
+        if let Some((n, fault)) = config
+            .faults
+            .iter()
+            .find(|(_, f)| matches!(f, Fault::ZksyncRevert { .. }))
+        {
+            return Err(DevnetError::Config(format!(
+                "batch {n}: {fault:?} is a ZKsync fault"
+            )));
+        }
+        let dir = tempfile::tempdir()?;
+        let store = Store::open(dir.path(), "devnet-starknet-generator")?;
+        let mut rng = Rng::new(config.seed);
+        let config_hash = rng.felt();
+        let os_program_hash = rng.felt();
+        Ok(StarknetGenerator {
+            config,
+            rng,
+            store,
+            _dir: dir,
+            contracts: Vec::new(),
+            slots: Vec::new(),
+            nonces: HashMap::new(),
+            classes: Vec::new(),
+            alias_of: HashMap::new(),
+            next_alias: MIN_ALIAS,
+            l1_root: Felt::ZERO,
+            block_hash: Felt::ZERO,
+            next: 1,
+            config_hash,
+            os_program_hash,
+        })
+    }
+
+    /// Plans the next batch; `None` after the last one.
+    pub fn next_batch(&mut self) -> Result<Option<PlannedBatch>, DevnetError> {
+        let n = self.next;
+        if n > self.config.batches {
+            return Ok(None);
+        }
+        let format = self
+            .config
+            .format_of(n)
+            .ok_or_else(|| DevnetError::Config(format!("no format for batch {n}")))?;
+        let fault = self.config.faults.get(&n).copied();
+        let large = self.config.large_batches.contains(&n);
+
+        let original = self.random_diff(n, format, large);
+        let diff = original.to_state_diff()?;
+        let roots = StarknetState::new(&self.store).apply_and_commit(&diff, self.config.rule)?;
+        let true_root = roots.global_root;
+        let claimed_root = match fault {
+            Some(Fault::TamperedRoot) => true_root + Felt::ONE,
+            _ => true_root,
+        };
+        let honest_da = self.da_felts(&original, format);
+        let posted_da = match fault {
+            Some(Fault::DataNotBound) => {
+                let tampered = tamper(&original).ok_or_else(|| {
+                    DevnetError::Config(format!("batch {n}: no storage write to tamper with"))
+                })?;
+                self.da_felts(&tampered, format)
+            }
+            _ => honest_da.clone(),
+        };
+        self.record(&original);
+
+        let prev_block_hash = self.block_hash;
+        self.block_hash = self.rng.felt();
+        let header = Header {
+            prev_root: self.l1_root,
+            new_root: claimed_root,
+            prev_block_number: Felt::from(n - 1),
+            block_number: Felt::from(n),
+            prev_block_hash,
+            block_hash: self.block_hash,
+            config_hash: self.config_hash,
+            os_program_hash: self.os_program_hash,
+        };
+        let txs = match format {
+            StarknetFormat::V0_11Pages => self.pages_txs(n, &header, &honest_da, &posted_da)?,
+            _ => self.blob_txs(n, format, &header, &honest_da, &posted_da)?,
+        };
+        self.l1_root = claimed_root;
+        self.next += 1;
+        Ok(Some(PlannedBatch {
+            number: n,
+            txs,
+            expected_root: felt_to_word(&true_root),
+            claimed_root: felt_to_word(&claimed_root),
+            format: format.label(),
+            fault,
+            diff,
+        }))
+    }
+
+    /// A random diff in the format's canonical posted form, with originals
+    /// (aliases are applied when encoding). v0.13.4 alias allocations are
+    /// included as writes to 0x2.
+    fn random_diff(&mut self, n: u64, format: StarknetFormat, large: bool) -> DaStateDiff {
+        let rng = &mut self.rng;
+        let mut contracts: BTreeMap<Felt, DaContract> = BTreeMap::new();
+        let mut nonce_changed: BTreeMap<Felt, Felt> = BTreeMap::new();
+
+        // New deployments, some of a declared class.
+        for _ in 0..rng.range(1, 3) {
+            let address = rng.felt();
+            let class_hash = if !self.classes.is_empty() && rng.chance(50) {
+                self.classes[rng.below(self.classes.len() as u64) as usize]
+            } else {
+                rng.felt()
+            };
+            let entry = contracts.entry(address).or_insert_with(|| DaContract {
+                address,
+                ..Default::default()
+            });
+            entry.class_hash = Some(class_hash);
+            for _ in 0..rng.range(1, 4) {
+                let (key, value) = (random_key(rng), random_value(rng));
+                entry.storage.push((key, value));
+            }
+            if rng.chance(30) {
+                nonce_changed.insert(address, Felt::ONE);
+            }
+        }
+        // Existing contracts: new slots, nonces, the odd class replacement.
+        if !self.contracts.is_empty() {
+            for _ in 0..rng.range(1, 3) {
+                let address = self.contracts[rng.below(self.contracts.len() as u64) as usize];
+                let entry = contracts.entry(address).or_insert_with(|| DaContract {
+                    address,
+                    ..Default::default()
+                });
+                for _ in 0..rng.range(0, 3) {
+                    entry.storage.push((random_key(rng), random_value(rng)));
+                }
+                if rng.chance(50) {
+                    let current = self.nonces.get(&address).copied().unwrap_or_default();
+                    nonce_changed.insert(address, current + Felt::ONE);
+                }
+                if rng.chance(10) {
+                    entry.class_hash = Some(rng.felt());
+                }
+            }
+        }
+        // Re-writes of earlier slots (some deleted).
+        if !self.slots.is_empty() {
+            for _ in 0..rng.range(1, 4) {
+                let (address, key) = self.slots[rng.below(self.slots.len() as u64) as usize];
+                let value = if rng.chance(15) {
+                    Felt::ZERO
+                } else {
+                    random_value(rng)
+                };
+                contracts
+                    .entry(address)
+                    .or_insert_with(|| DaContract {
+                        address,
+                        ..Default::default()
+                    })
+                    .storage
+                    .push((key, value));
+            }
+        }
+        if large {
+            let address = rng.felt();
+            let entry = contracts.entry(address).or_insert_with(|| DaContract {
+                address,
+                class_hash: Some(rng.felt()),
+                ..Default::default()
+            });
+            for _ in 0..self.config.large_batch_writes {
+                entry.storage.push((rng.felt(), random_value(rng)));
+            }
+        }
+        // The OS writes the hash of an older block into 0x1.
+        contracts.insert(
+            BLOCK_HASH_CONTRACT,
+            DaContract {
+                address: BLOCK_HASH_CONTRACT,
+                storage: vec![(Felt::from(n + 1000), rng.felt())],
+                ..Default::default()
+            },
+        );
+
+        // Storage keys once per contract, in key order (the OS squashes and sorts).
+        for contract in contracts.values_mut() {
+            let unique: BTreeMap<Felt, Felt> = contract.storage.drain(..).collect();
+            contract.storage = unique.into_iter().collect();
+        }
+        // Nonces in the layout's canonical form.
+        let v0_11 = format.layout() == Layout::V0_11;
+        for contract in contracts.values_mut() {
+            let changed = nonce_changed.get(&contract.address).copied();
+            contract.nonce = if v0_11 {
+                Some(changed.unwrap_or_else(|| {
+                    self.nonces
+                        .get(&contract.address)
+                        .copied()
+                        .unwrap_or_default()
+                }))
+            } else {
+                changed.filter(|n| *n != Felt::ZERO)
+            };
+        }
+
+        if format == StarknetFormat::V0_13_4Blob {
+            let mut needed = std::collections::BTreeSet::new();
+            for contract in contracts.values() {
+                if contract.address <= Felt::from(0xfu64) {
+                    continue;
+                }
+                needed.insert(contract.address);
+                needed.extend(contract.storage.iter().map(|(k, _)| *k));
+            }
+            let min = Felt::from(MIN_ALIAS);
+            let mut allocations = Vec::new();
+            for original in needed {
+                if original >= min && !self.alias_of.contains_key(&original) {
+                    allocations.push((original, Felt::from(self.next_alias)));
+                    self.next_alias += 1;
+                }
+            }
+            // Every batch deploys new contracts, so it allocates aliases and the
+            // counter changes; the write to 0x2 is also what tells a decoder this
+            // batch is v0.13.4 and not v0.13.3 (same wire format).
+            let mut storage = vec![(ALIAS_COUNTER_KEY, Felt::from(self.next_alias))];
+            storage.extend(allocations);
+            storage.sort();
+            contracts.insert(
+                ALIAS_CONTRACT,
+                DaContract {
+                    address: ALIAS_CONTRACT,
+                    storage,
+                    ..Default::default()
+                },
+            );
+        }
+
+        let mut declared = Vec::new();
+        for _ in 0..rng.range(0, 2) {
+            declared.push((rng.felt(), rng.felt()));
+        }
+        declared.sort();
+        DaStateDiff {
+            contracts: contracts.into_values().collect(),
+            declared_classes: declared,
+        }
+    }
+
+    /// Remembers what a batch created, for later batches to build on.
+    fn record(&mut self, diff: &DaStateDiff) {
+        for contract in &diff.contracts {
+            if contract.address == ALIAS_CONTRACT {
+                for (original, alias) in &contract.storage {
+                    if *original != ALIAS_COUNTER_KEY {
+                        self.alias_of.insert(*original, *alias);
+                    }
+                }
+                continue;
+            }
+            if contract.address == BLOCK_HASH_CONTRACT {
+                continue;
+            }
+            if contract.class_hash.is_some() && !self.contracts.contains(&contract.address) {
+                self.contracts.push(contract.address);
+            }
+            if let Some(nonce) = contract.nonce {
+                self.nonces.insert(contract.address, nonce);
+            }
+            // Only a sample of slots, so that re-writes do not all land on the large batch.
+            for (key, _) in contract.storage.iter().take(8) {
+                if !self.slots.contains(&(contract.address, *key)) {
+                    self.slots.push((contract.address, *key));
+                }
+            }
+        }
+        self.classes
+            .extend(diff.declared_classes.iter().map(|(c, _)| *c));
+    }
+
+    /// The exact DA felts as posted (aliased and compressed where the format says so).
+    fn da_felts(&self, original: &DaStateDiff, format: StarknetFormat) -> Vec<Felt> {
+        let layout = format.layout();
+        let posted = if layout == Layout::V0_13_4 {
+            apply_aliases(original, &self.alias_of_with(original))
+        } else {
+            original.clone()
+        };
+        let felts = encode_layout(&posted, layout);
+        if layout.is_compressed() {
+            compress(&felts)
+        } else {
+            felts
+        }
+    }
+
+    /// The alias map including the allocations `diff` makes itself.
+    fn alias_of_with(&self, diff: &DaStateDiff) -> HashMap<Felt, Felt> {
+        let mut map = self.alias_of.clone();
+        for contract in diff
+            .contracts
+            .iter()
+            .filter(|c| c.address == ALIAS_CONTRACT)
+        {
+            for (original, alias) in &contract.storage {
+                if *original != ALIAS_COUNTER_KEY {
+                    map.insert(*original, *alias);
+                }
+            }
+        }
+        map
+    }
+
+    fn pages_txs(
+        &mut self,
+        n: u64,
+        header: &Header,
+        honest: &[Felt],
+        posted: &[Felt],
+    ) -> Result<Vec<PlannedTx>, DevnetError> {
+        let output = header.v0_11();
+        let z = felt_to_u256(&self.rng.felt());
+        let alpha = felt_to_u256(&self.rng.felt());
+        // Cairo memory address of the program output (page 0), then the DA pages after it.
+        let output_start = 1_000_000 + n * 100_000;
+        let pages_of = |felts: &[Felt]| -> Vec<MemoryPage> {
+            let mut start = output_start + output.len() as u64;
+            felts
+                .chunks(self.config.page_size)
+                .map(|chunk| {
+                    let page = MemoryPage {
+                        start_addr: U256::from(start),
+                        values: chunk.iter().map(felt_to_u256).collect(),
+                        z,
+                        alpha,
+                        prime: stark_prime(),
+                    };
+                    start += chunk.len() as u64;
+                    page
+                })
+                .collect()
+        };
+        let honest_pages = pages_of(honest);
+        let posted_pages = pages_of(posted);
+        let values: Vec<&[U256]> = honest_pages.iter().map(|p| p.values.as_slice()).collect();
+        // The proof binds the true pages; under DataNotBound other pages are registered.
+        let data_hash = onchain_data_hash(output.len(), &values);
+        let mut txs: Vec<PlannedTx> = posted_pages
+            .iter()
+            .enumerate()
+            .map(|(i, page)| PlannedTx {
+                to: self.config.registry,
+                calldata: encode_page(page),
+                blobs: vec![],
+                label: format!("starknet batch {n} registerContinuousMemoryPage {}", i + 1),
+            })
+            .collect();
+        txs.push(PlannedTx {
+            to: self.config.core,
+            calldata: encode_update_state(&output, data_hash, honest.len()),
+            blobs: vec![],
+            label: format!("starknet batch {n} updateState"),
+        });
+        Ok(txs)
+    }
+
+    fn blob_txs(
+        &mut self,
+        n: u64,
+        format: StarknetFormat,
+        header: &Header,
+        honest: &[Felt],
+        posted: &[Felt],
+    ) -> Result<Vec<PlannedTx>, DevnetError> {
+        let blobs = felts_to_blobs(posted)?;
+        if format == StarknetFormat::V0_13_1Blob && blobs.len() != 1 {
+            return Err(DevnetError::Config(format!(
+                "batch {n}: v0.13.1 posts one blob, the DA needs {} ({} felts, {FIELD_ELEMENTS_PER_BLOB} per blob)",
+                blobs.len(),
+                posted.len()
+            )));
+        }
+        let commitments = blobs
+            .iter()
+            .map(|b| kzg::commitment(b))
+            .collect::<Result<Vec<_>, _>>()?;
+        // z is over the true DA, as the OS computes it; under DataNotBound the
+        // blobs differ and are still opened honestly at that z, so L1 accepts them.
+        let z = if format == StarknetFormat::V0_13_1Blob {
+            z_v0_13_1(honest, &commitments[0])
+        } else {
+            z_v0_13_2(honest, &commitments)
+        };
+        let mut proofs = Vec::with_capacity(blobs.len());
+        let mut ys = Vec::with_capacity(blobs.len());
+        for blob in &blobs {
+            let (proof, y) = open(blob, &z.to_bytes_be())?;
+            proofs.push(proof);
+            ys.push(y);
+        }
+        let (calldata, label) = if format == StarknetFormat::V0_13_1Blob {
+            let output = header.v0_13_1(&commitments[0], &z, &ys[0]);
+            (
+                contracts::encode_update_state_kzg_v0_13_1(&output, &proofs[0]),
+                "updateStateKzgDA(uint256[],bytes)",
+            )
+        } else {
+            let output = header.v0_13_2(&commitments, &z, &ys);
+            (
+                encode_update_state_kzg(&output, &proofs),
+                "updateStateKzgDA(uint256[],bytes[])",
+            )
+        };
+        Ok(vec![PlannedTx {
+            to: self.config.core,
+            calldata,
+            blobs,
+            label: format!("starknet batch {n} {label}"),
+        }])
+    }
+}
+
+/// The program-output header fields of one batch.
+struct Header {
+    prev_root: Felt,
+    new_root: Felt,
+    prev_block_number: Felt,
+    block_number: Felt,
+    prev_block_hash: Felt,
+    block_hash: Felt,
+    config_hash: Felt,
+    os_program_hash: Felt,
+}
+
+/// Empty message segments (L2→L1, L1→L2).
+const NO_MESSAGES: [Felt; 2] = [Felt::ZERO, Felt::ZERO];
+
+impl Header {
+    fn v0_11(&self) -> Vec<Felt> {
+        let mut out = vec![
+            self.prev_root,
+            self.new_root,
+            self.block_number,
+            self.config_hash,
+        ];
+        out.extend(NO_MESSAGES);
+        out
+    }
+
+    fn v0_13_1(&self, commitment: &[u8; 48], z: &Felt, y: &[u8; 32]) -> Vec<Felt> {
+        let (c_low, c_high) = split_commitment(commitment);
+        let (y_low, y_high) = split_y(y);
+        let mut out = vec![
+            self.prev_root,
+            self.new_root,
+            self.block_number,
+            self.block_hash,
+            self.config_hash,
+            Felt::ONE,
+            c_low,
+            c_high,
+            *z,
+            y_low,
+            y_high,
+        ];
+        out.extend(NO_MESSAGES);
+        out
+    }
+
+    fn v0_13_2(&self, commitments: &[[u8; 48]], z: &Felt, ys: &[[u8; 32]]) -> Vec<Felt> {
+        let mut out = vec![
+            self.prev_root,
+            self.new_root,
+            self.prev_block_number,
+            self.block_number,
+            self.prev_block_hash,
+            self.block_hash,
+            self.os_program_hash,
+            self.config_hash,
+            Felt::ONE,  // use_kzg_da
+            Felt::ZERO, // full_output
+            *z,
+            Felt::from(commitments.len()),
+        ];
+        for c in commitments {
+            let (low, high) = split_commitment(c);
+            out.extend([low, high]);
+        }
+        for y in ys {
+            let (low, high) = split_y(y);
+            out.extend([low, high]);
+        }
+        out.extend(NO_MESSAGES);
+        out
+    }
+}
+
+/// Opens a blob at `z`: `(proof, y)`.
+fn open(blob: &[u8], z: &[u8; 32]) -> Result<([u8; 48], [u8; 32]), DevnetError> {
+    let kzg_blob =
+        c_kzg::Blob::from_bytes(blob).map_err(|e| kzg::BlobError::Kzg(format!("{e:?}")))?;
+    let (proof, y) = kzg::kzg_settings()
+        .compute_kzg_proof(&kzg_blob, &c_kzg::Bytes32::new(*z))
+        .map_err(|e| kzg::BlobError::Kzg(format!("{e:?}")))?;
+    let mut y_bytes = [0u8; 32];
+    y_bytes.copy_from_slice(y.as_slice());
+    Ok((proof.to_bytes().into_inner(), y_bytes))
+}
+
+/// The same diff with one ordinary storage value changed (DataNotBound).
+fn tamper(diff: &DaStateDiff) -> Option<DaStateDiff> {
+    let mut out = diff.clone();
+    let contract = out.contracts.iter_mut().find(|c| {
+        c.address != ALIAS_CONTRACT && c.address != BLOCK_HASH_CONTRACT && !c.storage.is_empty()
+    })?;
+    contract.storage[0].1 = contract.storage[0].1 + Felt::ONE;
+    Some(out)
+}
+
+/// A storage key: mostly a full felt (a hashed storage variable), sometimes a
+/// small one, which v0.13.4 never aliases.
+fn random_key(rng: &mut Rng) -> Felt {
+    if rng.chance(20) {
+        Felt::from(rng.below(MIN_ALIAS))
+    } else {
+        rng.felt()
+    }
+}
+
+/// A storage value: small numbers (balances, counters) or full felts.
+fn random_value(rng: &mut Rng) -> Felt {
+    if rng.chance(50) {
+        let bits = rng.range(1, 64) as u32;
+        rng.felt_bits(bits)
+    } else {
+        rng.felt()
+    }
+}
