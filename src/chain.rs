@@ -53,6 +53,36 @@ pub struct FormatVersion {
     pub note: String,
 }
 
+impl ChainConfig {
+    /// The compressed DA layout in force at `l1_block` according to the
+    /// version table. v0.13.3 and v0.13.4 share one wire format, so when the
+    /// data alone cannot tell them apart (no write to the alias contract) the
+    /// follower breaks the tie with this; `None` when the table is silent.
+    pub fn starknet_compressed_layout(
+        &self,
+        l1_block: u64,
+    ) -> Option<crate::rollup::starknet::da::Layout> {
+        use crate::rollup::starknet::da::Layout;
+        let current = self
+            .versions
+            .iter()
+            .rev()
+            .find(|v| v.from_l1_block <= l1_block)?;
+        let version: Vec<u64> = current
+            .name
+            .trim_start_matches('v')
+            .split('.')
+            .map(|p| p.parse().unwrap_or(0))
+            .collect();
+        match version.as_slice() {
+            [0, 13, 3, ..] => Some(Layout::V0_13_3),
+            [0, 13, p, ..] if *p >= 4 => Some(Layout::V0_13_4),
+            [0, minor, ..] if *minor >= 14 => Some(Layout::V0_13_4),
+            _ => None,
+        }
+    }
+}
+
 /// Starknet contracts and rules.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

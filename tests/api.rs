@@ -288,6 +288,7 @@ async fn abusive_requests_are_refused_and_the_server_keeps_serving() {
         metrics: Default::default(),
         ready: Arc::new(AtomicBool::new(true)),
         graphiql_assets: None,
+        followers: Vec::new(),
     };
     let (graphql, monitor, _task) = api::serve(
         state,

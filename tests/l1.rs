@@ -139,14 +139,14 @@ async fn scenario(anvil: &Anvil, messages: usize) -> Scenario {
 /// anvil follows the latest fork; cell proofs (EIP-7594) are the wrapper from Osaka on.
 async fn send_blobs(devnet: &Devnet, blobs: &[Vec<u8>]) -> zkreplay::l1::submit::Submitted {
     match devnet
-        .send_blobs(Address::ZERO, blobs, SidecarFormat::Eip7594)
+        .send_blobs(Address::ZERO, Bytes::new(), blobs, SidecarFormat::Eip7594)
         .await
     {
         Ok(s) => s,
         Err(first) => {
             eprintln!("node refused an EIP-7594 sidecar ({first}); sending EIP-4844");
             devnet
-                .send_blobs(Address::ZERO, blobs, SidecarFormat::Eip4844)
+                .send_blobs(Address::ZERO, Bytes::new(), blobs, SidecarFormat::Eip4844)
                 .await
                 .unwrap_or_else(|e| panic!("blob tx failed as 7594 ({first}) and 4844 ({e})"))
         }

@@ -65,6 +65,9 @@ pub struct AppState {
     pub ready: Arc<AtomicBool>,
     /// Directory holding GraphiQL's browser assets (installed from npm; see README).
     pub graphiql_assets: Option<PathBuf>,
+    /// Followers running in this process (`follow`, `demo`): their metrics are
+    /// exported here and `/ready` waits until each has caught up with L1.
+    pub followers: Vec<Arc<crate::follow::status::FollowStatus>>,
 }
 
 /// The GraphQL router: `POST /graphql`, GraphiQL on `GET /graphql`, subscriptions on `/graphql/ws`.
@@ -98,7 +101,9 @@ pub fn monitor_router(state: AppState) -> Router {
         .route(
             "/ready",
             get(|State(state): State<AppState>| async move {
-                if state.ready.load(Ordering::Relaxed) {
+                if state.ready.load(Ordering::Relaxed)
+                    && state.followers.iter().all(|f| f.caught_up())
+                {
                     (StatusCode::OK, "ready")
                 } else {
                     (StatusCode::SERVICE_UNAVAILABLE, "not ready")
@@ -110,7 +115,8 @@ pub fn monitor_router(state: AppState) -> Router {
             get(|State(state): State<AppState>| async move {
                 (
                     [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-                    state.metrics.render(),
+                    state.metrics.render()
+                        + &crate::follow::status::FollowStatus::render(&state.followers),
                 )
             }),
         )

@@ -5,6 +5,8 @@ use clap::{Parser, Subcommand};
 
 pub mod decode_starknet;
 pub mod decode_zksync;
+pub mod devnet;
+pub mod follow;
 pub mod serve;
 pub mod starknet_apply;
 pub mod status;
@@ -43,6 +45,10 @@ pub enum Command {
     Schema,
     /// Per rollup: last applied batch, verified pointer, findings, L1 position.
     Status(status::Args),
+    /// Rebuild rollup state from an Ethereum node and keep it current, auditing every batch.
+    Follow(follow::Args),
+    /// Seeded sequencer simulator: submit generated batches to a local node (anvil).
+    Devnet(devnet::Args),
     /// Decode one rollup state update from L1 data.
     #[command(subcommand)]
     Decode(DecodeCommand),
@@ -79,6 +85,8 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Serve(args) => serve::run(args),
         Command::Schema => serve::print_schema(),
         Command::Status(args) => status::run(args),
+        Command::Follow(args) => follow::run(args),
+        Command::Devnet(args) => devnet::run(args),
         Command::Decode(DecodeCommand::Starknet(args)) => decode_starknet::run(args),
         Command::Decode(DecodeCommand::Zksync(args)) => decode_zksync::run(args),
         Command::Zksync(ZksyncCommand::Apply(args)) => zksync_apply::run(args),

@@ -63,12 +63,13 @@ async fn serve(args: Args) -> anyhow::Result<i32> {
     for (i, dir) in dirs.iter().enumerate() {
         let (store, manifest) = Store::open_secondary(dir, &scratch.path().join(i.to_string()))
             .with_context(|| format!("opening store {}", dir.display()))?;
-        let kind = RollupKind::from_chain(&manifest.chain).with_context(|| {
-            format!(
-                "chain {:?} is neither starknet-* nor zksync-*",
-                manifest.chain
-            )
-        })?;
+        let kind =
+            RollupKind::from_chain(manifest.rollup().unwrap_or_default()).with_context(|| {
+                format!(
+                    "chain {:?} is neither starknet-* nor zksync-*",
+                    manifest.chain
+                )
+            })?;
         rollups.push(RollupHandle {
             name: manifest.chain,
             kind,
@@ -92,6 +93,7 @@ async fn serve(args: Args) -> anyhow::Result<i32> {
         metrics: Default::default(),
         ready: Arc::new(AtomicBool::new(true)),
         graphiql_assets: Some(args.graphiql_assets),
+        followers: Vec::new(),
     };
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;

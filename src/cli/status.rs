@@ -42,7 +42,7 @@ pub fn read_status(dir: &std::path::Path) -> anyhow::Result<Vec<RollupStatus>> {
     for (i, path) in discover(dir).iter().enumerate() {
         let (store, manifest) = Store::open_secondary(path, &scratch.path().join(i.to_string()))
             .with_context(|| format!("opening store {}", path.display()))?;
-        let kind = if manifest.chain.starts_with("zksync") {
+        let kind = if manifest.rollup() == Some("zksync") {
             RollupKind::Zksync
         } else {
             RollupKind::Starknet

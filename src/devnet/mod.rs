@@ -20,8 +20,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::diff::StateDiff;
 
+pub mod anvil;
 pub mod contracts;
 mod rng;
+pub mod run;
 pub mod starknet_gen;
 pub mod zksync_gen;
 

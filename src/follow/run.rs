@@ -32,6 +32,10 @@ pub async fn run<S: L1Source>(
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), FollowError> {
     check_l1_chain(source, config).await?;
+    store.claim_rollup(match config.rollup {
+        RollupKind::Starknet => "starknet",
+        RollupKind::Zksync => "zksync",
+    })?;
     let mut zksync = (config.rollup == RollupKind::Zksync)
         .then(|| ZksyncFollower::new(source, store, config, options));
     let progress = progress_bar(&config.name);

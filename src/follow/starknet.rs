@@ -15,6 +15,7 @@ use crate::audit::{BatchAudit, Check, Verdict};
 use crate::chain::{ChainConfig, StarknetChain};
 use crate::hexfmt::format_word;
 use crate::l1::{L1Block, L1Error, L1Log, L1Source, LogFilter};
+use crate::rollup::starknet::da::DaError;
 use crate::rollup::starknet::da::batch::{BatchInput, DaInput, decode_batch};
 use crate::rollup::starknet::da::pages::{MemoryPage, parse_page};
 use crate::rollup::starknet::da::program_output::{L1Binding, parse_l1_calldata};
@@ -209,7 +210,24 @@ impl<S: L1Source> StarknetFollower<'_, S> {
             layout: None,
         };
         let state = StarknetState::new(self.store);
-        let decoded = decode_batch(&input, &state).map_err(|e| undecodable(e.to_string()))?;
+        let decoded = match decode_batch(&input, &state) {
+            // The data fits the shared v0.13.3/v0.13.4 wire format but shows no alias
+            // writes: the chain config's version table decides.
+            Err(DaError::LayoutUndetermined(detail)) => {
+                match self.config.starknet_compressed_layout(log.block_number) {
+                    Some(layout) => decode_batch(
+                        &BatchInput {
+                            layout: Some(layout),
+                            ..input
+                        },
+                        &state,
+                    ),
+                    None => Err(DaError::LayoutUndetermined(detail)),
+                }
+            }
+            other => other,
+        }
+        .map_err(|e| undecodable(e.to_string()))?;
         decoded
             .require_complete()
             .map_err(|e| undecodable(e.to_string()))?;

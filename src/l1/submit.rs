@@ -80,6 +80,7 @@ impl Devnet {
     pub async fn send_blobs(
         &self,
         to: Address,
+        input: Bytes,
         blobs: &[Vec<u8>],
         format: SidecarFormat,
     ) -> Result<Submitted, L1Error> {
@@ -99,6 +100,7 @@ impl Devnet {
         .map_err(devnet)??;
         let request = TransactionRequest::default()
             .with_to(to)
+            .with_input(input)
             .with_blob_sidecar(sidecar);
         self.send(request).await
     }

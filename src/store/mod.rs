@@ -115,6 +115,21 @@ pub struct Manifest {
     pub format_version: u32,
     /// Chain identity, e.g. `starknet-sepolia` or `zksync-era-mainnet`.
     pub chain: String,
+    /// Rollup family (`starknet` or `zksync`), set by the first engine that
+    /// writes the store; older stores fall back to the chain name's prefix.
+    #[serde(default)]
+    pub rollup: Option<String>,
+}
+
+impl Manifest {
+    /// `starknet` or `zksync`, when known.
+    pub fn rollup(&self) -> Option<&str> {
+        self.rollup.as_deref().or_else(|| {
+            ["starknet", "zksync"]
+                .into_iter()
+                .find(|kind| self.chain.starts_with(kind))
+        })
+    }
 }
 
 /// An open store.
@@ -162,6 +177,7 @@ impl Store {
                 let manifest = Manifest {
                     format_version: FORMAT_VERSION,
                     chain: chain.to_owned(),
+                    rollup: None,
                 };
                 let mut batch = StoreBatch::default();
                 batch.put(
@@ -248,6 +264,32 @@ impl Store {
                 })
             })
             .transpose()
+    }
+
+    /// Records the rollup family in the manifest; refuses a store that already
+    /// holds another family's state.
+    pub fn claim_rollup(&self, rollup: &str) -> Result<(), StoreError> {
+        let mut manifest = self.manifest()?.ok_or(StoreError::MissingManifest {
+            path: self.path.clone(),
+        })?;
+        match manifest.rollup.as_deref() {
+            Some(existing) if existing == rollup => Ok(()),
+            Some(existing) => Err(StoreError::ChainMismatch {
+                path: self.path.clone(),
+                expected: rollup.to_owned(),
+                found: existing.to_owned(),
+            }),
+            None => {
+                manifest.rollup = Some(rollup.to_owned());
+                let mut batch = StoreBatch::default();
+                batch.put(
+                    Column::Meta,
+                    keys::MANIFEST,
+                    serde_json::to_vec(&manifest).expect("manifest serialises"),
+                );
+                self.commit(batch)
+            }
+        }
     }
 
     /// Point lookup.
@@ -404,6 +446,7 @@ mod tests {
         let manifest = Manifest {
             format_version: FORMAT_VERSION + 1,
             chain: "c".into(),
+            rollup: None,
         };
         batch.put(
             Column::Meta,

@@ -1,0 +1,109 @@
+//! `zkreplay devnet --rpc-url URL --out-dir DIR`: the seeded sequencer
+//! simulator. Installs the stand-in rollup contracts on a local node (anvil),
+//! submits generated Starknet and ZKsync batches of every format version as
+//! real transactions, and writes the chain configs a follower replays them with.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use serde_json::json;
+
+use crate::devnet::Fault;
+use crate::devnet::run::{DevnetPlan, run as run_devnet};
+
+/// Arguments of `devnet`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// JSON-RPC URL of a local node that accepts `anvil_setCode` (anvil).
+    #[arg(long, env = "ZKREPLAY_RPC_URL")]
+    pub rpc_url: String,
+    /// Where the chain configs (`devnet-starknet.toml`, `devnet-zksync.toml`) go.
+    #[arg(long)]
+    pub out_dir: PathBuf,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Starknet batches (the default schedule covers v0.11 pages to v0.13.4 in 10).
+    #[arg(long, default_value_t = 10)]
+    pub starknet_batches: u64,
+    /// ZKsync batches (the default schedule covers pre-Boojum to v29 in 12).
+    #[arg(long, default_value_t = 12)]
+    pub zksync_batches: u64,
+    /// Inject a fault: `ROLLUP:BATCH:KIND` with KIND `tampered-root`, `not-bound`
+    /// or (ZKsync) `revert=K`; repeatable.
+    #[arg(long = "fault", value_parser = parse_fault)]
+    pub faults: Vec<(String, u64, Fault)>,
+}
+
+fn parse_fault(text: &str) -> Result<(String, u64, Fault), String> {
+    let mut parts = text.splitn(3, ':');
+    let (Some(rollup), Some(batch), Some(kind)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err("expected ROLLUP:BATCH:KIND, e.g. starknet:3:tampered-root".into());
+    };
+    if rollup != "starknet" && rollup != "zksync" {
+        return Err(format!("unknown rollup {rollup:?}: starknet or zksync"));
+    }
+    let batch: u64 = batch.parse().map_err(|e| format!("batch {batch:?}: {e}"))?;
+    let fault = match kind {
+        "tampered-root" => Fault::TamperedRoot,
+        "not-bound" => Fault::DataNotBound,
+        k if k.starts_with("revert=") && rollup == "zksync" => Fault::ZksyncRevert {
+            k: k["revert=".len()..]
+                .parse()
+                .map_err(|e| format!("{k}: {e}"))?,
+        },
+        other => return Err(format!("unknown fault {other:?}")),
+    };
+    Ok((rollup.to_string(), batch, fault))
+}
+
+/// The plan for the given arguments.
+pub fn plan(
+    seed: u64,
+    starknet_batches: u64,
+    zksync_batches: u64,
+    faults: &[(String, u64, Fault)],
+) -> DevnetPlan {
+    let mut plan = DevnetPlan::default();
+    plan.starknet.seed = seed;
+    plan.starknet.batches = starknet_batches;
+    plan.zksync.seed = seed;
+    plan.zksync.batches = zksync_batches;
+    let pick = |rollup: &str| -> BTreeMap<u64, Fault> {
+        faults
+            .iter()
+            .filter(|(r, _, _)| r == rollup)
+            .map(|(_, b, f)| (*b, *f))
+            .collect()
+    };
+    plan.starknet.faults = pick("starknet");
+    plan.zksync.faults = pick("zksync");
+    plan
+}
+
+pub fn run(args: Args) -> anyhow::Result<i32> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let plan = plan(
+        args.seed,
+        args.starknet_batches,
+        args.zksync_batches,
+        &args.faults,
+    );
+    let outcome = runtime
+        .block_on(run_devnet(&args.rpc_url, &args.out_dir, plan))
+        .context("devnet")?;
+    for batch in &outcome.batches {
+        println!("{}", json!(batch));
+    }
+    eprintln!(
+        "submitted {} batches in L1 blocks {}..={}; chain configs: {} {}",
+        outcome.batches.len(),
+        outcome.first_block,
+        outcome.last_block,
+        outcome.starknet_config.display(),
+        outcome.zksync_config.display()
+    );
+    Ok(0)
+}

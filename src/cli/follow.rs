@@ -1,0 +1,160 @@
+//! `zkreplay follow`: rebuild one or more rollups' state from an Ethereum node
+//! and keep it current, auditing every batch; serves GraphQL next to it.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::sync::watch;
+
+use crate::chain::ChainConfig;
+use crate::follow::status::FollowStatus;
+use crate::follow::{FollowOptions, OnMismatch, run};
+use crate::l1::BlockTag;
+use crate::l1::beacon::BeaconBlockId;
+use crate::l1::client::{L1Endpoints, RpcL1};
+use crate::store::Store;
+
+/// How the beacon node names blocks in its blob endpoints.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum BeaconIds {
+    /// A real beacon node: the slot derived from the block timestamp.
+    Slot,
+    /// anvil and similar devnets: the execution block number.
+    BlockNumber,
+}
+
+/// Arguments of `follow`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Chain config TOML (`chains/*.toml`); repeat to follow several rollups.
+    #[arg(
+        long = "chain",
+        env = "ZKREPLAY_CHAIN_CONFIG",
+        required = true,
+        value_delimiter = ','
+    )]
+    pub chains: Vec<PathBuf>,
+    /// Execution JSON-RPC URL (logged only redacted).
+    #[arg(long, env = "ZKREPLAY_RPC_URL")]
+    pub rpc_url: String,
+    /// Beacon API URL for blobs.
+    #[arg(long, env = "ZKREPLAY_BEACON_URL")]
+    pub beacon_url: Option<String>,
+    #[arg(long, value_enum, default_value = "slot")]
+    pub beacon_block_id: BeaconIds,
+    /// Blobscan-style archive (`GET {url}/blobs/{versioned_hash}`) for pruned blobs.
+    #[arg(long, env = "ZKREPLAY_BLOB_ARCHIVE_URL")]
+    pub blob_archive_url: Option<String>,
+    /// Directory holding one store per chain (`DIR/<chain name>`).
+    #[arg(long, env = "ZKREPLAY_DATA_DIR")]
+    pub data_dir: PathBuf,
+    /// L1 block tag to follow; `safe` and `latest` unwind on reorgs.
+    #[arg(long, value_enum, default_value = "finalized")]
+    pub l1_tag: BlockTag,
+    /// On a root mismatch: record it and stop (`halt`) or keep replaying (`continue`).
+    #[arg(long, value_enum, default_value = "halt")]
+    pub on_mismatch: OnMismatch,
+    /// Stop after this L1 block (default: follow forever).
+    #[arg(long)]
+    pub to_block: Option<u64>,
+    /// Milliseconds between polls of the L1 tag.
+    #[arg(long, default_value_t = 12_000)]
+    pub poll_interval_ms: u64,
+    /// Requests in flight per L1 endpoint.
+    #[arg(long, default_value_t = 8)]
+    pub max_concurrency: usize,
+}
+
+pub fn run(args: Args) -> anyhow::Result<i32> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(follow(args))
+}
+
+/// One chain's follower ready to run.
+pub struct Prepared {
+    pub config: ChainConfig,
+    pub store: Arc<Store>,
+    pub source: RpcL1,
+    pub status: Arc<FollowStatus>,
+}
+
+/// Opens the store of each chain and connects to L1.
+pub async fn prepare(args: &Args) -> anyhow::Result<Vec<Prepared>> {
+    let mut out = Vec::new();
+    for path in &args.chains {
+        let config = ChainConfig::load(path)?;
+        let dir = args.data_dir.join(&config.name);
+        let store = Arc::new(
+            Store::open(&dir, &config.name)
+                .with_context(|| format!("opening {}", dir.display()))?,
+        );
+        let mut endpoints = L1Endpoints::new(args.rpc_url.clone());
+        endpoints.beacon_url = args.beacon_url.clone();
+        endpoints.beacon_block_id = match args.beacon_block_id {
+            BeaconIds::Slot => BeaconBlockId::Slot,
+            BeaconIds::BlockNumber => BeaconBlockId::ExecutionBlockNumber,
+        };
+        endpoints.blob_archive_url = args.blob_archive_url.clone();
+        endpoints.max_concurrency = args.max_concurrency;
+        endpoints.max_log_range = config.log_range;
+        let source = RpcL1::connect(endpoints, Some(store.clone()))
+            .await
+            .with_context(|| format!("{}: connecting to L1", config.name))?;
+        let status = Arc::new(FollowStatus::new(config.name.clone()));
+        out.push(Prepared {
+            config,
+            store,
+            source,
+            status,
+        });
+    }
+    Ok(out)
+}
+
+/// Runs every prepared follower to completion (or until Ctrl-C); the exit code
+/// is 1 when a follower stopped on an error or any batch did not match.
+pub async fn run_all(prepared: Vec<Prepared>, options: FollowOptions) -> anyhow::Result<i32> {
+    let (stop, shutdown) = watch::channel(false);
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            tracing::info!("Ctrl-C: stopping after the current batch");
+            let _ = stop.send(true);
+        }
+    });
+    let mut tasks = Vec::new();
+    for p in prepared {
+        let options = options.clone();
+        let shutdown = shutdown.clone();
+        tasks.push(tokio::spawn(async move {
+            let result = run::run(
+                &p.source, &p.store, &p.config, &options, &p.status, shutdown,
+            )
+            .await;
+            (p.config.name, result)
+        }));
+    }
+    let mut code = 0;
+    for task in tasks {
+        let (name, result) = task.await?;
+        if let Err(error) = result {
+            tracing::error!(chain = %name, %error, "follower stopped");
+            code = 1;
+        }
+    }
+    Ok(code)
+}
+
+async fn follow(args: Args) -> anyhow::Result<i32> {
+    let prepared = prepare(&args).await?;
+    let options = FollowOptions {
+        tag: args.l1_tag,
+        on_mismatch: args.on_mismatch,
+        to_block: args.to_block,
+        poll_interval: Duration::from_millis(args.poll_interval_ms),
+    };
+    run_all(prepared, options).await
+}

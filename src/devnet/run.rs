@@ -1,0 +1,235 @@
+//! `zkreplay devnet`: the seeded sequencer simulator against a real node.
+//! Installs the stand-in contracts, generates both rollups' batches, submits
+//! them as real transactions (blob transactions with real KZG data), and
+//! writes the chain configs a follower needs to replay them.
+//!
+//! The simulator is test support, not evidence: correctness evidence comes
+//! from ../shared/fixtures; the devnet exercises the follower's plumbing
+//! (scanning, fetching, reorgs, reverts, faults, crashes) over real HTTP.
+
+use std::path::{Path, PathBuf};
+
+use alloy_primitives::{B256, Bytes};
+use serde::Serialize;
+
+use super::contracts::StandIn;
+use super::starknet_gen::{self, StarknetFormat, StarknetGenConfig};
+use super::zksync_gen::{self, ZksyncGenConfig, ZksyncGenerator};
+use super::{DevnetError, PlannedBatch, PlannedTx};
+use crate::l1::L1Error;
+use crate::l1::submit::{Devnet, SidecarFormat, Submitted};
+
+/// What to simulate.
+#[derive(Clone, Debug, Default)]
+pub struct DevnetPlan {
+    pub starknet: StarknetGenConfig,
+    pub zksync: ZksyncGenConfig,
+}
+
+/// One submitted batch, as the follower should see it.
+#[derive(Clone, Debug, Serialize)]
+pub struct SubmittedBatch {
+    pub rollup: &'static str,
+    pub number: u64,
+    pub format: &'static str,
+    pub expected_root: B256,
+    pub claimed_root: B256,
+    pub fault: Option<super::Fault>,
+    pub l1_blocks: Vec<u64>,
+}
+
+/// The outcome of a devnet run.
+#[derive(Clone, Debug, Serialize)]
+pub struct DevnetOutcome {
+    pub starknet_config: PathBuf,
+    pub zksync_config: PathBuf,
+    pub first_block: u64,
+    pub last_block: u64,
+    pub batches: Vec<SubmittedBatch>,
+}
+
+/// Errors of a devnet run.
+#[derive(Debug, thiserror::Error)]
+pub enum DevnetRunError {
+    #[error(transparent)]
+    L1(#[from] L1Error),
+    #[error(transparent)]
+    Generate(#[from] DevnetError),
+    #[error("writing {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+/// Submits one planned transaction; blob transactions use the newest sidecar
+/// format the node takes.
+pub async fn submit(devnet: &Devnet, tx: &PlannedTx) -> Result<Submitted, L1Error> {
+    if tx.blobs.is_empty() {
+        return devnet
+            .send_calldata(tx.to, Bytes::from(tx.calldata.clone()))
+            .await;
+    }
+    let blobs_tx =
+        |format| devnet.send_blobs(tx.to, Bytes::from(tx.calldata.clone()), &tx.blobs, format);
+    match blobs_tx(SidecarFormat::Eip7594).await {
+        Ok(done) => Ok(done),
+        Err(_) => blobs_tx(SidecarFormat::Eip4844).await,
+    }
+}
+
+/// Installs the stand-ins, generates and submits everything, writes the
+/// chain configs into `out_dir`.
+pub async fn run(
+    rpc_url: &str,
+    out_dir: &Path,
+    plan: DevnetPlan,
+) -> Result<DevnetOutcome, DevnetRunError> {
+    let devnet = Devnet::connect(rpc_url)?;
+    for stand_in in [
+        StandIn::StarknetCore,
+        StandIn::MemoryPageRegistry,
+        StandIn::ZksyncDiamond,
+    ] {
+        let address = match stand_in {
+            StandIn::StarknetCore => plan.starknet.core,
+            StandIn::MemoryPageRegistry => plan.starknet.registry,
+            StandIn::ZksyncDiamond => plan.zksync.diamond,
+        };
+        devnet
+            .set_code(address, stand_in.runtime_bytecode().into())
+            .await?;
+    }
+    // Generation hashes a lot; keep it off the async workers.
+    let (starknet, zksync, genesis) = {
+        let plan = plan.clone();
+        tokio::task::spawn_blocking(move || -> Result<_, DevnetError> {
+            let starknet = starknet_gen::generate(plan.starknet)?;
+            let generator = ZksyncGenerator::new(plan.zksync.clone())?;
+            let genesis = (generator.genesis_logs().to_vec(), generator.genesis_root());
+            let zksync = zksync_gen::generate(plan.zksync)?;
+            Ok((starknet, zksync, genesis))
+        })
+        .await
+        .map_err(|e| DevnetError::Config(format!("generator thread: {e}")))??
+    };
+
+    let first_block = devnet.rpc().block_number().await? + 1;
+    let mut batches = Vec::new();
+    let mut format_starts: Vec<(&'static str, u64)> = Vec::new();
+    // Interleave the two rollups as a real L1 would.
+    let longest = starknet.len().max(zksync.len());
+    for i in 0..longest {
+        for (rollup, list) in [("starknet", &starknet), ("zksync", &zksync)] {
+            let Some(batch) = list.get(i) else { continue };
+            let blocks = submit_batch(&devnet, batch).await?;
+            if rollup == "starknet"
+                && format_starts.last().is_none_or(|(f, _)| *f != batch.format)
+                && let Some(first) = blocks.first()
+            {
+                format_starts.push((batch.format, *first));
+            }
+            batches.push(SubmittedBatch {
+                rollup,
+                number: batch.number,
+                format: batch.format,
+                expected_root: batch.expected_root,
+                claimed_root: batch.claimed_root,
+                fault: batch.fault,
+                l1_blocks: blocks,
+            });
+        }
+    }
+    // Two more blocks so that the `finalized` tag (head - 2 with one slot per epoch) covers everything.
+    for _ in 0..3 {
+        devnet.mine().await?;
+    }
+    let last_block = devnet.rpc().block_number().await?;
+
+    std::fs::create_dir_all(out_dir).map_err(|source| io_error(out_dir, source))?;
+    let genesis_path = out_dir.join("devnet-zksync-genesis.json");
+    write(&genesis_path, &zksync_gen::genesis_json(&genesis.0))?;
+    let starknet_config = out_dir.join("devnet-starknet.toml");
+    write(
+        &starknet_config,
+        &starknet_toml(&plan.starknet, first_block, &format_starts),
+    )?;
+    let zksync_config = out_dir.join("devnet-zksync.toml");
+    write(
+        &zksync_config,
+        &zksync_toml(&plan.zksync, first_block, &genesis_path, genesis.1),
+    )?;
+    Ok(DevnetOutcome {
+        starknet_config,
+        zksync_config,
+        first_block,
+        last_block,
+        batches,
+    })
+}
+
+/// Submits a batch's transactions in order; returns their L1 blocks.
+pub async fn submit_batch(devnet: &Devnet, batch: &PlannedBatch) -> Result<Vec<u64>, L1Error> {
+    let mut blocks = Vec::with_capacity(batch.txs.len());
+    for tx in &batch.txs {
+        let done = submit(devnet, tx).await?;
+        tracing::debug!(label = %tx.label, block = done.block_number, tx = %done.hash, "submitted");
+        blocks.push(done.block_number);
+    }
+    Ok(blocks)
+}
+
+fn starknet_toml(config: &StarknetGenConfig, first_block: u64, starts: &[(&str, u64)]) -> String {
+    let mut out = format!(
+        "# Written by `zkreplay devnet`: the Starknet stand-in on the local L1.\n\
+         name = \"devnet-starknet\"\nrollup = \"starknet\"\nl1_chain_id = 31337\n\
+         first_l1_block = {first_block}\nlog_range = 50\n\n[starknet]\n\
+         core_contract = \"{}\"\nmemory_page_registry = \"{}\"\n{}",
+        config.core,
+        config.registry,
+        match config.rule {
+            crate::rollup::starknet::state::GlobalRootRule::V0_14 => "v0_14_from_l2_block = 0\n",
+            crate::rollup::starknet::state::GlobalRootRule::PreV0_14 => "",
+        }
+    );
+    // The exact L1 block of every format change: the follower breaks the
+    // v0.13.3 / v0.13.4 tie (same wire format) with it.
+    for (format, block) in starts {
+        let name = match StarknetFormat::from_label(format) {
+            Some(StarknetFormat::V0_11Pages) => "v0.11",
+            Some(StarknetFormat::V0_13_1Blob) => "v0.13.1",
+            Some(StarknetFormat::V0_13_2Blob) => "v0.13.2",
+            Some(StarknetFormat::V0_13_3Blob) => "v0.13.3",
+            Some(StarknetFormat::V0_13_4Blob) => "v0.13.4",
+            None => format,
+        };
+        out += &format!("\n[[versions]]\nname = \"{name}\"\nfrom_l1_block = {block}\n");
+    }
+    out
+}
+
+fn zksync_toml(config: &ZksyncGenConfig, first_block: u64, genesis: &Path, root: B256) -> String {
+    format!(
+        "# Written by `zkreplay devnet`: the ZKsync stand-in on the local L1.\n\
+         name = \"devnet-zksync\"\nrollup = \"zksync\"\nl1_chain_id = 31337\n\
+         first_l1_block = {first_block}\nlog_range = 50\n\n[zksync]\nchain_id = {}\n\
+         diamond_proxy = \"{}\"\ngenesis_file = \"{}\"\ngenesis_root = \"{root}\"\n",
+        config.chain_id,
+        config.diamond,
+        genesis
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default(),
+    )
+}
+
+fn write(path: &Path, text: &str) -> Result<(), DevnetRunError> {
+    std::fs::write(path, text).map_err(|source| io_error(path, source))
+}
+
+fn io_error(path: &Path, source: std::io::Error) -> DevnetRunError {
+    DevnetRunError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
