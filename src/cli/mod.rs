@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand};
 
 pub mod decode_starknet;
 pub mod decode_zksync;
+pub mod demo;
 pub mod devnet;
 pub mod follow;
 pub mod serve;
@@ -47,6 +48,8 @@ pub enum Command {
     Status(status::Args),
     /// Rebuild rollup state from an Ethereum node and keep it current, auditing every batch.
     Follow(follow::Args),
+    /// The offline demo: local L1, simulated sequencers, both rollups followed, audited and served.
+    Demo(demo::Args),
     /// Seeded sequencer simulator: submit generated batches to a local node (anvil).
     Devnet(devnet::Args),
     /// Decode one rollup state update from L1 data.
@@ -87,6 +90,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Status(args) => status::run(args),
         Command::Follow(args) => follow::run(args),
         Command::Devnet(args) => devnet::run(args),
+        Command::Demo(args) => demo::run(args),
         Command::Decode(DecodeCommand::Starknet(args)) => decode_starknet::run(args),
         Command::Decode(DecodeCommand::Zksync(args)) => decode_zksync::run(args),
         Command::Zksync(ZksyncCommand::Apply(args)) => zksync_apply::run(args),

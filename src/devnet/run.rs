@@ -45,6 +45,9 @@ pub struct DevnetOutcome {
     pub zksync_config: PathBuf,
     pub first_block: u64,
     pub last_block: u64,
+    /// The block the `finalized` tag points at once everything is submitted
+    /// (at or after the last batch's block): a follower on the default tag stops here.
+    pub finalized_block: u64,
     pub batches: Vec<SubmittedBatch>,
 }
 
@@ -78,51 +81,61 @@ pub async fn submit(devnet: &Devnet, tx: &PlannedTx) -> Result<Submitted, L1Erro
     }
 }
 
-/// Installs the stand-ins, generates and submits everything, writes the
-/// chain configs into `out_dir`.
-pub async fn run(
-    rpc_url: &str,
-    out_dir: &Path,
-    plan: DevnetPlan,
-) -> Result<DevnetOutcome, DevnetRunError> {
-    let devnet = Devnet::connect(rpc_url)?;
-    for stand_in in [
-        StandIn::StarknetCore,
-        StandIn::MemoryPageRegistry,
-        StandIn::ZksyncDiamond,
+/// Everything the simulator generated, before submission.
+pub struct Generated {
+    pub starknet: Vec<PlannedBatch>,
+    pub zksync: Vec<PlannedBatch>,
+    pub zksync_genesis: Vec<crate::rollup::zksync::genesis::StorageLog>,
+    pub zksync_genesis_root: B256,
+}
+
+/// Generates both rollups' batches (CPU-heavy: run it off the async workers).
+pub fn generate(plan: &DevnetPlan) -> Result<Generated, DevnetError> {
+    let starknet = starknet_gen::generate(plan.starknet.clone())?;
+    let generator = ZksyncGenerator::new(plan.zksync.clone())?;
+    let zksync_genesis = generator.genesis_logs().to_vec();
+    let zksync_genesis_root = generator.genesis_root();
+    let zksync = zksync_gen::generate(plan.zksync.clone())?;
+    Ok(Generated {
+        starknet,
+        zksync,
+        zksync_genesis,
+        zksync_genesis_root,
+    })
+}
+
+/// Installs the stand-in contracts at the plan's addresses.
+pub async fn install_stand_ins(devnet: &Devnet, plan: &DevnetPlan) -> Result<(), L1Error> {
+    for (stand_in, address) in [
+        (StandIn::StarknetCore, plan.starknet.core),
+        (StandIn::MemoryPageRegistry, plan.starknet.registry),
+        (StandIn::ZksyncDiamond, plan.zksync.diamond),
     ] {
-        let address = match stand_in {
-            StandIn::StarknetCore => plan.starknet.core,
-            StandIn::MemoryPageRegistry => plan.starknet.registry,
-            StandIn::ZksyncDiamond => plan.zksync.diamond,
-        };
         devnet
             .set_code(address, stand_in.runtime_bytecode().into())
             .await?;
     }
-    // Generation hashes a lot; keep it off the async workers.
-    let (starknet, zksync, genesis) = {
-        let plan = plan.clone();
-        tokio::task::spawn_blocking(move || -> Result<_, DevnetError> {
-            let starknet = starknet_gen::generate(plan.starknet)?;
-            let generator = ZksyncGenerator::new(plan.zksync.clone())?;
-            let genesis = (generator.genesis_logs().to_vec(), generator.genesis_root());
-            let zksync = zksync_gen::generate(plan.zksync)?;
-            Ok((starknet, zksync, genesis))
-        })
-        .await
-        .map_err(|e| DevnetError::Config(format!("generator thread: {e}")))??
-    };
+    Ok(())
+}
 
-    let first_block = devnet.rpc().block_number().await? + 1;
+/// Submits generated batches, interleaving the two rollups as a real L1
+/// would; returns what was submitted and the first L1 block of each Starknet format.
+pub async fn submit_all(
+    devnet: &Devnet,
+    generated: &Generated,
+    skip: usize,
+    take: usize,
+) -> Result<(Vec<SubmittedBatch>, Vec<(&'static str, u64)>), L1Error> {
     let mut batches = Vec::new();
     let mut format_starts: Vec<(&'static str, u64)> = Vec::new();
-    // Interleave the two rollups as a real L1 would.
-    let longest = starknet.len().max(zksync.len());
-    for i in 0..longest {
-        for (rollup, list) in [("starknet", &starknet), ("zksync", &zksync)] {
+    let longest = generated.starknet.len().max(generated.zksync.len());
+    for i in (0..longest).skip(skip).take(take) {
+        for (rollup, list) in [
+            ("starknet", &generated.starknet),
+            ("zksync", &generated.zksync),
+        ] {
             let Some(batch) = list.get(i) else { continue };
-            let blocks = submit_batch(&devnet, batch).await?;
+            let blocks = submit_batch(devnet, batch).await?;
             if rollup == "starknet"
                 && format_starts.last().is_none_or(|(f, _)| *f != batch.format)
                 && let Some(first) = blocks.first()
@@ -140,30 +153,76 @@ pub async fn run(
             });
         }
     }
-    // Two more blocks so that the `finalized` tag (head - 2 with one slot per epoch) covers everything.
-    for _ in 0..3 {
-        devnet.mine().await?;
-    }
-    let last_block = devnet.rpc().block_number().await?;
+    Ok((batches, format_starts))
+}
 
+/// Writes the chain configs for a devnet whose batches start at `first_block`.
+pub fn write_configs(
+    out_dir: &Path,
+    plan: &DevnetPlan,
+    generated: &Generated,
+    first_block: u64,
+    format_starts: &[(&str, u64)],
+) -> Result<(PathBuf, PathBuf), DevnetRunError> {
     std::fs::create_dir_all(out_dir).map_err(|source| io_error(out_dir, source))?;
     let genesis_path = out_dir.join("devnet-zksync-genesis.json");
-    write(&genesis_path, &zksync_gen::genesis_json(&genesis.0))?;
+    write(
+        &genesis_path,
+        &zksync_gen::genesis_json(&generated.zksync_genesis),
+    )?;
     let starknet_config = out_dir.join("devnet-starknet.toml");
     write(
         &starknet_config,
-        &starknet_toml(&plan.starknet, first_block, &format_starts),
+        &starknet_toml(&plan.starknet, first_block, format_starts),
     )?;
     let zksync_config = out_dir.join("devnet-zksync.toml");
     write(
         &zksync_config,
-        &zksync_toml(&plan.zksync, first_block, &genesis_path, genesis.1),
+        &zksync_toml(
+            &plan.zksync,
+            first_block,
+            &genesis_path,
+            generated.zksync_genesis_root,
+        ),
     )?;
+    Ok((starknet_config, zksync_config))
+}
+
+/// Installs the stand-ins, generates and submits everything, writes the
+/// chain configs into `out_dir`.
+pub async fn run(
+    rpc_url: &str,
+    out_dir: &Path,
+    plan: DevnetPlan,
+) -> Result<DevnetOutcome, DevnetRunError> {
+    let devnet = Devnet::connect(rpc_url)?;
+    install_stand_ins(&devnet, &plan).await?;
+    let generated = {
+        let plan = plan.clone();
+        tokio::task::spawn_blocking(move || generate(&plan))
+            .await
+            .map_err(|e| DevnetError::Config(format!("generator thread: {e}")))??
+    };
+    let first_block = devnet.rpc().block_number().await? + 1;
+    let (batches, format_starts) = submit_all(&devnet, &generated, 0, usize::MAX).await?;
+    // Blocks on top so that the `finalized` tag (head - 2 with one slot per epoch) covers everything.
+    for _ in 0..3 {
+        devnet.mine().await?;
+    }
+    let last_block = devnet.rpc().block_number().await?;
+    let finalized_block = devnet
+        .rpc()
+        .block_by_tag(crate::l1::BlockTag::Finalized)
+        .await?
+        .number;
+    let (starknet_config, zksync_config) =
+        write_configs(out_dir, &plan, &generated, first_block, &format_starts)?;
     Ok(DevnetOutcome {
         starknet_config,
         zksync_config,
         first_block,
         last_block,
+        finalized_block,
         batches,
     })
 }
