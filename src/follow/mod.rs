@@ -179,6 +179,41 @@ pub struct SyncReport {
     pub unwound: u64,
 }
 
+/// Live figures only the L1 node knows (the store cannot answer them), shared
+/// between a follower loop and the API of the same process.
+///
+/// The loop calls [`FollowStatus::record_sync`] after every `sync` pass; the API
+/// reads it lock-free. A `serve` process without a follower has none, and the
+/// API then reports these fields as null rather than guessing.
+#[derive(Debug, Default)]
+pub struct FollowStatus {
+    /// The L1 block the last pass followed up to (the tag's head, capped by
+    /// `to_block`), plus one; 0 while unknown.
+    l1_head_plus_one: std::sync::atomic::AtomicU64,
+}
+
+impl FollowStatus {
+    /// Records the L1 head a `sync` pass reached.
+    pub fn record_sync(&self, report: &SyncReport) {
+        self.record_l1_head(report.target);
+    }
+
+    /// Records the L1 head (the block of the follow tag).
+    pub fn record_l1_head(&self, block: u64) {
+        self.l1_head_plus_one.store(
+            block.saturating_add(1),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+    }
+
+    /// The last recorded L1 head, `None` before the first pass.
+    pub fn l1_head(&self) -> Option<u64> {
+        self.l1_head_plus_one
+            .load(std::sync::atomic::Ordering::Relaxed)
+            .checked_sub(1)
+    }
+}
+
 /// Checks the node is on the chain the config names.
 pub async fn check_l1_chain<S: L1Source>(
     source: &S,
