@@ -10,6 +10,7 @@ use std::time::Duration;
 use anyhow::Context;
 
 use crate::api::{self, AppState, RollupHandle, RollupKind};
+use crate::chain::ChainConfig;
 use crate::store::Store;
 
 /// Arguments of `serve`.
@@ -37,6 +38,10 @@ pub struct Args {
         default_value = "web/node_modules"
     )]
     pub graphiql_assets: PathBuf,
+    /// Directory of chain configs (`<chain>.toml`); a store's config, when present,
+    /// supplies `l1ChainId`. Missing files are not an error.
+    #[arg(long, env = "ZKREPLAY_CHAINS_DIR", default_value = "chains")]
+    pub chains_dir: PathBuf,
 }
 
 pub fn run(args: Args) -> anyhow::Result<i32> {
@@ -59,11 +64,14 @@ async fn serve(args: Args) -> anyhow::Result<i32> {
                 manifest.chain
             )
         })?;
-        rollups.push(RollupHandle {
-            name: manifest.chain,
-            kind,
-            store: Arc::new(store),
-        });
+        let mut handle = RollupHandle::new(manifest.chain.clone(), kind, Arc::new(store));
+        let config_path = args.chains_dir.join(format!("{}.toml", manifest.chain));
+        if config_path.is_file() {
+            let config = ChainConfig::load(&config_path)
+                .with_context(|| format!("reading {}", config_path.display()))?;
+            handle = handle.with_l1_chain_id(config.l1_chain_id);
+        }
+        rollups.push(handle);
     }
     let stores: Vec<Arc<Store>> = rollups.iter().map(|r| r.store.clone()).collect();
     // Follow the writers: a secondary sees new commits only after catching up.
