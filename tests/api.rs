@@ -13,39 +13,16 @@ use std::sync::atomic::AtomicBool;
 use serde_json::{Value, json};
 use starknet_types_core::felt::Felt;
 use zkreplay::api::{self, AppState, RollupHandle, RollupKind};
-use zkreplay::rollup::starknet::feeder::parse_state_update;
 use zkreplay::rollup::starknet::hash::{pedersen, poseidon_many};
-use zkreplay::rollup::starknet::state::{GlobalRootRule, StarknetState};
 use zkreplay::store::Store;
 
 const ETH: &str = "0x49d36570d4e46f48e99674bd3fcc84644ddd6b96f7c741b1562b82f9e004dc7";
 
-/// Replays Sepolia blocks 0-7 with audits (as `apply-updates` does) and returns the blocks' JSON.
-fn sepolia_store(dir: &std::path::Path) -> (Arc<Store>, Vec<Value>) {
-    let store = Store::open(dir, "starknet-sepolia").unwrap();
-    let mut blocks = Vec::new();
-    for i in 0..8 {
-        let path = common::fixtures().join(format!("starknet/sepolia-genesis-feeder/{i}.json"));
-        // Applied in-process exactly as `apply-updates` does: roots, audit, one commit.
-        let update = parse_state_update(&std::fs::read(&path).unwrap()).unwrap();
-        let state = StarknetState::new(&store);
-        let (roots, mut batch) = state.apply(&update.diff, GlobalRootRule::PreV0_14).unwrap();
-        let computed = format!("{:#x}", roots.global_root);
-        let claimed = update.new_root.as_ref().map(zkreplay::hexfmt::format_word);
-        let audit = zkreplay::audit::BatchAudit::judge(roots.batch, claimed, computed, Vec::new());
-        audit.write(&store, &mut batch).unwrap();
-        store.commit(batch).unwrap();
-        blocks.push(common::read_json(&path));
-    }
-    (Arc::new(store), blocks)
-}
-
 fn schema(store: Arc<Store>) -> api::ApiSchema {
-    api::build_schema(vec![RollupHandle {
-        name: "starknet-sepolia".into(),
-        kind: RollupKind::Starknet,
-        store,
-    }])
+    api::build_schema(vec![
+        RollupHandle::new("starknet-sepolia", RollupKind::Starknet, store)
+            .with_l1_chain_id(11155111),
+    ])
 }
 
 async fn run(schema: &api::ApiSchema, query: &str) -> Value {
@@ -79,7 +56,7 @@ async fn schema_file_matches_the_served_schema() {
 #[tokio::test]
 async fn state_queries_at_several_batches_equal_the_blocks_writes() {
     let dir = tempfile::tempdir().unwrap();
-    let (store, blocks) = sepolia_store(dir.path());
+    let (store, blocks) = common::sepolia_store(dir.path());
     let schema = schema(store);
 
     // A real 1 ETH transfer: block 6 writes this slot of the ETH contract (the slot
@@ -236,14 +213,14 @@ fn verify_proof_json(proof: &Value, published_root: &str) -> bool {
 #[tokio::test]
 async fn proofs_verify_with_only_the_returned_json() {
     let dir = tempfile::tempdir().unwrap();
-    let (store, blocks) = sepolia_store(dir.path());
+    let (store, blocks) = common::sepolia_store(dir.path());
     let schema = schema(store);
     let slot = "0x5b5882587b3ff6d12140843c6db4a845fe568f0e7e0d028cb4fff6b5e988eff";
     for batch in [3u64, 6, 7] {
         let q = format!(
-            r#"{{ rollup(name: "starknet-sepolia") {{ proof(address: "{ETH}", key: "{slot}", atBatch: {batch}) {{
+            r#"{{ rollup(name: "starknet-sepolia") {{ proof(address: "{ETH}", key: "{slot}", atBatch: {batch}) {{ ... on StarknetProof {{
                 address key value globalRoot globalRootFormula contractsRoot classesRoot classHash nonce storageRoot
-                contractProof {{ left right child path length }} storageProof {{ left right child path length }} }} }} }}"#
+                contractProof {{ left right child path length }} storageProof {{ left right child path length }} }} }} }} }}"#
         );
         let out = run(&schema, &q).await;
         let proof = &out["data"]["rollup"]["proof"];
@@ -282,7 +259,7 @@ fn http(addr: SocketAddr, method: &str, path: &str, body: &[u8]) -> (u16, String
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn abusive_requests_are_refused_and_the_server_keeps_serving() {
     let dir = tempfile::tempdir().unwrap();
-    let (store, _) = sepolia_store(dir.path());
+    let (store, _) = common::sepolia_store(dir.path());
     let state = AppState {
         schema: schema(store),
         metrics: Default::default(),
@@ -383,4 +360,517 @@ async fn abusive_requests_are_refused_and_the_server_keeps_serving() {
         .await
         .unwrap();
     assert_eq!(status, 200);
+}
+
+// ---------------------------------------------------------------------------
+// ZKsync: the real Era mainnet genesis plus a few batches applied with the engine.
+
+use alloy_primitives::{Address, B256, U256};
+use blake2::{Blake2s256, Digest};
+use zkreplay::follow::{DaMode, FollowStatus, L1BatchRecord, L1Cursor};
+use zkreplay::rollup::zksync::compression::ValueOp;
+use zkreplay::rollup::zksync::decode::Writes;
+use zkreplay::rollup::zksync::genesis;
+use zkreplay::rollup::zksync::query::{L2_BASE_TOKEN, NONCE_HOLDER, mapping_slot};
+use zkreplay::rollup::zksync::state::{BatchInput, ZksyncState};
+use zkreplay::rollup::zksync::{
+    compression::InitialWrite, compression::RepeatedWrite, derived_key,
+};
+use zkreplay::store::StoreBatch;
+
+/// Era mainnet's batch-0 root, from the real chain (explorer batch 0).
+const ERA_GENESIS_ROOT: &str = "0xbc59c242d551e3939b9b2939b8b686efa77ba3833183045d548aa5f53357ba95";
+const ALICE: &str = "0x00000000000000000000000000000000000a11ce";
+const BOB: &str = "0x0000000000000000000000000000000000000b0b";
+/// A Solidity ERC-20 whose balances mapping sits at slot 51.
+const TOKEN: &str = "0x1111111111111111111111111111111111111111";
+const TOKEN_BALANCE_SLOT: u64 = 51;
+
+fn addr(text: &str) -> Address {
+    text.parse().unwrap()
+}
+
+fn word_u(n: U256) -> B256 {
+    B256::from(n.to_be_bytes::<32>())
+}
+
+/// Applies `writes` as batch `n`, claiming the root the engine computes (so the
+/// engine's verified pointer advances as it would on a matching chain).
+fn apply_batch(state: &mut ZksyncState<'_>, n: u64, writes: Writes) -> B256 {
+    let mut input = BatchInput {
+        batch_number: n,
+        claimed_root: None,
+        index_repeated_storage_changes: None,
+        writes,
+    };
+    let root = state.plan(&input).unwrap().1.record.computed_root;
+    input.claimed_root = Some(root);
+    assert_eq!(state.apply(&input).unwrap().record.computed_root, root);
+    root
+}
+
+struct ZksyncFixture {
+    store: Arc<Store>,
+    /// Genesis storage logs (address, key, value), the last value per slot.
+    genesis: Vec<(Address, B256, B256)>,
+    /// Root after each batch, batch 0 first.
+    roots: Vec<B256>,
+    /// The genesis slot batch 2 overwrites, with its new value.
+    overwritten: (Address, B256, B256),
+}
+
+/// Genesis from `InitialStateMainnet.json` (checked against the real root), then:
+/// batch 1 gives Alice 5 ETH, nonces (deployment 2, tx 7) and 1234 tokens;
+/// batch 2 moves 2 ETH to Bob, bumps her tx nonce to 8 and overwrites genesis leaf 1;
+/// batch 3 gives Bob 1 token.
+fn zksync_store(dir: &std::path::Path) -> ZksyncFixture {
+    let store = Store::open(dir, "zksync-era-mainnet").unwrap();
+    let logs =
+        genesis::load(&common::fixtures().join("zksync/genesis/InitialStateMainnet.json")).unwrap();
+    let leaves = genesis::leaves(&logs).unwrap();
+    let expected: B256 = ERA_GENESIS_ROOT.parse().unwrap();
+    let mut state = ZksyncState::init_genesis(&store, &leaves, Some(expected)).unwrap();
+    let mut genesis_slots: Vec<(Address, B256, B256)> = Vec::new();
+    for log in &logs {
+        genesis_slots.retain(|(a, k, _)| (*a, *k) != (log.address, log.key));
+        genesis_slots.push((log.address, log.key, log.value));
+    }
+    let (alice, bob, token) = (addr(ALICE), addr(BOB), addr(TOKEN));
+    let eth = |who: &Address| derived_key(&L2_BASE_TOKEN, &mapping_slot(who, &B256::ZERO));
+    let nonce = |who: &Address| derived_key(&NONCE_HOLDER, &mapping_slot(who, &B256::ZERO));
+    let tokens = |who: &Address| {
+        derived_key(
+            &token,
+            &mapping_slot(who, &word_u(U256::from(TOKEN_BALANCE_SLOT))),
+        )
+    };
+    let ether = U256::from(10u64).pow(U256::from(18));
+    let initial = |key: B256, value: U256| InitialWrite {
+        derived_key: key,
+        value: ValueOp::full(word_u(value)),
+    };
+    let mut roots = vec![expected];
+    roots.push(apply_batch(
+        &mut state,
+        1,
+        Writes {
+            initial: vec![
+                initial(eth(&alice), ether * U256::from(5)),
+                initial(nonce(&alice), (U256::from(2) << 128) | U256::from(7)),
+                initial(tokens(&alice), U256::from(1234)),
+            ],
+            repeated: vec![],
+        },
+    ));
+    let index_of = |state: &ZksyncState<'_>, key: &B256| state.leaf(key).unwrap().unwrap().0;
+    let (first_genesis_key, ..) = leaves.iter().find(|l| l.1 == 1).unwrap();
+    let overwritten = genesis_slots
+        .iter()
+        .find(|(a, k, _)| derived_key(a, k) == *first_genesis_key)
+        .map(|(a, k, _)| (*a, *k, B256::repeat_byte(0x5a)))
+        .unwrap();
+    let (alice_eth_index, alice_nonce_index) = (
+        index_of(&state, &eth(&alice)),
+        index_of(&state, &nonce(&alice)),
+    );
+    roots.push(apply_batch(
+        &mut state,
+        2,
+        Writes {
+            initial: vec![initial(eth(&bob), ether * U256::from(2))],
+            repeated: vec![
+                RepeatedWrite {
+                    index: alice_eth_index,
+                    value: ValueOp::full(word_u(ether * U256::from(3))),
+                },
+                RepeatedWrite {
+                    index: alice_nonce_index,
+                    value: ValueOp::full(word_u((U256::from(2) << 128) | U256::from(8))),
+                },
+                RepeatedWrite {
+                    index: 1,
+                    value: ValueOp::full(overwritten.2),
+                },
+            ],
+        },
+    ));
+    roots.push(apply_batch(
+        &mut state,
+        3,
+        Writes {
+            initial: vec![initial(tokens(&bob), U256::from(1))],
+            repeated: vec![],
+        },
+    ));
+    ZksyncFixture {
+        store: Arc::new(store),
+        genesis: genesis_slots,
+        roots,
+        overwritten,
+    }
+}
+
+fn zksync_schema(store: Arc<Store>, follow: Option<Arc<FollowStatus>>) -> api::ApiSchema {
+    let mut handle =
+        RollupHandle::new("zksync-era-mainnet", RollupKind::Zksync, store).with_l1_chain_id(1);
+    if let Some(status) = follow {
+        handle = handle.with_follow_status(status);
+    }
+    api::build_schema(vec![handle])
+}
+
+async fn zk(schema: &api::ApiSchema, fields: &str) -> Value {
+    let out = run(
+        schema,
+        &format!(r#"{{ rollup(name: "zksync-era-mainnet") {{ {fields} }} }}"#),
+    )
+    .await;
+    assert!(out["errors"].is_null(), "{fields}: {out}");
+    out["data"]["rollup"].clone()
+}
+
+fn hex_u256(v: &Value) -> U256 {
+    U256::from_str_radix(v.as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
+}
+
+/// A client-side verifier of a `ZksyncProof` that uses only the returned JSON
+/// (the derived key is recomputed from `address` and `key`, not trusted).
+fn verify_zksync_proof(proof: &Value) -> bool {
+    let bytes = |v: &Value| hex::decode(v.as_str().unwrap().trim_start_matches("0x")).unwrap();
+    let blake = |parts: &[&[u8]]| -> [u8; 32] {
+        let mut h = Blake2s256::new();
+        for p in parts {
+            h.update(p);
+        }
+        h.finalize().into()
+    };
+    let (address, key) = (bytes(&proof["address"]), bytes(&proof["key"]));
+    let derived = blake(&[&[0u8; 12], &address, &key]);
+    if address.len() != 20 || derived.as_slice() != bytes(&proof["derivedKey"]) {
+        return false;
+    }
+    let index = u64::from_str_radix(
+        proof["leafIndex"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("0x"),
+        16,
+    )
+    .unwrap();
+    let value = bytes(&proof["value"]);
+    let mut empty = vec![blake(&[&[0u8; 40]])];
+    for h in 0..256 {
+        let e = empty[h];
+        empty.push(blake(&[&e, &e]));
+    }
+    // The tree key is the derived key read as a little-endian number: bit i is
+    // bit (i % 8) of byte (i / 8).
+    let bit = |i: usize| (derived[i / 8] >> (i % 8)) & 1;
+    let path: Vec<Vec<u8>> = proof["merklePath"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(bytes)
+        .collect();
+    if path.len() > 256 {
+        return false;
+    }
+    let skipped = 256 - path.len();
+    let mut node = blake(&[&index.to_be_bytes(), &value]);
+    for i in 0..256 {
+        let sibling: &[u8] = if i < skipped {
+            &empty[i]
+        } else {
+            &path[i - skipped]
+        };
+        node = if bit(i) == 0 {
+            blake(&[&node, sibling])
+        } else {
+            blake(&[sibling, &node])
+        };
+    }
+    node.as_slice() == bytes(&proof["root"])
+}
+
+#[tokio::test]
+async fn zksync_state_balances_nonces_and_proofs_from_the_real_genesis() {
+    let dir = tempfile::tempdir().unwrap();
+    let fx = zksync_store(dir.path());
+    let schema = zksync_schema(fx.store.clone(), None);
+
+    // Genesis values as the file has them, at batch 0 and (untouched) at batch 3.
+    let (ow_address, ow_key, ow_value) = fx.overwritten;
+    for (address, key, value) in fx.genesis.iter().step_by(4).chain(
+        fx.genesis
+            .iter()
+            .filter(|g| (g.0, g.1) == (ow_address, ow_key)),
+    ) {
+        for batch in [0u64, 3] {
+            let out = zk(
+                &schema,
+                &format!(r#"storage(address: "{address}", key: "{key}", atBatch: {batch})"#),
+            )
+            .await;
+            let expected = if (*address, *key) == (ow_address, ow_key) && batch == 3 {
+                ow_value
+            } else {
+                *value
+            };
+            assert_eq!(
+                hex_u256(&out["storage"]),
+                U256::from_be_bytes(expected.0),
+                "{address} {key} at {batch}"
+            );
+        }
+    }
+
+    // Balances, nonces and an ERC-20 through their slot layouts, with time travel.
+    let ether = U256::from(10u64).pow(U256::from(18));
+    for (batch, alice_eth, bob_eth, tx_nonce, alice_tokens, bob_tokens) in [
+        (0u64, 0u64, 0u64, 0u64, 0u64, 0u64),
+        (1, 5, 0, 7, 1234, 0),
+        (2, 3, 2, 8, 1234, 0),
+        (3, 3, 2, 8, 1234, 1),
+    ] {
+        let out = zk(&schema, &format!(
+            r#"a: balance(token: "ETH", account: "{ALICE}", atBatch: {batch})
+               b: balance(token: "{}", account: "{BOB}", atBatch: {batch})
+               n: nonce(address: "{ALICE}", atBatch: {batch})
+               d: deploymentNonce(address: "{ALICE}", atBatch: {batch})
+               t: balance(token: "{TOKEN}", account: "{ALICE}", balanceSlot: {TOKEN_BALANCE_SLOT}, atBatch: {batch})
+               u: balance(token: "{TOKEN}", account: "{BOB}", balanceSlot: "0x33", atBatch: {batch})"#,
+            format!("{L2_BASE_TOKEN:#x}"),
+        )).await;
+        assert_eq!(
+            hex_u256(&out["a"]),
+            ether * U256::from(alice_eth),
+            "batch {batch}: {out}"
+        );
+        assert_eq!(
+            hex_u256(&out["b"]),
+            ether * U256::from(bob_eth),
+            "batch {batch}: {out}"
+        );
+        assert_eq!(
+            hex_u256(&out["n"]),
+            U256::from(tx_nonce),
+            "batch {batch}: {out}"
+        );
+        assert_eq!(
+            hex_u256(&out["d"]),
+            U256::from(if batch == 0 { 0 } else { 2 }),
+            "batch {batch}"
+        );
+        assert_eq!(
+            hex_u256(&out["t"]),
+            U256::from(alice_tokens),
+            "batch {batch}: {out}"
+        );
+        assert_eq!(
+            hex_u256(&out["u"]),
+            U256::from(bob_tokens),
+            "batch {batch}: {out}"
+        );
+    }
+    // Default batch = the verified pointer (every claimed root matched: batch 3).
+    let out = zk(&schema, &format!(r#"balance(token: "ETH", account: "{ALICE}") sync {{ lastAppliedBatch verifiedBatch lastExecutedBatch l1Cursor l1Head lagBlocks }} l1ChainId"#)).await;
+    assert_eq!(hex_u256(&out["balance"]), ether * U256::from(3));
+    assert_eq!(
+        out["sync"],
+        json!({ "lastAppliedBatch": "0x3", "verifiedBatch": "0x3", "lastExecutedBatch": "0x0", "l1Cursor": null, "l1Head": null, "lagBlocks": null })
+    );
+    assert_eq!(out["l1ChainId"], "0x1");
+
+    // Proofs verify with only the JSON, for present, overwritten and absent slots, at every batch.
+    let absent = ("0x000000000000000000000000000000000000dead", "0x1");
+    let mut probes: Vec<(String, String)> = fx
+        .genesis
+        .iter()
+        .take(3)
+        .map(|(a, k, _)| (format!("{a:#x}"), format!("{k:#x}")))
+        .collect();
+    probes.push((format!("{ow_address:#x}"), format!("{ow_key:#x}")));
+    probes.push((
+        format!("{L2_BASE_TOKEN:#x}"),
+        format!("{:#x}", mapping_slot(&addr(ALICE), &B256::ZERO)),
+    ));
+    probes.push((absent.0.into(), absent.1.into()));
+    for (batch, root) in fx.roots.iter().enumerate() {
+        for (address, key) in &probes {
+            let out = zk(&schema, &format!(
+                r#"proof(address: "{address}", key: "{key}", atBatch: {batch}) {{ __typename ... on ZksyncProof {{ batch address key derivedKey leafIndex value root merklePath }} }}"#
+            )).await;
+            let proof = &out["proof"];
+            assert_eq!(proof["__typename"], "ZksyncProof");
+            assert_eq!(proof["root"], format!("{root:#x}"), "batch {batch}");
+            assert!(
+                verify_zksync_proof(proof),
+                "batch {batch} {address} {key}: {proof}"
+            );
+            let mut forged = proof.clone();
+            forged["value"] = json!(format!("{:#x}", B256::repeat_byte(1)));
+            assert!(!verify_zksync_proof(&forged));
+        }
+    }
+    // The batch-0 proof reproduces the real chain's genesis root.
+    let (address, key, _) = fx.genesis[0];
+    let out = zk(&schema, &format!(r#"proof(address: "{address}", key: "{key}", atBatch: 0) {{ ... on ZksyncProof {{ address key derivedKey leafIndex value root merklePath }} }}"#)).await;
+    assert_eq!(out["proof"]["root"], ERA_GENESIS_ROOT);
+    assert!(verify_zksync_proof(&out["proof"]));
+
+    // Kind-specific validation and Starknet-only fields.
+    for (query, message) in [
+        (
+            r#"classHash(address: "0x8002")"#,
+            "classHash is a Starknet notion",
+        ),
+        (
+            r#"storage(address: "0x1000000000000000000000000000000000000000000", key: "0x0")"#,
+            "does not fit in 20 bytes",
+        ),
+        (
+            r#"balance(token: "0x1111111111111111111111111111111111111111", account: "0x1")"#,
+            "needs balanceSlot",
+        ),
+        (
+            r#"balance(token: "STRK", account: "0x1")"#,
+            "token must be ETH or a 20-byte token address",
+        ),
+        (
+            r#"storage(address: "0x1", key: "0x1", atBatch: 4)"#,
+            "not applied yet",
+        ),
+    ] {
+        let out = run(
+            &schema,
+            &format!(r#"{{ rollup(name: "zksync-era-mainnet") {{ {query} }} }}"#),
+        )
+        .await;
+        let error = out["errors"][0]["message"].as_str().unwrap_or_default();
+        assert!(error.contains(message), "{query}: {out}");
+    }
+}
+
+#[tokio::test]
+async fn batches_carry_their_l1_provenance_and_sync_reports_the_follower() {
+    // ZKsync: a hand-written L1 record for batch 2 (as the follower writes it), an
+    // L1 cursor, batch 1 executed, and a follower status seen by the API.
+    let dir = tempfile::tempdir().unwrap();
+    let fx = zksync_store(dir.path());
+    let record = L1BatchRecord {
+        batch: 2,
+        l1_block_number: 19_000_123,
+        l1_block_hash: B256::repeat_byte(0xbb),
+        l1_transaction_hash: B256::repeat_byte(0xcc),
+        log_index: 4,
+        da_mode: DaMode::Blob,
+        blob_count: 2,
+        format_version: "commitBatchesSharedBridge/blobs".into(),
+        l2_blocks: None,
+        contracts_touched: 0,
+        storage_writes: 4,
+        classes_declared: 0,
+        executed: Some(false),
+    };
+    let mut write = StoreBatch::default();
+    record.write(&mut write);
+    L1Cursor {
+        block: 19_000_200,
+        block_hash: B256::repeat_byte(0xdd),
+        log_index: None,
+    }
+    .write(&mut write);
+    fx.store.commit(write).unwrap();
+    ZksyncState::open(&fx.store)
+        .unwrap()
+        .mark_executed(1)
+        .unwrap();
+    let status = Arc::new(FollowStatus::new("zksync-era-mainnet"));
+    status.set_l1(19_000_264, 19_000_264);
+    let schema = zksync_schema(fx.store.clone(), Some(status));
+    let fields = "number computedRoot claimedRoot verdict l1BlockNumber l1BlockHash l1TransactionHash daMode blobCount formatVersion l2BlockRange { first last } executed stateDiff { contractsTouched storageWrites classesDeclared initialWrites repeatedWrites }";
+    let out = zk(&schema, &format!("b1: batch(number: 1) {{ {fields} }} b2: batch(number: 2) {{ {fields} }} b9: batch(number: 9) {{ number }} sync {{ lastExecutedBatch l1Cursor l1Head lagBlocks }} batches(first: 10) {{ edges {{ node {{ number verdict }} }} }}")).await;
+    assert_eq!(
+        out["b2"],
+        json!({
+            "number": "0x2",
+            "computedRoot": format!("{:#x}", fx.roots[2]),
+            "claimedRoot": format!("{:#x}", fx.roots[2]),
+            "verdict": "MATCH",
+            "l1BlockNumber": format!("{:#x}", 19_000_123u64),
+            "l1BlockHash": format!("{:#x}", B256::repeat_byte(0xbb)),
+            "l1TransactionHash": format!("{:#x}", B256::repeat_byte(0xcc)),
+            "daMode": "BLOB",
+            "blobCount": 2,
+            "formatVersion": "commitBatchesSharedBridge/blobs",
+            "l2BlockRange": null,
+            "executed": false,
+            "stateDiff": { "contractsTouched": null, "storageWrites": 4, "classesDeclared": null, "initialWrites": 1, "repeatedWrites": 3 },
+        }),
+        "{out}"
+    );
+    // Batch 1 has no L1 record (applied from data, not followed): executed comes from the checkpoint.
+    assert_eq!(out["b1"]["l1BlockNumber"], Value::Null);
+    assert_eq!(out["b1"]["executed"], true);
+    assert_eq!(out["b1"]["stateDiff"]["initialWrites"], 3);
+    assert_eq!(out["b9"], Value::Null);
+    assert_eq!(
+        out["sync"],
+        json!({
+            "lastExecutedBatch": "0x1",
+            "l1Cursor": format!("{:#x}", 19_000_200u64),
+            "l1Head": format!("{:#x}", 19_000_264u64),
+            "lagBlocks": "0x40",
+        })
+    );
+    let numbers: Vec<&str> = out["batches"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["number"].as_str().unwrap())
+        .collect();
+    assert_eq!(numbers, ["0x0", "0x1", "0x2", "0x3"]);
+
+    // Starknet: a record with an L2 block range and calldata DA.
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = common::sepolia_store(dir.path());
+    let mut write = StoreBatch::default();
+    L1BatchRecord {
+        batch: 5,
+        l1_block_number: 4_000_000,
+        l1_block_hash: B256::repeat_byte(1),
+        l1_transaction_hash: B256::repeat_byte(2),
+        log_index: 0,
+        da_mode: DaMode::Calldata,
+        blob_count: 0,
+        format_version: "v0.13.0".into(),
+        l2_blocks: Some((5, 5)),
+        contracts_touched: 3,
+        storage_writes: 17,
+        classes_declared: 1,
+        executed: None,
+    }
+    .write(&mut write);
+    store.commit(write).unwrap();
+    let out = run(&schema_of(store), &format!(r#"{{ rollup(name: "starknet-sepolia") {{ l1ChainId sync {{ l1Head lagBlocks lastExecutedBatch }} batch(number: 5) {{ {fields} }} }} }}"#)).await;
+    let batch = &out["data"]["rollup"]["batch"];
+    assert_eq!(batch["daMode"], "CALLDATA", "{out}");
+    assert_eq!(
+        batch["l2BlockRange"],
+        json!({ "first": "0x5", "last": "0x5" })
+    );
+    assert_eq!(batch["executed"], Value::Null);
+    assert_eq!(
+        batch["stateDiff"],
+        json!({ "contractsTouched": 3, "storageWrites": 17, "classesDeclared": 1, "initialWrites": null, "repeatedWrites": null })
+    );
+    assert_eq!(out["data"]["rollup"]["l1ChainId"], "0xaa36a7");
+    assert_eq!(
+        out["data"]["rollup"]["sync"],
+        json!({ "l1Head": null, "lagBlocks": null, "lastExecutedBatch": null })
+    );
+}
+
+fn schema_of(store: Arc<Store>) -> api::ApiSchema {
+    schema(store)
 }

@@ -9,13 +9,12 @@ use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
 use super::follow::{Prepared, run_all};
-use crate::api::{self, AppState, RollupHandle, RollupKind as ApiKind};
+use super::serve::{Followed, serve_followed};
 use crate::audit::{BatchAudit, Verdict};
 use crate::chain::{ChainConfig, RollupKind};
 use crate::devnet::anvil::Anvil;
@@ -117,34 +116,27 @@ async fn demo(args: Args) -> anyhow::Result<i32> {
         .iter()
         .map(|p| (p.config.clone(), p.store.clone()))
         .collect();
-    let statuses: Vec<Arc<FollowStatus>> = prepared.iter().map(|p| p.status.clone()).collect();
 
     // The API serves the same stores while the followers write them.
-    let state = AppState {
-        schema: api::build_schema(
-            handles
-                .iter()
-                .map(|(config, store)| RollupHandle {
-                    name: config.name.clone(),
-                    kind: match config.rollup {
-                        RollupKind::Starknet => ApiKind::Starknet,
-                        RollupKind::Zksync => ApiKind::Zksync,
-                    },
-                    store: store.clone(),
-                })
-                .collect(),
-        ),
-        metrics: Default::default(),
-        ready: Arc::new(AtomicBool::new(true)),
-        graphiql_assets: Some(args.graphiql_assets.clone()),
-        followers: statuses,
-    };
-    let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
-    let (graphql, monitor, server) =
-        api::serve(state, args.graphql_addr, args.monitor_addr, async {
-            let _ = server_stopped.await;
+    let followed: Vec<Followed> = prepared
+        .iter()
+        .map(|p| Followed {
+            config: p.config.clone(),
+            store: p.store.clone(),
+            status: p.status.clone(),
         })
-        .await?;
+        .collect();
+    let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
+    let (graphql, monitor, server) = serve_followed(
+        &followed,
+        args.graphql_addr,
+        args.monitor_addr,
+        args.graphiql_assets.clone(),
+        async {
+            let _ = server_stopped.await;
+        },
+    )
+    .await?;
 
     let follow_started = Instant::now();
     let code = run_all(

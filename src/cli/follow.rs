@@ -62,6 +62,21 @@ pub struct Args {
     /// Milliseconds between polls of the L1 tag.
     #[arg(long, default_value_t = 12_000)]
     pub poll_interval_ms: u64,
+    /// GraphQL address (loopback unless told otherwise).
+    #[arg(long, env = "ZKREPLAY_GRAPHQL_ADDR", default_value = "127.0.0.1:8547")]
+    pub graphql_addr: std::net::SocketAddr,
+    /// Monitoring address: /health, /ready (caught up with L1), /metrics.
+    #[arg(long, env = "ZKREPLAY_MONITOR_ADDR", default_value = "127.0.0.1:9090")]
+    pub monitor_addr: std::net::SocketAddr,
+    /// Do not serve GraphQL and metrics (followers only).
+    #[arg(long)]
+    pub no_serve: bool,
+    #[arg(
+        long,
+        env = "ZKREPLAY_GRAPHIQL_ASSETS",
+        default_value = "web/node_modules"
+    )]
+    pub graphiql_assets: PathBuf,
     /// Requests in flight per L1 endpoint.
     #[arg(long, default_value_t = 8)]
     pub max_concurrency: usize,
@@ -150,11 +165,41 @@ pub async fn run_all(prepared: Vec<Prepared>, options: FollowOptions) -> anyhow:
 
 async fn follow(args: Args) -> anyhow::Result<i32> {
     let prepared = prepare(&args).await?;
+    let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = if args.no_serve {
+        None
+    } else {
+        let followed: Vec<super::serve::Followed> = prepared
+            .iter()
+            .map(|p| super::serve::Followed {
+                config: p.config.clone(),
+                store: p.store.clone(),
+                status: p.status.clone(),
+            })
+            .collect();
+        let (graphql, monitor, task) = super::serve::serve_followed(
+            &followed,
+            args.graphql_addr,
+            args.monitor_addr,
+            args.graphiql_assets.clone(),
+            async {
+                let _ = server_stopped.await;
+            },
+        )
+        .await?;
+        tracing::info!(%graphql, %monitor, "serving GraphQL on http://{graphql}/graphql, metrics on http://{monitor}/metrics");
+        Some(task)
+    };
     let options = FollowOptions {
         tag: args.l1_tag,
         on_mismatch: args.on_mismatch,
         to_block: args.to_block,
         poll_interval: Duration::from_millis(args.poll_interval_ms),
     };
-    run_all(prepared, options).await
+    let code = run_all(prepared, options).await?;
+    let _ = stop_server.send(());
+    if let Some(task) = server {
+        let _ = task.await;
+    }
+    Ok(code)
 }

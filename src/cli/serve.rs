@@ -10,6 +10,7 @@ use std::time::Duration;
 use anyhow::Context;
 
 use crate::api::{self, AppState, RollupHandle, RollupKind};
+use crate::chain::ChainConfig;
 use crate::store::Store;
 
 /// Arguments of `serve`.
@@ -37,6 +38,10 @@ pub struct Args {
         default_value = "web/node_modules"
     )]
     pub graphiql_assets: PathBuf,
+    /// Directory of chain configs (`<chain>.toml`); a store's config, when present,
+    /// supplies `l1ChainId`. Missing files are not an error.
+    #[arg(long, env = "ZKREPLAY_CHAINS_DIR", default_value = "chains")]
+    pub chains_dir: PathBuf,
 }
 
 pub fn run(args: Args) -> anyhow::Result<i32> {
@@ -70,11 +75,14 @@ async fn serve(args: Args) -> anyhow::Result<i32> {
                     manifest.chain
                 )
             })?;
-        rollups.push(RollupHandle {
-            name: manifest.chain,
-            kind,
-            store: Arc::new(store),
-        });
+        let mut handle = RollupHandle::new(manifest.chain.clone(), kind, Arc::new(store));
+        let config_path = args.chains_dir.join(format!("{}.toml", manifest.chain));
+        if config_path.is_file() {
+            let config = ChainConfig::load(&config_path)
+                .with_context(|| format!("reading {}", config_path.display()))?;
+            handle = handle.with_l1_chain_id(config.l1_chain_id);
+        }
+        rollups.push(handle);
     }
     let stores: Vec<Arc<Store>> = rollups.iter().map(|r| r.store.clone()).collect();
     // Follow the writers: a secondary sees new commits only after catching up.
@@ -103,6 +111,49 @@ async fn serve(args: Args) -> anyhow::Result<i32> {
     tracing::info!(%graphql, %monitor, "serving GraphQL on http://{graphql}/graphql, metrics on http://{monitor}/metrics");
     task.await??;
     Ok(0)
+}
+
+/// A rollup a follower in this process writes, for [`serve_followed`].
+pub struct Followed {
+    pub config: crate::chain::ChainConfig,
+    pub store: Arc<Store>,
+    pub status: Arc<crate::follow::FollowStatus>,
+}
+
+/// Serves stores that followers of this process write (`follow`, `demo`):
+/// the API reads the same store instances, `/ready` waits for every
+/// follower to catch up, `/metrics` adds the followers' metrics.
+pub async fn serve_followed(
+    followed: &[Followed],
+    graphql_addr: SocketAddr,
+    monitor_addr: SocketAddr,
+    graphiql_assets: PathBuf,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<(
+    SocketAddr,
+    SocketAddr,
+    tokio::task::JoinHandle<Result<(), api::ApiError>>,
+)> {
+    let rollups = followed
+        .iter()
+        .map(|f| {
+            let kind = match f.config.rollup {
+                crate::chain::RollupKind::Starknet => RollupKind::Starknet,
+                crate::chain::RollupKind::Zksync => RollupKind::Zksync,
+            };
+            RollupHandle::new(f.config.name.clone(), kind, f.store.clone())
+                .with_l1_chain_id(f.config.l1_chain_id)
+                .with_follow_status(f.status.clone())
+        })
+        .collect();
+    let state = AppState {
+        schema: api::build_schema(rollups),
+        metrics: Default::default(),
+        ready: Arc::new(AtomicBool::new(true)),
+        graphiql_assets: Some(graphiql_assets),
+        followers: followed.iter().map(|f| f.status.clone()).collect(),
+    };
+    Ok(api::serve(state, graphql_addr, monitor_addr, shutdown).await?)
 }
 
 /// Prints the served schema's SDL (what `schemas/schema.graphql` must contain).

@@ -14,6 +14,8 @@ pub mod starknet;
 pub mod status;
 pub mod zksync;
 
+pub use status::FollowStatus;
+
 use std::time::Duration;
 
 use alloy_primitives::B256;

@@ -2,6 +2,12 @@
 #![allow(dead_code)]
 
 use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde_json::Value;
+use zkreplay::rollup::starknet::feeder::parse_state_update;
+use zkreplay::rollup::starknet::state::{GlobalRootRule, StarknetState};
+use zkreplay::store::Store;
 
 /// `../shared/fixtures` relative to the crate root (the CI layout).
 pub fn fixtures() -> PathBuf {
@@ -17,4 +23,24 @@ pub fn fixtures() -> PathBuf {
 pub fn read_json(path: &std::path::Path) -> serde_json::Value {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
     serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("parsing {}: {e}", path.display()))
+}
+
+/// Replays Sepolia blocks 0-7 with audits (as `apply-updates` does) and returns the blocks' JSON.
+pub fn sepolia_store(dir: &std::path::Path) -> (Arc<Store>, Vec<Value>) {
+    let store = Store::open(dir, "starknet-sepolia").unwrap();
+    let mut blocks = Vec::new();
+    for i in 0..8 {
+        let path = fixtures().join(format!("starknet/sepolia-genesis-feeder/{i}.json"));
+        // Applied in-process exactly as `apply-updates` does: roots, audit, one commit.
+        let update = parse_state_update(&std::fs::read(&path).unwrap()).unwrap();
+        let state = StarknetState::new(&store);
+        let (roots, mut batch) = state.apply(&update.diff, GlobalRootRule::PreV0_14).unwrap();
+        let computed = format!("{:#x}", roots.global_root);
+        let claimed = update.new_root.as_ref().map(zkreplay::hexfmt::format_word);
+        let audit = zkreplay::audit::BatchAudit::judge(roots.batch, claimed, computed, Vec::new());
+        audit.write(&store, &mut batch).unwrap();
+        store.commit(batch).unwrap();
+        blocks.push(read_json(&path));
+    }
+    (Arc::new(store), blocks)
 }

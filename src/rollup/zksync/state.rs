@@ -411,11 +411,7 @@ impl<'s> ZksyncState<'s> {
         derived_key: &B256,
         batch: u64,
     ) -> Result<Option<(u64, B256)>, StateError> {
-        let leaf_key = keys::leaf(keys::LEAF_ZKSYNC_BY_KEY, &[derived_key.as_slice()]);
-        self.store
-            .get_at_or_before(Column::History, &leaf_key, &keys::history(&leaf_key, batch))?
-            .map(|(_, v)| decode_leaf(&v))
-            .transpose()
+        leaf_at(self.store, derived_key, batch)
     }
 
     /// The derived key holding enumeration index `index`.
@@ -435,15 +431,7 @@ impl<'s> ZksyncState<'s> {
 
     /// The stored record of `batch`.
     pub fn record(&self, batch: u64) -> Result<Option<BatchRecord>, StateError> {
-        self.store
-            .get(Column::Batches, &keys::batch(batch))?
-            .map(|v| {
-                serde_json::from_slice(&v).map_err(|e| StateError::Corrupt {
-                    what: "batch record",
-                    detail: e.to_string(),
-                })
-            })
-            .transpose()
+        read_record(self.store, batch)
     }
 }
 
@@ -454,6 +442,33 @@ pub fn read_checkpoint(store: &Store) -> Result<Option<Checkpoint>, StateError> 
         .map(|v| {
             serde_json::from_slice(&v).map_err(|e| StateError::Corrupt {
                 what: "checkpoint",
+                detail: e.to_string(),
+            })
+        })
+        .transpose()
+}
+
+/// The (index, value) of a slot as of `batch`, read from history without
+/// opening the engine (the API's read path needs no checkpoint per lookup).
+pub fn leaf_at(
+    store: &Store,
+    derived_key: &B256,
+    batch: u64,
+) -> Result<Option<(u64, B256)>, StateError> {
+    let leaf_key = keys::leaf(keys::LEAF_ZKSYNC_BY_KEY, &[derived_key.as_slice()]);
+    store
+        .get_at_or_before(Column::History, &leaf_key, &keys::history(&leaf_key, batch))?
+        .map(|(_, v)| decode_leaf(&v))
+        .transpose()
+}
+
+/// The stored record of `batch`, without opening the engine.
+pub fn read_record(store: &Store, batch: u64) -> Result<Option<BatchRecord>, StateError> {
+    store
+        .get(Column::Batches, &keys::batch(batch))?
+        .map(|v| {
+            serde_json::from_slice(&v).map_err(|e| StateError::Corrupt {
+                what: "batch record",
                 detail: e.to_string(),
             })
         })

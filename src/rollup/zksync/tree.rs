@@ -63,7 +63,7 @@ impl TreeKey {
 
     /// The side (0 left, 1 right) taken at depth `d` (0 = the root's children).
     #[inline]
-    fn bit(&self, depth: usize) -> u8 {
+    pub fn bit(&self, depth: usize) -> u8 {
         (self.0[depth / 8] >> (7 - depth % 8)) & 1
     }
 }
@@ -337,6 +337,110 @@ impl<'r, R: NodeReader + ?Sized> Tree<'r, R> {
     }
 }
 
+/// A Merkle proof of one tree key against one root.
+///
+/// `merkle_path` lists sibling hashes from the leaf level up to the root's
+/// children (the format of zksync-era's `TreeEntryWithProof`): entry `i` of
+/// the full 256-entry path is the sibling at height `i`, combined as
+/// `H(node ‖ sibling)` when bit `i` of the tree key (the derived key read as a
+/// little-endian U256) is 0, `H(sibling ‖ node)` otherwise. A path shorter
+/// than 256 omits its first `256 - len` entries, which are all empty-subtree
+/// hashes `EMPTY[i]` (see [`empty_hashes`]): below a leaf that is alone in
+/// its subtree, or below an absent key, every sibling is empty, so a proof
+/// in a tree of n leaves holds about log2(n) hashes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TreeProof {
+    /// The leaf hash stored at the key, `None` when the key has no leaf
+    /// (then the proven leaf is the empty leaf `EMPTY[0]`).
+    pub leaf_hash: Option<Hash>,
+    pub merkle_path: Vec<Hash>,
+}
+
+impl TreeProof {
+    /// The root this proof yields for `leaf_hash` at `key`.
+    pub fn root_for(&self, key: &TreeKey, leaf_hash: &Hash) -> Hash {
+        let empty = empty_hashes();
+        let skipped = DEPTH - self.merkle_path.len();
+        let mut hash = *leaf_hash;
+        for height in 0..DEPTH {
+            let sibling = if height < skipped {
+                &empty[height]
+            } else {
+                &self.merkle_path[height - skipped]
+            };
+            hash = if key.bit(DEPTH - 1 - height) == 0 {
+                hash_branch(&hash, sibling)
+            } else {
+                hash_branch(sibling, &hash)
+            };
+        }
+        hash
+    }
+}
+
+impl<R: NodeReader + ?Sized> Tree<'_, R> {
+    /// The proof of `key` against the tree's current root (any past root works:
+    /// nodes are never deleted).
+    pub fn proof(&self, key: &TreeKey) -> Result<TreeProof, TreeError> {
+        let empty = empty_hashes();
+        // Siblings from the root down: entry j is the sibling at height 255 - j.
+        let mut top_down: Vec<Hash> = Vec::new();
+        let mut hash = self.root;
+        let mut height = DEPTH;
+        let leaf_hash = loop {
+            if hash == empty[height] {
+                break None;
+            }
+            if height == 0 {
+                break Some(hash);
+            }
+            match self.load(&hash)? {
+                Node::Branch { left, right } => {
+                    let (next, sibling) = if key.bit(DEPTH - height) == 0 {
+                        (left, right)
+                    } else {
+                        (right, left)
+                    };
+                    top_down.push(sibling);
+                    hash = next;
+                    height -= 1;
+                }
+                Node::Single {
+                    key: stored,
+                    leaf_hash,
+                } => {
+                    if stored == *key {
+                        break Some(leaf_hash);
+                    }
+                    // Absent key under another key's lone leaf: empty siblings down to
+                    // where the two keys part, there the other leaf's subtree, and
+                    // below it our side is empty.
+                    let mut depth = DEPTH - height;
+                    while stored.bit(depth) == key.bit(depth) {
+                        top_down.push(empty[DEPTH - depth - 1]);
+                        depth += 1;
+                    }
+                    top_down.push(fold_single(&stored, &leaf_hash, DEPTH - depth - 1));
+                    break None;
+                }
+            }
+        };
+        let mut merkle_path: Vec<Hash> = top_down.into_iter().rev().collect();
+        // Leading empties may be left out too (the verifier fills them in).
+        let skipped = DEPTH - merkle_path.len();
+        let redundant = merkle_path
+            .iter()
+            .enumerate()
+            .take_while(|(i, h)| **h == empty[skipped + i])
+            .count();
+        merkle_path.drain(..redundant);
+        Ok(TreeProof {
+            leaf_hash,
+            merkle_path,
+        })
+    }
+}
+
 /// Root of a tree built from scratch from `leaves` (derived key, leaf index, value)
 /// with no store behind it (genesis checks, tests).
 pub fn root_of(leaves: &[(B256, u64, B256)]) -> Result<B256, TreeError> {
@@ -406,6 +510,62 @@ mod tests {
         for old in roots {
             let mut tree = Tree::new(&store, old);
             assert_eq!(tree.update(vec![]).unwrap().root, old);
+        }
+    }
+
+    #[test]
+    fn proofs_of_present_and_absent_keys_yield_every_past_root() {
+        let mut store: HashMap<Vec<u8>, Vec<u8>> = HashMap::new();
+        let mut root = empty_root();
+        let mut history: Vec<(B256, HashMap<TreeKey, Hash>)> = vec![(root, HashMap::new())];
+        let derived = |k: u64| B256::from(Blake2s256::digest(k.to_be_bytes()).0);
+        for round in 0u64..4 {
+            let writes: Vec<LeafWrite> = (0..15u64)
+                .map(|i| {
+                    let k = (i * 3 + round * 11) % 50;
+                    LeafWrite::new(&derived(k), k + 1, &B256::with_last_byte((round + i) as u8))
+                })
+                .collect();
+            let update = Tree::new(&store, root).update(writes.clone()).unwrap();
+            for (k, v) in update.nodes {
+                store.insert(k.to_vec(), v);
+            }
+            root = update.root;
+            let mut leaves = history.last().unwrap().1.clone();
+            leaves.extend(writes.iter().map(|w| (w.key, w.leaf_hash)));
+            history.push((root, leaves));
+        }
+        // A tree whose only leaf shares a long prefix with the probed key.
+        let mut near = [0u8; 32];
+        near[31] = 1;
+        let lone = LeafWrite {
+            key: TreeKey(near),
+            leaf_hash: [7; 32],
+        };
+        let update = Tree::new(&store, empty_root()).update(vec![lone]).unwrap();
+        for (k, v) in update.nodes {
+            store.insert(k.to_vec(), v);
+        }
+        history.push((update.root, HashMap::from([(lone.key, lone.leaf_hash)])));
+
+        let mut probes: Vec<TreeKey> = (0..60u64)
+            .map(|k| TreeKey::from_derived(&derived(k)))
+            .collect();
+        probes.push(TreeKey([0; 32]));
+        for (root, leaves) in &history {
+            let tree = Tree::new(&store, *root);
+            for key in &probes {
+                let proof = tree.proof(key).unwrap();
+                assert_eq!(proof.leaf_hash, leaves.get(key).copied());
+                let leaf = proof.leaf_hash.unwrap_or(empty_hashes()[0]);
+                assert_eq!(proof.root_for(key, &leaf), root.0);
+                // A different leaf value cannot produce the same root.
+                assert_ne!(proof.root_for(key, &[9; 32]), root.0);
+                if key.0 != [0; 32] {
+                    // Random keys part from their neighbours within a few dozen levels.
+                    assert!(proof.merkle_path.len() < 40, "{}", proof.merkle_path.len());
+                }
+            }
         }
     }
 

@@ -1,0 +1,312 @@
+//! GraphQL load benchmark: keep-alive POSTs of `balance` and `storage`
+//! queries against a Starknet store of 1,000,000 storage leaves, reporting
+//! requests per second and p50/p99 latency.
+//!
+//! `cargo bench --bench api_load` (release build). The store is built once
+//! with `StarknetState` (1,000,000 writes over four contracts, ten batches) and
+//! kept in `ZKREPLAY_BENCH_STORE` when that is set, so later runs skip the
+//! build. Tunables: `ZKREPLAY_BENCH_CONNECTIONS` (default 32),
+//! `ZKREPLAY_BENCH_SECONDS` (default 10), `ZKREPLAY_BENCH_SERVER_THREADS`
+//! (default 2). Server and load generator share the machine, so the figures
+//! are a lower bound of what the server alone sustains.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use alloy_primitives::{B256, U256};
+use starknet_types_core::felt::Felt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use zkreplay::api::schema::{ETH_TOKEN, erc20_balance_slot};
+use zkreplay::api::{self, AppState, RollupHandle, RollupKind};
+use zkreplay::audit::BatchAudit;
+use zkreplay::diff::StateDiff;
+use zkreplay::rollup::starknet::state::{GlobalRootRule, StarknetState};
+use zkreplay::store::Store;
+
+const LEAVES: u64 = 1_000_000;
+const BATCHES: u64 = 10;
+/// Accounts with an ETH balance, one leaf each (the high limb is 0, and a zero
+/// value is no leaf).
+const ACCOUNTS: u64 = 250_000;
+/// Three more contracts share the remaining leaves.
+const OTHER_CONTRACTS: u64 = 3;
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// A pseudo-random felt-sized word (splitmix64), so keys spread over the trie.
+fn random_word(i: u64) -> B256 {
+    let mut x = i.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let mut word = [0u8; 32];
+    for chunk in word.chunks_mut(8) {
+        x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        chunk.copy_from_slice(&(x ^ (x >> 31)).to_be_bytes());
+    }
+    word[0] &= 0x03;
+    B256::from(word)
+}
+
+fn account(i: u64) -> Felt {
+    Felt::from_bytes_be(&random_word(i).0)
+}
+
+fn eth_token() -> B256 {
+    B256::from(Felt::from_hex(ETH_TOKEN).unwrap().to_bytes_be())
+}
+
+fn other_contract(c: u64) -> B256 {
+    B256::with_last_byte(0x10 + c as u8)
+}
+
+/// Storage key `i` of the non-ETH contracts.
+fn other_key(i: u64) -> B256 {
+    random_word(1 << 40 | i)
+}
+
+fn balance_of(i: u64) -> U256 {
+    U256::from(i + 1) * U256::from(1_000_000_007u64)
+}
+
+/// Builds the 1,000,000-leaf store (or reopens a finished one).
+fn build_store(path: &std::path::Path) -> Store {
+    let store = Store::open(path, "starknet-bench").unwrap();
+    let state = StarknetState::new(&store);
+    let done = state.checkpoint().unwrap().next_batch;
+    if done == BATCHES {
+        eprintln!("reusing the store at {}", path.display());
+        return store;
+    }
+    assert_eq!(done, 0, "a partial store at {}: delete it", path.display());
+    let other_leaves = LEAVES - ACCOUNTS;
+    let started = Instant::now();
+    for batch in 0..BATCHES {
+        let mut diff = StateDiff::default();
+        let eth = diff.contracts.entry(eth_token()).or_default();
+        eth.class_hash = Some(B256::with_last_byte(1));
+        let per_batch = ACCOUNTS / BATCHES;
+        for i in batch * per_batch..(batch + 1) * per_batch {
+            let slot = erc20_balance_slot(&account(i));
+            eth.storage.insert(
+                B256::from(slot.to_bytes_be()),
+                B256::from(balance_of(i).to_be_bytes::<32>()),
+            );
+        }
+        let per_batch = other_leaves / BATCHES;
+        for i in batch * per_batch..(batch + 1) * per_batch {
+            let contract = diff
+                .contracts
+                .entry(other_contract(i % OTHER_CONTRACTS))
+                .or_default();
+            contract.class_hash = Some(B256::with_last_byte(2));
+            contract.storage.insert(
+                other_key(i),
+                B256::from(U256::from(i + 1).to_be_bytes::<32>()),
+            );
+        }
+        let (roots, mut write) = state.apply(&diff, GlobalRootRule::PreV0_14).unwrap();
+        let root = format!("{:#x}", roots.global_root);
+        BatchAudit::judge(roots.batch, Some(root.clone()), root, Vec::new())
+            .write(&store, &mut write)
+            .unwrap();
+        store.commit(write).unwrap();
+        eprintln!(
+            "batch {batch}: {} leaves so far, {:.0} s",
+            (batch + 1) * LEAVES / BATCHES,
+            started.elapsed().as_secs_f64()
+        );
+    }
+    store
+}
+
+/// One query body: even `n` a balance (default batch = the verified pointer),
+/// odd `n` a storage read at an explicit batch.
+fn request_body(n: u64) -> (String, String) {
+    let pick = random_word(n ^ 0x5555).0[31] as u64 * 977 + n;
+    if n % 2 == 0 {
+        let i = pick % ACCOUNTS;
+        let query = format!(
+            r#"{{ rollup(name: "starknet-bench") {{ balance(token: "ETH", account: "{:#x}") }} }}"#,
+            account(i)
+        );
+        (query, format!("{:#x}", balance_of(i)))
+    } else {
+        let i = pick % (LEAVES - ACCOUNTS);
+        let query = format!(
+            r#"{{ rollup(name: "starknet-bench") {{ storage(address: "{}", key: "{}", atBatch: {}) }} }}"#,
+            zkreplay::hexfmt::format_word(&other_contract(i % OTHER_CONTRACTS)),
+            zkreplay::hexfmt::format_word(&other_key(i)),
+            BATCHES - 1
+        );
+        (query, format!("{:#x}", i + 1))
+    }
+}
+
+/// A minimal HTTP/1.1 keep-alive client: one request at a time per connection.
+struct Connection {
+    stream: TcpStream,
+    buffer: Vec<u8>,
+}
+
+impl Connection {
+    async fn open(addr: SocketAddr) -> Self {
+        let stream = TcpStream::connect(addr).await.unwrap();
+        stream.set_nodelay(true).unwrap();
+        Connection {
+            stream,
+            buffer: Vec::with_capacity(4096),
+        }
+    }
+
+    /// POSTs `body` to /graphql and returns (status, response body).
+    async fn post(&mut self, addr: SocketAddr, body: &[u8]) -> (u16, Vec<u8>) {
+        let head = format!(
+            "POST /graphql HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        let mut request = head.into_bytes();
+        request.extend_from_slice(body);
+        self.stream.write_all(&request).await.unwrap();
+        self.buffer.clear();
+        loop {
+            let mut chunk = [0u8; 4096];
+            let n = self.stream.read(&mut chunk).await.unwrap();
+            assert!(n > 0, "server closed the connection");
+            self.buffer.extend_from_slice(&chunk[..n]);
+            let Some(end) = self.buffer.windows(4).position(|w| w == b"\r\n\r\n") else {
+                continue;
+            };
+            let head = std::str::from_utf8(&self.buffer[..end]).unwrap();
+            let status = head[9..12].parse().unwrap();
+            let length: usize = head
+                .lines()
+                .find_map(|l| {
+                    let (name, value) = l.split_once(':')?;
+                    name.eq_ignore_ascii_case("content-length")
+                        .then(|| value.trim().parse().ok())?
+                })
+                .expect("responses carry Content-Length");
+            while self.buffer.len() < end + 4 + length {
+                let n = self.stream.read(&mut chunk).await.unwrap();
+                assert!(n > 0, "server closed the connection");
+                self.buffer.extend_from_slice(&chunk[..n]);
+            }
+            return (status, self.buffer[end + 4..end + 4 + length].to_vec());
+        }
+    }
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; nothing else is accepted.
+    let connections: usize = env_or("ZKREPLAY_BENCH_CONNECTIONS", 32);
+    let seconds: u64 = env_or("ZKREPLAY_BENCH_SECONDS", 10);
+    let server_threads: usize = env_or("ZKREPLAY_BENCH_SERVER_THREADS", 2);
+    let (_tmp, path) = match std::env::var_os("ZKREPLAY_BENCH_STORE") {
+        Some(path) => (None, PathBuf::from(path)),
+        None => {
+            let tmp = tempfile::tempdir().unwrap();
+            let path = tmp.path().to_path_buf();
+            (Some(tmp), path)
+        }
+    };
+    let store = Arc::new(build_store(&path));
+
+    let server = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(server_threads)
+        .enable_all()
+        .build()
+        .unwrap();
+    let state = AppState {
+        schema: api::build_schema(vec![RollupHandle::new(
+            "starknet-bench",
+            RollupKind::Starknet,
+            store,
+        )]),
+        metrics: Default::default(),
+        ready: Arc::new(AtomicBool::new(true)),
+        graphiql_assets: None,
+    };
+    let (addr, _, _task) = server
+        .block_on(api::serve(
+            state,
+            "127.0.0.1:0".parse().unwrap(),
+            "127.0.0.1:0".parse().unwrap(),
+            std::future::pending(),
+        ))
+        .unwrap();
+
+    // The load generator gets one thread of its own.
+    let client = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let bodies: Arc<Vec<(Vec<u8>, String)>> = Arc::new(
+        (0..4096)
+            .map(|n| {
+                let (query, expected) = request_body(n);
+                (
+                    serde_json::to_vec(&serde_json::json!({ "query": query })).unwrap(),
+                    expected,
+                )
+            })
+            .collect(),
+    );
+    for (phase, duration) in [
+        ("warm-up", Duration::from_secs(2)),
+        ("measure", Duration::from_secs(seconds)),
+    ] {
+        let next = Arc::new(AtomicU64::new(0));
+        let started = Instant::now();
+        let latencies: Vec<Vec<u32>> = client.block_on(async {
+            let tasks: Vec<_> = (0..connections)
+                .map(|_| {
+                    let (bodies, next) = (bodies.clone(), next.clone());
+                    tokio::task::spawn(async move {
+                        let mut connection = Connection::open(addr).await;
+                        let mut latencies = Vec::new();
+                        while started.elapsed() < duration {
+                            let n = next.fetch_add(1, Ordering::Relaxed) as usize;
+                            let (body, expected) = &bodies[n % bodies.len()];
+                            let sent = Instant::now();
+                            let (status, response) = connection.post(addr, body).await;
+                            latencies.push(sent.elapsed().as_micros() as u32);
+                            // Check every answer: a fast wrong answer is no result.
+                            let text = std::str::from_utf8(&response).unwrap();
+                            assert!(
+                                status == 200 && text.contains(&format!(r#""{expected}""#)),
+                                "unexpected response {status}: {text}"
+                            );
+                        }
+                        latencies
+                    })
+                })
+                .collect();
+            let mut all = Vec::new();
+            for task in tasks {
+                all.push(task.await.unwrap());
+            }
+            all
+        });
+        let elapsed = started.elapsed().as_secs_f64();
+        let mut all: Vec<u32> = latencies.into_iter().flatten().collect();
+        all.sort_unstable();
+        let pick =
+            |q: f64| all[((all.len() as f64 * q) as usize).min(all.len() - 1)] as f64 / 1000.0;
+        println!(
+            "{phase}: {} requests in {elapsed:.1} s over {connections} keep-alive connections = {:.0} req/s; latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+            all.len(),
+            all.len() as f64 / elapsed,
+            pick(0.50),
+            pick(0.99),
+            pick(1.0),
+        );
+    }
+}
