@@ -18,7 +18,7 @@ use crate::l1::{L1Block, L1Error, L1Log, L1Source, LogFilter};
 use crate::rollup::starknet::da::DaError;
 use crate::rollup::starknet::da::batch::{BatchInput, DaInput, decode_batch};
 use crate::rollup::starknet::da::pages::{MemoryPage, parse_page};
-use crate::rollup::starknet::da::program_output::{L1Binding, parse_l1_calldata};
+use crate::rollup::starknet::da::program_output::{HeaderVersion, L1Binding, parse_l1_calldata};
 use crate::rollup::starknet::state::StarknetState;
 use crate::store::{Store, StoreBatch};
 
@@ -281,7 +281,16 @@ impl<S: L1Source> StarknetFollower<'_, S> {
             log_index: log.log_index,
             da_mode,
             blob_count: blobs.len(),
-            format_version: decoded.layout.name().to_string(),
+            // The header names the OS output version, the layout the DA encoding.
+            format_version: format!(
+                "{} header, {} DA",
+                match output.version {
+                    HeaderVersion::V0_11 => "v0.11",
+                    HeaderVersion::V0_13_1 => "v0.13.1",
+                    HeaderVersion::V0_13_2 => "v0.13.2+",
+                },
+                decoded.layout.name()
+            ),
             l2_blocks: Some((l2_first, l2_last)),
             contracts_touched: decoded.diff.contracts.len(),
             storage_writes: decoded

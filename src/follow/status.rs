@@ -77,6 +77,11 @@ impl FollowStatus {
         Some(value.load(Ordering::Relaxed)).filter(|v| *v != UNKNOWN)
     }
 
+    /// Batches unwound by this process (reorgs, ZKsync reverts).
+    pub fn unwound(&self) -> u64 {
+        self.unwound.load(Ordering::Relaxed)
+    }
+
     pub fn l1_head(&self) -> Option<u64> {
         Self::known(&self.l1_head)
     }

@@ -291,11 +291,13 @@ impl<'a, S: L1Source> ZksyncFollower<'a, S> {
                 DaMode::Calldata
             },
             blob_count,
-            format_version: self
-                .decoded_version
-                .get(&tx_hash)
-                .cloned()
-                .unwrap_or_default(),
+            format_version: format!(
+                "{} {}",
+                self.decoded_version
+                    .get(&tx_hash)
+                    .map_or("", String::as_str),
+                if blob_count > 0 { "blobs" } else { "calldata" }
+            ),
             l2_blocks: None,
             contracts_touched: 0,
             storage_writes: input.writes.initial.len() + input.writes.repeated.len(),

@@ -1,0 +1,568 @@
+//! End to end over real HTTP: anvil (a real Ethereum node with blob
+//! transactions and the beacon blob endpoint), the stand-in rollup contracts,
+//! the seeded sequencer simulator, and the follower — in-process and as the
+//! `zkreplay follow` binary, killed with SIGKILL at random moments.
+//!
+//! The simulator is test support: these tests prove the plumbing (scan,
+//! fetch, decode, apply, audit, unwind, restart, retry). Correctness of the
+//! decoders and state roots is proven against ../shared/fixtures elsewhere.
+//!
+//! Needs anvil: `scripts/install-anvil.sh` (or `ZKREPLAY_ANVIL`).
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rand::{Rng, SeedableRng};
+use tokio::sync::watch;
+use zkreplay::audit::{BatchAudit, Verdict};
+use zkreplay::chain::{ChainConfig, RollupKind};
+use zkreplay::cli::devnet::plan;
+use zkreplay::devnet::Fault;
+use zkreplay::devnet::anvil::Anvil;
+use zkreplay::devnet::run::{DevnetOutcome, run as run_devnet};
+use zkreplay::follow::run::{last_applied_batch, run as follow};
+use zkreplay::follow::{FollowOptions, FollowStatus, L1BatchRecord, L1Cursor, OnMismatch};
+use zkreplay::hexfmt::format_word;
+use zkreplay::l1::BlockTag;
+use zkreplay::l1::client::{L1Endpoints, RpcL1};
+use zkreplay::l1::fault_proxy::{FaultConfig, FaultKind, FaultProxy};
+use zkreplay::rollup::starknet::state::StarknetState;
+use zkreplay::rollup::zksync::state::read_checkpoint;
+use zkreplay::store::Store;
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn anvil() -> Anvil {
+    Anvil::start(root()).unwrap_or_else(|e| panic!("{e} (scripts/install-anvil.sh installs it)"))
+}
+
+fn configs(outcome: &DevnetOutcome) -> Vec<ChainConfig> {
+    [&outcome.starknet_config, &outcome.zksync_config]
+        .into_iter()
+        .map(|p| ChainConfig::load(p).unwrap())
+        .collect()
+}
+
+/// Follows every chain in-process through `url` up to `to_block`.
+async fn follow_all(
+    url: &str,
+    configs: &[ChainConfig],
+    data_dir: &Path,
+    to_block: u64,
+    tag: BlockTag,
+    on_mismatch: OnMismatch,
+) -> u64 {
+    let mut unwound = 0;
+    for config in configs {
+        let store = Arc::new(Store::open(&data_dir.join(&config.name), &config.name).unwrap());
+        let mut endpoints = L1Endpoints::devnet(url.to_string());
+        endpoints.max_log_range = config.log_range;
+        let source = RpcL1::connect(endpoints, Some(store.clone()))
+            .await
+            .unwrap();
+        let options = FollowOptions {
+            tag,
+            on_mismatch,
+            to_block: Some(to_block),
+            poll_interval: Duration::from_millis(50),
+        };
+        let (_stop, shutdown) = watch::channel(false);
+        let status = FollowStatus::new(config.name.clone());
+        follow(&source, &store, config, &options, &status, shutdown)
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", config.name));
+        unwound += status.unwound();
+    }
+    unwound
+}
+
+/// Everything two replays of the same L1 history must agree on.
+#[derive(Debug, PartialEq)]
+struct Fingerprint {
+    checkpoint: String,
+    audits: Vec<BatchAudit>,
+    records: Vec<Option<L1BatchRecord>>,
+    verified: Option<u64>,
+    cursor: Option<L1Cursor>,
+}
+
+fn fingerprint(data_dir: &Path, config: &ChainConfig) -> Fingerprint {
+    let store = Store::open(&data_dir.join(&config.name), &config.name).unwrap();
+    let last = last_applied_batch(&store, config.rollup).unwrap();
+    let checkpoint = match config.rollup {
+        RollupKind::Starknet => format!("{:?}", StarknetState::new(&store).checkpoint().unwrap()),
+        RollupKind::Zksync => format!("{:?}", read_checkpoint(&store).unwrap()),
+    };
+    let batches = 0..=last.unwrap_or(0);
+    Fingerprint {
+        checkpoint,
+        audits: batches
+            .clone()
+            .filter_map(|n| BatchAudit::read(&store, n).unwrap())
+            .collect(),
+        records: batches
+            .map(|n| L1BatchRecord::read(&store, n).unwrap())
+            .collect(),
+        verified: BatchAudit::verified_batch(&store).unwrap(),
+        cursor: L1Cursor::read(&store).unwrap(),
+    }
+}
+
+/// Batches applied so far across the chains under `data_dir`, read through a
+/// secondary instance (works while a follower process writes the stores).
+fn applied(data_dir: &Path, configs: &[ChainConfig]) -> u64 {
+    let scratch = tempfile::tempdir().unwrap();
+    configs
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| {
+            let (store, _) =
+                Store::open_secondary(&data_dir.join(&c.name), &scratch.path().join(i.to_string()))
+                    .ok()?;
+            let first = match c.rollup {
+                RollupKind::Starknet => 0,
+                RollupKind::Zksync => 1,
+            };
+            last_applied_batch(&store, c.rollup)
+                .ok()
+                .flatten()
+                .map(|last| (last + 1).saturating_sub(first))
+        })
+        .sum()
+}
+
+/// The follower's batch number of a simulator batch: Starknet state updates
+/// are numbered from 0 in replay order, ZKsync keeps the chain's numbers.
+fn follower_batch(rollup: &str, number: u64) -> u64 {
+    if rollup == "starknet" {
+        number - 1
+    } else {
+        number
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn honest_devnet_replays_survives_sigkill_and_a_faulty_proxy() {
+    let anvil = anvil();
+    let dir = tempfile::tempdir().unwrap();
+    let outcome = run_devnet(&anvil.url, &dir.path().join("devnet"), plan(7, 10, 12, &[]))
+        .await
+        .unwrap();
+    let configs = configs(&outcome);
+
+    // 1. The reference replay: every batch of every format matches its true root.
+    let reference = dir.path().join("reference");
+    let started = Instant::now();
+    follow_all(
+        &anvil.url,
+        &configs,
+        &reference,
+        outcome.finalized_block,
+        BlockTag::Finalized,
+        OnMismatch::Halt,
+    )
+    .await;
+    let elapsed = started.elapsed();
+    eprintln!(
+        "end to end: {} batches in {:.2} s = {:.1} batches/s",
+        outcome.batches.len(),
+        elapsed.as_secs_f64(),
+        outcome.batches.len() as f64 / elapsed.as_secs_f64()
+    );
+    for config in &configs {
+        let store = Store::open(&reference.join(&config.name), &config.name).unwrap();
+        let rollup = match config.rollup {
+            RollupKind::Starknet => "starknet",
+            RollupKind::Zksync => "zksync",
+        };
+        let mut formats = std::collections::BTreeSet::new();
+        for batch in outcome.batches.iter().filter(|b| b.rollup == rollup) {
+            let n = follower_batch(rollup, batch.number);
+            let audit = BatchAudit::read(&store, n).unwrap().unwrap();
+            assert_eq!(audit.verdict, Verdict::Match, "{rollup} {n}: {audit:?}");
+            assert_eq!(
+                audit.computed_root,
+                format_word(&batch.expected_root),
+                "{rollup} {n}"
+            );
+            let record = L1BatchRecord::read(&store, n).unwrap().unwrap();
+            // Starknet: pages first, the state update last; ZKsync: the commit
+            // first, then the execute of an earlier batch.
+            let commit_block = if rollup == "starknet" {
+                batch.l1_blocks.last()
+            } else {
+                batch.l1_blocks.first()
+            };
+            assert_eq!(
+                record.l1_block_number,
+                *commit_block.unwrap(),
+                "{rollup} {n}"
+            );
+            formats.insert(record.format_version);
+        }
+        let generated: std::collections::BTreeSet<_> = outcome
+            .batches
+            .iter()
+            .filter(|b| b.rollup == rollup)
+            .map(|b| b.format)
+            .collect();
+        eprintln!("{rollup}: follower saw {formats:?} for generated {generated:?}");
+        assert_eq!(
+            formats.len(),
+            generated.len(),
+            "{rollup}: one decoder per generated format"
+        );
+        let last = *outcome
+            .batches
+            .iter()
+            .filter(|b| b.rollup == rollup)
+            .map(|b| &b.number)
+            .max()
+            .unwrap();
+        assert_eq!(
+            BatchAudit::verified_batch(&store).unwrap(),
+            Some(follower_batch(rollup, last))
+        );
+    }
+    let expected: Vec<Fingerprint> = configs.iter().map(|c| fingerprint(&reference, c)).collect();
+
+    // 2. Through a proxy that answers 20% of requests with 429s, 503s and
+    //    rate-limit errors: the same result.
+    let (proxy, handle) = FaultProxy::start(
+        &anvil.url,
+        FaultConfig {
+            seed: 20,
+            probability: 0.2,
+            kinds: vec![
+                FaultKind::TooManyRequests,
+                FaultKind::ServiceUnavailable,
+                FaultKind::RpcRateLimit,
+            ],
+            ..FaultConfig::default()
+        },
+    )
+    .await
+    .unwrap();
+    let proxied = dir.path().join("proxied");
+    follow_all(
+        &format!("http://{proxy}"),
+        &configs,
+        &proxied,
+        outcome.finalized_block,
+        BlockTag::Finalized,
+        OnMismatch::Halt,
+    )
+    .await;
+    let counts = handle.counts();
+    eprintln!("fault proxy: {counts:?}");
+    assert!(counts.too_many_requests + counts.service_unavailable + counts.rpc_rate_limit > 10);
+    for (config, want) in configs.iter().zip(&expected) {
+        assert_eq!(
+            &fingerprint(&proxied, config),
+            want,
+            "{} through the faulty proxy",
+            config.name
+        );
+    }
+
+    // 3. The follower binary, killed with SIGKILL at 20 random moments and
+    //    restarted each time, ends exactly where the uninterrupted replay did.
+    //    Kill delays are spread over the time one uninterrupted run of the
+    //    binary takes (which also checks that run alone reproduces the reference).
+    let crashed = dir.path().join("crashed");
+    let chains = format!(
+        "{},{}",
+        outcome.starknet_config.display(),
+        outcome.zksync_config.display()
+    );
+    let spawn = |data_dir: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_zkreplay"))
+            .args([
+                "follow",
+                "--chain",
+                &chains,
+                "--rpc-url",
+                &anvil.url,
+                "--beacon-url",
+                &anvil.url,
+            ])
+            .args([
+                "--beacon-block-id",
+                "block-number",
+                "--no-serve",
+                "--poll-interval-ms",
+                "50",
+            ])
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(["--to-block", &outcome.finalized_block.to_string()])
+            .env("ZKREPLAY_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let timed = Instant::now();
+    let whole_run = dir.path().join("binary");
+    let status = spawn(&whole_run).wait().unwrap();
+    assert!(status.success(), "uninterrupted binary run: {status}");
+    let run_time = timed.elapsed().as_millis() as u64;
+    for (config, want) in configs.iter().zip(&expected) {
+        assert_eq!(
+            &fingerprint(&whole_run, config),
+            want,
+            "{} by the binary",
+            config.name
+        );
+    }
+    // Each kill waits until the replay has applied a random number of batches
+    // (read through a read-only secondary instance while the follower writes),
+    // then a random few milliseconds more, so kills land inside batch commits.
+    let mut rng = rand::rngs::StdRng::seed_from_u64(2026);
+    let total: u64 = outcome.batches.len() as u64;
+    let mut targets: Vec<u64> = (0..20).map(|_| rng.random_range(1..total)).collect();
+    targets.sort_unstable();
+    let mut killed_mid_run = 0;
+    let mut progress_seen = std::collections::BTreeSet::new();
+    for target in targets {
+        let mut child = spawn(&crashed);
+        let deadline = Instant::now() + Duration::from_millis(run_time * 3);
+        while applied(&crashed, &configs) < target
+            && child.try_wait().unwrap().is_none()
+            && Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        std::thread::sleep(Duration::from_millis(rng.random_range(0..40)));
+        if child.try_wait().unwrap().is_none() {
+            killed_mid_run += 1;
+        }
+        child.kill().ok(); // SIGKILL on Unix
+        child.wait().unwrap();
+        progress_seen.insert(applied(&crashed, &configs));
+    }
+    let status = spawn(&crashed).wait().unwrap();
+    assert!(status.success(), "final run: {status}");
+    eprintln!(
+        "one binary run: {run_time} ms; SIGKILLed {killed_mid_run} of 20 runs before they finished; batches applied at the kills: {progress_seen:?}"
+    );
+    assert!(killed_mid_run >= 15, "kills must land mid-replay");
+    assert!(
+        progress_seen.len() >= 5,
+        "kills must land at many different points of the replay"
+    );
+    for (config, want) in configs.iter().zip(&expected) {
+        assert_eq!(
+            &fingerprint(&crashed, config),
+            want,
+            "{} after 20 SIGKILLs",
+            config.name
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn injected_faults_are_exactly_the_findings_and_a_revert_is_unwound() {
+    let anvil = anvil();
+    let dir = tempfile::tempdir().unwrap();
+    let faults = vec![
+        ("starknet".to_string(), 4, Fault::TamperedRoot),
+        ("starknet".to_string(), 8, Fault::DataNotBound),
+        ("zksync".to_string(), 5, Fault::TamperedRoot),
+        ("zksync".to_string(), 10, Fault::ZksyncRevert { k: 2 }),
+    ];
+    let outcome = run_devnet(
+        &anvil.url,
+        &dir.path().join("devnet"),
+        plan(3, 10, 12, &faults),
+    )
+    .await
+    .unwrap();
+    let configs = configs(&outcome);
+    let data = dir.path().join("data");
+    follow_all(
+        &anvil.url,
+        &configs,
+        &data,
+        outcome.finalized_block,
+        BlockTag::Finalized,
+        OnMismatch::Continue,
+    )
+    .await;
+
+    // Starknet: batch 4 claims a wrong root (its successor then chains from that
+    // wrong root, which the prev_root check reports); batch 8's blob is not the
+    // one the proof bound. The follower applies what was posted, so from batch 8
+    // on its state is not the proven one and every later root differs too.
+    let store = Store::open(&data.join("devnet-starknet"), "devnet-starknet").unwrap();
+    let failed = |store: &Store, n: u64| -> Vec<String> {
+        BatchAudit::read(store, n)
+            .unwrap()
+            .unwrap()
+            .checks
+            .into_iter()
+            .filter(|c| !c.passed)
+            .map(|c| c.name)
+            .collect()
+    };
+    let mismatches: Vec<u64> = (0..10)
+        .filter(|n| BatchAudit::read(&store, *n).unwrap().unwrap().verdict == Verdict::Mismatch)
+        .collect();
+    assert_eq!(
+        mismatches,
+        vec![3, 4, 7, 8, 9],
+        "follower batches of simulator batches 4, 5 (chained), 8 and after"
+    );
+    assert_eq!(failed(&store, 3), ["state_root"]);
+    assert_eq!(failed(&store, 4), ["program_output.prev_root"]);
+    assert!(
+        failed(&store, 7).iter().any(|c| c.starts_with("kzg")),
+        "{:?}",
+        failed(&store, 7)
+    );
+    assert_eq!(BatchAudit::verified_batch(&store).unwrap(), Some(2));
+
+    // ZKsync: batch 5's claimed root is wrong; batches 9 and 10 were reverted and
+    // recommitted differently, and the store holds the recommitted ones.
+    let store = Store::open(&data.join("devnet-zksync"), "devnet-zksync").unwrap();
+    let mismatches: Vec<u64> = (1..=12)
+        .filter(|n| BatchAudit::read(&store, *n).unwrap().unwrap().verdict == Verdict::Mismatch)
+        .collect();
+    assert_eq!(mismatches, vec![5]);
+    assert_eq!(failed(&store, 5), ["state_root"]);
+    assert_eq!(BatchAudit::verified_batch(&store).unwrap(), Some(4));
+    let zk: Vec<_> = outcome
+        .batches
+        .iter()
+        .filter(|b| b.rollup == "zksync")
+        .collect();
+    let last_commit = zk
+        .iter()
+        .filter(|b| b.format != "zksync-revert")
+        .next_back()
+        .unwrap();
+    let checkpoint = read_checkpoint(&store).unwrap().unwrap();
+    assert_eq!(checkpoint.root, last_commit.expected_root);
+    let recommitted = zk
+        .iter()
+        .rev()
+        .find(|b| b.number == 9 && b.format != "zksync-revert")
+        .unwrap();
+    assert_eq!(
+        BatchAudit::read(&store, 9).unwrap().unwrap().computed_root,
+        format_word(&recommitted.expected_root),
+        "batch 9 is the recommitted one"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_l1_reorg_under_the_latest_tag_is_unwound_to_the_same_roots() {
+    use zkreplay::devnet::run::{generate, install_stand_ins, submit_all, write_configs};
+    use zkreplay::l1::submit::Devnet;
+
+    let anvil = anvil();
+    let dir = tempfile::tempdir().unwrap();
+    let plan = plan(5, 6, 6, &[]);
+    let generated = {
+        let plan = plan.clone();
+        tokio::task::spawn_blocking(move || generate(&plan))
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    let devnet = Devnet::connect(&anvil.url).unwrap();
+    install_stand_ins(&devnet, &plan).await.unwrap();
+    let first_block = devnet.rpc().block_number().await.unwrap() + 1;
+    let (_, mut starts) = submit_all(&devnet, &generated, 0, 3).await.unwrap();
+    // Everything after this point is reorged away and mined again in new blocks.
+    let snapshot = devnet.snapshot().await.unwrap();
+    let (_, later) = submit_all(&devnet, &generated, 3, usize::MAX)
+        .await
+        .unwrap();
+    let orphaned_head = devnet.rpc().block_number().await.unwrap();
+    starts.extend(later.iter().copied());
+    let (sn, zk) = write_configs(
+        &dir.path().join("devnet"),
+        &plan,
+        &generated,
+        first_block,
+        &starts,
+    )
+    .unwrap();
+    let configs = vec![
+        ChainConfig::load(&sn).unwrap(),
+        ChainConfig::load(&zk).unwrap(),
+    ];
+    let data = dir.path().join("data");
+    follow_all(
+        &anvil.url,
+        &configs,
+        &data,
+        orphaned_head,
+        BlockTag::Latest,
+        OnMismatch::Halt,
+    )
+    .await;
+
+    // The fork: the later batches land again, one empty block later, so every
+    // orphaned block number now has another hash.
+    assert!(devnet.revert(snapshot).await.unwrap());
+    eprintln!("reorg: reverted to the snapshot");
+    // A fresh client: nonces cached before the revert are stale.
+    let devnet = Devnet::connect(&anvil.url).unwrap();
+    devnet.mine().await.unwrap();
+    submit_all(&devnet, &generated, 3, usize::MAX)
+        .await
+        .unwrap();
+    let new_head = devnet.rpc().block_number().await.unwrap();
+    let unwound = follow_all(
+        &anvil.url,
+        &configs,
+        &data,
+        new_head,
+        BlockTag::Latest,
+        OnMismatch::Halt,
+    )
+    .await;
+    assert!(
+        unwound >= 2,
+        "the fork must unwind batches of both rollups, unwound {unwound}"
+    );
+
+    for config in &configs {
+        let store = Store::open(&data.join(&config.name), &config.name).unwrap();
+        let last = last_applied_batch(&store, config.rollup).unwrap().unwrap();
+        let (rollup, list) = match config.rollup {
+            RollupKind::Starknet => ("starknet", &generated.starknet),
+            RollupKind::Zksync => ("zksync", &generated.zksync),
+        };
+        assert_eq!(
+            last,
+            follower_batch(rollup, list.last().unwrap().number),
+            "{rollup}"
+        );
+        for batch in list {
+            let n = follower_batch(rollup, batch.number);
+            let audit = BatchAudit::read(&store, n).unwrap().unwrap();
+            assert_eq!(audit.verdict, Verdict::Match, "{rollup} {n}");
+            assert_eq!(
+                audit.computed_root,
+                format_word(&batch.expected_root),
+                "{rollup} {n}"
+            );
+            // Every batch records a block that is canonical now.
+            let record = L1BatchRecord::read(&store, n).unwrap().unwrap();
+            let canonical = devnet
+                .rpc()
+                .block_by_number(record.l1_block_number)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(record.l1_block_hash, canonical.hash, "{rollup} {n}");
+        }
+    }
+}
