@@ -76,6 +76,7 @@ async fn follow_all(
             .await
             .unwrap_or_else(|e| panic!("{}: {e}", config.name));
         unwound += status.unwound();
+        eprintln!("{}: {}", config.name, status.stages().shares());
     }
     unwound
 }

@@ -214,6 +214,13 @@ async fn demo(args: Args) -> anyhow::Result<i32> {
         total_batches as f64 / follow_time.as_secs_f64().max(1e-9),
         started.elapsed().as_secs_f64()
     );
+    for f in &followed {
+        println!(
+            "time per stage, {}: {}",
+            f.config.name,
+            f.status.stages().shares()
+        );
+    }
     println!("stores: {}", data_dir.display());
     println!("GraphiQL: http://{graphql}/graphql   metrics: http://{monitor}/metrics");
     println!(

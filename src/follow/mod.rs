@@ -181,6 +181,45 @@ pub struct SyncReport {
     pub batches_applied: u64,
     pub mismatches: u64,
     pub unwound: u64,
+    /// Where the time went, per pipeline stage.
+    pub stages: StageTimes,
+}
+
+/// Time spent per pipeline stage (the benchmark reports their shares).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StageTimes {
+    /// `eth_getLogs` for commit events and memory pages.
+    pub scan: std::time::Duration,
+    /// Transactions, blocks, blobs (with their KZG checks).
+    pub fetch: std::time::Duration,
+    /// DA decoding and binding checks.
+    pub decode: std::time::Duration,
+    /// Tries, audit and the atomic commit.
+    pub apply: std::time::Duration,
+}
+
+impl StageTimes {
+    pub fn add(&mut self, other: &StageTimes) {
+        self.scan += other.scan;
+        self.fetch += other.fetch;
+        self.decode += other.decode;
+        self.apply += other.apply;
+    }
+
+    /// `scan 12% · fetch 40% · decode 8% · apply 40%`.
+    pub fn shares(&self) -> String {
+        let total = (self.scan + self.fetch + self.decode + self.apply)
+            .as_secs_f64()
+            .max(1e-9);
+        let pct = |d: std::time::Duration| 100.0 * d.as_secs_f64() / total;
+        format!(
+            "scan {:.0}% · fetch {:.0}% · decode {:.0}% · apply {:.0}%",
+            pct(self.scan),
+            pct(self.fetch),
+            pct(self.decode),
+            pct(self.apply)
+        )
+    }
 }
 
 /// Checks the node is on the chain the config names.

@@ -59,6 +59,7 @@ pub async fn run<S: L1Source>(
             Ok(report) => {
                 failures = 0;
                 status.record_sync(report.batches_applied, report.mismatches, report.unwound);
+                status.record_stages(&report.stages);
                 status.set_l1(report.target, report.target);
                 status.set_caught_up(true);
                 if let Some(bar) = &progress {

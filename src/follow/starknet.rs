@@ -83,7 +83,10 @@ impl<S: L1Source> StarknetFollower<'_, S> {
                 from_block: lo,
                 to_block: hi,
             };
-            for log in self.source.logs(&filter).await? {
+            let scan = std::time::Instant::now();
+            let logs = self.source.logs(&filter).await?;
+            report.stages.scan += scan.elapsed();
+            for log in logs {
                 if log.removed {
                     continue;
                 }
@@ -91,7 +94,7 @@ impl<S: L1Source> StarknetFollower<'_, S> {
                 if cursor.is_some_and(|c| c.covers(log.block_number, log.log_index)) {
                     continue;
                 }
-                let verdict = self.apply_update(chain, &log).await?;
+                let verdict = self.apply_update(chain, &log, &mut report.stages).await?;
                 report.batches_applied += 1;
                 if verdict == Verdict::Mismatch {
                     report.mismatches += 1;
@@ -168,7 +171,9 @@ impl<S: L1Source> StarknetFollower<'_, S> {
         &self,
         chain: &StarknetChain,
         log: &L1Log,
+        stages: &mut super::StageTimes,
     ) -> Result<Verdict, FollowError> {
+        let fetch = std::time::Instant::now();
         let batch = self.last_batch()?.map_or(0, |b| b + 1);
         let tx_hash = log.transaction_hash;
         let undecodable = |detail: String| FollowError::Undecodable {
@@ -198,6 +203,8 @@ impl<S: L1Source> StarknetFollower<'_, S> {
             ),
             L1Binding::None => return Err(undecodable("no DA binding in the call".into())),
         };
+        stages.fetch += fetch.elapsed();
+        let decode = std::time::Instant::now();
         let input = BatchInput {
             batch: Some(batch),
             da: match da_mode {
@@ -241,6 +248,8 @@ impl<S: L1Source> StarknetFollower<'_, S> {
             .as_ref()
             .map(|p| felt_u64(p).wrapping_add(1))
             .unwrap_or(l2_last);
+        stages.decode += decode.elapsed();
+        let apply = std::time::Instant::now();
         let previous_root = state.checkpoint().map_err(state_error)?.global_root;
         let (roots, mut write) = state
             .apply(&decoded.diff, chain.root_rule(l2_last))
@@ -310,6 +319,7 @@ impl<S: L1Source> StarknetFollower<'_, S> {
         }
         .write(&mut write);
         self.store.commit(write)?;
+        stages.apply += apply.elapsed();
 
         if audit.verdict == Verdict::Mismatch {
             let failed: Vec<&str> = audit

@@ -21,6 +21,7 @@ pub struct FollowStatus {
     unwound: AtomicU64,
     l1_errors: AtomicU64,
     caught_up: AtomicBool,
+    stages: std::sync::Mutex<super::StageTimes>,
 }
 
 impl FollowStatus {
@@ -37,6 +38,7 @@ impl FollowStatus {
             unwound: AtomicU64::new(0),
             l1_errors: AtomicU64::new(0),
             caught_up: AtomicBool::new(false),
+            stages: Default::default(),
         }
     }
 
@@ -58,6 +60,18 @@ impl FollowStatus {
         self.batches_applied.fetch_add(applied, Ordering::Relaxed);
         self.findings.fetch_add(findings, Ordering::Relaxed);
         self.unwound.fetch_add(unwound, Ordering::Relaxed);
+    }
+
+    /// Adds a pass's stage times.
+    pub fn record_stages(&self, stages: &super::StageTimes) {
+        if let Ok(mut total) = self.stages.lock() {
+            total.add(stages);
+        }
+    }
+
+    /// Stage times of every pass so far.
+    pub fn stages(&self) -> super::StageTimes {
+        self.stages.lock().map(|s| *s).unwrap_or_default()
     }
 
     pub fn record_l1_error(&self) {

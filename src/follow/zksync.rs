@@ -134,7 +134,10 @@ impl<'a, S: L1Source> ZksyncFollower<'a, S> {
                 from_block: lo,
                 to_block: hi,
             };
-            for log in self.source.logs(&filter).await? {
+            let scan = std::time::Instant::now();
+            let logs = self.source.logs(&filter).await?;
+            report.stages.scan += scan.elapsed();
+            for log in logs {
                 if log.removed {
                     continue;
                 }
@@ -155,7 +158,9 @@ impl<'a, S: L1Source> ZksyncFollower<'a, S> {
                     Some(BatchEvent::Commit {
                         batch, state_root, ..
                     }) => {
-                        let verdict = self.apply_commit(&log, batch, state_root).await?;
+                        let verdict = self
+                            .apply_commit(&log, batch, state_root, &mut report.stages)
+                            .await?;
                         if let Some(verdict) = verdict {
                             report.batches_applied += 1;
                             if verdict == Verdict::Mismatch {
@@ -211,6 +216,7 @@ impl<'a, S: L1Source> ZksyncFollower<'a, S> {
         log: &L1Log,
         batch: u64,
         event_root: B256,
+        stages: &mut super::StageTimes,
     ) -> Result<Option<Verdict>, FollowError> {
         let state = self.state()?;
         let current = state.checkpoint().batch;
@@ -237,7 +243,8 @@ impl<'a, S: L1Source> ZksyncFollower<'a, S> {
                 "batch {batch} committed but the store is at batch {current}"
             )));
         }
-        let blob_count = self.decode_transaction(log).await?;
+        let blob_count = self.decode_transaction(log, stages).await?;
+        let apply = std::time::Instant::now();
         let decoded = self
             .decoded
             .get(&tx_hash)
@@ -307,6 +314,7 @@ impl<'a, S: L1Source> ZksyncFollower<'a, S> {
         .write(&mut write);
         cursor_of(log).write(&mut write);
         self.store.commit(write)?;
+        stages.apply += apply.elapsed();
         if audit.verdict == Verdict::Mismatch {
             let failed: Vec<&str> = audit
                 .checks
@@ -326,7 +334,12 @@ impl<'a, S: L1Source> ZksyncFollower<'a, S> {
     }
 
     /// Fetches and decodes a commit transaction once; returns its blob count.
-    async fn decode_transaction(&mut self, log: &L1Log) -> Result<usize, FollowError> {
+    async fn decode_transaction(
+        &mut self,
+        log: &L1Log,
+        stages: &mut super::StageTimes,
+    ) -> Result<usize, FollowError> {
+        let fetch = std::time::Instant::now();
         let tx_hash = log.transaction_hash;
         let tx = self
             .source
@@ -348,6 +361,8 @@ impl<'a, S: L1Source> ZksyncFollower<'a, S> {
                     })?;
                 }
             }
+            stages.fetch += fetch.elapsed();
+            let decode = std::time::Instant::now();
             let call = decode_commit(&tx.input).map_err(|e| FollowError::Undecodable {
                 batch: 0,
                 tx: tx_hash,
@@ -364,6 +379,7 @@ impl<'a, S: L1Source> ZksyncFollower<'a, S> {
                 self.decoded_version.clear();
             }
             self.decoded.insert(tx_hash, batches);
+            stages.decode += decode.elapsed();
         }
         Ok(tx.blob_versioned_hashes.len())
     }
