@@ -1,11 +1,10 @@
 #!/usr/bin/env bash
-# The main job until the follower exists: replay the real Starknet Sepolia
-# blocks 0-7 from the shared fixtures into a fresh store and print, per block,
-# the computed state root next to the root the chain published.
+# The main job on a fresh machine, offline: a local L1 (anvil), simulated
+# Starknet and ZKsync sequencers posting every format version, both rollups
+# followed from genesis, every batch audited, the state served over GraphQL,
+# and a summary. Extra arguments go to `zkreplay demo` (e.g. --with-faults,
+# --keep-serving to keep GraphiQL up).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
-data_dir=$(mktemp -d -t zkreplay-demo.XXXXXX)
-fixtures=../shared/fixtures/starknet/sepolia-genesis-feeder
-cargo run -q -- starknet apply-updates --data-dir "$data_dir" "$fixtures"/{0,1,2,3,4,5,6,7}.json
-echo "all roots match; store left in $data_dir" >&2
+cargo run -q -- demo "$@"
