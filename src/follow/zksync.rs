@@ -353,12 +353,10 @@ impl<'a, S: L1Source> ZksyncFollower<'a, S> {
                     .block_by_hash(log.block_hash)
                     .await?
                     .ok_or_else(|| missing(format!("block {}", log.block_hash)))?;
-                for blob in self.source.blobs(&block, &tx.blob_versioned_hashes).await? {
-                    self.blobs.add(blob).map_err(|e| FollowError::Undecodable {
-                        batch: 0,
-                        tx: tx_hash,
-                        detail: format!("blob: {e}"),
-                    })?;
+                let blobs = self.source.blobs(&block, &tx.blob_versioned_hashes).await?;
+                // The source checked each blob against its versioned hash already.
+                for (hash, blob) in tx.blob_versioned_hashes.iter().zip(blobs) {
+                    self.blobs.add_checked(*hash, blob);
                 }
             }
             stages.fetch += fetch.elapsed();

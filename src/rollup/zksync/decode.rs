@@ -58,6 +58,11 @@ impl Check {
 #[derive(Default)]
 pub struct BlobStore {
     by_commitment: HashMap<[u8; 48], Vec<u8>>,
+    /// Blobs whose KZG commitment the caller already checked against a
+    /// versioned hash (an [`crate::l1::L1Source`] guarantees it), so the ~80 ms
+    /// commitment is not computed a second time; found through
+    /// `versioned_hash(commitment)`, which binds them just as tightly.
+    by_versioned_hash: HashMap<B256, Vec<u8>>,
     /// Contract-side blob commitment (`keccak(versioned_hash ‖ z ‖ y)`) -> KZG commitment,
     /// for v26 batches that name a blob published earlier.
     by_published: HashMap<B256, [u8; 48]>,
@@ -71,8 +76,16 @@ impl BlobStore {
         Ok(commitment)
     }
 
+    /// Adds a blob already checked against `versioned_hash` by the caller.
+    pub fn add_checked(&mut self, versioned_hash: B256, blob: Vec<u8>) {
+        self.by_versioned_hash.insert(versioned_hash, blob);
+    }
+
     pub fn get(&self, commitment: &[u8; 48]) -> Option<&[u8]> {
-        self.by_commitment.get(commitment).map(Vec::as_slice)
+        self.by_commitment
+            .get(commitment)
+            .or_else(|| self.by_versioned_hash.get(&kzg::versioned_hash(commitment)))
+            .map(Vec::as_slice)
     }
 
     /// Records the contract-side commitment of an opening seen in calldata.
@@ -87,7 +100,7 @@ impl BlobStore {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.by_commitment.is_empty()
+        self.by_commitment.is_empty() && self.by_versioned_hash.is_empty()
     }
 }
 
