@@ -131,7 +131,7 @@ fn build_store(path: &std::path::Path) -> Store {
 /// odd `n` a storage read at an explicit batch.
 fn request_body(n: u64) -> (String, String) {
     let pick = random_word(n ^ 0x5555).0[31] as u64 * 977 + n;
-    if n % 2 == 0 {
+    if n.is_multiple_of(2) {
         let i = pick % ACCOUNTS;
         let query = format!(
             r#"{{ rollup(name: "starknet-bench") {{ balance(token: "ETH", account: "{:#x}") }} }}"#,
@@ -233,6 +233,7 @@ fn main() {
         metrics: Default::default(),
         ready: Arc::new(AtomicBool::new(true)),
         graphiql_assets: None,
+        followers: Vec::new(),
     };
     let (addr, _, _task) = server
         .block_on(api::serve(

@@ -277,7 +277,8 @@ async fn abusive_requests_are_refused_and_the_server_keeps_serving() {
     .unwrap();
     let good = json!({ "query": format!(r#"{{ rollup(name: "starknet-sepolia") {{ storage(address: "{ETH}", key: "0x5b5882587b3ff6d12140843c6db4a845fe568f0e7e0d028cb4fff6b5e988eff") }} }}"#) });
     let good = serde_json::to_vec(&good).unwrap();
-    let cases: Vec<(&str, Vec<u8>, Box<dyn Fn(u16, &str) -> bool + Send>)> = vec![
+    type Expect = Box<dyn Fn(u16, &str) -> bool + Send>;
+    let cases: Vec<(&str, Vec<u8>, Expect)> = vec![
         (
             "50-level nested query",
             serde_json::to_vec(&json!({ "query": format!("{{ __schema {{ types {{ {} name {} }} }} }}", "ofType { ".repeat(48), "}".repeat(48)) })).unwrap(),

@@ -441,11 +441,7 @@ async fn injected_faults_are_exactly_the_findings_and_a_revert_is_unwound() {
         .iter()
         .filter(|b| b.rollup == "zksync")
         .collect();
-    let last_commit = zk
-        .iter()
-        .filter(|b| b.format != "zksync-revert")
-        .next_back()
-        .unwrap();
+    let last_commit = zk.iter().rfind(|b| b.format != "zksync-revert").unwrap();
     let checkpoint = read_checkpoint(&store).unwrap().unwrap();
     assert_eq!(checkpoint.root, last_commit.expected_root);
     let recommitted = zk

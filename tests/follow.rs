@@ -28,11 +28,14 @@ use zkreplay::store::Store;
 const CORE: Address = address!("c662c410C0ECf747543f5bA90660f6ABeBD9C8c4");
 const REGISTRY: Address = address!("96375087b2F6eFc59e5e0dd5111B4d090EBFDD8B");
 
+/// A log as emitted: address, topics, data.
+type RawLog = (Address, Vec<B256>, Bytes);
+
 /// An L1 chain held in memory: one transaction per block.
 #[derive(Clone, Default)]
 struct Chain {
     /// (tx, logs emitted by it); block n+1 carries entry n (block 0 is empty).
-    entries: Vec<(L1Transaction, Vec<(Address, Vec<B256>, Bytes)>)>,
+    entries: Vec<(L1Transaction, Vec<RawLog>)>,
     blobs: HashMap<B256, Vec<u8>>,
     /// Blocks at or above this number get hashes salted with `salt` (a fork).
     fork_from: u64,

@@ -718,7 +718,7 @@ fn tamper(diff: &DaStateDiff) -> Option<DaStateDiff> {
     let contract = out.contracts.iter_mut().find(|c| {
         c.address != ALIAS_CONTRACT && c.address != BLOCK_HASH_CONTRACT && !c.storage.is_empty()
     })?;
-    contract.storage[0].1 = contract.storage[0].1 + Felt::ONE;
+    contract.storage[0].1 += Felt::ONE;
     Some(out)
 }
 

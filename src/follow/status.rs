@@ -7,6 +7,14 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 /// `u64::MAX` stands for "unknown" in the gauges below.
 const UNKNOWN: u64 = u64::MAX;
 
+/// A Prometheus metric: name, type, help, and how to read it.
+type Metric = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&FollowStatus) -> Option<u64>,
+);
+
 /// One rollup's follower status.
 #[derive(Debug)]
 pub struct FollowStatus {
@@ -112,7 +120,7 @@ impl FollowStatus {
     /// Prometheus text for a set of followers.
     pub fn render(statuses: &[std::sync::Arc<FollowStatus>]) -> String {
         let mut out = String::new();
-        let metrics: [(&str, &str, &str, fn(&FollowStatus) -> Option<u64>); 8] = [
+        let metrics: [Metric; 8] = [
             (
                 "zkreplay_follow_batches_applied_total",
                 "counter",

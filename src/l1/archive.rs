@@ -77,10 +77,10 @@ impl LocalArchive {
         if let Err(e) = blob::parse_elements(&blob) {
             return Ok(corrupt(versioned_hash, &e.to_string()));
         }
-        if self.full_verification {
-            if let Err(e) = super::beacon::verify_blob(versioned_hash, &blob, None) {
-                return Ok(corrupt(versioned_hash, &e.to_string()));
-            }
+        if self.full_verification
+            && let Err(e) = super::beacon::verify_blob(versioned_hash, &blob, None)
+        {
+            return Ok(corrupt(versioned_hash, &e.to_string()));
         }
         Ok(Some(blob))
     }

@@ -109,10 +109,10 @@ impl RpcL1 {
                 )
             })
             .transpose()?;
-        if let Some(beacon) = &beacon {
-            if beacon.block_id_mode() == BeaconBlockId::Slot {
-                beacon.clock().await?;
-            }
+        if let Some(beacon) = &beacon
+            && beacon.block_id_mode() == BeaconBlockId::Slot
+        {
+            beacon.clock().await?;
         }
         let blob_archive = endpoints
             .blob_archive_url
@@ -171,10 +171,10 @@ impl L1Source for RpcL1 {
     }
 
     async fn transaction(&self, hash: B256) -> Result<Option<L1Transaction>, L1Error> {
-        if let Some(local) = &self.local {
-            if let Some(tx) = local.transaction(&hash)? {
-                return Ok(Some(tx));
-            }
+        if let Some(local) = &self.local
+            && let Some(tx) = local.transaction(&hash)?
+        {
+            return Ok(Some(tx));
         }
         let tx = self.rpc.transaction(hash).await?;
         if let (Some(local), Some(tx)) = (&self.local, &tx) {

@@ -204,17 +204,16 @@ async fn handle(
         }
         None => {}
     }
-    if let (Some(max), Some(request)) = (state.config.max_log_range, &request) {
-        if let Some(span) = widest_log_range(request) {
-            if span > max {
-                counters.range_refused.fetch_add(1, Ordering::Relaxed);
-                return rpc_errors(
-                    request,
-                    -32005,
-                    &format!("eth_getLogs block range too large: {span} blocks, max is {max}"),
-                );
-            }
-        }
+    if let (Some(max), Some(request)) = (state.config.max_log_range, &request)
+        && let Some(span) = widest_log_range(request)
+        && span > max
+    {
+        counters.range_refused.fetch_add(1, Ordering::Relaxed);
+        return rpc_errors(
+            request,
+            -32005,
+            &format!("eth_getLogs block range too large: {span} blocks, max is {max}"),
+        );
     }
     forward(&state, method, uri, body).await
 }

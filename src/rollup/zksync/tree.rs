@@ -362,9 +362,9 @@ impl TreeProof {
         let empty = empty_hashes();
         let skipped = DEPTH - self.merkle_path.len();
         let mut hash = *leaf_hash;
-        for height in 0..DEPTH {
+        for (height, empty_sibling) in empty.iter().enumerate().take(DEPTH) {
             let sibling = if height < skipped {
-                &empty[height]
+                empty_sibling
             } else {
                 &self.merkle_path[height - skipped]
             };
