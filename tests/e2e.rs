@@ -231,6 +231,25 @@ async fn honest_devnet_replays_survives_sigkill_and_a_faulty_proxy() {
     }
     let expected: Vec<Fingerprint> = configs.iter().map(|c| fingerprint(&reference, c)).collect();
 
+    // `zkreplay status` against the node: both rollups at the finalized block, no findings.
+    let out = Command::new(env!("CARGO_BIN_EXE_zkreplay"))
+        .args(["status", "--json", "--rpc-url", &anvil.url, "--data-dir"])
+        .arg(&reference)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "status: {out:?}");
+    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    for line in &lines {
+        assert_eq!(line["findings"], 0, "{line}");
+        assert_eq!(line["l1_block"], outcome.finalized_block, "{line}");
+        assert_eq!(line["l1_lag"], 0, "{line}");
+    }
+
     // 2. Through a proxy that answers 20% of requests with 429s, 503s and
     //    rate-limit errors: the same result.
     let (proxy, handle) = FaultProxy::start(

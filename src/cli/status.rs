@@ -22,6 +22,12 @@ pub struct Args {
     /// Print one JSON object per rollup instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// An L1 node to measure the lag against (blocks from the store's L1 cursor to the tag).
+    #[arg(long, env = "ZKREPLAY_RPC_URL")]
+    pub rpc_url: Option<String>,
+    /// The L1 tag the lag is measured to.
+    #[arg(long, value_enum, default_value = "finalized")]
+    pub l1_tag: crate::l1::BlockTag,
 }
 
 /// One rollup's status line.
@@ -33,6 +39,8 @@ pub struct RollupStatus {
     pub findings: u64,
     pub first_finding: Option<u64>,
     pub l1_block: Option<u64>,
+    /// Blocks between the L1 tag and `l1_block` (only with `--rpc-url`).
+    pub l1_lag: Option<u64>,
 }
 
 /// Reads the status of every store under `dir`.
@@ -73,13 +81,33 @@ pub fn read_status(dir: &std::path::Path) -> anyhow::Result<Vec<RollupStatus>> {
             findings,
             first_finding,
             l1_block: L1Cursor::read(&store)?.map(|c| c.block),
+            l1_lag: None,
         });
     }
     Ok(out)
 }
 
 pub fn run(args: Args) -> anyhow::Result<i32> {
-    let statuses = read_status(&args.data_dir)?;
+    let mut statuses = read_status(&args.data_dir)?;
+    if let Some(url) = &args.rpc_url {
+        let head = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+            .block_on(async {
+                let rpc = crate::l1::rpc::EthRpc::new(
+                    url,
+                    &crate::l1::transport::RetrySettings::default(),
+                    2,
+                    1 << 20,
+                    1,
+                )?;
+                rpc.block_by_tag(args.l1_tag).await
+            })
+            .context("reading the L1 head")?;
+        for status in &mut statuses {
+            status.l1_lag = status.l1_block.map(|b| head.number.saturating_sub(b));
+        }
+    }
     anyhow::ensure!(
         !statuses.is_empty(),
         "no store found under {}",
@@ -100,17 +128,18 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
 pub fn table(statuses: &[RollupStatus]) -> String {
     let opt = |v: Option<u64>| v.map_or_else(|| "-".to_string(), |v| v.to_string());
     let mut out = format!(
-        "{:<24} {:>12} {:>12} {:>9} {:>12}\n",
-        "rollup", "last batch", "verified", "findings", "L1 block"
+        "{:<24} {:>12} {:>12} {:>9} {:>12} {:>10}\n",
+        "rollup", "last batch", "verified", "findings", "L1 block", "L1 lag"
     );
     for s in statuses {
         out += &format!(
-            "{:<24} {:>12} {:>12} {:>9} {:>12}\n",
+            "{:<24} {:>12} {:>12} {:>9} {:>12} {:>10}\n",
             s.chain,
             opt(s.last_applied_batch),
             opt(s.verified_batch),
             s.findings,
-            opt(s.l1_block)
+            opt(s.l1_block),
+            opt(s.l1_lag)
         );
     }
     out
