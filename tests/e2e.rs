@@ -475,6 +475,60 @@ async fn injected_faults_are_exactly_the_findings_and_a_revert_is_unwound() {
     );
 }
 
+/// `devnet --reorg-last-rounds`: the last rounds are mined, reverted with an
+/// anvil snapshot and mined again in other blocks; the final chain replays to
+/// the true roots. (The follower's side of a reorg is the next test.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn devnet_reorg_injection_re_mines_the_last_rounds() {
+    let anvil = anvil();
+    let dir = tempfile::tempdir().unwrap();
+    let mut plan = plan(11, 4, 4, &[]);
+    plan.reorg_last_rounds = 2;
+    let outcome = run_devnet(&anvil.url, &dir.path().join("devnet"), plan)
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome.orphaned.len(),
+        4,
+        "two rounds of two rollups reorged"
+    );
+    for orphan in &outcome.orphaned {
+        let again = outcome
+            .batches
+            .iter()
+            .find(|b| b.rollup == orphan.rollup && b.number == orphan.number)
+            .unwrap();
+        assert_ne!(
+            again.l1_blocks, orphan.l1_blocks,
+            "re-mined in other blocks"
+        );
+    }
+    let configs = configs(&outcome);
+    let data = dir.path().join("data");
+    follow_all(
+        &anvil.url,
+        &configs,
+        &data,
+        outcome.finalized_block,
+        BlockTag::Finalized,
+        OnMismatch::Halt,
+    )
+    .await;
+    for config in &configs {
+        let store = Store::open(&data.join(&config.name), &config.name).unwrap();
+        let rollup = match config.rollup {
+            RollupKind::Starknet => "starknet",
+            RollupKind::Zksync => "zksync",
+        };
+        for batch in outcome.batches.iter().filter(|b| b.rollup == rollup) {
+            let n = follower_batch(rollup, batch.number);
+            let audit = BatchAudit::read(&store, n).unwrap().unwrap();
+            assert_eq!(audit.verdict, Verdict::Match, "{rollup} {n}");
+            assert_eq!(audit.computed_root, format_word(&batch.expected_root));
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_l1_reorg_under_the_latest_tag_is_unwound_to_the_same_roots() {
     use zkreplay::devnet::run::{generate, install_stand_ins, submit_all, write_configs};

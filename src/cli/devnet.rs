@@ -33,6 +33,14 @@ pub struct Args {
     /// or (ZKsync) `revert=K`; repeatable.
     #[arg(long = "fault", value_parser = parse_fault)]
     pub faults: Vec<(String, u64, Fault)>,
+    /// Reorg the L1 blocks of the last N rounds (a round = one batch of each
+    /// rollup): mined, kept for `--reorg-pause-ms`, reverted (anvil snapshot)
+    /// and mined again one block later.
+    #[arg(long, default_value_t = 0)]
+    pub reorg_last_rounds: usize,
+    /// How long the soon-orphaned blocks stay canonical (let a follower on `latest` apply them).
+    #[arg(long, default_value_t = 0)]
+    pub reorg_pause_ms: u64,
 }
 
 fn parse_fault(text: &str) -> Result<(String, u64, Fault), String> {
@@ -96,6 +104,12 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         .context("devnet")?;
     for batch in &outcome.batches {
         println!("{}", json!(batch));
+    }
+    if !outcome.orphaned.is_empty() {
+        eprintln!(
+            "reorged away {} batches (mined again after the fork)",
+            outcome.orphaned.len()
+        );
     }
     eprintln!(
         "submitted {} batches in L1 blocks {}..={}; chain configs: {} {}",

@@ -24,6 +24,12 @@ use crate::l1::submit::{Devnet, SidecarFormat, Submitted};
 pub struct DevnetPlan {
     pub starknet: StarknetGenConfig,
     pub zksync: ZksyncGenConfig,
+    /// Reorg the L1 blocks of the last this many rounds (one batch of each
+    /// rollup per round): they are mined, left canonical for `reorg_pause`
+    /// (so a follower on `latest` applies them), then reverted with an anvil
+    /// snapshot and mined again one block later. 0 = no reorg.
+    pub reorg_last_rounds: usize,
+    pub reorg_pause: std::time::Duration,
 }
 
 /// One submitted batch, as the follower should see it.
@@ -49,6 +55,8 @@ pub struct DevnetOutcome {
     /// (at or after the last batch's block): a follower on the default tag stops here.
     pub finalized_block: u64,
     pub batches: Vec<SubmittedBatch>,
+    /// Batches mined and then reorged away (they were submitted again after the fork).
+    pub orphaned: Vec<SubmittedBatch>,
 }
 
 /// Errors of a devnet run.
@@ -204,7 +212,30 @@ pub async fn run(
             .map_err(|e| DevnetError::Config(format!("generator thread: {e}")))??
     };
     let first_block = devnet.rpc().block_number().await? + 1;
-    let (batches, format_starts) = submit_all(&devnet, &generated, 0, usize::MAX).await?;
+    let rounds = generated.starknet.len().max(generated.zksync.len());
+    let split = rounds.saturating_sub(plan.reorg_last_rounds);
+    let (mut batches, mut format_starts) = submit_all(&devnet, &generated, 0, split).await?;
+    let mut orphaned = Vec::new();
+    let mut devnet = devnet;
+    if split < rounds {
+        let snapshot = devnet.snapshot().await?;
+        orphaned = submit_all(&devnet, &generated, split, usize::MAX).await?.0;
+        tokio::time::sleep(plan.reorg_pause).await;
+        if !devnet.revert(snapshot).await? {
+            return Err(L1Error::Devnet("evm_revert refused the snapshot".into()).into());
+        }
+        // A fresh client: the provider caches nonces, which the revert rewound.
+        devnet = Devnet::connect(rpc_url)?;
+        // One empty block first, so every re-mined batch lands in another block.
+        devnet.mine().await?;
+    }
+    let (rest, rest_starts) = submit_all(&devnet, &generated, split, usize::MAX).await?;
+    batches.extend(rest);
+    for start in rest_starts {
+        if format_starts.last().is_none_or(|(f, _)| *f != start.0) {
+            format_starts.push(start);
+        }
+    }
     // Blocks on top so that the `finalized` tag (head - 2 with one slot per epoch) covers everything.
     for _ in 0..3 {
         devnet.mine().await?;
@@ -224,6 +255,7 @@ pub async fn run(
         last_block,
         finalized_block,
         batches,
+        orphaned,
     })
 }
 
