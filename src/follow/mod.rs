@@ -108,6 +108,33 @@ impl L1Cursor {
         );
     }
 
+    /// Just after `log` (its block, up to its index).
+    pub fn at_log(log: &crate::l1::L1Log) -> Self {
+        L1Cursor {
+            block: log.block_number,
+            block_hash: log.block_hash,
+            log_index: Some(log.log_index),
+        }
+    }
+
+    /// Just after the log that committed `record`'s batch.
+    pub fn at_record(record: &L1BatchRecord) -> Self {
+        L1Cursor {
+            block: record.l1_block_number,
+            block_hash: record.l1_block_hash,
+            log_index: Some(record.log_index),
+        }
+    }
+
+    /// Past every log of `block`.
+    pub fn after_block(block: &L1Block) -> Self {
+        L1Cursor {
+            block: block.number,
+            block_hash: block.hash,
+            log_index: None,
+        }
+    }
+
     /// True when the log at (`block`, `log_index`) was already handled.
     pub fn covers(&self, block: u64, log_index: u64) -> bool {
         block < self.block
@@ -220,6 +247,61 @@ impl StageTimes {
             pct(self.apply)
         )
     }
+}
+
+/// Moves the cursor past a whole scanned chunk `..=hi` (`target` when it ends there).
+pub async fn finish_chunk<S: L1Source>(
+    source: &S,
+    store: &Store,
+    hi: u64,
+    target: &L1Block,
+) -> Result<(), FollowError> {
+    let end = if hi == target.number {
+        target.clone()
+    } else {
+        source
+            .block_by_number(hi)
+            .await?
+            .ok_or_else(|| missing(format!("block {hi}")))?
+    };
+    let mut write = StoreBatch::default();
+    L1Cursor::after_block(&end).write(&mut write);
+    store.commit(write)?;
+    Ok(())
+}
+
+/// Logs a batch's verdict: loudly when it is a finding.
+pub(crate) fn log_verdict(chain: &str, log: &crate::l1::L1Log, audit: &crate::audit::BatchAudit) {
+    if audit.verdict == crate::audit::Verdict::Mismatch {
+        let failed: Vec<&str> = audit
+            .checks
+            .iter()
+            .filter(|c| !c.passed)
+            .map(|c| c.name.as_str())
+            .collect();
+        tracing::error!(
+            chain, batch = audit.batch, l1_block = log.block_number, tx = %log.transaction_hash,
+            claimed = ?audit.claimed_root, computed = %audit.computed_root, ?failed,
+            "FINDING: batch does not match what L1 accepted"
+        );
+    } else {
+        tracing::info!(
+            chain, batch = audit.batch, l1_block = log.block_number,
+            root = %audit.computed_root, "batch applied"
+        );
+    }
+}
+
+/// An answer the node should have had (a block or transaction its own logs name).
+pub(crate) fn missing(what: String) -> FollowError {
+    FollowError::L1(L1Error::Malformed {
+        endpoint: "rpc".into(),
+        detail: format!("{what} not found"),
+    })
+}
+
+pub(crate) fn state_error(e: impl std::fmt::Display) -> FollowError {
+    FollowError::State(e.to_string())
 }
 
 /// Checks the node is on the chain the config names.

@@ -9,12 +9,13 @@ use starknet_types_core::felt::Felt;
 
 use super::{
     DaMode, FollowError, FollowOptions, L1BatchRecord, L1Cursor, OnMismatch, SyncReport, chunks,
-    cursor_is_canonical, last_canonical_batch, target_block,
+    cursor_is_canonical, finish_chunk, last_canonical_batch, log_verdict, missing, state_error,
+    target_block,
 };
 use crate::audit::{BatchAudit, Check, Verdict};
 use crate::chain::{ChainConfig, StarknetChain};
 use crate::hexfmt::format_word;
-use crate::l1::{L1Block, L1Error, L1Log, L1Source, LogFilter};
+use crate::l1::{L1Block, L1Log, L1Source, LogFilter};
 use crate::rollup::starknet::da::DaError;
 use crate::rollup::starknet::da::batch::{BatchInput, DaInput, decode_batch};
 use crate::rollup::starknet::da::pages::{MemoryPage, parse_page};
@@ -105,19 +106,7 @@ impl<S: L1Source> StarknetFollower<'_, S> {
                 }
             }
             // The whole chunk is handled: move the cursor past it.
-            let end = if hi == target.number {
-                target.clone()
-            } else {
-                self.block(hi).await?
-            };
-            let mut write = StoreBatch::default();
-            L1Cursor {
-                block: end.number,
-                block_hash: end.hash,
-                log_index: None,
-            }
-            .write(&mut write);
-            self.store.commit(write)?;
+            finish_chunk(self.source, self.store, hi, &target).await?;
         }
         Ok(report)
     }
@@ -141,11 +130,7 @@ impl<S: L1Source> StarknetFollower<'_, S> {
             _ => 0,
         };
         let cursor = match keep {
-            Some(k) => L1BatchRecord::read(self.store, k)?.map(|r| L1Cursor {
-                block: r.l1_block_number,
-                block_hash: r.l1_block_hash,
-                log_index: Some(r.log_index),
-            }),
+            Some(k) => L1BatchRecord::read(self.store, k)?.map(|r| L1Cursor::at_record(&r)),
             None => None,
         };
         // The state is unwound first: if the process dies before the cursor moves,
@@ -312,33 +297,11 @@ impl<S: L1Source> StarknetFollower<'_, S> {
             executed: None,
         }
         .write(&mut write);
-        L1Cursor {
-            block: log.block_number,
-            block_hash: log.block_hash,
-            log_index: Some(log.log_index),
-        }
-        .write(&mut write);
+        L1Cursor::at_log(log).write(&mut write);
         self.store.commit(write)?;
         stages.apply += apply.elapsed();
 
-        if audit.verdict == Verdict::Mismatch {
-            let failed: Vec<&str> = audit
-                .checks
-                .iter()
-                .filter(|c| !c.passed)
-                .map(|c| c.name.as_str())
-                .collect();
-            tracing::error!(
-                chain = %self.config.name, batch, l1_block = log.block_number, tx = %tx_hash,
-                claimed = ?audit.claimed_root, computed = %audit.computed_root, ?failed,
-                "FINDING: Starknet batch does not match what L1 accepted"
-            );
-        } else {
-            tracing::info!(
-                chain = %self.config.name, batch, l1_block = log.block_number,
-                layout = decoded.layout.name(), root = %audit.computed_root, "batch applied"
-            );
-        }
+        log_verdict(&self.config.name, log, &audit);
         Ok(audit.verdict)
     }
 
@@ -398,17 +361,6 @@ impl<S: L1Source> StarknetFollower<'_, S> {
         }
         Ok(pages)
     }
-}
-
-fn missing(what: String) -> FollowError {
-    FollowError::L1(L1Error::Malformed {
-        endpoint: "rpc".into(),
-        detail: format!("{what} not found"),
-    })
-}
-
-fn state_error(e: impl std::fmt::Display) -> FollowError {
-    FollowError::State(e.to_string())
 }
 
 fn felt_hex(felt: &Felt) -> String {

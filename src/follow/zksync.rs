@@ -10,7 +10,8 @@ use alloy_primitives::B256;
 
 use super::{
     DaMode, FollowError, FollowOptions, L1BatchRecord, L1Cursor, OnMismatch, SyncReport, chunks,
-    cursor_is_canonical, last_canonical_batch, target_block,
+    cursor_is_canonical, finish_chunk, last_canonical_batch, log_verdict, missing, state_error,
+    target_block,
 };
 use crate::audit::{BatchAudit, Check, Verdict};
 use crate::chain::{ChainConfig, RollupKind, ZksyncChain};
@@ -183,29 +184,15 @@ impl<'a, S: L1Source> ZksyncFollower<'a, S> {
                     None => self.advance_cursor(&log)?,
                 }
             }
-            let end = if hi == target.number {
-                target.clone()
-            } else {
-                self.source
-                    .block_by_number(hi)
-                    .await?
-                    .ok_or_else(|| missing(format!("block {hi}")))?
-            };
-            let mut write = StoreBatch::default();
-            L1Cursor {
-                block: end.number,
-                block_hash: end.hash,
-                log_index: None,
-            }
-            .write(&mut write);
-            self.store.commit(write)?;
+            // The whole chunk is handled: move the cursor past it.
+            finish_chunk(self.source, self.store, hi, &target).await?;
         }
         Ok(report)
     }
 
     fn advance_cursor(&self, log: &L1Log) -> Result<(), FollowError> {
         let mut write = StoreBatch::default();
-        cursor_of(log).write(&mut write);
+        L1Cursor::at_log(log).write(&mut write);
         self.store.commit(write)?;
         Ok(())
     }
@@ -312,24 +299,10 @@ impl<'a, S: L1Source> ZksyncFollower<'a, S> {
             executed: Some(false),
         }
         .write(&mut write);
-        cursor_of(log).write(&mut write);
+        L1Cursor::at_log(log).write(&mut write);
         self.store.commit(write)?;
         stages.apply += apply.elapsed();
-        if audit.verdict == Verdict::Mismatch {
-            let failed: Vec<&str> = audit
-                .checks
-                .iter()
-                .filter(|c| !c.passed)
-                .map(|c| c.name.as_str())
-                .collect();
-            tracing::error!(
-                chain = %self.config.name, batch, l1_block = log.block_number, tx = %tx_hash,
-                claimed = ?audit.claimed_root, computed = %audit.computed_root, ?failed,
-                "FINDING: ZKsync batch does not match what L1 accepted"
-            );
-        } else {
-            tracing::info!(chain = %self.config.name, batch, root = %audit.computed_root, "batch applied");
-        }
+        log_verdict(&self.config.name, log, &audit);
         Ok(Some(audit.verdict))
     }
 
@@ -395,7 +368,7 @@ impl<'a, S: L1Source> ZksyncFollower<'a, S> {
                 record.write(&mut write);
             }
         }
-        cursor_of(log).write(&mut write);
+        L1Cursor::at_log(log).write(&mut write);
         self.store.commit(write)?;
         Ok(())
     }
@@ -404,6 +377,11 @@ impl<'a, S: L1Source> ZksyncFollower<'a, S> {
     async fn unwind(&self, target: u64, why: &str) -> Result<u64, FollowError> {
         let mut state = self.state()?;
         let current = state.checkpoint().batch;
+        // `target` comes from an L1 event: a revert above the head drops
+        // nothing (and must not overflow `target + 1` below).
+        if target > current {
+            return Ok(0);
+        }
         // Audits and L1 records above the target may outlive a crash between the
         // state unwind and this cleanup; they are found by scanning, not by `current`.
         let stale_end = self
@@ -420,12 +398,7 @@ impl<'a, S: L1Source> ZksyncFollower<'a, S> {
         }
         if why == "L1 reorg" {
             match L1BatchRecord::read(self.store, target)? {
-                Some(r) => L1Cursor {
-                    block: r.l1_block_number,
-                    block_hash: r.l1_block_hash,
-                    log_index: Some(r.log_index),
-                }
-                .write(&mut write),
+                Some(r) => L1Cursor::at_record(&r).write(&mut write),
                 None => write.delete(Column::Meta, keys::L1_CURSOR),
             }
         }
@@ -436,23 +409,4 @@ impl<'a, S: L1Source> ZksyncFollower<'a, S> {
         }
         Ok(dropped)
     }
-}
-
-fn cursor_of(log: &L1Log) -> L1Cursor {
-    L1Cursor {
-        block: log.block_number,
-        block_hash: log.block_hash,
-        log_index: Some(log.log_index),
-    }
-}
-
-fn missing(what: String) -> FollowError {
-    FollowError::L1(L1Error::Malformed {
-        endpoint: "rpc".into(),
-        detail: format!("{what} not found"),
-    })
-}
-
-fn state_error(e: impl std::fmt::Display) -> FollowError {
-    FollowError::State(e.to_string())
 }

@@ -54,6 +54,12 @@ impl Check {
     }
 }
 
+/// How many checked blobs a follower keeps (128 KiB each: 64 MiB). A v26+
+/// batch may name a blob an earlier transaction published; that is a recent
+/// one in practice, and an evicted blob shows up as a skipped check, not a
+/// wrong root.
+pub const CHECKED_BLOBS_KEPT: usize = 512;
+
 /// Blobs available to the decoder, indexed by their KZG commitment.
 #[derive(Default)]
 pub struct BlobStore {
@@ -63,6 +69,9 @@ pub struct BlobStore {
     /// commitment is not computed a second time; found through
     /// `versioned_hash(commitment)`, which binds them just as tightly.
     by_versioned_hash: HashMap<B256, Vec<u8>>,
+    /// Insertion order of `by_versioned_hash`, oldest first, so a long replay
+    /// keeps only the most recent [`CHECKED_BLOBS_KEPT`] blobs in memory.
+    checked_order: std::collections::VecDeque<B256>,
     /// Contract-side blob commitment (`keccak(versioned_hash ‖ z ‖ y)`) -> KZG commitment,
     /// for v26 batches that name a blob published earlier.
     by_published: HashMap<B256, [u8; 48]>,
@@ -78,7 +87,23 @@ impl BlobStore {
 
     /// Adds a blob already checked against `versioned_hash` by the caller.
     pub fn add_checked(&mut self, versioned_hash: B256, blob: Vec<u8>) {
-        self.by_versioned_hash.insert(versioned_hash, blob);
+        if self
+            .by_versioned_hash
+            .insert(versioned_hash, blob)
+            .is_none()
+        {
+            self.checked_order.push_back(versioned_hash);
+        }
+        while self.checked_order.len() > CHECKED_BLOBS_KEPT {
+            if let Some(oldest) = self.checked_order.pop_front() {
+                self.by_versioned_hash.remove(&oldest);
+            }
+        }
+    }
+
+    /// Blobs added with [`Self::add_checked`] still held.
+    pub fn checked_len(&self) -> usize {
+        self.by_versioned_hash.len()
     }
 
     pub fn get(&self, commitment: &[u8; 48]) -> Option<&[u8]> {
@@ -443,4 +468,21 @@ fn verify_blob(
         }
     }
     Some(chunk)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checked_blobs_are_bounded_oldest_first() {
+        let mut store = BlobStore::default();
+        let hash = |i: u64| B256::from(alloy_primitives::U256::from(i));
+        for i in 0..(CHECKED_BLOBS_KEPT as u64 + 10) {
+            store.add_checked(hash(i), vec![i as u8]);
+        }
+        assert_eq!(store.checked_len(), CHECKED_BLOBS_KEPT);
+        assert!(!store.by_versioned_hash.contains_key(&hash(9)));
+        assert!(store.by_versioned_hash.contains_key(&hash(10)));
+    }
 }
