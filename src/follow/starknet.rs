@@ -174,10 +174,15 @@ impl<S: L1Source> StarknetFollower<'_, S> {
             .await?
             .ok_or_else(|| missing(format!("transaction {tx_hash}")))?;
         let update = parse_l1_calldata(&tx.input).map_err(|e| undecodable(e.to_string()))?;
-        let block = self.block(log.block_number).await?;
         let (blobs, pages, da_mode) = match &update.binding {
+            // Only blob fetches need the block (its timestamp names the beacon slot).
             L1Binding::Kzg { .. } => (
-                self.source.blobs(&block, &tx.blob_versioned_hashes).await?,
+                self.source
+                    .blobs(
+                        &self.block(log.block_number).await?,
+                        &tx.blob_versioned_hashes,
+                    )
+                    .await?,
                 Vec::new(),
                 DaMode::Blob,
             ),
