@@ -123,6 +123,13 @@ pub struct ZksyncChain {
     /// Expected genesis root, checked when the genesis is applied.
     #[serde(default)]
     pub genesis_root: Option<B256>,
+    /// Commit-format eras, settlement periods and ValidatorTimelocks by L1 range.
+    #[serde(default)]
+    pub history: crate::rollup::zksync::history::History,
+    /// When this chain is a settlement layer (the ZKsync Gateway): its
+    /// `RelayedSLDAValidator`, the sender of the settled chains' pubdata messages.
+    #[serde(default)]
+    pub relayed_da_validator: Option<Address>,
 }
 
 fn default_log_range() -> u64 {
@@ -194,6 +201,12 @@ impl ChainConfig {
         }
         if config.log_range == 0 {
             return Err(invalid("log_range must be at least 1"));
+        }
+        if let Some(zksync) = &config.zksync {
+            zksync
+                .history
+                .validate()
+                .map_err(|e| invalid(&e.to_string()))?;
         }
         if config
             .versions

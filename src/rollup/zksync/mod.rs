@@ -35,6 +35,7 @@ pub mod encode;
 pub mod events;
 pub mod gateway;
 pub mod genesis;
+pub mod history;
 pub mod pubdata;
 pub mod query;
 pub mod state;
