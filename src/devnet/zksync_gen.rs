@@ -30,6 +30,10 @@ use crate::rollup::zksync::compression::{InitialWrite, RepeatedWrite, StateDiffs
 use crate::rollup::zksync::decode::Writes;
 use crate::rollup::zksync::derived_key;
 use crate::rollup::zksync::encode::{self, BatchSpec, Publish};
+use crate::rollup::zksync::gateway::{
+    self as gw, RelayedBatchInfo, SettledChain, TOTAL_BATCHES_COMMITTED_SLOT,
+    TOTAL_BATCHES_EXECUTED_SLOT, TOTAL_BATCHES_VERIFIED_SLOT,
+};
 use crate::rollup::zksync::genesis::{self, StorageLog};
 use crate::rollup::zksync::state::{BatchInput, ZksyncState};
 use crate::store::Store;
@@ -127,6 +131,64 @@ pub struct ZksyncGenConfig {
     pub genesis: Option<Vec<StorageLog>>,
     /// Execute batch `n - execute_lag` after committing batch `n`; 0 = never execute.
     pub execute_lag: u64,
+    /// A window of batches settled on a Gateway-like chain instead of L1.
+    pub gateway: Option<GatewayWindow>,
+}
+
+/// Era batches `from_batch..until_batch` settle on a Gateway-like ZK chain:
+/// each is committed there (an L2 transaction, not simulated) and reaches L1
+/// only inside one Gateway batch whose pubdata relays the batch's pubdata
+/// (`RelayedSLDAValidator`) and its `StoredBatchInfo` (Era's diamond on the
+/// Gateway), and whose state diffs store Era's counters and stored batch hash.
+/// Before the window every Era batch committed on L1 is executed there;
+/// before moving back every Era batch is executed on the Gateway and every
+/// Gateway batch on L1 (the real contracts require both).
+#[derive(Clone, Debug)]
+pub struct GatewayWindow {
+    pub from_batch: u64,
+    pub until_batch: u64,
+    /// First Era batch whose `StoredBatchInfo` has 9 fields (Era's v29 on the Gateway).
+    pub era_v29_from_batch: u64,
+    /// First Gateway batch committed on L1 with `0x0db9eb87` (the Gateway's own v29).
+    pub gateway_v29_from_batch: u64,
+    /// The Gateway's diamond proxy on L1 (a second stand-in) and chain id.
+    pub gateway_diamond: Address,
+    pub gateway_chain_id: u64,
+    pub era_diamond_on_gateway: Address,
+    pub relayed_da_validator: Address,
+}
+
+impl GatewayWindow {
+    /// The mainnet addresses (chains/zksync-gateway-mainnet.toml) around batches `from..until`.
+    pub fn mainnet_like(from_batch: u64, until_batch: u64) -> Self {
+        GatewayWindow {
+            from_batch,
+            until_batch,
+            era_v29_from_batch: from_batch + (until_batch - from_batch) / 2,
+            gateway_v29_from_batch: 1 + (until_batch - from_batch) / 3,
+            gateway_diamond: alloy_primitives::address!("6E96D1172a6593D5027Af3c2664C5112Ca75F2B9"),
+            gateway_chain_id: 9075,
+            era_diamond_on_gateway: alloy_primitives::address!(
+                "CE7CBd23193d029410b40e0fD8a79a5121f9250C"
+            ),
+            relayed_da_validator: alloy_primitives::address!(
+                "595b8C88B9e5f3a4c596C3e81BE6e11D53Bb9200"
+            ),
+        }
+    }
+
+    pub fn contains(&self, batch: u64) -> bool {
+        (self.from_batch..self.until_batch).contains(&batch)
+    }
+
+    /// How the follower names this chain on the Gateway.
+    pub fn settled_chain(&self, era_chain_id: u64) -> SettledChain {
+        SettledChain {
+            chain_id: U256::from(era_chain_id),
+            relayed_da_validator: self.relayed_da_validator,
+            diamond_on_layer: self.era_diamond_on_gateway,
+        }
+    }
 }
 
 impl Default for ZksyncGenConfig {
@@ -140,6 +202,7 @@ impl Default for ZksyncGenConfig {
             chain_id: 324,
             genesis: None,
             execute_lag: 3,
+            gateway: None,
         }
     }
 }
@@ -201,6 +264,21 @@ pub struct ZksyncGenerator {
     last_executed: u64,
     next: u64,
     pending: VecDeque<PlannedBatch>,
+    gateway: Option<GatewaySim>,
+}
+
+/// The Gateway-like chain's side: its own scratch state (honest Gateway roots
+/// and enumeration indices) and what L1 stores for its batches.
+struct GatewaySim {
+    window: GatewayWindow,
+    // Declared before `_dir` so the store closes before its directory is removed.
+    store: Store,
+    _dir: tempfile::TempDir,
+    stored: BTreeMap<u64, StoredBatch>,
+    next: u64,
+    last_executed: u64,
+    /// Era's `totalBatchesCommitted/Verified/Executed` on its Gateway diamond.
+    era_counters: [u64; 3],
 }
 
 impl ZksyncGenerator {
@@ -248,8 +326,13 @@ impl ZksyncGenerator {
             0,
             encode::stored_batch(0, checkpoint.root, checkpoint.next_index),
         );
+        let gateway = match &config.gateway {
+            Some(window) => Some(GatewaySim::new(&config, window.clone())?),
+            None => None,
+        };
         Ok(ZksyncGenerator {
             rng: Rng::new(config.seed),
+            gateway,
             config,
             store,
             _dir: dir,
@@ -317,6 +400,57 @@ impl ZksyncGenerator {
                 repeated: writes.repeated,
             }),
         };
+        if let Some(sim) = self.gateway.as_mut()
+            && sim.window.contains(n)
+        {
+            let nine_fields = n >= sim.window.era_v29_from_batch;
+            let mut info = RelayedBatchInfo {
+                stored: encode::stored_batch(n, claimed_root, applied.record.next_index),
+                metadata_hash: self.rng.b256(),
+                auxiliary_output_hash: self.rng.b256(),
+            };
+            info.stored.timestamp = U256::from(timestamp);
+            info.stored.dependency_roots_rolling_hash = nine_fields.then_some(B256::ZERO);
+            info.stored.commitment = gw::batch_commitment(&info);
+            let mut txs = Vec::new();
+            if n == sim.window.from_batch && self.last_executed + 1 < n {
+                // Migrating off L1: every batch committed there is executed first.
+                let version = previous_format(&self.config, n);
+                txs.push(execute_tx(
+                    &self.stored,
+                    self.last_executed + 1..=n - 1,
+                    version,
+                    self.config.chain_id,
+                    self.config.diamond,
+                    "zksync",
+                ));
+                state.mark_executed(n - 1)?;
+                self.last_executed = n - 1;
+            }
+            let (gateway_txs, executed_on_gateway, label) = sim.carry(
+                self.config.chain_id,
+                self.config.execute_lag,
+                &spec.pubdata,
+                &info,
+                timestamp,
+            )?;
+            txs.extend(gateway_txs);
+            if executed_on_gateway > self.last_executed {
+                state.mark_executed(executed_on_gateway)?;
+                self.last_executed = executed_on_gateway;
+            }
+            self.stored.insert(n, info.stored);
+            self.next = n + 1;
+            return Ok(Some(PlannedBatch {
+                number: n,
+                txs,
+                expected_root: true_root,
+                claimed_root,
+                format: label,
+                fault: batch_fault,
+                diff: applied.diff,
+            }));
+        }
         let (mut batch, mut blobs) = encode::batch(format.version, &spec, format.publish)?;
         if batch_fault == Some(Fault::DataNotBound) {
             // Other pubdata, still opened honestly so L1 accepts the blobs, while
@@ -364,25 +498,14 @@ impl ZksyncGenerator {
         if self.config.execute_lag > 0 && n > self.config.execute_lag {
             let target = n - self.config.execute_lag;
             if target > self.last_executed {
-                let executed: Vec<StoredBatch> = self
-                    .stored
-                    .range(self.last_executed + 1..=target)
-                    .map(|(_, s)| s.clone())
-                    .collect();
-                txs.push(PlannedTx {
-                    to: self.config.diamond,
-                    calldata: contracts::encode_execute(
-                        format.version,
-                        U256::from(self.config.chain_id),
-                        self.config.diamond,
-                        &executed,
-                    ),
-                    blobs: vec![],
-                    label: format!(
-                        "zksync execute batches {}..={target}",
-                        self.last_executed + 1
-                    ),
-                });
+                txs.push(execute_tx(
+                    &self.stored,
+                    self.last_executed + 1..=target,
+                    format.version,
+                    self.config.chain_id,
+                    self.config.diamond,
+                    "zksync",
+                ));
                 state.mark_executed(target)?;
                 self.last_executed = target;
             }
@@ -437,6 +560,242 @@ impl ZksyncGenerator {
             fault: batch_fault,
             diff: applied.diff,
         }))
+    }
+}
+
+/// An execute transaction for a chain's stored batches `range` in `version`'s call.
+fn execute_tx(
+    stored: &BTreeMap<u64, StoredBatch>,
+    range: std::ops::RangeInclusive<u64>,
+    version: CommitVersion,
+    chain_id: u64,
+    diamond: Address,
+    chain: &str,
+) -> PlannedTx {
+    let label = format!(
+        "{chain} execute batches {}..={}",
+        range.start(),
+        range.end()
+    );
+    let executed: Vec<StoredBatch> = stored.range(range).map(|(_, s)| s.clone()).collect();
+    PlannedTx {
+        to: diamond,
+        calldata: contracts::encode_execute(version, U256::from(chain_id), diamond, &executed),
+        blobs: vec![],
+        label,
+    }
+}
+
+/// The L1 commit format of the batch before `n` (the format the execute call takes).
+fn previous_format(config: &ZksyncGenConfig, n: u64) -> CommitVersion {
+    config
+        .format_of(n.saturating_sub(1).max(1))
+        .map_or(CommitVersion::V26, |f| f.version)
+}
+
+impl GatewaySim {
+    fn new(config: &ZksyncGenConfig, window: GatewayWindow) -> Result<Self, DevnetError> {
+        if window.from_batch < 2 || window.until_batch <= window.from_batch {
+            return Err(DevnetError::Config(format!(
+                "Gateway window {}..{} must start after batch 1 and be non-empty",
+                window.from_batch, window.until_batch
+            )));
+        }
+        if config.execute_lag == 0 {
+            return Err(DevnetError::Config(
+                "a Gateway window needs execute_lag > 0 (batches are executed before each migration)".into(),
+            ));
+        }
+        if config
+            .faults
+            .keys()
+            .any(|n| *n + config.execute_lag >= window.from_batch && *n < window.until_batch)
+        {
+            return Err(DevnetError::Config(
+                "faults inside (or reverts reaching into) the Gateway window are not simulated"
+                    .into(),
+            ));
+        }
+        let dir = tempfile::tempdir()?;
+        let store = Store::open(dir.path(), "devnet-gateway-generator")?;
+        let leaves = genesis::leaves(&synthetic_genesis(config.seed ^ 0x6761_7465_7761_7900))?;
+        let state = ZksyncState::init_genesis(&store, &leaves, None)?;
+        let checkpoint = state.checkpoint().clone();
+        let mut stored = BTreeMap::new();
+        stored.insert(
+            0,
+            encode::stored_batch(0, checkpoint.root, checkpoint.next_index),
+        );
+        let before = window.from_batch - 1;
+        Ok(GatewaySim {
+            window,
+            store,
+            _dir: dir,
+            stored,
+            next: 1,
+            last_executed: 0,
+            era_counters: [before; 3],
+        })
+    }
+
+    /// One Gateway batch carrying Era batch `info.stored.batch_number`: the
+    /// Gateway's commit on L1 (and executions of earlier Gateway batches), the
+    /// Era batch the Gateway has executed after it, and the format label.
+    fn carry(
+        &mut self,
+        era_chain_id: u64,
+        execute_lag: u64,
+        era_pubdata: &crate::rollup::zksync::pubdata::Pubdata,
+        info: &RelayedBatchInfo,
+        timestamp: u64,
+    ) -> Result<(Vec<PlannedTx>, u64, &'static str), DevnetError> {
+        let w = &self.window;
+        let n = info.stored.batch_number;
+        let g = self.next;
+        let last = n + 1 == w.until_batch;
+        // Era's counters on the Gateway: this batch committed, the one before
+        // proven, `execute_lag` behind executed; all equal before moving back.
+        let [_, verified, executed] = self.era_counters;
+        self.era_counters = if last {
+            [n; 3]
+        } else {
+            let verified = verified.max(n - 1);
+            [
+                n,
+                verified,
+                executed.max(n.saturating_sub(execute_lag)).min(verified),
+            ]
+        };
+        let chain = w.settled_chain(era_chain_id);
+        let pubdata_message =
+            gw::encode_relayed_pubdata(chain.chain_id, U256::from(n), &era_pubdata.encode());
+        let info_message = gw::encode_relayed_batch_info(info);
+
+        let mut state = ZksyncState::open(&self.store)?;
+        let mut initial: BTreeMap<B256, B256> = BTreeMap::new();
+        initial.insert(
+            chain.stored_batch_hash_key(n),
+            gw::stored_batch_hash(&info.stored),
+        );
+        let mut repeated = Vec::new();
+        for (slot, value) in [
+            TOTAL_BATCHES_COMMITTED_SLOT,
+            TOTAL_BATCHES_VERIFIED_SLOT,
+            TOTAL_BATCHES_EXECUTED_SLOT,
+        ]
+        .into_iter()
+        .zip(self.era_counters)
+        {
+            let key = chain.slot_key(U256::from(slot));
+            let value = B256::from(U256::from(value).to_be_bytes::<32>());
+            match state.leaf(&key)? {
+                Some((index, previous)) if previous != value => repeated.push(RepeatedWrite {
+                    index,
+                    value: ValueOp::compress(&previous, &value),
+                }),
+                Some(_) => {}
+                None => {
+                    initial.insert(key, value);
+                }
+            }
+        }
+        let writes = Writes {
+            initial: initial
+                .into_iter()
+                .map(|(derived_key, value)| InitialWrite {
+                    derived_key,
+                    value: ValueOp::compress(&B256::ZERO, &value),
+                })
+                .collect(),
+            repeated,
+        };
+        let applied = state.apply(&BatchInput {
+            batch_number: g,
+            claimed_root: None,
+            index_repeated_storage_changes: None,
+            writes: writes.clone(),
+        })?;
+        let pubdata = crate::rollup::zksync::pubdata::Pubdata {
+            user_logs: vec![
+                gw::message_log(w.relayed_da_validator, &pubdata_message),
+                gw::message_log(w.era_diamond_on_gateway, &info_message),
+            ],
+            messages: vec![pubdata_message, info_message],
+            bytecodes: vec![],
+            state_diffs: StateDiffs {
+                enum_index_size: ENUM_INDEX_SIZE,
+                initial: writes.initial,
+                repeated: writes.repeated,
+            },
+            consumed: 0,
+        };
+        let version = if g >= w.gateway_v29_from_batch {
+            CommitVersion::V29
+        } else {
+            CommitVersion::V26
+        };
+        // Calldata and blobs alternate, so both DA paths of the Gateway are exercised.
+        let publish = if g % 2 == 1 {
+            Publish::Calldata
+        } else {
+            Publish::Blobs
+        };
+        let spec = BatchSpec {
+            batch_number: g,
+            timestamp,
+            index_repeated_storage_changes: applied.record.next_index,
+            new_state_root: applied.record.computed_root,
+            pubdata,
+        };
+        let (batch, blobs) = encode::batch(version, &spec, publish)?;
+        let previous = self.stored.get(&(g - 1)).cloned().ok_or_else(|| {
+            DevnetError::Config(format!("Gateway batch {} was never stored", g - 1))
+        })?;
+        let mut call = encode::commit_call(version, previous, vec![batch.clone()]);
+        call.chain_id = call.chain_id.map(|_| U256::from(w.gateway_chain_id));
+        call.chain_address = call.chain_address.map(|_| w.gateway_diamond);
+        let mut txs = vec![PlannedTx {
+            to: w.gateway_diamond,
+            calldata: encode_commit(&call),
+            blobs,
+            label: format!("gateway batch {g} commit carrying zksync batch {n}"),
+        }];
+        let mut stored =
+            encode::stored_batch(g, spec.new_state_root, spec.index_repeated_storage_changes);
+        stored.timestamp = U256::from(timestamp);
+        stored.commitment = contracts::standin_commitment(version, &batch);
+        if version == CommitVersion::V29 {
+            stored.dependency_roots_rolling_hash = Some(B256::ZERO);
+        }
+        self.stored.insert(g, stored);
+        let target = if last {
+            g
+        } else {
+            g.saturating_sub(execute_lag)
+        };
+        if target > self.last_executed {
+            txs.push(execute_tx(
+                &self.stored,
+                self.last_executed + 1..=target,
+                version,
+                w.gateway_chain_id,
+                w.gateway_diamond,
+                "gateway",
+            ));
+            state.mark_executed(target)?;
+            self.last_executed = target;
+        }
+        self.next = g + 1;
+        let label = match (version, publish) {
+            (CommitVersion::V29, Publish::Blobs) => "zksync-gateway-v29-blobs",
+            (CommitVersion::V29, Publish::Calldata) => "zksync-gateway-v29-calldata",
+            (_, Publish::Blobs) => "zksync-gateway-v26-blobs",
+            (_, Publish::Calldata) => "zksync-gateway-v26-calldata",
+        };
+        // Before moving back every Era batch is executed on the Gateway and the
+        // Gateway batch on L1: from then on they cannot be reverted.
+        let executed = if last { n } else { 0 };
+        Ok((txs, executed, label))
     }
 }
 

@@ -37,7 +37,7 @@ pub struct Check {
 }
 
 impl Check {
-    fn new(name: impl Into<String>, pass: bool, detail: impl Into<String>) -> Self {
+    pub(crate) fn new(name: impl Into<String>, pass: bool, detail: impl Into<String>) -> Self {
         Check {
             name: name.into(),
             status: if pass { Status::Pass } else { Status::Fail },
@@ -45,7 +45,7 @@ impl Check {
         }
     }
 
-    fn skipped(name: impl Into<String>, detail: impl Into<String>) -> Self {
+    pub(crate) fn skipped(name: impl Into<String>, detail: impl Into<String>) -> Self {
         Check {
             name: name.into(),
             status: Status::Skipped,

@@ -12,6 +12,9 @@ pub const BLOCK_COMMIT: B256 =
 /// `BlockExecution(uint256 indexed batchNumber, bytes32 indexed batchHash, bytes32 indexed commitment)`.
 pub const BLOCK_EXECUTION: B256 =
     b256!("2402307311a4d6604e4e7b4c8a15a7e1213edb39c16a31efa70afb06030d3165");
+/// `BlocksVerification(uint256 indexed previousLastVerifiedBatch, uint256 indexed currentLastVerifiedBatch)`.
+pub const BLOCKS_VERIFICATION: B256 =
+    b256!("22c9005dd88c18b552a1cd7e8b3b937fcde9ca69213c1f658f54d572e4877a81");
 /// `BlocksRevert(uint256 totalBatchesCommitted, uint256 totalBatchesVerified, uint256 totalBatchesExecuted)`.
 pub const BLOCKS_REVERT: B256 =
     b256!("8bd4b15ea7d1bc41ea9abc3fc487ccb89cd678a00786584714faa9d751c84ee5");
@@ -54,6 +57,37 @@ pub enum BatchEvent {
         total_verified: u64,
         total_executed: u64,
     },
+}
+
+/// A `BlocksVerification`: batches up to `current_last_verified` are proven.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Verification {
+    pub previous_last_verified: u64,
+    pub current_last_verified: u64,
+}
+
+/// Parses a `BlocksVerification` log; `Ok(None)` for other events. (Kept out
+/// of [`BatchEvent`] so callers matching on it are unaffected.)
+pub fn parse_verification(topics: &[B256]) -> Result<Option<Verification>, EventError> {
+    if topics.first() != Some(&BLOCKS_VERIFICATION) {
+        return Ok(None);
+    }
+    let event = "BlocksVerification";
+    if topics.len() != 3 {
+        return Err(EventError::Topics {
+            event,
+            expected: 3,
+            found: topics.len(),
+        });
+    }
+    let number = |word: &B256| {
+        let value = U256::from_be_bytes(word.0);
+        u64::try_from(value).map_err(|_| EventError::Number { event, value })
+    };
+    Ok(Some(Verification {
+        previous_last_verified: number(&topics[1])?,
+        current_last_verified: number(&topics[2])?,
+    }))
 }
 
 /// Parses a diamond-proxy log; `Ok(None)` for other events.
@@ -131,6 +165,28 @@ mod tests {
         assert_eq!(
             keccak256("BlocksRevert(uint256,uint256,uint256)"),
             BLOCKS_REVERT
+        );
+        assert_eq!(
+            keccak256("BlocksVerification(uint256,uint256)"),
+            BLOCKS_VERIFICATION
+        );
+    }
+
+    #[test]
+    fn parses_verification() {
+        let word = |n: u64| B256::from(U256::from(n));
+        assert_eq!(
+            parse_verification(&[BLOCKS_VERIFICATION, word(4), word(9)]).unwrap(),
+            Some(Verification {
+                previous_last_verified: 4,
+                current_last_verified: 9
+            })
+        );
+        assert!(parse_verification(&[BLOCKS_VERIFICATION, word(4)]).is_err());
+        assert_eq!(parse_verification(&[BLOCK_COMMIT]).unwrap(), None);
+        assert_eq!(
+            parse_log(&[BLOCKS_VERIFICATION, word(4), word(9)], &[]).unwrap(),
+            None
         );
     }
 

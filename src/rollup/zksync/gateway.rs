@@ -26,14 +26,24 @@
 //! relayed pubdata parses to its last byte; that the initial-write count
 //! matches the difference of `indexRepeatedStorageChanges` between
 //! consecutive relayed `StoredBatchInfo`s; and, when the state is applied,
-//! the computed root against `batchHash`.
+//! the computed root against `batchHash`. [`relayed_batches`] adds, per batch:
+//! that both messages are there (the chain's commit sends both in one
+//! transaction); that the relayed `commitment` is the Executor's
+//! `keccak(keccak(passThrough(root, index)), metadataHash, auxiliaryOutputHash)`,
+//! tying the relayed root to what the chain's proof verifies; and that the
+//! settlement chain's own state diffs store `keccak(StoredBatchInfo)` under
+//! the chain diamond's `storedBatchHashes[batch]`. [`CounterTracker`] reads
+//! the chain's committed / verified / executed counters from the same state
+//! diffs, which is how the follower learns, from L1 alone, that the chain
+//! executed a batch on the settlement chain.
 //!
 //! **Not verified:** that the Gateway batch carrying the messages was proven
 //! and executed on L1 (the caller must follow the Gateway's `BlockExecution`);
 //! the chain's own commit on the Gateway (an L2 transaction, not on L1): the
 //! relay contract checked `keccak(pubdata)` against the chain's
-//! L2-DA-validator output there, and that check is only as good as the
-//! Gateway's proof; `metadataHash`/`auxiliaryOutputHash` and the batch
+//! L2-DA-validator output there, which reaches L1 only folded into
+//! `auxiliaryOutputHash` (its preimage is not relayed), so that check is only
+//! as good as the Gateway's proof; `metadataHash`/`auxiliaryOutputHash` and the batch
 //! `commitment` are passed through, not recomputed; messages from senders
 //! that are not configured are accepted as unattributed (reported as such).
 
@@ -42,7 +52,7 @@ use alloy_sol_types::{SolType, sol, sol_data};
 use serde::{Deserialize, Serialize};
 
 use super::calldata::StoredBatch;
-use super::decode::Writes;
+use super::decode::{Check, Status, Writes};
 use super::genesis::GatewayConfig;
 use super::pubdata::{Pubdata, PubdataError, Trailer};
 use super::{L1_MESSENGER, L2Log};
@@ -63,6 +73,14 @@ pub enum GatewayError {
     Pubdata { batch: u64, source: PubdataError },
     #[error("chain batch number {0} does not fit in u64")]
     BatchNumber(U256),
+    #[error("settlement batch {settlement_batch} relays batch {batch} without its {missing}")]
+    Unpaired {
+        batch: u64,
+        settlement_batch: u64,
+        missing: &'static str,
+    },
+    #[error("settled-chain config lacks {0}")]
+    Config(&'static str),
 }
 
 sol! {
@@ -305,7 +323,13 @@ pub fn extract(
     let mut out: Vec<GatewayBatch> = Vec::new();
     for message in &settlement.messages {
         let sender = message_sender(&settlement.user_logs, message);
-        if let Ok(relayed) = parse_relayed_pubdata(message) {
+        // With configured senders the sender decides the message kind, so a
+        // message can never be read as the other kind by coincidence.
+        let (try_pubdata, try_info) = match (validator, diamond) {
+            (Some(v), Some(d)) => (sender == Some(v), sender == Some(d)),
+            _ => (true, true),
+        };
+        if try_pubdata && let Ok(relayed) = parse_relayed_pubdata(message) {
             if relayed.chain_id != chain_id {
                 continue;
             }
@@ -321,7 +345,7 @@ pub fn extract(
             let entry = entry(&mut out, n);
             entry.pubdata = Some(parsed);
             entry.pubdata_attributed = attributed;
-        } else if let Ok(info) = parse_relayed_batch_info(message) {
+        } else if try_info && let Ok(info) = parse_relayed_batch_info(message) {
             let attributed = match diamond {
                 Some(d) if sender == Some(d) => true,
                 Some(_) => continue,
@@ -348,4 +372,316 @@ fn entry(out: &mut Vec<GatewayBatch>, n: u64) -> &mut GatewayBatch {
         info_attributed: false,
     });
     out.last_mut().expect("just pushed")
+}
+
+// ------------------------------------------------------------ settled chain
+
+/// Storage slots of `ZKChainStorage`, the diamond's storage from slot 0
+/// (matter-labs/era-contracts l1-contracts/contracts/state-transition/
+/// chain-deps/ZKChainStorage.sol: `uint256[7]` deprecated, governor, pending
+/// governor, validators, verifier, then these four in this order).
+pub const TOTAL_BATCHES_EXECUTED_SLOT: u64 = 11;
+pub const TOTAL_BATCHES_VERIFIED_SLOT: u64 = 12;
+pub const TOTAL_BATCHES_COMMITTED_SLOT: u64 = 13;
+/// `mapping(uint256 batchNumber => bytes32) storedBatchHashes`, each value
+/// `keccak(abi.encode(StoredBatchInfo))`.
+pub const STORED_BATCH_HASHES_SLOT: u64 = 14;
+
+/// A chain settling on a ZK chain, as the settlement chain's data names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettledChain {
+    pub chain_id: U256,
+    /// The settlement chain's `RelayedSLDAValidator`.
+    pub relayed_da_validator: Address,
+    /// The chain's diamond proxy on the settlement chain.
+    pub diamond_on_layer: Address,
+}
+
+impl SettledChain {
+    /// From the chain's config, its settlement period and the settlement chain's config.
+    pub fn from_configs(
+        chain: &crate::chain::ZksyncChain,
+        period: &super::history::SettlementPeriod,
+        settlement: &crate::chain::ZksyncChain,
+    ) -> Result<Self, GatewayError> {
+        let missing = |what: &'static str| GatewayError::Config(what);
+        Ok(SettledChain {
+            chain_id: U256::from(chain.chain_id.ok_or(missing("the chain's chain_id"))?),
+            relayed_da_validator: settlement
+                .relayed_da_validator
+                .ok_or(missing("the settlement chain's relayed_da_validator"))?,
+            diamond_on_layer: period
+                .diamond_on_layer
+                .ok_or(missing("the period's diamond_on_layer"))?,
+        })
+    }
+
+    /// The derived key (on the settlement chain) of a `ZKChainStorage` slot of the chain's diamond.
+    pub fn slot_key(&self, slot: U256) -> B256 {
+        super::derived_key(&self.diamond_on_layer, &B256::from(slot))
+    }
+
+    /// The derived key of `storedBatchHashes[batch]`.
+    pub fn stored_batch_hash_key(&self, batch: u64) -> B256 {
+        let mut preimage = [0u8; 64];
+        preimage[..32].copy_from_slice(&U256::from(batch).to_be_bytes::<32>());
+        preimage[32..].copy_from_slice(&U256::from(STORED_BATCH_HASHES_SLOT).to_be_bytes::<32>());
+        self.slot_key(U256::from_be_bytes(keccak256(preimage).0))
+    }
+
+    fn gateway_config(&self) -> GatewayConfig {
+        GatewayConfig {
+            first_batch: 0,
+            relayed_da_validator: Some(self.relayed_da_validator),
+            diamond_on_gateway: Some(self.diamond_on_layer),
+        }
+    }
+}
+
+/// One of the chain's batches as the settlement chain relayed it to L1.
+#[derive(Clone, Debug)]
+pub struct RelayedBatch {
+    pub batch_number: u64,
+    /// The relayed pubdata, parsed to its last byte.
+    pub pubdata: Pubdata,
+    /// The relayed `StoredBatchInfo` (8 fields before v29, 9 from v29).
+    pub info: RelayedBatchInfo,
+    /// The settlement-chain batch whose pubdata carried both messages.
+    pub settlement_batch: u64,
+    /// Checks of the relayed data against itself and the settlement chain's state diffs.
+    pub checks: Vec<Check>,
+}
+
+impl RelayedBatch {
+    /// The writes and the roots to judge them by, for the state engine.
+    pub fn input(&self) -> super::state::BatchInput {
+        super::state::BatchInput {
+            batch_number: self.batch_number,
+            claimed_root: Some(self.info.stored.batch_hash),
+            index_repeated_storage_changes: Some(self.info.stored.index_repeated_storage_changes),
+            writes: self.pubdata.state_diffs.clone().into(),
+        }
+    }
+
+    pub fn all_passed(&self) -> bool {
+        self.checks.iter().all(|c| c.status != Status::Fail)
+    }
+}
+
+/// The chain's batches carried by one settlement-chain batch, in batch order,
+/// each with both its pubdata and its `StoredBatchInfo` (the chain's commit on
+/// the settlement chain sends both in one transaction, so a batch with only
+/// one of them is an error, not a partial result).
+pub fn relayed_batches(
+    settlement_batch: u64,
+    settlement: &Pubdata,
+    chain: &SettledChain,
+) -> Result<Vec<RelayedBatch>, GatewayError> {
+    let config = chain.gateway_config();
+    let mut out = Vec::new();
+    for found in extract(settlement, chain.chain_id, Some(&config))? {
+        let batch = found.batch_number;
+        let (pubdata, info) = match (found.pubdata, found.info) {
+            (Some(p), Some(i)) => (p, i),
+            (None, _) => {
+                return Err(GatewayError::Unpaired {
+                    batch,
+                    settlement_batch,
+                    missing: "pubdata",
+                });
+            }
+            (_, None) => {
+                return Err(GatewayError::Unpaired {
+                    batch,
+                    settlement_batch,
+                    missing: "StoredBatchInfo",
+                });
+            }
+        };
+        let checks = vec![
+            commitment_check(&info),
+            stored_hash_check(settlement, chain, &info),
+        ];
+        out.push(RelayedBatch {
+            batch_number: batch,
+            pubdata,
+            info,
+            settlement_batch,
+            checks,
+        });
+    }
+    Ok(out)
+}
+
+/// `keccak(abi.encode(StoredBatchInfo))`, the value the diamond stores per batch.
+pub fn stored_batch_hash(stored: &StoredBatch) -> B256 {
+    let info = RelayedBatchInfo {
+        stored: stored.clone(),
+        metadata_hash: B256::ZERO,
+        auxiliary_output_hash: B256::ZERO,
+    };
+    // The message is `abi.encode(uint8, StoredBatchInfo, bytes32, bytes32)` of static
+    // types: the struct's encoding is the words after the version word.
+    let message = encode_relayed_batch_info(&info);
+    keccak256(&message[32..message.len() - 64])
+}
+
+/// The batch commitment the Executor computes: `keccak(abi.encode(keccak(
+/// passThroughData), metadataHash, auxiliaryOutputHash))`, where the pass-through
+/// data is `abi.encodePacked(uint64 indexRepeatedStorageChanges, bytes32
+/// newStateRoot, uint64 0, bytes32 0)` (era-contracts Executor.sol
+/// `_createBatchCommitment`, `_batchPassThroughData`). It ties the relayed root
+/// and index to the commitment the proof verifies.
+pub fn batch_commitment(info: &RelayedBatchInfo) -> B256 {
+    let mut pass_through = Vec::with_capacity(80);
+    pass_through.extend_from_slice(&info.stored.index_repeated_storage_changes.to_be_bytes());
+    pass_through.extend_from_slice(info.stored.batch_hash.as_slice());
+    pass_through.extend_from_slice(&[0u8; 8]);
+    pass_through.extend_from_slice(&[0u8; 32]);
+    let mut words = Vec::with_capacity(96);
+    words.extend_from_slice(keccak256(pass_through).as_slice());
+    words.extend_from_slice(info.metadata_hash.as_slice());
+    words.extend_from_slice(info.auxiliary_output_hash.as_slice());
+    keccak256(words)
+}
+
+fn commitment_check(info: &RelayedBatchInfo) -> Check {
+    let computed = batch_commitment(info);
+    Check::new(
+        "relayed.commitment",
+        computed == info.stored.commitment,
+        format!(
+            "keccak(passThrough(root, index), metadataHash, auxiliaryOutputHash) = {computed}, relayed {}",
+            info.stored.commitment
+        ),
+    )
+}
+
+/// The settlement chain's own state diffs must store this `StoredBatchInfo`'s
+/// hash under `storedBatchHashes[batch]` of the chain's diamond: a first
+/// write (a recommitted batch after a revert rewrites an existing slot, which
+/// only the settlement chain's index map could name, so that case is skipped).
+fn stored_hash_check(settlement: &Pubdata, chain: &SettledChain, info: &RelayedBatchInfo) -> Check {
+    let key = chain.stored_batch_hash_key(info.stored.batch_number);
+    let expected = stored_batch_hash(&info.stored);
+    match settlement
+        .state_diffs
+        .initial
+        .iter()
+        .find(|w| w.derived_key == key)
+    {
+        Some(w) => {
+            let stored = w.value.apply(&B256::ZERO);
+            Check::new(
+                "relayed.stored_batch_hash",
+                stored == expected,
+                format!("settlement state stores {stored}, keccak(StoredBatchInfo) {expected}"),
+            )
+        }
+        None => Check::skipped(
+            "relayed.stored_batch_hash",
+            format!(
+                "no first write of storedBatchHashes[{}] in the settlement batch",
+                info.stored.batch_number
+            ),
+        ),
+    }
+}
+
+/// The chain's batch counters on its diamond on the settlement chain
+/// (`totalBatchesCommitted` / `Verified` / `Executed`), as known after a
+/// settlement batch.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counters {
+    pub committed: Option<u64>,
+    pub verified: Option<u64>,
+    pub executed: Option<u64>,
+}
+
+/// Follows the three counter slots through the settlement chain's state
+/// diffs. The slots are first written (initial writes, which carry the key)
+/// when the chain's diamond is created on the settlement chain
+/// (`forwardedBridgeMint` copies the counters); afterwards they change as
+/// repeated writes that name only the settlement chain's enumeration index,
+/// often as `add` ops against the previous value. So the tracker keeps each
+/// slot's index and last value, and must see every settlement batch in order
+/// ([`Self::lost`] when one could not be read). The follower keeps it with
+/// its checkpoint.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CounterTracker {
+    slots: [CounterSlot; 3],
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct CounterSlot {
+    index: Option<u64>,
+    value: Option<B256>,
+}
+
+const COUNTER_SLOTS: [u64; 3] = [
+    TOTAL_BATCHES_COMMITTED_SLOT,
+    TOTAL_BATCHES_VERIFIED_SLOT,
+    TOTAL_BATCHES_EXECUTED_SLOT,
+];
+
+impl CounterTracker {
+    /// Applies one settlement batch's state diffs; `previous_index` is that
+    /// batch's previous `indexRepeatedStorageChanges`, so its i-th first write
+    /// has enumeration index `previous_index + i`.
+    pub fn read(
+        &mut self,
+        chain: &SettledChain,
+        settlement: &Pubdata,
+        previous_index: u64,
+    ) -> Counters {
+        for (slot, number) in self.slots.iter_mut().zip(COUNTER_SLOTS) {
+            let key = chain.slot_key(U256::from(number));
+            if let Some((position, w)) = settlement
+                .state_diffs
+                .initial
+                .iter()
+                .enumerate()
+                .find(|(_, w)| w.derived_key == key)
+            {
+                slot.index = Some(previous_index + position as u64);
+                slot.value = Some(w.value.apply(&B256::ZERO));
+                continue;
+            }
+            let Some(index) = slot.index else { continue };
+            if let Some(w) = settlement
+                .state_diffs
+                .repeated
+                .iter()
+                .find(|w| w.index == index)
+            {
+                slot.value = match slot.value {
+                    Some(previous) => Some(w.value.apply(&previous)),
+                    None if w.value.is_absolute() => Some(w.value.apply(&B256::ZERO)),
+                    None => None,
+                };
+            }
+        }
+        self.counters()
+    }
+
+    /// A settlement batch could not be read: relative writes cannot be followed
+    /// until the next absolute one.
+    pub fn lost(&mut self) {
+        for slot in &mut self.slots {
+            slot.value = None;
+        }
+    }
+
+    pub fn counters(&self) -> Counters {
+        let value = |i: usize| {
+            self.slots[i]
+                .value
+                .and_then(|w| u64::try_from(U256::from_be_bytes(w.0)).ok())
+        };
+        Counters {
+            committed: value(0),
+            verified: value(1),
+            executed: value(2),
+        }
+    }
 }

@@ -36,6 +36,7 @@ pub mod events;
 pub mod gateway;
 pub mod genesis;
 pub mod history;
+pub mod lifecycle;
 pub mod pubdata;
 pub mod query;
 pub mod state;
