@@ -54,6 +54,75 @@ macro_rules! bounded {
     };
 }
 
+/// The L1 block the follower is at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct L1Point {
+    pub block: u64,
+    /// The block's timestamp; needed only to place it against a timestamp boundary.
+    pub timestamp: Option<u64>,
+}
+
+impl L1Point {
+    pub fn block(block: u64) -> Self {
+        L1Point {
+            block,
+            timestamp: None,
+        }
+    }
+
+    pub fn at(block: u64, timestamp: u64) -> Self {
+        L1Point {
+            block,
+            timestamp: Some(timestamp),
+        }
+    }
+}
+
+/// Why the history could not place an L1 point.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HistoryError {
+    #[error("L1 block {block} is before the chain's first recorded era")]
+    BeforeHistory { block: u64 },
+    #[error(
+        "L1 block {block}: the boundary of `{name}` is a timestamp ({timestamp}); the block's timestamp is needed"
+    )]
+    TimestampNeeded {
+        block: u64,
+        name: String,
+        timestamp: u64,
+    },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl L1Boundary {
+    /// Whether `point` is at or after this boundary.
+    fn reached(&self, point: L1Point, name: &str) -> Result<bool, HistoryError> {
+        match (self.from_l1_block, self.from_l1_timestamp) {
+            (Some(block), _) => Ok(point.block >= block),
+            (None, Some(timestamp)) => match point.timestamp {
+                Some(t) => Ok(t >= timestamp),
+                None => Err(HistoryError::TimestampNeeded {
+                    block: point.block,
+                    name: name.to_string(),
+                    timestamp,
+                }),
+            },
+            (None, None) => Err(HistoryError::Invalid(format!(
+                "`{name}` has neither from_l1_block nor from_l1_timestamp"
+            ))),
+        }
+    }
+
+    fn describe(&self) -> String {
+        match (self.from_l1_block, self.from_l1_timestamp) {
+            (Some(b), _) => format!("L1 block {b}"),
+            (None, Some(t)) => format!("L1 timestamp {t}"),
+            (None, None) => "nowhere".into(),
+        }
+    }
+}
+
 /// How a batch's pubdata is laid out in the commit's DA field.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
