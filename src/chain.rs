@@ -170,6 +170,16 @@ impl ChainConfig {
         {
             zksync.genesis_file = Some(dir.join(file));
         }
+        // A missing genesis file would otherwise surface only when a follower
+        // first opens an empty store; say so while the config is being read.
+        if let Some(file) = config.zksync.as_ref().and_then(|z| z.genesis_file.as_ref())
+            && !file.is_file()
+        {
+            return Err(ChainConfigError::Invalid {
+                path: path.display().to_string(),
+                detail: format!("genesis_file {} not found", file.display()),
+            });
+        }
         Ok(config)
     }
 

@@ -11,6 +11,9 @@
 //!     transactions and a real mainnet commit, and emit the real events with
 //!     the expected values.
 
+mod common;
+use common::tool_missing;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -471,11 +474,9 @@ fn checked_in_bytecode_matches_the_solidity_sources() {
         .map(PathBuf::from)
         .unwrap_or_else(|_| root.join("tools/node_modules/solc"));
     let node = std::process::Command::new("node").arg("--version").output();
-    if !solc.join("package.json").exists() || node.is_err() {
-        println!(
-            "NOTE: solc (npm) or node not found, contract drift not checked; \
-             install with: npm install --prefix tools --no-audit --no-fund solc@0.8.28"
-        );
+    if (!solc.join("package.json").exists() || node.is_err())
+        && tool_missing("solc (npm) or node", "scripts/install-deps.sh")
+    {
         return;
     }
     let out = std::process::Command::new("sh")
@@ -508,22 +509,12 @@ impl Drop for Anvil {
     }
 }
 
-fn anvil_binary() -> Option<PathBuf> {
-    if let Ok(path) = std::env::var("ZKREPLAY_ANVIL") {
-        return Some(PathBuf::from(path));
-    }
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil");
-    path.exists().then_some(path)
-}
-
 impl Anvil {
     async fn start() -> Option<Anvil> {
-        let Some(binary) = anvil_binary() else {
-            println!(
-                "NOTE: no anvil binary (set ZKREPLAY_ANVIL or run: npm install --prefix tools \
-                 --no-audit --no-fund @foundry-rs/anvil@1.7.1); skipping the anvil test"
-            );
+        let Some(binary) =
+            zkreplay::devnet::anvil::Anvil::binary(Path::new(env!("CARGO_MANIFEST_DIR")))
+        else {
+            assert!(tool_missing("anvil", "scripts/install-anvil.sh"));
             return None;
         };
         let port = std::net::TcpListener::bind("127.0.0.1:0")

@@ -20,6 +20,17 @@ pub fn fixtures() -> PathBuf {
     dir
 }
 
+/// Whether a test may skip because an external tool it needs (anvil, chromium,
+/// solc) is missing: only when `ZKREPLAY_SKIP_TOOL_TESTS=1` says so. Otherwise
+/// the test fails with the command that installs the tool (`.ci/run` never sets it).
+pub fn tool_missing(tool: &str, install: &str) -> bool {
+    if std::env::var("ZKREPLAY_SKIP_TOOL_TESTS").is_ok_and(|v| v == "1") {
+        println!("NOTE: {tool} not found; skipped (ZKREPLAY_SKIP_TOOL_TESTS=1)");
+        return true;
+    }
+    panic!("{tool} not found: install it with `{install}` (or set ZKREPLAY_SKIP_TOOL_TESTS=1 to skip)");
+}
+
 pub fn read_json(path: &std::path::Path) -> serde_json::Value {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
     serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("parsing {}: {e}", path.display()))
