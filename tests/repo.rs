@@ -48,14 +48,20 @@ fn touch(root: &Path, file: &str) {
 fn install_deps_asks_for_libclang_dev_when_only_libclang_cpp_exists() {
     let machine = tempfile::tempdir().unwrap();
     touch(machine.path(), "usr/lib/llvm-14/lib/libclang-cpp.so.14");
-    touch(machine.path(), "usr/lib/x86_64-linux-gnu/libclang-cpp.so.14");
+    touch(
+        machine.path(),
+        "usr/lib/x86_64-linux-gnu/libclang-cpp.so.14",
+    );
     // A runtime-only soname is not what bindgen's build script loads either.
     touch(machine.path(), "usr/lib/x86_64-linux-gnu/libclang.so.1");
     let asked = debian_packages_asked(machine.path());
     assert!(asked.contains(&"libclang-dev".to_owned()), "{asked:?}");
     // Nothing else exists on that machine, so every other requirement is asked for too.
     for package in ["pkg-config", "libssl-dev", "npm", "chromium"] {
-        assert!(asked.contains(&package.to_owned()), "{package} not in {asked:?}");
+        assert!(
+            asked.contains(&package.to_owned()),
+            "{package} not in {asked:?}"
+        );
     }
 }
 
@@ -69,7 +75,10 @@ fn install_deps_accepts_the_libclang_files_clang_sys_loads() {
         let machine = tempfile::tempdir().unwrap();
         touch(machine.path(), file);
         let asked = debian_packages_asked(machine.path());
-        assert!(!asked.contains(&"libclang-dev".to_owned()), "{file}: {asked:?}");
+        assert!(
+            !asked.contains(&"libclang-dev".to_owned()),
+            "{file}: {asked:?}"
+        );
     }
 }
 
@@ -107,11 +116,20 @@ fn no_tracked_file_names_a_path_of_one_machine() {
         };
         for (n, line) in text.lines().enumerate() {
             if let Some(p) = MACHINE_PATHS.iter().find(|p| line.contains(**p)) {
-                hits.push(format!("{}:{}: {p}: {}", file.display(), n + 1, line.trim()));
+                hits.push(format!(
+                    "{}:{}: {p}: {}",
+                    file.display(),
+                    n + 1,
+                    line.trim()
+                ));
             }
         }
     }
-    assert!(hits.is_empty(), "machine-specific paths:\n{}", hits.join("\n"));
+    assert!(
+        hits.is_empty(),
+        "machine-specific paths:\n{}",
+        hits.join("\n")
+    );
 }
 
 #[test]
@@ -131,7 +149,11 @@ fn the_product_never_reads_the_shared_test_fixtures() {
             }
         }
     }
-    assert!(hits.is_empty(), "product code naming ../shared/fixtures:\n{}", hits.join("\n"));
+    assert!(
+        hits.is_empty(),
+        "product code naming ../shared/fixtures:\n{}",
+        hits.join("\n")
+    );
 }
 
 #[test]
@@ -145,7 +167,11 @@ fn a_fresh_clone_loads_every_shipped_chain_config_and_zksync_genesis() {
         .arg(&clone)
         .output()
         .expect("git clone");
-    assert!(out.status.success(), "git clone: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "git clone: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(!parent.path().join("shared").exists());
     let mut zksync = 0;
     for entry in std::fs::read_dir(clone.join("chains")).unwrap() {
@@ -155,8 +181,15 @@ fn a_fresh_clone_loads_every_shipped_chain_config_and_zksync_genesis() {
         }
         let config = ChainConfig::load(&path).unwrap_or_else(|e| panic!("{e}"));
         if let Some(chain) = &config.zksync {
-            let file = chain.genesis_file.as_ref().expect("Era configs name their genesis");
-            assert!(file.starts_with(&clone), "{} is outside the clone", file.display());
+            let file = chain
+                .genesis_file
+                .as_ref()
+                .expect("Era configs name their genesis");
+            assert!(
+                file.starts_with(&clone),
+                "{} is outside the clone",
+                file.display()
+            );
             let root = genesis::root(&genesis::load(file).unwrap()).unwrap();
             assert_eq!(Some(root), chain.genesis_root, "{}", path.display());
             zksync += 1;

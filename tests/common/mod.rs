@@ -23,12 +23,15 @@ pub fn fixtures() -> PathBuf {
 /// Whether a test may skip because an external tool it needs (anvil, chromium,
 /// solc) is missing: only when `ZKREPLAY_SKIP_TOOL_TESTS=1` says so. Otherwise
 /// the test fails with the command that installs the tool (`.ci/run` never sets it).
-pub fn tool_missing(tool: &str, install: &str) -> bool {
+/// Returns only when skipping is allowed; the caller then returns.
+pub fn skip_missing_tool(tool: &str, install: &str) {
     if std::env::var("ZKREPLAY_SKIP_TOOL_TESTS").is_ok_and(|v| v == "1") {
         println!("NOTE: {tool} not found; skipped (ZKREPLAY_SKIP_TOOL_TESTS=1)");
-        return true;
+        return;
     }
-    panic!("{tool} not found: install it with `{install}` (or set ZKREPLAY_SKIP_TOOL_TESTS=1 to skip)");
+    panic!(
+        "{tool} not found: install it with `{install}` (or set ZKREPLAY_SKIP_TOOL_TESTS=1 to skip)"
+    );
 }
 
 pub fn read_json(path: &std::path::Path) -> serde_json::Value {
