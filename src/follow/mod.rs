@@ -9,6 +9,7 @@
 //! that carried it; when that block is no longer canonical the batches after
 //! the fork are unwound before anything new is applied.
 
+pub mod engine;
 pub mod run;
 pub mod starknet;
 pub mod status;
