@@ -17,18 +17,20 @@
 //!                     └──────── runs ahead on a bounded queue ───────┘  └──── strictly in batch order ────┘
 //! ```
 //!
-//! [`RollupEngine::fetch`] and [`RollupEngine::decode`] must not read state
-//! that an earlier, not yet committed batch changes: they run while earlier
-//! batches are still being applied. Anything that depends on the state goes
-//! into [`RollupEngine::plan`], which the follower calls only after the
-//! previous batch is committed. (Starknet: aliases of v0.13.4+ batches are
-//! resolved in `plan`; the FFT, layout detection and binding checks run in
-//! `decode`. ZKsync: blobs published by an earlier transaction are found in
-//! fetch through [`Ahead`] — the fetch stage's own memory of the batches it
-//! already passed along — or in the store for committed ones.)
+//! [`RollupEngine::fetch`] reads L1 only, and several fetches run at once
+//! (up to the pipeline depth; results are used in batch order).
+//! [`RollupEngine::decode`] is pure and runs ahead of apply, in order. Neither
+//! may depend on state an earlier, not yet committed batch changes: anything
+//! that does goes into [`RollupEngine::plan`], which the follower calls only
+//! after the previous batch is committed. (Starknet: aliases of v0.13.4+
+//! batches are resolved in `plan`; the FFT, layout detection and binding
+//! checks run in `decode`. ZKsync: a batch that names a blob an earlier
+//! transaction published is decoded in `plan`, where every earlier batch's
+//! blobs are in the store; all others decode ahead.)
 //!
 //! When a reorg or a revert discards in-flight work the follower drops every
-//! fetched and decoded batch and resets the engine's [`RollupEngine::Ahead`].
+//! fetched and decoded batch; engines keep no state between batches beyond
+//! caches of L1 data.
 
 use std::future::Future;
 
@@ -36,7 +38,6 @@ use alloy_primitives::{Address, B256};
 
 use super::{DaMode, FollowError};
 use crate::audit::Check;
-use crate::chain::RollupKind;
 use crate::l1::{L1Log, L1Source};
 use crate::store::{Store, StoreBatch};
 
@@ -130,13 +131,6 @@ pub trait RollupEngine: Send + Sync + 'static {
     type Fetched: Send + 'static;
     /// A batch decoded as far as it can be without reading state.
     type Decoded: Send + 'static;
-    /// The fetch stage's memory between batches, in L1 order (ZKsync: the
-    /// commit transaction shared by several batches, blobs published earlier
-    /// and not yet committed). Reset whenever in-flight work is discarded.
-    type Ahead: Default + Send + 'static;
-
-    /// The rollup family (recorded in the store manifest).
-    fn kind(&self) -> RollupKind;
 
     /// The logs to scan.
     fn events(&self) -> EventSource;
@@ -160,13 +154,11 @@ pub trait RollupEngine: Send + Sync + 'static {
     }
 
     /// Reads from L1 everything batch `job.batch` needs. Runs ahead of apply,
-    /// so it may read the store only for data committed batches left (never
-    /// the state an in-flight batch changes).
+    /// concurrently with the fetches of other batches (possibly of the same
+    /// L1 transaction: an engine may cache what they share).
     fn fetch<S: L1Source>(
         &self,
         source: &S,
-        store: &Store,
-        ahead: &mut Self::Ahead,
         job: &BatchJob,
     ) -> impl Future<Output = Result<Self::Fetched, FollowError>> + Send;
 
@@ -176,8 +168,12 @@ pub trait RollupEngine: Send + Sync + 'static {
 
     /// Computes the batch's writes against the committed state (the previous
     /// batch is committed when this is called). Never commits.
-    fn plan(&self, store: &Store, job: &BatchJob, decoded: Self::Decoded)
-    -> Result<Plan, FollowError>;
+    fn plan(
+        &self,
+        store: &Store,
+        job: &BatchJob,
+        decoded: Self::Decoded,
+    ) -> Result<Plan, FollowError>;
 
     /// The writes that remove every batch above `keep` (`None`: all of them)
     /// from the state, the engine's checkpoint included. The follower adds the
