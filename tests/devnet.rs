@@ -36,10 +36,10 @@ use zkreplay::rollup::starknet::state::{GlobalRootRule, StarknetState};
 use zkreplay::rollup::zksync::calldata::{CommitVersion, decode_commit};
 use zkreplay::rollup::zksync::compression::{InitialWrite, RepeatedWrite, ValueOp};
 use zkreplay::rollup::zksync::decode::{
-    BlobStore, DecodedBatch as ZkDecoded, Status, Writes, decode_batches,
+    BlobStore, DecodedBatch as ZkDecoded, Writes, decode_batches,
 };
 use zkreplay::rollup::zksync::genesis;
-use zkreplay::rollup::zksync::state::{BatchInput as ZkBatchInput, ZksyncState};
+use zkreplay::rollup::zksync::state::{PlanInput as ZkPlanInput, ZksyncState};
 use zkreplay::store::Store;
 
 fn fixture(rel: &str) -> PathBuf {
@@ -243,19 +243,15 @@ fn zksync_batches_decode_to_the_generated_diffs_and_replay_to_the_expected_roots
     for batch in &plan {
         let decoded = decode_zksync(batch)
             .unwrap_or_else(|e| panic!("batch {} ({}): {e}", batch.number, batch.format));
-        let failed: Vec<_> = decoded
-            .checks
-            .iter()
-            .filter(|c| c.status != Status::Pass)
-            .collect();
+        let failed: Vec<_> = decoded.checks.iter().filter(|c| !c.passed).collect();
         assert!(
             failed.is_empty(),
             "batch {} ({}): {failed:?}",
             batch.number,
             batch.format
         );
-        let input = ZkBatchInput::from_decoded(&decoded).expect("writes decoded");
-        let applied = state.apply(&input).unwrap();
+        let input = ZkPlanInput::from_decoded(&decoded).expect("writes decoded");
+        let applied = state.apply_and_commit(&input).unwrap();
         assert_eq!(applied.record.matches, Some(true), "batch {}", batch.number);
         assert_eq!(applied.record.computed_root, batch.expected_root);
         assert_eq!(
@@ -411,7 +407,7 @@ fn zksync_faults_are_detected_and_a_revert_unwinds() {
                     decoded.checks
                 );
                 let applied = state
-                    .apply(&ZkBatchInput::from_decoded(&decoded).unwrap())
+                    .apply_and_commit(&ZkPlanInput::from_decoded(&decoded).unwrap())
                     .unwrap();
                 assert_eq!(applied.record.computed_root, batch.expected_root);
                 let tampered = batch.fault == Some(Fault::TamperedRoot);
@@ -428,7 +424,7 @@ fn zksync_faults_are_detected_and_a_revert_unwinds() {
                         let failed: Vec<&str> = d
                             .checks
                             .iter()
-                            .filter(|c| c.status == Status::Fail)
+                            .filter(|c| c.failed())
                             .map(|c| c.name.as_str())
                             .collect();
                         assert!(
@@ -447,7 +443,7 @@ fn zksync_faults_are_detected_and_a_revert_unwinds() {
                 }
                 let writes = writes_from_diff(&state, &batch.diff);
                 let applied = state
-                    .apply(&ZkBatchInput {
+                    .apply_and_commit(&ZkPlanInput {
                         batch_number: batch.number,
                         claimed_root: Some(batch.claimed_root),
                         index_repeated_storage_changes: None,

@@ -48,11 +48,11 @@ pub fn sepolia_store(dir: &std::path::Path) -> (Arc<Store>, Vec<Value>) {
         // Applied in-process exactly as `apply-updates` does: roots, audit, one commit.
         let update = parse_state_update(&std::fs::read(&path).unwrap()).unwrap();
         let state = StarknetState::new(&store);
-        let (roots, mut batch) = state.apply(&update.diff, GlobalRootRule::PreV0_14).unwrap();
+        let (roots, mut batch) = state.plan(&update.diff, GlobalRootRule::PreV0_14).unwrap();
         let computed = format!("{:#x}", roots.global_root);
         let claimed = update.new_root.as_ref().map(zkreplay::hexfmt::format_word);
         let audit = zkreplay::audit::BatchAudit::judge(roots.batch, claimed, computed, Vec::new());
-        audit.write(&store, &mut batch).unwrap();
+        audit.write(&store, false, &mut batch).unwrap();
         store.commit(batch).unwrap();
         blocks.push(read_json(&path));
     }
