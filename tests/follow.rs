@@ -942,6 +942,12 @@ async fn zksync_sequencer_evidence_is_a_recorded_mismatch_and_status_fails() {
     let status = zkreplay::cli::status::read_status(dir.path()).unwrap();
     assert!(status[0].needs_attention(), "status exits 1");
     assert_eq!(status[0].findings, 1);
+    let exit = std::process::Command::new(env!("CARGO_BIN_EXE_zkreplay"))
+        .args(["status", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(exit.status.code(), Some(1), "{exit:?}");
 }
 
 #[tokio::test]
@@ -969,6 +975,18 @@ async fn a_node_serving_a_wrong_blob_halts_with_a_record_instead_of_retrying() {
     assert!(halt.reason.contains("does not match"), "{halt:?}");
     // Everything before the lie is applied and verified.
     assert_eq!(BatchAudit::verified_batch(&store).unwrap(), Some(3));
+    // A halt with no finding against the sequencer still fails `status`.
+    drop(store);
+    let exit = std::process::Command::new(env!("CARGO_BIN_EXE_zkreplay"))
+        .args(["status", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(exit.status.code(), Some(1), "{exit:?}");
+    assert!(
+        String::from_utf8_lossy(&exit.stdout).contains("HALTED"),
+        "{exit:?}"
+    );
 }
 
 #[test]

@@ -197,3 +197,32 @@ fn a_fresh_clone_loads_every_shipped_chain_config_and_zksync_genesis() {
     }
     assert_eq!(zksync, 2, "mainnet and Sepolia Era configs");
 }
+
+/// The README says every flag of the operator commands also reads a
+/// `ZKREPLAY_*` variable (for systemd units and containers); clap's own model of
+/// the CLI is the ground truth for that claim.
+#[test]
+fn every_flag_of_follow_serve_and_status_reads_a_zkreplay_variable() {
+    use clap::CommandFactory;
+    let cli = zkreplay::cli::Cli::command();
+    let mut missing = Vec::new();
+    for name in ["follow", "serve", "status"] {
+        let command = cli
+            .find_subcommand(name)
+            .unwrap_or_else(|| panic!("no `{name}` subcommand"));
+        for arg in command.get_arguments() {
+            let id = arg.get_id().as_str();
+            if id == "help" || id == "version" {
+                continue;
+            }
+            match arg.get_env() {
+                Some(var) if var.to_string_lossy().starts_with("ZKREPLAY_") => {}
+                other => missing.push(format!("{name} --{id}: {other:?}")),
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "flags without a ZKREPLAY_* variable: {missing:?}"
+    );
+}

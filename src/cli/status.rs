@@ -20,13 +20,13 @@ pub struct Args {
     #[arg(long, env = "ZKREPLAY_DATA_DIR")]
     pub data_dir: PathBuf,
     /// Print one JSON object per rollup instead of a table.
-    #[arg(long)]
+    #[arg(long, env = "ZKREPLAY_JSON")]
     pub json: bool,
     /// An L1 node to measure the lag against (blocks from the store's L1 cursor to the tag).
     #[arg(long, env = "ZKREPLAY_RPC_URL")]
     pub rpc_url: Option<String>,
     /// The L1 tag the lag is measured to.
-    #[arg(long, value_enum, default_value = "finalized")]
+    #[arg(long, env = "ZKREPLAY_L1_TAG", value_enum, default_value = "finalized")]
     pub l1_tag: crate::l1::BlockTag,
 }
 
