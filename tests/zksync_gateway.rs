@@ -13,14 +13,14 @@ use zkreplay::devnet::zksync_gen::{
 };
 use zkreplay::devnet::{PlannedBatch, PlannedTx};
 use zkreplay::rollup::zksync::calldata::{CommitVersion, decode_commit};
-use zkreplay::rollup::zksync::decode::{BlobStore, DecodedBatch, Status, decode_batches};
+use zkreplay::rollup::zksync::decode::{BlobStore, DecodedBatch, decode_batches};
 use zkreplay::rollup::zksync::gateway::{
     CounterTracker, GatewayError, SettledChain, encode_relayed_batch_info, relayed_batches,
 };
 use zkreplay::rollup::zksync::genesis;
 use zkreplay::rollup::zksync::lifecycle::{Lifecycle, SettledLifecycle};
 use zkreplay::rollup::zksync::pubdata::Pubdata;
-use zkreplay::rollup::zksync::state::{BatchInput, ZksyncState};
+use zkreplay::rollup::zksync::state::{PlanInput, ZksyncState};
 use zkreplay::store::Store;
 
 const ERA_CHAIN_ID: u64 = 324;
@@ -98,7 +98,7 @@ impl Replay<'_> {
         assert_eq!(era.batch_number, expected_number);
         assert_eq!(era.settlement_batch, gateway.batch_number);
         for check in &era.checks {
-            assert_eq!(check.status, Status::Pass, "{check:?}");
+            assert!(check.passed, "{check:?}");
         }
         assert_eq!(
             era.info.stored.dependency_roots_rolling_hash.is_some(),
@@ -112,7 +112,7 @@ impl Replay<'_> {
         );
         assert_eq!(counters.committed, Some(expected_number));
         self.lifecycle.observe(gateway.batch_number, counters);
-        let applied = self.state.apply(&era.input()).unwrap();
+        let applied = self.state.apply_and_commit(&era.input()).unwrap();
         assert_eq!(applied.record.matches, Some(true));
         applied.record.computed_root
     }
@@ -121,8 +121,8 @@ impl Replay<'_> {
         let (_, decoded) = decode_tx(tx);
         assert_eq!(decoded.len(), 1);
         assert!(decoded[0].all_passed(), "{:?}", decoded[0].checks);
-        let input = BatchInput::from_decoded(&decoded[0]).unwrap();
-        let applied = self.state.apply(&input).unwrap();
+        let input = PlanInput::from_decoded(&decoded[0]).unwrap();
+        let applied = self.state.apply_and_commit(&input).unwrap();
         assert_eq!(applied.record.matches, Some(true));
         applied.record.computed_root
     }
@@ -262,7 +262,7 @@ fn tampered_relayed_data_is_refused_or_mismatches() {
     let fails: Vec<&str> = relayed[0]
         .checks
         .iter()
-        .filter(|c| c.status == Status::Fail)
+        .filter(|c| c.failed())
         .map(|c| c.name.as_str())
         .collect();
     assert_eq!(fails, ["relayed.commitment", "relayed.stored_batch_hash"]);

@@ -35,7 +35,7 @@ use crate::rollup::zksync::gateway::{
     TOTAL_BATCHES_EXECUTED_SLOT, TOTAL_BATCHES_VERIFIED_SLOT,
 };
 use crate::rollup::zksync::genesis::{self, StorageLog};
-use crate::rollup::zksync::state::{BatchInput, ZksyncState};
+use crate::rollup::zksync::state::{PlanInput, ZksyncState};
 use crate::store::Store;
 
 /// Bytes per enumeration index in the compressed state diffs (mainnet uses 4).
@@ -375,7 +375,7 @@ impl ZksyncGenerator {
         let mut state = ZksyncState::open(&self.store)?;
         let next_index = state.checkpoint().next_index;
         let writes = random_writes(&mut self.rng, &state, format, next_index)?;
-        let applied = state.apply(&BatchInput {
+        let applied = state.apply_and_commit(&PlanInput {
             batch_number: n,
             claimed_root: None,
             index_repeated_storage_changes: None,
@@ -709,7 +709,7 @@ impl GatewaySim {
                 .collect(),
             repeated,
         };
-        let applied = state.apply(&BatchInput {
+        let applied = state.apply_and_commit(&PlanInput {
             batch_number: g,
             claimed_root: None,
             index_repeated_storage_changes: None,

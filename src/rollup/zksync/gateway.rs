@@ -52,10 +52,11 @@ use alloy_sol_types::{SolType, sol, sol_data};
 use serde::{Deserialize, Serialize};
 
 use super::calldata::StoredBatch;
-use super::decode::{Check, Status, Writes};
+use super::decode::Writes;
 use super::genesis::GatewayConfig;
 use super::pubdata::{Pubdata, PubdataError, Trailer};
 use super::{L1_MESSENGER, L2Log};
+use crate::audit::Check;
 
 /// The leading version byte of both relayed message kinds.
 pub const RELAYED_VERSION: u8 = 0;
@@ -454,8 +455,8 @@ pub struct RelayedBatch {
 
 impl RelayedBatch {
     /// The writes and the roots to judge them by, for the state engine.
-    pub fn input(&self) -> super::state::BatchInput {
-        super::state::BatchInput {
+    pub fn input(&self) -> super::state::PlanInput {
+        super::state::PlanInput {
             batch_number: self.batch_number,
             claimed_root: Some(self.info.stored.batch_hash),
             index_repeated_storage_changes: Some(self.info.stored.index_repeated_storage_changes),
@@ -464,7 +465,7 @@ impl RelayedBatch {
     }
 
     pub fn all_passed(&self) -> bool {
-        self.checks.iter().all(|c| c.status != Status::Fail)
+        !self.checks.iter().any(Check::failed)
     }
 }
 
@@ -547,7 +548,7 @@ pub fn batch_commitment(info: &RelayedBatchInfo) -> B256 {
 
 fn commitment_check(info: &RelayedBatchInfo) -> Check {
     let computed = batch_commitment(info);
-    Check::new(
+    Check::outcome(
         "relayed.commitment",
         computed == info.stored.commitment,
         format!(
@@ -572,7 +573,7 @@ fn stored_hash_check(settlement: &Pubdata, chain: &SettledChain, info: &RelayedB
     {
         Some(w) => {
             let stored = w.value.apply(&B256::ZERO);
-            Check::new(
+            Check::outcome(
                 "relayed.stored_batch_hash",
                 stored == expected,
                 format!("settlement state stores {stored}, keccak(StoredBatchInfo) {expected}"),

@@ -274,9 +274,17 @@ impl History {
 
 fn last_reached<T: Bounded>(items: &[T], point: L1Point) -> Result<&T, HistoryError> {
     let mut found = None;
+    // The last exact block boundary before the entry being placed: an entry
+    // that begins at a timestamp begins strictly after it.
+    let mut exact_before: Option<u64> = None;
     for (i, item) in items.iter().enumerate() {
         let reached = match item.boundary().reached(point, item.label()) {
             Ok(reached) => reached,
+            Err(HistoryError::TimestampNeeded { .. })
+                if exact_before.is_some_and(|b| point.block <= b) =>
+            {
+                false
+            }
             // A timestamp boundary without the point's timestamp is still
             // passed when a later entry starts at a block the point has reached.
             Err(HistoryError::TimestampNeeded { .. })
@@ -295,6 +303,9 @@ fn last_reached<T: Bounded>(items: &[T], point: L1Point) -> Result<&T, HistoryEr
             found = Some(item);
         } else {
             break;
+        }
+        if let Some(b) = item.boundary().from_l1_block {
+            exact_before = Some(b);
         }
     }
     found.ok_or(HistoryError::BeforeHistory { block: point.block })
