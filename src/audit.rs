@@ -201,10 +201,57 @@ impl BatchAudit {
     /// batches from the start (MATCH, or PARTIAL with `accept_partial`): the
     /// first batch that does not verify holds it (a finding needs a human; a
     /// pending batch waits to be judged).
+    ///
+    /// For a batch that is final once committed (Starknet's state updates are
+    /// accepted with their proof); see [`Self::write_unfinal`] otherwise.
     pub fn write(
         &self,
         store: &Store,
         accept_partial: bool,
+        batch: &mut StoreBatch,
+    ) -> Result<(), StoreError> {
+        self.write_as(store, accept_partial, true, batch)
+    }
+
+    /// Adds the audit of a batch L1 can still withdraw (a ZKsync batch before
+    /// its `BlockExecution`): a batch that does not verify holds the pointer
+    /// as in [`Self::write`], but only [`Self::advance_final`] moves it, so
+    /// default reads never serve state a `BlocksRevert` can remove.
+    pub fn write_unfinal(
+        &self,
+        store: &Store,
+        accept_partial: bool,
+        batch: &mut StoreBatch,
+    ) -> Result<(), StoreError> {
+        self.write_as(store, accept_partial, false, batch)
+    }
+
+    /// Moves the verified pointer to `through` (batches up to it became final),
+    /// or to the batch before the one holding it, whichever is lower: every
+    /// audited batch below the held one verified, so no audit needs reading.
+    pub fn advance_final(
+        store: &Store,
+        through: u64,
+        batch: &mut StoreBatch,
+    ) -> Result<(), StoreError> {
+        let limit = match read_batch_pointer(store, keys::VERIFICATION_HELD)? {
+            Some(held) => match held.checked_sub(1) {
+                Some(below) => through.min(below),
+                None => return Ok(()),
+            },
+            None => through,
+        };
+        if Self::verified_batch(store)?.is_none_or(|v| v < limit) {
+            batch.put(Column::Meta, keys::VERIFIED_BATCH, limit.to_be_bytes());
+        }
+        Ok(())
+    }
+
+    fn write_as(
+        &self,
+        store: &Store,
+        accept_partial: bool,
+        final_now: bool,
         batch: &mut StoreBatch,
     ) -> Result<(), StoreError> {
         batch.put(
@@ -214,12 +261,15 @@ impl BatchAudit {
         );
         let held = store.get(Column::Meta, keys::VERIFICATION_HELD)?.is_some();
         if !held {
-            let key = if self.verifies(accept_partial) {
-                keys::VERIFIED_BATCH
-            } else {
-                keys::VERIFICATION_HELD
-            };
-            batch.put(Column::Meta, key, self.batch.to_be_bytes());
+            if !self.verifies(accept_partial) {
+                batch.put(
+                    Column::Meta,
+                    keys::VERIFICATION_HELD,
+                    self.batch.to_be_bytes(),
+                );
+            } else if final_now {
+                batch.put(Column::Meta, keys::VERIFIED_BATCH, self.batch.to_be_bytes());
+            }
         }
         Ok(())
     }

@@ -676,12 +676,23 @@ async fn zksync_state_balances_nonces_and_proofs_from_the_real_genesis() {
             "batch {batch}: {out}"
         );
     }
-    // Default batch = the verified pointer (every claimed root matched: batch 3).
+    // Every claimed root matched, but nothing is executed yet: a revert could
+    // still remove batches 1-3, so the verified pointer stays at genesis.
+    let out = zk(&schema, "sync { verifiedBatch lastExecutedBatch }").await;
+    assert_eq!(
+        out["sync"],
+        json!({ "verifiedBatch": "0x0", "lastExecutedBatch": "0x0" })
+    );
+    ZksyncState::open(&fx.store)
+        .unwrap()
+        .mark_executed(3)
+        .unwrap();
+    // Default batch = the verified pointer (matched and executed: batch 3).
     let out = zk(&schema, &format!(r#"balance(token: "ETH", account: "{ALICE}") sync {{ lastAppliedBatch verifiedBatch lastExecutedBatch l1Cursor l1Head lagBlocks }} l1ChainId"#)).await;
     assert_eq!(hex_u256(&out["balance"]), ether * U256::from(3));
     assert_eq!(
         out["sync"],
-        json!({ "lastAppliedBatch": "0x3", "verifiedBatch": "0x3", "lastExecutedBatch": "0x0", "l1Cursor": null, "l1Head": null, "lagBlocks": null })
+        json!({ "lastAppliedBatch": "0x3", "verifiedBatch": "0x3", "lastExecutedBatch": "0x3", "l1Cursor": null, "l1Head": null, "lagBlocks": null })
     );
     assert_eq!(out["l1ChainId"], "0x1");
 

@@ -762,7 +762,9 @@ mod zk {
     use zkreplay::devnet::contracts::ZKSYNC_DIAMOND_ADDRESS as DIAMOND;
     use zkreplay::devnet::zksync_gen::{ZksyncGenConfig, ZksyncGenerator, genesis_json};
     use zkreplay::rollup::zksync::calldata::{CommitCall, decode_commit, encode_commit};
-    use zkreplay::rollup::zksync::events::BLOCK_COMMIT;
+    use zkreplay::rollup::zksync::events::{
+        BLOCK_COMMIT, BLOCK_EXECUTION, BLOCKS_REVERT, BLOCKS_VERIFICATION,
+    };
 
     pub struct ZkChain {
         pub chain: Chain,
@@ -772,9 +774,17 @@ mod zk {
         _genesis: tempfile::TempDir,
     }
 
-    /// The generator's commits (no executions or reverts) with their
-    /// `BlockCommit` logs; `tamper` may rewrite a commit call before it is posted.
+    /// The generator's commits with their `BlockCommit` logs, each batch
+    /// proven and executed right after its commit; `tamper` may rewrite a
+    /// commit call before it is posted.
     pub fn chain(batches: u64, tamper: impl Fn(&mut CommitCall)) -> ZkChain {
+        chain_lag(batches, tamper, Some(0))
+    }
+
+    /// Like [`chain`], with batch `n - lag` proven and executed after the
+    /// commit of batch `n` (`None`: never), as `BlocksVerification` and
+    /// `BlockExecution` logs (the follower reads only the logs of those).
+    pub fn chain_lag(batches: u64, tamper: impl Fn(&mut CommitCall), lag: Option<u64>) -> ZkChain {
         let mut generator = ZksyncGenerator::new(ZksyncGenConfig {
             batches,
             ..ZksyncGenConfig::default()
@@ -817,6 +827,13 @@ mod zk {
                     hashes.push(hash);
                 }
                 chain.push(DIAMOND, encode_commit(&call), hashes, logs);
+                for b in &call.batches {
+                    if let Some(target) = lag.and_then(|lag| b.batch_number.checked_sub(lag))
+                        && target > 0
+                    {
+                        finalize(&mut chain, target, roots[target as usize]);
+                    }
+                }
             }
         }
         let config = ChainConfig::parse(&format!(
@@ -841,6 +858,58 @@ genesis_root = "{}"
             roots,
             _genesis: genesis,
         }
+    }
+
+    /// An L1 transaction proving and executing batches up to `batch`.
+    pub fn finalize(chain: &mut Chain, batch: u64, root: B256) {
+        let n = B256::from(U256::from(batch));
+        let logs = vec![
+            (
+                DIAMOND,
+                vec![BLOCKS_VERIFICATION, B256::ZERO, n],
+                Bytes::new(),
+            ),
+            (
+                DIAMOND,
+                vec![BLOCK_EXECUTION, n, root, B256::ZERO],
+                Bytes::new(),
+            ),
+        ];
+        chain.push(
+            DIAMOND,
+            [&b"execute"[..], n.as_slice()].concat(),
+            vec![],
+            logs,
+        );
+    }
+
+    /// An L1 transaction proving batches up to `batch`.
+    pub fn prove(chain: &mut Chain, batch: u64) {
+        let n = B256::from(U256::from(batch));
+        let logs = vec![(
+            DIAMOND,
+            vec![BLOCKS_VERIFICATION, B256::ZERO, n],
+            Bytes::new(),
+        )];
+        chain.push(
+            DIAMOND,
+            [&b"prove"[..], n.as_slice()].concat(),
+            vec![],
+            logs,
+        );
+    }
+
+    /// An L1 transaction reverting every batch above `keep`.
+    pub fn revert(chain: &mut Chain, keep: u64, executed: u64) {
+        let word = |n: u64| U256::from(n).to_be_bytes::<32>();
+        let data = [word(keep), word(keep), word(executed)].concat();
+        let logs = vec![(DIAMOND, vec![BLOCKS_REVERT], Bytes::from(data))];
+        chain.push(
+            DIAMOND,
+            [&b"revert"[..], &word(keep)].concat(),
+            vec![],
+            logs,
+        );
     }
 
     pub async fn sync(
@@ -882,6 +951,81 @@ async fn zksync_replays_every_commit_format_in_memory_at_any_pipeline_depth() {
         }
         assert_eq!(BatchAudit::verified_batch(&store).unwrap(), Some(12));
     }
+}
+
+/// The verified pointer (GraphQL's default `atBatch`) moves only when L1
+/// executes a batch, never on its commit, so a `BlocksRevert` can never take
+/// back state that default reads served. Checked at every L1 block.
+#[tokio::test]
+async fn zksync_verified_pointer_moves_only_on_execution_and_survives_a_revert() {
+    use zkreplay::rollup::zksync::events::{BLOCK_COMMIT, BLOCK_EXECUTION, BLOCKS_VERIFICATION};
+    use zkreplay::rollup::zksync::state::read_checkpoint;
+    // Batch n - 2 is proven and executed after batch n's commit.
+    let mut zk = zk::chain_lag(6, |_| {}, Some(2));
+    // Batches 5 and 6 are proven, then reverted, then recommitted as they
+    // were (the same calls) and executed.
+    let commits_of_5_and_6: Vec<_> = zk
+        .chain
+        .entries
+        .iter()
+        .filter(|(_, logs)| {
+            logs.iter()
+                .any(|(_, t, _)| t[0] == BLOCK_COMMIT && t[1] >= B256::from(U256::from(5)))
+        })
+        .cloned()
+        .collect();
+    assert_eq!(commits_of_5_and_6.len(), 2);
+    zk::prove(&mut zk.chain, 6);
+    zk::revert(&mut zk.chain, 4, 4);
+    for (tx, logs) in commits_of_5_and_6 {
+        let to = tx.to.unwrap();
+        zk.chain
+            .push(to, tx.input.to_vec(), tx.blob_versioned_hashes, logs);
+    }
+    zk::finalize(&mut zk.chain, 6, zk.roots[6]);
+    let chain = zk.chain.clone();
+    let l1 = memory(chain.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(dir.path(), "zksync-memory").unwrap());
+    let (mut committed, mut proven, mut executed, mut seen_ahead) = (0u64, 0u64, 0u64, false);
+    for block in 1..=chain.head() {
+        let opts = options(BlockTag::Latest, Some(block), OnMismatch::Halt);
+        zk::sync(&zk, &l1, &store, &opts).await.unwrap();
+        // What L1 says up to this block, read from the logs themselves.
+        for (_, topics, data) in &chain.entries[block as usize - 1].1 {
+            let n = |w: &B256| U256::from_be_bytes(w.0).to::<u64>();
+            match topics[0] {
+                t if t == BLOCK_COMMIT => committed = n(&topics[1]),
+                t if t == BLOCKS_VERIFICATION => proven = proven.max(n(&topics[2])),
+                t if t == BLOCK_EXECUTION => executed = executed.max(n(&topics[1])),
+                _ => {
+                    let keep = n(&B256::from_slice(&data[..32]));
+                    committed = keep;
+                    proven = proven.min(keep);
+                }
+            }
+        }
+        let verified = BatchAudit::verified_batch(&store).unwrap();
+        assert_eq!(verified, Some(executed), "L1 block {block}");
+        let tip = read_checkpoint(&store).unwrap().unwrap();
+        assert_eq!(
+            (tip.batch, tip.last_proven, tip.last_executed),
+            (committed, proven, executed),
+            "L1 block {block}"
+        );
+        seen_ahead |= committed > executed;
+    }
+    assert!(seen_ahead, "some commits were ahead of their execution");
+    assert_eq!(executed, 6);
+    let audit = BatchAudit::read(&store, 6).unwrap().unwrap();
+    assert_eq!(audit.computed_root, format_word(&zk.roots[6]));
+    drop(store);
+    let status = zkreplay::cli::status::read_status(dir.path()).unwrap();
+    let lifecycle = status[0].lifecycle.unwrap();
+    assert_eq!(
+        (lifecycle.committed, lifecycle.proven, lifecycle.executed),
+        (6, 6, 6)
+    );
 }
 
 #[tokio::test]

@@ -169,13 +169,9 @@ impl Rollup {
     async fn sync(&self, ctx: &Context<'_>) -> Result<SyncStatus> {
         let last = self.0.last_batch().map_err(|e| internal(ctx, e))?;
         let verified = self.verified_batch(ctx)?;
-        let last_executed = match self.0.kind {
+        let tip = match self.0.kind {
             RollupKind::Starknet => None,
-            RollupKind::Zksync => self
-                .zksync()
-                .checkpoint()
-                .map_err(|e| internal(ctx, e))?
-                .map(|c| Long(c.last_executed)),
+            RollupKind::Zksync => self.zksync().checkpoint().map_err(|e| internal(ctx, e))?,
         };
         let cursor = L1Cursor::read(&self.0.store).map_err(|e| internal(ctx, e))?;
         let l1_head = self.0.follow_status.as_ref().and_then(|s| s.l1_head());
@@ -186,7 +182,8 @@ impl Rollup {
         Ok(SyncStatus {
             last_applied_batch: last.map(Long),
             verified_batch: verified.map(Long),
-            last_executed_batch: last_executed,
+            last_proven_batch: tip.as_ref().map(|c| Long(c.last_proven)),
+            last_executed_batch: tip.as_ref().map(|c| Long(c.last_executed)),
             l1_cursor: cursor.map(|c| Long(c.block)),
             l1_head: l1_head.map(Long),
             lag_blocks: lag,
@@ -427,7 +424,7 @@ impl Rollup {
                 .zksync()
                 .checkpoint()
                 .map_err(|e| internal(ctx, e))?
-                .map(|c| c.verified));
+                .map(|c| c.verified_and_executed()));
         }
         BatchAudit::verified_batch(store).map_err(|e| internal(ctx, e))
     }
@@ -646,8 +643,11 @@ impl Rollup {
 pub struct SyncStatus {
     /// The last batch applied to the store.
     last_applied_batch: Option<Long>,
-    /// The last batch of the unbroken run of batches whose computed root matched L1.
+    /// The last batch of the unbroken run of batches whose computed root matched L1
+    /// (ZKsync: and that L1 executed, so a revert can never remove it). Default reads use it.
     verified_batch: Option<Long>,
+    /// ZKsync: the last batch L1 proved (`BlocksVerification`; still revertible). Null on Starknet.
+    last_proven_batch: Option<Long>,
     /// ZKsync: the last batch L1 executed (final; never unwound). Null on Starknet.
     last_executed_batch: Option<Long>,
     /// The last L1 block the follower fully handled (null for stores built from files).

@@ -36,6 +36,9 @@ pub struct RollupStatus {
     pub chain: String,
     pub last_applied_batch: Option<u64>,
     pub verified_batch: Option<u64>,
+    /// ZKsync: the last batch committed, proven (`BlocksVerification`) and
+    /// executed (`BlockExecution`, final) on the settlement layer.
+    pub lifecycle: Option<crate::rollup::zksync::lifecycle::Lifecycle>,
     /// Audits by verdict (MATCH, PARTIAL, MISMATCH, PENDING) and the first
     /// MISMATCH and PARTIAL batches.
     pub verdicts: Tally,
@@ -69,6 +72,18 @@ pub fn read_status(dir: &std::path::Path) -> anyhow::Result<Vec<RollupStatus>> {
             chain: manifest.chain,
             last_applied_batch: last_applied_batch(&store, kind)?,
             verified_batch: BatchAudit::verified_batch(&store)?,
+            lifecycle: match kind {
+                RollupKind::Zksync => {
+                    crate::rollup::zksync::state::read_checkpoint(&store)?.map(|c| {
+                        crate::rollup::zksync::lifecycle::Lifecycle {
+                            committed: c.batch,
+                            proven: c.last_proven,
+                            executed: c.last_executed,
+                        }
+                    })
+                }
+                RollupKind::Starknet => None,
+            },
             findings: verdicts.mismatched,
             first_finding: verdicts.first_mismatch,
             verdicts,

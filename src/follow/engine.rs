@@ -66,6 +66,8 @@ pub enum L1Event {
         batch: Option<u64>,
         claimed_root: B256,
     },
+    /// Batches up to `batch` are proven but can still be reverted (ZKsync `BlocksVerification`).
+    Proven { batch: u64 },
     /// Batches up to `batch` are final and can no longer be reverted (ZKsync `BlockExecution`).
     Finalized { batch: u64 },
     /// Every batch above `keep` was withdrawn on L1 (ZKsync `BlocksRevert`):
@@ -145,6 +147,14 @@ pub trait RollupEngine: Send + Sync + 'static {
         Ok(None)
     }
 
+    /// Whether a committed batch is final (Starknet: a state update is
+    /// accepted with its proof) or only once an [`L1Event::Finalized`] names
+    /// it (ZKsync: `BlocksRevert` withdraws committed batches until they are
+    /// executed). The verified pointer never passes a batch that is not final.
+    fn final_on_commit(&self) -> bool {
+        true
+    }
+
     /// The last committed batch.
     fn checkpoint(&self, store: &Store) -> Result<Checkpoint, FollowError>;
 
@@ -179,6 +189,12 @@ pub trait RollupEngine: Send + Sync + 'static {
     /// from the state, the engine's checkpoint included. The follower adds the
     /// audits, L1 records and cursor to the same write.
     fn unwind(&self, store: &Store, keep: Option<u64>) -> Result<StoreBatch, FollowError>;
+
+    /// The writes that record batches up to `batch` as proven ([`L1Event::Proven`]).
+    fn prove(&self, store: &Store, batch: u64) -> Result<StoreBatch, FollowError> {
+        let _ = (store, batch);
+        Ok(StoreBatch::default())
+    }
 
     /// The writes that mark batches up to `batch` final ([`L1Event::Finalized`]);
     /// the follower marks their L1 records executed in the same write.

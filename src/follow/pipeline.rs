@@ -57,6 +57,8 @@ enum Item<P> {
 
 /// Items that pass fetch and decode untouched and are committed by apply.
 enum Mark {
+    /// Batches up to this one are proven.
+    Proven(L1Log, u64),
     /// Batches up to this one are final.
     Finalized(L1Log, u64),
     /// Batches above this one were withdrawn; ends the segment.
@@ -245,6 +247,7 @@ impl<'a, E: RollupEngine, S: L1Source> Follower<'a, E, S> {
                         };
                         Item::Batch(Arc::new(job), ())
                     }
+                    L1Event::Proven { batch } => Item::Mark(Mark::Proven(log, batch)),
                     L1Event::Finalized { batch } => Item::Mark(Mark::Finalized(log, batch)),
                     L1Event::Revert { keep } => {
                         let _ = out.send(Item::Mark(Mark::Revert(log, keep))).await;
@@ -424,6 +427,9 @@ impl<'a, E: RollupEngine, S: L1Source> Follower<'a, E, S> {
                 report.verdicts.add(audit.verdict, audit.batch);
                 self.judge(&audit)?;
             }
+            Item::Mark(Mark::Proven(log, batch)) => {
+                self.blocking(move |f| f.commit_proven(&log, batch)).await?;
+            }
             Item::Mark(Mark::Finalized(log, batch)) => {
                 self.blocking(move |f| f.commit_finalized(&log, batch))
                     .await?;
@@ -553,7 +559,11 @@ impl<E: RollupEngine> Committer<E> {
             summary,
         } = plan;
         let audit = BatchAudit::judge(job.batch, Some(claimed_root), computed_root, checks);
-        audit.write(&self.store, self.accept_partial, &mut write)?;
+        if self.engine.final_on_commit() {
+            audit.write(&self.store, self.accept_partial, &mut write)?;
+        } else {
+            audit.write_unfinal(&self.store, self.accept_partial, &mut write)?;
+        }
         let log = &job.log;
         L1BatchRecord {
             batch: job.batch,
@@ -578,10 +588,25 @@ impl<E: RollupEngine> Committer<E> {
         Ok(audit)
     }
 
-    /// Marks batches up to `batch` final: the engine's writes, their L1 records and the cursor.
+    /// Records batches up to `batch` as proven: the engine's writes and the cursor.
+    fn commit_proven(&self, log: &L1Log, batch: u64) -> Result<(), FollowError> {
+        let mut write = self.engine.prove(&self.store, batch)?;
+        L1Cursor::at_log(log).write(&mut write);
+        self.store.commit(write)?;
+        Ok(())
+    }
+
+    /// Marks batches up to `batch` final: the engine's writes, their L1
+    /// records, the verified pointer (for engines whose batches become final
+    /// only now) and the cursor.
     fn commit_finalized(&self, log: &L1Log, batch: u64) -> Result<(), FollowError> {
         let mut write = self.engine.finalize(&self.store, batch)?;
         let last = self.engine.checkpoint(&self.store)?.last_batch;
+        if !self.engine.final_on_commit()
+            && let Some(last) = last
+        {
+            BatchAudit::advance_final(&self.store, last.min(batch), &mut write)?;
+        }
         let mut n = last.map_or(0, |l| l.min(batch));
         while let Some(mut record) = L1BatchRecord::read(&self.store, n)? {
             if record.executed != Some(false) {

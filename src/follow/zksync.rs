@@ -32,7 +32,8 @@ use crate::rollup::zksync::calldata::{CommitCall, decode_commit};
 use crate::rollup::zksync::da::DaInput;
 use crate::rollup::zksync::decode::{BlobStore, DecodedBatch, decode_batch_at};
 use crate::rollup::zksync::events::{
-    BLOCK_COMMIT, BLOCK_EXECUTION, BLOCKS_REVERT, BatchEvent, parse_log,
+    BLOCK_COMMIT, BLOCK_EXECUTION, BLOCKS_REVERT, BLOCKS_VERIFICATION, BatchEvent, parse_log,
+    parse_verification,
 };
 use crate::rollup::zksync::genesis;
 use crate::rollup::zksync::state::{PlanInput, ZksyncState, read_checkpoint};
@@ -199,7 +200,12 @@ impl RollupEngine for ZksyncEngine {
     fn events(&self) -> EventSource {
         EventSource {
             addresses: vec![self.chain.diamond_proxy],
-            topics0: vec![BLOCK_COMMIT, BLOCK_EXECUTION, BLOCKS_REVERT],
+            topics0: vec![
+                BLOCK_COMMIT,
+                BLOCKS_VERIFICATION,
+                BLOCK_EXECUTION,
+                BLOCKS_REVERT,
+            ],
         }
     }
 
@@ -213,6 +219,14 @@ impl RollupEngine for ZksyncEngine {
                     claimed_root: state_root,
                 },
                 Some(BatchEvent::Execution { batch, .. }) => L1Event::Finalized { batch },
+                None if log.topics.first() == Some(&BLOCKS_VERIFICATION) => {
+                    let verification = parse_verification(&log.topics)
+                        .map_err(|e| malformed_log(log, &e))?
+                        .ok_or_else(|| malformed_log(log, &"not a BlocksVerification"))?;
+                    L1Event::Proven {
+                        batch: verification.current_last_verified,
+                    }
+                }
                 Some(BatchEvent::Revert {
                     total_committed, ..
                 }) => L1Event::Revert {
@@ -393,6 +407,15 @@ impl RollupEngine for ZksyncEngine {
             .plan_unwind(keep.unwrap_or(0))
             .map_err(FollowError::ZksyncState)?;
         Ok(write)
+    }
+
+    fn final_on_commit(&self) -> bool {
+        false
+    }
+
+    fn prove(&self, store: &Store, batch: u64) -> Result<StoreBatch, FollowError> {
+        let state = ZksyncState::open(store).map_err(FollowError::ZksyncState)?;
+        Ok(state.plan_proven(batch).0)
     }
 
     fn finalize(&self, store: &Store, batch: u64) -> Result<StoreBatch, FollowError> {

@@ -91,8 +91,21 @@ pub struct ZksyncTip {
     pub next_index: u64,
     /// Highest batch named by `BlockExecution` (cannot be unwound).
     pub last_executed: u64,
-    /// Highest batch up to which every computed root matched the committed one.
+    /// Highest batch a `BlocksVerification` (or an execution) says is proven;
+    /// a `BlocksRevert` can still withdraw it.
+    #[serde(default)]
+    pub last_proven: u64,
+    /// Highest batch up to which every computed root matched the committed
+    /// one (executed or not: the verified pointer is `min(verified, last_executed)`).
     pub verified: u64,
+}
+
+impl ZksyncTip {
+    /// The last batch that is executed on L1 and whose root, and every root
+    /// before it, matched: what a store without audits calls verified.
+    pub fn verified_and_executed(&self) -> u64 {
+        self.verified.min(self.last_executed)
+    }
 }
 
 /// What the store keeps per batch.
@@ -208,6 +221,7 @@ impl<'s> ZksyncState<'s> {
             root: update.root,
             next_index,
             last_executed: 0,
+            last_proven: 0,
             verified: 0,
         };
         put_record(&mut batch, &record);
@@ -320,6 +334,7 @@ impl<'s> ZksyncState<'s> {
             root: update.root,
             next_index,
             last_executed: self.checkpoint.last_executed,
+            last_proven: self.checkpoint.last_proven,
             verified,
         };
         put_record(&mut batch, &record);
@@ -352,6 +367,22 @@ impl<'s> ZksyncState<'s> {
         }
         let checkpoint = ZksyncTip {
             last_executed: executed,
+            last_proven: self.checkpoint.last_proven.max(executed),
+            ..self.checkpoint.clone()
+        };
+        put_checkpoint(&mut write, &checkpoint);
+        (write, checkpoint)
+    }
+
+    /// The writes that record a `BlocksVerification` proving batches up to `batch`.
+    pub fn plan_proven(&self, batch: u64) -> (StoreBatch, ZksyncTip) {
+        let proven = batch.min(self.checkpoint.batch);
+        let mut write = StoreBatch::default();
+        if proven <= self.checkpoint.last_proven {
+            return (write, self.checkpoint.clone());
+        }
+        let checkpoint = ZksyncTip {
+            last_proven: proven,
             ..self.checkpoint.clone()
         };
         put_checkpoint(&mut write, &checkpoint);
@@ -426,6 +457,7 @@ impl<'s> ZksyncState<'s> {
             root: record.computed_root,
             next_index: record.next_index,
             last_executed: self.checkpoint.last_executed,
+            last_proven: self.checkpoint.last_proven.min(target),
             verified: self.checkpoint.verified.min(target),
         };
         put_checkpoint(&mut write, &checkpoint);
