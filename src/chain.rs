@@ -195,6 +195,15 @@ impl ChainConfig {
         {
             zksync.genesis_file = Some(dir.join(file));
         }
+        // The settlement chains a ZK-chain period names live beside this file.
+        if let (Some(zksync), Some(dir)) = (&mut config.zksync, path.parent()) {
+            for period in &mut zksync.history.settlement {
+                if let Some(name) = &period.chain {
+                    let layer = Self::load(&dir.join(format!("{name}.toml")))?;
+                    period.settlement_config = layer.zksync.map(Box::new);
+                }
+            }
+        }
         // A missing genesis file would otherwise surface only when a follower
         // first opens an empty store; say so while the config is being read.
         if let Some(file) = config.zksync.as_ref().and_then(|z| z.genesis_file.as_ref())

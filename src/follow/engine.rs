@@ -73,6 +73,10 @@ pub enum L1Event {
     /// Every batch above `keep` was withdrawn on L1 (ZKsync `BlocksRevert`):
     /// unwound like a reorg, and in-flight work is discarded.
     Revert { keep: u64 },
+    /// What the log means depends on L1 data beyond it (a settlement chain's
+    /// commit carries this chain's batches in its pubdata): the follower asks
+    /// [`RollupEngine::expand`], in L1 order, while scanning.
+    Expand,
     /// Not a batch event; the cursor moves past it.
     Ignore,
 }
@@ -139,6 +143,18 @@ pub trait RollupEngine: Send + Sync + 'static {
 
     /// What `log` means. Pure; a log that cannot be parsed is an error of the node.
     fn classify(&self, log: &L1Log) -> Result<L1Event, FollowError>;
+
+    /// The events an [`L1Event::Expand`] log stands for, in order (none, or
+    /// several commits). Reads L1 only; it may cache what it read for
+    /// [`Self::fetch`] of the batches it names.
+    fn expand<S: L1Source>(
+        &self,
+        source: &S,
+        log: &L1Log,
+    ) -> impl Future<Output = Result<Vec<L1Event>, FollowError>> + Send {
+        let _ = (source, log);
+        async { Ok(Vec::new()) }
+    }
 
     /// Writes that must exist before the first batch (ZKsync: the genesis as
     /// batch 0 with its audit); `None` when there is nothing to do.

@@ -218,45 +218,66 @@ impl<'a, E: RollupEngine, S: L1Source> Follower<'a, E, S> {
                 let handled = cursor
                     .as_ref()
                     .is_some_and(|c| c.covers(log.block_number, log.log_index));
-                if log.removed || handled {
+                // The cursor stops at a log after each batch it commits; a log
+                // standing for several batches is expanded again (the ones
+                // already committed are recognised and skipped).
+                let at_cursor = cursor.as_ref().is_some_and(|c| {
+                    c.block == log.block_number && c.log_index == Some(log.log_index)
+                });
+                if log.removed || (handled && !at_cursor) {
                     continue;
                 }
-                let item = match self.engine.classify(&log)? {
-                    L1Event::Commit {
-                        batch,
-                        claimed_root,
-                    } => {
-                        let batch = batch.unwrap_or(next_batch);
-                        if batch < next_batch && self.already_applied(batch, &claimed_root)? {
-                            continue;
-                        }
-                        if batch != next_batch {
-                            return Err(FollowError::OutOfSequence {
-                                tx: log.transaction_hash,
-                                expected: next_batch,
-                                found: batch,
-                            });
-                        }
-                        next_batch += 1;
-                        let position = (log.block_number, log.log_index);
-                        let job = BatchJob {
+                let events = match self.engine.classify(&log)? {
+                    L1Event::Expand => {
+                        let started = Instant::now();
+                        let events = self.engine.expand(self.source, &log).await?;
+                        *time += started.elapsed();
+                        events
+                    }
+                    _ if handled => continue,
+                    event => vec![event],
+                };
+                for event in events {
+                    let item = match event {
+                        L1Event::Commit {
                             batch,
                             claimed_root,
-                            log,
-                            previous: previous.replace(position),
-                        };
-                        Item::Batch(Arc::new(job), ())
-                    }
-                    L1Event::Proven { batch } => Item::Mark(Mark::Proven(log, batch)),
-                    L1Event::Finalized { batch } => Item::Mark(Mark::Finalized(log, batch)),
-                    L1Event::Revert { keep } => {
-                        let _ = out.send(Item::Mark(Mark::Revert(log, keep))).await;
+                        } => {
+                            let batch = batch.unwrap_or(next_batch);
+                            if batch < next_batch && self.already_applied(batch, &claimed_root)? {
+                                continue;
+                            }
+                            if batch != next_batch {
+                                return Err(FollowError::OutOfSequence {
+                                    tx: log.transaction_hash,
+                                    expected: next_batch,
+                                    found: batch,
+                                });
+                            }
+                            next_batch += 1;
+                            let position = (log.block_number, log.log_index);
+                            let job = BatchJob {
+                                batch,
+                                claimed_root,
+                                log: log.clone(),
+                                previous: previous.replace(position),
+                            };
+                            Item::Batch(Arc::new(job), ())
+                        }
+                        L1Event::Proven { batch } => Item::Mark(Mark::Proven(log.clone(), batch)),
+                        L1Event::Finalized { batch } => {
+                            Item::Mark(Mark::Finalized(log.clone(), batch))
+                        }
+                        L1Event::Revert { keep } => {
+                            let _ = out.send(Item::Mark(Mark::Revert(log.clone(), keep))).await;
+                            return Ok(());
+                        }
+                        // An expansion names batches and marks, never another expansion.
+                        L1Event::Ignore | L1Event::Expand => continue,
+                    };
+                    if out.send(item).await.is_err() {
                         return Ok(());
                     }
-                    L1Event::Ignore => continue,
-                };
-                if out.send(item).await.is_err() {
-                    return Ok(());
                 }
             }
             let end = if hi == target.number {

@@ -16,7 +16,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
-use alloy_primitives::B256;
+use alloy_primitives::{Address, B256};
 
 use super::engine::{
     BatchJob, BatchSummary, Checkpoint, EventSource, InitWrite, L1Event, Plan, RollupEngine,
@@ -35,7 +35,9 @@ use crate::rollup::zksync::events::{
     BLOCK_COMMIT, BLOCK_EXECUTION, BLOCKS_REVERT, BLOCKS_VERIFICATION, BatchEvent, parse_log,
     parse_verification,
 };
+use crate::rollup::zksync::gateway::{RelayedBatch, SettledChain, relayed_batches};
 use crate::rollup::zksync::genesis;
+use crate::rollup::zksync::history::{HistoryError, L1Point, SettlementKind};
 use crate::rollup::zksync::state::{PlanInput, ZksyncState, read_checkpoint};
 use crate::store::{Column, Store, StoreBatch, keys};
 
@@ -43,6 +45,12 @@ use crate::store::{Column, Store, StoreBatch, keys};
 pub struct ZksyncEngine {
     name: String,
     chain: ZksyncChain,
+    /// Settlement chains (the Gateway) that carried this chain's batches for a while.
+    layers: Vec<Layer>,
+    /// This chain's batches found in settlement batches while scanning,
+    /// waiting for their fetch (bounded by the pipeline depth in practice;
+    /// a missing entry is read from L1 again).
+    carried: std::sync::Mutex<HashMap<u64, Arc<Carried>>>,
     /// Recent commit transactions, so concurrent fetches of the batches one
     /// transaction commits read it (and its blobs) from L1 once.
     recent: std::sync::Mutex<VecDeque<(B256, TxCell)>>,
@@ -65,10 +73,202 @@ impl ZksyncEngine {
                 expected: RollupKind::Zksync,
                 found: config.rollup,
             })?;
+        let mut layers = Vec::new();
+        for period in &chain.history.settlement {
+            if period.layer != SettlementKind::ZkChain {
+                continue;
+            }
+            let settlement = period.settlement_config.as_deref().ok_or_else(|| {
+                FollowError::Config {
+                    chain: config.name.clone(),
+                    detail: format!(
+                        "settlement chain {:?} is not loaded (its config must sit beside this one)",
+                        period.chain
+                    ),
+                }
+            })?;
+            let settled = SettledChain::from_configs(&chain, period, settlement).map_err(|e| {
+                FollowError::Config {
+                    chain: config.name.clone(),
+                    detail: e.to_string(),
+                }
+            })?;
+            if !layers
+                .iter()
+                .any(|l: &Layer| l.diamond == settlement.diamond_proxy)
+            {
+                layers.push(Layer {
+                    diamond: settlement.diamond_proxy,
+                    settled,
+                });
+            }
+        }
         Ok(ZksyncEngine {
             name: config.name.clone(),
             chain,
+            layers,
+            carried: Default::default(),
             recent: Default::default(),
+        })
+    }
+
+    fn layer(&self, address: Address) -> Option<&Layer> {
+        self.layers.iter().find(|l| l.diamond == address)
+    }
+
+    /// Whether this chain settled on the layer whose diamond emitted `log` at
+    /// the log's L1 block (a timestamp boundary needs the block's timestamp).
+    async fn settled_on<S: L1Source>(
+        &self,
+        source: &S,
+        log: &L1Log,
+        layer: &Layer,
+    ) -> Result<bool, FollowError> {
+        let block = source
+            .block_by_hash(log.block_hash)
+            .await?
+            .ok_or_else(|| missing(format!("block {}", log.block_hash)))?;
+        let point = L1Point::at(block.number, block.timestamp);
+        let period = match self.chain.history.settlement_at(point) {
+            Ok(period) => period,
+            Err(HistoryError::BeforeHistory { .. }) => return Ok(false),
+            Err(e) => return Err(self.error(0, log.transaction_hash, e)),
+        };
+        Ok(period.layer == SettlementKind::ZkChain
+            && period.diamond_on_layer == Some(layer.settled.diamond_on_layer)
+            && period.settlement_config.as_ref().map(|l| l.diamond_proxy) == Some(layer.diamond))
+    }
+
+    /// Reads a settlement batch's commit from L1, decodes the settlement
+    /// chain's own pubdata (calldata or KZG-checked blobs, with every binding
+    /// check) and takes this chain's batches from its messages.
+    async fn carried_by<S: L1Source>(
+        &self,
+        source: &S,
+        log: &L1Log,
+        layer: &Layer,
+    ) -> Result<Vec<Arc<Carried>>, FollowError> {
+        let hash = log.transaction_hash;
+        let settlement_batch =
+            match parse_log(&log.topics, &log.data).map_err(|e| malformed_log(log, &e))? {
+                Some(BatchEvent::Commit { batch, .. }) => batch,
+                _ => return Ok(Vec::new()),
+            };
+        let tx = self.commit_tx(source, log, settlement_batch).await?;
+        let index = tx
+            .call
+            .batches
+            .iter()
+            .position(|b| b.batch_number == settlement_batch)
+            .ok_or_else(|| self.error(settlement_batch, hash, ZksyncCause::NotInTransaction))?;
+        let fetched = ZksyncFetched {
+            tx: Arc::new(tx),
+            index,
+        };
+        let decoded = self.decode_with(settlement_batch, &fetched, Vec::new())?;
+        let undecodable = |detail: String| {
+            self.error(
+                settlement_batch,
+                hash,
+                ZksyncCause::LayerUndecodable {
+                    batch: settlement_batch,
+                    detail,
+                },
+            )
+        };
+        let pubdata = decoded.parsed.as_ref().ok_or_else(|| {
+            undecodable(
+                decoded
+                    .checks
+                    .iter()
+                    .filter(|c| !c.passed)
+                    .map(|c| format!("{}: {}", c.name, c.actual))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )
+        })?;
+        let relayed = relayed_batches(settlement_batch, pubdata, &layer.settled)
+            .map_err(|e| self.error(settlement_batch, hash, e))?;
+        let blob_count = fetched.tx.versioned_hashes.len();
+        let format = format!(
+            "via settlement batch {settlement_batch} ({} {})",
+            fetched.tx.version,
+            if blob_count > 0 { "blobs" } else { "calldata" }
+        );
+        // The settlement batch's own checks bind the messages to what its L1 commit bound.
+        let layer_checks: Vec<Check> = decoded
+            .checks
+            .iter()
+            .map(|c| Check {
+                name: format!("settlement.{}", c.name),
+                ..c.clone()
+            })
+            .collect();
+        Ok(relayed
+            .into_iter()
+            .map(|batch| {
+                Arc::new(Carried {
+                    batch,
+                    layer_checks: layer_checks.clone(),
+                    blob_count,
+                    format: format.clone(),
+                })
+            })
+            .collect())
+    }
+
+    /// Plans a batch that reached L1 inside a settlement batch: applied from the
+    /// relayed pubdata and judged by the relayed `StoredBatchInfo` (new root,
+    /// next free index), exactly as an L1 commit would be.
+    fn plan_carried(
+        &self,
+        store: &Store,
+        job: &BatchJob,
+        carried: &Carried,
+    ) -> Result<Plan, FollowError> {
+        let hash = job.log.transaction_hash;
+        let relayed = &carried.batch;
+        let input = relayed.input();
+        let state = ZksyncState::open(store).map_err(|e| self.error(job.batch, hash, e))?;
+        let (write, applied, _) = state
+            .plan(&input)
+            .map_err(|e| self.error(job.batch, hash, e))?;
+        let mut checks = carried.layer_checks.clone();
+        checks.extend(relayed.checks.iter().cloned());
+        checks.push(Check::skipped(
+            RELAYED_PUBDATA_HASH,
+            "the chain's pubdata hash is bound on the settlement chain (its L2 DA \
+             validator's output, folded into auxiliaryOutputHash, whose preimage is \
+             not relayed): it cannot be checked from L1 alone",
+        ));
+        let da_mode = if carried.blob_count > 0 {
+            DaMode::Blob
+        } else {
+            DaMode::Calldata
+        };
+        Ok(Plan {
+            write,
+            computed_root: format_word(&applied.record.computed_root),
+            claimed_root: format_word(&relayed.info.stored.batch_hash),
+            checks,
+            summary: BatchSummary {
+                da_mode: Some(da_mode),
+                blob_count: carried.blob_count,
+                format_version: format!(
+                    "{}, {}-field StoredBatchInfo",
+                    carried.format,
+                    if relayed.info.stored.dependency_roots_rolling_hash.is_some() {
+                        9
+                    } else {
+                        8
+                    }
+                ),
+                l2_blocks: None,
+                contracts_touched: 0,
+                storage_writes: input.writes.initial.len() + input.writes.repeated.len(),
+                classes_declared: 0,
+                executed: Some(false),
+            },
         })
     }
 
@@ -85,20 +285,21 @@ impl ZksyncEngine {
     async fn commit_tx<S: L1Source>(
         &self,
         source: &S,
-        job: &BatchJob,
+        log: &L1Log,
+        batch: u64,
     ) -> Result<CommitTx, FollowError> {
-        let hash = job.log.transaction_hash;
+        let hash = log.transaction_hash;
         let tx = source
             .transaction(hash)
             .await?
             .ok_or_else(|| missing(format!("transaction {hash}")))?;
-        let call = decode_commit(&tx.input).map_err(|e| self.error(job.batch, hash, e))?;
+        let call = decode_commit(&tx.input).map_err(|e| self.error(batch, hash, e))?;
         let mut blobs = HashMap::new();
         if !tx.blob_versioned_hashes.is_empty() {
             let block = source
-                .block_by_hash(job.log.block_hash)
+                .block_by_hash(log.block_hash)
                 .await?
-                .ok_or_else(|| missing(format!("block {}", job.log.block_hash)))?;
+                .ok_or_else(|| missing(format!("block {}", log.block_hash)))?;
             let fetched = source.blobs(&block, &tx.blob_versioned_hashes).await?;
             let by_hash: HashMap<B256, Vec<u8>> = tx
                 .blob_versioned_hashes
@@ -128,11 +329,49 @@ impl ZksyncEngine {
 }
 
 impl ZksyncEngine {
+    /// Reads the L1 commit transaction of a batch (once per transaction) and finds the batch in it.
+    async fn fetch_on_l1<S: L1Source>(
+        &self,
+        source: &S,
+        job: &BatchJob,
+    ) -> Result<ZksyncFetched, FollowError> {
+        let hash = job.log.transaction_hash;
+        let cell = {
+            let mut recent = self.recent.lock().expect("not poisoned");
+            match recent.iter().find(|(h, _)| *h == hash) {
+                Some((_, cell)) => cell.clone(),
+                None => {
+                    let cell = TxCell::default();
+                    recent.push_back((hash, cell.clone()));
+                    if recent.len() > RECENT_TXS {
+                        recent.pop_front();
+                    }
+                    cell
+                }
+            }
+        };
+        let tx = cell
+            .get_or_try_init(|| async {
+                self.commit_tx(source, &job.log, job.batch)
+                    .await
+                    .map(Arc::new)
+            })
+            .await?
+            .clone();
+        let index = tx
+            .call
+            .batches
+            .iter()
+            .position(|b| b.batch_number == job.batch)
+            .ok_or_else(|| self.error(job.batch, hash, ZksyncCause::NotInTransaction))?;
+        Ok(ZksyncFetched { tx, index })
+    }
+
     /// Decodes batch `fetched.index` of its call with the transaction's blobs
     /// and `earlier` ones (by contract-side commitment).
     fn decode_with(
         &self,
-        job: &BatchJob,
+        batch: u64,
         fetched: &ZksyncFetched,
         earlier: Vec<(B256, Arc<VerifiedBlob>)>,
     ) -> Result<DecodedBatch, FollowError> {
@@ -146,7 +385,7 @@ impl ZksyncEngine {
         }
         let hashes = (!tx.versioned_hashes.is_empty()).then_some(tx.versioned_hashes.as_slice());
         decode_batch_at(&tx.call, fetched.index, &mut blobs, hashes)
-            .ok_or_else(|| self.error(job.batch, tx.hash, ZksyncCause::NotInTransaction))
+            .ok_or_else(|| self.error(batch, tx.hash, ZksyncCause::NotInTransaction))
     }
 }
 
@@ -176,11 +415,39 @@ pub struct CommitTx {
     blobs: HashMap<B256, Arc<VerifiedBlob>>,
 }
 
-/// What fetch read for one batch.
+/// What fetch read for one batch committed on L1.
 pub struct ZksyncFetched {
     tx: Arc<CommitTx>,
     index: usize,
 }
+
+/// What fetch read for one batch: its L1 commit, or the settlement batch that carried it.
+pub enum ZksyncRead {
+    OnL1(ZksyncFetched),
+    Carried(Arc<Carried>),
+}
+
+/// A settlement chain this chain's batches went through.
+struct Layer {
+    /// The settlement chain's diamond proxy on L1 (its `BlockCommit` logs).
+    diamond: Address,
+    /// How the settlement chain's messages name this chain.
+    settled: SettledChain,
+}
+
+/// One of this chain's batches as a settlement batch relayed it to L1,
+/// decoded and checked (the settlement batch's own checks included).
+pub struct Carried {
+    batch: RelayedBatch,
+    /// The settlement batch's DA checks, named `settlement.*`.
+    layer_checks: Vec<Check>,
+    blob_count: usize,
+    format: String,
+}
+
+/// The check no batch carried by a settlement chain can pass from L1 data
+/// alone, so such a batch is at best PARTIAL.
+pub const RELAYED_PUBDATA_HASH: &str = "relayed.pubdata_hash";
 
 /// A decoded batch with the blobs its commit must persist, or a batch that
 /// names an earlier transaction's blob and is decoded in `plan`.
@@ -191,15 +458,18 @@ pub enum ZksyncDecoded {
         index: usize,
     },
     NamesEarlierBlobs(ZksyncFetched),
+    Carried(Arc<Carried>),
 }
 
 impl RollupEngine for ZksyncEngine {
-    type Fetched = ZksyncFetched;
+    type Fetched = ZksyncRead;
     type Decoded = ZksyncDecoded;
 
     fn events(&self) -> EventSource {
+        let mut addresses = vec![self.chain.diamond_proxy];
+        addresses.extend(self.layers.iter().map(|l| l.diamond));
         EventSource {
-            addresses: vec![self.chain.diamond_proxy],
+            addresses,
             topics0: vec![
                 BLOCK_COMMIT,
                 BLOCKS_VERIFICATION,
@@ -210,6 +480,19 @@ impl RollupEngine for ZksyncEngine {
     }
 
     fn classify(&self, log: &L1Log) -> Result<L1Event, FollowError> {
+        if log.address != self.chain.diamond_proxy {
+            // A settlement chain's event: its commits may carry this chain's
+            // batches and its reverts may withdraw them (decided with the
+            // block's timestamp in `expand`). Its executions are not mapped
+            // onto this chain's batches: those become final with this chain's
+            // own next `BlockExecution` on L1 after it moves back.
+            return Ok(
+                match parse_log(&log.topics, &log.data).map_err(|e| malformed_log(log, &e))? {
+                    Some(BatchEvent::Commit { .. } | BatchEvent::Revert { .. }) => L1Event::Expand,
+                    _ => L1Event::Ignore,
+                },
+            );
+        }
         Ok(
             match parse_log(&log.topics, &log.data).map_err(|e| malformed_log(log, &e))? {
                 Some(BatchEvent::Commit {
@@ -235,6 +518,44 @@ impl RollupEngine for ZksyncEngine {
                 None => L1Event::Ignore,
             },
         )
+    }
+
+    async fn expand<S: L1Source>(
+        &self,
+        source: &S,
+        log: &L1Log,
+    ) -> Result<Vec<L1Event>, FollowError> {
+        let Some(layer) = self.layer(log.address) else {
+            return Ok(Vec::new());
+        };
+        if !self.settled_on(source, log, layer).await? {
+            return Ok(Vec::new());
+        }
+        if let Some(BatchEvent::Revert {
+            total_committed, ..
+        }) = parse_log(&log.topics, &log.data).map_err(|e| malformed_log(log, &e))?
+        {
+            return Err(self.error(
+                0,
+                log.transaction_hash,
+                ZksyncCause::LayerRevert {
+                    keep: total_committed,
+                },
+            ));
+        }
+        let carried = self.carried_by(source, log, layer).await?;
+        let mut cache = self.carried.lock().expect("not poisoned");
+        Ok(carried
+            .into_iter()
+            .map(|c| {
+                let event = L1Event::Commit {
+                    batch: Some(c.batch.batch_number),
+                    claimed_root: c.batch.info.stored.batch_hash,
+                };
+                cache.insert(c.batch.batch_number, c);
+                event
+            })
+            .collect())
     }
 
     fn init(&self, store: &Store) -> Result<Option<InitWrite>, FollowError> {
@@ -279,40 +600,43 @@ impl RollupEngine for ZksyncEngine {
         &self,
         source: &S,
         job: &BatchJob,
-    ) -> Result<ZksyncFetched, FollowError> {
-        let hash = job.log.transaction_hash;
-        let cell = {
-            let mut recent = self.recent.lock().expect("not poisoned");
-            match recent.iter().find(|(h, _)| *h == hash) {
-                Some((_, cell)) => cell.clone(),
-                None => {
-                    let cell = TxCell::default();
-                    recent.push_back((hash, cell.clone()));
-                    if recent.len() > RECENT_TXS {
-                        recent.pop_front();
-                    }
-                    cell
-                }
-            }
-        };
-        let tx = cell
-            .get_or_try_init(|| async { self.commit_tx(source, job).await.map(Arc::new) })
-            .await?
-            .clone();
-        let index = tx
-            .call
-            .batches
-            .iter()
-            .position(|b| b.batch_number == job.batch)
-            .ok_or_else(|| self.error(job.batch, hash, ZksyncCause::NotInTransaction))?;
-        Ok(ZksyncFetched { tx, index })
+    ) -> Result<ZksyncRead, FollowError> {
+        if let Some(layer) = self.layer(job.log.address) {
+            let cached = self
+                .carried
+                .lock()
+                .expect("not poisoned")
+                .remove(&job.batch);
+            let carried = match cached {
+                Some(c) => c,
+                None => self
+                    .carried_by(source, &job.log, layer)
+                    .await?
+                    .into_iter()
+                    .find(|c| c.batch.batch_number == job.batch)
+                    .ok_or_else(|| {
+                        self.error(
+                            job.batch,
+                            job.log.transaction_hash,
+                            ZksyncCause::NotInTransaction,
+                        )
+                    })?,
+            };
+            return Ok(ZksyncRead::Carried(carried));
+        }
+        self.fetch_on_l1(source, job).await.map(ZksyncRead::OnL1)
     }
 
-    fn decode(&self, job: &BatchJob, fetched: ZksyncFetched) -> Result<ZksyncDecoded, FollowError> {
+    fn decode(&self, job: &BatchJob, fetched: ZksyncRead) -> Result<ZksyncDecoded, FollowError> {
+        let fetched = match fetched {
+            ZksyncRead::OnL1(fetched) => fetched,
+            // Decoded and checked while scanning.
+            ZksyncRead::Carried(carried) => return Ok(ZksyncDecoded::Carried(carried)),
+        };
         if names_earlier_blobs(&fetched) {
             return Ok(ZksyncDecoded::NamesEarlierBlobs(fetched));
         }
-        let decoded = self.decode_with(job, &fetched, Vec::new())?;
+        let decoded = self.decode_with(job.batch, &fetched, Vec::new())?;
         let ZksyncFetched { tx, index } = fetched;
         Ok(ZksyncDecoded::Ready { decoded, tx, index })
     }
@@ -324,6 +648,7 @@ impl RollupEngine for ZksyncEngine {
         decoded: ZksyncDecoded,
     ) -> Result<Plan, FollowError> {
         let (decoded, tx, index) = match decoded {
+            ZksyncDecoded::Carried(carried) => return self.plan_carried(store, job, &carried),
             ZksyncDecoded::Ready { decoded, tx, index } => (decoded, tx, index),
             ZksyncDecoded::NamesEarlierBlobs(fetched) => {
                 // Every earlier batch is committed, and with it the blobs it published.
@@ -334,7 +659,7 @@ impl RollupEngine for ZksyncEngine {
                         earlier.push((published, Arc::new(blob)));
                     }
                 }
-                let decoded = self.decode_with(job, &fetched, earlier)?;
+                let decoded = self.decode_with(job.batch, &fetched, earlier)?;
                 (decoded, fetched.tx, fetched.index)
             }
         };

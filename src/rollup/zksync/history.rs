@@ -181,6 +181,10 @@ pub struct SettlementPeriod {
     pub from_l1_block: Option<u64>,
     #[serde(default)]
     pub from_l1_timestamp: Option<u64>,
+    /// The settlement chain's own config (`chains/<chain>.toml`), loaded
+    /// beside this one by [`crate::chain::ChainConfig::load`].
+    #[serde(skip)]
+    pub settlement_config: Option<Box<crate::chain::ZksyncChain>>,
 }
 
 /// A contract that forwarded the chain's commits on L1 during a block range.
@@ -410,6 +414,7 @@ mod tests {
                 diamond_on_layer: None,
                 from_l1_block: Some(1),
                 from_l1_timestamp: None,
+                settlement_config: None,
             }],
             ..Default::default()
         };
