@@ -912,6 +912,177 @@ genesis_root = "{}"
         );
     }
 
+    /// An Era-like chain that settles on a Gateway-like chain for Era batches
+    /// 5..13 (the Gateway's v26 then v29 commits, calldata and blobs; Era's
+    /// 8- then 9-field `StoredBatchInfo`) and moves back to L1 for 13..=15, as
+    /// the simulator plans it. Its config names the Gateway period from the
+    /// Gateway's first commit block to the timestamp of Era's first L1 commit
+    /// after it, with the Gateway's config beside it.
+    pub struct GatewayChain {
+        pub zk: ZkChain,
+        pub window: zkreplay::devnet::zksync_gen::GatewayWindow,
+        /// The last Era batch each L1 `BlockExecution` names, in L1 order.
+        pub executions: Vec<u64>,
+        /// Era batch -> the L1 transaction whose log committed it (Era's or the Gateway's).
+        pub committed_by: HashMap<u64, B256>,
+    }
+
+    pub fn gateway_chain() -> GatewayChain {
+        use zkreplay::devnet::zksync_gen::{GatewayWindow, ZksyncFormat};
+        let window = GatewayWindow::mainnet_like(5, 13);
+        let config = ZksyncGenConfig {
+            seed: 7,
+            batches: 15,
+            schedule: vec![
+                (1, ZksyncFormat::BOOJUM_CALLDATA),
+                (3, ZksyncFormat::V26_BLOBS),
+                (13, ZksyncFormat::V29_CALLDATA),
+            ],
+            execute_lag: 2,
+            gateway: Some(window.clone()),
+            ..ZksyncGenConfig::default()
+        };
+        let mut generator = ZksyncGenerator::new(config).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let genesis_file = dir.path().join("genesis.json");
+        std::fs::write(&genesis_file, genesis_json(generator.genesis_logs())).unwrap();
+        let mut roots = vec![generator.genesis_root()];
+        let mut chain = Chain {
+            fork_from: u64::MAX,
+            ..Chain::default()
+        };
+        let (mut first_gateway_block, mut back_on_l1_block) = (None, None);
+        let (mut executions, mut committed_by) = (Vec::new(), HashMap::new());
+        while let Some(planned) = generator.next_batch().unwrap() {
+            roots.push(planned.expected_root);
+            for tx in &planned.txs {
+                let on_gateway = tx.to == window.gateway_diamond;
+                let emitter = if on_gateway {
+                    window.gateway_diamond
+                } else {
+                    DIAMOND
+                };
+                let logs = match decode_commit(&tx.calldata) {
+                    Ok(call) => call
+                        .batches
+                        .iter()
+                        .map(|b| {
+                            let topics = vec![
+                                BLOCK_COMMIT,
+                                B256::from(U256::from(b.batch_number)),
+                                b.new_state_root,
+                                B256::ZERO,
+                            ];
+                            (emitter, topics, Bytes::new())
+                        })
+                        .collect(),
+                    // An execute: the stand-in's label names its last batch.
+                    Err(_) => {
+                        let last: u64 = tx.label.rsplit("..=").next().unwrap().parse().unwrap();
+                        if !on_gateway {
+                            executions.push(last);
+                        }
+                        let root = if on_gateway {
+                            B256::ZERO
+                        } else {
+                            roots[last as usize]
+                        };
+                        let n = B256::from(U256::from(last));
+                        vec![(
+                            emitter,
+                            vec![BLOCK_EXECUTION, n, root, B256::ZERO],
+                            Bytes::new(),
+                        )]
+                    }
+                };
+                let mut hashes = Vec::new();
+                for blob in &tx.blobs {
+                    let hash = zkreplay::blob::VerifiedBlob::from_bytes(blob.clone())
+                        .unwrap()
+                        .versioned_hash;
+                    chain.blobs.insert(hash, blob.clone());
+                    hashes.push(hash);
+                }
+                let is_commit = tx.label.contains("commit");
+                chain.push(tx.to, tx.calldata.clone(), hashes, logs);
+                let block = chain.head();
+                let hash = chain.entries.last().unwrap().0.hash;
+                if is_commit {
+                    committed_by.insert(planned.number, hash);
+                    if on_gateway {
+                        first_gateway_block.get_or_insert(block);
+                    } else if first_gateway_block.is_some() {
+                        back_on_l1_block.get_or_insert(block);
+                    }
+                }
+            }
+        }
+        let back_at = chain.block(back_on_l1_block.unwrap()).unwrap().timestamp;
+        std::fs::write(
+            dir.path().join("gateway-memory.toml"),
+            format!(
+                r#"
+name = "gateway-memory"
+rollup = "zksync"
+l1_chain_id = 31337
+first_l1_block = 0
+[zksync]
+chain_id = {}
+diamond_proxy = "{}"
+relayed_da_validator = "{}"
+"#,
+                window.gateway_chain_id, window.gateway_diamond, window.relayed_da_validator
+            ),
+        )
+        .unwrap();
+        let era_path = dir.path().join("zksync-memory.toml");
+        std::fs::write(
+            &era_path,
+            format!(
+                r#"
+name = "zksync-memory"
+rollup = "zksync"
+l1_chain_id = 31337
+first_l1_block = 0
+log_range = 5
+[zksync]
+chain_id = 324
+diamond_proxy = "{DIAMOND}"
+genesis_file = "{}"
+genesis_root = "{}"
+[[zksync.history.settlement]]
+layer = "l1"
+from_l1_block = 0
+[[zksync.history.settlement]]
+layer = "zk_chain"
+chain = "gateway-memory"
+diamond_on_layer = "{}"
+from_l1_block = {}
+[[zksync.history.settlement]]
+layer = "l1"
+from_l1_timestamp = {back_at}
+"#,
+                genesis_file.display(),
+                roots[0],
+                window.era_diamond_on_gateway,
+                first_gateway_block.unwrap(),
+            ),
+        )
+        .unwrap();
+        let config = ChainConfig::load(&era_path).unwrap();
+        GatewayChain {
+            zk: ZkChain {
+                chain,
+                config,
+                roots,
+                _genesis: dir,
+            },
+            window,
+            executions,
+            committed_by,
+        }
+    }
+
     pub async fn sync(
         zk: &ZkChain,
         l1: &MemoryL1,
@@ -1025,6 +1196,105 @@ async fn zksync_verified_pointer_moves_only_on_execution_and_survives_a_revert()
     assert_eq!(
         (lifecycle.committed, lifecycle.proven, lifecycle.executed),
         (6, 6, 6)
+    );
+}
+
+/// Era through its Gateway period, through the real follower: batches 5..13
+/// reach L1 only inside the Gateway's batches and are applied from the relayed
+/// pubdata to the simulator's true roots, each judged by the relayed
+/// `StoredBatchInfo`, and each PARTIAL naming the one check L1 data cannot
+/// run (never MATCH); the switches to the Gateway and back lose and repeat no
+/// batch; a replay cut at every L1 block ends identical; the verified pointer
+/// crosses the window only with --accept-partial and only as far as L1
+/// executed (Era's first execution after moving back).
+#[tokio::test]
+async fn era_follows_its_gateway_period_and_never_calls_it_match() {
+    use zkreplay::follow::L1BatchRecord;
+    use zkreplay::follow::zksync::RELAYED_PUBDATA_HASH;
+    let gw = zk::gateway_chain();
+    let zk = &gw.zk;
+    let l1 = memory(zk.chain.clone());
+    let last = zk.roots.len() as u64 - 1;
+    let executed = *gw.executions.iter().max().unwrap();
+    assert!(
+        executed >= gw.window.until_batch,
+        "Era executed on L1 after moving back"
+    );
+    let mut outcomes = Vec::new();
+    for (accept_partial, cut) in [(false, false), (true, false), (true, true)] {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(dir.path(), "zksync-memory").unwrap());
+        let opts = FollowOptions {
+            accept_partial,
+            ..options(BlockTag::Latest, None, OnMismatch::Halt)
+        };
+        if cut {
+            for block in 1..=zk.chain.head() {
+                let opts = FollowOptions {
+                    to_block: Some(block),
+                    ..opts.clone()
+                };
+                zk::sync(zk, &l1, &store, &opts).await.unwrap();
+            }
+        } else {
+            zk::sync(zk, &l1, &store, &opts).await.unwrap();
+        }
+        let mut audits = Vec::new();
+        for n in 0..=last {
+            let audit = BatchAudit::read(&store, n).unwrap().unwrap();
+            assert_eq!(
+                audit.computed_root,
+                format_word(&zk.roots[n as usize]),
+                "{n}"
+            );
+            assert!(audit.failed_checks().is_empty(), "{n}: {audit:?}");
+            if gw.window.contains(n) {
+                assert_eq!(audit.verdict, Verdict::Partial, "{n}: {audit:?}");
+                assert_eq!(audit.skipped_checks(), [RELAYED_PUBDATA_HASH], "{n}");
+                let names: Vec<&str> = audit.checks.iter().map(|c| c.name.as_str()).collect();
+                for check in [
+                    "state_root",
+                    "relayed.commitment",
+                    "relayed.stored_batch_hash",
+                ] {
+                    assert!(
+                        names.contains(&check),
+                        "{n}: {check} missing from {names:?}"
+                    );
+                }
+                assert!(
+                    names.iter().any(|c| c.starts_with("settlement.")),
+                    "{n}: {names:?}"
+                );
+            } else {
+                assert_eq!(audit.verdict, Verdict::Match, "{n}: {audit:?}");
+            }
+            if n > 0 {
+                let record = L1BatchRecord::read(&store, n).unwrap().unwrap();
+                assert_eq!(record.l1_transaction_hash, gw.committed_by[&n], "{n}");
+                assert_eq!(
+                    record.format_version.contains("via settlement batch"),
+                    gw.window.contains(n),
+                    "{n}: {}",
+                    record.format_version
+                );
+            }
+            audits.push(audit);
+        }
+        let verified = BatchAudit::verified_batch(&store).unwrap();
+        let expected = if accept_partial {
+            executed
+        } else {
+            gw.window.from_batch - 1
+        };
+        assert_eq!(verified, Some(expected), "accept_partial {accept_partial}");
+        if accept_partial {
+            outcomes.push((audits, verified, L1Cursor::read(&store).unwrap()));
+        }
+    }
+    assert_eq!(
+        outcomes[0], outcomes[1],
+        "cut at every L1 block = uninterrupted"
     );
 }
 
