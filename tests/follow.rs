@@ -927,7 +927,9 @@ genesis_root = "{}"
         pub committed_by: HashMap<u64, B256>,
     }
 
-    pub fn gateway_chain() -> GatewayChain {
+    pub fn gateway_chain(
+        faults: std::collections::BTreeMap<u64, zkreplay::devnet::Fault>,
+    ) -> GatewayChain {
         use zkreplay::devnet::zksync_gen::{GatewayWindow, ZksyncFormat};
         let window = GatewayWindow::mainnet_like(5, 13);
         let config = ZksyncGenConfig {
@@ -940,6 +942,7 @@ genesis_root = "{}"
             ],
             execute_lag: 2,
             gateway: Some(window.clone()),
+            faults,
             ..ZksyncGenConfig::default()
         };
         let mut generator = ZksyncGenerator::new(config).unwrap();
@@ -1209,9 +1212,11 @@ async fn zksync_verified_pointer_moves_only_on_execution_and_survives_a_revert()
 /// executed (Era's first execution after moving back).
 #[tokio::test]
 async fn era_follows_its_gateway_period_and_never_calls_it_match() {
+    use zkreplay::devnet::contracts::ZKSYNC_DIAMOND_ADDRESS as DIAMOND_ADDRESS;
     use zkreplay::follow::L1BatchRecord;
     use zkreplay::follow::zksync::RELAYED_PUBDATA_HASH;
-    let gw = zk::gateway_chain();
+    use zkreplay::rollup::zksync::events::BLOCK_EXECUTION;
+    let gw = zk::gateway_chain(Default::default());
     let zk = &gw.zk;
     let l1 = memory(zk.chain.clone());
     let last = zk.roots.len() as u64 - 1;
@@ -1235,6 +1240,22 @@ async fn era_follows_its_gateway_period_and_never_calls_it_match() {
                     ..opts.clone()
                 };
                 zk::sync(zk, &l1, &store, &opts).await.unwrap();
+                // Committed on the Gateway is not verified: the pointer stays
+                // at or below what Era's own L1 executions have named so far.
+                let executed_so_far = zk.chain.entries[..block as usize]
+                    .iter()
+                    .flat_map(|(_, logs)| logs)
+                    .filter(|(address, topics, _)| {
+                        *address == DIAMOND_ADDRESS && topics[0] == BLOCK_EXECUTION
+                    })
+                    .map(|(_, topics, _)| U256::from_be_bytes(topics[1].0).to::<u64>())
+                    .max()
+                    .unwrap_or(0);
+                let verified = BatchAudit::verified_batch(&store).unwrap().unwrap();
+                assert!(
+                    verified <= executed_so_far,
+                    "L1 block {block}: {verified} > {executed_so_far}"
+                );
             }
         } else {
             zk::sync(zk, &l1, &store, &opts).await.unwrap();
@@ -1296,6 +1317,33 @@ async fn era_follows_its_gateway_period_and_never_calls_it_match() {
         outcomes[0], outcomes[1],
         "cut at every L1 block = uninterrupted"
     );
+}
+
+/// A relayed `StoredBatchInfo` whose root is not the one the relayed pubdata
+/// produces is a finding (MISMATCH on `state_root`, the relayed data otherwise
+/// consistent), and the verified pointer never passes it.
+#[tokio::test]
+async fn a_wrong_root_relayed_through_the_gateway_is_a_mismatch() {
+    use zkreplay::devnet::Fault;
+    let gw = zk::gateway_chain([(7, Fault::TamperedRoot)].into_iter().collect());
+    let zk = &gw.zk;
+    let l1 = memory(zk.chain.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(dir.path(), "zksync-memory").unwrap());
+    let opts = FollowOptions {
+        accept_partial: true,
+        ..options(BlockTag::Latest, None, OnMismatch::Continue)
+    };
+    let report = zk::sync(zk, &l1, &store, &opts).await.unwrap();
+    assert_eq!(report.verdicts.mismatched, 1);
+    let audit = BatchAudit::read(&store, 7).unwrap().unwrap();
+    assert_eq!(audit.verdict, Verdict::Mismatch, "{audit:?}");
+    assert_eq!(audit.failed_checks(), ["state_root"]);
+    assert_eq!(audit.computed_root, format_word(&zk.roots[7]));
+    assert_eq!(BatchAudit::verified_batch(&store).unwrap(), Some(6));
+    drop(store);
+    let status = zkreplay::cli::status::read_status(dir.path()).unwrap();
+    assert_eq!((status[0].findings, status[0].first_finding), (1, Some(7)));
 }
 
 #[tokio::test]

@@ -606,13 +606,17 @@ impl GatewaySim {
                 "a Gateway window needs execute_lag > 0 (batches are executed before each migration)".into(),
             ));
         }
-        if config
-            .faults
-            .keys()
-            .any(|n| *n + config.execute_lag >= window.from_batch && *n < window.until_batch)
-        {
+        // A relayed StoredBatchInfo claiming a wrong root is simulated (the
+        // Gateway relays whatever Era committed there); other faults inside
+        // the window, and reverts reaching into it, are not.
+        if config.faults.iter().any(|(n, fault)| {
+            *n + config.execute_lag >= window.from_batch
+                && *n < window.until_batch
+                && !(window.contains(*n) && *fault == Fault::TamperedRoot)
+        }) {
             return Err(DevnetError::Config(
-                "faults inside (or reverts reaching into) the Gateway window are not simulated"
+                "faults inside (or reverts reaching into) the Gateway window, other than a \
+                 tampered root inside it, are not simulated"
                     .into(),
             ));
         }
