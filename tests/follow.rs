@@ -805,27 +805,8 @@ mod zk {
                     continue; // executions: not needed here
                 };
                 tamper(&mut call);
-                let logs = call
-                    .batches
-                    .iter()
-                    .map(|b| {
-                        let topics = vec![
-                            BLOCK_COMMIT,
-                            B256::from(U256::from(b.batch_number)),
-                            b.new_state_root,
-                            B256::ZERO,
-                        ];
-                        (DIAMOND, topics, Bytes::new())
-                    })
-                    .collect();
-                let mut hashes = Vec::new();
-                for blob in &tx.blobs {
-                    let hash = zkreplay::blob::VerifiedBlob::from_bytes(blob.clone())
-                        .unwrap()
-                        .versioned_hash;
-                    chain.blobs.insert(hash, blob.clone());
-                    hashes.push(hash);
-                }
+                let logs = commit_logs(DIAMOND, &call);
+                let hashes = post_blobs(&mut chain, &tx.blobs);
                 chain.push(DIAMOND, encode_commit(&call), hashes, logs);
                 for b in &call.batches {
                     if let Some(target) = lag.and_then(|lag| b.batch_number.checked_sub(lag))
@@ -858,6 +839,36 @@ genesis_root = "{}"
             roots,
             _genesis: genesis,
         }
+    }
+
+    /// The `BlockCommit` logs `emitter` writes for a commit call.
+    fn commit_logs(emitter: Address, call: &CommitCall) -> Vec<RawLog> {
+        call.batches
+            .iter()
+            .map(|b| {
+                let topics = vec![
+                    BLOCK_COMMIT,
+                    B256::from(U256::from(b.batch_number)),
+                    b.new_state_root,
+                    B256::ZERO,
+                ];
+                (emitter, topics, Bytes::new())
+            })
+            .collect()
+    }
+
+    /// Makes `blobs` available from the node; returns their versioned hashes.
+    fn post_blobs(chain: &mut Chain, blobs: &[Vec<u8>]) -> Vec<B256> {
+        blobs
+            .iter()
+            .map(|blob| {
+                let hash = zkreplay::blob::VerifiedBlob::from_bytes(blob.clone())
+                    .unwrap()
+                    .versioned_hash;
+                chain.blobs.insert(hash, blob.clone());
+                hash
+            })
+            .collect()
     }
 
     /// An L1 transaction proving and executing batches up to `batch`.
@@ -912,10 +923,10 @@ genesis_root = "{}"
         );
     }
 
-    /// An Era-like chain that settles on a Gateway-like chain for Era batches
-    /// 5..13 (the Gateway's v26 then v29 commits, calldata and blobs; Era's
-    /// 8- then 9-field `StoredBatchInfo`) and moves back to L1 for 13..=15, as
-    /// the simulator plans it. Its config names the Gateway period from the
+    /// The simulator's history through a Gateway window
+    /// ([`ZksyncGenConfig::through_gateway`]: Era batches 5..13 on the
+    /// Gateway, its v26 then v29 commits, calldata and blobs, Era's 8- then
+    /// 9-field `StoredBatchInfo`; back on L1 for 13..=15). Its config names the Gateway period from the
     /// Gateway's first commit block to the timestamp of Era's first L1 commit
     /// after it, with the Gateway's config beside it.
     pub struct GatewayChain {
@@ -930,21 +941,11 @@ genesis_root = "{}"
     pub fn gateway_chain(
         faults: std::collections::BTreeMap<u64, zkreplay::devnet::Fault>,
     ) -> GatewayChain {
-        use zkreplay::devnet::zksync_gen::{GatewayWindow, ZksyncFormat};
-        let window = GatewayWindow::mainnet_like(5, 13);
         let config = ZksyncGenConfig {
-            seed: 7,
-            batches: 15,
-            schedule: vec![
-                (1, ZksyncFormat::BOOJUM_CALLDATA),
-                (3, ZksyncFormat::V26_BLOBS),
-                (13, ZksyncFormat::V29_CALLDATA),
-            ],
-            execute_lag: 2,
-            gateway: Some(window.clone()),
             faults,
-            ..ZksyncGenConfig::default()
+            ..ZksyncGenConfig::through_gateway()
         };
+        let window = config.gateway.clone().unwrap();
         let mut generator = ZksyncGenerator::new(config).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let genesis_file = dir.path().join("genesis.json");
@@ -966,19 +967,7 @@ genesis_root = "{}"
                     DIAMOND
                 };
                 let logs = match decode_commit(&tx.calldata) {
-                    Ok(call) => call
-                        .batches
-                        .iter()
-                        .map(|b| {
-                            let topics = vec![
-                                BLOCK_COMMIT,
-                                B256::from(U256::from(b.batch_number)),
-                                b.new_state_root,
-                                B256::ZERO,
-                            ];
-                            (emitter, topics, Bytes::new())
-                        })
-                        .collect(),
+                    Ok(call) => commit_logs(emitter, &call),
                     // An execute: the stand-in's label names its last batch.
                     Err(_) => {
                         let last: u64 = tx.label.rsplit("..=").next().unwrap().parse().unwrap();
@@ -998,14 +987,7 @@ genesis_root = "{}"
                         )]
                     }
                 };
-                let mut hashes = Vec::new();
-                for blob in &tx.blobs {
-                    let hash = zkreplay::blob::VerifiedBlob::from_bytes(blob.clone())
-                        .unwrap()
-                        .versioned_hash;
-                    chain.blobs.insert(hash, blob.clone());
-                    hashes.push(hash);
-                }
+                let hashes = post_blobs(&mut chain, &tx.blobs);
                 let is_commit = tx.label.contains("commit");
                 chain.push(tx.to, tx.calldata.clone(), hashes, logs);
                 let block = chain.head();

@@ -8,9 +8,7 @@
 //! the relayed message layouts follow era-contracts (cited in gateway.rs).
 
 use alloy_primitives::{B256, U256, keccak256};
-use zkreplay::devnet::zksync_gen::{
-    GatewayWindow, ZksyncFormat, ZksyncGenConfig, ZksyncGenerator, generate,
-};
+use zkreplay::devnet::zksync_gen::{GatewayWindow, ZksyncGenConfig, ZksyncGenerator, generate};
 use zkreplay::devnet::{PlannedBatch, PlannedTx};
 use zkreplay::rollup::zksync::calldata::{CommitVersion, decode_commit};
 use zkreplay::rollup::zksync::decode::{BlobStore, DecodedBatch, decode_batches};
@@ -26,24 +24,11 @@ use zkreplay::store::Store;
 const ERA_CHAIN_ID: u64 = 324;
 
 fn window() -> GatewayWindow {
-    // Era batches 5..13 on the Gateway: 8 batches, Era's v29 from 9, the
-    // Gateway's own v29 commits from its batch 3.
-    GatewayWindow::mainnet_like(5, 13)
+    config().gateway.unwrap()
 }
 
 fn config() -> ZksyncGenConfig {
-    ZksyncGenConfig {
-        seed: 7,
-        batches: 15,
-        schedule: vec![
-            (1, ZksyncFormat::BOOJUM_CALLDATA),
-            (3, ZksyncFormat::V26_BLOBS),
-            (13, ZksyncFormat::V29_CALLDATA),
-        ],
-        execute_lag: 2,
-        gateway: Some(window()),
-        ..Default::default()
-    }
+    ZksyncGenConfig::through_gateway()
 }
 
 fn decode_tx(

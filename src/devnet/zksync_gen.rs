@@ -208,6 +208,25 @@ impl Default for ZksyncGenConfig {
 }
 
 impl ZksyncGenConfig {
+    /// A short history through a Gateway window: Boojum calldata, then v26
+    /// blobs on L1; Era batches 5..13 on the Gateway (Era's 9-field
+    /// `StoredBatchInfo` from 9, the Gateway's own v29 commits from its batch
+    /// 3, calldata and blobs alternating); back on L1 with v29 calldata for 13..=15.
+    pub fn through_gateway() -> Self {
+        ZksyncGenConfig {
+            seed: 7,
+            batches: 15,
+            schedule: vec![
+                (1, ZksyncFormat::BOOJUM_CALLDATA),
+                (3, ZksyncFormat::V26_BLOBS),
+                (13, ZksyncFormat::V29_CALLDATA),
+            ],
+            execute_lag: 2,
+            gateway: Some(GatewayWindow::mainnet_like(5, 13)),
+            ..Default::default()
+        }
+    }
+
     /// The format of batch `n`.
     pub fn format_of(&self, n: u64) -> Option<ZksyncFormat> {
         self.schedule

@@ -241,18 +241,13 @@ impl ZksyncEngine {
              validator's output, folded into auxiliaryOutputHash, whose preimage is \
              not relayed): it cannot be checked from L1 alone",
         ));
-        let da_mode = if carried.blob_count > 0 {
-            DaMode::Blob
-        } else {
-            DaMode::Calldata
-        };
         Ok(Plan {
             write,
             computed_root: format_word(&applied.record.computed_root),
             claimed_root: format_word(&relayed.info.stored.batch_hash),
             checks,
             summary: BatchSummary {
-                da_mode: Some(da_mode),
+                da_mode: Some(da_mode(carried.blob_count)),
                 blob_count: carried.blob_count,
                 format_version: format!(
                     "{}, {}-field StoredBatchInfo",
@@ -699,18 +694,13 @@ impl RollupEngine for ZksyncEngine {
             format_word(&decoded.new_state_root),
         ));
         let blob_count = fetched.tx.versioned_hashes.len();
-        let da_mode = if blob_count > 0 {
-            DaMode::Blob
-        } else {
-            DaMode::Calldata
-        };
         Ok(Plan {
             write,
             computed_root: format_word(&applied.record.computed_root),
             claimed_root: format_word(&job.claimed_root),
             checks,
             summary: BatchSummary {
-                da_mode: Some(da_mode),
+                da_mode: Some(da_mode(blob_count)),
                 blob_count,
                 format_version: format!(
                     "{} {}",
@@ -746,6 +736,15 @@ impl RollupEngine for ZksyncEngine {
     fn finalize(&self, store: &Store, batch: u64) -> Result<StoreBatch, FollowError> {
         let state = ZksyncState::open(store).map_err(FollowError::ZksyncState)?;
         Ok(state.plan_executed(batch).0)
+    }
+}
+
+/// How a commit transaction carried its data.
+fn da_mode(blob_count: usize) -> DaMode {
+    if blob_count > 0 {
+        DaMode::Blob
+    } else {
+        DaMode::Calldata
     }
 }
 
