@@ -12,6 +12,26 @@
 //! earlier blob is decoded in `plan`, when every batch before it is committed.
 //! Each blob's KZG commitment comes bound to it ([`VerifiedBlob`]) and is
 //! never recomputed.
+//!
+//! Verified means executed: a batch's audit never moves the verified pointer
+//! ([`RollupEngine::final_on_commit`] is false); `BlockExecution` does, so
+//! default reads never serve a batch a `BlocksRevert` can withdraw.
+//! `BlocksVerification` is recorded as the proven stage.
+//!
+//! While the chain settles on a ZK chain (Era on the ZKsync Gateway, a
+//! `zk_chain` period of the chain's history), its batches reach L1 only in the
+//! settlement chain's pubdata. The engine then also reads the settlement
+//! chain's L1 `BlockCommit` logs; each is expanded while scanning (the
+//! period is decided with the block's timestamp where its boundary is one):
+//! the settlement batch's commit is decoded with every binding check, the
+//! chain's batches are taken from its relayed messages
+//! ([`crate::rollup::zksync::gateway::relayed_batches`]), applied from the
+//! relayed pubdata and judged by the relayed `StoredBatchInfo`. The relayed
+//! pubdata's hash cannot be checked from L1 data ([`RELAYED_PUBDATA_HASH`]),
+//! so such a batch is at best PARTIAL. Not done yet: the settlement chain's
+//! executions are not mapped onto the chain's batches (they become final with
+//! the chain's own next L1 `BlockExecution` after it moves back), and a
+//! settlement-chain `BlocksRevert` inside the period halts the follower.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -208,6 +228,7 @@ impl ZksyncEngine {
             .into_iter()
             .map(|batch| {
                 Arc::new(Carried {
+                    tx: hash,
                     batch,
                     layer_checks: layer_checks.clone(),
                     blob_count,
@@ -433,6 +454,8 @@ struct Layer {
 /// One of this chain's batches as a settlement batch relayed it to L1,
 /// decoded and checked (the settlement batch's own checks included).
 pub struct Carried {
+    /// The settlement chain's commit transaction that carried it.
+    tx: B256,
     batch: RelayedBatch,
     /// The settlement batch's DA checks, named `settlement.*`.
     layer_checks: Vec<Check>,
@@ -601,7 +624,8 @@ impl RollupEngine for ZksyncEngine {
                 .carried
                 .lock()
                 .expect("not poisoned")
-                .remove(&job.batch);
+                .remove(&job.batch)
+                .filter(|c| c.tx == job.log.transaction_hash);
             let carried = match cached {
                 Some(c) => c,
                 None => self
