@@ -215,6 +215,29 @@ fn era_mainnet_settlement_through_the_gateway_window() {
         history.settlement_chains(),
         vec![PathBuf::from("zksync-gateway-mainnet.toml")]
     );
+    // The Gateway's config is loaded beside Era's, and the follower reads the
+    // Gateway diamond's L1 logs besides Era's own.
+    let gateway = window
+        .settlement_config
+        .as_deref()
+        .expect("Gateway config loaded");
+    assert_eq!(
+        gateway.diamond_proxy,
+        address!("6E96D1172a6593D5027Af3c2664C5112Ca75F2B9")
+    );
+    assert_eq!(
+        gateway.relayed_da_validator,
+        Some(address!("595b8C88B9e5f3a4c596C3e81BE6e11D53Bb9200"))
+    );
+    let engine = zkreplay::follow::zksync::ZksyncEngine::new(&chain).unwrap();
+    use zkreplay::follow::engine::RollupEngine;
+    assert_eq!(
+        engine.events().addresses,
+        [
+            address!("32400084C286CF3E17e7B677ea9583e60a000324"),
+            gateway.diamond_proxy
+        ]
+    );
 }
 
 #[test]
