@@ -8,7 +8,6 @@ mod common;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 
 use serde_json::{Value, json};
 use starknet_types_core::felt::Felt;
@@ -260,13 +259,7 @@ fn http(addr: SocketAddr, method: &str, path: &str, body: &[u8]) -> (u16, String
 async fn abusive_requests_are_refused_and_the_server_keeps_serving() {
     let dir = tempfile::tempdir().unwrap();
     let (store, _) = common::sepolia_store(dir.path());
-    let state = AppState {
-        schema: schema(store),
-        metrics: Default::default(),
-        ready: Arc::new(AtomicBool::new(true)),
-        graphiql_assets: None,
-        followers: Vec::new(),
-    };
+    let state = AppState::new(schema(store), Default::default());
     let (graphql, monitor, _task) = api::serve(
         state,
         "127.0.0.1:0".parse().unwrap(),

@@ -4,12 +4,11 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::api::{self, AppState, RollupHandle, RollupKind};
+use crate::api::{self, ApiLimits, AppState, RollupHandle, RollupKind};
 use crate::chain::ChainConfig;
 use crate::store::Store;
 
@@ -42,6 +41,8 @@ pub struct Args {
     /// supplies `l1ChainId`. Missing files are not an error.
     #[arg(long, env = "ZKREPLAY_CHAINS_DIR", default_value = "chains")]
     pub chains_dir: PathBuf,
+    #[command(flatten)]
+    pub limits: ApiLimits,
 }
 
 pub fn run(args: Args) -> anyhow::Result<i32> {
@@ -97,11 +98,8 @@ async fn serve(args: Args) -> anyhow::Result<i32> {
         }
     });
     let state = AppState {
-        schema: api::build_schema(rollups),
-        metrics: Default::default(),
-        ready: Arc::new(AtomicBool::new(true)),
         graphiql_assets: Some(args.graphiql_assets),
-        followers: Vec::new(),
+        ..AppState::new(api::build_schema(rollups), args.limits)
     };
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -120,14 +118,38 @@ pub struct Followed {
     pub status: Arc<crate::follow::FollowStatus>,
 }
 
-/// Serves stores that followers of this process write (`follow`, `demo`):
-/// the API reads the same store instances, `/ready` waits for every
-/// follower to catch up, `/metrics` adds the followers' metrics.
+/// [`serve_followed_with`] under the default limits.
 pub async fn serve_followed(
     followed: &[Followed],
     graphql_addr: SocketAddr,
     monitor_addr: SocketAddr,
     graphiql_assets: PathBuf,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<(
+    SocketAddr,
+    SocketAddr,
+    tokio::task::JoinHandle<Result<(), api::ApiError>>,
+)> {
+    serve_followed_with(
+        followed,
+        graphql_addr,
+        monitor_addr,
+        graphiql_assets,
+        ApiLimits::default(),
+        shutdown,
+    )
+    .await
+}
+
+/// Serves stores that followers of this process write (`follow`, `demo`):
+/// the API reads the same store instances, `/ready` waits for every
+/// follower to catch up, `/metrics` adds the followers' metrics.
+pub async fn serve_followed_with(
+    followed: &[Followed],
+    graphql_addr: SocketAddr,
+    monitor_addr: SocketAddr,
+    graphiql_assets: PathBuf,
+    limits: ApiLimits,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<(
     SocketAddr,
@@ -147,11 +169,9 @@ pub async fn serve_followed(
         })
         .collect();
     let state = AppState {
-        schema: api::build_schema(rollups),
-        metrics: Default::default(),
-        ready: Arc::new(AtomicBool::new(true)),
         graphiql_assets: Some(graphiql_assets),
         followers: followed.iter().map(|f| f.status.clone()).collect(),
+        ..AppState::new(api::build_schema(rollups), limits)
     };
     Ok(api::serve(state, graphql_addr, monitor_addr, shutdown).await?)
 }
