@@ -66,6 +66,32 @@ pub struct IntrospectionBounds {
     pub locations: u64,
 }
 
+/// What a document asks for: its price and the depth of its deepest field.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Price {
+    pub cost: u64,
+    /// Fields on the longest path from an operation to a leaf (leaf
+    /// included; fragment spreads add none).
+    pub depth: usize,
+}
+
+impl Price {
+    /// Two selections side by side: their costs add, the deeper one counts.
+    fn beside(self, other: Price) -> Price {
+        Price {
+            cost: self.cost.saturating_add(other.cost),
+            depth: self.depth.max(other.depth),
+        }
+    }
+
+    fn plus(self, cost: u64) -> Price {
+        Price {
+            cost: self.cost.saturating_add(cost),
+            ..self
+        }
+    }
+}
+
 /// The prices of one served schema.
 #[derive(Debug, Clone, Default)]
 pub struct CostModel {
@@ -94,14 +120,16 @@ impl CostModel {
         &self,
         doc: &ExecutableDocument,
         variables: &Variables,
-    ) -> Result<u64, CostError> {
+    ) -> Result<Price, CostError> {
         let mut walk = Walk::new(self, doc, variables, false);
-        let mut total = 0u64;
+        let mut total = Price::default();
         for (_, operation) in doc.operations.iter() {
-            total = total.saturating_add(walk.set(&operation.node.selection_set.node)?);
+            total = total.beside(walk.set(&operation.node.selection_set.node)?);
         }
         for name in doc.fragments.keys() {
-            total = total.saturating_add(walk.fragment(name)?);
+            // A fragment definition is validated as written, so its price
+            // counts; its depth counts only where an operation spreads it.
+            total = total.plus(walk.fragment(name)?.cost);
         }
         Ok(total)
     }
@@ -116,7 +144,7 @@ impl CostModel {
         let mut walk = Walk::new(self, doc, &EMPTY, true);
         let mut total = 0u64;
         for operation in selected_operations(doc, operation_name) {
-            total = total.saturating_add(walk.set(&operation.selection_set.node)?);
+            total = total.saturating_add(walk.set(&operation.selection_set.node)?.cost);
         }
         Ok(total)
     }
@@ -192,7 +220,7 @@ struct Walk<'d> {
     doc: &'d ExecutableDocument,
     variables: &'d Variables,
     /// `None` while a fragment is being priced: meeting it again is a cycle.
-    fragments: HashMap<&'d str, Option<u64>>,
+    fragments: HashMap<&'d str, Option<Price>>,
     nesting: usize,
     /// Count the fields of the first level only (subscriptions).
     roots_only: bool,
@@ -215,32 +243,32 @@ impl<'d> Walk<'d> {
         }
     }
 
-    fn set(&mut self, set: &'d SelectionSet) -> Result<u64, CostError> {
+    fn set(&mut self, set: &'d SelectionSet) -> Result<Price, CostError> {
         if self.nesting >= MAX_NESTING {
             return Err(CostError::TooDeep);
         }
         self.nesting = self.nesting.saturating_add(1);
-        let mut total = 0u64;
+        let mut total = Price::default();
         for item in &set.items {
             let price = match &item.node {
                 Selection::Field(field) => self.field(&field.node)?,
                 // A spread or an inline fragment is one more node to visit.
-                Selection::FragmentSpread(spread) => self
-                    .fragment(&spread.node.fragment_name.node)?
-                    .saturating_add(1),
+                Selection::FragmentSpread(spread) => {
+                    self.fragment(&spread.node.fragment_name.node)?.plus(1)
+                }
                 Selection::InlineFragment(inline) => {
-                    self.set(&inline.node.selection_set.node)?.saturating_add(1)
+                    self.set(&inline.node.selection_set.node)?.plus(1)
                 }
             };
-            total = total.saturating_add(price);
+            total = total.beside(price);
         }
         self.nesting = self.nesting.saturating_sub(1);
         Ok(total)
     }
 
-    fn field(&mut self, field: &'d Field) -> Result<u64, CostError> {
+    fn field(&mut self, field: &'d Field) -> Result<Price, CostError> {
         if self.roots_only {
-            return Ok(1);
+            return Ok(Price { cost: 1, depth: 1 });
         }
         let rule = self.model.rule(field.name.node.as_str());
         let items = match rule.items {
@@ -249,12 +277,15 @@ impl<'d> Walk<'d> {
             Items::Page => self.page_size(field),
         };
         let selection = self.set(&field.selection_set.node)?;
-        Ok(rule
-            .weight
-            .saturating_add(items.saturating_mul(rule.per_item.saturating_add(selection))))
+        Ok(Price {
+            cost: rule
+                .weight
+                .saturating_add(items.saturating_mul(rule.per_item.saturating_add(selection.cost))),
+            depth: selection.depth.saturating_add(1),
+        })
     }
 
-    fn fragment(&mut self, name: &'d str) -> Result<u64, CostError> {
+    fn fragment(&mut self, name: &'d str) -> Result<Price, CostError> {
         match self.fragments.get(name) {
             Some(Some(price)) => return Ok(*price),
             Some(None) => return Err(CostError::FragmentCycle(name.to_owned())),
@@ -262,7 +293,7 @@ impl<'d> Walk<'d> {
         }
         // An unknown fragment is priced at nothing here; validation names it.
         let Some(definition) = self.doc.fragments.get(name) else {
-            return Ok(0);
+            return Ok(Price::default());
         };
         self.fragments.insert(name, None);
         let price = self.set(&definition.node.selection_set.node)?;

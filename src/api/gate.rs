@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use async_graphql::{BatchRequest, BatchResponse, Request};
+use async_graphql::{BatchRequest, BatchResponse, Request, ServerError, Value};
 use tokio::sync::{OnceCell, OwnedSemaphorePermit, Semaphore};
 
 use super::budget::{Budget, RequestId};
@@ -106,8 +106,9 @@ impl Gate {
         })
     }
 
-    /// Refuses an over-long batch, prices every query (parsing it once, for
-    /// execution too) and refuses the request above the cost limit.
+    /// Refuses an over-long batch, then parses and prices its queries one by
+    /// one (parsed once, for execution too), refusing the request as soon as
+    /// the running total passes the cost limit: the rest is never parsed.
     pub async fn price(
         self: &Arc<Self>,
         batch: BatchRequest,
@@ -122,37 +123,48 @@ impl Gate {
             });
         }
         let model = self.model().await.clone();
+        let limits = self.limits.clone();
         let price = move |mut batch: BatchRequest| {
             let mut total = 0u64;
             for request in batch.iter_mut() {
-                total = total.saturating_add(price_request(&model, request)?);
+                total = total.saturating_add(price_request(&model, &limits, request)?);
+                if total > limits.max_cost {
+                    return Err(LimitError::Cost {
+                        cost: total,
+                        limit: limits.max_cost,
+                    });
+                }
             }
             Ok::<_, LimitError>((batch, total))
         };
-        let (batch_out, cost) = if body_bytes <= INLINE_PARSE_BYTES {
-            price(batch)?
-        } else {
-            let pool = self.pool.clone();
-            let permit = pool
+        self.parse(body_bytes, move || price(batch)).await?
+    }
+
+    /// Runs `work`, which parses a document of `bytes`: inline when it is
+    /// small, else on the blocking pool under the server-wide cap on its
+    /// threads (parsing a large document takes the CPU for a while).
+    pub async fn parse<T: Send + 'static>(
+        &self,
+        bytes: usize,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, LimitError> {
+        if bytes <= INLINE_PARSE_BYTES {
+            return Ok(work());
+        }
+        let permit =
+            self.pool
+                .clone()
                 .acquire_owned()
                 .await
                 .map_err(|_| LimitError::ServerBusy {
                     limit: self.limits.max_concurrent,
                 })?;
-            tokio::task::spawn_blocking(move || {
-                let _permit = permit;
-                price(batch)
-            })
-            .await
-            .map_err(|e| LimitError::Unpriceable(e.to_string()))??
-        };
-        if cost > self.limits.max_cost {
-            return Err(LimitError::Cost {
-                cost,
-                limit: self.limits.max_cost,
-            });
-        }
-        Ok((batch_out, cost))
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            work()
+        })
+        .await
+        .map_err(|e| LimitError::Unpriceable(e.to_string()))
     }
 
     /// The budget of a request priced at `cost` that must end by `deadline`.
@@ -163,23 +175,27 @@ impl Gate {
         Budget::new(request_id, remaining, pool)
     }
 
-    /// Executes a priced batch by `deadline`, then serializes the response
-    /// within the response-size limit.
+    /// Executes a priced batch by `deadline`: a request that meets it gets
+    /// the deadline error alone, never a partial answer.
     pub async fn execute(
         &self,
         batch: BatchRequest,
         budget: Budget,
         request_id: &str,
         deadline: Instant,
-    ) -> Result<(Vec<u8>, bool), LimitError> {
+    ) -> Result<BatchResponse, LimitError> {
         let batch = batch.data(RequestId(request_id.to_owned())).data(budget);
+        let deadline_error = LimitError::Deadline {
+            ms: self.limits.deadline_ms,
+        };
         let response = tokio::time::timeout_at(deadline.into(), self.schema.execute_batch(batch))
             .await
-            .map_err(|_| LimitError::Deadline {
-                ms: self.limits.deadline_ms,
-            })?;
-        let had_errors = !response.is_ok();
-        Ok((self.serialize(&response)?, had_errors))
+            .map_err(|_| deadline_error.clone())?;
+        // Resolvers that met the deadline answered with an error each.
+        if response_errors(&response).any(|e| is_code(e, deadline_error.code())) {
+            return Err(deadline_error);
+        }
+        Ok(response)
     }
 
     /// The response as JSON, refused once it grows past the limit (so an
@@ -196,16 +212,44 @@ impl Gate {
     }
 }
 
-/// One query's price; a query that does not parse is priced at 0 (execution
-/// reports the syntax error at no cost).
-pub fn price_request(model: &CostModel, request: &mut Request) -> Result<u64, LimitError> {
+/// One query's price, refused when it nests deeper than the limit; a query
+/// that does not parse is priced at 0 (execution reports the syntax error at
+/// no cost).
+pub fn price_request(
+    model: &CostModel,
+    limits: &ApiLimits,
+    request: &mut Request,
+) -> Result<u64, LimitError> {
     let variables = request.variables.clone();
-    match request.parsed_query() {
-        Ok(doc) => model
-            .document(doc, &variables)
-            .map_err(|e| LimitError::Unpriceable(e.to_string())),
-        Err(_) => Ok(0),
+    let Ok(doc) = request.parsed_query() else {
+        return Ok(0);
+    };
+    let price = model
+        .document(doc, &variables)
+        .map_err(|e| LimitError::Unpriceable(e.to_string()))?;
+    if price.depth > limits.max_depth {
+        return Err(LimitError::Depth {
+            depth: price.depth,
+            limit: limits.max_depth,
+        });
     }
+    Ok(price.cost)
+}
+
+fn response_errors(response: &BatchResponse) -> impl Iterator<Item = &ServerError> {
+    let responses = match response {
+        BatchResponse::Single(one) => std::slice::from_ref(one),
+        BatchResponse::Batch(many) => many.as_slice(),
+    };
+    responses.iter().flat_map(|r| r.errors.iter())
+}
+
+fn is_code(error: &ServerError, code: &str) -> bool {
+    error
+        .extensions
+        .as_ref()
+        .and_then(|e| e.get("code"))
+        .is_some_and(|c| *c == Value::from(code))
 }
 
 /// A client's place among its in-flight requests, freed on drop.

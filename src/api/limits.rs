@@ -14,6 +14,10 @@ pub struct ApiLimits {
     /// priced at before it runs (see README, "API limits").
     #[arg(long = "graphql-max-cost", env = "ZKREPLAY_GRAPHQL_MAX_COST", default_value_t = DEFAULT_MAX_COST)]
     pub max_cost: u64,
+    /// Deepest nesting of fields a query may have (leaf fields count; the
+    /// introspection query GraphiQL sends on load is 13 deep).
+    #[arg(long = "graphql-max-depth", env = "ZKREPLAY_GRAPHQL_MAX_DEPTH", default_value_t = DEFAULT_MAX_DEPTH)]
+    pub max_depth: usize,
     /// Largest response body in bytes.
     #[arg(long = "graphql-max-response-bytes", env = "ZKREPLAY_GRAPHQL_MAX_RESPONSE_BYTES", default_value_t = DEFAULT_MAX_RESPONSE_BYTES)]
     pub max_response_bytes: usize,
@@ -59,6 +63,7 @@ pub struct ApiLimits {
 }
 
 pub const DEFAULT_MAX_COST: u64 = 200_000;
+pub const DEFAULT_MAX_DEPTH: usize = 16;
 pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 8 << 20;
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1 << 20;
 pub const DEFAULT_MAX_BATCH: usize = 10;
@@ -75,6 +80,7 @@ impl Default for ApiLimits {
     fn default() -> Self {
         ApiLimits {
             max_cost: DEFAULT_MAX_COST,
+            max_depth: DEFAULT_MAX_DEPTH,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             max_batch: DEFAULT_MAX_BATCH,
@@ -115,6 +121,8 @@ pub enum LimitError {
          (smaller pages, fewer aliases or fewer fragment spreads lower the price)"
     )]
     Cost { cost: u64, limit: u64 },
+    #[error("query nests fields {depth} deep and the limit is {limit}")]
+    Depth { depth: usize, limit: usize },
     #[error("query cannot be priced: {0}")]
     Unpriceable(String),
     #[error("this client already has {limit} requests in flight; retry when one completes")]
@@ -139,6 +147,7 @@ impl LimitError {
         match self {
             LimitError::Batch { .. } => "BATCH_LIMIT",
             LimitError::Cost { .. } => "COST_LIMIT",
+            LimitError::Depth { .. } => "DEPTH_LIMIT",
             LimitError::Unpriceable(_) => "INVALID_QUERY",
             LimitError::ClientBusy { .. } => "CLIENT_CONCURRENCY_LIMIT",
             LimitError::ServerBusy { .. } => "SERVER_BUSY",

@@ -49,7 +49,7 @@ pub mod subscription;
 pub mod ws;
 
 pub use budget::RequestId;
-pub use limits::ApiLimits;
+pub use limits::{ApiLimits, LimitError};
 pub use schema::{ApiSchema, RollupHandle, RollupKind, build_schema};
 
 /// API-layer errors (start-up only: request errors are GraphQL responses).
@@ -222,9 +222,7 @@ async fn graphql_handler(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("-")
         .to_owned();
-    let client = extensions
-        .get::<ConnectInfo<listener::ClientAddr>>()
-        .map(|info| info.0.0.ip());
+    let client = client_ip(&extensions);
     let request: BatchRequest = match serde_json::from_slice(&body) {
         Ok(request) => request,
         Err(e) => {
@@ -240,7 +238,8 @@ async fn graphql_handler(
         let _admission = gate.admit(client, deadline).await?;
         let (request, cost) = gate.price(request, body.len()).await?;
         let budget = gate.budget(&request_id, cost, started);
-        gate.execute(request, budget, &request_id, deadline).await
+        let response = gate.execute(request, budget, &request_id, deadline).await?;
+        Ok::<_, LimitError>((gate.serialize(&response)?, !response.is_ok()))
     }
     .await;
     match outcome {
@@ -253,6 +252,14 @@ async fn graphql_handler(
             limit.into_response()
         }
     }
+}
+
+/// The peer's address, set by the listener (absent when a router is driven
+/// without one, as in some tests).
+fn client_ip(extensions: &Extensions) -> Option<std::net::IpAddr> {
+    extensions
+        .get::<ConnectInfo<listener::ClientAddr>>()
+        .map(|info| info.0.0.ip())
 }
 
 fn client_error(status: StatusCode, message: String) -> Response {

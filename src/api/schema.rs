@@ -25,15 +25,12 @@ use crate::store::Store;
 /// The served schema type.
 pub type ApiSchema = Schema<QueryRoot, EmptyMutation, SubscriptionRoot>;
 
-/// Query depth limit (the cost model bounds breadth; this bounds nesting).
-pub const MAX_DEPTH: usize = 12;
-
-/// Builds the schema over a set of rollup stores.
+/// Builds the schema over a set of rollup stores. Its limits (depth, cost,
+/// deadline) are applied by the server in front of it ([`super::gate`]).
 pub fn build_schema(rollups: Vec<RollupHandle>) -> ApiSchema {
     Schema::build(QueryRoot, EmptyMutation, SubscriptionRoot)
         .data(Arc::new(rollups))
         .data(BatchWatch::default())
-        .limit_depth(MAX_DEPTH)
         .finish()
 }
 
