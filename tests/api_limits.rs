@@ -600,6 +600,54 @@ async fn subscription_floods_are_refused() {
     assert!(elapsed < Duration::from_millis(100), "{elapsed:?}");
 }
 
+#[test]
+fn follow_serve_and_demo_take_the_same_limit_flags() {
+    use clap::Parser;
+    use zkreplay::cli::{Cli, Command};
+    let flags = [
+        "--graphql-max-cost",
+        "5",
+        "--graphql-max-depth",
+        "7",
+        "--graphql-deadline-ms",
+        "9",
+        "--graphql-max-ws-connections",
+        "3",
+    ];
+    let commands: [&[&str]; 3] = [
+        &[
+            "follow",
+            "--chain",
+            "c.toml",
+            "--rpc-url",
+            "http://l1",
+            "--data-dir",
+            "d",
+        ],
+        &["serve", "--data-dir", "d"],
+        &["demo"],
+    ];
+    for command in commands {
+        let argv = ["zkreplay"].iter().chain(command).chain(&flags);
+        let limits = match Cli::parse_from(argv).command {
+            Command::Follow(args) => args.limits,
+            Command::Serve(args) => args.limits,
+            Command::Demo(args) => args.limits,
+            other => panic!("parsed as {other:?}"),
+        };
+        assert_eq!(
+            (
+                limits.max_cost,
+                limits.max_depth,
+                limits.deadline_ms,
+                limits.max_ws_connections
+            ),
+            (5, 7, 9, 3),
+            "{command:?}"
+        );
+    }
+}
+
 // ---------------------------------------------------------------- decoders
 
 #[test]

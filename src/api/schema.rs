@@ -12,11 +12,12 @@
 
 use std::sync::Arc;
 
-use async_graphql::{Context, EmptyMutation, Enum, Error, Object, Result, Schema};
+use async_graphql::{Context, EmptyMutation, Error, Object, Result, Schema};
 
 use super::budget::Budget;
 use super::rollup::Rollup;
 use super::subscription::{BatchWatch, SubscriptionRoot};
+pub use crate::chain::RollupKind;
 use crate::follow::FollowStatus;
 use crate::rollup::starknet::query::{QueryError, StarknetReader};
 use crate::rollup::zksync::query::{QueryError as ZksyncQueryError, ZksyncReader};
@@ -77,26 +78,6 @@ impl RollupHandle {
             RollupKind::Zksync => ZksyncReader::new(&self.store)
                 .last_batch()
                 .map_err(|e| e.to_string()),
-        }
-    }
-}
-
-/// Which rollup family a chain belongs to.
-#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RollupKind {
-    Starknet,
-    Zksync,
-}
-
-impl RollupKind {
-    /// Chain identities are `starknet-*` or `zksync-*` (see the chain configs).
-    pub fn from_chain(chain: &str) -> Option<Self> {
-        if chain.starts_with("starknet") {
-            Some(RollupKind::Starknet)
-        } else if chain.starts_with("zksync") {
-            Some(RollupKind::Zksync)
-        } else {
-            None
         }
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::api::{self, ApiLimits, AppState, RollupHandle, RollupKind};
+use crate::api::{self, ApiLimits, AppState, RollupHandle};
 use crate::chain::ChainConfig;
 use crate::store::Store;
 
@@ -69,13 +69,12 @@ async fn serve(args: Args) -> anyhow::Result<i32> {
     for (i, dir) in dirs.iter().enumerate() {
         let (store, manifest) = Store::open_secondary(dir, &scratch.path().join(i.to_string()))
             .with_context(|| format!("opening store {}", dir.display()))?;
-        let kind =
-            RollupKind::from_chain(manifest.rollup().unwrap_or_default()).with_context(|| {
-                format!(
-                    "chain {:?} is neither starknet-* nor zksync-*",
-                    manifest.chain
-                )
-            })?;
+        let kind = manifest.kind().with_context(|| {
+            format!(
+                "chain {:?} is neither starknet-* nor zksync-*",
+                manifest.chain
+            )
+        })?;
         let mut handle = RollupHandle::new(manifest.chain.clone(), kind, Arc::new(store));
         let config_path = args.chains_dir.join(format!("{}.toml", manifest.chain));
         if config_path.is_file() {
@@ -118,33 +117,10 @@ pub struct Followed {
     pub status: Arc<crate::follow::FollowStatus>,
 }
 
-/// [`serve_followed_with`] under the default limits.
-pub async fn serve_followed(
-    followed: &[Followed],
-    graphql_addr: SocketAddr,
-    monitor_addr: SocketAddr,
-    graphiql_assets: PathBuf,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<(
-    SocketAddr,
-    SocketAddr,
-    tokio::task::JoinHandle<Result<(), api::ApiError>>,
-)> {
-    serve_followed_with(
-        followed,
-        graphql_addr,
-        monitor_addr,
-        graphiql_assets,
-        ApiLimits::default(),
-        shutdown,
-    )
-    .await
-}
-
 /// Serves stores that followers of this process write (`follow`, `demo`):
 /// the API reads the same store instances, `/ready` waits for every
 /// follower to catch up, `/metrics` adds the followers' metrics.
-pub async fn serve_followed_with(
+pub async fn serve_followed(
     followed: &[Followed],
     graphql_addr: SocketAddr,
     monitor_addr: SocketAddr,
@@ -159,11 +135,7 @@ pub async fn serve_followed_with(
     let rollups = followed
         .iter()
         .map(|f| {
-            let kind = match f.config.rollup {
-                crate::chain::RollupKind::Starknet => RollupKind::Starknet,
-                crate::chain::RollupKind::Zksync => RollupKind::Zksync,
-            };
-            RollupHandle::new(f.config.name.clone(), kind, f.store.clone())
+            RollupHandle::new(f.config.name.clone(), f.config.rollup, f.store.clone())
                 .with_l1_chain_id(f.config.l1_chain_id)
                 .with_follow_status(f.status.clone())
         })
