@@ -93,6 +93,10 @@ impl Budget {
         T: Send + 'static,
         F: FnOnce(&Budget) -> Result<T> + Send + 'static,
     {
+        // Past the deadline every unit fails at once without awaiting, so a
+        // request of thousands of fields would never yield to the timeout
+        // around it; this yields once the task's scheduling budget is spent.
+        tokio::task::consume_budget().await;
         self.check()?;
         let Some(pool) = &self.0.pool else {
             return work(self);

@@ -17,6 +17,7 @@ use crate::rollup::starknet::query::{StarknetReader, fee_token};
 use crate::rollup::zksync::query::{
     L2_BASE_TOKEN, NONCE_HOLDER, Nonces, ZksyncReader, mapping_slot, nonce_slot,
 };
+use crate::store::Store;
 
 /// A rollup and everything zkreplay rebuilt for it.
 ///
@@ -127,31 +128,23 @@ impl Rollup {
         key: Word,
         at_batch: Option<Long>,
     ) -> Result<Word> {
-        let handle = self.0.clone();
-        Budget::of(ctx)
-            .run(move |b| {
-                let batch = resolve_batch(&handle, b, at_batch)?;
-                match handle.kind {
-                    RollupKind::Starknet => {
-                        let (address, key) = (
-                            address.starknet().map_err(Error::new)?,
-                            key.starknet("key").map_err(Error::new)?,
-                        );
-                        let value = StarknetReader::new(&handle.store)
-                            .storage_at(&address, &key, batch)
-                            .map_err(|e| query_error(b, e))?;
-                        Ok(Word(B256::from(value.to_bytes_be())))
-                    }
-                    RollupKind::Zksync => {
-                        let address = address.zksync().map_err(Error::new)?;
-                        ZksyncReader::new(&handle.store)
-                            .storage_at(&address, &key.0, batch)
-                            .map(Word)
-                            .map_err(|e| zksync_error(b, e))
-                    }
-                }
-            })
-            .await
+        self.at_slot(
+            ctx,
+            address,
+            key,
+            at_batch,
+            |store, slot, batch, b| match slot {
+                Slot::Starknet { address, key } => StarknetReader::new(store)
+                    .storage_at(&address, &key, batch)
+                    .map(|value| Word(B256::from(value.to_bytes_be())))
+                    .map_err(|e| query_error(b, e)),
+                Slot::Zksync { address, key } => ZksyncReader::new(store)
+                    .storage_at(&address, &key, batch)
+                    .map(Word)
+                    .map_err(|e| zksync_error(b, e)),
+            },
+        )
+        .await
     }
 
     /// An account's transaction nonce as of `atBatch` (default: the last verified batch).
@@ -303,29 +296,58 @@ impl Rollup {
         key: Word,
         at_batch: Option<Long>,
     ) -> Result<StorageProof> {
+        self.at_slot(
+            ctx,
+            address,
+            key,
+            at_batch,
+            |store, slot, batch, b| match slot {
+                Slot::Starknet { address, key } => StarknetReader::new(store)
+                    .storage_proof(&address, &key, batch)
+                    .map(|proof| StorageProof::Starknet(StarknetProof::from(proof)))
+                    .map_err(|e| query_error(b, e)),
+                Slot::Zksync { address, key } => ZksyncReader::new(store)
+                    .storage_proof(&address, &key, batch)
+                    .map(|proof| StorageProof::Zksync(ZksyncProof::from(proof)))
+                    .map_err(|e| zksync_error(b, e)),
+            },
+        )
+        .await
+    }
+}
+
+/// A storage slot's arguments, checked for the rollup family they address.
+enum Slot {
+    Starknet { address: Felt, key: Felt },
+    Zksync { address: Address, key: B256 },
+}
+
+impl Rollup {
+    /// Reads one slot as of `atBatch` (default: the last verified batch):
+    /// `storage` and `proof` validate their arguments alike through here.
+    async fn at_slot<T: Send + 'static>(
+        &self,
+        ctx: &Context<'_>,
+        address: AddressScalar,
+        key: Word,
+        at_batch: Option<Long>,
+        read: fn(&Store, Slot, u64, &Budget) -> Result<T>,
+    ) -> Result<T> {
         let handle = self.0.clone();
         Budget::of(ctx)
             .run(move |b| {
                 let batch = resolve_batch(&handle, b, at_batch)?;
-                match handle.kind {
-                    RollupKind::Starknet => {
-                        let (address, key) = (
-                            address.starknet().map_err(Error::new)?,
-                            key.starknet("key").map_err(Error::new)?,
-                        );
-                        let proof = StarknetReader::new(&handle.store)
-                            .storage_proof(&address, &key, batch)
-                            .map_err(|e| query_error(b, e))?;
-                        Ok(StorageProof::Starknet(StarknetProof::from(proof)))
-                    }
-                    RollupKind::Zksync => {
-                        let address = address.zksync().map_err(Error::new)?;
-                        let proof = ZksyncReader::new(&handle.store)
-                            .storage_proof(&address, &key.0, batch)
-                            .map_err(|e| zksync_error(b, e))?;
-                        Ok(StorageProof::Zksync(ZksyncProof::from(proof)))
-                    }
-                }
+                let slot = match handle.kind {
+                    RollupKind::Starknet => Slot::Starknet {
+                        address: address.starknet().map_err(Error::new)?,
+                        key: key.starknet("key").map_err(Error::new)?,
+                    },
+                    RollupKind::Zksync => Slot::Zksync {
+                        address: address.zksync().map_err(Error::new)?,
+                        key: key.0,
+                    },
+                };
+                read(&handle.store, slot, batch, b)
             })
             .await
     }
