@@ -15,7 +15,8 @@
 //! with `StarknetState` (1,000,000 writes over four contracts, ten batches) and
 //! kept in `ZKREPLAY_BENCH_STORE` when that is set, so later runs skip the
 //! build. Other tunables: `ZKREPLAY_BENCH_SECONDS` (default 10 per phase),
-//! `ZKREPLAY_BENCH_SERVER_THREADS` (default 2). Server and load generator
+//! `ZKREPLAY_BENCH_SERVER_THREADS` (default 2), `ZKREPLAY_BENCH_LEAVES`
+//! (default 1,000,000; fewer build faster, e.g. in a debug build). Server and load generator
 //! share the machine, so the figures are a lower bound of what the server
 //! alone sustains.
 
@@ -36,11 +37,17 @@ use zkreplay::rollup::starknet::query::{ETH_TOKEN, erc20_balance_slot};
 use zkreplay::rollup::starknet::state::{GlobalRootRule, StarknetState};
 use zkreplay::store::Store;
 
-const LEAVES: u64 = 1_000_000;
+/// Storage leaves of the store (`ZKREPLAY_BENCH_LEAVES`, default 1,000,000).
+fn leaves() -> u64 {
+    env_or("ZKREPLAY_BENCH_LEAVES", 1_000_000)
+}
+
 const BATCHES: u64 = 10;
-/// Accounts with an ETH balance, one leaf each (the high limb is 0, and a zero
-/// value is no leaf).
-const ACCOUNTS: u64 = 250_000;
+/// Accounts with an ETH balance, a quarter of the leaves, one leaf each (the
+/// high limb is 0, and a zero value is no leaf).
+fn accounts() -> u64 {
+    leaves() / 4
+}
 /// Three more contracts share the remaining leaves.
 const OTHER_CONTRACTS: u64 = 3;
 
@@ -85,7 +92,7 @@ fn balance_of(i: u64) -> U256 {
     U256::from(i + 1) * U256::from(1_000_000_007u64)
 }
 
-/// Builds the 1,000,000-leaf store (or reopens a finished one).
+/// Builds the store (or reopens a finished one).
 fn build_store(path: &std::path::Path) -> Store {
     let store = Store::open(path, "starknet-bench").unwrap();
     let state = StarknetState::new(&store);
@@ -95,13 +102,13 @@ fn build_store(path: &std::path::Path) -> Store {
         return store;
     }
     assert_eq!(done, 0, "a partial store at {}: delete it", path.display());
-    let other_leaves = LEAVES - ACCOUNTS;
+    let other_leaves = leaves() - accounts();
     let started = Instant::now();
     for batch in 0..BATCHES {
         let mut diff = StateDiff::default();
         let eth = diff.contracts.entry(eth_token()).or_default();
         eth.class_hash = Some(B256::with_last_byte(1));
-        let per_batch = ACCOUNTS / BATCHES;
+        let per_batch = accounts() / BATCHES;
         for i in batch * per_batch..(batch + 1) * per_batch {
             let slot = erc20_balance_slot(&account(i));
             eth.storage.insert(
@@ -129,7 +136,7 @@ fn build_store(path: &std::path::Path) -> Store {
         store.commit(write).unwrap();
         eprintln!(
             "batch {batch}: {} leaves so far, {:.0} s",
-            (batch + 1) * LEAVES / BATCHES,
+            (batch + 1) * leaves() / BATCHES,
             started.elapsed().as_secs_f64()
         );
     }
@@ -141,14 +148,14 @@ fn build_store(path: &std::path::Path) -> Store {
 fn request_body(n: u64) -> (String, String) {
     let pick = random_word(n ^ 0x5555).0[31] as u64 * 977 + n;
     if n.is_multiple_of(2) {
-        let i = pick % ACCOUNTS;
+        let i = pick % accounts();
         let query = format!(
             r#"{{ rollup(name: "starknet-bench") {{ balance(token: "ETH", account: "{:#x}") }} }}"#,
             account(i)
         );
         (query, format!("{:#x}", balance_of(i)))
     } else {
-        let i = pick % (LEAVES - ACCOUNTS);
+        let i = pick % (leaves() - accounts());
         let query = format!(
             r#"{{ rollup(name: "starknet-bench") {{ storage(address: "{}", key: "{}", atBatch: {}) }} }}"#,
             zkreplay::hexfmt::format_word(&other_contract(i % OTHER_CONTRACTS)),
