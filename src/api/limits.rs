@@ -34,7 +34,8 @@ pub struct ApiLimits {
     /// worker; larger ones on the blocking pool.
     #[arg(long = "graphql-inline-cost", env = "ZKREPLAY_GRAPHQL_INLINE_COST", default_value_t = DEFAULT_INLINE_COST)]
     pub inline_cost: u64,
-    /// Threads reading the store for large requests (0: one per CPU).
+    /// Threads reading the store for large requests (0: half the CPUs, at
+    /// least one, so large requests leave the other half to cheap ones).
     #[arg(
         long = "graphql-blocking-threads",
         env = "ZKREPLAY_GRAPHQL_BLOCKING_THREADS",
@@ -102,10 +103,10 @@ impl ApiLimits {
         Duration::from_millis(self.deadline_ms)
     }
 
-    /// Threads of the blocking pool: the flag, or one per CPU.
+    /// Threads of the blocking pool: the flag, or half the CPUs (at least one).
     pub fn blocking_threads(&self) -> usize {
         match self.blocking_threads {
-            0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+            0 => std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1)),
             n => n,
         }
     }
