@@ -1,37 +1,53 @@
-//! GraphQL load benchmark: keep-alive POSTs of `balance` and `storage`
-//! queries against a Starknet store of 1,000,000 storage leaves, reporting
-//! requests per second and p50/p99 latency.
+//! GraphQL load benchmark against a Starknet store of 1,000,000 storage
+//! leaves, in two phases:
+//!
+//! 1. throughput: keep-alive POSTs of `balance` and `storage` queries over
+//!    `ZKREPLAY_BENCH_CONNECTIONS` connections (default 32), every answer
+//!    checked, reporting requests per second and p50/p99 latency;
+//! 2. mixed load: `ZKREPLAY_BENCH_CLIENTS` clients (default 500), each its own
+//!    keep-alive connection from its own loopback address (127.0.x.y), one in
+//!    ten sending capped-expensive queries (3,000 balances through fragments,
+//!    and a query priced over the cap that is refused), the rest cheap ones;
+//!    reporting the cheap queries' p50/p99/max latency, the expensive ones',
+//!    the answers by status, and connection errors (resets).
 //!
 //! `cargo bench --bench api_load` (release build). The store is built once
 //! with `StarknetState` (1,000,000 writes over four contracts, ten batches) and
 //! kept in `ZKREPLAY_BENCH_STORE` when that is set, so later runs skip the
-//! build. Tunables: `ZKREPLAY_BENCH_CONNECTIONS` (default 32),
-//! `ZKREPLAY_BENCH_SECONDS` (default 10), `ZKREPLAY_BENCH_SERVER_THREADS`
-//! (default 2). Server and load generator share the machine, so the figures
-//! are a lower bound of what the server alone sustains.
+//! build. Other tunables: `ZKREPLAY_BENCH_SECONDS` (default 10 per phase),
+//! `ZKREPLAY_BENCH_SERVER_THREADS` (default 2), `ZKREPLAY_BENCH_LEAVES`
+//! (default 1,000,000; fewer build faster, e.g. in a debug build). Server and load generator
+//! share the machine, so the figures are a lower bound of what the server
+//! alone sustains.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use alloy_primitives::{B256, U256};
 use starknet_types_core::felt::Felt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use zkreplay::api::schema::{ETH_TOKEN, erc20_balance_slot};
 use zkreplay::api::{self, AppState, RollupHandle, RollupKind};
 use zkreplay::audit::BatchAudit;
 use zkreplay::diff::StateDiff;
+use zkreplay::rollup::starknet::query::{ETH_TOKEN, erc20_balance_slot};
 use zkreplay::rollup::starknet::state::{GlobalRootRule, StarknetState};
 use zkreplay::store::Store;
 
-const LEAVES: u64 = 1_000_000;
+/// Storage leaves of the store (`ZKREPLAY_BENCH_LEAVES`, default 1,000,000).
+fn leaves() -> u64 {
+    env_or("ZKREPLAY_BENCH_LEAVES", 1_000_000)
+}
+
 const BATCHES: u64 = 10;
-/// Accounts with an ETH balance, one leaf each (the high limb is 0, and a zero
-/// value is no leaf).
-const ACCOUNTS: u64 = 250_000;
+/// Accounts with an ETH balance, a quarter of the leaves, one leaf each (the
+/// high limb is 0, and a zero value is no leaf).
+fn accounts() -> u64 {
+    leaves() / 4
+}
 /// Three more contracts share the remaining leaves.
 const OTHER_CONTRACTS: u64 = 3;
 
@@ -76,7 +92,7 @@ fn balance_of(i: u64) -> U256 {
     U256::from(i + 1) * U256::from(1_000_000_007u64)
 }
 
-/// Builds the 1,000,000-leaf store (or reopens a finished one).
+/// Builds the store (or reopens a finished one).
 fn build_store(path: &std::path::Path) -> Store {
     let store = Store::open(path, "starknet-bench").unwrap();
     let state = StarknetState::new(&store);
@@ -86,13 +102,13 @@ fn build_store(path: &std::path::Path) -> Store {
         return store;
     }
     assert_eq!(done, 0, "a partial store at {}: delete it", path.display());
-    let other_leaves = LEAVES - ACCOUNTS;
+    let other_leaves = leaves() - accounts();
     let started = Instant::now();
     for batch in 0..BATCHES {
         let mut diff = StateDiff::default();
         let eth = diff.contracts.entry(eth_token()).or_default();
         eth.class_hash = Some(B256::with_last_byte(1));
-        let per_batch = ACCOUNTS / BATCHES;
+        let per_batch = accounts() / BATCHES;
         for i in batch * per_batch..(batch + 1) * per_batch {
             let slot = erc20_balance_slot(&account(i));
             eth.storage.insert(
@@ -120,7 +136,7 @@ fn build_store(path: &std::path::Path) -> Store {
         store.commit(write).unwrap();
         eprintln!(
             "batch {batch}: {} leaves so far, {:.0} s",
-            (batch + 1) * LEAVES / BATCHES,
+            (batch + 1) * leaves() / BATCHES,
             started.elapsed().as_secs_f64()
         );
     }
@@ -132,14 +148,14 @@ fn build_store(path: &std::path::Path) -> Store {
 fn request_body(n: u64) -> (String, String) {
     let pick = random_word(n ^ 0x5555).0[31] as u64 * 977 + n;
     if n.is_multiple_of(2) {
-        let i = pick % ACCOUNTS;
+        let i = pick % accounts();
         let query = format!(
             r#"{{ rollup(name: "starknet-bench") {{ balance(token: "ETH", account: "{:#x}") }} }}"#,
             account(i)
         );
         (query, format!("{:#x}", balance_of(i)))
     } else {
-        let i = pick % (LEAVES - ACCOUNTS);
+        let i = pick % (leaves() - accounts());
         let query = format!(
             r#"{{ rollup(name: "starknet-bench") {{ storage(address: "{}", key: "{}", atBatch: {}) }} }}"#,
             zkreplay::hexfmt::format_word(&other_contract(i % OTHER_CONTRACTS)),
@@ -157,35 +173,46 @@ struct Connection {
 }
 
 impl Connection {
-    async fn open(addr: SocketAddr) -> Self {
-        let stream = TcpStream::connect(addr).await.unwrap();
-        stream.set_nodelay(true).unwrap();
-        Connection {
+    /// Connects from `source` (a loopback address: each client its own).
+    async fn open(addr: SocketAddr, source: [u8; 4]) -> std::io::Result<Self> {
+        let socket = tokio::net::TcpSocket::new_v4()?;
+        socket.bind(SocketAddr::from((source, 0)))?;
+        let stream = socket.connect(addr).await?;
+        stream.set_nodelay(true)?;
+        Ok(Connection {
             stream,
             buffer: Vec::with_capacity(4096),
-        }
+        })
     }
 
     /// POSTs `body` to /graphql and returns (status, response body).
-    async fn post(&mut self, addr: SocketAddr, body: &[u8]) -> (u16, Vec<u8>) {
+    async fn post(&mut self, addr: SocketAddr, body: &[u8]) -> std::io::Result<(u16, Vec<u8>)> {
+        let closed = || {
+            std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "server closed the connection",
+            )
+        };
         let head = format!(
             "POST /graphql HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
             body.len()
         );
         let mut request = head.into_bytes();
         request.extend_from_slice(body);
-        self.stream.write_all(&request).await.unwrap();
+        self.stream.write_all(&request).await?;
         self.buffer.clear();
+        let mut chunk = [0u8; 8192];
         loop {
-            let mut chunk = [0u8; 4096];
-            let n = self.stream.read(&mut chunk).await.unwrap();
-            assert!(n > 0, "server closed the connection");
+            let n = self.stream.read(&mut chunk).await?;
+            if n == 0 {
+                return Err(closed());
+            }
             self.buffer.extend_from_slice(&chunk[..n]);
             let Some(end) = self.buffer.windows(4).position(|w| w == b"\r\n\r\n") else {
                 continue;
             };
-            let head = std::str::from_utf8(&self.buffer[..end]).unwrap();
-            let status = head[9..12].parse().unwrap();
+            let head = String::from_utf8_lossy(&self.buffer[..end]).into_owned();
+            let status = head.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
             let length: usize = head
                 .lines()
                 .find_map(|l| {
@@ -193,20 +220,66 @@ impl Connection {
                     name.eq_ignore_ascii_case("content-length")
                         .then(|| value.trim().parse().ok())?
                 })
-                .expect("responses carry Content-Length");
+                .unwrap_or(0);
             while self.buffer.len() < end + 4 + length {
-                let n = self.stream.read(&mut chunk).await.unwrap();
-                assert!(n > 0, "server closed the connection");
+                let n = self.stream.read(&mut chunk).await?;
+                if n == 0 {
+                    return Err(closed());
+                }
                 self.buffer.extend_from_slice(&chunk[..n]);
             }
-            return (status, self.buffer[end + 4..end + 4 + length].to_vec());
+            return Ok((status, self.buffer[end + 4..end + 4 + length].to_vec()));
         }
     }
+}
+
+/// Loopback source address of client `i`: 127.0.x.y, distinct per client.
+fn source(i: usize) -> [u8; 4] {
+    [127, 0, (i / 200) as u8, (i % 200 + 1) as u8]
+}
+
+/// `fields` aliased ETH balances doubled `levels` times through fragments.
+fn balance_flood(fields: usize, levels: usize) -> Vec<u8> {
+    let mut text = format!(
+        "{{ rollup(name: \"starknet-bench\") {{ ...B{levels} }} }} fragment B0 on Rollup {{"
+    );
+    for i in 0..fields {
+        text.push_str(&format!(
+            " b{i}: balance(token: \"ETH\", account: \"{:#x}\")",
+            account(i as u64)
+        ));
+    }
+    text.push_str(" }");
+    for i in 1..=levels {
+        text.push_str(&format!(
+            " fragment B{i} on Rollup {{ ...B{} ...B{} }}",
+            i - 1,
+            i - 1
+        ));
+    }
+    serde_json::to_vec(&serde_json::json!({ "query": text })).unwrap()
+}
+
+fn percentile(sorted: &[u32], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    sorted[((sorted.len() as f64 * q) as usize).min(sorted.len() - 1)] as f64 / 1000.0
+}
+
+#[derive(Default)]
+struct Tally {
+    cheap: Vec<u32>,
+    expensive: Vec<u32>,
+    statuses: std::collections::BTreeMap<u16, u64>,
+    connection_errors: Vec<String>,
+    wrong_answers: u64,
 }
 
 fn main() {
     // `cargo bench` passes `--bench`; nothing else is accepted.
     let connections: usize = env_or("ZKREPLAY_BENCH_CONNECTIONS", 32);
+    let clients: usize = env_or("ZKREPLAY_BENCH_CLIENTS", 500);
     let seconds: u64 = env_or("ZKREPLAY_BENCH_SECONDS", 10);
     let server_threads: usize = env_or("ZKREPLAY_BENCH_SERVER_THREADS", 2);
     let (_tmp, path) = match std::env::var_os("ZKREPLAY_BENCH_STORE") {
@@ -224,17 +297,14 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let state = AppState {
-        schema: api::build_schema(vec![RollupHandle::new(
+    let state = AppState::new(
+        api::build_schema(vec![RollupHandle::new(
             "starknet-bench",
             RollupKind::Starknet,
             store,
         )]),
-        metrics: Default::default(),
-        ready: Arc::new(AtomicBool::new(true)),
-        graphiql_assets: None,
-        followers: Vec::new(),
-    };
+        Default::default(),
+    );
     let (addr, _, _task) = server
         .block_on(api::serve(
             state,
@@ -262,22 +332,22 @@ fn main() {
     );
     for (phase, duration) in [
         ("warm-up", Duration::from_secs(2)),
-        ("measure", Duration::from_secs(seconds)),
+        ("throughput", Duration::from_secs(seconds)),
     ] {
         let next = Arc::new(AtomicU64::new(0));
         let started = Instant::now();
         let latencies: Vec<Vec<u32>> = client.block_on(async {
             let tasks: Vec<_> = (0..connections)
-                .map(|_| {
+                .map(|c| {
                     let (bodies, next) = (bodies.clone(), next.clone());
                     tokio::task::spawn(async move {
-                        let mut connection = Connection::open(addr).await;
+                        let mut connection = Connection::open(addr, source(c)).await.unwrap();
                         let mut latencies = Vec::new();
                         while started.elapsed() < duration {
                             let n = next.fetch_add(1, Ordering::Relaxed) as usize;
                             let (body, expected) = &bodies[n % bodies.len()];
                             let sent = Instant::now();
-                            let (status, response) = connection.post(addr, body).await;
+                            let (status, response) = connection.post(addr, body).await.unwrap();
                             latencies.push(sent.elapsed().as_micros() as u32);
                             // Check every answer: a fast wrong answer is no result.
                             let text = std::str::from_utf8(&response).unwrap();
@@ -299,15 +369,106 @@ fn main() {
         let elapsed = started.elapsed().as_secs_f64();
         let mut all: Vec<u32> = latencies.into_iter().flatten().collect();
         all.sort_unstable();
-        let pick =
-            |q: f64| all[((all.len() as f64 * q) as usize).min(all.len() - 1)] as f64 / 1000.0;
         println!(
             "{phase}: {} requests in {elapsed:.1} s over {connections} keep-alive connections = {:.0} req/s; latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
             all.len(),
             all.len() as f64 / elapsed,
-            pick(0.50),
-            pick(0.99),
-            pick(1.0),
+            percentile(&all, 0.50),
+            percentile(&all, 0.99),
+            percentile(&all, 1.0),
         );
     }
+
+    // Mixed load: every tenth client sends capped-expensive queries.
+    let within_cap = Arc::new(balance_flood(30, 6)); // 30 · 2^6 = 1,920 balances
+    let over_cap = Arc::new(balance_flood(45, 10)); // 46,080 balances: refused by price
+    let started = Instant::now();
+    let duration = Duration::from_secs(seconds);
+    let tally = client.block_on(async {
+        let tasks: Vec<_> = (0..clients)
+            .map(|c| {
+                let (bodies, within_cap, over_cap) =
+                    (bodies.clone(), within_cap.clone(), over_cap.clone());
+                tokio::task::spawn(async move {
+                    let mut tally = Tally::default();
+                    let expensive = c % 10 == 0;
+                    let mut connection = match Connection::open(addr, source(c)).await {
+                        Ok(connection) => connection,
+                        Err(e) => {
+                            tally.connection_errors.push(format!("connect: {e}"));
+                            return tally;
+                        }
+                    };
+                    let mut n = c;
+                    while started.elapsed() < duration {
+                        n += clients;
+                        let (body, expected) = if expensive {
+                            let body = if n % 4 == 0 { &over_cap } else { &within_cap };
+                            (body.as_slice(), None)
+                        } else {
+                            let (body, expected) = &bodies[n % bodies.len()];
+                            (body.as_slice(), Some(expected))
+                        };
+                        let sent = Instant::now();
+                        match connection.post(addr, body).await {
+                            Ok((status, response)) => {
+                                let micros = sent.elapsed().as_micros() as u32;
+                                *tally.statuses.entry(status).or_default() += 1;
+                                match expected {
+                                    Some(expected) => {
+                                        tally.cheap.push(micros);
+                                        let text = String::from_utf8_lossy(&response);
+                                        if status != 200
+                                            || !text.contains(&format!(r#""{expected}""#))
+                                        {
+                                            tally.wrong_answers += 1;
+                                        }
+                                    }
+                                    None => tally.expensive.push(micros),
+                                }
+                            }
+                            Err(e) => {
+                                tally.connection_errors.push(e.to_string());
+                                return tally;
+                            }
+                        }
+                    }
+                    tally
+                })
+            })
+            .collect();
+        let mut all = Tally::default();
+        for task in tasks {
+            let t = task.await.unwrap();
+            all.cheap.extend(t.cheap);
+            all.expensive.extend(t.expensive);
+            for (status, count) in t.statuses {
+                *all.statuses.entry(status).or_default() += count;
+            }
+            all.connection_errors.extend(t.connection_errors);
+            all.wrong_answers += t.wrong_answers;
+        }
+        all
+    });
+    let elapsed = started.elapsed().as_secs_f64();
+    let mut tally = tally;
+    tally.cheap.sort_unstable();
+    tally.expensive.sort_unstable();
+    println!(
+        "mixed: {clients} clients ({} expensive) for {elapsed:.1} s: {} cheap answers ({:.0}/s), p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; \
+         {} expensive answers, p50 {:.2} ms, p99 {:.2} ms; statuses {:?}; wrong cheap answers {}; connection errors {} {:?}",
+        clients.div_ceil(10),
+        tally.cheap.len(),
+        tally.cheap.len() as f64 / elapsed,
+        percentile(&tally.cheap, 0.50),
+        percentile(&tally.cheap, 0.99),
+        percentile(&tally.cheap, 1.0),
+        tally.expensive.len(),
+        percentile(&tally.expensive, 0.50),
+        percentile(&tally.expensive, 0.99),
+        tally.statuses,
+        tally.wrong_answers,
+        tally.connection_errors.len(),
+        tally.connection_errors.iter().take(3).collect::<Vec<_>>(),
+    );
 }

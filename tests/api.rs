@@ -8,7 +8,6 @@ mod common;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 
 use serde_json::{Value, json};
 use starknet_types_core::felt::Felt;
@@ -260,13 +259,7 @@ fn http(addr: SocketAddr, method: &str, path: &str, body: &[u8]) -> (u16, String
 async fn abusive_requests_are_refused_and_the_server_keeps_serving() {
     let dir = tempfile::tempdir().unwrap();
     let (store, _) = common::sepolia_store(dir.path());
-    let state = AppState {
-        schema: schema(store),
-        metrics: Default::default(),
-        ready: Arc::new(AtomicBool::new(true)),
-        graphiql_assets: None,
-        followers: Vec::new(),
-    };
+    let state = AppState::new(schema(store), Default::default());
     let (graphql, monitor, _task) = api::serve(
         state,
         "127.0.0.1:0".parse().unwrap(),
@@ -282,13 +275,12 @@ async fn abusive_requests_are_refused_and_the_server_keeps_serving() {
         (
             "50-level nested query",
             serde_json::to_vec(&json!({ "query": format!("{{ __schema {{ types {{ {} name {} }} }} }}", "ofType { ".repeat(48), "}".repeat(48)) })).unwrap(),
-            // The parser's recursion guard (32) fires before the depth limit (12).
-            Box::new(|_, body: &str| body.contains("nested too deep") || body.contains("recursion depth")),
+            Box::new(|status, body: &str| status == 400 && body.contains("nests fields 51 deep") && body.contains("DEPTH_LIMIT")),
         ),
         (
-            "13-level query (over the depth limit of 12)",
-            serde_json::to_vec(&json!({ "query": format!("{{ __schema {{ types {{ {} name {} }} }} }}", "ofType { ".repeat(11), "}".repeat(11)) })).unwrap(),
-            Box::new(|_, body: &str| body.contains("nested too deep")),
+            "17-level query (over the depth limit of 16)",
+            serde_json::to_vec(&json!({ "query": format!("{{ __schema {{ types {{ {} name {} }} }} }}", "ofType { ".repeat(14), "}".repeat(14)) })).unwrap(),
+            Box::new(|status, body: &str| status == 400 && body.contains("nests fields 17 deep") && body.contains("DEPTH_LIMIT")),
         ),
         (
             "first: 1000000",
@@ -348,9 +340,11 @@ async fn abusive_requests_are_refused_and_the_server_keeps_serving() {
         .await
         .unwrap();
     assert_eq!(status, 200);
+    // Refused by a limit before execution: the two nested queries (depth),
+    // the 100-query batch and the body that is not JSON.
     assert!(
         body.contains("zkreplay_graphql_requests_total")
-            && body.contains("zkreplay_graphql_rejected_total 2"),
+            && body.contains("zkreplay_graphql_rejected_total 4"),
         "{body}"
     );
     let (status, _) = tokio::task::spawn_blocking(move || http(monitor, "GET", "/health", b""))

@@ -11,8 +11,6 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use zkreplay::api::{self, AppState, RollupHandle, RollupKind};
@@ -97,15 +95,15 @@ async fn graphiql_in_headless_chromium_runs_a_balance_query() {
     let dir = tempfile::tempdir().unwrap();
     let (store, _) = common::sepolia_store(dir.path());
     let state = AppState {
-        schema: api::build_schema(vec![RollupHandle::new(
-            "starknet-sepolia",
-            RollupKind::Starknet,
-            store,
-        )]),
-        metrics: Default::default(),
-        ready: Arc::new(AtomicBool::new(true)),
         graphiql_assets: Some(graphiql_assets()),
-        followers: Vec::new(),
+        ..AppState::new(
+            api::build_schema(vec![RollupHandle::new(
+                "starknet-sepolia",
+                RollupKind::Starknet,
+                store,
+            )]),
+            Default::default(),
+        )
     };
     let (graphql, _monitor, _task) = api::serve(
         state,

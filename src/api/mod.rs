@@ -1,10 +1,15 @@
 //! The GraphQL API (async-graphql on axum) and the monitoring port.
 //!
-//! Middleware, outermost first: request id, tracing, per-request timeout,
-//! concurrency limit, 1 MiB body limit. Inside the handler: at most
-//! [`MAX_BATCH`] queries per batched request, then async-graphql's depth and
-//! complexity limits. The monitoring port serves `/health`, `/ready` and
-//! `/metrics` (Prometheus).
+//! Every request is bounded before it runs ([`gate`]): body size, batch size,
+//! per-client and server-wide concurrency, and a price computed on the parsed
+//! document ([`cost`]) against a cap. While it runs, a deadline holds and large
+//! requests read the store off the async workers ([`budget`]); the response is
+//! capped in size. Subscriptions ([`ws`]) are limited per connection and in
+//! total, and the listener ([`listener`]) sizes its backlog for the
+//! connection limit. Each limit is a flag ([`limits::ApiLimits`]) and each
+//! refusal a GraphQL error with a code. The monitoring port serves `/health`,
+//! `/ready` and `/metrics` (Prometheus).
+#![warn(clippy::arithmetic_side_effects)]
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -13,15 +18,14 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use async_graphql::BatchRequest;
-use async_graphql_axum::GraphQLSubscription;
 use axum::body::Bytes;
+use axum::extract::connect_info::ConnectInfo;
 use axum::extract::{Path as UrlPath, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{Extensions, HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use tower::ServiceBuilder;
-use tower::limit::ConcurrencyLimitLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId as HttpRequestId, SetRequestIdLayer,
@@ -29,20 +33,24 @@ use tower_http::request_id::{
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+pub mod batch;
+pub mod budget;
+pub mod cost;
+pub mod gate;
+pub mod limits;
+pub mod listener;
 pub mod metrics;
+pub mod paging;
+pub mod proof;
+pub mod rollup;
 pub mod scalars;
 pub mod schema;
+pub mod subscription;
+pub mod ws;
 
+pub use budget::RequestId;
+pub use limits::{ApiLimits, LimitError};
 pub use schema::{ApiSchema, RollupHandle, RollupKind, build_schema};
-
-/// Largest accepted request body.
-pub const MAX_BODY_BYTES: usize = 1 << 20;
-/// Most queries in one batched request.
-pub const MAX_BATCH: usize = 10;
-/// Per-request time limit.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-/// Requests executed at once; further ones wait.
-pub const MAX_CONCURRENT_REQUESTS: usize = 512;
 
 /// API-layer errors (start-up only: request errors are GraphQL responses).
 #[derive(Debug, thiserror::Error)]
@@ -68,15 +76,31 @@ pub struct AppState {
     /// Followers running in this process (`follow`, `demo`): their metrics are
     /// exported here and `/ready` waits until each has caught up with L1.
     pub followers: Vec<Arc<crate::follow::status::FollowStatus>>,
+    /// The limits and the admission state built from them.
+    pub gate: Arc<gate::Gate>,
+}
+
+impl AppState {
+    /// State for serving `schema` under `limits`, ready, with no followers.
+    pub fn new(schema: ApiSchema, limits: ApiLimits) -> Self {
+        AppState {
+            gate: Arc::new(gate::Gate::new(schema.clone(), limits)),
+            schema,
+            metrics: Default::default(),
+            ready: Arc::new(AtomicBool::new(true)),
+            graphiql_assets: None,
+            followers: Vec::new(),
+        }
+    }
 }
 
 /// The GraphQL router: `POST /graphql`, GraphiQL on `GET /graphql`, subscriptions on `/graphql/ws`.
 pub fn graphql_router(state: AppState) -> Router {
-    let subscriptions = GraphQLSubscription::new(state.schema.clone());
+    let limits = state.gate.limits.clone();
     Router::new()
         .route("/graphql", get(graphiql_page).post(graphql_handler))
         .route("/graphiql/{*file}", get(graphiql_asset))
-        .route_service("/graphql/ws", subscriptions)
+        .route("/graphql/ws", get(ws::handler))
         .with_state(state)
         .layer(
             ServiceBuilder::new()
@@ -85,12 +109,13 @@ pub fn graphql_router(state: AppState) -> Router {
                 ))
                 .layer(PropagateRequestIdLayer::x_request_id())
                 .layer(TraceLayer::new_for_http())
+                // A backstop for slow uploads: the handler answers its own
+                // deadline with a GraphQL error a second earlier.
                 .layer(TimeoutLayer::with_status_code(
                     StatusCode::REQUEST_TIMEOUT,
-                    REQUEST_TIMEOUT,
+                    limits.deadline().saturating_add(Duration::from_secs(1)),
                 ))
-                .layer(ConcurrencyLimitLayer::new(MAX_CONCURRENT_REQUESTS))
-                .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES)),
+                .layer(RequestBodyLimitLayer::new(limits.max_body_bytes)),
         )
 }
 
@@ -137,11 +162,12 @@ pub async fn serve(
     ),
     ApiError,
 > {
-    let graphql = tokio::net::TcpListener::bind(graphql_addr)
-        .await
-        .map_err(|source| ApiError::Bind {
-            addr: graphql_addr,
-            source,
+    let graphql =
+        listener::bind(graphql_addr, state.gate.limits.max_connections).map_err(|source| {
+            ApiError::Bind {
+                addr: graphql_addr,
+                source,
+            }
         })?;
     let monitor = tokio::net::TcpListener::bind(monitor_addr)
         .await
@@ -150,7 +176,7 @@ pub async fn serve(
             source,
         })?;
     let bound = (
-        graphql.local_addr().map_err(ApiError::Serve)?,
+        axum::serve::Listener::local_addr(&graphql).map_err(ApiError::Serve)?,
         monitor.local_addr().map_err(ApiError::Serve)?,
     );
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -170,7 +196,11 @@ pub async fn serve(
             let _ = stop_tx.send(true);
         });
         let (a, b) = tokio::join!(
-            axum::serve(graphql, graphql_app).with_graceful_shutdown(stop_graphql),
+            axum::serve(
+                graphql,
+                graphql_app.into_make_service_with_connect_info::<listener::ClientAddr>()
+            )
+            .with_graceful_shutdown(stop_graphql),
             axum::serve(monitor, monitor_app).with_graceful_shutdown(stop_monitor),
         );
         a.map_err(ApiError::Serve)?;
@@ -182,14 +212,17 @@ pub async fn serve(
 async fn graphql_handler(
     State(state): State<AppState>,
     headers: HeaderMap,
+    extensions: Extensions,
     body: Bytes,
 ) -> Response {
     let started = Instant::now();
+    let deadline = started + state.gate.limits.deadline();
     let request_id = headers
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("-")
         .to_owned();
+    let client = client_ip(&extensions);
     let request: BatchRequest = match serde_json::from_slice(&body) {
         Ok(request) => request,
         Err(e) => {
@@ -200,22 +233,33 @@ async fn graphql_handler(
             );
         }
     };
-    if let BatchRequest::Batch(requests) = &request
-        && requests.len() > MAX_BATCH
-    {
-        state.metrics.reject();
-        return client_error(
-            StatusCode::BAD_REQUEST,
-            format!(
-                "a batch may hold at most {MAX_BATCH} queries, got {}",
-                requests.len()
-            ),
-        );
+    let gate = &state.gate;
+    let outcome = async {
+        let _admission = gate.admit(client, deadline).await?;
+        let (request, cost) = gate.price(request, body.len()).await?;
+        let budget = gate.budget(&request_id, cost, started);
+        let response = gate.execute(request, budget, &request_id, deadline).await?;
+        Ok::<_, LimitError>((gate.serialize(&response)?, !response.is_ok()))
     }
-    let request = request.data(schema::RequestId(request_id));
-    let response = state.schema.execute_batch(request).await;
-    state.metrics.observe(started.elapsed(), !response.is_ok());
-    Json(response).into_response()
+    .await;
+    match outcome {
+        Ok((json, had_errors)) => {
+            state.metrics.observe(started.elapsed(), had_errors);
+            ([(header::CONTENT_TYPE, "application/json")], json).into_response()
+        }
+        Err(limit) => {
+            state.metrics.reject();
+            limit.into_response()
+        }
+    }
+}
+
+/// The peer's address, set by the listener (absent when a router is driven
+/// without one, as in some tests).
+fn client_ip(extensions: &Extensions) -> Option<std::net::IpAddr> {
+    extensions
+        .get::<ConnectInfo<listener::ClientAddr>>()
+        .map(|info| info.0.0.ip())
 }
 
 fn client_error(status: StatusCode, message: String) -> Response {
@@ -273,7 +317,7 @@ struct SequentialRequestId(Arc<AtomicU64>);
 
 impl MakeRequestId for SequentialRequestId {
     fn make_request_id<B>(&mut self, _request: &axum::http::Request<B>) -> Option<HttpRequestId> {
-        let id = self.0.fetch_add(1, Ordering::Relaxed) + 1;
+        let id = self.0.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
         HeaderValue::from_str(&id.to_string())
             .ok()
             .map(HttpRequestId::new)

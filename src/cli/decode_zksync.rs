@@ -1,6 +1,9 @@
 //! `zkreplay decode zksync --calldata FILE [--blob FILE...]`: decodes one
 //! commit transaction's calldata (and its blobs) and prints one JSON object
 //! per batch.
+//!
+//! Every number here comes from an untrusted file, so arithmetic is checked.
+#![warn(clippy::arithmetic_side_effects)]
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -39,7 +42,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     let mut next_index = call.previous.index_repeated_storage_changes;
     let mut failed = false;
     for batch in &batches {
-        println!("{}", batch_json(batch, &mut known, &mut next_index));
+        println!("{}", batch_json(batch, &mut known, &mut next_index)?);
         failed |= !batch.all_passed() || batch.writes.is_none();
     }
     Ok(if failed { 1 } else { 0 })
@@ -72,21 +75,43 @@ fn op_json(op: &ValueOp, resolved: Option<B256>) -> Value {
     json!({ "op": kind, "len": op.len, "operand": op.operand, "resolved": resolved })
 }
 
+/// The enumeration indices of a batch's initial writes run past `u64::MAX`:
+/// the commit claims an `indexRepeatedStorageChanges` no real chain can reach.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "batch {batch}: {initial} initial writes after indexRepeatedStorageChanges {start} \
+     overflow the 64-bit enumeration index"
+)]
+pub struct IndexOverflow {
+    batch: u64,
+    initial: usize,
+    start: u64,
+}
+
 /// One batch as JSON; `known` tracks values written earlier in the same call so
 /// repeated writes to them can be resolved.
-fn batch_json(batch: &DecodedBatch, known: &mut HashMap<u64, B256>, next_index: &mut u64) -> Value {
+fn batch_json(
+    batch: &DecodedBatch,
+    known: &mut HashMap<u64, B256>,
+    next_index: &mut u64,
+) -> Result<Value, IndexOverflow> {
     let (initial, repeated) = match &batch.writes {
         Some(w) => {
-            let initial: Vec<Value> = w
-                .initial
-                .iter()
-                .map(|iw| {
-                    let value = iw.value.apply(&B256::ZERO);
-                    known.insert(*next_index, value);
-                    *next_index += 1;
-                    json!({ "derived_key": iw.derived_key, "value": op_json(&iw.value, Some(value)) })
-                })
-                .collect();
+            let start = *next_index;
+            let overflow = || IndexOverflow {
+                batch: batch.batch_number,
+                initial: w.initial.len(),
+                start,
+            };
+            let mut initial = Vec::with_capacity(w.initial.len());
+            for iw in &w.initial {
+                let value = iw.value.apply(&B256::ZERO);
+                known.insert(*next_index, value);
+                *next_index = next_index.checked_add(1).ok_or_else(overflow)?;
+                initial.push(
+                    json!({ "derived_key": iw.derived_key, "value": op_json(&iw.value, Some(value)) }),
+                );
+            }
             let repeated: Vec<Value> = w
                 .repeated
                 .iter()
@@ -107,7 +132,7 @@ fn batch_json(batch: &DecodedBatch, known: &mut HashMap<u64, B256>, next_index: 
         None => (Value::Null, Value::Null),
     };
     *next_index = batch.index_repeated_storage_changes;
-    json!({
+    Ok(json!({
         "batch_number": batch.batch_number,
         "new_state_root": batch.new_state_root,
         "index_repeated_storage_changes": batch.index_repeated_storage_changes,
@@ -117,5 +142,5 @@ fn batch_json(batch: &DecodedBatch, known: &mut HashMap<u64, B256>, next_index: 
         "messages": batch.messages,
         "bytecodes": batch.bytecodes,
         "checks": batch.checks,
-    })
+    }))
 }

@@ -46,6 +46,8 @@ pub struct Args {
     /// GraphiQL's npm assets (see scripts/install-web.sh).
     #[arg(long, default_value = "web/node_modules")]
     pub graphiql_assets: PathBuf,
+    #[command(flatten)]
+    pub limits: crate::api::ApiLimits,
 }
 
 pub fn run(args: Args) -> anyhow::Result<i32> {
@@ -132,6 +134,7 @@ async fn demo(args: Args) -> anyhow::Result<i32> {
         args.graphql_addr,
         args.monitor_addr,
         args.graphiql_assets.clone(),
+        args.limits.clone(),
         async {
             let _ = server_stopped.await;
         },

@@ -93,6 +93,8 @@ pub struct Args {
     /// Requests in flight per L1 endpoint.
     #[arg(long, env = "ZKREPLAY_MAX_CONCURRENCY", default_value_t = 8)]
     pub max_concurrency: usize,
+    #[command(flatten)]
+    pub limits: crate::api::ApiLimits,
 }
 
 pub fn run(args: Args) -> anyhow::Result<i32> {
@@ -195,6 +197,7 @@ async fn follow(args: Args) -> anyhow::Result<i32> {
             args.graphql_addr,
             args.monitor_addr,
             args.graphiql_assets.clone(),
+            args.limits.clone(),
             async {
                 let _ = server_stopped.await;
             },

@@ -4,12 +4,11 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::api::{self, AppState, RollupHandle, RollupKind};
+use crate::api::{self, ApiLimits, AppState, RollupHandle};
 use crate::chain::ChainConfig;
 use crate::store::Store;
 
@@ -42,6 +41,8 @@ pub struct Args {
     /// supplies `l1ChainId`. Missing files are not an error.
     #[arg(long, env = "ZKREPLAY_CHAINS_DIR", default_value = "chains")]
     pub chains_dir: PathBuf,
+    #[command(flatten)]
+    pub limits: ApiLimits,
 }
 
 pub fn run(args: Args) -> anyhow::Result<i32> {
@@ -68,13 +69,12 @@ async fn serve(args: Args) -> anyhow::Result<i32> {
     for (i, dir) in dirs.iter().enumerate() {
         let (store, manifest) = Store::open_secondary(dir, &scratch.path().join(i.to_string()))
             .with_context(|| format!("opening store {}", dir.display()))?;
-        let kind =
-            RollupKind::from_chain(manifest.rollup().unwrap_or_default()).with_context(|| {
-                format!(
-                    "chain {:?} is neither starknet-* nor zksync-*",
-                    manifest.chain
-                )
-            })?;
+        let kind = manifest.kind().with_context(|| {
+            format!(
+                "chain {:?} is neither starknet-* nor zksync-*",
+                manifest.chain
+            )
+        })?;
         let mut handle = RollupHandle::new(manifest.chain.clone(), kind, Arc::new(store));
         let config_path = args.chains_dir.join(format!("{}.toml", manifest.chain));
         if config_path.is_file() {
@@ -97,11 +97,8 @@ async fn serve(args: Args) -> anyhow::Result<i32> {
         }
     });
     let state = AppState {
-        schema: api::build_schema(rollups),
-        metrics: Default::default(),
-        ready: Arc::new(AtomicBool::new(true)),
         graphiql_assets: Some(args.graphiql_assets),
-        followers: Vec::new(),
+        ..AppState::new(api::build_schema(rollups), args.limits)
     };
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -128,6 +125,7 @@ pub async fn serve_followed(
     graphql_addr: SocketAddr,
     monitor_addr: SocketAddr,
     graphiql_assets: PathBuf,
+    limits: ApiLimits,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<(
     SocketAddr,
@@ -137,21 +135,15 @@ pub async fn serve_followed(
     let rollups = followed
         .iter()
         .map(|f| {
-            let kind = match f.config.rollup {
-                crate::chain::RollupKind::Starknet => RollupKind::Starknet,
-                crate::chain::RollupKind::Zksync => RollupKind::Zksync,
-            };
-            RollupHandle::new(f.config.name.clone(), kind, f.store.clone())
+            RollupHandle::new(f.config.name.clone(), f.config.rollup, f.store.clone())
                 .with_l1_chain_id(f.config.l1_chain_id)
                 .with_follow_status(f.status.clone())
         })
         .collect();
     let state = AppState {
-        schema: api::build_schema(rollups),
-        metrics: Default::default(),
-        ready: Arc::new(AtomicBool::new(true)),
         graphiql_assets: Some(graphiql_assets),
         followers: followed.iter().map(|f| f.status.clone()).collect(),
+        ..AppState::new(api::build_schema(rollups), limits)
     };
     Ok(api::serve(state, graphql_addr, monitor_addr, shutdown).await?)
 }

@@ -5,10 +5,11 @@
 //! batch); proofs walk the tries from the roots recorded for the batch, whose
 //! nodes are never deleted.
 
+use alloy_primitives::U256;
 use serde::{Deserialize, Serialize};
 use starknet_types_core::felt::Felt;
 
-use super::hash::{PedersenHasher, PoseidonHasher};
+use super::hash::{PedersenHasher, PoseidonHasher, pedersen};
 use super::state::{BatchRoots, ContractState, StarknetState, StateError};
 use super::trie::{ProofNode, Trie};
 use crate::store::{Column, Store, keys};
@@ -54,6 +55,82 @@ pub enum QueryError {
     State(#[from] StateError),
     #[error("batch {requested} is not applied yet (last applied: {last:?})")]
     BatchNotApplied { requested: u64, last: Option<u64> },
+    /// Contract addresses and storage keys are trie paths of 251 bits; a felt
+    /// at or above 2^251 names no slot (it is not "absent", it is impossible).
+    #[error("{what} {value:#x} is not below 2^251, so no Starknet trie can hold it")]
+    KeyOutOfRange { what: &'static str, value: Felt },
+    #[error(
+        "token {token:#x} does not hold a u256 balance for {account:#x}: a limb exceeds 128 bits"
+    )]
+    NotU256 { token: Felt, account: Felt },
+}
+
+impl QueryError {
+    /// Errors that describe the caller's request, as opposed to the store.
+    pub fn is_client_error(&self) -> bool {
+        !matches!(self, QueryError::State(_))
+    }
+}
+
+/// The ETH fee token (StarkGate), the same address on mainnet and Sepolia.
+pub const ETH_TOKEN: &str = "0x49d36570d4e46f48e99674bd3fcc84644ddd6b96f7c741b1562b82f9e004dc7";
+/// The STRK fee token, the same address on mainnet and Sepolia.
+pub const STRK_TOKEN: &str = "0x4718f5a0fc34cc1af16a1cdee98ffb20c31f5cd61d6ab07201858f4287c938d";
+
+/// Storage addresses are reduced below `2^251 - 256` so that every slot of a
+/// storage item of up to 256 felts stays below 2^251: cairo-lang
+/// `starkware/starknet/public/abi.py` (`get_storage_var_address` returns
+/// `res % ADDR_BOUND`) with `ADDR_BOUND = 2**251 - MAX_STORAGE_ITEM_SIZE` and
+/// `MAX_STORAGE_ITEM_SIZE = 256` (`starkware/starknet/core/storage/storage.cairo`).
+fn addr_bound() -> U256 {
+    (U256::from(1u8) << 251) - U256::from(256u16)
+}
+
+/// 2^251: contract addresses and storage keys are paths of the height-251 tries.
+fn key_bound() -> U256 {
+    U256::from(1u8) << 251
+}
+
+fn felt_u256(felt: &Felt) -> U256 {
+    U256::from_be_bytes(felt.to_bytes_be())
+}
+
+/// Starknet's keccak: keccak-256 truncated to 250 bits (storage variable names).
+pub fn sn_keccak(data: &[u8]) -> Felt {
+    let mut hash = alloy_primitives::keccak256(data).0;
+    hash[0] &= 0x03;
+    Felt::from_bytes_be(&hash)
+}
+
+/// The storage slot of an account's balance (its low limb; the high limb is the
+/// next slot) in an OpenZeppelin/StarkGate ERC-20: the storage variable
+/// `ERC20_balances` at `account`, reduced as `get_storage_var_address` does.
+pub fn erc20_balance_slot(account: &Felt) -> Felt {
+    let hash = felt_u256(&pedersen(&sn_keccak(b"ERC20_balances"), account));
+    let bound = addr_bound();
+    // A felt is below 2^252 < 2 * bound, so one subtraction reduces it.
+    let reduced = if hash >= bound { hash - bound } else { hash };
+    Felt::from_bytes_be(&reduced.to_be_bytes::<32>())
+}
+
+/// A fee token by name (`ETH`, `STRK`), or `None` for anything else.
+pub fn fee_token(name: &str) -> Option<Felt> {
+    match name {
+        "ETH" => Felt::from_hex(ETH_TOKEN).ok(),
+        "STRK" => Felt::from_hex(STRK_TOKEN).ok(),
+        _ => None,
+    }
+}
+
+/// Refuses a felt that cannot be a trie path.
+fn trie_key(what: &'static str, value: &Felt) -> Result<(), QueryError> {
+    if felt_u256(value) >= key_bound() {
+        return Err(QueryError::KeyOutOfRange {
+            what,
+            value: *value,
+        });
+    }
+    Ok(())
 }
 
 /// Historical reads over a Starknet store.
@@ -93,6 +170,8 @@ impl<'s> StarknetReader<'s> {
 
     /// A storage slot's value as of `batch`.
     pub fn storage_at(&self, address: &Felt, key: &Felt, batch: u64) -> Result<Felt, QueryError> {
+        trie_key("storage key", key)?;
+        trie_key("contract address", address)?;
         self.roots(batch)?;
         let leaf = keys::leaf(
             keys::LEAF_STARKNET_STORAGE,
@@ -108,6 +187,7 @@ impl<'s> StarknetReader<'s> {
 
     /// A contract's class hash, storage root and nonce as of `batch`.
     pub fn contract_at(&self, address: &Felt, batch: u64) -> Result<ContractState, QueryError> {
+        trie_key("contract address", address)?;
         self.roots(batch)?;
         let leaf = keys::leaf(keys::LEAF_STARKNET_CONTRACT, &[&address.to_bytes_be()]);
         let bytes = self.value_at(&leaf, batch)?;
@@ -140,6 +220,8 @@ impl<'s> StarknetReader<'s> {
         key: &Felt,
         batch: u64,
     ) -> Result<StorageProof, QueryError> {
+        trie_key("storage key", key)?;
+        trie_key("contract address", address)?;
         let roots = self.roots(batch)?;
         let contract = self.contract_at(address, batch)?;
         let (value, storage_proof) = Trie::<_, PedersenHasher>::new(self.store)
@@ -170,6 +252,26 @@ impl<'s> StarknetReader<'s> {
             contract_proof,
             storage_proof,
         })
+    }
+
+    /// An ERC-20 balance as of `batch`: the u256 whose low and high limbs are
+    /// the slots [`erc20_balance_slot`] and the next one.
+    pub fn erc20_balance(
+        &self,
+        token: &Felt,
+        account: &Felt,
+        batch: u64,
+    ) -> Result<U256, QueryError> {
+        let slot = erc20_balance_slot(account);
+        let low = felt_u256(&self.storage_at(token, &slot, batch)?);
+        let high = felt_u256(&self.storage_at(token, &(slot + Felt::ONE), batch)?);
+        if low >> 128 != U256::ZERO || high >> 128 != U256::ZERO {
+            return Err(QueryError::NotU256 {
+                token: *token,
+                account: *account,
+            });
+        }
+        Ok((high << 128) | low)
     }
 
     /// Whether `class_hash` is in the classes trie of `batch`, with its proof.
