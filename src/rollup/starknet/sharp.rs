@@ -388,7 +388,9 @@ mod tests {
                 calldata: c,
             })
             .collect();
-        let hashes = |pages: &[&MemoryPage]| pages.iter().map(|p| memory_hash(&p.values)).collect();
+        let hashes = |pages: &[&MemoryPage]| -> Vec<B256> {
+            pages.iter().map(|p| memory_hash(&p.values)).collect()
+        };
         let logs = vec![
             PagesHashes {
                 fact_hash: B256::repeat_byte(1),
