@@ -213,7 +213,10 @@ impl StarknetChain {
             .chain(&self.sharp_verifiers)
         {
             if c.until_l1_block.is_some_and(|u| u < c.from_l1_block) {
-                return Err(format!("{}: until_l1_block before from_l1_block", c.address));
+                return Err(format!(
+                    "{}: until_l1_block before from_l1_block",
+                    c.address
+                ));
             }
         }
         Ok(())

@@ -117,7 +117,11 @@ fn real_pages() -> Vec<MemoryPage> {
 #[test]
 fn real_registry_logs_match_the_recomputed_memory_hash_product_and_fact() {
     let registrations = real_registrations();
-    assert_eq!(registrations.len(), 4, "the block has four page registrations");
+    assert_eq!(
+        registrations.len(),
+        4,
+        "the block has four page registrations"
+    );
     for registration in &registrations {
         assert_eq!(registration.topics[0], LOG_MEMORY_PAGE_FACT_CONTINUOUS);
         let logged = sharp::decode_page_fact(&registration.topics, &registration.data).unwrap();
@@ -152,9 +156,10 @@ fn real_state_diff_pages_decode_exactly_in_the_v0_11_layout() {
     let pages = real_pages();
     // (page, contracts, the block-hash contract 0x1 key it writes) as the
     // fixture's README reads them.
-    for (start, contracts, block_hash_key) in
-        [(3_149_208u64, 85usize, 579_390u64), (3_148_670, 61, 579_410)]
-    {
+    for (start, contracts, block_hash_key) in [
+        (3_149_208u64, 85usize, 579_390u64),
+        (3_148_670, 61, 579_410),
+    ] {
         let words = felts(&page_at(&pages, start));
         let (diff, used) = decode_da(&words, Layout::V0_11, DaEnd::Exact).unwrap();
         assert_eq!(used, words.len());
@@ -183,7 +188,11 @@ fn pages_of_a_fact_are_selected_among_real_decoys_and_decode() {
     let pages = real_pages();
     let header = page_at(&pages, 3_149_201);
     let da = page_at(&pages, 3_149_208);
-    assert_eq!(header.start_addr + U256::from(7u8), da.start_addr, "contiguous");
+    assert_eq!(
+        header.start_addr + U256::from(7u8),
+        da.start_addr,
+        "contiguous"
+    );
     let fact = sharp::state_transition_fact(&header.values, &[&da.values]);
     let pages_hashes = vec![
         PagesHashes {
@@ -245,7 +254,10 @@ fn pages_of_a_fact_are_selected_among_real_decoys_and_decode() {
     let err = sharp::select_fact_pages(fact, &pages_hashes, &logged[..0]).unwrap_err();
     let text = err.to_string();
     assert!(text.contains(&fact.to_string()), "{text}");
-    assert!(text.contains(&sharp::memory_hash(&header.values).to_string()), "{text}");
+    assert!(
+        text.contains(&sharp::memory_hash(&header.values).to_string()),
+        "{text}"
+    );
 }
 
 fn mainnet() -> ChainConfig {
@@ -299,7 +311,11 @@ fn mainnet_registries_cover_the_real_registration_block() {
     let config = mainnet();
     let chain = config.starknet.as_ref().unwrap();
     let registry: Address = REGISTRY.parse().unwrap();
-    assert!(chain.registries_for(19_299_001, 19_299_001).contains(&registry));
+    assert!(
+        chain
+            .registries_for(19_299_001, 19_299_001)
+            .contains(&registry)
+    );
     assert_eq!(chain.registries_for(13_500_000, 13_500_001).len(), 2);
     assert!(!chain.verifiers_for(19_299_001, 19_299_100).is_empty());
 }
@@ -319,7 +335,9 @@ fn a_migrated_compiled_class_hash_changes_the_class_leaf() {
     declare.declared_classes.insert(class, poseidon_compiled);
     let entries = state.classify_class_entries(&declare).unwrap();
     assert_eq!(entries[0].change, ClassChange::Declared);
-    let declared = state.apply_and_commit(&declare, GlobalRootRule::V0_14).unwrap();
+    let declared = state
+        .apply_and_commit(&declare, GlobalRootRule::V0_14)
+        .unwrap();
 
     let mut migrate = StateDiff::default();
     migrate.declared_classes.insert(class, blake_compiled);
@@ -330,7 +348,9 @@ fn a_migrated_compiled_class_hash_changes_the_class_leaf() {
             previous: Felt::from(0x1111u64)
         }
     );
-    let migrated = state.apply_and_commit(&migrate, GlobalRootRule::V0_14).unwrap();
+    let migrated = state
+        .apply_and_commit(&migrate, GlobalRootRule::V0_14)
+        .unwrap();
     assert_ne!(migrated.classes_root, declared.classes_root);
     assert_eq!(
         state.compiled_class_hash(&Felt::from(0xc1a55u64)).unwrap(),
@@ -358,8 +378,18 @@ fn an_encrypted_da_is_reported_as_such() {
     let mut da = vec![Felt::from(n_keys as u64)];
     da.extend((0..2 * n_keys).map(|i| Felt::from(0xabcdef_u64 + i as u64)));
     da.extend((0..40).map(|i| Felt::from(u64::MAX - i)));
-    let mut output = vec![Felt::from(1u8), Felt::from(2u8), Felt::from(9u8), Felt::from(10u8)];
-    output.extend([Felt::from(3u8), Felt::from(4u8), Felt::ZERO, Felt::from(5u8)]);
+    let mut output = vec![
+        Felt::from(1u8),
+        Felt::from(2u8),
+        Felt::from(9u8),
+        Felt::from(10u8),
+    ];
+    output.extend([
+        Felt::from(3u8),
+        Felt::from(4u8),
+        Felt::ZERO,
+        Felt::from(5u8),
+    ]);
     output.extend([Felt::ZERO, Felt::ZERO, Felt::ZERO, Felt::ZERO]);
     let update = L1Update {
         program_output: output,

@@ -69,7 +69,9 @@ impl FromStr for StarknetVersion {
                 .map_err(|_| format!("version {text:?} is not major.minor[.patch[.build]]"))
         };
         if parts.is_empty() || parts.len() > 4 {
-            return Err(format!("version {text:?} is not major.minor[.patch[.build]]"));
+            return Err(format!(
+                "version {text:?} is not major.minor[.patch[.build]]"
+            ));
         }
         for i in 3..parts.len() {
             number(i)?;
@@ -104,7 +106,11 @@ impl LayoutRule {
     }
 
     /// The layout once the alias evidence is known.
-    pub fn resolve(self, alias_contract_written_before: bool, batch_writes_alias_contract: bool) -> Layout {
+    pub fn resolve(
+        self,
+        alias_contract_written_before: bool,
+        batch_writes_alias_contract: bool,
+    ) -> Layout {
         match self {
             LayoutRule::Fixed(layout) => layout,
             LayoutRule::Compressed => {
@@ -173,7 +179,11 @@ pub fn layout_rule_at(chain: &StarknetChain, l2_block: u64) -> Result<LayoutRule
 /// The first L2 block of the first listed era at or after `version`.
 pub fn first_block_of(eras: &[StarknetEra], version: StarknetVersion) -> Option<u64> {
     eras.iter()
-        .find(|e| e.version.parse::<StarknetVersion>().is_ok_and(|v| v >= version))
+        .find(|e| {
+            e.version
+                .parse::<StarknetVersion>()
+                .is_ok_and(|v| v >= version)
+        })
         .map(|e| e.from_l2_block)
 }
 

@@ -47,8 +47,7 @@ mod abi {
 /// topic0 of `LogMemoryPagesHashes(bytes32,bytes32[])` (SHARP verifier).
 pub const LOG_MEMORY_PAGES_HASHES: B256 = abi::LogMemoryPagesHashes::SIGNATURE_HASH;
 /// topic0 of `LogMemoryPageFactContinuous(bytes32,uint256,uint256)` (page registry).
-pub const LOG_MEMORY_PAGE_FACT_CONTINUOUS: B256 =
-    abi::LogMemoryPageFactContinuous::SIGNATURE_HASH;
+pub const LOG_MEMORY_PAGE_FACT_CONTINUOUS: B256 = abi::LogMemoryPageFactContinuous::SIGNATURE_HASH;
 /// Selector of `registerContinuousPageBatch((uint256,uint256[],uint256,uint256,uint256)[])`.
 pub const REGISTER_PAGE_BATCH_SELECTOR: [u8; 4] = abi::registerContinuousPageBatchCall::SELECTOR;
 
@@ -96,13 +95,17 @@ pub struct FactPages {
 pub enum SharpError {
     #[error("{event}: {detail}")]
     Abi { event: &'static str, detail: String },
-    #[error("calldata is neither registerContinuousMemoryPage nor registerContinuousPageBatch: {0}")]
+    #[error(
+        "calldata is neither registerContinuousMemoryPage nor registerContinuousPageBatch: {0}"
+    )]
     Calldata(String),
     #[error("no LogMemoryPagesHashes for fact {fact} in the scanned window")]
     NoPagesHashes { fact: B256 },
     #[error("LogMemoryPagesHashes for fact {fact} lists no pages")]
     NoPages { fact: B256 },
-    #[error("fact {fact}: page {index} (memory hash {page_hash}) was registered by no scanned registry")]
+    #[error(
+        "fact {fact}: page {index} (memory hash {page_hash}) was registered by no scanned registry"
+    )]
     MissingPage {
         fact: B256,
         index: usize,
@@ -172,9 +175,10 @@ pub fn pages_in_call(calldata: &[u8]) -> Result<Vec<MemoryPage>, SharpError> {
         }
         _ => Err(SharpError::Calldata(format!(
             "selector {}",
-            calldata
-                .get(..4)
-                .map_or_else(|| "missing".to_string(), |s| format!("0x{}", hex::encode(s)))
+            calldata.get(..4).map_or_else(
+                || "missing".to_string(),
+                |s| format!("0x{}", hex::encode(s))
+            )
         ))),
     }
 }
@@ -354,8 +358,9 @@ mod tests {
         // l2beat lists 0x739ef303 for registerContinuousPageBatch on the 2024 registry.
         assert_eq!(REGISTER_PAGE_BATCH_SELECTOR, [0x73, 0x9e, 0xf3, 0x03]);
         assert_eq!(
-            &keccak256("registerContinuousPageBatch((uint256,uint256[],uint256,uint256,uint256)[])")
-                [..4],
+            &keccak256(
+                "registerContinuousPageBatch((uint256,uint256[],uint256,uint256,uint256)[])"
+            )[..4],
             REGISTER_PAGE_BATCH_SELECTOR
         );
     }

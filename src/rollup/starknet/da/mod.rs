@@ -80,9 +80,7 @@ pub enum DaError {
     LayoutUndetermined(String),
     /// The v0.14 OS encrypts the compressed DA when its config lists public keys
     /// (sequencer `os/encrypt.cairo`): a finding on the batch, not a decode bug.
-    #[error(
-        "DA encrypted (for {n_keys} key(s)), state cannot be rebuilt without the keys"
-    )]
+    #[error("DA encrypted (for {n_keys} key(s)), state cannot be rebuilt without the keys")]
     Encrypted { n_keys: usize },
 }
 
