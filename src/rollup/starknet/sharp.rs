@@ -368,7 +368,26 @@ mod tests {
     #[test]
     fn batch_calls_yield_every_page() {
         let pages = vec![page(10, &[1, 2]), page(12, &[3])];
-        assert_eq!(pages_in_call(&encode_page_batch(&pages)).unwrap(), pages);
+        let batch = encode_page_batch(&pages);
+        assert_eq!(pages_in_call(&batch).unwrap(), pages);
+        // One batch transaction, one registry log per page: both pages are found.
+        let fact = state_transition_fact(&pages[0].values, &[&pages[1].values]);
+        let registrations: Vec<PageRegistration<'_>> = pages
+            .iter()
+            .map(|p| PageRegistration {
+                memory_hash: U256::from_be_bytes(memory_hash(&p.values).0),
+                calldata: &batch,
+            })
+            .collect();
+        let log = PagesHashes {
+            fact_hash: fact,
+            pages_hashes: pages.iter().map(|p| memory_hash(&p.values)).collect(),
+        };
+        let selected = select_fact_pages(fact, &[log], &registrations).unwrap();
+        assert_eq!(
+            (selected.main, selected.da),
+            (pages[0].clone(), vec![pages[1].clone()])
+        );
         assert!(matches!(
             pages_in_call(&[1, 2, 3, 4]),
             Err(SharpError::Calldata(_))
