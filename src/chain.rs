@@ -50,8 +50,8 @@ pub struct ChainConfig {
     #[serde(default = "default_log_range")]
     pub log_range: u64,
     /// The format versions the chain used, with the L1 block where each began.
-    /// Decoders pick the version from L1 evidence (selector, header, layout);
-    /// this table documents the history and bounds the search.
+    /// Documentation only: decoders pick the version from L1 evidence
+    /// (selector, header, layout) and Starknet's `[[starknet.eras]]`.
     #[serde(default)]
     pub versions: Vec<FormatVersion>,
     #[serde(default)]
@@ -69,36 +69,6 @@ pub struct FormatVersion {
     /// What changed (selector, event, DA layout).
     #[serde(default)]
     pub note: String,
-}
-
-impl ChainConfig {
-    /// The compressed DA layout in force at `l1_block` according to the
-    /// version table. v0.13.3 and v0.13.4 share one wire format, so when the
-    /// data alone cannot tell them apart (no write to the alias contract) the
-    /// follower breaks the tie with this; `None` when the table is silent.
-    pub fn starknet_compressed_layout(
-        &self,
-        l1_block: u64,
-    ) -> Option<crate::rollup::starknet::da::Layout> {
-        use crate::rollup::starknet::da::Layout;
-        let current = self
-            .versions
-            .iter()
-            .rev()
-            .find(|v| v.from_l1_block <= l1_block)?;
-        let version: Vec<u64> = current
-            .name
-            .trim_start_matches('v')
-            .split('.')
-            .map(|p| p.parse().unwrap_or(0))
-            .collect();
-        match version.as_slice() {
-            [0, 13, 3, ..] => Some(Layout::V0_13_3),
-            [0, 13, p, ..] if *p >= 4 => Some(Layout::V0_13_4),
-            [0, minor, ..] if *minor >= 14 => Some(Layout::V0_13_4),
-            _ => None,
-        }
-    }
 }
 
 /// Starknet contracts and rules.

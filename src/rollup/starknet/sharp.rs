@@ -113,6 +113,12 @@ pub enum SharpError {
     },
     #[error("fact {fact}: the listed pages hash to fact {computed}")]
     FactMismatch { fact: B256, computed: B256 },
+    #[error("no LogMemoryPagesHashes for fact {fact} in the {blocks} L1 blocks before the update")]
+    FactNotRegistered { fact: B256, blocks: u64 },
+    #[error("no run of registered pages hashes to the bound onchainDataHash {hash} ({size} felts)")]
+    NoBoundPages { hash: B256, size: U256 },
+    #[error("the core contract logged no LogStateTransitionFact in the update's transaction")]
+    NoTransitionFact,
 }
 
 /// Decodes `LogMemoryPagesHashes`.
@@ -329,6 +335,65 @@ fn assemble(
         main,
         da: pages,
     })
+}
+
+/// Candidate orderings [`select_bound_pages`] may try before giving up: each
+/// page can only be followed by a page that starts where it ends, so an honest
+/// registry needs one path per candidate start; the cap bounds the work forged
+/// pages sharing start addresses can cause.
+const MAX_BOUND_PATHS: usize = 100_000;
+
+/// For a chain without a SHARP verifier to read `LogMemoryPagesHashes` from
+/// (local stand-ins), the DA pages are the run of registered pages that the
+/// proof bound: contiguous in memory (each starts where the previous ends), of
+/// total size `bound_size` (`onchainDataSize`), and hashing to `bound_hash`
+/// (`onchainDataHash`, the DA
+/// node of the fact tree, with the main part `main_len` felts long). Pages of
+/// other facts cannot hash to it, so they are ignored however many there are.
+pub fn select_bound_pages(
+    main_len: usize,
+    bound_hash: B256,
+    bound_size: U256,
+    candidates: &[MemoryPage],
+) -> Result<Vec<MemoryPage>, SharpError> {
+    let not_found = || SharpError::NoBoundPages {
+        hash: bound_hash,
+        size: bound_size,
+    };
+    let size = usize::try_from(bound_size).map_err(|_| not_found())?;
+    let mut by_start: HashMap<U256, Vec<usize>> = HashMap::new();
+    for (i, page) in candidates.iter().enumerate() {
+        by_start.entry(page.start_addr).or_default().push(i);
+    }
+    let mut budget = MAX_BOUND_PATHS;
+    // Depth-first over contiguous runs; `stack` holds (run so far, its size).
+    let mut stack: Vec<(Vec<usize>, usize)> = (0..candidates.len())
+        .map(|i| (vec![i], candidates[i].values.len()))
+        .collect();
+    while let Some((run, used)) = stack.pop() {
+        budget = budget.checked_sub(1).ok_or_else(not_found)?;
+        if used == size {
+            let values: Vec<&[U256]> = run
+                .iter()
+                .map(|i| candidates[*i].values.as_slice())
+                .collect();
+            if onchain_data_hash(main_len, &values) == bound_hash {
+                return Ok(run.iter().map(|i| candidates[*i].clone()).collect());
+            }
+            continue;
+        }
+        let last = &candidates[*run.last().expect("runs are never empty")];
+        let next_start = last.start_addr + U256::from(last.values.len());
+        for next in by_start.get(&next_start).into_iter().flatten() {
+            let grown = used + candidates[*next].values.len();
+            if grown <= size && !run.contains(next) {
+                let mut longer = run.clone();
+                longer.push(*next);
+                stack.push((longer, grown));
+            }
+        }
+    }
+    Err(not_found())
 }
 
 #[cfg(test)]
