@@ -1177,8 +1177,10 @@ async fn pipeline_benchmark() {
 /// blob eras v0.13.1 → v0.13.2 → v0.13.3 → v0.13.4 at the config's L2 blocks.
 mod history {
     use super::*;
+    use starknet_types_core::felt::Felt;
     use zkreplay::devnet::contracts::memory_page_fact;
     use zkreplay::devnet::starknet_gen::{StarknetFormat, StarknetGenConfig, StarknetGenerator};
+    use zkreplay::rollup::starknet::da::encode::felts_to_blobs;
     use zkreplay::rollup::starknet::da::pages::{MemoryPage, encode_page, parse_page};
     use zkreplay::rollup::starknet::da::program_output::parse_l1_calldata;
     use zkreplay::rollup::starknet::da::{felt_to_u256, stark_prime};
@@ -1258,7 +1260,10 @@ mod history {
         tx
     }
 
-    pub fn history(with_decoys: bool) -> History {
+    /// The history; `encrypted`: the generator batch whose blob is replaced by
+    /// a v0.14-style encrypted DA (`[n_keys, public keys, encrypted keys,
+    /// ciphertext…]`, sequencer `os/encrypt.cairo`).
+    pub fn history(with_decoys: bool, encrypted: Option<u64>) -> History {
         let mut generator = StarknetGenerator::new(StarknetGenConfig {
             seed: 12,
             batches: 9,
@@ -1334,8 +1339,14 @@ mod history {
                 block_hash: (n > LAST_TWO_WORD_EVENT).then(|| U256::from(n)),
             });
             logs.push((CORE, vec![topic], data.into()));
+            let mut blobs = update_tx.blobs.clone();
+            if encrypted == Some(n) {
+                let mut felts = vec![Felt::ONE, Felt::from(0xabcu64), Felt::from(0xdefu64)];
+                felts.extend((0..40u64).map(|i| Felt::from(i * 7919 + 1)));
+                blobs = felts_to_blobs(&felts).unwrap();
+            }
             let mut hashes = Vec::new();
-            for blob in &update_tx.blobs {
+            for blob in &blobs {
                 let hash = zkreplay::blob::VerifiedBlob::from_bytes(blob.clone())
                     .unwrap()
                     .versioned_hash;
@@ -1439,11 +1450,17 @@ source = "simulated history"
         }
     }
 
-    /// Replays `history` at `depth`; returns the store and the transactions read.
+    /// Replays `history` at `depth`; returns the store, the transactions read
+    /// and how the sync ended.
     pub async fn replay(
         history: &History,
         depth: usize,
-    ) -> (tempfile::TempDir, Arc<Store>, Vec<B256>) {
+    ) -> (
+        tempfile::TempDir,
+        Arc<Store>,
+        Vec<B256>,
+        Result<zkreplay::follow::SyncReport, FollowError>,
+    ) {
         let l1 = memory(history.chain.clone());
         let recording = Recording {
             inner: &l1,
@@ -1456,23 +1473,23 @@ source = "simulated history"
             ..options(BlockTag::Latest, None, OnMismatch::Halt)
         };
         let engine = Arc::new(StarknetEngine::new(&history.config).unwrap());
-        Follower::new(engine, &recording, store.clone(), &history.config, &options)
+        let result = Follower::new(engine, &recording, store.clone(), &history.config, &options)
             .sync()
-            .await
-            .unwrap();
+            .await;
         let read = recording.read.into_inner().unwrap();
-        (dir, store, read)
+        (dir, store, read, result)
     }
 }
 
 #[tokio::test]
 async fn a_mainnet_shaped_history_replays_across_eras_without_reading_a_decoy() {
-    let with = history::history(true);
-    let without = history::history(false);
+    let with = history::history(true, None);
+    let without = history::history(false, None);
     assert!(!with.decoy_txs.is_empty());
     let mut audits_without = None;
     for (h, depth) in [(&without, 0), (&with, 0), (&with, 8)] {
-        let (_dir, store, read) = history::replay(h, depth).await;
+        let (_dir, store, read, result) = history::replay(h, depth).await;
+        result.unwrap();
         let audits: Vec<BatchAudit> = (0..h.roots.len() as u64)
             .map(|n| BatchAudit::read(&store, n).unwrap().unwrap())
             .collect();
@@ -1507,6 +1524,29 @@ async fn a_mainnet_shaped_history_replays_across_eras_without_reading_a_decoy() 
             Some(reference) => assert_eq!(&audits, reference),
         }
     }
+}
+
+/// Simulated v0.14 encrypted DA in the compressed era: the batch is a recorded
+/// MISMATCH naming the cause, the batches before it stay MATCH, and the
+/// follower stops there with the reason in its halt record.
+#[tokio::test]
+async fn an_encrypted_da_batch_is_a_recorded_finding() {
+    let h = history::history(false, Some(7));
+    let (_dir, store, _read, result) = history::replay(&h, 2).await;
+    let error = result.unwrap_err();
+    assert!(error.to_string().contains("DA encrypted"), "{error}");
+    for n in 0..6 {
+        let audit = BatchAudit::read(&store, n).unwrap().unwrap();
+        assert_eq!(audit.verdict, Verdict::Match, "batch {n}");
+    }
+    // Generator batch 7 is follower batch 6.
+    let audit = BatchAudit::read(&store, 6).unwrap().unwrap();
+    assert_eq!(audit.verdict, Verdict::Mismatch);
+    assert_eq!(audit.failed_checks(), vec!["da.encrypted"]);
+    assert!(BatchAudit::read(&store, 7).unwrap().is_none());
+    let halt = zkreplay::audit::HaltRecord::read(&store).unwrap().unwrap();
+    assert_eq!(halt.batch, Some(6));
+    assert!(halt.reason.contains("DA encrypted"), "{}", halt.reason);
 }
 
 /// Anchor for the fact the simulated history links pages by: the fact
