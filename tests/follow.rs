@@ -1356,6 +1356,22 @@ mod history {
             chain.push(CORE, update_tx.calldata.clone(), hashes, logs);
         }
         let switch = switch_block.unwrap();
+        let eras: String = [
+            ("v0.11.0", 0),
+            ("v0.11.1", LAST_TWO_WORD_EVENT + 1),
+            ("v0.13.1", 4),
+            ("v0.13.2", 5),
+            ("v0.13.3", 6),
+            ("v0.13.4", 8),
+        ]
+        .iter()
+        .map(|(version, block)| {
+            format!(
+                "[[starknet.eras]]\nversion = \"{version}\"\nfrom_l2_block = {block}\n\
+                 source = \"simulated history\"\n"
+            )
+        })
+        .collect();
         let config = ChainConfig::parse(&format!(
             r#"
 name = "starknet-history"
@@ -1365,31 +1381,7 @@ first_l1_block = 0
 log_range = 4
 [starknet]
 core_contract = "{CORE}"
-[[starknet.eras]]
-version = "v0.11.0"
-from_l2_block = 0
-source = "simulated history"
-[[starknet.eras]]
-version = "v0.11.1"
-from_l2_block = {}
-source = "simulated history"
-[[starknet.eras]]
-version = "v0.13.1"
-from_l2_block = 4
-source = "simulated history"
-[[starknet.eras]]
-version = "v0.13.2"
-from_l2_block = 5
-source = "simulated history"
-[[starknet.eras]]
-version = "v0.13.3"
-from_l2_block = 6
-source = "simulated history"
-[[starknet.eras]]
-version = "v0.13.4"
-from_l2_block = 8
-source = "simulated history"
-[[starknet.memory_page_registries]]
+{eras}[[starknet.memory_page_registries]]
 address = "{REGISTRY_A}"
 from_l1_block = 0
 until_l1_block = {}
@@ -1403,7 +1395,6 @@ address = "{VERIFIER}"
 from_l1_block = 0
 source = "simulated history"
 "#,
-            LAST_TWO_WORD_EVENT + 1,
             switch - 1,
         ))
         .unwrap();

@@ -196,14 +196,19 @@ impl StarknetEngine {
             let registries = self.chain.registries_for(from, to);
             let mut addresses: Vec<Address> = verifiers.clone();
             addresses.extend(&registries);
-            let logs = source
-                .logs(&LogFilter {
-                    addresses,
-                    topics0: vec![LOG_MEMORY_PAGES_HASHES, LOG_MEMORY_PAGE_FACT_CONTINUOUS],
-                    from_block: from,
-                    to_block: to,
-                })
-                .await?;
+            // An empty address list would match every contract's logs.
+            let logs = if addresses.is_empty() {
+                Vec::new()
+            } else {
+                source
+                    .logs(&LogFilter {
+                        addresses,
+                        topics0: vec![LOG_MEMORY_PAGES_HASHES, LOG_MEMORY_PAGE_FACT_CONTINUOUS],
+                        from_block: from,
+                        to_block: to,
+                    })
+                    .await?
+            };
             for log in logs.iter().filter(|l| !l.removed) {
                 if (log.block_number, log.log_index) >= (update_block, job.log.log_index) {
                     continue;

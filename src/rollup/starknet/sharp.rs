@@ -521,4 +521,35 @@ mod tests {
             Err(SharpError::NoPagesHashes { .. })
         ));
     }
+
+    #[test]
+    fn bound_pages_are_the_contiguous_run_that_hashes_to_the_binding() {
+        let main_len = 7;
+        let da = [page(107, &[1, 2, 3]), page(110, &[4, 5])];
+        let values: Vec<&[U256]> = da.iter().map(|p| p.values.as_slice()).collect();
+        let hash = onchain_data_hash(main_len, &values);
+        let size = U256::from(5u8);
+        // Decoys at the same start addresses and of the same sizes, in between.
+        let candidates = vec![
+            page(107, &[9, 9, 9]),
+            da[0].clone(),
+            page(110, &[8, 8]),
+            da[1].clone(),
+            page(300, &[1, 2, 3, 4, 5]),
+        ];
+        assert_eq!(
+            select_bound_pages(main_len, hash, size, &candidates).unwrap(),
+            da.to_vec()
+        );
+        // Without the true second page nothing is bound: an error, not a guess.
+        let without: Vec<MemoryPage> = candidates
+            .iter()
+            .filter(|p| **p != da[1])
+            .cloned()
+            .collect();
+        assert!(matches!(
+            select_bound_pages(main_len, hash, size, &without),
+            Err(SharpError::NoBoundPages { .. })
+        ));
+    }
 }
