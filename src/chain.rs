@@ -50,8 +50,8 @@ pub struct ChainConfig {
     #[serde(default = "default_log_range")]
     pub log_range: u64,
     /// The format versions the chain used, with the L1 block where each began.
-    /// Decoders pick the version from L1 evidence (selector, header, layout);
-    /// this table documents the history and bounds the search.
+    /// Documentation only: decoders pick the version from L1 evidence
+    /// (selector, header, layout) and Starknet's `[[starknet.eras]]`.
     #[serde(default)]
     pub versions: Vec<FormatVersion>,
     #[serde(default)]
@@ -71,36 +71,6 @@ pub struct FormatVersion {
     pub note: String,
 }
 
-impl ChainConfig {
-    /// The compressed DA layout in force at `l1_block` according to the
-    /// version table. v0.13.3 and v0.13.4 share one wire format, so when the
-    /// data alone cannot tell them apart (no write to the alias contract) the
-    /// follower breaks the tie with this; `None` when the table is silent.
-    pub fn starknet_compressed_layout(
-        &self,
-        l1_block: u64,
-    ) -> Option<crate::rollup::starknet::da::Layout> {
-        use crate::rollup::starknet::da::Layout;
-        let current = self
-            .versions
-            .iter()
-            .rev()
-            .find(|v| v.from_l1_block <= l1_block)?;
-        let version: Vec<u64> = current
-            .name
-            .trim_start_matches('v')
-            .split('.')
-            .map(|p| p.parse().unwrap_or(0))
-            .collect();
-        match version.as_slice() {
-            [0, 13, 3, ..] => Some(Layout::V0_13_3),
-            [0, 13, p, ..] if *p >= 4 => Some(Layout::V0_13_4),
-            [0, minor, ..] if *minor >= 14 => Some(Layout::V0_13_4),
-            _ => None,
-        }
-    }
-}
-
 /// Starknet contracts and rules.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -112,18 +82,132 @@ pub struct StarknetChain {
     #[serde(default)]
     pub memory_page_registry: Option<Address>,
     /// First L2 block whose global root always uses the Poseidon combination
-    /// (Starknet v0.14.0); absent = never.
+    /// (Starknet v0.14.0), for chains without an `eras` table; absent = never.
     #[serde(default)]
     pub v0_14_from_l2_block: Option<u64>,
+    /// The Starknet versions the chain ran, each with the first L2 block it
+    /// produced, in block order. Where the L1 data cannot decide a format, the
+    /// L2 block that `LogStateUpdate` carries selects the era (see
+    /// [`crate::rollup::starknet::dispatch`]).
+    #[serde(default)]
+    pub eras: Vec<StarknetEra>,
+    /// Memory-page fact registries that held calldata DA, with their L1 ranges.
+    #[serde(default)]
+    pub memory_page_registries: Vec<L1Contract>,
+    /// SHARP verifier contracts that emit `LogMemoryPagesHashes` (the
+    /// implementations behind the SHARP `CallProxy`, which forwards with `call`).
+    #[serde(default)]
+    pub sharp_verifiers: Vec<L1Contract>,
+}
+
+/// A Starknet version and the first L2 block it produced.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StarknetEra {
+    /// `v0.13.1`, `0.14.0`, … (a fourth component is allowed and ignored by dispatch).
+    pub version: String,
+    pub from_l2_block: u64,
+    /// Where the number comes from.
+    pub source: String,
+}
+
+/// An L1 contract and the L1 blocks it is relevant for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct L1Contract {
+    pub address: Address,
+    pub from_l1_block: u64,
+    /// Last relevant L1 block; absent = still in use.
+    #[serde(default)]
+    pub until_l1_block: Option<u64>,
+    /// Where the address and range come from.
+    pub source: String,
+}
+
+impl L1Contract {
+    fn overlaps(&self, from: u64, to: u64) -> bool {
+        self.from_l1_block <= to && self.until_l1_block.is_none_or(|until| until >= from)
+    }
 }
 
 impl StarknetChain {
     /// The global-root rule of a batch ending at `l2_block`.
     pub fn root_rule(&self, l2_block: u64) -> GlobalRootRule {
-        match self.v0_14_from_l2_block {
+        let first_v0_14 = crate::rollup::starknet::dispatch::first_block_of(
+            &self.eras,
+            crate::rollup::starknet::dispatch::StarknetVersion::V0_14_0,
+        )
+        .or(self.v0_14_from_l2_block);
+        match first_v0_14 {
             Some(first) if l2_block >= first => GlobalRootRule::V0_14,
             _ => GlobalRootRule::PreV0_14,
         }
+    }
+
+    /// The memory-page registries to scan for pages registered in L1 blocks `from..=to`.
+    pub fn registries_for(&self, from: u64, to: u64) -> Vec<Address> {
+        let mut out: Vec<Address> = self
+            .memory_page_registries
+            .iter()
+            .filter(|c| c.overlaps(from, to))
+            .map(|c| c.address)
+            .collect();
+        if out.is_empty() {
+            out.extend(self.memory_page_registry);
+        }
+        out
+    }
+
+    /// The SHARP verifiers whose `LogMemoryPagesHashes` may fall in L1 blocks `from..=to`.
+    pub fn verifiers_for(&self, from: u64, to: u64) -> Vec<Address> {
+        self.sharp_verifiers
+            .iter()
+            .filter(|c| c.overlaps(from, to))
+            .map(|c| c.address)
+            .collect()
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        let mut previous: Option<(crate::rollup::starknet::dispatch::StarknetVersion, u64)> = None;
+        for era in &self.eras {
+            let version = era
+                .version
+                .parse::<crate::rollup::starknet::dispatch::StarknetVersion>()
+                .map_err(|e| format!("[[starknet.eras]] {e}"))?;
+            if let Some((v, block)) = previous
+                && (version <= v || era.from_l2_block < block)
+            {
+                return Err(format!(
+                    "[[starknet.eras]] must be listed in version and L2 block order ({} at {})",
+                    era.version, era.from_l2_block
+                ));
+            }
+            previous = Some((version, era.from_l2_block));
+        }
+        if self.v0_14_from_l2_block.is_some()
+            && crate::rollup::starknet::dispatch::first_block_of(
+                &self.eras,
+                crate::rollup::starknet::dispatch::StarknetVersion::V0_14_0,
+            )
+            .is_some()
+        {
+            return Err(
+                "v0_14_from_l2_block and a v0.14 era both set the root rule: keep the era".into(),
+            );
+        }
+        for c in self
+            .memory_page_registries
+            .iter()
+            .chain(&self.sharp_verifiers)
+        {
+            if c.until_l1_block.is_some_and(|u| u < c.from_l1_block) {
+                return Err(format!(
+                    "{}: until_l1_block before from_l1_block",
+                    c.address
+                ));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -235,6 +319,9 @@ impl ChainConfig {
                 return Err(invalid("rollup = \"zksync\" needs a [zksync] table"));
             }
             _ => {}
+        }
+        if let Some(starknet) = &config.starknet {
+            starknet.validate().map_err(|detail| invalid(&detail))?;
         }
         if config.log_range == 0 {
             return Err(invalid("log_range must be at least 1"));

@@ -18,7 +18,8 @@ use alloy_sol_types::SolEvent;
 use serde_json::Value;
 use zkreplay::audit::{BatchAudit, Verdict};
 use zkreplay::chain::ChainConfig;
-use zkreplay::follow::starknet::{LogMemoryPageFactContinuous, LogStateUpdate, StarknetEngine};
+use zkreplay::devnet::contracts::abi::{LogMemoryPageFactContinuous, LogStateUpdate};
+use zkreplay::follow::starknet::StarknetEngine;
 use zkreplay::follow::{FollowError, FollowOptions, Follower, L1Cursor, OnMismatch};
 use zkreplay::hexfmt::{format_word, parse_bytes, parse_word};
 use zkreplay::l1::{BlockTag, L1Block, L1Error, L1Log, L1Source, L1Transaction, LogFilter};
@@ -1608,5 +1609,407 @@ async fn pipeline_benchmark() {
                 peak_rss_kib()
             );
         }
+    }
+}
+
+/// Starknet's L1 history through the follower, simulated (the generator
+/// computes the true roots: plumbing, not an anchor): the 2-argument
+/// `LogStateUpdate` era, calldata batches whose pages are found through SHARP
+/// (`LogStateTransitionFact` → `LogMemoryPagesHashes` → registrations) on a
+/// registry that changes address mid-history, decoy pages of other SHARP
+/// customers registered before, between and inside Starknet's own, then the
+/// blob eras v0.13.1 → v0.13.2 → v0.13.3 → v0.13.4 at the config's L2 blocks.
+mod history {
+    use super::*;
+    use starknet_types_core::felt::Felt;
+    use zkreplay::devnet::contracts::memory_page_fact;
+    use zkreplay::devnet::starknet_gen::{StarknetFormat, StarknetGenConfig, StarknetGenerator};
+    use zkreplay::rollup::starknet::da::encode::felts_to_blobs;
+    use zkreplay::rollup::starknet::da::pages::{MemoryPage, encode_page, parse_page};
+    use zkreplay::rollup::starknet::da::program_output::parse_l1_calldata;
+    use zkreplay::rollup::starknet::da::{felt_to_u256, stark_prime};
+    use zkreplay::rollup::starknet::events::{
+        LOG_STATE_TRANSITION_FACT, StateUpdateEvent, encode_state_update,
+    };
+    use zkreplay::rollup::starknet::sharp::{self, LOG_MEMORY_PAGES_HASHES, PagesHashes};
+    use zkreplay::rollup::starknet::state::GlobalRootRule;
+
+    pub const REGISTRY_A: Address = address!("96375087b2F6eFc59e5e0dd5111B4d090EBFDD8B");
+    pub const REGISTRY_B: Address = address!("FD14567eaf9ba941cB8c8a94eEC14831ca7fD1b4");
+    pub const VERIFIER: Address = address!("d51A3D50d4D2f99a345a66971E650EEA064DD8dF");
+    /// L2 blocks (= generator batches) of the eras below.
+    pub const LAST_TWO_WORD_EVENT: u64 = 2;
+
+    pub struct History {
+        pub chain: Chain,
+        pub config: ChainConfig,
+        /// The true root after each follower batch (index = batch number).
+        pub roots: Vec<B256>,
+        /// Every transaction that registered a decoy page.
+        pub decoy_txs: Vec<B256>,
+        /// Transactions carrying Starknet's own pages.
+        pub own_page_txs: Vec<B256>,
+    }
+
+    fn log_page(chain: &mut Chain, registry: Address, page: &MemoryPage) -> B256 {
+        let (fact, memory_hash, prod) = memory_page_fact(page);
+        let log = LogMemoryPageFactContinuous {
+            factHash: fact,
+            memoryHash: memory_hash,
+            prod,
+        };
+        chain.push(
+            registry,
+            encode_page(page),
+            vec![],
+            vec![(
+                registry,
+                vec![LogMemoryPageFactContinuous::SIGNATURE_HASH],
+                log.encode_data().into(),
+            )],
+        );
+        chain.entries.last().unwrap().0.hash
+    }
+
+    fn log_pages_hashes(chain: &mut Chain, fact: B256, pages: &[&MemoryPage]) {
+        let body = sharp::encode_pages_hashes(&PagesHashes {
+            fact_hash: fact,
+            pages_hashes: pages
+                .iter()
+                .map(|p| sharp::memory_hash(&p.values))
+                .collect(),
+        });
+        // The input is irrelevant (the follower reads the log); make it unique.
+        chain.push(
+            VERIFIER,
+            fact.to_vec(),
+            vec![],
+            vec![(VERIFIER, vec![LOG_MEMORY_PAGES_HASHES], body.into())],
+        );
+    }
+
+    /// Another SHARP customer's job: one page on `registry`, its own fact listed
+    /// by the verifier. Its start address is that of a real page, so only the
+    /// hashes can tell them apart.
+    fn decoy(chain: &mut Chain, registry: Address, k: u64, start: U256) -> B256 {
+        let page = MemoryPage {
+            start_addr: start,
+            values: (0..5).map(|i| U256::from(k * 100 + i)).collect(),
+            z: U256::from(3u8),
+            alpha: U256::from(5u8),
+            prime: stark_prime(),
+        };
+        let tx = log_page(chain, registry, &page);
+        log_pages_hashes(chain, keccak256(k.to_be_bytes()), &[&page]);
+        tx
+    }
+
+    /// The history; `encrypted`: the generator batch whose blob is replaced by
+    /// a v0.14-style encrypted DA (`[n_keys, public keys, encrypted keys,
+    /// ciphertext…]`, sequencer `os/encrypt.cairo`).
+    pub fn history(with_decoys: bool, encrypted: Option<u64>) -> History {
+        let mut generator = StarknetGenerator::new(StarknetGenConfig {
+            seed: 12,
+            batches: 9,
+            schedule: vec![
+                (1, StarknetFormat::V0_11Pages),
+                (4, StarknetFormat::V0_13_1Blob),
+                (5, StarknetFormat::V0_13_2Blob),
+                (6, StarknetFormat::V0_13_3Blob),
+                (8, StarknetFormat::V0_13_4Blob),
+            ],
+            large_batches: vec![2],
+            large_batch_writes: 40,
+            page_size: 60,
+            core: CORE,
+            registry: REGISTRY_A,
+            rule: GlobalRootRule::PreV0_14,
+            ..StarknetGenConfig::default()
+        })
+        .unwrap();
+        let mut chain = Chain {
+            fork_from: u64::MAX,
+            ..Chain::default()
+        };
+        let mut roots = Vec::new();
+        let mut decoy_txs = Vec::new();
+        let mut own_page_txs = Vec::new();
+        let mut switch_block = None;
+        let mut k = 0;
+        while let Some(planned) = generator.next_batch().unwrap() {
+            let n = planned.number;
+            roots.push(planned.expected_root);
+            // Batch 1 on the first registry, later ones on the second.
+            let registry = if n == 1 { REGISTRY_A } else { REGISTRY_B };
+            if n == 2 {
+                switch_block = Some(chain.head() + 1);
+            }
+            let mut pages = Vec::new();
+            for tx in &planned.txs {
+                let Ok(page) = parse_page(&tx.calldata) else {
+                    continue;
+                };
+                if with_decoys {
+                    k += 1;
+                    decoy_txs.push(decoy(&mut chain, registry, k, page.start_addr));
+                }
+                own_page_txs.push(log_page(&mut chain, registry, &page));
+                pages.push(page);
+            }
+            let update_tx = planned.txs.last().unwrap();
+            let update = parse_l1_calldata(&update_tx.calldata).unwrap();
+            let mut logs = Vec::new();
+            if !pages.is_empty() {
+                // The main part (the program output) is a page of the job too.
+                let main = MemoryPage {
+                    start_addr: pages[0].start_addr - U256::from(update.program_output.len()),
+                    values: update.program_output.iter().map(felt_to_u256).collect(),
+                    ..pages[0].clone()
+                };
+                own_page_txs.push(log_page(&mut chain, registry, &main));
+                let da: Vec<&[U256]> = pages.iter().map(|p| p.values.as_slice()).collect();
+                let fact = sharp::state_transition_fact(&main.values, &da);
+                if with_decoys {
+                    k += 1;
+                    decoy_txs.push(decoy(&mut chain, registry, k, main.start_addr));
+                }
+                let listed: Vec<&MemoryPage> = std::iter::once(&main).chain(&pages).collect();
+                log_pages_hashes(&mut chain, fact, &listed);
+                logs.push((CORE, vec![LOG_STATE_TRANSITION_FACT], fact.to_vec().into()));
+            }
+            let (topic, data) = encode_state_update(&StateUpdateEvent {
+                global_root: U256::from_be_bytes(planned.claimed_root.0),
+                l2_block: n,
+                block_hash: (n > LAST_TWO_WORD_EVENT).then(|| U256::from(n)),
+            });
+            logs.push((CORE, vec![topic], data.into()));
+            let mut blobs = update_tx.blobs.clone();
+            if encrypted == Some(n) {
+                let mut felts = vec![Felt::ONE, Felt::from(0xabcu64), Felt::from(0xdefu64)];
+                felts.extend((0..40u64).map(|i| Felt::from(i * 7919 + 1)));
+                blobs = felts_to_blobs(&felts).unwrap();
+            }
+            let mut hashes = Vec::new();
+            for blob in &blobs {
+                let hash = zkreplay::blob::VerifiedBlob::from_bytes(blob.clone())
+                    .unwrap()
+                    .versioned_hash;
+                chain.blobs.insert(hash, blob.clone());
+                hashes.push(hash);
+            }
+            chain.push(CORE, update_tx.calldata.clone(), hashes, logs);
+        }
+        let switch = switch_block.unwrap();
+        let eras: String = [
+            ("v0.11.0", 0),
+            ("v0.11.1", LAST_TWO_WORD_EVENT + 1),
+            ("v0.13.1", 4),
+            ("v0.13.2", 5),
+            ("v0.13.3", 6),
+            ("v0.13.4", 8),
+        ]
+        .iter()
+        .map(|(version, block)| {
+            format!(
+                "[[starknet.eras]]\nversion = \"{version}\"\nfrom_l2_block = {block}\n\
+                 source = \"simulated history\"\n"
+            )
+        })
+        .collect();
+        let config = ChainConfig::parse(&format!(
+            r#"
+name = "starknet-history"
+rollup = "starknet"
+l1_chain_id = 31337
+first_l1_block = 0
+log_range = 4
+[starknet]
+core_contract = "{CORE}"
+{eras}[[starknet.memory_page_registries]]
+address = "{REGISTRY_A}"
+from_l1_block = 0
+until_l1_block = {}
+source = "simulated history"
+[[starknet.memory_page_registries]]
+address = "{REGISTRY_B}"
+from_l1_block = {switch}
+source = "simulated history"
+[[starknet.sharp_verifiers]]
+address = "{VERIFIER}"
+from_l1_block = 0
+source = "simulated history"
+"#,
+            switch - 1,
+        ))
+        .unwrap();
+        History {
+            chain,
+            config,
+            roots,
+            decoy_txs,
+            own_page_txs,
+        }
+    }
+
+    /// An L1 source that records which transactions were read.
+    pub struct Recording<'a> {
+        pub inner: &'a MemoryL1,
+        pub read: Mutex<Vec<B256>>,
+    }
+
+    impl L1Source for Recording<'_> {
+        async fn chain_id(&self) -> Result<u64, L1Error> {
+            self.inner.chain_id().await
+        }
+        async fn block_by_tag(&self, tag: BlockTag) -> Result<L1Block, L1Error> {
+            self.inner.block_by_tag(tag).await
+        }
+        async fn block_by_number(&self, number: u64) -> Result<Option<L1Block>, L1Error> {
+            self.inner.block_by_number(number).await
+        }
+        async fn block_by_hash(&self, hash: B256) -> Result<Option<L1Block>, L1Error> {
+            self.inner.block_by_hash(hash).await
+        }
+        async fn logs(&self, filter: &LogFilter) -> Result<Vec<L1Log>, L1Error> {
+            self.inner.logs(filter).await
+        }
+        async fn transaction(&self, hash: B256) -> Result<Option<L1Transaction>, L1Error> {
+            self.read.lock().unwrap().push(hash);
+            self.inner.transaction(hash).await
+        }
+        async fn call(&self, to: Address, data: Bytes, block: u64) -> Result<Bytes, L1Error> {
+            self.inner.call(to, data, block).await
+        }
+        async fn blobs(&self, block: &L1Block, hashes: &[B256]) -> Result<Vec<Vec<u8>>, L1Error> {
+            self.inner.blobs(block, hashes).await
+        }
+    }
+
+    /// Replays `history` at `depth`; returns the store, the transactions read
+    /// and how the sync ended.
+    pub async fn replay(
+        history: &History,
+        depth: usize,
+    ) -> (
+        tempfile::TempDir,
+        Arc<Store>,
+        Vec<B256>,
+        Result<zkreplay::follow::SyncReport, FollowError>,
+    ) {
+        let l1 = memory(history.chain.clone());
+        let recording = Recording {
+            inner: &l1,
+            read: Mutex::new(Vec::new()),
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(dir.path(), "starknet-history").unwrap());
+        let options = FollowOptions {
+            pipeline_depth: depth,
+            ..options(BlockTag::Latest, None, OnMismatch::Halt)
+        };
+        let engine = Arc::new(StarknetEngine::new(&history.config).unwrap());
+        let result = Follower::new(engine, &recording, store.clone(), &history.config, &options)
+            .sync()
+            .await;
+        let read = recording.read.into_inner().unwrap();
+        (dir, store, read, result)
+    }
+}
+
+#[tokio::test]
+async fn a_mainnet_shaped_history_replays_across_eras_without_reading_a_decoy() {
+    let with = history::history(true, None);
+    let without = history::history(false, None);
+    assert!(!with.decoy_txs.is_empty());
+    let mut audits_without = None;
+    for (h, depth) in [(&without, 0), (&with, 0), (&with, 8)] {
+        let (_dir, store, read, result) = history::replay(h, depth).await;
+        result.unwrap();
+        let audits: Vec<BatchAudit> = (0..h.roots.len() as u64)
+            .map(|n| BatchAudit::read(&store, n).unwrap().unwrap())
+            .collect();
+        for (n, audit) in audits.iter().enumerate() {
+            assert_eq!(audit.verdict, Verdict::Match, "batch {n}: {audit:?}");
+            assert_eq!(audit.computed_root, format_word(&h.roots[n]), "batch {n}");
+        }
+        let read_decoys: Vec<&B256> = read.iter().filter(|t| h.decoy_txs.contains(t)).collect();
+        assert!(read_decoys.is_empty(), "decoy pages read: {read_decoys:?}");
+        assert!(h.own_page_txs.iter().all(|t| read.contains(t)));
+        // The layouts the eras and the alias contract selected.
+        let formats: Vec<String> = (0..h.roots.len() as u64)
+            .map(|n| {
+                zkreplay::follow::L1BatchRecord::read(&store, n)
+                    .unwrap()
+                    .unwrap()
+                    .format_version
+            })
+            .collect();
+        for (n, expected) in [
+            (0, " 0.11 DA"),
+            (5, " 0.13.3 DA"),
+            (6, " 0.13.3 DA"),
+            (7, " 0.13.4 DA"),
+            (8, " 0.13.4 DA"),
+        ] {
+            assert!(formats[n].ends_with(expected), "batch {n}: {}", formats[n]);
+        }
+        // With decoys removed the result is identical.
+        match &audits_without {
+            None => audits_without = Some(audits),
+            Some(reference) => assert_eq!(&audits, reference),
+        }
+    }
+}
+
+/// Simulated v0.14 encrypted DA in the compressed era: the batch is a recorded
+/// MISMATCH naming the cause, the batches before it stay MATCH, and the
+/// follower stops there with the reason in its halt record.
+#[tokio::test]
+async fn an_encrypted_da_batch_is_a_recorded_finding() {
+    let h = history::history(false, Some(7));
+    let (_dir, store, _read, result) = history::replay(&h, 2).await;
+    let error = result.unwrap_err();
+    assert!(error.to_string().contains("DA encrypted"), "{error}");
+    for n in 0..6 {
+        let audit = BatchAudit::read(&store, n).unwrap().unwrap();
+        assert_eq!(audit.verdict, Verdict::Match, "batch {n}");
+    }
+    // Generator batch 7 is follower batch 6.
+    let audit = BatchAudit::read(&store, 6).unwrap().unwrap();
+    assert_eq!(audit.verdict, Verdict::Mismatch);
+    assert_eq!(audit.failed_checks(), vec!["da.encrypted"]);
+    assert!(BatchAudit::read(&store, 7).unwrap().is_none());
+    let halt = zkreplay::audit::HaltRecord::read(&store).unwrap().unwrap();
+    assert_eq!(halt.batch, Some(6));
+    assert!(halt.reason.contains("DA encrypted"), "{}", halt.reason);
+}
+
+/// Anchor for the fact the simulated history links pages by: the fact
+/// cairo-lang computed for each oracle calldata batch equals the one
+/// `sharp::state_transition_fact` computes from its program output and pages.
+#[test]
+fn the_fact_of_each_oracle_calldata_batch_is_recomputed_from_its_pages() {
+    use zkreplay::rollup::starknet::da::felt_to_u256;
+    use zkreplay::rollup::starknet::da::pages::parse_page;
+    use zkreplay::rollup::starknet::da::program_output::parse_l1_calldata;
+    use zkreplay::rollup::starknet::sharp;
+    let batches = oracle_batches("seed2_calldata");
+    assert!(!batches.is_empty());
+    for batch in batches {
+        let update = parse_l1_calldata(&bytes(&batch["l1"]["updateState_calldata"])).unwrap();
+        let main: Vec<U256> = update.program_output.iter().map(felt_to_u256).collect();
+        let pages: Vec<Vec<U256>> = batch["memory_pages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| parse_page(&bytes(&p["calldata"])).unwrap().values)
+            .collect();
+        let da: Vec<&[U256]> = pages.iter().map(|p| p.as_slice()).collect();
+        assert_eq!(
+            sharp::state_transition_fact(&main, &da),
+            word(&batch["l1"]["state_transition_fact"]),
+            "batch {}",
+            batch["batch"]
+        );
     }
 }

@@ -283,8 +283,8 @@ fn starknet_toml(config: &StarknetGenConfig, first_block: u64, starts: &[(&str, 
             crate::rollup::starknet::state::GlobalRootRule::PreV0_14 => "",
         }
     );
-    // The exact L1 block of every format change: the follower breaks the
-    // v0.13.3 / v0.13.4 tie (same wire format) with it.
+    // The exact L1 block of every format change, as documentation: the
+    // follower reads the format from the data and the alias contract 0x2.
     for (format, block) in starts {
         let name = match StarknetFormat::from_label(format) {
             Some(StarknetFormat::V0_11Pages) => "v0.11",

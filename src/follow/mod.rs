@@ -140,8 +140,13 @@ pub enum FollowError {
 /// Why a Starknet batch cannot be applied.
 #[derive(Debug, thiserror::Error)]
 pub enum StarknetCause {
-    #[error("LogStateUpdate: {0}")]
-    Event(#[from] alloy_sol_types::Error),
+    #[error(transparent)]
+    Event(#[from] crate::rollup::starknet::events::EventError),
+    #[error(transparent)]
+    Dispatch(#[from] crate::rollup::starknet::dispatch::DispatchError),
+    /// The calldata-era memory pages of the update's fact could not be assembled.
+    #[error(transparent)]
+    Sharp(#[from] crate::rollup::starknet::sharp::SharpError),
     #[error(transparent)]
     Da(#[from] crate::rollup::starknet::da::DaError),
     #[error(transparent)]
@@ -183,7 +188,9 @@ pub enum DaCause {
     NoBinding,
     #[error("the call carries no program output")]
     NoProgramOutput,
-    #[error("calldata DA needs [starknet].memory_page_registry in the chain config")]
+    #[error(
+        "calldata DA needs [starknet].memory_page_registries (or memory_page_registry) in the chain config"
+    )]
     NoPageRegistry,
     /// The decoder could not produce the batch's writes; the failed or
     /// skipped checks say why.
@@ -206,14 +213,26 @@ impl FollowError {
     }
 
     /// The check a batch fails when this error is evidence against the
-    /// sequencer: its published data contradicts the state it builds on, so
-    /// the batch is recorded as a MISMATCH naming the reason.
+    /// sequencer: its published data contradicts the state it builds on, or
+    /// (Starknet v0.14 encrypted DA) cannot rebuild the state without keys L1
+    /// does not carry. The batch is recorded as a MISMATCH naming the reason.
     pub fn sequencer_evidence(&self) -> Option<&'static str> {
         match self {
             FollowError::Zksync {
                 cause: ZksyncCause::State(e),
                 ..
             } => e.sequencer_evidence(),
+            FollowError::Starknet {
+                cause: StarknetCause::Da(crate::rollup::starknet::da::DaError::Encrypted { .. }),
+                ..
+            } => Some("da.encrypted"),
+            FollowError::Starknet {
+                cause:
+                    StarknetCause::Sharp(crate::rollup::starknet::sharp::SharpError::NoBoundPages {
+                        ..
+                    }),
+                ..
+            } => Some("calldata.onchain_data_hash"),
             _ => None,
         }
     }

@@ -1,16 +1,24 @@
-//! The Starknet engine: every `LogStateUpdate` of the core contract is one
-//! batch. Its transaction's `updateState*` call carries the program output
-//! (with the root L1 accepted) and binds the DA: blobs for
-//! `updateStateKzgDA`, memory pages registered earlier for `updateState`.
+//! The Starknet engine: every `LogStateUpdate` of the core contract (both
+//! signatures mainnet used, [`events::STATE_UPDATE_TOPICS`]) is one batch. Its
+//! transaction's `updateState*` call carries the program output (with the
+//! root L1 accepted) and binds the DA: blobs for `updateStateKzgDA`, SHARP
+//! memory pages for `updateState`.
+//!
+//! Which DA layout and global-root rule apply is decided by the L1 data where
+//! it can decide (selector, program-output header, exact decoding) and by the
+//! chain config's eras, keyed by the L2 block the event carries, where it
+//! cannot ([`dispatch`]). Calldata-era pages are the pages of the update's
+//! fact ([`sharp`]), never "the pages registered lately".
 //!
 //! What runs ahead of apply: fetching (transaction, blobs or pages) and the
-//! whole decode — blob FFT, layout detection, binding checks — against an
-//! empty alias table. Aliases of v0.13.4+ batches are resolved in `plan`
-//! against the committed alias table, where the previous batch's
-//! allocations are visible.
+//! whole decode — blob FFT, layout detection, binding checks. v0.13.3 and
+//! v0.13.4 share one wire format; whether a compressed batch uses aliases
+//! depends on whether contract 0x2 was ever written, which is state, so
+//! `plan` decides it and resolves the aliases against the committed table.
 
-use alloy_primitives::{B256, U256};
-use alloy_sol_types::{SolEvent, sol};
+use std::collections::{HashMap, HashSet};
+
+use alloy_primitives::{Address, B256, U256};
 use starknet_types_core::felt::Felt;
 
 use super::engine::{BatchJob, BatchSummary, Checkpoint, EventSource, L1Event, Plan, RollupEngine};
@@ -19,22 +27,26 @@ use crate::audit::Check;
 use crate::chain::{ChainConfig, RollupKind, StarknetChain};
 use crate::hexfmt::format_word;
 use crate::l1::{L1Error, L1Log, L1Source, L1Transaction, LogFilter};
-use crate::rollup::starknet::da::aliases::{self, MemoryAliases};
+use crate::rollup::starknet::da::aliases::{self, ALIAS_CONTRACT, AliasSource};
 use crate::rollup::starknet::da::batch::{BatchInput, DaInput, DecodedBatch, decode_batch};
-use crate::rollup::starknet::da::pages::{MemoryPage, parse_page};
+use crate::rollup::starknet::da::pages::MemoryPage;
 use crate::rollup::starknet::da::program_output::{
     HeaderVersion, L1Binding, L1Update, ProgramOutput, parse_l1_calldata,
 };
-use crate::rollup::starknet::da::{DaError, Layout};
-use crate::rollup::starknet::state::StarknetState;
+use crate::rollup::starknet::da::{DaError, DaStateDiff, Layout};
+use crate::rollup::starknet::dispatch::{self, LayoutRule, compressed_layout};
+use crate::rollup::starknet::events::{self, LOG_STATE_TRANSITION_FACT, STATE_UPDATE_TOPICS};
+use crate::rollup::starknet::sharp::{
+    self, LOG_MEMORY_PAGE_FACT_CONTINUOUS, LOG_MEMORY_PAGES_HASHES, PageRegistration, SharpError,
+};
+use crate::rollup::starknet::state::{ClassChange, StarknetState};
 use crate::store::{Store, StoreBatch};
 
-sol! {
-    /// Emitted by the Starknet core contract for every accepted state update.
-    event LogStateUpdate(uint256 globalRoot, int256 blockNumber, uint256 blockHash);
-    /// Emitted by the memory-page fact registry for every registered page.
-    event LogMemoryPageFactContinuous(bytes32 factHash, uint256 memoryHash, uint256 prod);
-}
+/// How far before a calldata update the follower looks for SHARP's
+/// `LogMemoryPagesHashes` of its fact and the registrations of its pages: a
+/// bound on the work per update (about two weeks of 12-second slots), not a
+/// chain parameter; a fact registered earlier is reported as not found.
+pub const SHARP_LOOKBACK_BLOCKS: u64 = 100_800;
 
 /// One Starknet chain as a [`RollupEngine`].
 pub struct StarknetEngine {
@@ -78,34 +90,46 @@ impl StarknetEngine {
         }
     }
 
-    /// The memory pages registered after the previous state update and before
-    /// this one, in L1 order: the calldata DA of `updateState`. The decoder's
-    /// binding checks (`onchainDataHash`, size, contiguity) prove whether they
-    /// are the right ones.
-    async fn pages_before<S: L1Source>(
+    /// The DA pages of a calldata update. With SHARP verifiers in the config
+    /// (real chains): the pages of the update's fact ([`Self::fact_pages`]).
+    /// Without (local stand-ins that run no SHARP): the run of pages
+    /// registered since the previous update that hashes to the bound
+    /// `onchainDataHash` ([`sharp::select_bound_pages`]).
+    async fn calldata_pages<S: L1Source>(
         &self,
         source: &S,
         job: &BatchJob,
-    ) -> Result<Vec<MemoryPage>, FollowError> {
-        let registry = self
-            .chain
-            .memory_page_registry
-            .ok_or_else(|| FollowError::Config {
-                chain: self.name.clone(),
-                detail: DaCause::NoPageRegistry.to_string(),
-            })?;
-        let log = &job.log;
-        let filter = LogFilter {
-            addresses: vec![registry],
-            topics0: vec![LogMemoryPageFactContinuous::SIGNATURE_HASH],
-            from_block: job.previous.map_or(self.first_l1_block, |(block, _)| block),
-            to_block: log.block_number,
+        update: &L1Update,
+    ) -> Result<Result<FetchedDa, SharpError>, FollowError> {
+        let L1Binding::Calldata {
+            onchain_data_hash,
+            onchain_data_size,
+        } = update.binding
+        else {
+            return Err(self.da_error(job, DaCause::NoBinding));
         };
-        let mut pages = Vec::new();
-        let mut seen = std::collections::HashSet::new();
+        if !self.chain.sharp_verifiers.is_empty() {
+            return self
+                .fact_pages(source, job)
+                .await
+                .map(|p| Ok(FetchedDa::Pages(p)));
+        }
+        let from = job.previous.map_or(self.first_l1_block, |(block, _)| block);
+        let registries = self.chain.registries_for(from, job.log.block_number);
+        if registries.is_empty() {
+            return Err(self.config_error(DaCause::NoPageRegistry));
+        }
+        let filter = LogFilter {
+            addresses: registries,
+            topics0: vec![LOG_MEMORY_PAGE_FACT_CONTINUOUS],
+            from_block: from,
+            to_block: job.log.block_number,
+        };
+        let mut candidates = Vec::new();
+        let mut seen = HashSet::new();
         for page_log in source.logs(&filter).await? {
             let position = (page_log.block_number, page_log.log_index);
-            let before_update = position < (log.block_number, log.log_index);
+            let before_update = position < (job.log.block_number, job.log.log_index);
             let after_previous = job.previous.is_none_or(|p| position > p);
             if page_log.removed || !before_update || !after_previous {
                 continue;
@@ -114,15 +138,164 @@ impl StarknetEngine {
                 continue;
             }
             let tx = transaction(source, page_log.transaction_hash).await?;
-            match parse_page(&tx.input) {
-                Ok(page) => pages.push(page),
-                // A page registered through another contract (e.g. a multicall) is
-                // not readable from this transaction's input; the binding checks
-                // will report the missing data.
-                Err(e) => tracing::warn!(tx = %page_log.transaction_hash, "memory page: {e}"),
+            // A registration this decoder cannot read cannot be one of the bound pages.
+            if let Ok(pages) = sharp::pages_in_call(&tx.input) {
+                candidates.extend(pages);
             }
         }
-        Ok(pages)
+        Ok(sharp::select_bound_pages(
+            update.program_output.len(),
+            onchain_data_hash,
+            onchain_data_size,
+            &candidates,
+        )
+        .map(FetchedDa::Pages))
+    }
+
+    /// The DA pages of the update's fact: the fact from the core contract's
+    /// `LogStateTransitionFact` in the update's transaction; SHARP's
+    /// `LogMemoryPagesHashes` for that fact and the registrations of the
+    /// listed pages, found by walking back from the update (at most
+    /// [`SHARP_LOOKBACK_BLOCKS`]) over the verifiers and registries the config
+    /// lists for each range; then only the transactions of those pages are
+    /// read. Pages of other SHARP customers are never fetched.
+    async fn fact_pages<S: L1Source>(
+        &self,
+        source: &S,
+        job: &BatchJob,
+    ) -> Result<Vec<MemoryPage>, FollowError> {
+        let update_block = job.log.block_number;
+        let fact_logs = source
+            .logs(&LogFilter {
+                addresses: vec![self.chain.core_contract],
+                topics0: vec![LOG_STATE_TRANSITION_FACT],
+                from_block: update_block,
+                to_block: update_block,
+            })
+            .await?;
+        let fact_log = fact_logs
+            .iter()
+            .filter(|l| !l.removed && l.transaction_hash == job.log.transaction_hash)
+            .filter(|l| l.log_index < job.log.log_index)
+            .max_by_key(|l| l.log_index)
+            .ok_or_else(|| self.error(job, SharpError::NoTransitionFact))?;
+        let fact = events::decode_state_transition_fact(&fact_log.topics, &fact_log.data)
+            .map_err(|e| self.error(job, e))?;
+
+        let lowest = update_block
+            .saturating_sub(SHARP_LOOKBACK_BLOCKS)
+            .max(self.first_l1_block);
+        let range = self.config.log_range.max(1);
+        let mut listed: Vec<sharp::PagesHashes> = Vec::new();
+        // memory hash -> transaction that registered it
+        let mut registered: HashMap<B256, B256> = HashMap::new();
+        let mut to = update_block;
+        loop {
+            let from = to.saturating_sub(range - 1).max(lowest);
+            let verifiers = self.chain.verifiers_for(from, to);
+            let registries = self.chain.registries_for(from, to);
+            let mut addresses: Vec<Address> = verifiers.clone();
+            addresses.extend(&registries);
+            // An empty address list would match every contract's logs.
+            let logs = if addresses.is_empty() {
+                Vec::new()
+            } else {
+                source
+                    .logs(&LogFilter {
+                        addresses,
+                        topics0: vec![LOG_MEMORY_PAGES_HASHES, LOG_MEMORY_PAGE_FACT_CONTINUOUS],
+                        from_block: from,
+                        to_block: to,
+                    })
+                    .await?
+            };
+            for log in logs.iter().filter(|l| !l.removed) {
+                if (log.block_number, log.log_index) >= (update_block, job.log.log_index) {
+                    continue;
+                }
+                let topic = log.topics.first().copied().unwrap_or_default();
+                if topic == LOG_MEMORY_PAGES_HASHES && verifiers.contains(&log.address) {
+                    // Another customer's event that does not parse is not ours.
+                    if let Ok(entry) = sharp::decode_pages_hashes(&log.topics, &log.data)
+                        && entry.fact_hash == fact
+                    {
+                        listed.push(entry);
+                    }
+                } else if topic == LOG_MEMORY_PAGE_FACT_CONTINUOUS
+                    && registries.contains(&log.address)
+                    && let Ok(page) = sharp::decode_page_fact(&log.topics, &log.data)
+                {
+                    registered
+                        .entry(B256::from(page.memory_hash.to_be_bytes::<32>()))
+                        .or_insert(log.transaction_hash);
+                }
+            }
+            let all_found = listed
+                .iter()
+                .any(|l| l.pages_hashes.iter().all(|h| registered.contains_key(h)));
+            if all_found || from == lowest {
+                break;
+            }
+            to = from - 1;
+        }
+        if listed.is_empty() {
+            return Err(self.error(
+                job,
+                SharpError::FactNotRegistered {
+                    fact,
+                    blocks: update_block - lowest,
+                },
+            ));
+        }
+        // Read only the transactions of the listed pages (a missing one is
+        // named by `select_fact_pages`).
+        let wanted: HashSet<B256> = listed
+            .iter()
+            .flat_map(|l| l.pages_hashes.iter())
+            .filter_map(|h| registered.get(h).copied())
+            .collect();
+        let mut inputs: Vec<(B256, L1Transaction)> = Vec::with_capacity(wanted.len());
+        for hash in wanted {
+            inputs.push((hash, transaction(source, hash).await?));
+        }
+        let registrations: Vec<PageRegistration<'_>> = listed
+            .iter()
+            .flat_map(|l| l.pages_hashes.iter())
+            .filter_map(|h| {
+                let tx = registered.get(h)?;
+                let (_, input) = inputs.iter().find(|(hash, _)| hash == tx)?;
+                Some(PageRegistration {
+                    memory_hash: U256::from_be_bytes(h.0),
+                    calldata: &input.input,
+                })
+            })
+            .collect();
+        let pages = sharp::select_fact_pages(fact, &listed, &registrations)
+            .map_err(|e| self.error(job, e))?;
+        Ok(pages.da)
+    }
+
+    fn config_error(&self, cause: DaCause) -> FollowError {
+        FollowError::Config {
+            chain: self.name.clone(),
+            detail: cause.to_string(),
+        }
+    }
+
+    /// The layout to force on the decoder for an update ending at `l2_block`:
+    /// the era's fixed layout; for the compressed eras the shared v0.13.3 wire
+    /// format (`plan` decides aliases); `None` when the config lists no eras
+    /// (the data alone decides).
+    fn forced_layout(&self, job: &BatchJob, l2_block: u64) -> Result<Option<Layout>, FollowError> {
+        if self.chain.eras.is_empty() {
+            return Ok(None);
+        }
+        let rule =
+            dispatch::layout_rule_at(&self.chain, l2_block).map_err(|e| self.error(job, e))?;
+        Ok(Some(match rule {
+            LayoutRule::Fixed(layout) => layout,
+            LayoutRule::Compressed => Layout::V0_13_3,
+        }))
     }
 }
 
@@ -130,7 +303,9 @@ impl StarknetEngine {
 pub struct StarknetFetched {
     update: L1Update,
     versioned_hashes: Vec<B256>,
-    da: FetchedDa,
+    /// `Err`: no registered pages are the ones the proof bound (stand-in chains
+    /// only: SHARP registers no fact whose pages are missing).
+    da: Result<FetchedDa, SharpError>,
 }
 
 enum FetchedDa {
@@ -139,11 +314,36 @@ enum FetchedDa {
 }
 
 /// A decoded state update, aliases not yet resolved.
-pub struct StarknetDecoded {
+pub enum StarknetDecoded {
+    Update(Box<DecodedUpdate>),
+    /// What was read is a finding against the batch (encrypted DA, pages
+    /// that do not match what the proof bound): raised in `plan`, so the
+    /// follower records it with the batch's audit before halting.
+    Finding(StarknetCause),
+}
+
+pub struct DecodedUpdate {
     decoded: DecodedBatch,
     output: ProgramOutput,
     da_mode: DaMode,
     blob_count: usize,
+}
+
+/// The alias table as `decode` sees it, ahead of the state: nothing known and
+/// contract 0x2 reported unwritten, so a compressed batch decodes as v0.13.4
+/// only when it writes 0x2 itself; `plan` re-decides against the committed state.
+struct AliasesUnknownYet;
+
+impl AliasSource for AliasesUnknownYet {
+    type Error = std::convert::Infallible;
+
+    fn original_of(&self, _alias: &Felt) -> Result<Option<Felt>, Self::Error> {
+        Ok(None)
+    }
+
+    fn alias_contract_written(&self) -> Result<Option<bool>, Self::Error> {
+        Ok(Some(false))
+    }
 }
 
 impl RollupEngine for StarknetEngine {
@@ -153,16 +353,16 @@ impl RollupEngine for StarknetEngine {
     fn events(&self) -> EventSource {
         EventSource {
             addresses: vec![self.chain.core_contract],
-            topics0: vec![LogStateUpdate::SIGNATURE_HASH],
+            topics0: STATE_UPDATE_TOPICS.to_vec(),
         }
     }
 
     fn classify(&self, log: &L1Log) -> Result<L1Event, FollowError> {
-        let event = LogStateUpdate::decode_raw_log(log.topics.iter().copied(), &log.data)
+        let event = events::decode_state_update(&log.topics, &log.data)
             .map_err(|e| malformed_log(log, &e))?;
         Ok(L1Event::Commit {
             batch: None,
-            claimed_root: B256::from(event.globalRoot.to_be_bytes::<32>()),
+            claimed_root: B256::from(event.global_root.to_be_bytes::<32>()),
         })
     }
 
@@ -186,9 +386,11 @@ impl RollupEngine for StarknetEngine {
                     .block_by_number(job.log.block_number)
                     .await?
                     .ok_or_else(|| missing(format!("block {}", job.log.block_number)))?;
-                FetchedDa::Blobs(source.blobs(&block, &tx.blob_versioned_hashes).await?)
+                Ok(FetchedDa::Blobs(
+                    source.blobs(&block, &tx.blob_versioned_hashes).await?,
+                ))
             }
-            L1Binding::Calldata { .. } => FetchedDa::Pages(self.pages_before(source, job).await?),
+            L1Binding::Calldata { .. } => self.calldata_pages(source, job, &update).await?,
             L1Binding::None => return Err(self.da_error(job, DaCause::NoBinding)),
         };
         Ok(StarknetFetched {
@@ -203,48 +405,38 @@ impl RollupEngine for StarknetEngine {
         job: &BatchJob,
         fetched: StarknetFetched,
     ) -> Result<StarknetDecoded, FollowError> {
-        let (da, da_mode, blob_count) = match &fetched.da {
+        let fetched_da = match fetched.da {
+            Ok(da) => da,
+            Err(e) => return Ok(StarknetDecoded::Finding(e.into())),
+        };
+        let (da, da_mode, blob_count) = match &fetched_da {
             FetchedDa::Blobs(blobs) => (DaInput::Blobs(blobs), DaMode::Blob, blobs.len()),
             FetchedDa::Pages(pages) => (DaInput::Pages(pages), DaMode::Calldata, 0),
         };
+        let event = events::decode_state_update(&job.log.topics, &job.log.data)
+            .map_err(|e| self.error(job, e))?;
         let input = BatchInput {
             batch: Some(job.batch),
             da,
             l1_update: Some(&fetched.update),
             versioned_hashes: (!fetched.versioned_hashes.is_empty())
                 .then_some(fetched.versioned_hashes.as_slice()),
-            layout: None,
+            layout: self.forced_layout(job, event.l2_block)?,
         };
-        // Aliases are resolved in `plan`; here none are known.
-        let no_aliases = MemoryAliases::new();
-        let decoded = match decode_batch(&input, &no_aliases) {
-            // The data fits the shared v0.13.3/v0.13.4 wire format but shows no alias
-            // writes: the chain config's version table decides.
-            Err(DaError::LayoutUndetermined(detail)) => {
-                match self.config.starknet_compressed_layout(job.log.block_number) {
-                    Some(layout) => decode_batch(
-                        &BatchInput {
-                            layout: Some(layout),
-                            ..input
-                        },
-                        &no_aliases,
-                    ),
-                    None => Err(DaError::LayoutUndetermined(detail)),
-                }
-            }
-            other => other,
-        }
-        .map_err(|e| self.error(job, e))?;
+        let decoded = match decode_batch(&input, &AliasesUnknownYet) {
+            Err(e @ DaError::Encrypted { .. }) => return Ok(StarknetDecoded::Finding(e.into())),
+            other => other.map_err(|e| self.error(job, e))?,
+        };
         let output = decoded
             .program_output
             .clone()
             .ok_or_else(|| self.da_error(job, DaCause::NoProgramOutput))?;
-        Ok(StarknetDecoded {
+        Ok(StarknetDecoded::Update(Box::new(DecodedUpdate {
             decoded,
             output,
             da_mode,
             blob_count,
-        })
+        })))
     }
 
     fn plan(
@@ -253,14 +445,27 @@ impl RollupEngine for StarknetEngine {
         job: &BatchJob,
         decoded: StarknetDecoded,
     ) -> Result<Plan, FollowError> {
-        let StarknetDecoded {
+        let DecodedUpdate {
             decoded,
             output,
             da_mode,
             blob_count,
-        } = decoded;
+        } = match decoded {
+            StarknetDecoded::Update(update) => *update,
+            StarknetDecoded::Finding(cause) => return Err(self.error(job, cause)),
+        };
         let state = StarknetState::new(store);
-        let diff = if decoded.layout == Layout::V0_13_4 {
+        let layout = match decoded.layout {
+            Layout::V0_13_3 | Layout::V0_13_4 => {
+                let before = state
+                    .alias_contract_written()
+                    .map_err(|e| self.error(job, e))?
+                    .unwrap_or(false);
+                compressed_layout(before, writes_alias_contract(&decoded.posted))
+            }
+            other => other,
+        };
+        let diff = if layout == Layout::V0_13_4 {
             aliases::resolve(&decoded.posted, &state)
                 .and_then(|r| r.into_complete())
                 .and_then(|posted| posted.to_state_diff())
@@ -268,6 +473,24 @@ impl RollupEngine for StarknetEngine {
         } else {
             decoded.diff.clone()
         };
+        let class_entries = state
+            .classify_class_entries(&diff)
+            .map_err(|e| self.error(job, e))?;
+        let classes_declared = class_entries
+            .iter()
+            .filter(|c| c.change == ClassChange::Declared)
+            .count();
+        let classes_migrated = class_entries
+            .iter()
+            .filter(|c| matches!(c.change, ClassChange::CompiledHashUpdated { .. }))
+            .count();
+        if classes_migrated > 0 {
+            tracing::info!(
+                batch = job.batch,
+                classes_migrated,
+                "compiled class hashes of existing classes updated (v0.14.1 migration)"
+            );
+        }
         let l2_last = felt_u64(&output.new_block_number);
         let l2_first = output
             .prev_block_number
@@ -308,12 +531,12 @@ impl RollupEngine for StarknetEngine {
                         HeaderVersion::V0_13_1 => "v0.13.1",
                         HeaderVersion::V0_13_2 => "v0.13.2+",
                     },
-                    decoded.layout.name()
+                    layout.name()
                 ),
                 l2_blocks: Some((l2_first, l2_last)),
                 contracts_touched: diff.contracts.len(),
                 storage_writes: diff.contracts.values().map(|c| c.storage.len()).sum(),
-                classes_declared: diff.declared_classes.len(),
+                classes_declared,
                 executed: None,
             },
         })
@@ -332,6 +555,11 @@ pub fn last_batch(store: &Store) -> Result<Option<u64>, FollowError> {
         .checkpoint()
         .map_err(FollowError::StarknetState)?;
     Ok(checkpoint.next_batch.checked_sub(1))
+}
+
+/// Whether a posted (compressed) diff writes the alias contract 0x2.
+fn writes_alias_contract(posted: &DaStateDiff) -> bool {
+    posted.contracts.iter().any(|c| c.address == ALIAS_CONTRACT)
 }
 
 /// The decoder's binding findings, plus a skipped check for every binding

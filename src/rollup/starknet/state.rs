@@ -139,6 +139,31 @@ pub fn global_root(contracts_root: Felt, classes_root: Felt, rule: GlobalRootRul
     ])
 }
 
+/// What one class entry of a batch's DA does to the classes trie. The DA has a
+/// single class section (sequencer `os/state/output.cairo`,
+/// `output_contract_class_da_changes`: the squashed `class_hash ->
+/// compiled_class_hash` dict), so a declaration and the v0.14.1 migration of an
+/// existing class's compiled class hash to Blake2s look alike on the wire; the
+/// state tells them apart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClassChange {
+    /// The class had no leaf: a declaration.
+    Declared,
+    /// The class had a leaf with another compiled class hash: an update of the
+    /// existing leaf (Blake2s migration, v0.14.1).
+    CompiledHashUpdated { previous: Felt },
+    /// The entry repeats the current compiled class hash (the leaf does not change).
+    Unchanged,
+}
+
+/// One class entry of a batch, classified against the state before the batch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClassEntry {
+    pub class_hash: Felt,
+    pub compiled_class_hash: Felt,
+    pub change: ClassChange,
+}
+
 /// The Starknet state engine over a store.
 pub struct StarknetState<'s> {
     store: &'s Store,
@@ -182,6 +207,38 @@ impl<'s> StarknetState<'s> {
             .map(|b| felt_from_stored(&b))
             .transpose()?
             .unwrap_or(Felt::ZERO))
+    }
+
+    /// The compiled class hash of a class (`None` when it has no leaf).
+    pub fn compiled_class_hash(&self, class_hash: &Felt) -> Result<Option<Felt>, StateError> {
+        let key = keys::leaf(keys::LEAF_STARKNET_CLASS, &[&class_hash.to_bytes_be()]);
+        self.store
+            .get(Column::Leaves, &key)?
+            .map(|b| felt_from_stored(&b))
+            .transpose()
+    }
+
+    /// Classifies every class entry of `diff` against the current state, in class
+    /// hash order: declarations, compiled-class-hash updates (the leaf changes) and
+    /// no-op repeats. Call before [`Self::apply`] to report what a batch did.
+    pub fn classify_class_entries(&self, diff: &StateDiff) -> Result<Vec<ClassEntry>, StateError> {
+        diff.declared_classes
+            .iter()
+            .map(|(class_hash, compiled)| {
+                let class_hash = to_felt("class hash", class_hash)?;
+                let compiled_class_hash = to_felt("compiled class hash", compiled)?;
+                let change = match self.compiled_class_hash(&class_hash)? {
+                    None => ClassChange::Declared,
+                    Some(previous) if previous == compiled_class_hash => ClassChange::Unchanged,
+                    Some(previous) => ClassChange::CompiledHashUpdated { previous },
+                };
+                Ok(ClassEntry {
+                    class_hash,
+                    compiled_class_hash,
+                    change,
+                })
+            })
+            .collect()
     }
 
     /// Computes the next batch's roots from `diff` and returns them with every
@@ -407,6 +464,13 @@ impl AliasSource for StarknetState<'_> {
             .get(Column::Leaves, &key)?
             .map(|b| felt_from_stored(&b))
             .transpose()
+    }
+
+    /// The store holds the chain from its first batch, so an unset counter means
+    /// contract 0x2 was never written.
+    fn alias_contract_written(&self) -> Result<Option<bool>, StateError> {
+        let counter = self.storage(&ALIAS_CONTRACT, &super::da::aliases::ALIAS_COUNTER_KEY)?;
+        Ok(Some(counter != Felt::ZERO))
     }
 }
 

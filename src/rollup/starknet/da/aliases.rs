@@ -32,6 +32,10 @@ pub trait AliasSource {
     type Error: std::error::Error + Send + Sync + 'static;
     /// The original address or key behind `alias`, if an earlier batch allocated it.
     fn original_of(&self, alias: &Felt) -> Result<Option<Felt>, Self::Error>;
+    /// Whether an earlier batch ever wrote the alias contract (its counter at key 0
+    /// is set once and never cleared); `None` when the source does not know the
+    /// chain's history (a table assembled for one-shot decoding).
+    fn alias_contract_written(&self) -> Result<Option<bool>, Self::Error>;
 }
 
 /// An in-memory alias table (alias -> original), for tests and one-shot decoding.
@@ -87,6 +91,11 @@ impl AliasSource for MemoryAliases {
 
     fn original_of(&self, alias: &Felt) -> Result<Option<Felt>, Self::Error> {
         Ok(self.by_alias.get(alias).copied())
+    }
+
+    /// A non-empty table proves aliases exist; an empty one knows nothing.
+    fn alias_contract_written(&self) -> Result<Option<bool>, Self::Error> {
+        Ok((!self.by_alias.is_empty()).then_some(true))
     }
 }
 

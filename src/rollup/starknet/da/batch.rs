@@ -6,9 +6,11 @@
 //! 2. the layouts that header allows, each tried on the DA; only decoders that
 //!    accept the data exactly (counts, packing, zero padding) survive; when several
 //!    survive, `z` (blobs) or `onchainDataSize` (pages) must single one out;
-//! 3. v0.13.3 vs v0.13.4 (same wire format): a write to the alias contract 0x2 is
-//!    proof of v0.13.4, since no earlier OS can write there. A compressed batch
-//!    without one is ambiguous and needs `--layout`.
+//! 3. v0.13.3 vs v0.13.4 (same wire format): aliases from the first batch that
+//!    writes the alias contract 0x2 on ([`crate::rollup::starknet::dispatch`]
+//!    explains why that is exact). Only a source that does not know whether 0x2
+//!    was written before (one-shot decoding) leaves a compressed batch without
+//!    0x2 writes undetermined, and then `--layout` decides.
 //!
 //! Nothing is guessed: when the evidence does not single out one layout the error
 //! says so.
@@ -123,7 +125,7 @@ pub fn decode_batch<A: AliasSource>(
             let (posted, used) = decode_da(&felts, layout, end)?;
             (layout, posted, used)
         }
-        None => choose_layout(input, program_output.as_ref(), &felts, end)?,
+        None => choose_layout(input, program_output.as_ref(), &felts, end, aliases)?,
     };
     let da = felts[..da_len].to_vec();
 
@@ -237,11 +239,12 @@ fn header_allows(version: HeaderVersion, layout: Layout) -> bool {
     }
 }
 
-fn choose_layout(
+fn choose_layout<A: AliasSource>(
     input: &BatchInput<'_>,
     output: Option<&ProgramOutput>,
     felts: &[Felt],
     end: DaEnd,
+    aliases: &A,
 ) -> Result<(Layout, DaStateDiff, usize), DaError> {
     let blob_mode = matches!(input.da, DaInput::Blobs(_));
     // Compressed layouts are tried once as V0_13_3 and split below.
@@ -253,11 +256,16 @@ fn choose_layout(
     };
     let mut fits = Vec::new();
     let mut failures = Vec::new();
+    let mut encrypted = None;
     for layout in candidates {
         match decode_da(felts, *layout, end) {
             Ok((diff, used)) => fits.push((*layout, diff, used)),
+            Err(DaError::Encrypted { n_keys }) => encrypted = Some(n_keys),
             Err(e) => failures.push(format!("{layout}: {e}")),
         }
+    }
+    if let (true, Some(n_keys)) = (fits.is_empty(), encrypted) {
+        return Err(DaError::Encrypted { n_keys });
     }
     if fits.len() > 1 {
         // The length the proof bound decides between decoders that both accept the data.
@@ -285,18 +293,29 @@ fn choose_layout(
     if layout != Layout::V0_13_3 {
         return Ok((layout, diff, used));
     }
-    if diff
+    let writes_alias_contract = diff
         .contracts
         .iter()
-        .any(|c| c.address == aliases::ALIAS_CONTRACT)
-    {
-        Ok((Layout::V0_13_4, diff, used))
+        .any(|c| c.address == aliases::ALIAS_CONTRACT);
+    let written_before = if writes_alias_contract {
+        None
     } else {
-        Err(DaError::LayoutUndetermined(
-            "compressed DA without writes to the alias contract 0x2: v0.13.3 and v0.13.4 look the \
-             same here; pass --layout 0.13.3 or --layout 0.13.4"
+        aliases
+            .alias_contract_written()
+            .map_err(|e| DaError::AliasSource(Box::new(e)))?
+    };
+    match (writes_alias_contract, written_before) {
+        (true, _) => Ok((Layout::V0_13_4, diff, used)),
+        (false, Some(before)) => Ok((
+            crate::rollup::starknet::dispatch::compressed_layout(before, false),
+            diff,
+            used,
+        )),
+        (false, None) => Err(DaError::LayoutUndetermined(
+            "compressed DA without writes to the alias contract 0x2, and no chain history to tell \
+             whether 0x2 was written before: pass --layout 0.13.3 or --layout 0.13.4"
                 .into(),
-        ))
+        )),
     }
 }
 

@@ -78,6 +78,28 @@ pub enum DaError {
     Calldata(String),
     #[error("cannot choose the DA layout: {0}")]
     LayoutUndetermined(String),
+    /// The v0.14 OS encrypts the compressed DA when its config lists public keys
+    /// (sequencer `os/encrypt.cairo`): a finding on the batch, not a decode bug.
+    #[error("DA encrypted (for {n_keys} key(s)), state cannot be rebuilt without the keys")]
+    Encrypted { n_keys: usize },
+}
+
+/// Recognises an encrypted DA (sequencer `starknet/core/os/encrypt.cairo`,
+/// `encrypt_state_diff`): `[n_keys, sn_public_keys[n_keys],
+/// encrypted_symmetric_keys[n_keys], ciphertext…]` in place of the compressed DA.
+/// A compressed DA starts with its header felt, whose lowest 20 bits are the
+/// compression version 0; a non-zero count below 2^20 there cannot be one, so a
+/// first felt `n_keys` in `1..2^20` followed by room for `2·n_keys` keys and a
+/// ciphertext is an encrypted DA. Returns `n_keys`.
+pub fn encrypted_da_keys(felts: &[Felt]) -> Option<usize> {
+    let first = felt_to_u256(felts.first()?);
+    let n_keys = usize::try_from(first).ok()?;
+    let header_bits = compression::HEADER_ELM_BITS as usize;
+    let fits = n_keys
+        .checked_mul(2)
+        .and_then(|keys| keys.checked_add(1))
+        .is_some_and(|prefix| prefix < felts.len());
+    (n_keys > 0 && n_keys < (1 << header_bits) && fits).then_some(n_keys)
 }
 
 /// A DA wire format. `V0_11` covers v0.11 through v0.13.2 (calldata, and the
@@ -363,6 +385,9 @@ pub fn decode_da(
         Layout::V0_10 => layout_v0_10::parse(felts)?,
         Layout::V0_11 => layout_v0_11::parse(felts)?,
         Layout::V0_13_3 | Layout::V0_13_4 => {
+            if let Some(n_keys) = encrypted_da_keys(felts) {
+                return Err(DaError::Encrypted { n_keys });
+            }
             let decompressed = compression::decompress(felts)?;
             let (diff, used) = layout_v0_13_3::parse(&decompressed.data)?;
             DaEnd::Exact.check(&decompressed.data, used)?;

@@ -2,7 +2,10 @@
 //! `updateStateKzgDA`) and the L1 calldata that carries it.
 //!
 //! Header versions:
-//! * v0.11 (4 words): `prev_root, new_root, block_number, config_hash`;
+//! * v0.10 – v0.11.0 (4 words): `prev_root, new_root, block_number, config_hash`;
+//!   v0.11.1 – v0.13.0 (5 words) add `block_hash` before `config_hash` (cairo-lang
+//!   `Output.sol`, `HEADER_SIZE` 4 then 5 from v0.11.1). Both are [`HeaderVersion::V0_11`];
+//!   the data tells them apart (a config hash read as a message count never fits);
 //! * v0.13.1 (6 words): `prev_root, new_root, block_number, block_hash, config_hash,
 //!   use_kzg_da`, then when `use_kzg_da`: `[commitment_low, commitment_high, z, y_low, y_high]`;
 //! * v0.13.2+ (10 words): `prev_root, new_root, prev_block_number, new_block_number,
@@ -24,7 +27,7 @@ use super::{DaError, felt_from_u256, felt_to_u256};
 /// The program-output header version.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub enum HeaderVersion {
-    /// v0.11 – v0.13.0: 4 words.
+    /// v0.10 – v0.13.0: 4 words, or 5 (with the block hash) from v0.11.1.
     V0_11,
     /// v0.13.1: 6 words (+ 5-word KZG segment).
     V0_13_1,
@@ -73,6 +76,27 @@ pub struct ProgramOutput {
 
 /// Parses a program output with a known header version; every word must be used.
 pub fn parse(words: &[Felt], version: HeaderVersion) -> Result<ProgramOutput, DaError> {
+    if version != HeaderVersion::V0_11 {
+        return parse_form(words, version, false);
+    }
+    match (
+        parse_form(words, version, false),
+        parse_form(words, version, true),
+    ) {
+        (Ok(output), Err(_)) | (Err(_), Ok(output)) => Ok(output),
+        (Err(e), Err(_)) => Err(e),
+        (Ok(_), Ok(_)) => Err(DaError::LayoutUndetermined(
+            "the program output fits the v0.11 header with and without a block hash".into(),
+        )),
+    }
+}
+
+/// `with_block_hash`: the 5-word v0.11.1 – v0.13.0 form of the v0.11 header.
+fn parse_form(
+    words: &[Felt],
+    version: HeaderVersion,
+    with_block_hash: bool,
+) -> Result<ProgramOutput, DaError> {
     let mut r = super::Reader::new(words);
     let prev_root = r.next("prev_root")?;
     let new_root = r.next("new_root")?;
@@ -95,6 +119,9 @@ pub fn parse(words: &[Felt], version: HeaderVersion) -> Result<ProgramOutput, Da
     match version {
         HeaderVersion::V0_11 => {
             out.new_block_number = r.next("block_number")?;
+            if with_block_hash {
+                out.new_block_hash = Some(r.next("block_hash")?);
+            }
             out.config_hash = r.next("config_hash")?;
         }
         HeaderVersion::V0_13_1 => {
