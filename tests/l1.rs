@@ -1,6 +1,7 @@
 //! The production L1 access layer against a real anvil node spawned per test:
 //! JSON-RPC, beacon blobs, the local archive, range splitting and fault
-//! tolerance through the fault-injecting proxy.
+//! tolerance through the fault-injecting proxy; and the verified source
+//! (`VerifiedL1`, `QuorumL1`) against a proxy that lies.
 //!
 //! anvil comes from `scripts/install-anvil.sh` (or `ZKREPLAY_ANVIL`).
 
@@ -14,8 +15,11 @@ use alloy_primitives::{Address, B256, Bytes, keccak256};
 use zkreplay::blob::BYTES_PER_BLOB;
 use zkreplay::l1::beacon::BeaconBlockId;
 use zkreplay::l1::client::{L1Endpoints, RpcL1};
-use zkreplay::l1::fault_proxy::{FaultConfig, FaultKind, FaultProxy};
+use zkreplay::l1::fault_proxy::{FaultConfig, FaultKind, FaultProxy, Lie};
+use zkreplay::l1::quorum::QuorumL1;
 use zkreplay::l1::submit::{Devnet, SidecarFormat};
+use zkreplay::l1::verified::{VerifiedL1, VerifyLevel, VerifyOptions};
+use zkreplay::l1::verify::VerifyError;
 use zkreplay::l1::{BlockTag, L1Error, L1Source, LogFilter};
 use zkreplay::store::Store;
 
@@ -408,4 +412,242 @@ fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .unwrap()
         .port()
+}
+
+/// Reverts every call: PUSH0 PUSH0 REVERT.
+const REVERTER: Address = Address::repeat_byte(0x33);
+
+/// The scenario plus one failed transaction to [`REVERTER`].
+async fn lying_scenario(anvil: &Anvil) -> (Scenario, B256) {
+    let scenario = scenario(anvil, 4).await;
+    scenario
+        .devnet
+        .set_code(REVERTER, hex::decode("5f5ffd").unwrap().into())
+        .await
+        .unwrap();
+    let (failed, succeeded) = scenario
+        .devnet
+        .send_unchecked(REVERTER, Bytes::from_static(b"fail"), 100_000)
+        .await
+        .unwrap();
+    assert!(!succeeded);
+    scenario.devnet.mine().await.unwrap();
+    (scenario, failed.hash)
+}
+
+/// A verified source over `url`, trusting the block `checkpoint`.
+async fn verified(url: &str, level: VerifyLevel, checkpoint: B256) -> VerifiedL1<RpcL1> {
+    let source = VerifiedL1::new(
+        client(url, None, None).await,
+        VerifyOptions::new(level, vec![LOGGER, REVERTER]),
+    );
+    source.add_checkpoint(checkpoint).await.unwrap();
+    source
+}
+
+fn logger_filter(to_block: u64) -> LogFilter {
+    LogFilter {
+        addresses: vec![LOGGER],
+        topics0: vec![topic()],
+        from_block: 0,
+        to_block,
+    }
+}
+
+fn unverified(error: L1Error) -> VerifyError {
+    match error {
+        L1Error::Unverified(e) => e,
+        other => panic!("expected a verification error, got {other}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verified_source_proves_honest_answers_at_every_level() {
+    let anvil = Anvil::spawn();
+    let (scenario, failed) = lying_scenario(&anvil).await;
+    let direct = client(&anvil.url, None, None).await;
+    let head = direct.block_by_tag(BlockTag::Latest).await.unwrap();
+    let filter = logger_filter(head.number);
+    let expected = direct.logs(&filter).await.unwrap();
+    assert_eq!(expected.len(), scenario.messages.len());
+
+    for level in [VerifyLevel::Full, VerifyLevel::Headers, VerifyLevel::Off] {
+        let l1 = verified(&anvil.url, level, head.hash).await;
+        assert_eq!(l1.logs(&filter).await.unwrap(), expected, "{level:?}");
+        for (log, message) in expected.iter().zip(&scenario.messages) {
+            let tx = l1.transaction(log.transaction_hash).await.unwrap().unwrap();
+            assert_eq!((tx.to, &tx.input), (Some(LOGGER), message), "{level:?}");
+        }
+        for n in 0..=head.number {
+            assert_eq!(
+                l1.block_by_number(n).await.unwrap(),
+                direct.block_by_number(n).await.unwrap(),
+                "{level:?}"
+            );
+        }
+        assert_eq!(l1.block_by_tag(BlockTag::Latest).await.unwrap(), head);
+        let failed_tx = l1.transaction(failed).await;
+        match level {
+            VerifyLevel::Full => assert!(matches!(
+                failed_tx.map_err(unverified),
+                Err(VerifyError::TransactionFailed { .. })
+            )),
+            // Below `full`, a failed transaction is not told apart: what those levels trust.
+            _ => assert!(failed_tx.unwrap().is_some()),
+        }
+        let stats = l1.stats();
+        eprintln!("{level:?}: {stats:?}");
+        if level == VerifyLevel::Full {
+            // One block fetched whole per logged message and one for the failed tx; cached after.
+            assert_eq!(
+                stats.blocks,
+                scenario.messages.len() as u64 + 1,
+                "{stats:?}"
+            );
+            assert!(
+                stats.cache_hits >= scenario.messages.len() as u64,
+                "{stats:?}"
+            );
+        }
+    }
+    // The transaction must have been sent to a followed contract.
+    let strict = VerifiedL1::new(
+        client(&anvil.url, None, None).await,
+        VerifyOptions::new(VerifyLevel::Full, vec![ECHO]),
+    );
+    strict.add_checkpoint(head.hash).await.unwrap();
+    let error = strict
+        .transaction(expected[0].transaction_hash)
+        .await
+        .map_err(unverified);
+    assert!(
+        matches!(error, Err(VerifyError::UnexpectedRecipient { .. })),
+        "{error:?}"
+    );
+    // Without a checkpoint nothing can be chained.
+    let unanchored = VerifiedL1::new(
+        client(&anvil.url, None, None).await,
+        VerifyOptions::new(VerifyLevel::Full, vec![]),
+    );
+    assert!(matches!(
+        unanchored.block_by_number(1).await.map_err(unverified),
+        Err(VerifyError::NoCheckpoint { number: 1 })
+    ));
+}
+
+/// Each lie of the proxy is refused by the verified source with an error
+/// naming what did not verify, and passes unnoticed with verification off.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_lie_of_a_node_is_refused() {
+    let anvil = Anvil::spawn();
+    let (scenario, failed) = lying_scenario(&anvil).await;
+    let direct = client(&anvil.url, None, None).await;
+    let head = direct.block_by_tag(BlockTag::Latest).await.unwrap();
+    let filter = logger_filter(head.number);
+    let honest = direct.logs(&filter).await.unwrap();
+    let (proxy, handle) = FaultProxy::start(&anvil.url, FaultConfig::default())
+        .await
+        .unwrap();
+    let url = format!("http://{proxy}");
+    let message_tx = honest[1].transaction_hash;
+
+    let cases: [(Lie, &str); 6] = [
+        (Lie::ForgeLog, "forged"),
+        (Lie::DropLog, "withheld log"),
+        (Lie::SwapCalldata { tx: message_tx }, "transactionsRoot"),
+        (Lie::FailedAsSuccess, "receiptsRoot"),
+        (Lie::AlterReceipt, "receiptsRoot"),
+        (
+            Lie::ForeignHeader {
+                number: honest[2].block_number,
+            },
+            "is not the verified block",
+        ),
+    ];
+    for (lie, expected) in cases {
+        let before = handle.counts().lies;
+        let l1 = verified(&url, VerifyLevel::Full, head.hash).await;
+        handle.set_lie(Some(lie));
+        let error = match lie {
+            Lie::SwapCalldata { tx } => l1.transaction(tx).await.map(drop),
+            Lie::FailedAsSuccess => l1.transaction(failed).await.map(drop),
+            _ => l1.logs(&filter).await.map(drop),
+        }
+        .expect_err(&format!("{lie:?} was not caught"));
+        let message = error.to_string();
+        eprintln!("{lie:?}: {message}");
+        assert!(
+            matches!(error, L1Error::Unverified(_)),
+            "{lie:?}: {message}"
+        );
+        assert!(message.contains(expected), "{lie:?}: {message}");
+        assert!(handle.counts().lies > before, "{lie:?} was never told");
+        // With verification off the same lie goes through (so the test above is not vacuous).
+        let off = verified(&url, VerifyLevel::Off, head.hash).await;
+        let accepted = match lie {
+            Lie::ForgeLog | Lie::DropLog => off.logs(&filter).await.unwrap() != honest,
+            Lie::ForeignHeader { number } => {
+                off.block_by_number(number).await.unwrap()
+                    != direct.block_by_number(number).await.unwrap()
+            }
+            _ => true,
+        };
+        assert!(accepted, "{lie:?} had no effect with verification off");
+        handle.set_lie(None);
+    }
+
+    // A fork: blocks already verified up to the head, then the node serves a
+    // chain that forks below it and grows.
+    let genesis = direct.block_by_number(0).await.unwrap().unwrap();
+    let l1 = verified(&url, VerifyLevel::Full, genesis.hash).await;
+    assert_eq!(l1.block_by_tag(BlockTag::Latest).await.unwrap(), head);
+    handle.set_lie(Some(Lie::ForkFrom {
+        number: head.number - 1,
+    }));
+    scenario.devnet.mine().await.unwrap();
+    scenario.devnet.mine().await.unwrap();
+    let error = l1
+        .block_by_tag(BlockTag::Latest)
+        .await
+        .map_err(unverified)
+        .expect_err("fork was not caught");
+    eprintln!("fork: {error}");
+    assert!(matches!(error, VerifyError::ParentHash { .. }), "{error}");
+    handle.set_lie(None);
+    // The honest chain still verifies on the same source.
+    assert_eq!(
+        l1.block_by_tag(BlockTag::Latest).await.unwrap(),
+        direct.block_by_tag(BlockTag::Latest).await.unwrap()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quorum_reports_disagreement() {
+    let first = Anvil::spawn();
+    let second = Anvil::spawn();
+    Devnet::connect(&first.url).unwrap().mine().await.unwrap();
+    let quorum = QuorumL1::new(vec![
+        client(&first.url, None, None).await,
+        client(&first.url, None, None).await,
+    ])
+    .unwrap();
+    assert_eq!(quorum.chain_id().await.unwrap(), 31337);
+    assert_eq!(
+        quorum.block_by_tag(BlockTag::Latest).await.unwrap().number,
+        1
+    );
+    // Two nodes at different heads: the tag's block is disputed, never picked.
+    let split = QuorumL1::new(vec![
+        client(&first.url, None, None).await,
+        client(&second.url, None, None).await,
+    ])
+    .unwrap();
+    let error = split.block_by_tag(BlockTag::Latest).await.unwrap_err();
+    assert!(
+        matches!(&error, L1Error::Disagreement { what, .. } if what.contains("Latest")),
+        "{error}"
+    );
+    assert!(error.to_string().contains("endpoint 1"), "{error}");
+    // Proved answers come from the first endpoint that answers.
+    assert!(split.block_by_number(1).await.unwrap().is_some());
 }

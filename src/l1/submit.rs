@@ -149,26 +149,54 @@ impl Devnet {
             .map_err(|e| devnet(format!("{method}: {e}")))
     }
 
+    /// Sends `input` to `to` with a fixed gas limit, so a call that reverts
+    /// is not refused by gas estimation, and waits for it to be mined; returns
+    /// whether it succeeded instead of checking.
+    pub async fn send_unchecked(
+        &self,
+        to: Address,
+        input: Bytes,
+        gas_limit: u64,
+    ) -> Result<(Submitted, bool), L1Error> {
+        let request = TransactionRequest::default()
+            .with_to(to)
+            .with_input(input)
+            .with_gas_limit(gas_limit);
+        let receipt = self.mined(request).await?;
+        Ok((submitted(&receipt)?, receipt.status()))
+    }
+
     async fn send(&self, request: TransactionRequest) -> Result<Submitted, L1Error> {
-        let pending = self
-            .provider
-            .send_transaction(request)
-            .await
-            .map_err(devnet)?;
-        let receipt = pending.get_receipt().await.map_err(devnet)?;
+        let receipt = self.mined(request).await?;
         if !receipt.status() {
             return Err(devnet(format!(
                 "transaction {} reverted",
                 receipt.transaction_hash
             )));
         }
-        Ok(Submitted {
-            hash: receipt.transaction_hash,
-            block_number: receipt
-                .block_number
-                .ok_or_else(|| devnet("receipt without block number"))?,
-        })
+        submitted(&receipt)
     }
+
+    async fn mined(
+        &self,
+        request: TransactionRequest,
+    ) -> Result<alloy_rpc_types_eth::TransactionReceipt, L1Error> {
+        let pending = self
+            .provider
+            .send_transaction(request)
+            .await
+            .map_err(devnet)?;
+        pending.get_receipt().await.map_err(devnet)
+    }
+}
+
+fn submitted(receipt: &alloy_rpc_types_eth::TransactionReceipt) -> Result<Submitted, L1Error> {
+    Ok(Submitted {
+        hash: receipt.transaction_hash,
+        block_number: receipt
+            .block_number
+            .ok_or_else(|| devnet("receipt without block number"))?,
+    })
 }
 
 /// Builds the network sidecar of `blobs` with c-kzg (via [`crate::blob`]).
