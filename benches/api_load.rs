@@ -112,10 +112,10 @@ fn build_store(path: &std::path::Path) -> Store {
                 B256::from(U256::from(i + 1).to_be_bytes::<32>()),
             );
         }
-        let (roots, mut write) = state.apply(&diff, GlobalRootRule::PreV0_14).unwrap();
+        let (roots, mut write) = state.plan(&diff, GlobalRootRule::PreV0_14).unwrap();
         let root = format!("{:#x}", roots.global_root);
         BatchAudit::judge(roots.batch, Some(root.clone()), root, Vec::new())
-            .write(&store, &mut write)
+            .write(&store, false, &mut write)
             .unwrap();
         store.commit(write).unwrap();
         eprintln!(

@@ -86,7 +86,7 @@ fn storage_writes(c: &mut Criterion) {
             ));
             d
         };
-        let (roots, _) = state.apply(&batch(1), GlobalRootRule::PreV0_14).unwrap();
+        let (roots, _) = state.plan(&batch(1), GlobalRootRule::PreV0_14).unwrap();
         eprintln!(
             "{writes} writes: {} hashes ({:.1} per write)",
             roots.hashes,
@@ -103,7 +103,7 @@ fn storage_writes(c: &mut Criterion) {
                     },
                     // apply() computes every root and every store change without committing,
                     // so the state stays at 100,000 leaves for each iteration.
-                    |d| state.apply(&d, GlobalRootRule::PreV0_14).unwrap(),
+                    |d| state.plan(&d, GlobalRootRule::PreV0_14).unwrap(),
                     BatchSize::LargeInput,
                 )
             },

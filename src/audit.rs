@@ -9,22 +9,54 @@ use serde::{Deserialize, Serialize};
 use crate::store::{Column, Store, StoreBatch, StoreError, keys};
 
 /// The outcome of a batch's audit.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, async_graphql::Enum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, async_graphql::Enum)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Verdict {
-    /// Computed root equals the claimed root and every check passed.
+    /// Computed root equals the claimed root, and every check ran and passed.
     Match,
-    /// The roots differ or a check failed.
+    /// The roots match and nothing failed, but some binding check could not
+    /// run (its evidence was missing); the skipped checks are named in `checks`.
+    /// The verified pointer passes it only when the user opts in.
+    Partial,
+    /// The roots differ, a check failed, or applying the batch proved the
+    /// sequencer's data inconsistent.
     Mismatch,
     /// No claimed root is known yet (e.g. a ZKsync batch committed but not executed).
     Pending,
 }
 
-/// One named check with what was expected (from L1) and what was found.
+impl Verdict {
+    /// Every verdict, in the order reports list them.
+    pub const ALL: [Verdict; 4] = [
+        Verdict::Match,
+        Verdict::Partial,
+        Verdict::Mismatch,
+        Verdict::Pending,
+    ];
+
+    /// `MATCH`, `PARTIAL`, ...
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Match => "MATCH",
+            Verdict::Partial => "PARTIAL",
+            Verdict::Mismatch => "MISMATCH",
+            Verdict::Pending => "PENDING",
+        }
+    }
+}
+
+/// One named check with what was expected (from L1) and what was found. Both
+/// decoders and the follower emit this one type.
+///
+/// `passed` and `skipped` are never both true: a skipped check did not run
+/// (its evidence was missing), so it neither passed nor failed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Check {
     pub name: String,
     pub passed: bool,
+    /// The check could not run; `actual` says why.
+    #[serde(default)]
+    pub skipped: bool,
     pub expected: String,
     pub actual: String,
 }
@@ -36,8 +68,49 @@ impl Check {
         Check {
             name: name.into(),
             passed: expected == actual,
+            skipped: false,
             expected,
             actual,
+        }
+    }
+
+    /// A check whose outcome was decided by the caller; `detail` says what was compared.
+    pub fn outcome(name: impl Into<String>, passed: bool, detail: impl Into<String>) -> Self {
+        Check {
+            name: name.into(),
+            passed,
+            skipped: false,
+            expected: "pass".into(),
+            actual: detail.into(),
+        }
+    }
+
+    /// A check that could not run; `why` names the missing evidence.
+    pub fn skipped(name: impl Into<String>, why: impl Into<String>) -> Self {
+        Check {
+            name: name.into(),
+            passed: false,
+            skipped: true,
+            expected: "pass".into(),
+            actual: why.into(),
+        }
+    }
+
+    /// Ran and did not pass.
+    pub fn failed(&self) -> bool {
+        !self.passed && !self.skipped
+    }
+}
+
+/// A Starknet binding finding is a check like any other.
+impl From<crate::rollup::starknet::da::Finding> for Check {
+    fn from(f: crate::rollup::starknet::da::Finding) -> Self {
+        Check {
+            name: f.check,
+            passed: f.passed,
+            skipped: false,
+            expected: f.expected,
+            actual: f.actual,
         }
     }
 }
@@ -48,7 +121,8 @@ pub struct BatchAudit {
     pub batch: u64,
     /// Root accepted on L1 (0x-hex), when known.
     pub claimed_root: Option<String>,
-    /// Root zkreplay computed (0x-hex).
+    /// Root zkreplay computed (0x-hex); empty when the batch could not be
+    /// applied (the sequencer's data contradicted the state, see `checks`).
     pub computed_root: String,
     pub verdict: Verdict,
     pub checks: Vec<Check>,
@@ -56,6 +130,8 @@ pub struct BatchAudit {
 
 impl BatchAudit {
     /// Judges a batch: the root check first, then the decoders' checks.
+    /// MATCH needs every check to have run and passed; a skipped check with
+    /// nothing failed is PARTIAL.
     pub fn judge(
         batch: u64,
         claimed_root: Option<String>,
@@ -66,10 +142,12 @@ impl BatchAudit {
             None => Verdict::Pending,
             Some(claimed) => {
                 checks.insert(0, Check::equal("state_root", claimed, &computed_root));
-                if checks.iter().all(|c| c.passed) {
-                    Verdict::Match
-                } else {
+                if checks.iter().any(Check::failed) {
                     Verdict::Mismatch
+                } else if checks.iter().any(|c| c.skipped) {
+                    Verdict::Partial
+                } else {
+                    Verdict::Match
                 }
             }
         };
@@ -82,12 +160,53 @@ impl BatchAudit {
         }
     }
 
+    /// A batch that could not be applied because its data contradicts the
+    /// state (evidence against the sequencer): a MISMATCH naming the reason.
+    pub fn evidence(batch: u64, claimed_root: String, check: &str, reason: String) -> Self {
+        BatchAudit {
+            batch,
+            claimed_root: Some(claimed_root),
+            computed_root: String::new(),
+            verdict: Verdict::Mismatch,
+            checks: vec![Check::outcome(check, false, reason)],
+        }
+    }
+
+    /// Names of the checks that did not run.
+    pub fn skipped_checks(&self) -> Vec<&str> {
+        self.checks
+            .iter()
+            .filter(|c| c.skipped)
+            .map(|c| c.name.as_str())
+            .collect()
+    }
+
+    /// Names of the checks that ran and failed.
+    pub fn failed_checks(&self) -> Vec<&str> {
+        self.checks
+            .iter()
+            .filter(|c| c.failed())
+            .map(|c| c.name.as_str())
+            .collect()
+    }
+
+    /// Whether this verdict lets the verified pointer pass the batch.
+    pub fn verifies(&self, accept_partial: bool) -> bool {
+        self.verdict == Verdict::Match || (accept_partial && self.verdict == Verdict::Partial)
+    }
+
     /// Adds this audit, and the verified pointer it moves, to the batch's atomic commit.
     ///
-    /// The verified pointer is the last batch of an unbroken run of matching
-    /// batches from the start: the first batch that does not match holds it
-    /// (a finding needs a human; a pending batch waits to be judged).
-    pub fn write(&self, store: &Store, batch: &mut StoreBatch) -> Result<(), StoreError> {
+    /// The verified pointer is the last batch of an unbroken run of verifying
+    /// batches from the start (MATCH, or PARTIAL with `accept_partial`): the
+    /// first batch that does not verify holds it (a finding needs a human; a
+    /// pending batch waits to be judged).
+    pub fn write(
+        &self,
+        store: &Store,
+        accept_partial: bool,
+        batch: &mut StoreBatch,
+    ) -> Result<(), StoreError> {
         batch.put(
             Column::Audits,
             keys::batch(self.batch),
@@ -95,7 +214,7 @@ impl BatchAudit {
         );
         let held = store.get(Column::Meta, keys::VERIFICATION_HELD)?.is_some();
         if !held {
-            let key = if self.verdict == Verdict::Match {
+            let key = if self.verifies(accept_partial) {
                 keys::VERIFIED_BATCH
             } else {
                 keys::VERIFICATION_HELD
@@ -105,18 +224,24 @@ impl BatchAudit {
         Ok(())
     }
 
-    /// Rolls the audits and the verified pointer back to `target` (`None`: before
-    /// any batch) as part of an unwind's atomic write; `next_batch` is the first
-    /// batch number that was never applied.
+    /// Rolls the audits and the verified pointer back to `keep` (`None`: before
+    /// any batch) as part of an unwind's atomic write. Every audit above `keep`
+    /// is found by scanning, so one recorded for a batch that was never applied
+    /// (sequencer evidence) goes too.
     pub fn unwind(
         store: &Store,
-        target: Option<u64>,
-        next_batch: u64,
+        keep: Option<u64>,
         batch: &mut StoreBatch,
     ) -> Result<(), StoreError> {
-        let first_undone = target.map_or(0, |t| t + 1);
-        for n in first_undone..next_batch {
-            batch.delete(Column::Audits, keys::batch(n).to_vec());
+        let first_undone = keep.map_or(0, |t| t + 1);
+        let mut next = first_undone;
+        loop {
+            let chunk = store.scan_from(Column::Audits, &keys::batch(next), 1024)?;
+            let Some((last, _)) = chunk.last() else { break };
+            next = batch_key(last)? + 1;
+            for (key, _) in chunk {
+                batch.delete(Column::Audits, key);
+            }
         }
         if let Some(held) = read_batch_pointer(store, keys::VERIFICATION_HELD)?
             && held >= first_undone
@@ -126,7 +251,7 @@ impl BatchAudit {
         if let Some(verified) = Self::verified_batch(store)?
             && verified >= first_undone
         {
-            match target {
+            match keep {
                 Some(t) => batch.put(Column::Meta, keys::VERIFIED_BATCH, t.to_be_bytes()),
                 None => batch.delete(Column::Meta, keys::VERIFIED_BATCH),
             }
@@ -134,7 +259,7 @@ impl BatchAudit {
         Ok(())
     }
 
-    /// The last verified batch: the newest batch such that it and every batch before it matched.
+    /// The last verified batch: the newest batch such that it and every batch before it verified.
     pub fn verified_batch(store: &Store) -> Result<Option<u64>, StoreError> {
         read_batch_pointer(store, keys::VERIFIED_BATCH)
     }
@@ -151,6 +276,115 @@ impl BatchAudit {
             })
             .transpose()
     }
+
+    /// How many audits of each verdict the store holds, and the first batch
+    /// of each (in [`Verdict::ALL`] order).
+    pub fn tally(store: &Store) -> Result<Tally, StoreError> {
+        let mut tally = Tally::default();
+        let mut next = 0u64;
+        loop {
+            let chunk = store.scan_from(Column::Audits, &keys::batch(next), 1024)?;
+            let Some((last, _)) = chunk.last() else { break };
+            next = batch_key(last)? + 1;
+            for (_, value) in &chunk {
+                let audit: BatchAudit =
+                    serde_json::from_slice(value).map_err(|e| StoreError::Corrupt {
+                        what: "audit",
+                        detail: e.to_string(),
+                    })?;
+                tally.add(audit.verdict, audit.batch);
+            }
+        }
+        Ok(tally)
+    }
+}
+
+/// Audits counted by verdict.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Tally {
+    pub matched: u64,
+    pub partial: u64,
+    pub mismatched: u64,
+    pub pending: u64,
+    /// The first MISMATCH batch.
+    pub first_mismatch: Option<u64>,
+    /// The first PARTIAL batch.
+    pub first_partial: Option<u64>,
+}
+
+impl Tally {
+    pub fn add(&mut self, verdict: Verdict, batch: u64) {
+        match verdict {
+            Verdict::Match => self.matched += 1,
+            Verdict::Partial => {
+                self.partial += 1;
+                self.first_partial.get_or_insert(batch);
+            }
+            Verdict::Mismatch => {
+                self.mismatched += 1;
+                self.first_mismatch.get_or_insert(batch);
+            }
+            Verdict::Pending => self.pending += 1,
+        }
+    }
+
+    pub fn count(&self, verdict: Verdict) -> u64 {
+        match verdict {
+            Verdict::Match => self.matched,
+            Verdict::Partial => self.partial,
+            Verdict::Mismatch => self.mismatched,
+            Verdict::Pending => self.pending,
+        }
+    }
+}
+
+/// Why a follower stopped without applying a batch, kept in the store until a
+/// later run applies it, so `status` reports the halt after the process is gone.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HaltRecord {
+    /// The batch the follower could not get past.
+    pub batch: Option<u64>,
+    /// L1 block and transaction of the batch's commit, when known.
+    pub l1_block: Option<u64>,
+    pub l1_transaction: Option<alloy_primitives::B256>,
+    /// The error, as displayed.
+    pub reason: String,
+}
+
+impl HaltRecord {
+    pub fn read(store: &Store) -> Result<Option<Self>, StoreError> {
+        store
+            .get(Column::Meta, keys::HALT)?
+            .map(|bytes| {
+                serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt {
+                    what: "halt record",
+                    detail: e.to_string(),
+                })
+            })
+            .transpose()
+    }
+
+    pub fn write(&self, batch: &mut StoreBatch) {
+        batch.put(
+            Column::Meta,
+            keys::HALT,
+            serde_json::to_vec(self).expect("halt record serialises"),
+        );
+    }
+
+    /// Clears the record (the batch it named has been applied since).
+    pub fn clear(batch: &mut StoreBatch) {
+        batch.delete(Column::Meta, keys::HALT);
+    }
+}
+
+fn batch_key(key: &[u8]) -> Result<u64, StoreError> {
+    key.try_into()
+        .map(u64::from_be_bytes)
+        .map_err(|_| StoreError::Corrupt {
+            what: "audit key",
+            detail: format!("{} bytes", key.len()),
+        })
 }
 
 /// Reads a meta key holding a batch number (8 bytes, big-endian).
@@ -196,5 +430,29 @@ mod tests {
             BatchAudit::judge(1, None, "0x1".into(), vec![]).verdict,
             Verdict::Pending
         );
+    }
+
+    #[test]
+    fn a_skipped_check_is_partial_and_a_failure_wins_over_it() {
+        let partial = BatchAudit::judge(
+            1,
+            Some("0x1".into()),
+            "0x1".into(),
+            vec![
+                Check::equal("kzg", "a", "a"),
+                Check::skipped("pubdata_hash", "no hash"),
+            ],
+        );
+        assert_eq!(partial.verdict, Verdict::Partial);
+        assert_eq!(partial.skipped_checks(), ["pubdata_hash"]);
+        assert!(!partial.verifies(false) && partial.verifies(true));
+        let failed = BatchAudit::judge(
+            1,
+            Some("0x1".into()),
+            "0x2".into(),
+            vec![Check::skipped("pubdata_hash", "no hash")],
+        );
+        assert_eq!(failed.verdict, Verdict::Mismatch);
+        assert_eq!(failed.failed_checks(), ["state_root"]);
     }
 }

@@ -116,6 +116,44 @@ pub fn versioned_hash(commitment: &[u8; BYTES_PER_G1]) -> B256 {
     B256::from(hash)
 }
 
+/// A blob whose KZG commitment is known and bound to its versioned hash: the
+/// commitment is computed (or checked) once, where the blob enters the
+/// program, and travels with it so no later stage recomputes it (~50 ms).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifiedBlob {
+    pub versioned_hash: B256,
+    pub commitment: [u8; BYTES_PER_G1],
+    pub bytes: Vec<u8>,
+}
+
+impl VerifiedBlob {
+    /// Computes the blob's commitment.
+    pub fn from_bytes(bytes: Vec<u8>) -> Result<Self, BlobError> {
+        let commitment = commitment(&bytes)?;
+        Ok(VerifiedBlob {
+            versioned_hash: versioned_hash(&commitment),
+            commitment,
+            bytes,
+        })
+    }
+
+    /// Pairs a blob that was already checked against `versioned_hash` (an
+    /// [`crate::l1::L1Source`] guarantees that) with a commitment that hashes
+    /// to the same versioned hash: both are then bound to the blob. `None`
+    /// when the commitment names another versioned hash.
+    pub fn bind(
+        versioned_hash: B256,
+        commitment: [u8; BYTES_PER_G1],
+        bytes: Vec<u8>,
+    ) -> Option<Self> {
+        (self::versioned_hash(&commitment) == versioned_hash).then_some(VerifiedBlob {
+            versioned_hash,
+            commitment,
+            bytes,
+        })
+    }
+}
+
 /// The process-wide KZG settings (Ethereum mainnet trusted setup), loaded on first use.
 pub fn kzg_settings() -> &'static c_kzg::KzgSettings {
     c_kzg::ethereum_kzg_settings(0)

@@ -9,12 +9,30 @@ use serde::{Deserialize, Serialize};
 
 use crate::rollup::starknet::state::GlobalRootRule;
 
-/// Which rollup family a chain belongs to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// Which rollup family a chain belongs to: the one type the chain config, the
+/// store manifest, the follower and the API share.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, async_graphql::Enum)]
 #[serde(rename_all = "lowercase")]
 pub enum RollupKind {
     Starknet,
     Zksync,
+}
+
+impl RollupKind {
+    /// The name chain configs and the store manifest use (`starknet`, `zksync`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RollupKind::Starknet => "starknet",
+            RollupKind::Zksync => "zksync",
+        }
+    }
+
+    /// The kind a manifest or chain name starts with.
+    pub fn from_name(name: &str) -> Option<Self> {
+        [RollupKind::Starknet, RollupKind::Zksync]
+            .into_iter()
+            .find(|kind| name.starts_with(kind.as_str()))
+    }
 }
 
 /// One chain config file.
@@ -169,6 +187,16 @@ impl ChainConfig {
             && file.is_relative()
         {
             zksync.genesis_file = Some(dir.join(file));
+        }
+        // A missing genesis file would otherwise surface only when a follower
+        // first opens an empty store; say so while the config is being read.
+        if let Some(file) = config.zksync.as_ref().and_then(|z| z.genesis_file.as_ref())
+            && !file.is_file()
+        {
+            return Err(ChainConfigError::Invalid {
+                path: path.display().to_string(),
+                detail: format!("genesis_file {} not found", file.display()),
+            });
         }
         Ok(config)
     }

@@ -373,7 +373,7 @@ use zkreplay::rollup::zksync::compression::ValueOp;
 use zkreplay::rollup::zksync::decode::Writes;
 use zkreplay::rollup::zksync::genesis;
 use zkreplay::rollup::zksync::query::{L2_BASE_TOKEN, NONCE_HOLDER, mapping_slot};
-use zkreplay::rollup::zksync::state::{BatchInput, ZksyncState};
+use zkreplay::rollup::zksync::state::{PlanInput, ZksyncState};
 use zkreplay::rollup::zksync::{
     compression::InitialWrite, compression::RepeatedWrite, derived_key,
 };
@@ -398,7 +398,7 @@ fn word_u(n: U256) -> B256 {
 /// Applies `writes` as batch `n`, claiming the root the engine computes (so the
 /// engine's verified pointer advances as it would on a matching chain).
 fn apply_batch(state: &mut ZksyncState<'_>, n: u64, writes: Writes) -> B256 {
-    let mut input = BatchInput {
+    let mut input = PlanInput {
         batch_number: n,
         claimed_root: None,
         index_repeated_storage_changes: None,
@@ -406,7 +406,10 @@ fn apply_batch(state: &mut ZksyncState<'_>, n: u64, writes: Writes) -> B256 {
     };
     let root = state.plan(&input).unwrap().1.record.computed_root;
     input.claimed_root = Some(root);
-    assert_eq!(state.apply(&input).unwrap().record.computed_root, root);
+    assert_eq!(
+        state.apply_and_commit(&input).unwrap().record.computed_root,
+        root
+    );
     root
 }
 

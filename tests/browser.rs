@@ -88,8 +88,9 @@ fn dump_dom(chromium: &Path, url: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn graphiql_in_headless_chromium_runs_a_balance_query() {
     let Some(chromium) = find_chromium() else {
-        println!(
-            "note: no chromium binary found (install Debian `chromium` or set ZKREPLAY_CHROMIUM); skipping the browser test"
+        common::skip_missing_tool(
+            "chromium (or $ZKREPLAY_CHROMIUM)",
+            "scripts/install-deps.sh",
         );
         return;
     };

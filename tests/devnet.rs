@@ -11,6 +11,9 @@
 //!     transactions and a real mainnet commit, and emit the real events with
 //!     the expected values.
 
+mod common;
+use common::skip_missing_tool;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -33,10 +36,10 @@ use zkreplay::rollup::starknet::state::{GlobalRootRule, StarknetState};
 use zkreplay::rollup::zksync::calldata::{CommitVersion, decode_commit};
 use zkreplay::rollup::zksync::compression::{InitialWrite, RepeatedWrite, ValueOp};
 use zkreplay::rollup::zksync::decode::{
-    BlobStore, DecodedBatch as ZkDecoded, Status, Writes, decode_batches,
+    BlobStore, DecodedBatch as ZkDecoded, Writes, decode_batches,
 };
 use zkreplay::rollup::zksync::genesis;
-use zkreplay::rollup::zksync::state::{BatchInput as ZkBatchInput, ZksyncState};
+use zkreplay::rollup::zksync::state::{PlanInput as ZkPlanInput, ZksyncState};
 use zkreplay::store::Store;
 
 fn fixture(rel: &str) -> PathBuf {
@@ -240,19 +243,15 @@ fn zksync_batches_decode_to_the_generated_diffs_and_replay_to_the_expected_roots
     for batch in &plan {
         let decoded = decode_zksync(batch)
             .unwrap_or_else(|e| panic!("batch {} ({}): {e}", batch.number, batch.format));
-        let failed: Vec<_> = decoded
-            .checks
-            .iter()
-            .filter(|c| c.status != Status::Pass)
-            .collect();
+        let failed: Vec<_> = decoded.checks.iter().filter(|c| !c.passed).collect();
         assert!(
             failed.is_empty(),
             "batch {} ({}): {failed:?}",
             batch.number,
             batch.format
         );
-        let input = ZkBatchInput::from_decoded(&decoded).expect("writes decoded");
-        let applied = state.apply(&input).unwrap();
+        let input = ZkPlanInput::from_decoded(&decoded).expect("writes decoded");
+        let applied = state.apply_and_commit(&input).unwrap();
         assert_eq!(applied.record.matches, Some(true), "batch {}", batch.number);
         assert_eq!(applied.record.computed_root, batch.expected_root);
         assert_eq!(
@@ -408,7 +407,7 @@ fn zksync_faults_are_detected_and_a_revert_unwinds() {
                     decoded.checks
                 );
                 let applied = state
-                    .apply(&ZkBatchInput::from_decoded(&decoded).unwrap())
+                    .apply_and_commit(&ZkPlanInput::from_decoded(&decoded).unwrap())
                     .unwrap();
                 assert_eq!(applied.record.computed_root, batch.expected_root);
                 let tampered = batch.fault == Some(Fault::TamperedRoot);
@@ -425,7 +424,7 @@ fn zksync_faults_are_detected_and_a_revert_unwinds() {
                         let failed: Vec<&str> = d
                             .checks
                             .iter()
-                            .filter(|c| c.status == Status::Fail)
+                            .filter(|c| c.failed())
                             .map(|c| c.name.as_str())
                             .collect();
                         assert!(
@@ -444,7 +443,7 @@ fn zksync_faults_are_detected_and_a_revert_unwinds() {
                 }
                 let writes = writes_from_diff(&state, &batch.diff);
                 let applied = state
-                    .apply(&ZkBatchInput {
+                    .apply_and_commit(&ZkPlanInput {
                         batch_number: batch.number,
                         claimed_root: Some(batch.claimed_root),
                         index_repeated_storage_changes: None,
@@ -472,10 +471,7 @@ fn checked_in_bytecode_matches_the_solidity_sources() {
         .unwrap_or_else(|_| root.join("tools/node_modules/solc"));
     let node = std::process::Command::new("node").arg("--version").output();
     if !solc.join("package.json").exists() || node.is_err() {
-        println!(
-            "NOTE: solc (npm) or node not found, contract drift not checked; \
-             install with: npm install --prefix tools --no-audit --no-fund solc@0.8.28"
-        );
+        skip_missing_tool("solc (npm) or node", "scripts/install-deps.sh");
         return;
     }
     let out = std::process::Command::new("sh")
@@ -508,22 +504,12 @@ impl Drop for Anvil {
     }
 }
 
-fn anvil_binary() -> Option<PathBuf> {
-    if let Ok(path) = std::env::var("ZKREPLAY_ANVIL") {
-        return Some(PathBuf::from(path));
-    }
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil");
-    path.exists().then_some(path)
-}
-
 impl Anvil {
     async fn start() -> Option<Anvil> {
-        let Some(binary) = anvil_binary() else {
-            println!(
-                "NOTE: no anvil binary (set ZKREPLAY_ANVIL or run: npm install --prefix tools \
-                 --no-audit --no-fund @foundry-rs/anvil@1.7.1); skipping the anvil test"
-            );
+        let Some(binary) =
+            zkreplay::devnet::anvil::Anvil::binary(Path::new(env!("CARGO_MANIFEST_DIR")))
+        else {
+            skip_missing_tool("anvil", "scripts/install-anvil.sh");
             return None;
         };
         let port = std::net::TcpListener::bind("127.0.0.1:0")

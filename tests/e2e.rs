@@ -69,6 +69,7 @@ async fn follow_all(
             on_mismatch,
             to_block: Some(to_block),
             poll_interval: Duration::from_millis(50),
+            ..FollowOptions::default()
         };
         let (_stop, shutdown) = watch::channel(false);
         let status = FollowStatus::new(config.name.clone());
@@ -633,6 +634,64 @@ async fn an_l1_reorg_under_the_latest_tag_is_unwound_to_the_same_roots() {
                 .unwrap()
                 .unwrap();
             assert_eq!(record.l1_block_hash, canonical.hash, "{rollup} {n}");
+        }
+    }
+}
+
+/// Sequential against pipelined replays of one devnet history over HTTP
+/// (anvil), on the same machine in the same run. A measurement, not a check:
+///
+///   ZKREPLAY_BENCH_DEPTHS=0,8 ZKREPLAY_BENCH_BATCHES=24 \
+///     cargo test --release --test e2e devnet_pipeline_benchmark -- --ignored --nocapture
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement; run with --ignored --nocapture"]
+async fn devnet_pipeline_benchmark() {
+    let var = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.into());
+    let batches: u64 = var("ZKREPLAY_BENCH_BATCHES", "24").parse().unwrap();
+    let depths: Vec<usize> = var("ZKREPLAY_BENCH_DEPTHS", "0,8")
+        .split(',')
+        .map(|d| d.parse().unwrap())
+        .collect();
+    let anvil = anvil();
+    let dir = tempfile::tempdir().unwrap();
+    let outcome = run_devnet(
+        &anvil.url,
+        &dir.path().join("devnet"),
+        plan(7, batches, batches, &[]),
+    )
+    .await
+    .unwrap();
+    let configs = configs(&outcome);
+    for (run, depth) in depths.iter().enumerate() {
+        for config in &configs {
+            let data = dir.path().join(format!("run-{run}"));
+            let store = Arc::new(Store::open(&data.join(&config.name), &config.name).unwrap());
+            let mut endpoints = L1Endpoints::devnet(anvil.url.clone());
+            endpoints.max_log_range = config.log_range;
+            let source = RpcL1::connect(endpoints, Some(store.clone()))
+                .await
+                .unwrap();
+            let options = FollowOptions {
+                tag: BlockTag::Finalized,
+                to_block: Some(outcome.finalized_block),
+                pipeline_depth: *depth,
+                ..FollowOptions::default()
+            };
+            let (_stop, shutdown) = watch::channel(false);
+            let status = FollowStatus::new(config.name.clone());
+            follow(&source, &store, config, &options, &status, shutdown)
+                .await
+                .unwrap();
+            let stages = status.stages();
+            let applied = status.verdict_count(Verdict::Match);
+            println!(
+                "BENCH devnet rollup={} depth={depth} batches={applied} wall_s={:.3} batches_per_s={:.2} apply_busy={:.0}% stages=[{}]",
+                config.name,
+                stages.wall.as_secs_f64(),
+                applied as f64 / stages.wall.as_secs_f64(),
+                100.0 * stages.apply_busy(),
+                stages.shares()
+            );
         }
     }
 }

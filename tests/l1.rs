@@ -35,7 +35,7 @@ impl Anvil {
             .map(PathBuf::from)
             .unwrap_or_else(|| {
                 PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                    .join("tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil")
+                    .join(zkreplay::devnet::anvil::INSTALLED_PATH)
             });
         assert!(
             binary.is_file(),

@@ -8,7 +8,7 @@ use serde_json::Value;
 use zkreplay::hexfmt::{parse_bytes, parse_word};
 use zkreplay::rollup::zksync::calldata::{CommitVersion, decode_commit, encode_commit};
 use zkreplay::rollup::zksync::compression::StateDiffs;
-use zkreplay::rollup::zksync::decode::{BlobStore, Status, decode_batches};
+use zkreplay::rollup::zksync::decode::{BlobStore, decode_batches};
 use zkreplay::rollup::zksync::tree::{LeafWrite, Tree, empty_root, root_of};
 use zkreplay::rollup::zksync::{blob as zkblob, derived_key, genesis};
 
@@ -214,7 +214,7 @@ fn check_calldata_file(file: &str, version: CommitVersion) {
             d.index_repeated_storage_changes - d.previous_index_repeated_storage_changes
         );
         for c in &d.checks {
-            assert_ne!(c.status, Status::Fail, "{n}: {c:?}");
+            assert!(!c.failed(), "{n}: {c:?}");
         }
         if let Some(p) = e.get("pubdata") {
             let parsed = d.parsed.as_ref().unwrap();
@@ -267,7 +267,7 @@ fn check_calldata_file(file: &str, version: CommitVersion) {
             assert!(
                 d.checks
                     .iter()
-                    .any(|c| c.name == "pubdata_hash" && c.status == Status::Pass),
+                    .any(|c| c.name == "pubdata_hash" && c.passed),
                 "{n}: {:?}",
                 d.checks
             );
@@ -415,10 +415,10 @@ fn kzg_vector_reproduced() {
 
 // ---------------------------------------------------------------- state, store, revert
 
-use zkreplay::rollup::zksync::state::{BatchInput, StateError, ZksyncState};
+use zkreplay::rollup::zksync::state::{PlanInput, StateError, ZksyncState};
 use zkreplay::store::Store;
 
-fn multi_batch_inputs() -> (Value, Vec<BatchInput>) {
+fn multi_batch_inputs() -> (Value, Vec<PlanInput>) {
     let v = json("multi-batch/vectors-seed1.json");
     let inputs = v["batches"]
         .as_array()
@@ -433,7 +433,7 @@ fn multi_batch_inputs() -> (Value, Vec<BatchInput>) {
                 "batch {}: compression re-encodes",
                 b["batch_number"]
             );
-            BatchInput {
+            PlanInput {
                 batch_number: b["batch_number"].as_u64().unwrap(),
                 claimed_root: Some(word(&e["root"])),
                 index_repeated_storage_changes: Some(
@@ -459,7 +459,7 @@ fn multi_batch_replay_from_genesis_matches_every_root() {
     let mut state = mainnet_genesis(&store);
     let (v, inputs) = multi_batch_inputs();
     for (input, b) in inputs.iter().zip(v["batches"].as_array().unwrap()) {
-        let applied = state.apply(input).unwrap();
+        let applied = state.apply_and_commit(input).unwrap();
         assert_eq!(
             applied.record.matches,
             Some(true),
@@ -505,7 +505,7 @@ fn reverted_and_recommitted_batches_unwind_exactly() {
         .map(|b| word(&b["expected"]["root"]))
         .collect();
     for input in &inputs[..7] {
-        state.apply(input).unwrap();
+        state.apply_and_commit(input).unwrap();
     }
     state.mark_executed(2).unwrap();
     // A slot first written in batch 5 and one rewritten in batch 6.
@@ -531,18 +531,18 @@ fn reverted_and_recommitted_batches_unwind_exactly() {
     other.index_repeated_storage_changes =
         Some(inputs[3].index_repeated_storage_changes.unwrap() + keep as u64);
     other.claimed_root = None;
-    let applied = state.apply(&other).unwrap();
+    let applied = state.apply_and_commit(&other).unwrap();
     assert_ne!(applied.record.computed_root, roots[4]);
     // A batch 6 written for the original 5 no longer fits (its indices moved).
     assert!(matches!(
-        state.apply(&inputs[5]),
+        state.apply_and_commit(&inputs[5]),
         Err(StateError::IndexMismatch { .. }) | Err(StateError::UnknownIndex { .. })
     ));
 
     // Revert again and replay the original batches: every root matches.
     state.unwind(4).unwrap();
     for (input, root) in inputs[4..].iter().zip(&roots[4..]) {
-        let applied = state.apply(input).unwrap();
+        let applied = state.apply_and_commit(input).unwrap();
         assert_eq!(
             applied.record.computed_root, *root,
             "batch {}",
@@ -568,20 +568,20 @@ fn out_of_order_and_inconsistent_batches_are_refused() {
     let mut state = mainnet_genesis(&store);
     let (_, inputs) = multi_batch_inputs();
     assert!(matches!(
-        state.apply(&inputs[1]),
+        state.apply_and_commit(&inputs[1]),
         Err(StateError::OutOfOrder { .. })
     ));
     let mut wrong = inputs[0].clone();
     wrong.index_repeated_storage_changes = Some(1);
     assert!(matches!(
-        state.apply(&wrong),
+        state.apply_and_commit(&wrong),
         Err(StateError::IndexMismatch { .. })
     ));
     // Nothing was written by the refused batches.
     assert_eq!(state.checkpoint().batch, 0);
     let mut root_mismatch = inputs[0].clone();
     root_mismatch.claimed_root = Some(B256::ZERO);
-    let applied = state.apply(&root_mismatch).unwrap();
+    let applied = state.apply_and_commit(&root_mismatch).unwrap();
     assert_eq!(applied.record.matches, Some(false));
     assert_eq!(state.checkpoint().verified, 0);
 }
@@ -671,9 +671,8 @@ fn every_commit_version_round_trips_and_replays_to_the_fixture_roots() {
             let mut state = mainnet_genesis(&db);
             for (b, spec) in batches.iter().zip(&specs) {
                 for c in &b.checks {
-                    assert_eq!(
-                        c.status,
-                        Status::Pass,
+                    assert!(
+                        c.passed,
                         "{version:?} {publish:?} batch {}: {c:?}",
                         b.batch_number
                     );
@@ -697,7 +696,9 @@ fn every_commit_version_round_trips_and_replays_to_the_fixture_roots() {
                     b.writes.as_ref().unwrap().initial,
                     spec.pubdata.state_diffs.initial
                 );
-                let applied = state.apply(&BatchInput::from_decoded(b).unwrap()).unwrap();
+                let applied = state
+                    .apply_and_commit(&PlanInput::from_decoded(b).unwrap())
+                    .unwrap();
                 assert_eq!(
                     applied.record.matches,
                     Some(true),
@@ -731,7 +732,7 @@ fn blob_tampering_and_missing_blobs_are_reported_not_fatal() {
     let failed: Vec<&str> = b
         .checks
         .iter()
-        .filter(|c| c.status == Status::Fail)
+        .filter(|c| c.failed())
         .map(|c| c.name.as_str())
         .collect();
     assert!(
@@ -741,14 +742,14 @@ fn blob_tampering_and_missing_blobs_are_reported_not_fatal() {
     );
     // No blob supplied: skipped, no writes, no panic.
     let b = &decode_batches(&call, &mut BlobStore::default(), None)[0];
-    assert!(b.writes.is_none() && b.checks.iter().any(|c| c.status == Status::Skipped));
+    assert!(b.writes.is_none() && b.checks.iter().any(|c| c.skipped));
     // Wrong transaction versioned hash.
     let (call, _) = build_call(CommitVersion::V26, Publish::Blobs, &specs[..1], 21);
     let b = &decode_batches(&call, &mut store, Some(&[B256::repeat_byte(7)]))[0];
     assert!(
         b.checks
             .iter()
-            .any(|c| c.name == "blob[0].versioned_hash" && c.status == Status::Fail)
+            .any(|c| c.name == "blob[0].versioned_hash" && c.failed())
     );
 }
 
@@ -850,14 +851,14 @@ fn gateway_extraction_recovers_a_chains_batches_from_settlement_pubdata() {
     for b in &batches {
         assert!(b.pubdata_attributed && b.info_attributed);
         let info = b.info.as_ref().unwrap();
-        let input = BatchInput {
+        let input = PlanInput {
             batch_number: b.batch_number,
             claimed_root: Some(info.stored.batch_hash),
             index_repeated_storage_changes: Some(info.stored.index_repeated_storage_changes),
             writes: b.writes().unwrap(),
         };
         assert_eq!(
-            state.apply(&input).unwrap().record.matches,
+            state.apply_and_commit(&input).unwrap().record.matches,
             Some(true),
             "batch {}",
             b.batch_number
@@ -898,15 +899,15 @@ fn cli_apply_replays_commits_and_follows_a_recommit() {
         let db = Store::open(scratch.path(), "scratch").unwrap();
         let mut state = mainnet_genesis(&db);
         for input in &multi_batch_inputs().1[..4] {
-            state.apply(input).unwrap();
+            state.apply_and_commit(input).unwrap();
         }
-        let input = BatchInput {
+        let input = PlanInput {
             batch_number: 5,
             claimed_root: None,
             index_repeated_storage_changes: None,
             writes: other.pubdata.state_diffs.clone().into(),
         };
-        state.apply(&input).unwrap().record.computed_root
+        state.apply_and_commit(&input).unwrap().record.computed_root
     };
     let b = write(
         "b.calldata",
@@ -1150,7 +1151,7 @@ mod props {
             let decoded = decode_commit(&encode_commit(&call)).unwrap();
             prop_assert_eq!(&decoded, &call);
             let b = &decode_batches(&decoded, &mut BlobStore::default(), None)[0];
-            prop_assert!(b.checks.iter().any(|c| c.name == "pubdata_hash" && c.status == Status::Pass));
+            prop_assert!(b.checks.iter().any(|c| c.name == "pubdata_hash" && c.passed));
             prop_assert_eq!(b.parsed.as_ref().unwrap().state_diffs.clone(), spec.pubdata.state_diffs);
         }
 

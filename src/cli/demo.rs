@@ -146,6 +146,7 @@ async fn demo(args: Args) -> anyhow::Result<i32> {
             on_mismatch: OnMismatch::Continue,
             to_block: Some(outcome.finalized_block),
             poll_interval: Duration::from_millis(200),
+            ..FollowOptions::default()
         },
     )
     .await?;
@@ -155,8 +156,8 @@ async fn demo(args: Args) -> anyhow::Result<i32> {
     let mut total_batches = 0usize;
     let mut total_findings = 0usize;
     println!(
-        "{:<18} {:>8} {:>8} {:>9} {:>9}  formats",
-        "rollup", "batches", "matched", "findings", "verified"
+        "{:<18} {:>8} {:>8} {:>8} {:>9} {:>9}  formats",
+        "rollup", "batches", "matched", "partial", "findings", "verified"
     );
     for (config, store) in &handles {
         let last = last_applied_batch(store, config.rollup)?;
@@ -164,48 +165,50 @@ async fn demo(args: Args) -> anyhow::Result<i32> {
             RollupKind::Starknet => 0,
             RollupKind::Zksync => 1,
         };
-        let (mut batches, mut matched, mut findings) = (0, 0, Vec::new());
+        let mut tally = crate::audit::Tally::default();
+        let mut batches = 0;
         let mut formats = BTreeSet::new();
         for n in first..=last.unwrap_or(0) {
             if last.is_none() {
                 break;
             }
             batches += 1;
-            match BatchAudit::read(store, n)?.map(|a| a.verdict) {
-                Some(Verdict::Match) => matched += 1,
-                Some(Verdict::Mismatch) => findings.push(n),
-                _ => {}
+            if let Some(audit) = BatchAudit::read(store, n)? {
+                tally.add(audit.verdict, n);
             }
             if let Some(record) = L1BatchRecord::read(store, n)? {
                 formats.insert(record.format_version);
             }
         }
         total_batches += batches;
-        total_findings += findings.len();
+        total_findings += tally.mismatched as usize;
         let verified = BatchAudit::verified_batch(store)?;
         println!(
-            "{:<18} {:>8} {:>8} {:>9} {:>9}  {}",
+            "{:<18} {:>8} {:>8} {:>8} {:>9} {:>9}  {}",
             config.name,
             batches,
-            matched,
-            findings.len(),
+            tally.matched,
+            tally.partial,
+            tally.mismatched,
             verified.map_or_else(|| "-".into(), |v| v.to_string()),
             formats.into_iter().collect::<Vec<_>>().join(", ")
         );
-        for n in findings {
-            if let Some(audit) = BatchAudit::read(store, n)? {
-                let failed: Vec<String> = audit
-                    .checks
-                    .iter()
-                    .filter(|c| !c.passed)
-                    .map(|c| format!("{} (L1: {}, found: {})", c.name, c.expected, c.actual))
-                    .collect();
-                println!(
-                    "  finding: {} batch {n}: {}",
-                    config.name,
-                    failed.join("; ")
-                );
-            }
+        for n in first..=last.unwrap_or(0) {
+            let Some(audit) = BatchAudit::read(store, n)? else {
+                continue;
+            };
+            let label = match audit.verdict {
+                Verdict::Mismatch => "finding",
+                Verdict::Partial => "partial",
+                _ => continue,
+            };
+            let named: Vec<String> = audit
+                .checks
+                .iter()
+                .filter(|c| !c.passed)
+                .map(|c| format!("{} (L1: {}, found: {})", c.name, c.expected, c.actual))
+                .collect();
+            println!("  {label}: {} batch {n}: {}", config.name, named.join("; "));
         }
     }
     println!(

@@ -42,7 +42,12 @@ pub struct Args {
     /// Beacon API URL for blobs.
     #[arg(long, env = "ZKREPLAY_BEACON_URL")]
     pub beacon_url: Option<String>,
-    #[arg(long, value_enum, default_value = "slot")]
+    #[arg(
+        long,
+        env = "ZKREPLAY_BEACON_BLOCK_ID",
+        value_enum,
+        default_value = "slot"
+    )]
     pub beacon_block_id: BeaconIds,
     /// Blobscan-style archive (`GET {url}/blobs/{versioned_hash}`) for pruned blobs.
     #[arg(long, env = "ZKREPLAY_BLOB_ARCHIVE_URL")]
@@ -51,16 +56,24 @@ pub struct Args {
     #[arg(long, env = "ZKREPLAY_DATA_DIR")]
     pub data_dir: PathBuf,
     /// L1 block tag to follow; `safe` and `latest` unwind on reorgs.
-    #[arg(long, value_enum, default_value = "finalized")]
+    #[arg(long, env = "ZKREPLAY_L1_TAG", value_enum, default_value = "finalized")]
     pub l1_tag: BlockTag,
     /// On a root mismatch: record it and stop (`halt`) or keep replaying (`continue`).
-    #[arg(long, value_enum, default_value = "halt")]
+    #[arg(long, env = "ZKREPLAY_ON_MISMATCH", value_enum, default_value = "halt")]
     pub on_mismatch: OnMismatch,
+    /// Let the verified pointer pass PARTIAL batches (root matched, some
+    /// binding check could not run for lack of evidence).
+    #[arg(long, env = "ZKREPLAY_ACCEPT_PARTIAL")]
+    pub accept_partial: bool,
+    /// Batches fetched and decoded ahead of apply per stage queue (memory
+    /// grows with it); 0 runs fetch, decode and apply one batch at a time.
+    #[arg(long, env = "ZKREPLAY_PIPELINE_DEPTH", default_value_t = crate::follow::DEFAULT_PIPELINE_DEPTH)]
+    pub pipeline_depth: usize,
     /// Stop after this L1 block (default: follow forever).
-    #[arg(long)]
+    #[arg(long, env = "ZKREPLAY_TO_BLOCK")]
     pub to_block: Option<u64>,
     /// Milliseconds between polls of the L1 tag.
-    #[arg(long, default_value_t = 12_000)]
+    #[arg(long, env = "ZKREPLAY_POLL_INTERVAL_MS", default_value_t = 12_000)]
     pub poll_interval_ms: u64,
     /// GraphQL address (loopback unless told otherwise).
     #[arg(long, env = "ZKREPLAY_GRAPHQL_ADDR", default_value = "127.0.0.1:8547")]
@@ -69,7 +82,7 @@ pub struct Args {
     #[arg(long, env = "ZKREPLAY_MONITOR_ADDR", default_value = "127.0.0.1:9090")]
     pub monitor_addr: std::net::SocketAddr,
     /// Do not serve GraphQL and metrics (followers only).
-    #[arg(long)]
+    #[arg(long, env = "ZKREPLAY_NO_SERVE")]
     pub no_serve: bool,
     #[arg(
         long,
@@ -78,7 +91,7 @@ pub struct Args {
     )]
     pub graphiql_assets: PathBuf,
     /// Requests in flight per L1 endpoint.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, env = "ZKREPLAY_MAX_CONCURRENCY", default_value_t = 8)]
     pub max_concurrency: usize,
 }
 
@@ -131,7 +144,7 @@ pub async fn prepare(args: &Args) -> anyhow::Result<Vec<Prepared>> {
 }
 
 /// Runs every prepared follower to completion (or until Ctrl-C); the exit code
-/// is 1 when a follower stopped on an error or any batch did not match.
+/// is 1 when a follower stopped on an error (a halt for any reason).
 pub async fn run_all(prepared: Vec<Prepared>, options: FollowOptions) -> anyhow::Result<i32> {
     let (stop, shutdown) = watch::channel(false);
     tokio::spawn(async move {
@@ -195,8 +208,17 @@ async fn follow(args: Args) -> anyhow::Result<i32> {
         on_mismatch: args.on_mismatch,
         to_block: args.to_block,
         poll_interval: Duration::from_millis(args.poll_interval_ms),
+        accept_partial: args.accept_partial,
+        pipeline_depth: args.pipeline_depth,
     };
-    let code = run_all(prepared, options).await?;
+    let stores: Vec<Arc<Store>> = prepared.iter().map(|p| p.store.clone()).collect();
+    let mut code = run_all(prepared, options).await?;
+    // A finding recorded with `--on-mismatch continue` also fails the run.
+    for store in &stores {
+        if crate::audit::BatchAudit::tally(store)?.mismatched > 0 {
+            code = 1;
+        }
+    }
     let _ = stop_server.send(());
     if let Some(task) = server {
         let _ = task.await;

@@ -47,13 +47,13 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         let update =
             parse_state_update(&bytes).with_context(|| format!("parsing {}", file.display()))?;
         let (roots, mut batch) = state
-            .apply(&update.diff, args.global_root_rule)
+            .plan(&update.diff, args.global_root_rule)
             .with_context(|| format!("applying {}", file.display()))?;
         let computed = format_word(&roots.global_root.to_bytes_be().into());
         let claimed = update.new_root.as_ref().map(format_word);
         // The verdict is committed with the batch it judges.
         let audit = BatchAudit::judge(roots.batch, claimed.clone(), computed.clone(), Vec::new());
-        audit.write(&store, &mut batch)?;
+        audit.write(&store, false, &mut batch)?;
         store
             .commit(batch)
             .with_context(|| format!("committing {}", file.display()))?;

@@ -7,11 +7,11 @@ use std::path::PathBuf;
 use anyhow::Context;
 use serde_json::json;
 
-use crate::audit::{BatchAudit, Verdict};
+use crate::audit::{BatchAudit, HaltRecord, Tally};
 use crate::chain::RollupKind;
 use crate::follow::L1Cursor;
 use crate::follow::run::last_applied_batch;
-use crate::store::{Column, Store, discover, keys};
+use crate::store::{Store, discover};
 
 /// Arguments of `status`.
 #[derive(Debug, clap::Args)]
@@ -20,13 +20,13 @@ pub struct Args {
     #[arg(long, env = "ZKREPLAY_DATA_DIR")]
     pub data_dir: PathBuf,
     /// Print one JSON object per rollup instead of a table.
-    #[arg(long)]
+    #[arg(long, env = "ZKREPLAY_JSON")]
     pub json: bool,
     /// An L1 node to measure the lag against (blocks from the store's L1 cursor to the tag).
     #[arg(long, env = "ZKREPLAY_RPC_URL")]
     pub rpc_url: Option<String>,
     /// The L1 tag the lag is measured to.
-    #[arg(long, value_enum, default_value = "finalized")]
+    #[arg(long, env = "ZKREPLAY_L1_TAG", value_enum, default_value = "finalized")]
     pub l1_tag: crate::l1::BlockTag,
 }
 
@@ -36,11 +36,24 @@ pub struct RollupStatus {
     pub chain: String,
     pub last_applied_batch: Option<u64>,
     pub verified_batch: Option<u64>,
+    /// Audits by verdict (MATCH, PARTIAL, MISMATCH, PENDING) and the first
+    /// MISMATCH and PARTIAL batches.
+    pub verdicts: Tally,
+    /// MISMATCH batches (findings).
     pub findings: u64,
     pub first_finding: Option<u64>,
+    /// Why the follower stopped, when it halted without applying a batch.
+    pub halted: Option<HaltRecord>,
     pub l1_block: Option<u64>,
     /// Blocks between the L1 tag and `l1_block` (only with `--rpc-url`).
     pub l1_lag: Option<u64>,
+}
+
+impl RollupStatus {
+    /// A finding or a halt: something a human must look at.
+    pub fn needs_attention(&self) -> bool {
+        self.findings > 0 || self.halted.is_some()
+    }
 }
 
 /// Reads the status of every store under `dir`.
@@ -50,36 +63,16 @@ pub fn read_status(dir: &std::path::Path) -> anyhow::Result<Vec<RollupStatus>> {
     for (i, path) in discover(dir).iter().enumerate() {
         let (store, manifest) = Store::open_secondary(path, &scratch.path().join(i.to_string()))
             .with_context(|| format!("opening store {}", path.display()))?;
-        let kind = if manifest.rollup() == Some("zksync") {
-            RollupKind::Zksync
-        } else {
-            RollupKind::Starknet
-        };
-        let mut findings = 0;
-        let mut first_finding = None;
-        let mut next = 0u64;
-        loop {
-            let chunk = store.scan_from(Column::Audits, &keys::batch(next), 1024)?;
-            let Some((last_key, _)) = chunk.last() else {
-                break;
-            };
-            let last: [u8; 8] = last_key.as_slice().try_into().context("audit key")?;
-            next = u64::from_be_bytes(last) + 1;
-            for (key, value) in &chunk {
-                let audit: BatchAudit = serde_json::from_slice(value)?;
-                if audit.verdict == Verdict::Mismatch {
-                    findings += 1;
-                    let batch: [u8; 8] = key.as_slice().try_into().context("audit key")?;
-                    first_finding.get_or_insert(u64::from_be_bytes(batch));
-                }
-            }
-        }
+        let kind = manifest.kind().unwrap_or(RollupKind::Starknet);
+        let verdicts = BatchAudit::tally(&store)?;
         out.push(RollupStatus {
             chain: manifest.chain,
             last_applied_batch: last_applied_batch(&store, kind)?,
             verified_batch: BatchAudit::verified_batch(&store)?,
-            findings,
-            first_finding,
+            findings: verdicts.mismatched,
+            first_finding: verdicts.first_mismatch,
+            verdicts,
+            halted: HaltRecord::read(&store)?,
             l1_block: L1Cursor::read(&store)?.map(|c| c.block),
             l1_lag: None,
         });
@@ -120,27 +113,34 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     } else {
         print!("{}", table(&statuses));
     }
-    // Exit 1 when any rollup has a finding, so scripts can alert on it.
-    Ok(i32::from(statuses.iter().any(|s| s.findings > 0)))
+    // Exit 1 when any rollup has a finding or its follower halted, so scripts can alert on it.
+    Ok(i32::from(
+        statuses.iter().any(RollupStatus::needs_attention),
+    ))
 }
 
 /// A fixed-width table of statuses.
 pub fn table(statuses: &[RollupStatus]) -> String {
     let opt = |v: Option<u64>| v.map_or_else(|| "-".to_string(), |v| v.to_string());
     let mut out = format!(
-        "{:<24} {:>12} {:>12} {:>9} {:>12} {:>10}\n",
-        "rollup", "last batch", "verified", "findings", "L1 block", "L1 lag"
+        "{:<24} {:>12} {:>12} {:>7} {:>7} {:>9} {:>12} {:>10}\n",
+        "rollup", "last batch", "verified", "match", "partial", "mismatch", "L1 block", "L1 lag"
     );
     for s in statuses {
         out += &format!(
-            "{:<24} {:>12} {:>12} {:>9} {:>12} {:>10}\n",
+            "{:<24} {:>12} {:>12} {:>7} {:>7} {:>9} {:>12} {:>10}\n",
             s.chain,
             opt(s.last_applied_batch),
             opt(s.verified_batch),
-            s.findings,
+            s.verdicts.matched,
+            s.verdicts.partial,
+            s.verdicts.mismatched,
             opt(s.l1_block),
             opt(s.l1_lag)
         );
+        if let Some(halt) = &s.halted {
+            out += &format!("  HALTED at batch {}: {}\n", opt(halt.batch), halt.reason);
+        }
     }
     out
 }

@@ -15,7 +15,7 @@ use crate::chain::ChainConfig;
 use crate::rollup::zksync::calldata::decode_commit;
 use crate::rollup::zksync::decode::{BlobStore, decode_batches};
 use crate::rollup::zksync::genesis;
-use crate::rollup::zksync::state::{BatchInput, ZksyncState, read_checkpoint};
+use crate::rollup::zksync::state::{PlanInput, ZksyncState, read_checkpoint};
 use crate::store::Store;
 
 /// Arguments of `zksync apply`.
@@ -109,15 +109,11 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             .with_context(|| format!("decoding {}", path.display()))?;
         for batch in decode_batches(&call, &mut blobs, None) {
             let n = batch.batch_number;
-            for check in batch
-                .checks
-                .iter()
-                .filter(|c| c.status == crate::rollup::zksync::decode::Status::Fail)
-            {
-                tracing::warn!(batch = n, check = %check.name, detail = %check.detail, "check failed");
+            for check in batch.checks.iter().filter(|c| c.failed()) {
+                tracing::warn!(batch = n, check = %check.name, detail = %check.actual, "check failed");
                 all_match = false;
             }
-            let input = BatchInput::from_decoded(&batch).with_context(|| {
+            let input = PlanInput::from_decoded(&batch).with_context(|| {
                 format!("batch {n}: writes could not be decoded: {:?}", batch.checks)
             })?;
             if n <= state.checkpoint().batch {
@@ -133,7 +129,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
                 );
                 state.unwind(n - 1)?;
             }
-            let applied = state.apply(&input)?;
+            let applied = state.apply_and_commit(&input)?;
             let r = &applied.record;
             all_match &= r.matches == Some(true);
             println!(

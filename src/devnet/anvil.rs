@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Where `scripts/install-anvil.sh` puts the binary, relative to the repository.
-pub const INSTALLED_PATH: &str = "tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil";
+/// Where `scripts/install-anvil.sh` puts the binary, relative to the repository
+/// (a link to the binary of the npm package for this machine's platform).
+pub const INSTALLED_PATH: &str = "tools/bin/anvil";
 
 /// Errors starting anvil.
 #[derive(Debug, thiserror::Error)]

@@ -31,7 +31,7 @@ use crate::rollup::zksync::decode::Writes;
 use crate::rollup::zksync::derived_key;
 use crate::rollup::zksync::encode::{self, BatchSpec, Publish};
 use crate::rollup::zksync::genesis::{self, StorageLog};
-use crate::rollup::zksync::state::{BatchInput, ZksyncState};
+use crate::rollup::zksync::state::{PlanInput, ZksyncState};
 use crate::store::Store;
 
 /// Bytes per enumeration index in the compressed state diffs (mainnet uses 4).
@@ -292,7 +292,7 @@ impl ZksyncGenerator {
         let mut state = ZksyncState::open(&self.store)?;
         let next_index = state.checkpoint().next_index;
         let writes = random_writes(&mut self.rng, &state, format, next_index)?;
-        let applied = state.apply(&BatchInput {
+        let applied = state.apply_and_commit(&PlanInput {
             batch_number: n,
             claimed_root: None,
             index_repeated_storage_changes: None,

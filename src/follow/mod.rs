@@ -1,6 +1,8 @@
 //! The follower: scan L1 for a rollup's commitments, fetch their data, decode,
-//! apply, audit — one batch at a time, strictly in order, each batch one
-//! atomic store commit together with the L1 cursor.
+//! apply, audit. One generic pipeline ([`pipeline::Follower`]) drives any
+//! [`engine::RollupEngine`] (Starknet: [`starknet`], ZKsync: [`zksync`]);
+//! fetch and decode run ahead of apply, and apply commits strictly in batch
+//! order, each batch (or unwind) one atomic store commit with the L1 cursor.
 //!
 //! Restart safety: the cursor (the last L1 log fully handled) is written in
 //! the same write batch as the state the log produced, so a process killed at
@@ -9,11 +11,15 @@
 //! that carried it; when that block is no longer canonical the batches after
 //! the fork are unwound before anything new is applied.
 
+pub mod engine;
+pub mod pipeline;
 pub mod run;
 pub mod starknet;
 pub mod status;
 pub mod zksync;
 
+pub use engine::{Checkpoint, RollupEngine};
+pub use pipeline::Follower;
 pub use status::FollowStatus;
 
 use std::time::Duration;
@@ -21,6 +27,7 @@ use std::time::Duration;
 use alloy_primitives::B256;
 use serde::{Deserialize, Serialize};
 
+use crate::audit::Verdict;
 use crate::chain::{ChainConfig, RollupKind};
 use crate::l1::{BlockTag, L1Block, L1Error, L1Source};
 use crate::store::{Column, Store, StoreBatch, StoreError, keys};
@@ -43,7 +50,18 @@ pub struct FollowOptions {
     /// Stop once this L1 block is handled (`None`: follow forever).
     pub to_block: Option<u64>,
     pub poll_interval: Duration,
+    /// Let the verified pointer pass PARTIAL batches (root matched, some
+    /// binding check could not run).
+    pub accept_partial: bool,
+    /// Batches fetched and decoded ahead of apply, per stage queue; 0 runs
+    /// fetch, decode and apply one batch at a time.
+    pub pipeline_depth: usize,
 }
+
+/// Default [`FollowOptions::pipeline_depth`]: enough to hide fetch latency
+/// behind apply while bounding memory (a batch in flight holds its blobs,
+/// at most 6 x 128 KiB per L1 transaction, plus its decoded diff).
+pub const DEFAULT_PIPELINE_DEPTH: usize = 8;
 
 impl Default for FollowOptions {
     fn default() -> Self {
@@ -52,17 +70,24 @@ impl Default for FollowOptions {
             on_mismatch: OnMismatch::Halt,
             to_block: None,
             poll_interval: Duration::from_secs(12),
+            accept_partial: false,
+            pipeline_depth: DEFAULT_PIPELINE_DEPTH,
         }
     }
 }
 
-/// Follower errors. A root mismatch is not an error (it is a finding).
+/// Follower errors, with typed causes. A root mismatch is not an error (it
+/// is a finding); [`FollowError::is_transient`] decides what is retried.
 #[derive(Debug, thiserror::Error)]
 pub enum FollowError {
     #[error(transparent)]
     L1(#[from] L1Error),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The node lacks a block or transaction its own logs name (it may be
+    /// behind a load balancer whose other backends have it).
+    #[error("the L1 node does not have {what}, which its own answers name")]
+    NotFound { what: String },
     #[error("the L1 node is on chain {found}, the chain config expects {expected}")]
     WrongL1Chain { expected: u64, found: u64 },
     #[error("chain config {name} is for {found:?}, not {expected:?}")]
@@ -71,18 +96,126 @@ pub enum FollowError {
         expected: RollupKind,
         found: RollupKind,
     },
-    #[error("batch {batch} (L1 tx {tx}) cannot be applied: {detail}")]
-    Undecodable {
+    #[error("chain config {chain}: {detail}")]
+    Config { chain: String, detail: String },
+    #[error("Starknet batch {batch} (L1 tx {tx}): {cause}")]
+    Starknet {
         batch: u64,
         tx: B256,
-        detail: String,
+        #[source]
+        cause: StarknetCause,
     },
-    #[error("{0}")]
-    State(String),
-    #[error("halted at batch {batch}: its root does not match L1 (see its audit)")]
-    Halted { batch: u64 },
+    #[error("ZKsync batch {batch} (L1 tx {tx}): {cause}")]
+    Zksync {
+        batch: u64,
+        tx: B256,
+        #[source]
+        cause: ZksyncCause,
+    },
+    #[error("batch {batch} (L1 tx {tx}): data availability: {cause}")]
+    Da {
+        batch: u64,
+        tx: B256,
+        #[source]
+        cause: DaCause,
+    },
+    /// The Starknet state could not be read (not tied to one batch).
+    #[error("Starknet state: {0}")]
+    StarknetState(#[source] crate::rollup::starknet::state::StateError),
+    /// The ZKsync state could not be read or unwound (not tied to one batch).
+    #[error("ZKsync state: {0}")]
+    ZksyncState(#[source] crate::rollup::zksync::state::StateError),
+    /// L1 committed batches out of order without a revert in between.
+    #[error("L1 tx {tx} commits batch {found}, the follower expects batch {expected}")]
+    OutOfSequence { tx: B256, expected: u64, found: u64 },
+    #[error("halted at batch {batch}: {} (see its audit)", .verdict.as_str())]
+    Halted { batch: u64, verdict: Verdict },
     #[error("reorg deeper than the applied history: no applied batch is on the canonical chain")]
     ReorgTooDeep,
+    /// A pipeline stage panicked or was cancelled.
+    #[error("pipeline stage failed: {0}")]
+    Stage(String),
+}
+
+/// Why a Starknet batch cannot be applied.
+#[derive(Debug, thiserror::Error)]
+pub enum StarknetCause {
+    #[error("LogStateUpdate: {0}")]
+    Event(#[from] alloy_sol_types::Error),
+    #[error(transparent)]
+    Da(#[from] crate::rollup::starknet::da::DaError),
+    #[error(transparent)]
+    State(#[from] crate::rollup::starknet::state::StateError),
+}
+
+/// Why a ZKsync batch cannot be applied.
+#[derive(Debug, thiserror::Error)]
+pub enum ZksyncCause {
+    #[error(transparent)]
+    Event(#[from] crate::rollup::zksync::events::EventError),
+    #[error(transparent)]
+    Calldata(#[from] crate::rollup::zksync::calldata::CalldataError),
+    #[error(transparent)]
+    State(#[from] crate::rollup::zksync::state::StateError),
+    #[error(transparent)]
+    Genesis(#[from] crate::rollup::zksync::genesis::GenesisError),
+    #[error("the commit transaction does not carry this batch")]
+    NotInTransaction,
+}
+
+/// Why a batch's data could not be obtained or read.
+#[derive(Debug, thiserror::Error)]
+pub enum DaCause {
+    #[error("the L1 call binds no DA")]
+    NoBinding,
+    #[error("the call carries no program output")]
+    NoProgramOutput,
+    #[error("calldata DA needs [starknet].memory_page_registry in the chain config")]
+    NoPageRegistry,
+    /// The decoder could not produce the batch's writes; the failed or
+    /// skipped checks say why.
+    #[error("the writes could not be decoded: {}", .0.join("; "))]
+    Undecodable(Vec<String>),
+}
+
+impl FollowError {
+    /// Whether trying again later may succeed: decided by the L1 error
+    /// ([`L1Error::is_transient`]), plus answers a node may simply not have
+    /// yet (a blob not yet served, a block its own logs name). Evidence of a
+    /// lying node (`BlobMismatch`), undecodable data and findings are not
+    /// transient: they halt with a record.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            FollowError::L1(e) => e.is_transient() || matches!(e, L1Error::BlobUnavailable { .. }),
+            FollowError::NotFound { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// The check a batch fails when this error is evidence against the
+    /// sequencer: its published data contradicts the state it builds on, so
+    /// the batch is recorded as a MISMATCH naming the reason.
+    pub fn sequencer_evidence(&self) -> Option<&'static str> {
+        match self {
+            FollowError::Zksync {
+                cause: ZksyncCause::State(e),
+                ..
+            } => e.sequencer_evidence(),
+            _ => None,
+        }
+    }
+
+    /// The batch the error is about, when it names one.
+    pub fn batch(&self) -> Option<u64> {
+        match self {
+            FollowError::Starknet { batch, .. }
+            | FollowError::Zksync { batch, .. }
+            | FollowError::Da { batch, .. }
+            | FollowError::Halted { batch, .. } => Some(*batch),
+            FollowError::OutOfSequence { expected, .. } => Some(*expected),
+            _ => None,
+        }
+    }
 }
 
 /// Where the follower stands on L1, committed with every batch.
@@ -206,15 +339,26 @@ fn read_json<T: serde::de::DeserializeOwned>(
 pub struct SyncReport {
     pub target: u64,
     pub batches_applied: u64,
-    pub mismatches: u64,
+    /// Applied batches by verdict.
+    pub verdicts: crate::audit::Tally,
     pub unwound: u64,
     /// Where the time went, per pipeline stage.
     pub stages: StageTimes,
 }
 
-/// Time spent per pipeline stage (the benchmark reports their shares).
+impl SyncReport {
+    /// MISMATCH batches applied in this pass.
+    pub fn mismatches(&self) -> u64 {
+        self.verdicts.mismatched
+    }
+}
+
+/// Time spent per pipeline stage (the benchmark reports their shares). With
+/// a pipeline the stages overlap, so they add up to more than `wall`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct StageTimes {
+    /// Wall-clock time of the passes.
+    pub wall: std::time::Duration,
     /// `eth_getLogs` for commit events and memory pages.
     pub scan: std::time::Duration,
     /// Transactions, blocks, blobs (with their KZG checks).
@@ -227,13 +371,19 @@ pub struct StageTimes {
 
 impl StageTimes {
     pub fn add(&mut self, other: &StageTimes) {
+        self.wall += other.wall;
         self.scan += other.scan;
         self.fetch += other.fetch;
         self.decode += other.decode;
         self.apply += other.apply;
     }
 
-    /// `scan 12% · fetch 40% · decode 8% · apply 40%`.
+    /// Share of the wall-clock time the apply stage was busy (0..=1).
+    pub fn apply_busy(&self) -> f64 {
+        self.apply.as_secs_f64() / self.wall.as_secs_f64().max(1e-9)
+    }
+
+    /// `scan 12% · fetch 40% · decode 8% · apply 40%` (shares of the busy time).
     pub fn shares(&self) -> String {
         let total = (self.scan + self.fetch + self.decode + self.apply)
             .as_secs_f64()
@@ -249,59 +399,9 @@ impl StageTimes {
     }
 }
 
-/// Moves the cursor past a whole scanned chunk `..=hi` (`target` when it ends there).
-pub async fn finish_chunk<S: L1Source>(
-    source: &S,
-    store: &Store,
-    hi: u64,
-    target: &L1Block,
-) -> Result<(), FollowError> {
-    let end = if hi == target.number {
-        target.clone()
-    } else {
-        source
-            .block_by_number(hi)
-            .await?
-            .ok_or_else(|| missing(format!("block {hi}")))?
-    };
-    let mut write = StoreBatch::default();
-    L1Cursor::after_block(&end).write(&mut write);
-    store.commit(write)?;
-    Ok(())
-}
-
-/// Logs a batch's verdict: loudly when it is a finding.
-pub(crate) fn log_verdict(chain: &str, log: &crate::l1::L1Log, audit: &crate::audit::BatchAudit) {
-    if audit.verdict == crate::audit::Verdict::Mismatch {
-        let failed: Vec<&str> = audit
-            .checks
-            .iter()
-            .filter(|c| !c.passed)
-            .map(|c| c.name.as_str())
-            .collect();
-        tracing::error!(
-            chain, batch = audit.batch, l1_block = log.block_number, tx = %log.transaction_hash,
-            claimed = ?audit.claimed_root, computed = %audit.computed_root, ?failed,
-            "FINDING: batch does not match what L1 accepted"
-        );
-    } else {
-        tracing::info!(
-            chain, batch = audit.batch, l1_block = log.block_number,
-            root = %audit.computed_root, "batch applied"
-        );
-    }
-}
-
 /// An answer the node should have had (a block or transaction its own logs name).
 pub(crate) fn missing(what: String) -> FollowError {
-    FollowError::L1(L1Error::Malformed {
-        endpoint: "rpc".into(),
-        detail: format!("{what} not found"),
-    })
-}
-
-pub(crate) fn state_error(e: impl std::fmt::Display) -> FollowError {
-    FollowError::State(e.to_string())
+    FollowError::NotFound { what }
 }
 
 /// Checks the node is on the chain the config names.
@@ -326,15 +426,10 @@ pub async fn target_block<S: L1Source>(
 ) -> Result<L1Block, FollowError> {
     let head = source.block_by_tag(options.tag).await?;
     match options.to_block {
-        Some(limit) if limit < head.number => {
-            Ok(source
-                .block_by_number(limit)
-                .await?
-                .ok_or_else(|| L1Error::Malformed {
-                    endpoint: "rpc".into(),
-                    detail: format!("block {limit} is below the head but not found"),
-                })?)
-        }
+        Some(limit) if limit < head.number => source
+            .block_by_number(limit)
+            .await?
+            .ok_or_else(|| missing(format!("block {limit}, below the head"))),
         _ => Ok(head),
     }
 }

@@ -10,56 +10,61 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio::sync::watch;
 
-use super::starknet::StarknetFollower;
+use super::engine::RollupEngine;
+use super::pipeline::Follower;
+use super::starknet::StarknetEngine;
 use super::status::FollowStatus;
-use super::zksync::ZksyncFollower;
+use super::zksync::ZksyncEngine;
 use super::{FollowError, FollowOptions, L1Cursor, check_l1_chain};
 use crate::audit::BatchAudit;
 use crate::chain::{ChainConfig, RollupKind};
 use crate::l1::L1Source;
-use crate::rollup::starknet::state::StarknetState;
-use crate::rollup::zksync::state::read_checkpoint;
 use crate::store::Store;
 
 /// Follows one chain until `options.to_block` is handled (forever without it)
 /// or `shutdown` flips to true.
 pub async fn run<S: L1Source>(
     source: &S,
-    store: &Store,
+    store: &Arc<Store>,
+    config: &ChainConfig,
+    options: &FollowOptions,
+    status: &FollowStatus,
+    shutdown: watch::Receiver<bool>,
+) -> Result<(), FollowError> {
+    check_l1_chain(source, config).await?;
+    store.claim_rollup(config.rollup)?;
+    match config.rollup {
+        RollupKind::Starknet => {
+            let engine = Arc::new(StarknetEngine::new(config)?);
+            run_engine(engine, source, store, config, options, status, shutdown).await
+        }
+        RollupKind::Zksync => {
+            let engine = Arc::new(ZksyncEngine::new(config)?);
+            run_engine(engine, source, store, config, options, status, shutdown).await
+        }
+    }
+}
+
+/// The follow loop over any engine.
+pub async fn run_engine<E: RollupEngine, S: L1Source>(
+    engine: Arc<E>,
+    source: &S,
+    store: &Arc<Store>,
     config: &ChainConfig,
     options: &FollowOptions,
     status: &FollowStatus,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), FollowError> {
-    check_l1_chain(source, config).await?;
-    store.claim_rollup(match config.rollup {
-        RollupKind::Starknet => "starknet",
-        RollupKind::Zksync => "zksync",
-    })?;
-    let mut zksync = (config.rollup == RollupKind::Zksync)
-        .then(|| ZksyncFollower::new(source, store, config, options));
+    let follower = Follower::new(engine, source, store.clone(), config, options);
     let progress = progress_bar(&config.name);
     let mut failures = 0u32;
     loop {
-        let result = match &mut zksync {
-            Some(follower) => follower.sync().await,
-            None => {
-                StarknetFollower {
-                    source,
-                    store,
-                    config,
-                    options,
-                }
-                .sync()
-                .await
-            }
-        };
+        let result = follower.sync().await;
         publish_position(store, config, status)?;
         match result {
             Ok(report) => {
                 failures = 0;
-                status.record_sync(report.batches_applied, report.mismatches, report.unwound);
-                status.record_stages(&report.stages);
+                status.record_sync(&report);
                 status.set_l1(report.target, report.target);
                 status.set_caught_up(true);
                 if let Some(bar) = &progress {
@@ -78,7 +83,7 @@ pub async fn run<S: L1Source>(
                     return Ok(());
                 }
             }
-            Err(FollowError::L1(error)) => {
+            Err(error) if error.is_transient() => {
                 failures += 1;
                 status.record_l1_error();
                 tracing::warn!(chain = %config.name, %error, failures, "L1 request failed; retrying");
@@ -122,17 +127,10 @@ pub fn status_last(store: &Store, config: &ChainConfig) -> Result<Option<u64>, F
 
 /// The last applied batch of a store of `kind`.
 pub fn last_applied_batch(store: &Store, kind: RollupKind) -> Result<Option<u64>, FollowError> {
-    let state_error = |e: &dyn std::fmt::Display| FollowError::State(e.to_string());
-    Ok(match kind {
-        RollupKind::Starknet => StarknetState::new(store)
-            .checkpoint()
-            .map_err(|e| state_error(&e))?
-            .next_batch
-            .checked_sub(1),
-        RollupKind::Zksync => read_checkpoint(store)
-            .map_err(|e| state_error(&e))?
-            .map(|c| c.batch),
-    })
+    match kind {
+        RollupKind::Starknet => super::starknet::last_batch(store),
+        RollupKind::Zksync => super::zksync::last_batch(store),
+    }
 }
 
 fn fmt_opt(value: Option<u64>) -> String {

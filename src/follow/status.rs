@@ -4,6 +4,8 @@
 use std::fmt::Write;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+use crate::audit::Verdict;
+
 /// `u64::MAX` stands for "unknown" in the gauges below.
 const UNKNOWN: u64 = u64::MAX;
 
@@ -25,6 +27,8 @@ pub struct FollowStatus {
     last_applied_batch: AtomicU64,
     verified_batch: AtomicU64,
     batches_applied: AtomicU64,
+    /// Batches applied by this process per verdict, in [`Verdict::ALL`] order.
+    verdicts: [AtomicU64; 4],
     findings: AtomicU64,
     unwound: AtomicU64,
     l1_errors: AtomicU64,
@@ -42,6 +46,7 @@ impl FollowStatus {
             last_applied_batch: AtomicU64::new(UNKNOWN),
             verified_batch: AtomicU64::new(UNKNOWN),
             batches_applied: AtomicU64::new(0),
+            verdicts: Default::default(),
             findings: AtomicU64::new(0),
             unwound: AtomicU64::new(0),
             l1_errors: AtomicU64::new(0),
@@ -64,10 +69,26 @@ impl FollowStatus {
             .store(verified.unwrap_or(UNKNOWN), Ordering::Relaxed);
     }
 
-    pub fn record_sync(&self, applied: u64, findings: u64, unwound: u64) {
-        self.batches_applied.fetch_add(applied, Ordering::Relaxed);
-        self.findings.fetch_add(findings, Ordering::Relaxed);
-        self.unwound.fetch_add(unwound, Ordering::Relaxed);
+    /// Adds what a sync pass did: batches, verdicts, unwinds, stage times.
+    pub fn record_sync(&self, report: &super::SyncReport) {
+        self.batches_applied
+            .fetch_add(report.batches_applied, Ordering::Relaxed);
+        self.findings
+            .fetch_add(report.verdicts.mismatched, Ordering::Relaxed);
+        for (counter, verdict) in self.verdicts.iter().zip(Verdict::ALL) {
+            counter.fetch_add(report.verdicts.count(verdict), Ordering::Relaxed);
+        }
+        self.unwound.fetch_add(report.unwound, Ordering::Relaxed);
+        self.record_stages(&report.stages);
+    }
+
+    /// Batches of a verdict applied by this process.
+    pub fn verdict_count(&self, verdict: Verdict) -> u64 {
+        let index = Verdict::ALL
+            .iter()
+            .position(|v| *v == verdict)
+            .expect("every verdict is listed");
+        self.verdicts[index].load(Ordering::Relaxed)
     }
 
     /// Adds a pass's stage times.
@@ -170,6 +191,23 @@ impl FollowStatus {
                 |s| FollowStatus::known(&s.verified_batch),
             ),
         ];
+        let name = "zkreplay_follow_batches_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Batches applied by this process, by audit verdict."
+        );
+        let _ = writeln!(out, "# TYPE {name} counter");
+        for status in statuses {
+            for verdict in Verdict::ALL {
+                let _ = writeln!(
+                    out,
+                    "{name}{{chain=\"{}\",verdict=\"{}\"}} {}",
+                    status.chain,
+                    verdict.as_str().to_lowercase(),
+                    status.verdict_count(verdict)
+                );
+            }
+        }
         for (name, kind, help, read) in metrics {
             let _ = writeln!(out, "# HELP {name} {help}");
             let _ = writeln!(out, "# TYPE {name} {kind}");

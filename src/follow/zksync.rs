@@ -1,412 +1,461 @@
-//! Following ZKsync Era (and ZK Stack chains): the diamond proxy's
-//! `BlockCommit` names each batch and its new state root, the commit
-//! transaction carries the pubdata (calldata or blobs), `BlockExecution`
-//! makes a batch final and `BlocksRevert` drops committed-but-unexecuted
-//! batches, which are unwound like a reorg.
+//! The ZKsync Era (and ZK Stack) engine: the diamond proxy's `BlockCommit`
+//! names each batch and its new state root, the commit transaction carries
+//! the pubdata (calldata or blobs), `BlockExecution` makes a batch final and
+//! `BlocksRevert` withdraws committed-but-unexecuted batches (unwound like a
+//! reorg by the follower).
+//!
+//! What runs ahead of apply: fetching the commit transaction and its blobs
+//! (once per transaction, shared by the batches it commits) and the whole
+//! decode with every binding check. From v26 a batch may name a blob an
+//! earlier transaction published: each batch's blobs are written to the store
+//! with the batch (so a restart never loses them), and a batch that names an
+//! earlier blob is decoded in `plan`, when every batch before it is committed.
+//! Each blob's KZG commitment comes bound to it ([`VerifiedBlob`]) and is
+//! never recomputed.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 
 use alloy_primitives::B256;
 
-use super::{
-    DaMode, FollowError, FollowOptions, L1BatchRecord, L1Cursor, OnMismatch, SyncReport, chunks,
-    cursor_is_canonical, finish_chunk, last_canonical_batch, log_verdict, missing, state_error,
-    target_block,
+use super::engine::{
+    BatchJob, BatchSummary, Checkpoint, EventSource, InitWrite, L1Event, Plan, RollupEngine,
 };
-use crate::audit::{BatchAudit, Check, Verdict};
+use super::starknet::malformed_log;
+use super::{DaCause, DaMode, FollowError, ZksyncCause, missing};
+use crate::audit::Check;
+use crate::blob::{BYTES_PER_BLOB, VerifiedBlob, versioned_hash};
 use crate::chain::{ChainConfig, RollupKind, ZksyncChain};
 use crate::hexfmt::format_word;
-use crate::l1::{L1Error, L1Log, L1Source, LogFilter};
-use crate::rollup::zksync::calldata::decode_commit;
-use crate::rollup::zksync::decode::{BlobStore, DecodedBatch, Status, decode_batches};
+use crate::l1::{L1Log, L1Source};
+use crate::rollup::zksync::calldata::{CommitCall, decode_commit};
+use crate::rollup::zksync::da::DaInput;
+use crate::rollup::zksync::decode::{BlobStore, DecodedBatch, decode_batch_at};
 use crate::rollup::zksync::events::{
     BLOCK_COMMIT, BLOCK_EXECUTION, BLOCKS_REVERT, BatchEvent, parse_log,
 };
 use crate::rollup::zksync::genesis;
-use crate::rollup::zksync::state::{BatchInput, ZksyncState, read_checkpoint};
+use crate::rollup::zksync::state::{PlanInput, ZksyncState, read_checkpoint};
 use crate::store::{Column, Store, StoreBatch, keys};
 
-/// Follows one ZKsync chain into one store.
-pub struct ZksyncFollower<'a, S> {
-    pub source: &'a S,
-    pub store: &'a Store,
-    pub config: &'a ChainConfig,
-    pub options: &'a FollowOptions,
-    /// Blobs seen so far, by commitment: from v26 a batch may name a blob an
-    /// earlier transaction published.
-    blobs: BlobStore,
-    /// Decoded commit transactions (one transaction commits several batches).
-    decoded: HashMap<B256, Vec<DecodedBatch>>,
-    /// The commit format of each decoded transaction.
-    decoded_version: HashMap<B256, String>,
+/// One ZKsync chain as a [`RollupEngine`].
+pub struct ZksyncEngine {
+    name: String,
+    chain: ZksyncChain,
+    /// Recent commit transactions, so concurrent fetches of the batches one
+    /// transaction commits read it (and its blobs) from L1 once.
+    recent: std::sync::Mutex<VecDeque<(B256, TxCell)>>,
 }
 
-impl<'a, S: L1Source> ZksyncFollower<'a, S> {
-    pub fn new(
-        source: &'a S,
-        store: &'a Store,
-        config: &'a ChainConfig,
-        options: &'a FollowOptions,
-    ) -> Self {
-        ZksyncFollower {
-            source,
-            store,
-            config,
-            options,
-            blobs: BlobStore::default(),
-            decoded: HashMap::new(),
-            decoded_version: HashMap::new(),
-        }
-    }
+/// A commit transaction being fetched or fetched.
+type TxCell = Arc<tokio::sync::OnceCell<Arc<CommitTx>>>;
 
-    fn chain(&self) -> Result<&'a ZksyncChain, FollowError> {
-        self.config
+/// Commit transactions kept in [`ZksyncEngine::recent`] (a transaction commits
+/// at most a few dozen batches, all fetched close together).
+const RECENT_TXS: usize = 8;
+
+impl ZksyncEngine {
+    pub fn new(config: &ChainConfig) -> Result<Self, FollowError> {
+        let chain = config
             .zksync
-            .as_ref()
+            .clone()
             .ok_or_else(|| FollowError::WrongRollup {
-                name: self.config.name.clone(),
+                name: config.name.clone(),
                 expected: RollupKind::Zksync,
-                found: self.config.rollup,
-            })
-    }
-
-    fn state(&self) -> Result<ZksyncState<'a>, FollowError> {
-        ZksyncState::open(self.store).map_err(state_error)
-    }
-
-    /// Applies the chain's genesis to a new store (batch 0) and audits it
-    /// against the configured genesis root.
-    pub fn ensure_genesis(&self) -> Result<(), FollowError> {
-        let chain = self.chain()?;
-        if read_checkpoint(self.store).map_err(state_error)?.is_none() {
-            let path = chain.genesis_file.as_ref().ok_or_else(|| {
-                FollowError::State(format!(
-                    "{}: [zksync].genesis_file is required",
-                    self.config.name
-                ))
+                found: config.rollup,
             })?;
-            let leaves =
-                genesis::leaves(&genesis::load(path).map_err(state_error)?).map_err(state_error)?;
-            ZksyncState::init_genesis(self.store, &leaves, chain.genesis_root)
-                .map_err(state_error)?;
-        }
-        if BatchAudit::read(self.store, 0)?.is_none() {
-            let root = self.state()?.checkpoint().root;
-            let audit = BatchAudit::judge(
-                0,
-                chain.genesis_root.as_ref().map(format_word),
-                format_word(&root),
-                Vec::new(),
-            );
-            let mut write = StoreBatch::default();
-            audit.write(self.store, &mut write)?;
-            self.store.commit(write)?;
-        }
-        Ok(())
+        Ok(ZksyncEngine {
+            name: config.name.clone(),
+            chain,
+            recent: Default::default(),
+        })
     }
 
-    /// Brings the store up to the target L1 block.
-    pub async fn sync(&mut self) -> Result<SyncReport, FollowError> {
-        let chain = self.chain()?;
-        self.ensure_genesis()?;
-        let target = target_block(self.source, self.options).await?;
-        let mut report = SyncReport {
-            target: target.number,
-            ..SyncReport::default()
-        };
-        if let Some(cursor) = L1Cursor::read(self.store)?
-            && !cursor_is_canonical(self.source, &cursor).await?
-        {
-            let last = self.state()?.checkpoint().batch;
-            let keep = last_canonical_batch(self.source, self.store, Some(last), 1)
-                .await?
-                .unwrap_or(0);
-            report.unwound += self.unwind(keep, "L1 reorg").await?;
-        }
-        let from = match L1Cursor::read(self.store)? {
-            None => self.config.first_l1_block,
-            Some(c) if c.log_index.is_some() => c.block,
-            Some(c) => c.block + 1,
-        };
-        for (lo, hi) in chunks(from, target.number, self.config.log_range) {
-            let filter = LogFilter {
-                addresses: vec![chain.diamond_proxy],
-                topics0: vec![BLOCK_COMMIT, BLOCK_EXECUTION, BLOCKS_REVERT],
-                from_block: lo,
-                to_block: hi,
-            };
-            let scan = std::time::Instant::now();
-            let logs = self.source.logs(&filter).await?;
-            report.stages.scan += scan.elapsed();
-            for log in logs {
-                if log.removed {
-                    continue;
-                }
-                let cursor = L1Cursor::read(self.store)?;
-                if cursor.is_some_and(|c| c.covers(log.block_number, log.log_index)) {
-                    continue;
-                }
-                let event = parse_log(&log.topics, &log.data).map_err(|e| {
-                    FollowError::L1(L1Error::Malformed {
-                        endpoint: "rpc".into(),
-                        detail: format!(
-                            "log {} of tx {}: {e}",
-                            log.log_index, log.transaction_hash
-                        ),
-                    })
-                })?;
-                match event {
-                    Some(BatchEvent::Commit {
-                        batch, state_root, ..
-                    }) => {
-                        let verdict = self
-                            .apply_commit(&log, batch, state_root, &mut report.stages)
-                            .await?;
-                        if let Some(verdict) = verdict {
-                            report.batches_applied += 1;
-                            if verdict == Verdict::Mismatch {
-                                report.mismatches += 1;
-                                if self.options.on_mismatch == OnMismatch::Halt {
-                                    return Err(FollowError::Halted { batch });
-                                }
-                            }
-                        }
-                    }
-                    Some(BatchEvent::Execution { batch, .. }) => {
-                        self.apply_execution(&log, batch)?
-                    }
-                    Some(BatchEvent::Revert {
-                        total_committed, ..
-                    }) => {
-                        report.unwound += self.unwind(total_committed, "BlocksRevert").await?;
-                        self.advance_cursor(&log)?;
-                    }
-                    None => self.advance_cursor(&log)?,
-                }
-            }
-            // The whole chunk is handled: move the cursor past it.
-            finish_chunk(self.source, self.store, hi, &target).await?;
-        }
-        Ok(report)
-    }
-
-    fn advance_cursor(&self, log: &L1Log) -> Result<(), FollowError> {
-        let mut write = StoreBatch::default();
-        L1Cursor::at_log(log).write(&mut write);
-        self.store.commit(write)?;
-        Ok(())
-    }
-
-    /// Applies the batch a `BlockCommit` names; `None` when it was already applied.
-    async fn apply_commit(
-        &mut self,
-        log: &L1Log,
-        batch: u64,
-        event_root: B256,
-        stages: &mut super::StageTimes,
-    ) -> Result<Option<Verdict>, FollowError> {
-        let state = self.state()?;
-        let current = state.checkpoint().batch;
-        let tx_hash = log.transaction_hash;
-        let undecodable = |detail: String| FollowError::Undecodable {
+    fn error(&self, batch: u64, tx: B256, cause: impl Into<ZksyncCause>) -> FollowError {
+        FollowError::Zksync {
             batch,
-            tx: tx_hash,
-            detail,
-        };
-        if batch <= current {
-            // A recommit without a revert in between cannot happen on a sound
-            // chain; an identical root means this log was handled before a crash.
-            let record = state.record(batch).map_err(state_error)?;
-            if record.as_ref().and_then(|r| r.claimed_root) != Some(event_root) {
-                return Err(undecodable(format!(
-                    "batch {batch} committed again with root {event_root} without BlocksRevert"
-                )));
+            tx,
+            cause: cause.into(),
+        }
+    }
+
+    /// Fetches and decodes a commit transaction, binding each blob to the
+    /// commitment its opening names.
+    async fn commit_tx<S: L1Source>(
+        &self,
+        source: &S,
+        job: &BatchJob,
+    ) -> Result<CommitTx, FollowError> {
+        let hash = job.log.transaction_hash;
+        let tx = source
+            .transaction(hash)
+            .await?
+            .ok_or_else(|| missing(format!("transaction {hash}")))?;
+        let call = decode_commit(&tx.input).map_err(|e| self.error(job.batch, hash, e))?;
+        let mut blobs = HashMap::new();
+        if !tx.blob_versioned_hashes.is_empty() {
+            let block = source
+                .block_by_hash(job.log.block_hash)
+                .await?
+                .ok_or_else(|| missing(format!("block {}", job.log.block_hash)))?;
+            let fetched = source.blobs(&block, &tx.blob_versioned_hashes).await?;
+            let by_hash: HashMap<B256, Vec<u8>> = tx
+                .blob_versioned_hashes
+                .iter()
+                .copied()
+                .zip(fetched)
+                .collect();
+            // The source checked each blob against its versioned hash; an opening
+            // whose commitment hashes to the same versioned hash is bound to it.
+            for opening in openings(&call) {
+                let vh = versioned_hash(&opening.commitment);
+                if let Some(bytes) = by_hash.get(&vh)
+                    && let Some(blob) = VerifiedBlob::bind(vh, opening.commitment, bytes.clone())
+                {
+                    blobs.insert(vh, Arc::new(blob));
+                }
             }
-            self.advance_cursor(log)?;
+        }
+        Ok(CommitTx {
+            hash,
+            version: format!("{:?}", call.version),
+            versioned_hashes: tx.blob_versioned_hashes,
+            call,
+            blobs,
+        })
+    }
+}
+
+impl ZksyncEngine {
+    /// Decodes batch `fetched.index` of its call with the transaction's blobs
+    /// and `earlier` ones (by contract-side commitment).
+    fn decode_with(
+        &self,
+        job: &BatchJob,
+        fetched: &ZksyncFetched,
+        earlier: Vec<(B256, Arc<VerifiedBlob>)>,
+    ) -> Result<DecodedBatch, FollowError> {
+        let tx = &fetched.tx;
+        let mut blobs = BlobStore::default();
+        for blob in tx.blobs.values() {
+            blobs.insert(blob.clone());
+        }
+        for (published, blob) in earlier {
+            blobs.insert_published(published, blob);
+        }
+        let hashes = (!tx.versioned_hashes.is_empty()).then_some(tx.versioned_hashes.as_slice());
+        decode_batch_at(&tx.call, fetched.index, &mut blobs, hashes)
+            .ok_or_else(|| self.error(job.batch, tx.hash, ZksyncCause::NotInTransaction))
+    }
+}
+
+/// The blob openings of the fetched batch.
+fn batch_openings(
+    fetched: &ZksyncFetched,
+) -> impl Iterator<Item = &crate::rollup::zksync::da::BlobOpening> {
+    match &fetched.tx.call.batches[fetched.index].da.input {
+        DaInput::Blobs(openings) => openings.as_slice(),
+        _ => &[],
+    }
+    .iter()
+}
+
+/// Whether the batch names a blob an earlier transaction published.
+fn names_earlier_blobs(fetched: &ZksyncFetched) -> bool {
+    batch_openings(fetched).any(|o| o.prepublished.is_some())
+}
+
+/// A decoded commit transaction and its blobs (one transaction commits several batches).
+pub struct CommitTx {
+    hash: B256,
+    version: String,
+    versioned_hashes: Vec<B256>,
+    call: CommitCall,
+    /// The transaction's blobs by versioned hash.
+    blobs: HashMap<B256, Arc<VerifiedBlob>>,
+}
+
+/// What fetch read for one batch.
+pub struct ZksyncFetched {
+    tx: Arc<CommitTx>,
+    index: usize,
+}
+
+/// A decoded batch with the blobs its commit must persist, or a batch that
+/// names an earlier transaction's blob and is decoded in `plan`.
+pub enum ZksyncDecoded {
+    Ready {
+        decoded: DecodedBatch,
+        tx: Arc<CommitTx>,
+        index: usize,
+    },
+    NamesEarlierBlobs(ZksyncFetched),
+}
+
+impl RollupEngine for ZksyncEngine {
+    type Fetched = ZksyncFetched;
+    type Decoded = ZksyncDecoded;
+
+    fn events(&self) -> EventSource {
+        EventSource {
+            addresses: vec![self.chain.diamond_proxy],
+            topics0: vec![BLOCK_COMMIT, BLOCK_EXECUTION, BLOCKS_REVERT],
+        }
+    }
+
+    fn classify(&self, log: &L1Log) -> Result<L1Event, FollowError> {
+        Ok(
+            match parse_log(&log.topics, &log.data).map_err(|e| malformed_log(log, &e))? {
+                Some(BatchEvent::Commit {
+                    batch, state_root, ..
+                }) => L1Event::Commit {
+                    batch: Some(batch),
+                    claimed_root: state_root,
+                },
+                Some(BatchEvent::Execution { batch, .. }) => L1Event::Finalized { batch },
+                Some(BatchEvent::Revert {
+                    total_committed, ..
+                }) => L1Event::Revert {
+                    keep: total_committed,
+                },
+                None => L1Event::Ignore,
+            },
+        )
+    }
+
+    fn init(&self, store: &Store) -> Result<Option<InitWrite>, FollowError> {
+        let genesis_error = |cause: ZksyncCause| self.error(0, B256::ZERO, cause);
+        if last_batch(store)?.is_some() {
             return Ok(None);
         }
-        if batch != current + 1 {
-            return Err(undecodable(format!(
-                "batch {batch} committed but the store is at batch {current}"
-            )));
-        }
-        let blob_count = self.decode_transaction(log, stages).await?;
-        let apply = std::time::Instant::now();
-        let decoded = self
-            .decoded
-            .get(&tx_hash)
-            .and_then(|batches| batches.iter().find(|b| b.batch_number == batch))
-            .ok_or_else(|| undecodable("the commit transaction does not carry this batch".into()))?
-            .clone();
-        let input = BatchInput::from_decoded(&decoded).ok_or_else(|| {
-            let failed: Vec<String> = decoded
-                .checks
-                .iter()
-                .filter(|c| c.status == Status::Fail)
-                .map(|c| format!("{}: {}", c.name, c.detail))
-                .collect();
-            undecodable(format!("pubdata could not be decoded: {failed:?}"))
-        })?;
-        let (mut write, applied, _) = state.plan(&input).map_err(|e| undecodable(e.to_string()))?;
-        let mut checks: Vec<Check> = decoded
-            .checks
-            .iter()
-            .map(|c| Check {
-                name: c.name.clone(),
-                passed: c.status != Status::Fail,
-                expected: match c.status {
-                    Status::Skipped => "skipped".into(),
-                    _ => "pass".into(),
-                },
-                actual: c.detail.clone(),
-            })
-            .collect();
-        checks.push(Check::equal(
-            "block_commit.state_root",
-            format_word(&event_root),
-            format_word(&decoded.new_state_root),
-        ));
-        let audit = BatchAudit::judge(
-            batch,
-            Some(format_word(&event_root)),
-            format_word(&applied.record.computed_root),
-            checks,
-        );
-        audit.write(self.store, &mut write)?;
-        L1BatchRecord {
-            batch,
-            l1_block_number: log.block_number,
-            l1_block_hash: log.block_hash,
-            l1_transaction_hash: tx_hash,
-            log_index: log.log_index,
-            da_mode: if blob_count > 0 {
-                DaMode::Blob
-            } else {
-                DaMode::Calldata
-            },
-            blob_count,
-            format_version: format!(
-                "{} {}",
-                self.decoded_version
-                    .get(&tx_hash)
-                    .map_or("", String::as_str),
-                if blob_count > 0 { "blobs" } else { "calldata" }
-            ),
-            l2_blocks: None,
-            contracts_touched: 0,
-            storage_writes: input.writes.initial.len() + input.writes.repeated.len(),
-            classes_declared: 0,
-            executed: Some(false),
-        }
-        .write(&mut write);
-        L1Cursor::at_log(log).write(&mut write);
-        self.store.commit(write)?;
-        stages.apply += apply.elapsed();
-        log_verdict(&self.config.name, log, &audit);
-        Ok(Some(audit.verdict))
+        let path = self
+            .chain
+            .genesis_file
+            .as_ref()
+            .ok_or_else(|| FollowError::Config {
+                chain: self.name.clone(),
+                detail: "[zksync].genesis_file is required".into(),
+            })?;
+        let leaves = genesis::load(path)
+            .and_then(|logs| genesis::leaves(&logs))
+            .map_err(|e| genesis_error(e.into()))?;
+        let (write, checkpoint) =
+            ZksyncState::plan_genesis(store, &leaves, self.chain.genesis_root)
+                .map_err(|e| genesis_error(e.into()))?;
+        Ok(Some(InitWrite {
+            write,
+            batch: 0,
+            computed_root: format_word(&checkpoint.root),
+            claimed_root: self.chain.genesis_root.as_ref().map(format_word),
+        }))
     }
 
-    /// Fetches and decodes a commit transaction once; returns its blob count.
-    async fn decode_transaction(
-        &mut self,
-        log: &L1Log,
-        stages: &mut super::StageTimes,
-    ) -> Result<usize, FollowError> {
-        let fetch = std::time::Instant::now();
-        let tx_hash = log.transaction_hash;
-        let tx = self
-            .source
-            .transaction(tx_hash)
-            .await?
-            .ok_or_else(|| missing(format!("transaction {tx_hash}")))?;
-        if !self.decoded.contains_key(&tx_hash) {
-            if !tx.blob_versioned_hashes.is_empty() {
-                let block = self
-                    .source
-                    .block_by_hash(log.block_hash)
-                    .await?
-                    .ok_or_else(|| missing(format!("block {}", log.block_hash)))?;
-                let blobs = self.source.blobs(&block, &tx.blob_versioned_hashes).await?;
-                // The source checked each blob against its versioned hash already.
-                for (hash, blob) in tx.blob_versioned_hashes.iter().zip(blobs) {
-                    self.blobs.add_checked(*hash, blob);
+    fn checkpoint(&self, store: &Store) -> Result<Checkpoint, FollowError> {
+        Ok(Checkpoint {
+            last_batch: last_batch(store)?,
+        })
+    }
+
+    fn first_unwindable(&self) -> u64 {
+        // Batch 0 is the genesis, not read from L1.
+        1
+    }
+
+    async fn fetch<S: L1Source>(
+        &self,
+        source: &S,
+        job: &BatchJob,
+    ) -> Result<ZksyncFetched, FollowError> {
+        let hash = job.log.transaction_hash;
+        let cell = {
+            let mut recent = self.recent.lock().expect("not poisoned");
+            match recent.iter().find(|(h, _)| *h == hash) {
+                Some((_, cell)) => cell.clone(),
+                None => {
+                    let cell = TxCell::default();
+                    recent.push_back((hash, cell.clone()));
+                    if recent.len() > RECENT_TXS {
+                        recent.pop_front();
+                    }
+                    cell
                 }
             }
-            stages.fetch += fetch.elapsed();
-            let decode = std::time::Instant::now();
-            let call = decode_commit(&tx.input).map_err(|e| FollowError::Undecodable {
-                batch: 0,
-                tx: tx_hash,
-                detail: e.to_string(),
-            })?;
-            self.decoded_version
-                .insert(tx_hash, format!("{:?}", call.version));
-            let hashes = (!tx.blob_versioned_hashes.is_empty())
-                .then_some(tx.blob_versioned_hashes.as_slice());
-            let batches = decode_batches(&call, &mut self.blobs, hashes);
-            // Keep only a bounded number of decoded transactions around.
-            if self.decoded.len() > 64 {
-                self.decoded.clear();
-                self.decoded_version.clear();
-            }
-            self.decoded.insert(tx_hash, batches);
-            stages.decode += decode.elapsed();
-        }
-        Ok(tx.blob_versioned_hashes.len())
+        };
+        let tx = cell
+            .get_or_try_init(|| async { self.commit_tx(source, job).await.map(Arc::new) })
+            .await?
+            .clone();
+        let index = tx
+            .call
+            .batches
+            .iter()
+            .position(|b| b.batch_number == job.batch)
+            .ok_or_else(|| self.error(job.batch, hash, ZksyncCause::NotInTransaction))?;
+        Ok(ZksyncFetched { tx, index })
     }
 
-    /// `BlockExecution`: the batch (and all before it) can no longer be reverted.
-    fn apply_execution(&self, log: &L1Log, batch: u64) -> Result<(), FollowError> {
-        let mut state = self.state()?;
-        let before = state.checkpoint().last_executed;
-        state.mark_executed(batch).map_err(state_error)?;
-        let after = state.checkpoint().last_executed;
-        let mut write = StoreBatch::default();
-        for n in before + 1..=after {
-            if let Some(mut record) = L1BatchRecord::read(self.store, n)? {
-                record.executed = Some(true);
-                record.write(&mut write);
-            }
+    fn decode(&self, job: &BatchJob, fetched: ZksyncFetched) -> Result<ZksyncDecoded, FollowError> {
+        if names_earlier_blobs(&fetched) {
+            return Ok(ZksyncDecoded::NamesEarlierBlobs(fetched));
         }
-        L1Cursor::at_log(log).write(&mut write);
-        self.store.commit(write)?;
-        Ok(())
+        let decoded = self.decode_with(job, &fetched, Vec::new())?;
+        let ZksyncFetched { tx, index } = fetched;
+        Ok(ZksyncDecoded::Ready { decoded, tx, index })
     }
 
-    /// Unwinds every batch above `target`; returns how many were dropped.
-    async fn unwind(&self, target: u64, why: &str) -> Result<u64, FollowError> {
-        let mut state = self.state()?;
-        let current = state.checkpoint().batch;
-        // `target` comes from an L1 event: a revert above the head drops
-        // nothing (and must not overflow `target + 1` below).
-        if target > current {
-            return Ok(0);
-        }
-        // Audits and L1 records above the target may outlive a crash between the
-        // state unwind and this cleanup; they are found by scanning, not by `current`.
-        let stale_end = self
-            .store
-            .scan_from(Column::Audits, &keys::batch(target + 1), usize::MAX)?
-            .last()
-            .and_then(|(k, _)| k.as_slice().try_into().ok().map(u64::from_be_bytes))
-            .map_or(current + 1, |last| (last + 1).max(current + 1));
-        state.unwind(target).map_err(state_error)?;
-        let mut write = StoreBatch::default();
-        BatchAudit::unwind(self.store, Some(target), stale_end, &mut write)?;
-        for n in target + 1..stale_end {
-            write.delete(Column::Meta, keys::l1_batch(n));
-        }
-        if why == "L1 reorg" {
-            match L1BatchRecord::read(self.store, target)? {
-                Some(r) => L1Cursor::at_record(&r).write(&mut write),
-                None => write.delete(Column::Meta, keys::L1_CURSOR),
+    fn plan(
+        &self,
+        store: &Store,
+        job: &BatchJob,
+        decoded: ZksyncDecoded,
+    ) -> Result<Plan, FollowError> {
+        let (decoded, tx, index) = match decoded {
+            ZksyncDecoded::Ready { decoded, tx, index } => (decoded, tx, index),
+            ZksyncDecoded::NamesEarlierBlobs(fetched) => {
+                // Every earlier batch is committed, and with it the blobs it published.
+                let mut earlier = Vec::new();
+                for published in batch_openings(&fetched).filter_map(|o| o.prepublished) {
+                    // A blob not found shows up as a skipped check of the decoder.
+                    if let Some(blob) = load_published(store, &published)? {
+                        earlier.push((published, Arc::new(blob)));
+                    }
+                }
+                let decoded = self.decode_with(job, &fetched, earlier)?;
+                (decoded, fetched.tx, fetched.index)
+            }
+        };
+        let hash = job.log.transaction_hash;
+        let input = PlanInput::from_decoded(&decoded).ok_or_else(|| FollowError::Da {
+            batch: job.batch,
+            tx: hash,
+            cause: DaCause::Undecodable(
+                decoded
+                    .checks
+                    .iter()
+                    .filter(|c| !c.passed)
+                    .map(|c| format!("{}: {}", c.name, c.actual))
+                    .collect(),
+            ),
+        })?;
+        let state = ZksyncState::open(store).map_err(|e| self.error(job.batch, hash, e))?;
+        let (mut write, applied, _) = state
+            .plan(&input)
+            .map_err(|e| self.error(job.batch, hash, e))?;
+        // This batch's own blobs, for later batches that name them.
+        let fetched = ZksyncFetched { tx, index };
+        for opening in batch_openings(&fetched).filter(|o| o.prepublished.is_none()) {
+            let vh = versioned_hash(&opening.commitment);
+            if let Some(blob) = fetched.tx.blobs.get(&vh) {
+                write.put(
+                    Column::Archive,
+                    published_key(&opening.published_commitment(&vh)),
+                    encode_published(blob),
+                );
             }
         }
-        self.store.commit(write)?;
-        let dropped = current.saturating_sub(target);
-        if dropped > 0 {
-            tracing::warn!(chain = %self.config.name, target, dropped, "{why}: unwound ZKsync batches");
-        }
-        Ok(dropped)
+        let mut checks = decoded.checks;
+        checks.push(Check::equal(
+            "block_commit.state_root",
+            format_word(&job.claimed_root),
+            format_word(&decoded.new_state_root),
+        ));
+        let blob_count = fetched.tx.versioned_hashes.len();
+        let da_mode = if blob_count > 0 {
+            DaMode::Blob
+        } else {
+            DaMode::Calldata
+        };
+        Ok(Plan {
+            write,
+            computed_root: format_word(&applied.record.computed_root),
+            claimed_root: format_word(&job.claimed_root),
+            checks,
+            summary: BatchSummary {
+                da_mode: Some(da_mode),
+                blob_count,
+                format_version: format!(
+                    "{} {}",
+                    fetched.tx.version,
+                    if blob_count > 0 { "blobs" } else { "calldata" }
+                ),
+                l2_blocks: None,
+                contracts_touched: 0,
+                storage_writes: input.writes.initial.len() + input.writes.repeated.len(),
+                classes_declared: 0,
+                executed: Some(false),
+            },
+        })
     }
+
+    fn unwind(&self, store: &Store, keep: Option<u64>) -> Result<StoreBatch, FollowError> {
+        let state = ZksyncState::open(store).map_err(FollowError::ZksyncState)?;
+        let (write, _) = state
+            .plan_unwind(keep.unwrap_or(0))
+            .map_err(FollowError::ZksyncState)?;
+        Ok(write)
+    }
+
+    fn finalize(&self, store: &Store, batch: u64) -> Result<StoreBatch, FollowError> {
+        let state = ZksyncState::open(store).map_err(FollowError::ZksyncState)?;
+        Ok(state.plan_executed(batch).0)
+    }
+}
+
+/// The last committed ZKsync batch of a store (0 = genesis).
+pub fn last_batch(store: &Store) -> Result<Option<u64>, FollowError> {
+    Ok(read_checkpoint(store)
+        .map_err(FollowError::ZksyncState)?
+        .map(|c| c.batch))
+}
+
+/// Every blob opening of a call that publishes a blob in this transaction.
+fn openings(call: &CommitCall) -> impl Iterator<Item = &crate::rollup::zksync::da::BlobOpening> {
+    call.batches
+        .iter()
+        .filter_map(|b| match &b.da.input {
+            DaInput::Blobs(openings) => Some(openings.iter()),
+            _ => None,
+        })
+        .flatten()
+        .filter(|o| o.prepublished.is_none())
+}
+
+fn published_key(published: &B256) -> Vec<u8> {
+    [
+        &[keys::ARCHIVE_ZKSYNC_PUBLISHED_BLOB][..],
+        published.as_slice(),
+    ]
+    .concat()
+}
+
+/// `versioned hash (32) ‖ KZG commitment (48) ‖ zstd(blob)`.
+fn encode_published(blob: &VerifiedBlob) -> Vec<u8> {
+    // Blobs are mostly compressed rollup data plus zero padding; level 3 gets
+    // the padding cheaply.
+    let compressed = zstd::bulk::compress(&blob.bytes, 3).unwrap_or_else(|_| blob.bytes.clone());
+    [
+        blob.versioned_hash.as_slice(),
+        &blob.commitment[..],
+        &compressed,
+    ]
+    .concat()
+}
+
+/// A blob a committed batch published, read back from the store. A corrupt
+/// entry counts as absent (the decoder then reports the blob as not seen).
+fn load_published(store: &Store, published: &B256) -> Result<Option<VerifiedBlob>, FollowError> {
+    let Some(value) = store.get(Column::Archive, &published_key(published))? else {
+        return Ok(None);
+    };
+    if value.len() < 80 {
+        return Ok(None);
+    }
+    let (vh, rest) = value.split_at(32);
+    let (commitment, compressed) = rest.split_at(48);
+    let commitment: [u8; 48] = commitment.try_into().expect("48 bytes");
+    // The capacity bounds decompression: a frame claiming more is rejected.
+    let bytes = zstd::bulk::decompress(compressed, BYTES_PER_BLOB)
+        .ok()
+        .or_else(|| (compressed.len() == BYTES_PER_BLOB).then(|| compressed.to_vec()));
+    Ok(bytes.and_then(|bytes| VerifiedBlob::bind(B256::from_slice(vh), commitment, bytes)))
 }

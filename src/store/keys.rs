@@ -9,6 +9,7 @@
 //! | meta    | `checkpoint`                          | JSON checkpoint of the rollup engine    |
 //! | meta    | `verified_batch`, `verification_held` | batch (8, BE), see [`crate::audit`]     |
 //! | meta    | `undo/ ‖ batch (8, BE)`               | ZKsync: derived keys (32 each) the batch changed, kept until the batch is executed (for `BlocksRevert`) |
+//! | meta    | `halt`                                | JSON [`crate::audit::HaltRecord`]: why the follower stopped |
 //! | meta    | `l1_cursor`                           | JSON [`crate::follow::L1Cursor`]: last L1 log handled |
 //! | meta    | `l1batch/ ‖ batch (8, BE)`            | JSON [`crate::follow::L1BatchRecord`]: where the batch came from on L1 |
 //! | nodes   | `trie tag (1) ‖ node hash (32)`       | encoded node (see the trie modules)     |
@@ -17,6 +18,7 @@
 //! | batches | `batch (8, BE)`                       | JSON batch record                       |
 //! | audits  | `batch (8, BE)`                       | JSON [`crate::audit::BatchAudit`]       |
 //! | archive | `ARCHIVE_* tag (1) ‖ hash (32)`       | zstd-compressed payload (blob by versioned hash, calldata by tx hash) |
+//! | archive | `p ‖ published commitment (32)`       | ZKsync blob a later batch may name: versioned hash ‖ KZG commitment ‖ zstd(blob) |
 
 /// Meta key of the store manifest.
 pub const MANIFEST: &[u8] = b"manifest";
@@ -53,6 +55,15 @@ pub const LEAF_STARKNET_ALIAS: u8 = b'a';
 pub const LEAF_ZKSYNC_BY_KEY: u8 = b'z';
 /// Leaf tag: ZKsync derived key by enumeration index, `tag ‖ index (8, BE)` -> derived key (32).
 pub const LEAF_ZKSYNC_BY_INDEX: u8 = b'i';
+
+/// Meta key of the follower's halt record (JSON [`crate::audit::HaltRecord`]): why it stopped.
+pub const HALT: &[u8] = b"halt";
+
+/// Archive tag: a ZKsync blob by its contract-side commitment
+/// (`keccak(versioned hash ‖ z ‖ y)`), `tag ‖ commitment (32)` -> versioned
+/// hash (32) ‖ KZG commitment (48) ‖ zstd(blob); written with the batch that
+/// published it, since a later batch may name it (v26+).
+pub const ARCHIVE_ZKSYNC_PUBLISHED_BLOB: u8 = b'p';
 
 /// Meta key of the follower's L1 cursor.
 pub const L1_CURSOR: &[u8] = b"l1_cursor";

@@ -122,6 +122,11 @@ pub struct Manifest {
 }
 
 impl Manifest {
+    /// The rollup family, when known.
+    pub fn kind(&self) -> Option<crate::chain::RollupKind> {
+        self.rollup().and_then(crate::chain::RollupKind::from_name)
+    }
+
     /// `starknet` or `zksync`, when known.
     pub fn rollup(&self) -> Option<&str> {
         self.rollup.as_deref().or_else(|| {
@@ -268,7 +273,8 @@ impl Store {
 
     /// Records the rollup family in the manifest; refuses a store that already
     /// holds another family's state.
-    pub fn claim_rollup(&self, rollup: &str) -> Result<(), StoreError> {
+    pub fn claim_rollup(&self, kind: crate::chain::RollupKind) -> Result<(), StoreError> {
+        let rollup = kind.as_str();
         let mut manifest = self.manifest()?.ok_or(StoreError::MissingManifest {
             path: self.path.clone(),
         })?;

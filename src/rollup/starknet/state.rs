@@ -50,9 +50,11 @@ pub enum StateError {
     Corrupt { what: &'static str, detail: String },
 }
 
-/// Where the state stands after the last committed batch.
+/// Where the Starknet state stands after the last committed batch: the
+/// engine's roots, stored under the checkpoint key with every batch (the
+/// follower sees it as [`crate::follow::Checkpoint`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Checkpoint {
+pub struct StarknetTip {
     /// Number of batches applied so far (the next batch's number).
     pub next_batch: u64,
     pub contracts_root: Felt,
@@ -148,9 +150,9 @@ impl<'s> StarknetState<'s> {
     }
 
     /// The checkpoint of the last committed batch (default: empty state, batch 0 next).
-    pub fn checkpoint(&self) -> Result<Checkpoint, StateError> {
+    pub fn checkpoint(&self) -> Result<StarknetTip, StateError> {
         match self.store.get(Column::Meta, keys::CHECKPOINT)? {
-            None => Ok(Checkpoint::default()),
+            None => Ok(StarknetTip::default()),
             Some(bytes) => serde_json::from_slice(&bytes).map_err(|e| StateError::Corrupt {
                 what: "checkpoint",
                 detail: e.to_string(),
@@ -186,7 +188,7 @@ impl<'s> StarknetState<'s> {
     /// store change of the batch (nodes, leaves, history, batch record,
     /// checkpoint). Nothing is written until the caller commits the batch,
     /// possibly after adding its own records (audit verdict) to it.
-    pub fn apply(
+    pub fn plan(
         &self,
         diff: &StateDiff,
         rule: GlobalRootRule,
@@ -277,7 +279,7 @@ impl<'s> StarknetState<'s> {
             global_root: global_root(contracts.root, classes.root, rule),
             hashes,
         };
-        let next = Checkpoint {
+        let next = StarknetTip {
             next_batch: batch_number + 1,
             contracts_root: roots.contracts_root,
             classes_root: roots.classes_root,
@@ -303,23 +305,24 @@ impl<'s> StarknetState<'s> {
         diff: &StateDiff,
         rule: GlobalRootRule,
     ) -> Result<BatchRoots, StateError> {
-        let (roots, batch) = self.apply(diff, rule)?;
+        let (roots, batch) = self.plan(diff, rule)?;
         self.store.commit(batch)?;
         Ok(roots)
     }
 
-    /// Undoes every batch after `target` (`None`: back to the empty state) in one
-    /// atomic write, e.g. when an L1 reorg removed the updates that carried them.
+    /// The writes that undo every batch after `target` (`None`: back to the
+    /// empty state), e.g. when an L1 reorg removed the updates that carried
+    /// them; the caller commits them in one write with its own records.
     /// Trie nodes are content-addressed and never deleted, so the roots recorded
     /// for `target` are still complete; only leaves, history, the alias index,
-    /// batch records, audits and the checkpoint are rolled back.
-    pub fn unwind(&self, target: Option<u64>) -> Result<(), StateError> {
+    /// batch records and the checkpoint are rolled back.
+    pub fn plan_unwind(&self, target: Option<u64>) -> Result<StoreBatch, StateError> {
         let next_batch = self.checkpoint()?.next_batch;
         let first_undone = target.map_or(0, |t| t + 1);
-        if first_undone >= next_batch {
-            return Ok(());
-        }
         let mut write = StoreBatch::default();
+        if first_undone >= next_batch {
+            return Ok(write);
+        }
         for n in (first_undone..next_batch).rev() {
             let list =
                 self.store
@@ -357,13 +360,13 @@ impl<'s> StarknetState<'s> {
             write.delete(Column::Batches, keys::batch(n).to_vec());
         }
         let checkpoint = match target {
-            None => Checkpoint::default(),
+            None => StarknetTip::default(),
             Some(t) => {
                 let roots = self.batch_roots(t)?.ok_or(StateError::Corrupt {
                     what: "batch record",
                     detail: format!("batch {t} missing"),
                 })?;
-                Checkpoint {
+                StarknetTip {
                     next_batch: t + 1,
                     contracts_root: roots.contracts_root,
                     classes_root: roots.classes_root,
@@ -371,14 +374,12 @@ impl<'s> StarknetState<'s> {
                 }
             }
         };
-        crate::audit::BatchAudit::unwind(self.store, target, next_batch, &mut write)?;
         write.put(
             Column::Meta,
             keys::CHECKPOINT,
             serde_json::to_vec(&checkpoint).expect("checkpoint serialises"),
         );
-        self.store.commit(write)?;
-        Ok(())
+        Ok(write)
     }
 
     /// The roots recorded for a committed batch.

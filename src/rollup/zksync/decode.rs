@@ -3,6 +3,7 @@
 //! to it checked.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use alloy_primitives::{B256, keccak256};
 use serde::{Deserialize, Serialize};
@@ -16,62 +17,14 @@ use super::{
     BLOB_ONE_HASH_LOG_KEY, L1_MESSENGER, PUBDATA_CHUNK_PUBLISHER, PUBDATA_HASH_LOG_KEY,
     system_log_value,
 };
-use crate::blob as kzg;
+use crate::audit::Check;
+use crate::blob::{self as kzg, VerifiedBlob};
 
-/// Outcome of one check.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    Pass,
-    Fail,
-    /// The evidence needed was not available (e.g. a blob not supplied).
-    Skipped,
-}
-
-/// One check of a batch: what was compared and the outcome.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Check {
-    pub name: String,
-    pub status: Status,
-    pub detail: String,
-}
-
-impl Check {
-    fn new(name: impl Into<String>, pass: bool, detail: impl Into<String>) -> Self {
-        Check {
-            name: name.into(),
-            status: if pass { Status::Pass } else { Status::Fail },
-            detail: detail.into(),
-        }
-    }
-
-    fn skipped(name: impl Into<String>, detail: impl Into<String>) -> Self {
-        Check {
-            name: name.into(),
-            status: Status::Skipped,
-            detail: detail.into(),
-        }
-    }
-}
-
-/// How many checked blobs a follower keeps (128 KiB each: 64 MiB). A v26+
-/// batch may name a blob an earlier transaction published; that is a recent
-/// one in practice, and an evicted blob shows up as a skipped check, not a
-/// wrong root.
-pub const CHECKED_BLOBS_KEPT: usize = 512;
-
-/// Blobs available to the decoder, indexed by their KZG commitment.
+/// Blobs available to the decoder, each with its KZG commitment computed once
+/// ([`VerifiedBlob`]), indexed by that commitment.
 #[derive(Default)]
 pub struct BlobStore {
-    by_commitment: HashMap<[u8; 48], Vec<u8>>,
-    /// Blobs whose KZG commitment the caller already checked against a
-    /// versioned hash (an [`crate::l1::L1Source`] guarantees it), so the ~80 ms
-    /// commitment is not computed a second time; found through
-    /// `versioned_hash(commitment)`, which binds them just as tightly.
-    by_versioned_hash: HashMap<B256, Vec<u8>>,
-    /// Insertion order of `by_versioned_hash`, oldest first, so a long replay
-    /// keeps only the most recent [`CHECKED_BLOBS_KEPT`] blobs in memory.
-    checked_order: std::collections::VecDeque<B256>,
+    by_commitment: HashMap<[u8; 48], Arc<VerifiedBlob>>,
     /// Contract-side blob commitment (`keccak(versioned_hash ‖ z ‖ y)`) -> KZG commitment,
     /// for v26 batches that name a blob published earlier.
     by_published: HashMap<B256, [u8; 48]>,
@@ -80,37 +33,34 @@ pub struct BlobStore {
 impl BlobStore {
     /// Adds a blob (its commitment is computed here, not trusted from anywhere).
     pub fn add(&mut self, blob: Vec<u8>) -> Result<[u8; 48], kzg::BlobError> {
-        let commitment = kzg::commitment(&blob)?;
-        self.by_commitment.insert(commitment, blob);
+        let verified = VerifiedBlob::from_bytes(blob)?;
+        let commitment = verified.commitment;
+        self.insert(verified);
         Ok(commitment)
     }
 
-    /// Adds a blob already checked against `versioned_hash` by the caller.
-    pub fn add_checked(&mut self, versioned_hash: B256, blob: Vec<u8>) {
-        if self
-            .by_versioned_hash
-            .insert(versioned_hash, blob)
-            .is_none()
-        {
-            self.checked_order.push_back(versioned_hash);
-        }
-        while self.checked_order.len() > CHECKED_BLOBS_KEPT {
-            if let Some(oldest) = self.checked_order.pop_front() {
-                self.by_versioned_hash.remove(&oldest);
-            }
-        }
+    /// Adds a blob whose commitment is already bound to it.
+    pub fn insert(&mut self, blob: impl Into<Arc<VerifiedBlob>>) {
+        let blob = blob.into();
+        self.by_commitment.insert(blob.commitment, blob);
     }
 
-    /// Blobs added with [`Self::add_checked`] still held.
-    pub fn checked_len(&self) -> usize {
-        self.by_versioned_hash.len()
+    /// Adds a blob an earlier transaction published under `published`
+    /// (its contract-side commitment).
+    pub fn insert_published(&mut self, published: B256, blob: Arc<VerifiedBlob>) {
+        self.by_published.insert(published, blob.commitment);
+        self.insert(blob);
     }
 
     pub fn get(&self, commitment: &[u8; 48]) -> Option<&[u8]> {
         self.by_commitment
             .get(commitment)
-            .or_else(|| self.by_versioned_hash.get(&kzg::versioned_hash(commitment)))
-            .map(Vec::as_slice)
+            .map(|b| b.bytes.as_slice())
+    }
+
+    /// The blob with this KZG commitment.
+    pub fn verified(&self, commitment: &[u8; 48]) -> Option<&Arc<VerifiedBlob>> {
+        self.by_commitment.get(commitment)
     }
 
     /// Records the contract-side commitment of an opening seen in calldata.
@@ -125,7 +75,7 @@ impl BlobStore {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.by_commitment.is_empty() && self.by_versioned_hash.is_empty()
+        self.by_commitment.is_empty()
     }
 }
 
@@ -169,7 +119,7 @@ pub struct DecodedBatch {
 
 impl DecodedBatch {
     pub fn all_passed(&self) -> bool {
-        self.checks.iter().all(|c| c.status != Status::Fail)
+        !self.checks.iter().any(Check::failed)
     }
 }
 
@@ -195,6 +145,37 @@ pub fn decode_batches(
         out.push(decoded);
     }
     out
+}
+
+/// Decodes and checks batch `index` of a call alone, with exactly the context
+/// [`decode_batches`] would give it: the previous batch's index counter, the
+/// position of its first blob in the transaction, and the blobs the call's
+/// earlier batches published. `None` when the call has no such batch.
+pub fn decode_batch_at(
+    call: &CommitCall,
+    index: usize,
+    blobs: &mut BlobStore,
+    tx_versioned_hashes: Option<&[B256]>,
+) -> Option<DecodedBatch> {
+    let batch = call.batches.get(index)?;
+    let mut previous_index = call.previous.index_repeated_storage_changes;
+    let mut tx_blob_index = 0usize;
+    for earlier in &call.batches[..index] {
+        previous_index = earlier.index_repeated_storage_changes;
+        if let DaInput::Blobs(openings) = &earlier.da.input {
+            for opening in openings.iter().filter(|o| o.prepublished.is_none()) {
+                blobs.note_published(opening);
+                tx_blob_index += 1;
+            }
+        }
+    }
+    Some(decode_batch(
+        batch,
+        previous_index,
+        blobs,
+        tx_versioned_hashes,
+        &mut tx_blob_index,
+    ))
 }
 
 fn decode_batch(
@@ -224,7 +205,7 @@ fn decode_batch(
         // hash, which the batch publishes as a system log. The log is found by value
         // (a keccak preimage match), so its key number need not be known here.
         let output = header.output_hash();
-        checks.push(Check::new(
+        checks.push(Check::outcome(
             "l2_da_validator_output_hash",
             batch.system_logs.iter().any(|l| l.value == output),
             format!("keccak(DA header) {output}"),
@@ -293,7 +274,7 @@ fn decode_batch(
                         blobs.note_published(opening);
                         let vh = kzg::versioned_hash(&opening.commitment);
                         match tx_versioned_hashes.and_then(|v| v.get(*tx_blob_index)) {
-                            Some(expected) => checks.push(Check::new(
+                            Some(expected) => checks.push(Check::outcome(
                                 format!("blob[{i}].versioned_hash"),
                                 *expected == vh,
                                 format!("computed {vh}, transaction {expected}"),
@@ -337,7 +318,7 @@ fn decode_batch(
             match expected_pubdata_hash {
                 Some(expected) => {
                     let actual = keccak256(&bytes);
-                    checks.push(Check::new(
+                    checks.push(Check::outcome(
                         "pubdata_hash",
                         actual == expected,
                         format!("keccak(pubdata) {actual}, committed {expected}"),
@@ -351,7 +332,7 @@ fn decode_batch(
         }
         match Pubdata::parse(&bytes, trailer) {
             Ok(parsed) => {
-                checks.push(Check::new(
+                checks.push(Check::outcome(
                     "pubdata_consumed",
                     true,
                     format!("{} bytes parsed", parsed.consumed),
@@ -360,7 +341,7 @@ fn decode_batch(
                     && let Some(expected) = expected_pubdata_hash
                 {
                     let actual = keccak256(&bytes[..parsed.consumed]);
-                    checks.push(Check::new(
+                    checks.push(Check::outcome(
                         "pubdata_hash",
                         actual == expected,
                         format!("keccak(pubdata) {actual}, committed {expected}"),
@@ -372,7 +353,7 @@ fn decode_batch(
                 result.writes = Some(parsed.state_diffs.clone().into());
                 result.parsed = Some(parsed);
             }
-            Err(e) => checks.push(Check::new("pubdata_parse", false, e.to_string())),
+            Err(e) => checks.push(Check::outcome("pubdata_parse", false, e.to_string())),
         }
         result.pubdata = Some(bytes);
     }
@@ -381,7 +362,7 @@ fn decode_batch(
         let delta = batch
             .index_repeated_storage_changes
             .checked_sub(previous_index);
-        checks.push(Check::new(
+        checks.push(Check::outcome(
             "initial_writes_match_index_delta",
             delta == Some(writes.initial.len() as u64),
             format!(
@@ -407,18 +388,13 @@ fn verify_blob(
 ) -> Option<Vec<u8>> {
     let vh = kzg::versioned_hash(kzg_commitment);
     if opening.prepublished.is_none() {
-        checks.push(Check::new(
-            format!("blob[{i}].commitment"),
-            true,
-            "blob commitment equals the published commitment",
-        ));
         let proof = kzg::verify_point_proof(
             &opening.commitment,
             &zkblob::pad_point(&opening.opening_point),
             &opening.claimed_value.0,
             &opening.proof,
         );
-        checks.push(Check::new(
+        checks.push(Check::outcome(
             format!("blob[{i}].kzg_proof"),
             proof == Ok(true),
             format!("{proof:?}"),
@@ -427,7 +403,7 @@ fn verify_blob(
     let chunk = match zkblob::blob_to_pubdata(blob) {
         Ok(c) => c,
         Err(e) => {
-            checks.push(Check::new(
+            checks.push(Check::outcome(
                 format!("blob[{i}].decode"),
                 false,
                 e.to_string(),
@@ -437,7 +413,7 @@ fn verify_blob(
     };
     let linear = keccak256(&chunk);
     match expected_linear_hash {
-        Some(expected) => checks.push(Check::new(
+        Some(expected) => checks.push(Check::outcome(
             format!("blob[{i}].linear_hash"),
             linear == expected,
             format!("keccak(chunk) {linear}, committed {expected}"),
@@ -449,18 +425,18 @@ fn verify_blob(
     }
     if opening.prepublished.is_none() {
         let z = zkblob::opening_point(&linear, &vh);
-        checks.push(Check::new(
+        checks.push(Check::outcome(
             format!("blob[{i}].opening_point"),
             z == opening.opening_point,
             format!("z = 0x{}", hex::encode(z)),
         ));
         match zkblob::evaluate_at(&chunk, &opening.opening_point) {
-            Ok(y) => checks.push(Check::new(
+            Ok(y) => checks.push(Check::outcome(
                 format!("blob[{i}].p(z)=y"),
                 y == opening.claimed_value,
                 format!("p(z) = {y}"),
             )),
-            Err(e) => checks.push(Check::new(
+            Err(e) => checks.push(Check::outcome(
                 format!("blob[{i}].p(z)=y"),
                 false,
                 e.to_string(),
@@ -468,21 +444,4 @@ fn verify_blob(
         }
     }
     Some(chunk)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn checked_blobs_are_bounded_oldest_first() {
-        let mut store = BlobStore::default();
-        let hash = |i: u64| B256::from(alloy_primitives::U256::from(i));
-        for i in 0..(CHECKED_BLOBS_KEPT as u64 + 10) {
-            store.add_checked(hash(i), vec![i as u8]);
-        }
-        assert_eq!(store.checked_len(), CHECKED_BLOBS_KEPT);
-        assert!(!store.by_versioned_hash.contains_key(&hash(9)));
-        assert!(store.by_versioned_hash.contains_key(&hash(10)));
-    }
 }

@@ -24,7 +24,7 @@
 use alloy_primitives::{Address, B256, U256, keccak256};
 
 use super::derived_key;
-use super::state::{BatchRecord, Checkpoint, StateError, leaf_at, read_checkpoint, read_record};
+use super::state::{BatchRecord, StateError, ZksyncTip, leaf_at, read_checkpoint, read_record};
 use super::tree::{Tree, TreeError, TreeKey, empty_hashes, hash_leaf};
 use crate::store::Store;
 
@@ -115,7 +115,7 @@ impl<'s> ZksyncReader<'s> {
     }
 
     /// The engine's checkpoint, `None` before genesis.
-    pub fn checkpoint(&self) -> Result<Option<Checkpoint>, QueryError> {
+    pub fn checkpoint(&self) -> Result<Option<ZksyncTip>, QueryError> {
         Ok(read_checkpoint(self.store)?)
     }
 

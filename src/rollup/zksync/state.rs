@@ -64,9 +64,26 @@ pub enum StateError {
     Corrupt { what: &'static str, detail: String },
 }
 
-/// The engine's checkpoint, stored with every batch.
+impl StateError {
+    /// The name of the sequencer's inconsistency when this error proves one:
+    /// the published writes contradict the committed state or themselves,
+    /// so the batch can never be applied (evidence, not a local fault).
+    pub fn sequencer_evidence(&self) -> Option<&'static str> {
+        match self {
+            StateError::IndexMismatch { .. } => Some("index_repeated_storage_changes"),
+            StateError::KeyExists { .. } => Some("initial_write_of_existing_key"),
+            StateError::UnknownIndex { .. } => Some("repeated_write_of_unknown_index"),
+            StateError::DuplicateWrite { .. } => Some("slot_written_twice"),
+            _ => None,
+        }
+    }
+}
+
+/// Where the ZKsync state stands after the last committed batch, stored under
+/// the checkpoint key with every batch (the follower sees it as
+/// [`crate::follow::Checkpoint`]).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Checkpoint {
+pub struct ZksyncTip {
     /// Last applied batch (0 = genesis).
     pub batch: u64,
     pub root: B256,
@@ -93,7 +110,7 @@ pub struct BatchRecord {
 
 /// One batch's writes as the engine takes them.
 #[derive(Clone, Debug)]
-pub struct BatchInput {
+pub struct PlanInput {
     pub batch_number: u64,
     pub claimed_root: Option<B256>,
     /// `indexRepeatedStorageChanges` of the commit, checked when present.
@@ -101,10 +118,10 @@ pub struct BatchInput {
     pub writes: Writes,
 }
 
-impl BatchInput {
+impl PlanInput {
     /// The input for a decoded batch, `None` when its writes could not be decoded.
     pub fn from_decoded(batch: &DecodedBatch) -> Option<Self> {
-        Some(BatchInput {
+        Some(PlanInput {
             batch_number: batch.batch_number,
             claimed_root: Some(batch.new_state_root),
             index_repeated_storage_changes: Some(batch.index_repeated_storage_changes),
@@ -124,7 +141,7 @@ pub struct Applied {
 /// The ZKsync state engine over a store.
 pub struct ZksyncState<'s> {
     store: &'s Store,
-    checkpoint: Checkpoint,
+    checkpoint: ZksyncTip,
 }
 
 impl<'s> ZksyncState<'s> {
@@ -140,6 +157,26 @@ impl<'s> ZksyncState<'s> {
         leaves: &[(B256, u64, B256)],
         expected_root: Option<B256>,
     ) -> Result<Self, StateError> {
+        let (batch, checkpoint) = Self::plan_genesis(store, leaves, expected_root)?;
+        if let Some(expected) = expected_root
+            && expected != checkpoint.root
+        {
+            return Err(StateError::GenesisRoot {
+                computed: checkpoint.root,
+                expected,
+            });
+        }
+        store.commit(batch)?;
+        Ok(ZksyncState { store, checkpoint })
+    }
+
+    /// Everything the genesis writes as batch 0, without writing it; the
+    /// caller judges the root (the checkpoint's) against `expected_root`.
+    pub fn plan_genesis(
+        store: &Store,
+        leaves: &[(B256, u64, B256)],
+        expected_root: Option<B256>,
+    ) -> Result<(StoreBatch, ZksyncTip), StateError> {
         if let Some(existing) = read_checkpoint(store)? {
             return Err(StateError::AlreadyInitialised(existing.batch));
         }
@@ -150,14 +187,6 @@ impl<'s> ZksyncState<'s> {
                 .map(|(k, i, v)| LeafWrite::new(k, *i, v))
                 .collect(),
         )?;
-        if let Some(expected) = expected_root
-            && expected != update.root
-        {
-            return Err(StateError::GenesisRoot {
-                computed: update.root,
-                expected,
-            });
-        }
         for (key, value) in update.nodes {
             batch.put(Column::Nodes, key.to_vec(), value);
         }
@@ -174,7 +203,7 @@ impl<'s> ZksyncState<'s> {
             initial_writes: leaves.len(),
             repeated_writes: 0,
         };
-        let checkpoint = Checkpoint {
+        let checkpoint = ZksyncTip {
             batch: 0,
             root: update.root,
             next_index,
@@ -183,16 +212,16 @@ impl<'s> ZksyncState<'s> {
         };
         put_record(&mut batch, &record);
         put_checkpoint(&mut batch, &checkpoint);
-        store.commit(batch)?;
-        Ok(ZksyncState { store, checkpoint })
+        Ok((batch, checkpoint))
     }
 
-    pub fn checkpoint(&self) -> &Checkpoint {
+    pub fn checkpoint(&self) -> &ZksyncTip {
         &self.checkpoint
     }
 
-    /// Applies one batch atomically.
-    pub fn apply(&mut self, input: &BatchInput) -> Result<Applied, StateError> {
+    /// Applies one batch and commits it (tools and tests; the follower plans
+    /// with [`Self::plan`] and commits the writes with its own records).
+    pub fn apply_and_commit(&mut self, input: &PlanInput) -> Result<Applied, StateError> {
         let (batch, applied, checkpoint) = self.plan(input)?;
         self.store.commit(batch)?;
         self.checkpoint = checkpoint;
@@ -200,10 +229,7 @@ impl<'s> ZksyncState<'s> {
     }
 
     /// Computes everything `input` changes as one [`StoreBatch`] without writing it.
-    pub fn plan(
-        &self,
-        input: &BatchInput,
-    ) -> Result<(StoreBatch, Applied, Checkpoint), StateError> {
+    pub fn plan(&self, input: &PlanInput) -> Result<(StoreBatch, Applied, ZksyncTip), StateError> {
         let n = input.batch_number;
         if n != self.checkpoint.batch + 1 {
             return Err(StateError::OutOfOrder {
@@ -289,7 +315,7 @@ impl<'s> ZksyncState<'s> {
         } else {
             self.checkpoint.verified
         };
-        let checkpoint = Checkpoint {
+        let checkpoint = ZksyncTip {
             batch: n,
             root: update.root,
             next_index,
@@ -308,26 +334,40 @@ impl<'s> ZksyncState<'s> {
     /// Records that `BlockExecution` named `batch`: it can no longer be unwound,
     /// so its undo list (and those below it) are dropped.
     pub fn mark_executed(&mut self, batch: u64) -> Result<(), StateError> {
-        let executed = batch.min(self.checkpoint.batch);
-        if executed <= self.checkpoint.last_executed {
-            return Ok(());
-        }
-        let mut write = StoreBatch::default();
-        for n in self.checkpoint.last_executed + 1..=executed {
-            write.delete(Column::Meta, keys::undo(n));
-        }
-        let checkpoint = Checkpoint {
-            last_executed: executed,
-            ..self.checkpoint.clone()
-        };
-        put_checkpoint(&mut write, &checkpoint);
+        let (write, checkpoint) = self.plan_executed(batch);
         self.store.commit(write)?;
         self.checkpoint = checkpoint;
         Ok(())
     }
 
+    /// The writes of [`Self::mark_executed`], without writing them.
+    pub fn plan_executed(&self, batch: u64) -> (StoreBatch, ZksyncTip) {
+        let executed = batch.min(self.checkpoint.batch);
+        let mut write = StoreBatch::default();
+        if executed <= self.checkpoint.last_executed {
+            return (write, self.checkpoint.clone());
+        }
+        for n in self.checkpoint.last_executed + 1..=executed {
+            write.delete(Column::Meta, keys::undo(n));
+        }
+        let checkpoint = ZksyncTip {
+            last_executed: executed,
+            ..self.checkpoint.clone()
+        };
+        put_checkpoint(&mut write, &checkpoint);
+        (write, checkpoint)
+    }
+
     /// Unwinds to `target` (`BlocksRevert`): every batch above it is undone in one atomic write.
     pub fn unwind(&mut self, target: u64) -> Result<(), StateError> {
+        let (write, checkpoint) = self.plan_unwind(target)?;
+        self.store.commit(write)?;
+        self.checkpoint = checkpoint;
+        Ok(())
+    }
+
+    /// The writes of [`Self::unwind`], without writing them.
+    pub fn plan_unwind(&self, target: u64) -> Result<(StoreBatch, ZksyncTip), StateError> {
         let current = self.checkpoint.batch;
         if target > current {
             return Err(StateError::UnwindAhead { target, current });
@@ -338,10 +378,10 @@ impl<'s> ZksyncState<'s> {
                 executed: self.checkpoint.last_executed,
             });
         }
-        if target == current {
-            return Ok(());
-        }
         let mut write = StoreBatch::default();
+        if target == current {
+            return Ok((write, self.checkpoint.clone()));
+        }
         for n in (target + 1..=current).rev() {
             let undo = self
                 .store
@@ -381,7 +421,7 @@ impl<'s> ZksyncState<'s> {
             what: "batch record",
             detail: format!("batch {target} missing"),
         })?;
-        let checkpoint = Checkpoint {
+        let checkpoint = ZksyncTip {
             batch: target,
             root: record.computed_root,
             next_index: record.next_index,
@@ -389,9 +429,7 @@ impl<'s> ZksyncState<'s> {
             verified: self.checkpoint.verified.min(target),
         };
         put_checkpoint(&mut write, &checkpoint);
-        self.store.commit(write)?;
-        self.checkpoint = checkpoint;
-        Ok(())
+        Ok((write, checkpoint))
     }
 
     /// The current (index, value) of a slot.
@@ -436,7 +474,7 @@ impl<'s> ZksyncState<'s> {
 }
 
 /// Reads the checkpoint, if the store holds ZKsync state.
-pub fn read_checkpoint(store: &Store) -> Result<Option<Checkpoint>, StateError> {
+pub fn read_checkpoint(store: &Store) -> Result<Option<ZksyncTip>, StateError> {
     store
         .get(Column::Meta, keys::CHECKPOINT)?
         .map(|v| {
@@ -512,7 +550,7 @@ fn put_record(batch: &mut StoreBatch, record: &BatchRecord) {
     );
 }
 
-fn put_checkpoint(batch: &mut StoreBatch, checkpoint: &Checkpoint) {
+fn put_checkpoint(batch: &mut StoreBatch, checkpoint: &ZksyncTip) {
     batch.put(
         Column::Meta,
         keys::CHECKPOINT,

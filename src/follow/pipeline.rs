@@ -1,0 +1,672 @@
+//! The one generic follower: scans L1 for an engine's events, fetches and
+//! decodes batches ahead of apply on bounded queues, and applies, audits and
+//! commits them strictly in order — each batch, each unwind, each finality
+//! mark and each chunk end exactly one atomic store commit with the L1 cursor.
+//!
+//! ```text
+//!  scan ──queue──► fetch ──queue──► decode ──queue──► apply + commit
+//!  (logs)         (async L1)       (blocking thread)  (blocking thread, in order)
+//! ```
+//!
+//! Each queue holds at most [`FollowOptions::pipeline_depth`] items, so the
+//! memory in flight is bounded by the depth, not the chain length; the fetch
+//! stage keeps up to that many fetches running at once (L1 latency, not
+//! bandwidth, is what a follower waits for), delivering them in order. A pass
+//! is cut into segments at every reorg and every revert: the segment's queues
+//! are drained up to the revert, the unwind is committed, and a fresh segment
+//! starts from the committed cursor, so nothing fetched before an unwind is
+//! applied after it.
+//!
+//! Crash safety does not depend on the pipeline: only the apply stage writes,
+//! one commit per item, in L1 order; what is in flight when the process dies
+//! is simply fetched again.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use futures_util::stream::FuturesOrdered;
+use tokio::sync::mpsc;
+
+use super::engine::{BatchJob, L1Event, Plan, RollupEngine};
+use super::{
+    FollowError, FollowOptions, L1BatchRecord, L1Cursor, OnMismatch, StageTimes, SyncReport,
+    chunks, cursor_is_canonical, last_canonical_batch, missing, target_block,
+};
+use crate::audit::{BatchAudit, HaltRecord, Verdict};
+use crate::chain::ChainConfig;
+use crate::l1::{L1Block, L1Log, L1Source, LogFilter};
+use crate::store::{Column, Store, StoreBatch, keys};
+
+/// The generic follower of one chain.
+pub struct Follower<'a, E, S> {
+    engine: Arc<E>,
+    source: &'a S,
+    store: Arc<Store>,
+    chain: &'a str,
+    first_l1_block: u64,
+    log_range: u64,
+    options: &'a FollowOptions,
+}
+
+/// What flows through the stages, in L1 order; `P` is the batch payload of a stage.
+enum Item<P> {
+    Batch(Arc<BatchJob>, P),
+    Mark(Mark),
+}
+
+/// Items that pass fetch and decode untouched and are committed by apply.
+enum Mark {
+    /// Batches up to this one are final.
+    Finalized(L1Log, u64),
+    /// Batches above this one were withdrawn; ends the segment.
+    Revert(L1Log, u64),
+    /// Every log up to this block is handled.
+    ChunkEnd(L1Block),
+}
+
+/// How a segment ended.
+enum SegmentEnd {
+    /// Scanned up to the target.
+    Done,
+    /// A revert was committed; scan again from the cursor.
+    Reverted,
+}
+
+impl<'a, E: RollupEngine, S: L1Source> Follower<'a, E, S> {
+    pub fn new(
+        engine: Arc<E>,
+        source: &'a S,
+        store: Arc<Store>,
+        config: &'a ChainConfig,
+        options: &'a FollowOptions,
+    ) -> Self {
+        Follower {
+            engine,
+            source,
+            store,
+            chain: &config.name,
+            first_l1_block: config.first_l1_block,
+            log_range: config.log_range,
+            options,
+        }
+    }
+
+    /// Brings the store up to the target L1 block: unwinds what a reorg
+    /// removed, then applies every batch event in order. On an error that
+    /// is not transient, records why the follower halted before returning it.
+    pub async fn sync(&self) -> Result<SyncReport, FollowError> {
+        let started = Instant::now();
+        let mut report = SyncReport::default();
+        let result = self.sync_into(&mut report).await;
+        report.stages.wall += started.elapsed();
+        match result {
+            Ok(()) => Ok(report),
+            Err(error) => {
+                // Sequencer evidence was recorded with its audit where it was found.
+                let recorded = error.sequencer_evidence().is_some();
+                if !error.is_transient() && !recorded && !matches!(error, FollowError::Store(_)) {
+                    self.record_halt(&error)?;
+                }
+                Err(error)
+            }
+        }
+    }
+
+    async fn sync_into(&self, report: &mut SyncReport) -> Result<(), FollowError> {
+        self.init(report)?;
+        let target = target_block(self.source, self.options).await?;
+        report.target = target.number;
+        loop {
+            if let Some(cursor) = L1Cursor::read(&self.store)?
+                && !cursor_is_canonical(self.source, &cursor).await?
+            {
+                report.unwound += self.unwind_reorged().await?;
+            }
+            match self.segment(&target, report).await? {
+                SegmentEnd::Done => return Ok(()),
+                SegmentEnd::Reverted => continue,
+            }
+        }
+    }
+
+    /// Commits the engine's initial writes (e.g. a ZKsync genesis) with their audit.
+    fn init(&self, report: &mut SyncReport) -> Result<(), FollowError> {
+        let Some(init) = self.engine.init(&self.store)? else {
+            return Ok(());
+        };
+        let mut write = init.write;
+        let audit = BatchAudit::judge(init.batch, init.claimed_root, init.computed_root, vec![]);
+        audit.write(&self.store, self.options.accept_partial, &mut write)?;
+        self.store.commit(write)?;
+        report.verdicts.add(audit.verdict, audit.batch);
+        self.judge(&audit)
+    }
+
+    /// Runs scan, fetch, decode and apply over the logs from the cursor to
+    /// `target`, until the target or a revert.
+    async fn segment(
+        &self,
+        target: &L1Block,
+        report: &mut SyncReport,
+    ) -> Result<SegmentEnd, FollowError> {
+        let depth = self.options.pipeline_depth.max(1);
+        let (scan_tx, scan_rx) = mpsc::channel(depth);
+        let mut scan_time = Duration::ZERO;
+        let scan = self.scan(target, scan_tx, &mut scan_time);
+        let mut times = StageTimes::default();
+        let result = if self.options.pipeline_depth == 0 {
+            // One batch at a time: fetch, decode and apply before the next fetch.
+            let inline = self.sequential(scan_rx, report, &mut times);
+            let (scanned, applied) = tokio::join!(scan, inline);
+            applied.and_then(|end| scanned.map(|_| end))
+        } else {
+            let (fetch_tx, fetch_rx) = mpsc::channel(depth);
+            let (decode_tx, decode_rx) = mpsc::channel(depth);
+            let mut fetch_time = Duration::ZERO;
+            let mut decode_time = Duration::ZERO;
+            let fetch = self.fetch_stage(scan_rx, fetch_tx, depth, &mut fetch_time);
+            let decode = self.decode_stage(fetch_rx, decode_tx, &mut decode_time);
+            let apply = self.apply_stage(decode_rx, report, &mut times.apply);
+            let (scanned, fetched, decoded, applied) = tokio::join!(scan, fetch, decode, apply);
+            times.fetch += fetch_time;
+            times.decode += decode_time;
+            // The most downstream error is the one that stopped the others.
+            applied.and_then(|end| decoded.and(fetched).and(scanned).map(|_| end))
+        };
+        times.scan += scan_time;
+        report.stages.add(&times);
+        result
+    }
+
+    /// Scans the logs from the cursor to `target` and sends their items in
+    /// order; stops after a revert (the segment ends there).
+    async fn scan(
+        &self,
+        target: &L1Block,
+        out: mpsc::Sender<Item<()>>,
+        time: &mut Duration,
+    ) -> Result<(), FollowError> {
+        let cursor = L1Cursor::read(&self.store)?;
+        let from = match &cursor {
+            None => self.first_l1_block,
+            Some(c) if c.log_index.is_some() => c.block,
+            Some(c) => c.block + 1,
+        };
+        let last = self.engine.checkpoint(&self.store)?.last_batch;
+        let mut next_batch = last.map_or(0, |b| b + 1);
+        let mut previous = match last {
+            Some(b) => {
+                L1BatchRecord::read(&self.store, b)?.map(|r| (r.l1_block_number, r.log_index))
+            }
+            None => None,
+        };
+        let events = self.engine.events();
+        for (lo, hi) in chunks(from, target.number, self.log_range) {
+            let started = Instant::now();
+            let filter = LogFilter {
+                addresses: events.addresses.clone(),
+                topics0: events.topics0.clone(),
+                from_block: lo,
+                to_block: hi,
+            };
+            let logs = self.source.logs(&filter).await?;
+            *time += started.elapsed();
+            for log in logs {
+                let handled = cursor
+                    .as_ref()
+                    .is_some_and(|c| c.covers(log.block_number, log.log_index));
+                if log.removed || handled {
+                    continue;
+                }
+                let item = match self.engine.classify(&log)? {
+                    L1Event::Commit {
+                        batch,
+                        claimed_root,
+                    } => {
+                        let batch = batch.unwrap_or(next_batch);
+                        if batch < next_batch && self.already_applied(batch, &claimed_root)? {
+                            continue;
+                        }
+                        if batch != next_batch {
+                            return Err(FollowError::OutOfSequence {
+                                tx: log.transaction_hash,
+                                expected: next_batch,
+                                found: batch,
+                            });
+                        }
+                        next_batch += 1;
+                        let position = (log.block_number, log.log_index);
+                        let job = BatchJob {
+                            batch,
+                            claimed_root,
+                            log,
+                            previous: previous.replace(position),
+                        };
+                        Item::Batch(Arc::new(job), ())
+                    }
+                    L1Event::Finalized { batch } => Item::Mark(Mark::Finalized(log, batch)),
+                    L1Event::Revert { keep } => {
+                        let _ = out.send(Item::Mark(Mark::Revert(log, keep))).await;
+                        return Ok(());
+                    }
+                    L1Event::Ignore => continue,
+                };
+                if out.send(item).await.is_err() {
+                    return Ok(());
+                }
+            }
+            let end = if hi == target.number {
+                target.clone()
+            } else {
+                self.source
+                    .block_by_number(hi)
+                    .await?
+                    .ok_or_else(|| missing(format!("block {hi}")))?
+            };
+            if out.send(Item::Mark(Mark::ChunkEnd(end))).await.is_err() {
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+
+    /// A commit of a batch the store already holds: harmless when L1 names
+    /// the same root again (the log was handled before the cursor moved past
+    /// it), a sequencing error otherwise.
+    fn already_applied(
+        &self,
+        batch: u64,
+        claimed: &alloy_primitives::B256,
+    ) -> Result<bool, FollowError> {
+        let recorded = BatchAudit::read(&self.store, batch)?.and_then(|a| a.claimed_root);
+        Ok(recorded.as_deref() == Some(crate::hexfmt::format_word(claimed).as_str()))
+    }
+
+    /// Fetches up to `depth` batches at once, passing them on in order.
+    async fn fetch_stage(
+        &self,
+        mut input: mpsc::Receiver<Item<()>>,
+        out: mpsc::Sender<Item<E::Fetched>>,
+        depth: usize,
+        time: &mut Duration,
+    ) -> Result<(), FollowError> {
+        let mut running = FuturesOrdered::new();
+        let mut open = true;
+        loop {
+            tokio::select! {
+                // Keep the window full while the input lasts.
+                item = input.recv(), if open && running.len() < depth => match item {
+                    Some(item) => running.push_back(self.fetch_item(item)),
+                    None => open = false,
+                },
+                Some(done) = running.next(), if !running.is_empty() => {
+                    let (item, took) = done?;
+                    *time += took;
+                    if out.send(item).await.is_err() {
+                        return Ok(());
+                    }
+                }
+                else => return Ok(()),
+            }
+        }
+    }
+
+    /// Fetches one item's batch (marks pass through), with the time it took.
+    async fn fetch_item(
+        &self,
+        item: Item<()>,
+    ) -> Result<(Item<E::Fetched>, Duration), FollowError> {
+        let started = Instant::now();
+        Ok(match item {
+            Item::Batch(job, ()) => {
+                let fetched = self.engine.fetch(self.source, &job).await?;
+                (Item::Batch(job, fetched), started.elapsed())
+            }
+            Item::Mark(mark) => (Item::Mark(mark), Duration::ZERO),
+        })
+    }
+
+    async fn decode_stage(
+        &self,
+        mut input: mpsc::Receiver<Item<E::Fetched>>,
+        out: mpsc::Sender<Item<E::Decoded>>,
+        time: &mut Duration,
+    ) -> Result<(), FollowError> {
+        while let Some(item) = input.recv().await {
+            let item = match item {
+                Item::Batch(job, fetched) => {
+                    let started = Instant::now();
+                    let decoded = self.decode(&job, fetched).await?;
+                    *time += started.elapsed();
+                    Item::Batch(job, decoded)
+                }
+                Item::Mark(mark) => Item::Mark(mark),
+            };
+            if out.send(item).await.is_err() {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    async fn apply_stage(
+        &self,
+        mut input: mpsc::Receiver<Item<E::Decoded>>,
+        report: &mut SyncReport,
+        time: &mut Duration,
+    ) -> Result<SegmentEnd, FollowError> {
+        while let Some(item) = input.recv().await {
+            let started = Instant::now();
+            let end = self.apply_item(item, report).await;
+            *time += started.elapsed();
+            if let Some(end) = end? {
+                return Ok(end);
+            }
+        }
+        Ok(SegmentEnd::Done)
+    }
+
+    /// Depth 0: every item goes through fetch, decode and apply before the next.
+    async fn sequential(
+        &self,
+        mut input: mpsc::Receiver<Item<()>>,
+        report: &mut SyncReport,
+        times: &mut StageTimes,
+    ) -> Result<SegmentEnd, FollowError> {
+        while let Some(item) = input.recv().await {
+            let (item, took) = self.fetch_item(item).await?;
+            times.fetch += took;
+            let item = match item {
+                Item::Batch(job, fetched) => {
+                    let started = Instant::now();
+                    let decoded = self.decode(&job, fetched).await?;
+                    times.decode += started.elapsed();
+                    Item::Batch(job, decoded)
+                }
+                Item::Mark(mark) => Item::Mark(mark),
+            };
+            let started = Instant::now();
+            let end = self.apply_item(item, report).await;
+            times.apply += started.elapsed();
+            if let Some(end) = end? {
+                return Ok(end);
+            }
+        }
+        Ok(SegmentEnd::Done)
+    }
+
+    /// Decodes on a blocking thread (CPU work must not stall the fetches).
+    async fn decode(
+        &self,
+        job: &Arc<BatchJob>,
+        fetched: E::Fetched,
+    ) -> Result<E::Decoded, FollowError> {
+        let engine = self.engine.clone();
+        let job = job.clone();
+        tokio::task::spawn_blocking(move || engine.decode(&job, fetched))
+            .await
+            .map_err(|e| FollowError::Stage(e.to_string()))?
+    }
+
+    /// Applies one item with one commit; `Some` when it ends the segment.
+    async fn apply_item(
+        &self,
+        item: Item<E::Decoded>,
+        report: &mut SyncReport,
+    ) -> Result<Option<SegmentEnd>, FollowError> {
+        match item {
+            Item::Batch(job, decoded) => {
+                let audit = self
+                    .blocking(move |f| f.commit_batch(&job, decoded))
+                    .await?;
+                report.batches_applied += 1;
+                report.verdicts.add(audit.verdict, audit.batch);
+                self.judge(&audit)?;
+            }
+            Item::Mark(Mark::Finalized(log, batch)) => {
+                self.blocking(move |f| f.commit_finalized(&log, batch))
+                    .await?;
+            }
+            Item::Mark(Mark::Revert(log, keep)) => {
+                let unwound = self
+                    .blocking(move |f| {
+                        f.commit_unwind(Some(keep), Some(L1Cursor::at_log(&log)), "BlocksRevert")
+                    })
+                    .await?;
+                report.unwound += unwound;
+                return Ok(Some(SegmentEnd::Reverted));
+            }
+            Item::Mark(Mark::ChunkEnd(block)) => {
+                let mut write = StoreBatch::default();
+                L1Cursor::after_block(&block).write(&mut write);
+                self.store.commit(write)?;
+            }
+        }
+        Ok(None)
+    }
+
+    /// Runs store work on a blocking thread so the async stages keep going.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Committer<E>) -> Result<T, FollowError> + Send + 'static,
+    ) -> Result<T, FollowError> {
+        let committer = Committer {
+            engine: self.engine.clone(),
+            store: self.store.clone(),
+            accept_partial: self.options.accept_partial,
+            chain: self.chain.to_owned(),
+        };
+        tokio::task::spawn_blocking(move || work(&committer))
+            .await
+            .map_err(|e| FollowError::Stage(e.to_string()))?
+    }
+
+    /// Stops on a finding when told to.
+    fn judge(&self, audit: &BatchAudit) -> Result<(), FollowError> {
+        if audit.verdict == Verdict::Mismatch && self.options.on_mismatch == OnMismatch::Halt {
+            return Err(FollowError::Halted {
+                batch: audit.batch,
+                verdict: audit.verdict,
+            });
+        }
+        Ok(())
+    }
+
+    /// Unwinds every batch whose L1 block left the canonical chain, in one
+    /// commit, and puts the cursor back to the last batch that stayed.
+    async fn unwind_reorged(&self) -> Result<u64, FollowError> {
+        let last = self.engine.checkpoint(&self.store)?.last_batch;
+        let first = self.engine.first_unwindable();
+        let keep = last_canonical_batch(self.source, &self.store, last, first)
+            .await?
+            .or(first.checked_sub(1));
+        let cursor = match keep {
+            Some(k) => L1BatchRecord::read(&self.store, k)?.map(|r| L1Cursor::at_record(&r)),
+            None => None,
+        };
+        self.blocking(move |f| f.commit_unwind(keep, cursor, "L1 reorg"))
+            .await
+    }
+
+    /// Records why the follower stopped, so `status` reports it after the
+    /// process is gone (cleared by the next batch committed).
+    fn record_halt(&self, error: &FollowError) -> Result<(), FollowError> {
+        let mut write = StoreBatch::default();
+        halt_record(error, None).write(&mut write);
+        self.store.commit(write)?;
+        tracing::error!(chain = self.chain, %error, "follower halted; recorded in the store");
+        Ok(())
+    }
+}
+
+/// The halt record of an error, with the L1 log of its batch when known.
+fn halt_record(error: &FollowError, log: Option<&L1Log>) -> HaltRecord {
+    let tx = match error {
+        FollowError::Starknet { tx, .. }
+        | FollowError::Zksync { tx, .. }
+        | FollowError::Da { tx, .. }
+        | FollowError::OutOfSequence { tx, .. } => Some(*tx),
+        _ => log.map(|l| l.transaction_hash),
+    };
+    HaltRecord {
+        batch: error.batch(),
+        l1_block: log.map(|l| l.block_number),
+        l1_transaction: tx,
+        reason: error.to_string(),
+    }
+}
+
+/// What the blocking apply work needs (owned, so it can leave the async task).
+struct Committer<E> {
+    engine: Arc<E>,
+    store: Arc<Store>,
+    accept_partial: bool,
+    chain: String,
+}
+
+impl<E: RollupEngine> Committer<E> {
+    /// Plans the batch, judges it and commits state, audit, L1 record and cursor in one write.
+    /// Evidence against the sequencer found while planning is committed as a
+    /// MISMATCH audit naming it (with the halt record) before the error returns.
+    fn commit_batch(&self, job: &BatchJob, decoded: E::Decoded) -> Result<BatchAudit, FollowError> {
+        let plan = match self.engine.plan(&self.store, job, decoded) {
+            Ok(plan) => plan,
+            Err(error) => {
+                if let Some(check) = error.sequencer_evidence() {
+                    let claimed = crate::hexfmt::format_word(&job.claimed_root);
+                    let audit = BatchAudit::evidence(job.batch, claimed, check, error.to_string());
+                    let mut write = StoreBatch::default();
+                    audit.write(&self.store, self.accept_partial, &mut write)?;
+                    halt_record(&error, Some(&job.log)).write(&mut write);
+                    self.store.commit(write)?;
+                    log_verdict(&self.chain, &job.log, &audit);
+                }
+                return Err(error);
+            }
+        };
+        let Plan {
+            mut write,
+            computed_root,
+            claimed_root,
+            checks,
+            summary,
+        } = plan;
+        let audit = BatchAudit::judge(job.batch, Some(claimed_root), computed_root, checks);
+        audit.write(&self.store, self.accept_partial, &mut write)?;
+        let log = &job.log;
+        L1BatchRecord {
+            batch: job.batch,
+            l1_block_number: log.block_number,
+            l1_block_hash: log.block_hash,
+            l1_transaction_hash: log.transaction_hash,
+            log_index: log.log_index,
+            da_mode: summary.da_mode.unwrap_or(super::DaMode::Calldata),
+            blob_count: summary.blob_count,
+            format_version: summary.format_version,
+            l2_blocks: summary.l2_blocks,
+            contracts_touched: summary.contracts_touched,
+            storage_writes: summary.storage_writes,
+            classes_declared: summary.classes_declared,
+            executed: summary.executed,
+        }
+        .write(&mut write);
+        L1Cursor::at_log(log).write(&mut write);
+        HaltRecord::clear(&mut write);
+        self.store.commit(write)?;
+        log_verdict(&self.chain, log, &audit);
+        Ok(audit)
+    }
+
+    /// Marks batches up to `batch` final: the engine's writes, their L1 records and the cursor.
+    fn commit_finalized(&self, log: &L1Log, batch: u64) -> Result<(), FollowError> {
+        let mut write = self.engine.finalize(&self.store, batch)?;
+        let last = self.engine.checkpoint(&self.store)?.last_batch;
+        let mut n = last.map_or(0, |l| l.min(batch));
+        while let Some(mut record) = L1BatchRecord::read(&self.store, n)? {
+            if record.executed != Some(false) {
+                break;
+            }
+            record.executed = Some(true);
+            record.write(&mut write);
+            match n.checked_sub(1) {
+                Some(previous) => n = previous,
+                None => break,
+            }
+        }
+        L1Cursor::at_log(log).write(&mut write);
+        self.store.commit(write)?;
+        Ok(())
+    }
+
+    /// Removes every batch above `keep` — state, audits, L1 records — and
+    /// sets the cursor (`None`: removed), in one commit; returns how many went.
+    fn commit_unwind(
+        &self,
+        keep: Option<u64>,
+        cursor: Option<L1Cursor>,
+        why: &str,
+    ) -> Result<u64, FollowError> {
+        let last = self.engine.checkpoint(&self.store)?.last_batch;
+        let first_undone = keep.map_or(0, |k| k + 1);
+        let unwound = last.map_or(0, |l| (l + 1).saturating_sub(first_undone));
+        let mut write = if unwound > 0 {
+            self.engine.unwind(&self.store, keep)?
+        } else {
+            StoreBatch::default()
+        };
+        BatchAudit::unwind(&self.store, keep, &mut write)?;
+        // L1 records above `keep`, found by scanning (some may belong to
+        // batches whose state a crash already removed).
+        let mut start = keys::l1_batch(first_undone);
+        loop {
+            let chunk = self.store.scan_from(Column::Meta, &start, 256)?;
+            let full = chunk.len() == 256;
+            let mut records = chunk
+                .into_iter()
+                .take_while(|(k, _)| k.starts_with(keys::L1_BATCH_PREFIX))
+                .peekable();
+            if records.peek().is_none() {
+                break;
+            }
+            for (key, _) in records {
+                // The successor of a fixed-width key.
+                start = [key.as_slice(), &[0]].concat();
+                write.delete(Column::Meta, key);
+            }
+            if !full {
+                break;
+            }
+        }
+        match &cursor {
+            Some(c) => c.write(&mut write),
+            None => write.delete(Column::Meta, keys::L1_CURSOR),
+        }
+        self.store.commit(write)?;
+        if unwound > 0 {
+            tracing::warn!(chain = %self.chain, unwound, kept = ?keep, "{why}: unwound batches");
+        }
+        Ok(unwound)
+    }
+}
+
+/// Logs a batch's verdict: loudly when it is a finding.
+fn log_verdict(chain: &str, log: &L1Log, audit: &BatchAudit) {
+    match audit.verdict {
+        Verdict::Mismatch => tracing::error!(
+            chain, batch = audit.batch, l1_block = log.block_number, tx = %log.transaction_hash,
+            claimed = ?audit.claimed_root, computed = %audit.computed_root,
+            failed = ?audit.failed_checks(),
+            "FINDING: batch does not match what L1 accepted"
+        ),
+        Verdict::Partial => tracing::warn!(
+            chain, batch = audit.batch, l1_block = log.block_number,
+            skipped = ?audit.skipped_checks(),
+            "batch root matches, but some binding checks could not run (PARTIAL)"
+        ),
+        _ => tracing::info!(
+            chain, batch = audit.batch, l1_block = log.block_number,
+            root = %audit.computed_root, "batch applied"
+        ),
+    }
+}
