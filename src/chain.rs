@@ -72,6 +72,17 @@ pub struct FormatVersion {
 }
 
 impl ChainConfig {
+    /// The L1 contracts whose calls the follower reads: a transaction it uses
+    /// must call one of them (see `l1::verify::VerifiedBlock::transaction`).
+    pub fn l1_contracts(&self) -> Vec<Address> {
+        let starknet = self
+            .starknet
+            .iter()
+            .flat_map(|s| std::iter::once(s.core_contract).chain(s.memory_page_registry));
+        let zksync = self.zksync.iter().map(|z| z.diamond_proxy);
+        starknet.chain(zksync).collect()
+    }
+
     /// The compressed DA layout in force at `l1_block` according to the
     /// version table. v0.13.3 and v0.13.4 share one wire format, so when the
     /// data alone cannot tell them apart (no write to the alias contract) the

@@ -6,76 +6,35 @@
 //! anvil comes from `scripts/install-anvil.sh` (or `ZKREPLAY_ANVIL`).
 
 use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use alloy_primitives::{Address, B256, Bytes, keccak256};
+use tokio::sync::watch;
+use zkreplay::audit::{BatchAudit, HaltRecord};
 use zkreplay::blob::BYTES_PER_BLOB;
+use zkreplay::chain::ChainConfig;
+use zkreplay::cli::devnet::plan;
+use zkreplay::cli::follow::{FollowedL1, verified_l1};
+use zkreplay::devnet::anvil::Anvil;
+use zkreplay::devnet::run::run as run_devnet;
+use zkreplay::follow::run::{last_applied_batch, run as follow_run};
+use zkreplay::follow::{FollowError, FollowOptions, FollowStatus, L1BatchRecord, L1Cursor};
 use zkreplay::l1::beacon::BeaconBlockId;
 use zkreplay::l1::client::{L1Endpoints, RpcL1};
 use zkreplay::l1::fault_proxy::{FaultConfig, FaultKind, FaultProxy, Lie};
 use zkreplay::l1::quorum::QuorumL1;
 use zkreplay::l1::submit::{Devnet, SidecarFormat};
-use zkreplay::l1::verified::{VerifiedL1, VerifyLevel, VerifyOptions};
+use zkreplay::l1::verified::{L1VerifyArgs, VerifiedL1, VerifyLevel, VerifyOptions};
 use zkreplay::l1::verify::VerifyError;
 use zkreplay::l1::{BlockTag, L1Error, L1Source, LogFilter};
 use zkreplay::store::Store;
 
-/// An anvil process on a free port, killed on drop.
-struct Anvil {
-    child: Child,
-    url: String,
-}
-
-impl Anvil {
-    fn spawn() -> Anvil {
-        let binary = std::env::var_os("ZKREPLAY_ANVIL")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| {
-                PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                    .join(zkreplay::devnet::anvil::INSTALLED_PATH)
-            });
-        assert!(
-            binary.is_file(),
-            "anvil not found at {}: run scripts/install-anvil.sh or set ZKREPLAY_ANVIL",
-            binary.display()
-        );
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
-        let child = Command::new(&binary)
-            .args([
-                "--port",
-                &port.to_string(),
-                "--host",
-                "127.0.0.1",
-                "--silent",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn anvil");
-        let anvil = Anvil {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-        };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "anvil did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        anvil
-    }
-}
-
-impl Drop for Anvil {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// anvil on a free port, killed on drop.
+fn spawn_anvil() -> Anvil {
+    Anvil::start(Path::new(env!("CARGO_MANIFEST_DIR")))
+        .unwrap_or_else(|e| panic!("{e} (scripts/install-anvil.sh installs it)"))
 }
 
 /// A deterministic blob: 4096 elements with a zero top byte (so each is below the BLS modulus).
@@ -166,7 +125,7 @@ async fn client(rpc_url: &str, beacon_url: Option<&str>, store: Option<Arc<Store
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chain_id_blocks_and_tags() {
-    let anvil = Anvil::spawn();
+    let anvil = spawn_anvil();
     let devnet = Devnet::connect(&anvil.url).unwrap();
     for _ in 0..3 {
         devnet.mine().await.unwrap();
@@ -200,7 +159,7 @@ async fn chain_id_blocks_and_tags() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn blob_transaction_round_trip_and_local_archive() {
-    let anvil = Anvil::spawn();
+    let anvil = spawn_anvil();
     let scenario = scenario(&anvil, 0).await;
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(Store::open(dir.path(), "test").unwrap());
@@ -268,7 +227,7 @@ async fn blob_transaction_round_trip_and_local_archive() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logs_in_order_with_range_splitting_and_eth_call() {
-    let anvil = Anvil::spawn();
+    let anvil = spawn_anvil();
     let scenario = scenario(&anvil, 12).await;
     let l1 = client(&anvil.url, None, None).await;
     let latest = l1.block_by_tag(BlockTag::Latest).await.unwrap().number;
@@ -319,7 +278,7 @@ async fn logs_in_order_with_range_splitting_and_eth_call() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_call_survives_thirty_percent_faults() {
-    let anvil = Anvil::spawn();
+    let anvil = spawn_anvil();
     let scenario = scenario(&anvil, 6).await;
     let direct = client(&anvil.url, Some(&anvil.url), None).await;
     let (proxy, handle) = FaultProxy::start(
@@ -463,7 +422,7 @@ fn unverified(error: L1Error) -> VerifyError {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verified_source_proves_honest_answers_at_every_level() {
-    let anvil = Anvil::spawn();
+    let anvil = spawn_anvil();
     let (scenario, failed) = lying_scenario(&anvil).await;
     let direct = client(&anvil.url, None, None).await;
     let head = direct.block_by_tag(BlockTag::Latest).await.unwrap();
@@ -539,7 +498,7 @@ async fn verified_source_proves_honest_answers_at_every_level() {
 /// naming what did not verify, and passes unnoticed with verification off.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_lie_of_a_node_is_refused() {
-    let anvil = Anvil::spawn();
+    let anvil = spawn_anvil();
     let (scenario, failed) = lying_scenario(&anvil).await;
     let direct = client(&anvil.url, None, None).await;
     let head = direct.block_by_tag(BlockTag::Latest).await.unwrap();
@@ -607,24 +566,258 @@ async fn every_lie_of_a_node_is_refused() {
     scenario.devnet.mine().await.unwrap();
     scenario.devnet.mine().await.unwrap();
     let error = l1
-        .block_by_tag(BlockTag::Latest)
+        .logs(&logger_filter(head.number + 2))
         .await
         .map_err(unverified)
         .expect_err("fork was not caught");
     eprintln!("fork: {error}");
     assert!(matches!(error, VerifyError::ParentHash { .. }), "{error}");
+    // The `finalized` tag (two blocks behind here) now names a forked block
+    // the verified chain contradicts: refused, never taken for a reorg.
+    let error = l1
+        .block_by_tag(BlockTag::Finalized)
+        .await
+        .map_err(unverified)
+        .expect_err("forked finalized block was not caught");
+    assert!(matches!(error, VerifyError::NotOnChain { .. }), "{error}");
+    // `latest` may reorg: above the newest checkpoint a fork is
+    // indistinguishable from a reorg (only descent is proved there), so the
+    // source chains again from the checkpoint, as documented.
+    let forked = l1.block_by_tag(BlockTag::Latest).await.unwrap();
+    let real = direct.block_by_tag(BlockTag::Latest).await.unwrap();
+    assert_eq!(forked.number, real.number);
+    assert_ne!(forked.hash, real.hash);
     handle.set_lie(None);
-    // The honest chain still verifies on the same source.
+    // The honest chain is back: followed the same way, back to the real blocks.
+    assert_eq!(l1.block_by_tag(BlockTag::Latest).await.unwrap(), real);
     assert_eq!(
-        l1.block_by_tag(BlockTag::Latest).await.unwrap(),
-        direct.block_by_tag(BlockTag::Latest).await.unwrap()
+        l1.block_by_number(head.number - 1).await.unwrap(),
+        direct.block_by_number(head.number - 1).await.unwrap()
     );
+}
+
+/// The whole follower (`follow::run::run` over the source `zkreplay follow`
+/// builds) replaying the devnet through the lying proxy. Honest, it ends
+/// exactly where the unverified replay straight from anvil does. With each
+/// lie it halts on an error naming what did not verify, recorded in the
+/// store, and nothing from the lie was used: every audit and L1 record the
+/// store holds is the honest replay's (no MATCH, no verified pointer, no
+/// state from a forged answer). The devnet's simulator is test support: this
+/// proves the plumbing; the proofs themselves are checked on real mainnet
+/// data in `tests/l1_verify.rs`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_follower_halts_on_a_lying_node_before_using_its_answers() {
+    let anvil = spawn_anvil();
+    let dir = tempfile::tempdir().unwrap();
+    let outcome = run_devnet(&anvil.url, &dir.path().join("devnet"), plan(5, 6, 6, &[]))
+        .await
+        .unwrap();
+    let direct = client(&anvil.url, None, None).await;
+    let finalized = direct
+        .block_by_number(outcome.finalized_block)
+        .await
+        .unwrap()
+        .unwrap();
+    let (proxy, handle) = FaultProxy::start(&anvil.url, FaultConfig::default())
+        .await
+        .unwrap();
+    let proxied = format!("http://{proxy}");
+    let trusted = Some(finalized.hash);
+    for path in [&outcome.starknet_config, &outcome.zksync_config] {
+        let config = ChainConfig::load(path).unwrap();
+        let data = |what: &str| dir.path().join(what).join(&config.name);
+
+        // The old path: RpcL1 straight from anvil, nothing proved.
+        let started = Instant::now();
+        let store = open_store(&data("reference"), &config);
+        let rpc = devnet_rpc(&anvil.url, &config, &store).await;
+        follow_to(&rpc, &store, &config, finalized.number)
+            .await
+            .unwrap();
+        let unverified_time = started.elapsed();
+        let reference = Replay::read(&store, &config);
+        drop(store);
+        assert!(
+            reference.verified.is_some(),
+            "{}: nothing replayed",
+            config.name
+        );
+
+        // Proved, straight from anvil (the cost of verification) and through
+        // the proxy while it tells no lie (same result).
+        let started = Instant::now();
+        let (store, l1) = verified_follower(&anvil.url, &config, &data("verified"), trusted).await;
+        follow_to(&l1, &store, &config, finalized.number)
+            .await
+            .unwrap();
+        let verified_time = started.elapsed();
+        assert_eq!(Replay::read(&store, &config), reference, "{}", config.name);
+        let stats = l1.stats();
+        let batches = reference.audits.len() as u64;
+        eprintln!(
+            "{}: {batches} batches; unverified {:.0} ms, verified (full) {:.0} ms ({:+.0}%); {stats:?}; per batch {:.1} blocks, {:.0} bytes, {:.0} µs of proofs",
+            config.name,
+            unverified_time.as_secs_f64() * 1e3,
+            verified_time.as_secs_f64() * 1e3,
+            100.0 * (verified_time.as_secs_f64() / unverified_time.as_secs_f64() - 1.0),
+            stats.blocks as f64 / batches as f64,
+            stats.block_bytes as f64 / batches as f64,
+            stats.proof_micros as f64 / batches as f64,
+        );
+        let (store, l1) =
+            verified_follower(&proxied, &config, &data("honest-proxy"), trusted).await;
+        follow_to(&l1, &store, &config, finalized.number)
+            .await
+            .unwrap();
+        assert_eq!(
+            Replay::read(&store, &config),
+            reference,
+            "{} via the proxy",
+            config.name
+        );
+        drop(store);
+
+        let first = reference
+            .records
+            .iter()
+            .flatten()
+            .next()
+            .expect("a batch from L1")
+            .clone();
+        let lies = [
+            Lie::ForgeLog,
+            Lie::DropLog,
+            Lie::SwapCalldata {
+                tx: first.l1_transaction_hash,
+            },
+            Lie::AlterReceipt,
+            Lie::ForeignHeader {
+                number: first.l1_block_number,
+            },
+            Lie::ForkFrom {
+                number: first.l1_block_number,
+            },
+        ];
+        for (i, lie) in lies.into_iter().enumerate() {
+            let told = handle.counts().lies;
+            let (store, l1) =
+                verified_follower(&proxied, &config, &data(&format!("lie-{i}")), trusted).await;
+            handle.set_lie(Some(lie));
+            let result = follow_to(&l1, &store, &config, finalized.number).await;
+            handle.set_lie(None);
+            let error = result.expect_err(&format!("{}: {lie:?} was not caught", config.name));
+            eprintln!("{}: {lie:?}: {error}", config.name);
+            assert!(
+                matches!(error, FollowError::L1(L1Error::Unverified(_))),
+                "{lie:?}: {error}"
+            );
+            assert!(!error.is_transient(), "{lie:?} must halt, not be retried");
+            assert!(handle.counts().lies > told, "{lie:?} was never told");
+            let halt = HaltRecord::read(&store)
+                .unwrap()
+                .expect("the halt is recorded");
+            assert!(halt.reason.contains("did not verify"), "{halt:?}");
+            let replay = Replay::read(&store, &config);
+            assert!(
+                reference.audits.starts_with(&replay.audits),
+                "{lie:?}: an audit differs from the honest replay's: {:?}",
+                replay.audits
+            );
+            assert!(
+                reference.records.starts_with(&replay.records),
+                "{lie:?}: {:?}",
+                replay.records
+            );
+            assert!(replay.verified <= reference.verified, "{lie:?}");
+            assert!(
+                replay.audits.len() < reference.audits.len(),
+                "{lie:?}: the follower got past the lie"
+            );
+        }
+    }
+}
+
+/// What two replays of the same L1 history must agree on.
+#[derive(Debug, PartialEq)]
+struct Replay {
+    audits: Vec<BatchAudit>,
+    records: Vec<Option<L1BatchRecord>>,
+    verified: Option<u64>,
+    cursor: Option<L1Cursor>,
+}
+
+impl Replay {
+    fn read(store: &Store, config: &ChainConfig) -> Self {
+        let last = last_applied_batch(store, config.rollup).unwrap();
+        let batches = last.map_or(0..0, |last| 0..last + 1);
+        Replay {
+            audits: batches
+                .clone()
+                .filter_map(|n| BatchAudit::read(store, n).unwrap())
+                .collect(),
+            records: batches
+                .map(|n| L1BatchRecord::read(store, n).unwrap())
+                .collect(),
+            verified: BatchAudit::verified_batch(store).unwrap(),
+            cursor: L1Cursor::read(store).unwrap(),
+        }
+    }
+}
+
+fn open_store(dir: &Path, config: &ChainConfig) -> Arc<Store> {
+    Arc::new(Store::open(dir, &config.name).unwrap())
+}
+
+async fn devnet_rpc(url: &str, config: &ChainConfig, store: &Arc<Store>) -> RpcL1 {
+    let mut endpoints = L1Endpoints::devnet(url);
+    endpoints.max_log_range = config.log_range;
+    RpcL1::connect(endpoints, Some(store.clone()))
+        .await
+        .unwrap()
+}
+
+/// A store and the source `zkreplay follow --l1-verify full` reads through.
+async fn verified_follower(
+    url: &str,
+    config: &ChainConfig,
+    dir: &Path,
+    checkpoint: Option<B256>,
+) -> (Arc<Store>, FollowedL1) {
+    let store = open_store(dir, config);
+    let rpc = devnet_rpc(url, config, &store).await;
+    let args = L1VerifyArgs {
+        checkpoint,
+        ..L1VerifyArgs::default()
+    };
+    let l1 = verified_l1(vec![rpc], config, &args).await.unwrap();
+    (store, l1)
+}
+
+/// Runs the follower up to `to_block` (a minute at most: a lie that were
+/// retried instead of halting would hang here).
+async fn follow_to<S: L1Source>(
+    source: &S,
+    store: &Arc<Store>,
+    config: &ChainConfig,
+    to_block: u64,
+) -> Result<(), FollowError> {
+    let options = FollowOptions {
+        to_block: Some(to_block),
+        poll_interval: Duration::from_millis(50),
+        ..FollowOptions::default()
+    };
+    let (_stop, shutdown) = watch::channel(false);
+    let status = FollowStatus::new(config.name.clone());
+    let run = follow_run(source, store, config, &options, &status, shutdown);
+    tokio::time::timeout(Duration::from_secs(60), run)
+        .await
+        .expect("the follower neither finished nor halted within a minute")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_quorum_reports_disagreement() {
-    let first = Anvil::spawn();
-    let second = Anvil::spawn();
+    let first = spawn_anvil();
+    let second = spawn_anvil();
     Devnet::connect(&first.url).unwrap().mine().await.unwrap();
     let quorum = QuorumL1::new(vec![
         client(&first.url, None, None).await,

@@ -43,7 +43,7 @@ pub enum FaultKind {
 /// A lie told in JSON-RPC answers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Lie {
-    /// `eth_getLogs`: the first log's data has a byte flipped.
+    /// `eth_getLogs`: the first log's data (its last topic if it has no data) has a byte flipped.
     ForgeLog,
     /// `eth_getLogs`: the first log is left out.
     DropLog,
@@ -345,7 +345,14 @@ async fn tell(state: &ProxyState, lie: Lie, request: &Value, answer: &mut Value)
         };
         told |= match (lie, method) {
             (Lie::ForgeLog, "eth_getLogs") => match result.get_mut(0) {
-                Some(log) => flip_hex_byte(&mut log["data"]),
+                // Events with every field indexed (ZKsync's) have no data: forge a topic.
+                Some(log) => {
+                    flip_hex_byte(&mut log["data"])
+                        || log["topics"]
+                            .as_array_mut()
+                            .and_then(|topics| topics.last_mut())
+                            .is_some_and(flip_hex_byte)
+                }
                 None => false,
             },
             (Lie::DropLog, "eth_getLogs") => match result.as_array_mut() {

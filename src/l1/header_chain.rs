@@ -199,6 +199,13 @@ impl HeaderChain {
         self.accept_unknown_or_equal(header, hash)
     }
 
+    /// The highest checkpoint: blocks above it are proved only to descend from it.
+    pub fn newest_checkpoint(&self) -> Option<L1Checkpoint> {
+        self.checkpoints
+            .last_key_value()
+            .map(|(&number, &hash)| L1Checkpoint { number, hash })
+    }
+
     /// Forgets links above `number` (after an unwind on `safe`/`latest`);
     /// checkpoints stay.
     pub fn forget_above(&mut self, number: u64) {

@@ -66,6 +66,17 @@ pub struct L1VerifyArgs {
     pub cache_blocks: usize,
 }
 
+impl Default for L1VerifyArgs {
+    /// What the flags default to.
+    fn default() -> Self {
+        Self {
+            level: VerifyLevel::Full,
+            checkpoint: None,
+            cache_blocks: 64,
+        }
+    }
+}
+
 /// Settings of a [`VerifiedL1`].
 #[derive(Clone, Debug)]
 pub struct VerifyOptions {
@@ -165,6 +176,17 @@ impl<S: L1Source> VerifiedL1<S> {
         let block = self.inner.block_by_tag(tag).await?;
         tracing::warn!(number = block.number, hash = %block.hash, ?tag, "no --l1-checkpoint: trusting the endpoint's block as the checkpoint");
         self.add_checkpoint(block.hash).await
+    }
+
+    /// Anchors the header chain: on the user's `checkpoint` when given,
+    /// otherwise on the block the endpoint (every endpoint of a quorum) calls
+    /// finalized now. Nothing to do at level `off`.
+    pub async fn anchor(&self, checkpoint: Option<B256>) -> Result<Option<L1Checkpoint>, L1Error> {
+        match (self.options.level, checkpoint) {
+            (VerifyLevel::Off, _) => Ok(None),
+            (_, Some(hash)) => self.add_checkpoint(hash).await.map(Some),
+            (_, None) => self.trust_tag(BlockTag::Finalized).await.map(Some),
+        }
     }
 
     /// Forgets verified blocks above `number`: call after unwinding a reorg
@@ -427,7 +449,27 @@ impl<S: L1Source> L1Source for VerifiedL1<S> {
         if self.options.level == VerifyLevel::Off {
             return Ok(block);
         }
-        Ok(self.on_chain(block.number, block.hash).await?.block())
+        match self.on_chain(block.number, block.hash).await {
+            // Above the newest checkpoint `safe` and `latest` blocks may be
+            // reorged: a head off the links verified so far is a reorg there,
+            // not a lie (only descent from the checkpoint is proved, so
+            // nothing stronger is lost). Forget those links and chain again;
+            // the follower then sees the reorg through `block_by_number`.
+            Err(L1Error::Unverified(
+                VerifyError::ParentHash { .. } | VerifyError::NotOnChain { .. },
+            )) if tag != BlockTag::Finalized => {
+                let Some(top) = self.chain().newest_checkpoint() else {
+                    return Err(VerifyError::NoCheckpoint {
+                        number: block.number,
+                    }
+                    .into());
+                };
+                tracing::warn!(number = block.number, hash = %block.hash, ?tag, "L1 head is off the verified links: a reorg above the checkpoint; chaining again");
+                self.forget_above(top.number);
+                Ok(self.on_chain(block.number, block.hash).await?.block())
+            }
+            other => Ok(other?.block()),
+        }
     }
 
     async fn block_by_number(&self, number: u64) -> Result<Option<L1Block>, L1Error> {
