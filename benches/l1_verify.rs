@@ -7,7 +7,8 @@
 
 use std::path::Path;
 
-use alloy_primitives::b256;
+use alloy_eips::eip2718::Encodable2718;
+use alloy_primitives::{b256, keccak256};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use zkreplay::l1::RawBlock;
 use zkreplay::l1::verify::{VerifiedBlock, receipt_from_rpc};
@@ -56,6 +57,21 @@ fn bench(c: &mut Criterion) {
                 BatchSize::SmallInput,
             )
         },
+    );
+    // The floor: one keccak-256 pass over the bytes proved. A proof hashes
+    // every transaction and receipt into its trie and every transaction
+    // again for its hash, so it cannot be faster than this.
+    let mut rlp = Vec::with_capacity(verified.encoded_len());
+    alloy_rlp::Encodable::encode(verified.header(), &mut rlp);
+    for tx in &raw.transactions {
+        tx.encode_2718(&mut rlp);
+    }
+    for receipt in &receipts {
+        receipt.encode_2718(&mut rlp);
+    }
+    group.bench_function(
+        "block 19299001: one keccak-256 pass over the proved RLP",
+        |b| b.iter(|| keccak256(std::hint::black_box(&rlp))),
     );
     group.bench_function("block 19299001: parse JSON + prove", |b| {
         b.iter(|| {
