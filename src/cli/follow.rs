@@ -202,6 +202,17 @@ pub async fn run_all(prepared: Vec<Prepared>, options: FollowOptions) -> anyhow:
                 &p.source, &p.store, &p.config, &options, &p.status, shutdown,
             )
             .await;
+            let proved = p.source.stats();
+            tracing::info!(
+                chain = %p.config.name,
+                level = ?p.source.level(),
+                headers = proved.headers,
+                blocks = proved.blocks,
+                block_bytes = proved.block_bytes,
+                proof_ms = proved.proof_micros / 1000,
+                cache_hits = proved.cache_hits,
+                "L1 answers proved"
+            );
             (p.config.name, result)
         }));
     }
