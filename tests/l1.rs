@@ -844,3 +844,127 @@ async fn a_quorum_reports_disagreement() {
     // Proved answers come from the first endpoint that answers.
     assert!(split.block_by_number(1).await.unwrap().is_some());
 }
+
+/// An L1 reorg under `--l1-tag latest`, seen by one long-lived verified
+/// source (as in a running `zkreplay follow`): the links it verified above
+/// the checkpoint are orphaned, its `latest` head no longer descends from
+/// them, and it must chain again from the checkpoint so the follower sees the
+/// reorg and unwinds, instead of halting as if the node lied. The checkpoint
+/// is a block before the fork (finality on anvil is only two blocks deep).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reorg_under_latest_is_unwound_through_the_verified_source() {
+    use zkreplay::devnet::run::{generate, install_stand_ins, submit_all, write_configs};
+    use zkreplay::follow::run::status_last;
+
+    let anvil = spawn_anvil();
+    let dir = tempfile::tempdir().unwrap();
+    let plan = plan(5, 6, 6, &[]);
+    let generated = {
+        let plan = plan.clone();
+        tokio::task::spawn_blocking(move || generate(&plan))
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    let devnet = Devnet::connect(&anvil.url).unwrap();
+    install_stand_ins(&devnet, &plan).await.unwrap();
+    let first_block = devnet.rpc().block_number().await.unwrap() + 1;
+    let (_, mut starts) = submit_all(&devnet, &generated, 0, 3).await.unwrap();
+    let checkpoint = client(&anvil.url, None, None)
+        .await
+        .block_by_tag(BlockTag::Latest)
+        .await
+        .unwrap();
+    let snapshot = devnet.snapshot().await.unwrap();
+    let (_, later) = submit_all(&devnet, &generated, 3, usize::MAX)
+        .await
+        .unwrap();
+    let orphaned_head = devnet.rpc().block_number().await.unwrap();
+    starts.extend(later.iter().copied());
+    let (sn, zk) = write_configs(
+        &dir.path().join("devnet"),
+        &plan,
+        &generated,
+        first_block,
+        &starts,
+    )
+    .unwrap();
+    let latest = |to_block| FollowOptions {
+        tag: BlockTag::Latest,
+        to_block: Some(to_block),
+        poll_interval: Duration::from_millis(50),
+        ..FollowOptions::default()
+    };
+    let mut followers = Vec::new();
+    for path in [sn, zk] {
+        let config = ChainConfig::load(&path).unwrap();
+        let (store, l1) = verified_follower(
+            &anvil.url,
+            &config,
+            &dir.path().join(&config.name),
+            Some(checkpoint.hash),
+        )
+        .await;
+        let (_stop, shutdown) = watch::channel(false);
+        let status = FollowStatus::new(config.name.clone());
+        follow_run(
+            &l1,
+            &store,
+            &config,
+            &latest(orphaned_head),
+            &status,
+            shutdown,
+        )
+        .await
+        .unwrap();
+        followers.push((config, store, l1));
+    }
+
+    assert!(devnet.revert(snapshot).await.unwrap());
+    let devnet = Devnet::connect(&anvil.url).unwrap();
+    devnet.mine().await.unwrap();
+    submit_all(&devnet, &generated, 3, usize::MAX)
+        .await
+        .unwrap();
+    let new_head = devnet.rpc().block_number().await.unwrap();
+    let direct = client(&anvil.url, None, None).await;
+    for (config, store, l1) in &followers {
+        let (_stop, shutdown) = watch::channel(false);
+        let status = FollowStatus::new(config.name.clone());
+        follow_run(l1, store, config, &latest(new_head), &status, shutdown)
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", config.name));
+        assert!(
+            status.unwound() > 0,
+            "{}: the reorg was not unwound",
+            config.name
+        );
+        let list = match config.rollup {
+            zkreplay::chain::RollupKind::Starknet => &generated.starknet,
+            zkreplay::chain::RollupKind::Zksync => &generated.zksync,
+        };
+        let last = status_last(store, config).unwrap().unwrap();
+        for batch in list {
+            // Starknet batches are numbered from 0 in replay order.
+            let n = match config.rollup {
+                zkreplay::chain::RollupKind::Starknet => batch.number - 1,
+                zkreplay::chain::RollupKind::Zksync => batch.number,
+            };
+            assert!(n <= last, "{}: batch {n} missing", config.name);
+            let audit = BatchAudit::read(store, n).unwrap().unwrap();
+            assert_eq!(
+                audit.computed_root,
+                zkreplay::hexfmt::format_word(&batch.expected_root),
+                "{} {n}",
+                config.name
+            );
+            let record = L1BatchRecord::read(store, n).unwrap().unwrap();
+            let canonical = direct
+                .block_by_number(record.l1_block_number)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(record.l1_block_hash, canonical.hash, "{} {n}", config.name);
+        }
+    }
+}
