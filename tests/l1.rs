@@ -18,7 +18,6 @@ use zkreplay::chain::ChainConfig;
 use zkreplay::cli::devnet::plan;
 use zkreplay::cli::follow::{FollowedL1, verified_l1};
 use zkreplay::devnet::anvil::Anvil;
-use zkreplay::devnet::run::run as run_devnet;
 use zkreplay::follow::run::{last_applied_batch, run as follow_run};
 use zkreplay::follow::{FollowError, FollowOptions, FollowStatus, L1BatchRecord, L1Cursor};
 use zkreplay::l1::beacon::BeaconBlockId;
@@ -607,23 +606,76 @@ async fn every_lie_of_a_node_is_refused() {
 /// data in `tests/l1_verify.rs`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_follower_halts_on_a_lying_node_before_using_its_answers() {
+    use zkreplay::devnet::run::{generate, install_stand_ins, submit_all, write_configs};
+
     let anvil = spawn_anvil();
     let dir = tempfile::tempdir().unwrap();
-    let outcome = run_devnet(&anvil.url, &dir.path().join("devnet"), plan(5, 6, 6, &[]))
+    let plan = plan(5, 6, 6, &[]);
+    let generated = {
+        let plan = plan.clone();
+        tokio::task::spawn_blocking(move || generate(&plan))
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    let devnet = Devnet::connect(&anvil.url).unwrap();
+    install_stand_ins(&devnet, &plan).await.unwrap();
+    devnet
+        .set_code(REVERTER, hex::decode("5f5ffd").unwrap().into())
         .await
         .unwrap();
+    let first_block = devnet.rpc().block_number().await.unwrap() + 1;
+    // A failed transaction in the block of the first batch transaction (a
+    // Starknet one), for the lie that reports it successful.
+    devnet.set_automine(false).await.unwrap();
+    let failed = devnet
+        .send_pending(REVERTER, Bytes::from_static(b"fail"), 100_000)
+        .await
+        .unwrap();
+    // Once the first batch transaction waits beside it, mine both in one
+    // block and let the rest mine as they come.
+    let first_together = async {
+        while pending_transactions(&anvil.url).await < 2 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        devnet.mine().await.unwrap();
+        devnet.set_automine(true).await.unwrap();
+    };
+    let (submitted, ()) = tokio::join!(
+        submit_all(&devnet, &generated, 0, usize::MAX),
+        first_together
+    );
+    let (_, starts) = submitted.unwrap();
+    let (starknet_config, zksync_config) = write_configs(
+        &dir.path().join("devnet"),
+        &plan,
+        &generated,
+        first_block,
+        &starts,
+    )
+    .unwrap();
+    // Two more blocks put the last batch under the `finalized` tag (anvil: two blocks behind).
+    devnet.mine().await.unwrap();
+    devnet.mine().await.unwrap();
     let direct = client(&anvil.url, None, None).await;
-    let finalized = direct
-        .block_by_number(outcome.finalized_block)
+    let finalized = direct.block_by_tag(BlockTag::Finalized).await.unwrap();
+    let failed_block = direct
+        .transaction(failed)
         .await
         .unwrap()
-        .unwrap();
+        .unwrap()
+        .block_number;
+    assert_eq!(
+        failed_block,
+        Some(first_block),
+        "the failed transaction shares the first batch's block"
+    );
     let (proxy, handle) = FaultProxy::start(&anvil.url, FaultConfig::default())
         .await
         .unwrap();
     let proxied = format!("http://{proxy}");
     let trusted = Some(finalized.hash);
-    for path in [&outcome.starknet_config, &outcome.zksync_config] {
+    for path in [&starknet_config, &zksync_config] {
         let config = ChainConfig::load(path).unwrap();
         let data = |what: &str| dir.path().join(what).join(&config.name);
 
@@ -684,7 +736,7 @@ async fn the_follower_halts_on_a_lying_node_before_using_its_answers() {
             .next()
             .expect("a batch from L1")
             .clone();
-        let lies = [
+        let mut lies = vec![
             Lie::ForgeLog,
             Lie::DropLog,
             Lie::SwapCalldata {
@@ -698,6 +750,12 @@ async fn the_follower_halts_on_a_lying_node_before_using_its_answers() {
                 number: first.l1_block_number,
             },
         ];
+        // Only a block the follower proves whole can show the failed
+        // transaction: it shares the first Starknet transaction's block (a
+        // memory page or the state update), which holds no ZKsync log.
+        if config.rollup == zkreplay::chain::RollupKind::Starknet {
+            lies.push(Lie::FailedAsSuccess);
+        }
         for (i, lie) in lies.into_iter().enumerate() {
             let told = handle.counts().lies;
             let (store, l1) =
@@ -735,6 +793,26 @@ async fn the_follower_halts_on_a_lying_node_before_using_its_answers() {
             );
         }
     }
+}
+
+/// Transactions waiting in the node's pending block.
+async fn pending_transactions(url: &str) -> u64 {
+    let answer: serde_json::Value = reqwest::Client::new()
+        .post(url)
+        .json(&serde_json::json!({
+            "jsonrpc": "2.0", "id": 1,
+            "method": "eth_getBlockTransactionCountByNumber", "params": ["pending"]
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    answer["result"]
+        .as_str()
+        .and_then(|n| u64::from_str_radix(n.trim_start_matches("0x"), 16).ok())
+        .unwrap_or(0)
 }
 
 /// What two replays of the same L1 history must agree on.

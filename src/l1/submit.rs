@@ -130,6 +130,35 @@ impl Devnet {
         self.raw("evm_revert", (snapshot,)).await
     }
 
+    /// `evm_setAutomine`: whether each transaction is mined as it arrives.
+    /// Turned back on, the next transaction is mined with every one pending.
+    pub async fn set_automine(&self, on: bool) -> Result<(), L1Error> {
+        self.raw::<_, serde_json::Value>("evm_setAutomine", (on,))
+            .await
+            .map(drop)
+    }
+
+    /// Sends `input` to `to` with a fixed gas limit and returns its hash
+    /// without waiting for it to be mined (with automine off, it waits in
+    /// the pool for the next block).
+    pub async fn send_pending(
+        &self,
+        to: Address,
+        input: Bytes,
+        gas_limit: u64,
+    ) -> Result<B256, L1Error> {
+        let request = TransactionRequest::default()
+            .with_to(to)
+            .with_input(input)
+            .with_gas_limit(gas_limit);
+        let pending = self
+            .provider
+            .send_transaction(request)
+            .await
+            .map_err(devnet)?;
+        Ok(*pending.tx_hash())
+    }
+
     /// `evm_mine`: mines one empty block.
     pub async fn mine(&self) -> Result<(), L1Error> {
         self.raw::<_, serde_json::Value>("evm_mine", ())
