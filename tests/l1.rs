@@ -606,20 +606,11 @@ async fn every_lie_of_a_node_is_refused() {
 /// data in `tests/l1_verify.rs`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_follower_halts_on_a_lying_node_before_using_its_answers() {
-    use zkreplay::devnet::run::{generate, install_stand_ins, submit_all, write_configs};
+    use zkreplay::devnet::run::{submit_all, write_configs};
 
     let anvil = spawn_anvil();
     let dir = tempfile::tempdir().unwrap();
-    let plan = plan(5, 6, 6, &[]);
-    let generated = {
-        let plan = plan.clone();
-        tokio::task::spawn_blocking(move || generate(&plan))
-            .await
-            .unwrap()
-            .unwrap()
-    };
-    let devnet = Devnet::connect(&anvil.url).unwrap();
-    install_stand_ins(&devnet, &plan).await.unwrap();
+    let (plan, generated, devnet) = stand_ins(&anvil).await;
     devnet
         .set_code(REVERTER, hex::decode("5f5ffd").unwrap().into())
         .await
@@ -795,6 +786,30 @@ async fn the_follower_halts_on_a_lying_node_before_using_its_answers() {
     }
 }
 
+/// A small devnet history (6 batches of each rollup), generated, with the
+/// stand-in contracts installed and nothing submitted yet.
+async fn stand_ins(
+    anvil: &Anvil,
+) -> (
+    zkreplay::devnet::run::DevnetPlan,
+    zkreplay::devnet::run::Generated,
+    Devnet,
+) {
+    let plan = plan(5, 6, 6, &[]);
+    let generated = {
+        let plan = plan.clone();
+        tokio::task::spawn_blocking(move || zkreplay::devnet::run::generate(&plan))
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    let devnet = Devnet::connect(&anvil.url).unwrap();
+    zkreplay::devnet::run::install_stand_ins(&devnet, &plan)
+        .await
+        .unwrap();
+    (plan, generated, devnet)
+}
+
 /// Transactions waiting in the node's pending block.
 async fn pending_transactions(url: &str) -> u64 {
     let answer: serde_json::Value = reqwest::Client::new()
@@ -931,21 +946,12 @@ async fn a_quorum_reports_disagreement() {
 /// is a block before the fork (finality on anvil is only two blocks deep).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reorg_under_latest_is_unwound_through_the_verified_source() {
-    use zkreplay::devnet::run::{generate, install_stand_ins, submit_all, write_configs};
+    use zkreplay::devnet::run::{submit_all, write_configs};
     use zkreplay::follow::run::status_last;
 
     let anvil = spawn_anvil();
     let dir = tempfile::tempdir().unwrap();
-    let plan = plan(5, 6, 6, &[]);
-    let generated = {
-        let plan = plan.clone();
-        tokio::task::spawn_blocking(move || generate(&plan))
-            .await
-            .unwrap()
-            .unwrap()
-    };
-    let devnet = Devnet::connect(&anvil.url).unwrap();
-    install_stand_ins(&devnet, &plan).await.unwrap();
+    let (plan, generated, devnet) = stand_ins(&anvil).await;
     let first_block = devnet.rpc().block_number().await.unwrap() + 1;
     let (_, mut starts) = submit_all(&devnet, &generated, 0, 3).await.unwrap();
     let checkpoint = client(&anvil.url, None, None)
