@@ -71,6 +71,34 @@ pub struct FormatVersion {
     pub note: String,
 }
 
+impl ChainConfig {
+    /// The L1 contracts whose calls or logs the follower reads: a transaction it
+    /// uses must call one of them or make one emit a log (see
+    /// `l1::verify::VerifiedBlock::transaction`). Includes every memory-page
+    /// registry and SHARP verifier of every era, ZKsync's ValidatorTimelocks
+    /// and the diamonds of the chains it settled on.
+    pub fn l1_contracts(&self) -> Vec<Address> {
+        let mut out = Vec::new();
+        if let Some(s) = &self.starknet {
+            out.push(s.core_contract);
+            out.extend(s.memory_page_registry);
+            out.extend(s.memory_page_registries.iter().map(|c| c.address));
+            out.extend(s.sharp_verifiers.iter().map(|c| c.address));
+        }
+        if let Some(z) = &self.zksync {
+            out.push(z.diamond_proxy);
+            out.extend(z.history.validator_timelocks.iter().map(|v| v.address));
+            for period in &z.history.settlement {
+                if let Some(chain) = &period.settlement_config {
+                    out.push(chain.diamond_proxy);
+                }
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+}
 /// Starknet contracts and rules.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -1,77 +1,39 @@
 //! The production L1 access layer against a real anvil node spawned per test:
 //! JSON-RPC, beacon blobs, the local archive, range splitting and fault
-//! tolerance through the fault-injecting proxy.
+//! tolerance through the fault-injecting proxy; and the verified source
+//! (`VerifiedL1`, `QuorumL1`) against a proxy that lies.
 //!
 //! anvil comes from `scripts/install-anvil.sh` (or `ZKREPLAY_ANVIL`).
 
 use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use alloy_primitives::{Address, B256, Bytes, keccak256};
+use tokio::sync::watch;
+use zkreplay::audit::{BatchAudit, HaltRecord};
 use zkreplay::blob::BYTES_PER_BLOB;
+use zkreplay::chain::ChainConfig;
+use zkreplay::cli::devnet::plan;
+use zkreplay::cli::follow::{FollowedL1, verified_l1};
+use zkreplay::devnet::anvil::Anvil;
+use zkreplay::follow::run::{last_applied_batch, run as follow_run};
+use zkreplay::follow::{FollowError, FollowOptions, FollowStatus, L1BatchRecord, L1Cursor};
 use zkreplay::l1::beacon::BeaconBlockId;
 use zkreplay::l1::client::{L1Endpoints, RpcL1};
-use zkreplay::l1::fault_proxy::{FaultConfig, FaultKind, FaultProxy};
+use zkreplay::l1::fault_proxy::{FaultConfig, FaultKind, FaultProxy, Lie};
+use zkreplay::l1::quorum::QuorumL1;
 use zkreplay::l1::submit::{Devnet, SidecarFormat};
+use zkreplay::l1::verified::{L1VerifyArgs, VerifiedL1, VerifyLevel, VerifyOptions};
+use zkreplay::l1::verify::VerifyError;
 use zkreplay::l1::{BlockTag, L1Error, L1Source, LogFilter};
 use zkreplay::store::Store;
 
-/// An anvil process on a free port, killed on drop.
-struct Anvil {
-    child: Child,
-    url: String,
-}
-
-impl Anvil {
-    fn spawn() -> Anvil {
-        let binary = std::env::var_os("ZKREPLAY_ANVIL")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| {
-                PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                    .join(zkreplay::devnet::anvil::INSTALLED_PATH)
-            });
-        assert!(
-            binary.is_file(),
-            "anvil not found at {}: run scripts/install-anvil.sh or set ZKREPLAY_ANVIL",
-            binary.display()
-        );
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
-        let child = Command::new(&binary)
-            .args([
-                "--port",
-                &port.to_string(),
-                "--host",
-                "127.0.0.1",
-                "--silent",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn anvil");
-        let anvil = Anvil {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-        };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "anvil did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        anvil
-    }
-}
-
-impl Drop for Anvil {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// anvil on a free port, killed on drop.
+fn spawn_anvil() -> Anvil {
+    Anvil::start(Path::new(env!("CARGO_MANIFEST_DIR")))
+        .unwrap_or_else(|e| panic!("{e} (scripts/install-anvil.sh installs it)"))
 }
 
 /// A deterministic blob: 4096 elements with a zero top byte (so each is below the BLS modulus).
@@ -162,7 +124,7 @@ async fn client(rpc_url: &str, beacon_url: Option<&str>, store: Option<Arc<Store
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chain_id_blocks_and_tags() {
-    let anvil = Anvil::spawn();
+    let anvil = spawn_anvil();
     let devnet = Devnet::connect(&anvil.url).unwrap();
     for _ in 0..3 {
         devnet.mine().await.unwrap();
@@ -196,7 +158,7 @@ async fn chain_id_blocks_and_tags() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn blob_transaction_round_trip_and_local_archive() {
-    let anvil = Anvil::spawn();
+    let anvil = spawn_anvil();
     let scenario = scenario(&anvil, 0).await;
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(Store::open(dir.path(), "test").unwrap());
@@ -264,7 +226,7 @@ async fn blob_transaction_round_trip_and_local_archive() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logs_in_order_with_range_splitting_and_eth_call() {
-    let anvil = Anvil::spawn();
+    let anvil = spawn_anvil();
     let scenario = scenario(&anvil, 12).await;
     let l1 = client(&anvil.url, None, None).await;
     let latest = l1.block_by_tag(BlockTag::Latest).await.unwrap().number;
@@ -315,7 +277,7 @@ async fn logs_in_order_with_range_splitting_and_eth_call() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_call_survives_thirty_percent_faults() {
-    let anvil = Anvil::spawn();
+    let anvil = spawn_anvil();
     let scenario = scenario(&anvil, 6).await;
     let direct = client(&anvil.url, Some(&anvil.url), None).await;
     let (proxy, handle) = FaultProxy::start(
@@ -408,4 +370,685 @@ fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .unwrap()
         .port()
+}
+
+/// Reverts every call: PUSH0 PUSH0 REVERT.
+const REVERTER: Address = Address::repeat_byte(0x33);
+
+/// The scenario plus one failed transaction to [`REVERTER`].
+async fn lying_scenario(anvil: &Anvil) -> (Scenario, B256) {
+    let scenario = scenario(anvil, 4).await;
+    scenario
+        .devnet
+        .set_code(REVERTER, hex::decode("5f5ffd").unwrap().into())
+        .await
+        .unwrap();
+    let (failed, succeeded) = scenario
+        .devnet
+        .send_unchecked(REVERTER, Bytes::from_static(b"fail"), 100_000)
+        .await
+        .unwrap();
+    assert!(!succeeded);
+    scenario.devnet.mine().await.unwrap();
+    (scenario, failed.hash)
+}
+
+/// A verified source over `url`, trusting the block `checkpoint`.
+async fn verified(url: &str, level: VerifyLevel, checkpoint: B256) -> VerifiedL1<RpcL1> {
+    let source = VerifiedL1::new(
+        client(url, None, None).await,
+        VerifyOptions::new(level, vec![LOGGER, REVERTER]),
+    );
+    source.add_checkpoint(checkpoint).await.unwrap();
+    source
+}
+
+fn logger_filter(to_block: u64) -> LogFilter {
+    LogFilter {
+        addresses: vec![LOGGER],
+        topics0: vec![topic()],
+        from_block: 0,
+        to_block,
+    }
+}
+
+fn unverified(error: L1Error) -> VerifyError {
+    match error {
+        L1Error::Unverified(e) => e,
+        other => panic!("expected a verification error, got {other}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verified_source_proves_honest_answers_at_every_level() {
+    let anvil = spawn_anvil();
+    let (scenario, failed) = lying_scenario(&anvil).await;
+    let direct = client(&anvil.url, None, None).await;
+    let head = direct.block_by_tag(BlockTag::Latest).await.unwrap();
+    let filter = logger_filter(head.number);
+    let expected = direct.logs(&filter).await.unwrap();
+    assert_eq!(expected.len(), scenario.messages.len());
+
+    for level in [VerifyLevel::Full, VerifyLevel::Headers, VerifyLevel::Off] {
+        let l1 = verified(&anvil.url, level, head.hash).await;
+        assert_eq!(l1.logs(&filter).await.unwrap(), expected, "{level:?}");
+        for (log, message) in expected.iter().zip(&scenario.messages) {
+            let tx = l1.transaction(log.transaction_hash).await.unwrap().unwrap();
+            assert_eq!((tx.to, &tx.input), (Some(LOGGER), message), "{level:?}");
+        }
+        for n in 0..=head.number {
+            assert_eq!(
+                l1.block_by_number(n).await.unwrap(),
+                direct.block_by_number(n).await.unwrap(),
+                "{level:?}"
+            );
+        }
+        assert_eq!(l1.block_by_tag(BlockTag::Latest).await.unwrap(), head);
+        let failed_tx = l1.transaction(failed).await;
+        match level {
+            VerifyLevel::Full => assert!(matches!(
+                failed_tx.map_err(unverified),
+                Err(VerifyError::TransactionFailed { .. })
+            )),
+            // Below `full`, a failed transaction is not told apart: what those levels trust.
+            _ => assert!(failed_tx.unwrap().is_some()),
+        }
+        let stats = l1.stats();
+        eprintln!("{level:?}: {stats:?}");
+        if level == VerifyLevel::Full {
+            // One block fetched whole per logged message and one for the failed tx; cached after.
+            assert_eq!(
+                stats.blocks,
+                scenario.messages.len() as u64 + 1,
+                "{stats:?}"
+            );
+            assert!(
+                stats.cache_hits >= scenario.messages.len() as u64,
+                "{stats:?}"
+            );
+        }
+    }
+    // The transaction must have been sent to a followed contract.
+    let strict = VerifiedL1::new(
+        client(&anvil.url, None, None).await,
+        VerifyOptions::new(VerifyLevel::Full, vec![ECHO]),
+    );
+    strict.add_checkpoint(head.hash).await.unwrap();
+    let error = strict
+        .transaction(expected[0].transaction_hash)
+        .await
+        .map_err(unverified);
+    assert!(
+        matches!(error, Err(VerifyError::UnexpectedRecipient { .. })),
+        "{error:?}"
+    );
+    // Without a checkpoint nothing can be chained.
+    let unanchored = VerifiedL1::new(
+        client(&anvil.url, None, None).await,
+        VerifyOptions::new(VerifyLevel::Full, vec![]),
+    );
+    assert!(matches!(
+        unanchored.block_by_number(1).await.map_err(unverified),
+        Err(VerifyError::NoCheckpoint { number: 1 })
+    ));
+}
+
+/// Each lie of the proxy is refused by the verified source with an error
+/// naming what did not verify, and passes unnoticed with verification off.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_lie_of_a_node_is_refused() {
+    let anvil = spawn_anvil();
+    let (scenario, failed) = lying_scenario(&anvil).await;
+    let direct = client(&anvil.url, None, None).await;
+    let head = direct.block_by_tag(BlockTag::Latest).await.unwrap();
+    let filter = logger_filter(head.number);
+    let honest = direct.logs(&filter).await.unwrap();
+    let (proxy, handle) = FaultProxy::start(&anvil.url, FaultConfig::default())
+        .await
+        .unwrap();
+    let url = format!("http://{proxy}");
+    let message_tx = honest[1].transaction_hash;
+
+    let cases: [(Lie, &str); 6] = [
+        (Lie::ForgeLog, "forged"),
+        (Lie::DropLog, "withheld log"),
+        (Lie::SwapCalldata { tx: message_tx }, "transactionsRoot"),
+        (Lie::FailedAsSuccess, "receiptsRoot"),
+        (Lie::AlterReceipt, "receiptsRoot"),
+        (
+            Lie::ForeignHeader {
+                number: honest[2].block_number,
+            },
+            "is not the verified block",
+        ),
+    ];
+    for (lie, expected) in cases {
+        let before = handle.counts().lies;
+        let l1 = verified(&url, VerifyLevel::Full, head.hash).await;
+        handle.set_lie(Some(lie));
+        let error = match lie {
+            Lie::SwapCalldata { tx } => l1.transaction(tx).await.map(drop),
+            Lie::FailedAsSuccess => l1.transaction(failed).await.map(drop),
+            _ => l1.logs(&filter).await.map(drop),
+        }
+        .expect_err(&format!("{lie:?} was not caught"));
+        let message = error.to_string();
+        eprintln!("{lie:?}: {message}");
+        assert!(
+            matches!(error, L1Error::Unverified(_)),
+            "{lie:?}: {message}"
+        );
+        assert!(message.contains(expected), "{lie:?}: {message}");
+        assert!(handle.counts().lies > before, "{lie:?} was never told");
+        // With verification off the same lie goes through (so the test above is not vacuous).
+        let off = verified(&url, VerifyLevel::Off, head.hash).await;
+        let accepted = match lie {
+            Lie::ForgeLog | Lie::DropLog => off.logs(&filter).await.unwrap() != honest,
+            Lie::ForeignHeader { number } => {
+                off.block_by_number(number).await.unwrap()
+                    != direct.block_by_number(number).await.unwrap()
+            }
+            _ => true,
+        };
+        assert!(accepted, "{lie:?} had no effect with verification off");
+        handle.set_lie(None);
+    }
+
+    // A fork: blocks already verified up to the head, then the node serves a
+    // chain that forks below it and grows.
+    let genesis = direct.block_by_number(0).await.unwrap().unwrap();
+    let l1 = verified(&url, VerifyLevel::Full, genesis.hash).await;
+    assert_eq!(l1.block_by_tag(BlockTag::Latest).await.unwrap(), head);
+    handle.set_lie(Some(Lie::ForkFrom {
+        number: head.number - 1,
+    }));
+    scenario.devnet.mine().await.unwrap();
+    scenario.devnet.mine().await.unwrap();
+    let error = l1
+        .logs(&logger_filter(head.number + 2))
+        .await
+        .map_err(unverified)
+        .expect_err("fork was not caught");
+    eprintln!("fork: {error}");
+    assert!(matches!(error, VerifyError::ParentHash { .. }), "{error}");
+    // The `finalized` tag (two blocks behind here) now names a forked block
+    // the verified chain contradicts: refused, never taken for a reorg.
+    let error = l1
+        .block_by_tag(BlockTag::Finalized)
+        .await
+        .map_err(unverified)
+        .expect_err("forked finalized block was not caught");
+    assert!(matches!(error, VerifyError::NotOnChain { .. }), "{error}");
+    // `latest` may reorg: above the newest checkpoint a fork is
+    // indistinguishable from a reorg (only descent is proved there), so the
+    // source chains again from the checkpoint, as documented.
+    let forked = l1.block_by_tag(BlockTag::Latest).await.unwrap();
+    let real = direct.block_by_tag(BlockTag::Latest).await.unwrap();
+    assert_eq!(forked.number, real.number);
+    assert_ne!(forked.hash, real.hash);
+    handle.set_lie(None);
+    // The honest chain is back: followed the same way, back to the real blocks.
+    assert_eq!(l1.block_by_tag(BlockTag::Latest).await.unwrap(), real);
+    assert_eq!(
+        l1.block_by_number(head.number - 1).await.unwrap(),
+        direct.block_by_number(head.number - 1).await.unwrap()
+    );
+}
+
+/// The whole follower (`follow::run::run` over the source `zkreplay follow`
+/// builds) replaying the devnet through the lying proxy. Honest, it ends
+/// exactly where the unverified replay straight from anvil does. With each
+/// lie it halts on an error naming what did not verify, recorded in the
+/// store, and nothing from the lie was used: every audit and L1 record the
+/// store holds is the honest replay's (no MATCH, no verified pointer, no
+/// state from a forged answer). The devnet's simulator is test support: this
+/// proves the plumbing; the proofs themselves are checked on real mainnet
+/// data in `tests/l1_verify.rs`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_follower_halts_on_a_lying_node_before_using_its_answers() {
+    use zkreplay::devnet::run::{submit_all, write_configs};
+
+    let anvil = spawn_anvil();
+    let dir = tempfile::tempdir().unwrap();
+    let (plan, generated, devnet) = stand_ins(&anvil).await;
+    devnet
+        .set_code(REVERTER, hex::decode("5f5ffd").unwrap().into())
+        .await
+        .unwrap();
+    let first_block = devnet.rpc().block_number().await.unwrap() + 1;
+    // A failed transaction in the block of the first batch transaction (a
+    // Starknet one), for the lie that reports it successful.
+    devnet.set_automine(false).await.unwrap();
+    let failed = devnet
+        .send_pending(REVERTER, Bytes::from_static(b"fail"), 100_000)
+        .await
+        .unwrap();
+    // Once the first batch transaction waits beside it, mine both in one
+    // block and let the rest mine as they come.
+    let first_together = async {
+        while pending_transactions(&anvil.url).await < 2 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        devnet.mine().await.unwrap();
+        devnet.set_automine(true).await.unwrap();
+    };
+    let (submitted, ()) = tokio::join!(
+        submit_all(&devnet, &generated, 0, usize::MAX),
+        first_together
+    );
+    let (_, starts) = submitted.unwrap();
+    let (starknet_config, zksync_config) = write_configs(
+        &dir.path().join("devnet"),
+        &plan,
+        &generated,
+        first_block,
+        &starts,
+    )
+    .unwrap();
+    // Two more blocks put the last batch under the `finalized` tag (anvil: two blocks behind).
+    devnet.mine().await.unwrap();
+    devnet.mine().await.unwrap();
+    let direct = client(&anvil.url, None, None).await;
+    let finalized = direct.block_by_tag(BlockTag::Finalized).await.unwrap();
+    let failed_block = direct
+        .transaction(failed)
+        .await
+        .unwrap()
+        .unwrap()
+        .block_number;
+    assert_eq!(
+        failed_block,
+        Some(first_block),
+        "the failed transaction shares the first batch's block"
+    );
+    let (proxy, handle) = FaultProxy::start(&anvil.url, FaultConfig::default())
+        .await
+        .unwrap();
+    let proxied = format!("http://{proxy}");
+    let trusted = Some(finalized.hash);
+    for path in [&starknet_config, &zksync_config] {
+        let config = ChainConfig::load(path).unwrap();
+        let data = |what: &str| dir.path().join(what).join(&config.name);
+
+        // The old path: RpcL1 straight from anvil, nothing proved.
+        let started = Instant::now();
+        let store = open_store(&data("reference"), &config);
+        let rpc = devnet_rpc(&anvil.url, &config, &store).await;
+        follow_to(&rpc, &store, &config, finalized.number)
+            .await
+            .unwrap();
+        let unverified_time = started.elapsed();
+        let reference = Replay::read(&store, &config);
+        drop(store);
+        assert!(
+            reference.verified.is_some(),
+            "{}: nothing replayed",
+            config.name
+        );
+
+        // Proved, straight from anvil (the cost of verification) and through
+        // the proxy while it tells no lie (same result).
+        let started = Instant::now();
+        let (store, l1) = verified_follower(&anvil.url, &config, &data("verified"), trusted).await;
+        follow_to(&l1, &store, &config, finalized.number)
+            .await
+            .unwrap();
+        let verified_time = started.elapsed();
+        assert_eq!(Replay::read(&store, &config), reference, "{}", config.name);
+        let stats = l1.stats();
+        let batches = reference.audits.len() as u64;
+        eprintln!(
+            "{}: {batches} batches; unverified {:.0} ms, verified (full) {:.0} ms ({:+.0}%); {stats:?}; per batch {:.1} blocks, {:.0} bytes, {:.0} µs of proofs",
+            config.name,
+            unverified_time.as_secs_f64() * 1e3,
+            verified_time.as_secs_f64() * 1e3,
+            100.0 * (verified_time.as_secs_f64() / unverified_time.as_secs_f64() - 1.0),
+            stats.blocks as f64 / batches as f64,
+            stats.block_bytes as f64 / batches as f64,
+            stats.proof_micros as f64 / batches as f64,
+        );
+        let (store, l1) =
+            verified_follower(&proxied, &config, &data("honest-proxy"), trusted).await;
+        follow_to(&l1, &store, &config, finalized.number)
+            .await
+            .unwrap();
+        assert_eq!(
+            Replay::read(&store, &config),
+            reference,
+            "{} via the proxy",
+            config.name
+        );
+        drop(store);
+
+        let first = reference
+            .records
+            .iter()
+            .flatten()
+            .next()
+            .expect("a batch from L1")
+            .clone();
+        let mut lies = vec![
+            Lie::ForgeLog,
+            Lie::DropLog,
+            Lie::SwapCalldata {
+                tx: first.l1_transaction_hash,
+            },
+            Lie::AlterReceipt,
+            Lie::ForeignHeader {
+                number: first.l1_block_number,
+            },
+            Lie::ForkFrom {
+                number: first.l1_block_number,
+            },
+        ];
+        // Only a block the follower proves whole can show the failed
+        // transaction: it shares the first Starknet transaction's block (a
+        // memory page or the state update), which holds no ZKsync log.
+        if config.rollup == zkreplay::chain::RollupKind::Starknet {
+            lies.push(Lie::FailedAsSuccess);
+        }
+        for (i, lie) in lies.into_iter().enumerate() {
+            let told = handle.counts().lies;
+            let (store, l1) =
+                verified_follower(&proxied, &config, &data(&format!("lie-{i}")), trusted).await;
+            handle.set_lie(Some(lie));
+            let result = follow_to(&l1, &store, &config, finalized.number).await;
+            handle.set_lie(None);
+            let error = result.expect_err(&format!("{}: {lie:?} was not caught", config.name));
+            eprintln!("{}: {lie:?}: {error}", config.name);
+            assert!(
+                matches!(error, FollowError::L1(L1Error::Unverified(_))),
+                "{lie:?}: {error}"
+            );
+            assert!(!error.is_transient(), "{lie:?} must halt, not be retried");
+            assert!(handle.counts().lies > told, "{lie:?} was never told");
+            let halt = HaltRecord::read(&store)
+                .unwrap()
+                .expect("the halt is recorded");
+            assert!(halt.reason.contains("did not verify"), "{halt:?}");
+            let replay = Replay::read(&store, &config);
+            assert!(
+                reference.audits.starts_with(&replay.audits),
+                "{lie:?}: an audit differs from the honest replay's: {:?}",
+                replay.audits
+            );
+            assert!(
+                reference.records.starts_with(&replay.records),
+                "{lie:?}: {:?}",
+                replay.records
+            );
+            assert!(replay.verified <= reference.verified, "{lie:?}");
+            assert!(
+                replay.audits.len() < reference.audits.len(),
+                "{lie:?}: the follower got past the lie"
+            );
+        }
+    }
+}
+
+/// A small devnet history (6 batches of each rollup), generated, with the
+/// stand-in contracts installed and nothing submitted yet.
+async fn stand_ins(
+    anvil: &Anvil,
+) -> (
+    zkreplay::devnet::run::DevnetPlan,
+    zkreplay::devnet::run::Generated,
+    Devnet,
+) {
+    let plan = plan(5, 6, 6, &[]);
+    let generated = {
+        let plan = plan.clone();
+        tokio::task::spawn_blocking(move || zkreplay::devnet::run::generate(&plan))
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    let devnet = Devnet::connect(&anvil.url).unwrap();
+    zkreplay::devnet::run::install_stand_ins(&devnet, &plan)
+        .await
+        .unwrap();
+    (plan, generated, devnet)
+}
+
+/// Transactions waiting in the node's pending block.
+async fn pending_transactions(url: &str) -> u64 {
+    let answer: serde_json::Value = reqwest::Client::new()
+        .post(url)
+        .json(&serde_json::json!({
+            "jsonrpc": "2.0", "id": 1,
+            "method": "eth_getBlockTransactionCountByNumber", "params": ["pending"]
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    answer["result"]
+        .as_str()
+        .and_then(|n| u64::from_str_radix(n.trim_start_matches("0x"), 16).ok())
+        .unwrap_or(0)
+}
+
+/// What two replays of the same L1 history must agree on.
+#[derive(Debug, PartialEq)]
+struct Replay {
+    audits: Vec<BatchAudit>,
+    records: Vec<Option<L1BatchRecord>>,
+    verified: Option<u64>,
+    cursor: Option<L1Cursor>,
+}
+
+impl Replay {
+    fn read(store: &Store, config: &ChainConfig) -> Self {
+        let last = last_applied_batch(store, config.rollup).unwrap();
+        let batches = last.map_or(0..0, |last| 0..last + 1);
+        Replay {
+            audits: batches
+                .clone()
+                .filter_map(|n| BatchAudit::read(store, n).unwrap())
+                .collect(),
+            records: batches
+                .map(|n| L1BatchRecord::read(store, n).unwrap())
+                .collect(),
+            verified: BatchAudit::verified_batch(store).unwrap(),
+            cursor: L1Cursor::read(store).unwrap(),
+        }
+    }
+}
+
+fn open_store(dir: &Path, config: &ChainConfig) -> Arc<Store> {
+    Arc::new(Store::open(dir, &config.name).unwrap())
+}
+
+async fn devnet_rpc(url: &str, config: &ChainConfig, store: &Arc<Store>) -> RpcL1 {
+    let mut endpoints = L1Endpoints::devnet(url);
+    endpoints.max_log_range = config.log_range;
+    RpcL1::connect(endpoints, Some(store.clone()))
+        .await
+        .unwrap()
+}
+
+/// A store and the source `zkreplay follow --l1-verify full` reads through.
+async fn verified_follower(
+    url: &str,
+    config: &ChainConfig,
+    dir: &Path,
+    checkpoint: Option<B256>,
+) -> (Arc<Store>, FollowedL1) {
+    let store = open_store(dir, config);
+    let rpc = devnet_rpc(url, config, &store).await;
+    let args = L1VerifyArgs {
+        checkpoint,
+        ..L1VerifyArgs::default()
+    };
+    let l1 = verified_l1(vec![rpc], config, &args).await.unwrap();
+    (store, l1)
+}
+
+/// Runs the follower up to `to_block` (a minute at most: a lie that were
+/// retried instead of halting would hang here).
+async fn follow_to<S: L1Source>(
+    source: &S,
+    store: &Arc<Store>,
+    config: &ChainConfig,
+    to_block: u64,
+) -> Result<(), FollowError> {
+    let options = FollowOptions {
+        to_block: Some(to_block),
+        poll_interval: Duration::from_millis(50),
+        ..FollowOptions::default()
+    };
+    let (_stop, shutdown) = watch::channel(false);
+    let status = FollowStatus::new(config.name.clone());
+    let run = follow_run(source, store, config, &options, &status, shutdown);
+    tokio::time::timeout(Duration::from_secs(60), run)
+        .await
+        .expect("the follower neither finished nor halted within a minute")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quorum_reports_disagreement() {
+    let first = spawn_anvil();
+    let second = spawn_anvil();
+    Devnet::connect(&first.url).unwrap().mine().await.unwrap();
+    let quorum = QuorumL1::new(vec![
+        client(&first.url, None, None).await,
+        client(&first.url, None, None).await,
+    ])
+    .unwrap();
+    assert_eq!(quorum.chain_id().await.unwrap(), 31337);
+    assert_eq!(
+        quorum.block_by_tag(BlockTag::Latest).await.unwrap().number,
+        1
+    );
+    // Two nodes at different heads: the tag's block is disputed, never picked.
+    let split = QuorumL1::new(vec![
+        client(&first.url, None, None).await,
+        client(&second.url, None, None).await,
+    ])
+    .unwrap();
+    let error = split.block_by_tag(BlockTag::Latest).await.unwrap_err();
+    assert!(
+        matches!(&error, L1Error::Disagreement { what, .. } if what.contains("Latest")),
+        "{error}"
+    );
+    assert!(error.to_string().contains("endpoint 1"), "{error}");
+    // Proved answers come from the first endpoint that answers.
+    assert!(split.block_by_number(1).await.unwrap().is_some());
+}
+
+/// An L1 reorg under `--l1-tag latest`, seen by one long-lived verified
+/// source (as in a running `zkreplay follow`): the links it verified above
+/// the checkpoint are orphaned, its `latest` head no longer descends from
+/// them, and it must chain again from the checkpoint so the follower sees the
+/// reorg and unwinds, instead of halting as if the node lied. The checkpoint
+/// is a block before the fork (finality on anvil is only two blocks deep).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reorg_under_latest_is_unwound_through_the_verified_source() {
+    use zkreplay::devnet::run::{submit_all, write_configs};
+    use zkreplay::follow::run::status_last;
+
+    let anvil = spawn_anvil();
+    let dir = tempfile::tempdir().unwrap();
+    let (plan, generated, devnet) = stand_ins(&anvil).await;
+    let first_block = devnet.rpc().block_number().await.unwrap() + 1;
+    let (_, mut starts) = submit_all(&devnet, &generated, 0, 3).await.unwrap();
+    let checkpoint = client(&anvil.url, None, None)
+        .await
+        .block_by_tag(BlockTag::Latest)
+        .await
+        .unwrap();
+    let snapshot = devnet.snapshot().await.unwrap();
+    let (_, later) = submit_all(&devnet, &generated, 3, usize::MAX)
+        .await
+        .unwrap();
+    let orphaned_head = devnet.rpc().block_number().await.unwrap();
+    starts.extend(later.iter().copied());
+    let (sn, zk) = write_configs(
+        &dir.path().join("devnet"),
+        &plan,
+        &generated,
+        first_block,
+        &starts,
+    )
+    .unwrap();
+    let latest = |to_block| FollowOptions {
+        tag: BlockTag::Latest,
+        to_block: Some(to_block),
+        poll_interval: Duration::from_millis(50),
+        ..FollowOptions::default()
+    };
+    let mut followers = Vec::new();
+    for path in [sn, zk] {
+        let config = ChainConfig::load(&path).unwrap();
+        let (store, l1) = verified_follower(
+            &anvil.url,
+            &config,
+            &dir.path().join(&config.name),
+            Some(checkpoint.hash),
+        )
+        .await;
+        let (_stop, shutdown) = watch::channel(false);
+        let status = FollowStatus::new(config.name.clone());
+        follow_run(
+            &l1,
+            &store,
+            &config,
+            &latest(orphaned_head),
+            &status,
+            shutdown,
+        )
+        .await
+        .unwrap();
+        followers.push((config, store, l1));
+    }
+
+    assert!(devnet.revert(snapshot).await.unwrap());
+    let devnet = Devnet::connect(&anvil.url).unwrap();
+    devnet.mine().await.unwrap();
+    submit_all(&devnet, &generated, 3, usize::MAX)
+        .await
+        .unwrap();
+    let new_head = devnet.rpc().block_number().await.unwrap();
+    let direct = client(&anvil.url, None, None).await;
+    for (config, store, l1) in &followers {
+        let (_stop, shutdown) = watch::channel(false);
+        let status = FollowStatus::new(config.name.clone());
+        follow_run(l1, store, config, &latest(new_head), &status, shutdown)
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", config.name));
+        assert!(
+            status.unwound() > 0,
+            "{}: the reorg was not unwound",
+            config.name
+        );
+        let list = match config.rollup {
+            zkreplay::chain::RollupKind::Starknet => &generated.starknet,
+            zkreplay::chain::RollupKind::Zksync => &generated.zksync,
+        };
+        let last = status_last(store, config).unwrap().unwrap();
+        for batch in list {
+            // Starknet batches are numbered from 0 in replay order.
+            let n = match config.rollup {
+                zkreplay::chain::RollupKind::Starknet => batch.number - 1,
+                zkreplay::chain::RollupKind::Zksync => batch.number,
+            };
+            assert!(n <= last, "{}: batch {n} missing", config.name);
+            let audit = BatchAudit::read(store, n).unwrap().unwrap();
+            assert_eq!(
+                audit.computed_root,
+                zkreplay::hexfmt::format_word(&batch.expected_root),
+                "{} {n}",
+                config.name
+            );
+            let record = L1BatchRecord::read(store, n).unwrap().unwrap();
+            let canonical = direct
+                .block_by_number(record.l1_block_number)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(record.l1_block_hash, canonical.hash, "{} {n}", config.name);
+        }
+    }
 }

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-use super::follow::{Prepared, run_all};
+use super::follow::{Prepared, run_all, verified_l1};
 use super::serve::{Followed, serve_followed};
 use crate::audit::{BatchAudit, Verdict};
 use crate::chain::{ChainConfig, RollupKind};
@@ -24,6 +24,7 @@ use crate::follow::status::FollowStatus;
 use crate::follow::{FollowOptions, L1BatchRecord, OnMismatch};
 use crate::l1::BlockTag;
 use crate::l1::client::{L1Endpoints, RpcL1};
+use crate::l1::verified::L1VerifyArgs;
 use crate::store::Store;
 
 /// Arguments of `demo`.
@@ -103,9 +104,11 @@ async fn demo(args: Args) -> anyhow::Result<i32> {
     for path in [&outcome.starknet_config, &outcome.zksync_config] {
         let config = ChainConfig::load(path)?;
         let store = Arc::new(Store::open(&data_dir.join(&config.name), &config.name)?);
-        let source = RpcL1::connect(L1Endpoints::devnet(anvil.url.clone()), Some(store.clone()))
+        let rpc = RpcL1::connect(L1Endpoints::devnet(anvil.url.clone()), Some(store.clone()))
             .await
             .with_context(|| format!("{}: connecting to L1", config.name))?;
+        // Every L1 answer proved against headers, as `follow` does by default.
+        let source = verified_l1(vec![rpc], &config, &L1VerifyArgs::default()).await?;
         let status = Arc::new(FollowStatus::new(config.name.clone()));
         prepared.push(Prepared {
             config,

@@ -14,6 +14,8 @@ use crate::follow::{FollowOptions, OnMismatch, run};
 use crate::l1::BlockTag;
 use crate::l1::beacon::BeaconBlockId;
 use crate::l1::client::{L1Endpoints, RpcL1};
+use crate::l1::quorum::QuorumL1;
+use crate::l1::verified::{L1VerifyArgs, VerifiedL1, VerifyOptions};
 use crate::store::Store;
 
 /// How the beacon node names blocks in its blob endpoints.
@@ -36,9 +38,16 @@ pub struct Args {
         value_delimiter = ','
     )]
     pub chains: Vec<PathBuf>,
-    /// Execution JSON-RPC URL (logged only redacted).
-    #[arg(long, env = "ZKREPLAY_RPC_URL")]
-    pub rpc_url: String,
+    /// Execution JSON-RPC URL (logged only redacted). Repeat (or separate
+    /// with commas) for a quorum: what no proof covers (the chain id, the
+    /// block a tag names, `eth_call`) must then be the same at every endpoint.
+    #[arg(
+        long = "rpc-url",
+        env = "ZKREPLAY_RPC_URL",
+        required = true,
+        value_delimiter = ','
+    )]
+    pub rpc_urls: Vec<String>,
     /// Beacon API URL for blobs.
     #[arg(long, env = "ZKREPLAY_BEACON_URL")]
     pub beacon_url: Option<String>,
@@ -95,6 +104,8 @@ pub struct Args {
     pub max_concurrency: usize,
     #[command(flatten)]
     pub limits: crate::api::ApiLimits,
+    #[command(flatten)]
+    pub verify: L1VerifyArgs,
 }
 
 pub fn run(args: Args) -> anyhow::Result<i32> {
@@ -104,12 +115,36 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     runtime.block_on(follow(args))
 }
 
+/// What the follower reads L1 through: every endpoint, behind the proofs.
+pub type FollowedL1 = VerifiedL1<QuorumL1<RpcL1>>;
+
 /// One chain's follower ready to run.
 pub struct Prepared {
     pub config: ChainConfig,
     pub store: Arc<Store>,
-    pub source: RpcL1,
+    pub source: FollowedL1,
     pub status: Arc<FollowStatus>,
+}
+
+/// Puts `endpoints` behind a quorum and the proofs of `verify`, anchored on
+/// `--l1-checkpoint` or, without one, on the block the endpoints call
+/// finalized now.
+pub async fn verified_l1(
+    endpoints: Vec<RpcL1>,
+    config: &ChainConfig,
+    verify: &L1VerifyArgs,
+) -> anyhow::Result<FollowedL1> {
+    let mut options = VerifyOptions::new(verify.level, config.l1_contracts());
+    options.cache_blocks = verify.cache_blocks;
+    let source = VerifiedL1::new(QuorumL1::new(endpoints)?, options);
+    if let Some(anchor) = source
+        .anchor(verify.checkpoint)
+        .await
+        .with_context(|| format!("{}: anchoring the L1 header chain", config.name))?
+    {
+        tracing::info!(chain = %config.name, level = ?verify.level, number = anchor.number, hash = %anchor.hash, "L1 answers are proved against headers chained to this block");
+    }
+    Ok(source)
 }
 
 /// Opens the store of each chain and connects to L1.
@@ -122,18 +157,23 @@ pub async fn prepare(args: &Args) -> anyhow::Result<Vec<Prepared>> {
             Store::open(&dir, &config.name)
                 .with_context(|| format!("opening {}", dir.display()))?,
         );
-        let mut endpoints = L1Endpoints::new(args.rpc_url.clone());
-        endpoints.beacon_url = args.beacon_url.clone();
-        endpoints.beacon_block_id = match args.beacon_block_id {
-            BeaconIds::Slot => BeaconBlockId::Slot,
-            BeaconIds::BlockNumber => BeaconBlockId::ExecutionBlockNumber,
-        };
-        endpoints.blob_archive_url = args.blob_archive_url.clone();
-        endpoints.max_concurrency = args.max_concurrency;
-        endpoints.max_log_range = config.log_range;
-        let source = RpcL1::connect(endpoints, Some(store.clone()))
-            .await
-            .with_context(|| format!("{}: connecting to L1", config.name))?;
+        let mut sources = Vec::new();
+        for url in &args.rpc_urls {
+            let mut endpoints = L1Endpoints::new(url.clone());
+            endpoints.beacon_url = args.beacon_url.clone();
+            endpoints.beacon_block_id = match args.beacon_block_id {
+                BeaconIds::Slot => BeaconBlockId::Slot,
+                BeaconIds::BlockNumber => BeaconBlockId::ExecutionBlockNumber,
+            };
+            endpoints.blob_archive_url = args.blob_archive_url.clone();
+            endpoints.max_concurrency = args.max_concurrency;
+            endpoints.max_log_range = config.log_range;
+            let source = RpcL1::connect(endpoints, Some(store.clone()))
+                .await
+                .with_context(|| format!("{}: connecting to L1", config.name))?;
+            sources.push(source);
+        }
+        let source = verified_l1(sources, &config, &args.verify).await?;
         let status = Arc::new(FollowStatus::new(config.name.clone()));
         out.push(Prepared {
             config,
@@ -164,6 +204,17 @@ pub async fn run_all(prepared: Vec<Prepared>, options: FollowOptions) -> anyhow:
                 &p.source, &p.store, &p.config, &options, &p.status, shutdown,
             )
             .await;
+            let proved = p.source.stats();
+            tracing::info!(
+                chain = %p.config.name,
+                level = ?p.source.level(),
+                headers = proved.headers,
+                blocks = proved.blocks,
+                block_bytes = proved.block_bytes,
+                proof_ms = proved.proof_micros / 1000,
+                cache_hits = proved.cache_hits,
+                "L1 answers proved"
+            );
             (p.config.name, result)
         }));
     }

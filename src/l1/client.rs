@@ -9,13 +9,15 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use alloy_consensus::{Header, ReceiptEnvelope};
+use alloy_eips::BlockHashOrNumber;
 use alloy_primitives::{Address, B256, Bytes};
 
 use super::archive::LocalArchive;
 use super::beacon::{BeaconBlockId, BeaconClient, BlobArchiveClient};
 use super::rpc::EthRpc;
 use super::transport::{ConcurrencyLayer, RetrySettings};
-use super::{BlockTag, L1Block, L1Error, L1Log, L1Source, L1Transaction, LogFilter};
+use super::{BlockTag, L1Block, L1Error, L1Log, L1Source, L1Transaction, LogFilter, RawBlock};
 use crate::store::Store;
 
 /// Where and how to reach L1.
@@ -185,6 +187,22 @@ impl L1Source for RpcL1 {
 
     async fn call(&self, to: Address, data: Bytes, block: u64) -> Result<Bytes, L1Error> {
         self.rpc.call(to, data, block).await
+    }
+
+    async fn raw_header(&self, block: BlockHashOrNumber) -> Result<Option<Header>, L1Error> {
+        self.rpc.raw_header(block).await
+    }
+
+    async fn raw_block(&self, hash: B256) -> Result<Option<RawBlock>, L1Error> {
+        self.rpc.raw_block(hash).await
+    }
+
+    async fn raw_receipts(
+        &self,
+        hash: B256,
+        transactions: &[B256],
+    ) -> Result<Vec<ReceiptEnvelope>, L1Error> {
+        self.rpc.raw_receipts(hash, transactions).await
     }
 
     async fn blobs(

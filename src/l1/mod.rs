@@ -9,6 +9,11 @@
 //! | [`beacon`]      | beacon blob API and the remote blob archive, KZG-checked             |
 //! | [`archive`]     | the local content-addressed DA archive in the store                  |
 //! | [`transport`]   | retry/backoff/rate-limit/concurrency layers, range splitting, URL redaction |
+//! | [`verify`]      | proofs of logs, transactions and receipts against a block header     |
+//! | [`header_chain`]| block hashes chained by parent hash to a trusted checkpoint          |
+//! | [`verified`]    | [`verified::VerifiedL1`]: an [`L1Source`] whose answers are all proved |
+//! | [`light_client`]| beacon light client: sync-committee-signed finalized headers (BLS, SSZ) |
+//! | [`quorum`]      | [`quorum::QuorumL1`]: several endpoints that must agree on what is not proved |
 //! | [`submit`]      | devnet (anvil) helpers: send calldata and blob transactions, cheats  |
 //! | [`fault_proxy`] | an HTTP proxy that injects faults, for resilience tests              |
 
@@ -16,12 +21,19 @@ pub mod archive;
 pub mod beacon;
 pub mod client;
 pub mod fault_proxy;
+pub mod header_chain;
+pub mod light_client;
+pub mod quorum;
 pub mod rpc;
 pub mod submit;
 pub mod transport;
+pub mod verified;
+pub mod verify;
 
 use std::future::Future;
 
+use alloy_consensus::{Header, ReceiptEnvelope, TxEnvelope};
+use alloy_eips::BlockHashOrNumber;
 use alloy_primitives::{Address, B256, Bytes};
 use serde::{Deserialize, Serialize};
 
@@ -67,6 +79,14 @@ pub struct L1Transaction {
     pub blob_versioned_hashes: Vec<B256>,
     pub block_number: Option<u64>,
     pub block_hash: Option<B256>,
+}
+
+/// A block exactly as a node serves it, before any check: the consensus
+/// header and the signed transactions, in block order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RawBlock {
+    pub header: Header,
+    pub transactions: Vec<TxEnvelope>,
 }
 
 /// An `eth_getLogs` query over an inclusive block range.
@@ -122,6 +142,16 @@ pub enum L1Error {
     Config(String),
     #[error("devnet transaction failed: {0}")]
     Devnet(String),
+    /// A node's answer contradicts what it was proved against: evidence of a
+    /// lying or broken node, so never retried.
+    #[error("L1 answer did not verify: {0}")]
+    Unverified(#[from] verify::VerifyError),
+    /// Endpoints of a quorum gave different answers to a question no proof covers.
+    #[error("L1 endpoints disagree on {what}: {answers}")]
+    Disagreement { what: String, answers: String },
+    /// The source cannot serve this kind of request (e.g. a test double without raw blocks).
+    #[error("this L1 source does not serve {0}")]
+    Unsupported(&'static str),
 }
 
 impl L1Error {
@@ -168,4 +198,37 @@ pub trait L1Source: Send + Sync {
         block: &L1Block,
         versioned_hashes: &[B256],
     ) -> impl Future<Output = Result<Vec<Vec<u8>>, L1Error>> + Send;
+
+    // Raw answers for [`verified::VerifiedL1`], which checks them itself. The
+    // defaults let sources that cannot serve them (test doubles) still compile.
+
+    /// The consensus header of a block, unverified.
+    fn raw_header(
+        &self,
+        block: BlockHashOrNumber,
+    ) -> impl Future<Output = Result<Option<Header>, L1Error>> + Send {
+        let _ = block;
+        async { Err(L1Error::Unsupported("raw headers")) }
+    }
+
+    /// A block with all its transactions, unverified.
+    fn raw_block(
+        &self,
+        hash: B256,
+    ) -> impl Future<Output = Result<Option<RawBlock>, L1Error>> + Send {
+        let _ = hash;
+        async { Err(L1Error::Unsupported("raw blocks")) }
+    }
+
+    /// Every receipt of block `hash`, in transaction order, unverified;
+    /// `transactions` (the block's transaction hashes) lets a source without
+    /// `eth_getBlockReceipts` fetch them one by one.
+    fn raw_receipts(
+        &self,
+        hash: B256,
+        transactions: &[B256],
+    ) -> impl Future<Output = Result<Vec<ReceiptEnvelope>, L1Error>> + Send {
+        let _ = (hash, transactions);
+        async { Err(L1Error::Unsupported("raw receipts")) }
+    }
 }

@@ -6,7 +6,8 @@
 //! envelope, and logs are checked against the filter that asked for them. A
 //! node can still withhold data, but it cannot substitute it unnoticed.
 
-use alloy_consensus::Transaction as _;
+use alloy_consensus::{Header, ReceiptEnvelope, Transaction as _};
+use alloy_eips::{BlockHashOrNumber, BlockId};
 use alloy_json_rpc::RpcError;
 use alloy_network::{Ethereum, TransactionBuilder};
 use alloy_primitives::{Address, B256, Bytes};
@@ -19,7 +20,8 @@ use super::transport::{
     ConcurrencyLayer, Exhausted, HttpJsonRpc, Redacted, RetryLayer, RetrySettings, RpcClassifier,
     is_range_refusal, is_rate_limit, split_log_ranges,
 };
-use super::{BlockTag, L1Block, L1Error, L1Log, L1Transaction, LogFilter};
+use super::verify::receipt_from_rpc;
+use super::{BlockTag, L1Block, L1Error, L1Log, L1Transaction, LogFilter, RawBlock};
 
 /// An execution JSON-RPC endpoint.
 #[derive(Clone, Debug)]
@@ -179,6 +181,66 @@ impl EthRpc {
             .block(BlockNumberOrTag::Number(block).into())
             .await
             .map_err(|e| self.error(e))
+    }
+
+    /// The consensus header of a block, unchecked (see [`super::verified`]).
+    pub async fn raw_header(&self, block: BlockHashOrNumber) -> Result<Option<Header>, L1Error> {
+        let block = match block {
+            BlockHashOrNumber::Hash(hash) => self.provider.get_block_by_hash(hash).await,
+            BlockHashOrNumber::Number(number) => {
+                self.provider
+                    .get_block_by_number(BlockNumberOrTag::Number(number))
+                    .await
+            }
+        }
+        .map_err(|e| self.error(e))?;
+        Ok(block.map(|b| b.header.inner))
+    }
+
+    /// A block with its full transactions, unchecked.
+    pub async fn raw_block(&self, hash: B256) -> Result<Option<RawBlock>, L1Error> {
+        let Some(block) = self
+            .provider
+            .get_block_by_hash(hash)
+            .full()
+            .await
+            .map_err(|e| self.error(e))?
+        else {
+            return Ok(None);
+        };
+        RawBlock::from_rpc(block)
+            .map(Some)
+            .ok_or_else(|| self.malformed(format!("block {hash} served without its transactions")))
+    }
+
+    /// The receipts of block `hash` by `eth_getBlockReceipts`, or, when the node
+    /// refuses that method, one `eth_getTransactionReceipt` per transaction.
+    pub async fn raw_receipts(
+        &self,
+        hash: B256,
+        transactions: &[B256],
+    ) -> Result<Vec<ReceiptEnvelope>, L1Error> {
+        match self.provider.get_block_receipts(BlockId::hash(hash)).await {
+            Ok(Some(receipts)) => {
+                return Ok(receipts.into_iter().map(receipt_from_rpc).collect());
+            }
+            Ok(None) => return Err(self.malformed(format!("no receipts for block {hash}"))),
+            Err(RpcError::ErrorResp(payload)) => {
+                tracing::debug!(code = payload.code, message = %payload.message, "eth_getBlockReceipts refused; fetching receipts one by one");
+            }
+            Err(e) => return Err(self.error(e)),
+        }
+        let mut receipts = Vec::with_capacity(transactions.len());
+        for tx in transactions {
+            let receipt = self
+                .provider
+                .get_transaction_receipt(*tx)
+                .await
+                .map_err(|e| self.error(e))?
+                .ok_or_else(|| self.malformed(format!("no receipt for transaction {tx}")))?;
+            receipts.push(receipt_from_rpc(receipt));
+        }
+        Ok(receipts)
     }
 
     async fn logs_once(

@@ -130,6 +130,35 @@ impl Devnet {
         self.raw("evm_revert", (snapshot,)).await
     }
 
+    /// `evm_setAutomine`: whether each transaction is mined as it arrives.
+    /// Turned back on, the next transaction is mined with every one pending.
+    pub async fn set_automine(&self, on: bool) -> Result<(), L1Error> {
+        self.raw::<_, serde_json::Value>("evm_setAutomine", (on,))
+            .await
+            .map(drop)
+    }
+
+    /// Sends `input` to `to` with a fixed gas limit and returns its hash
+    /// without waiting for it to be mined (with automine off, it waits in
+    /// the pool for the next block).
+    pub async fn send_pending(
+        &self,
+        to: Address,
+        input: Bytes,
+        gas_limit: u64,
+    ) -> Result<B256, L1Error> {
+        let request = TransactionRequest::default()
+            .with_to(to)
+            .with_input(input)
+            .with_gas_limit(gas_limit);
+        let pending = self
+            .provider
+            .send_transaction(request)
+            .await
+            .map_err(devnet)?;
+        Ok(*pending.tx_hash())
+    }
+
     /// `evm_mine`: mines one empty block.
     pub async fn mine(&self) -> Result<(), L1Error> {
         self.raw::<_, serde_json::Value>("evm_mine", ())
@@ -149,26 +178,54 @@ impl Devnet {
             .map_err(|e| devnet(format!("{method}: {e}")))
     }
 
+    /// Sends `input` to `to` with a fixed gas limit, so a call that reverts
+    /// is not refused by gas estimation, and waits for it to be mined; returns
+    /// whether it succeeded instead of checking.
+    pub async fn send_unchecked(
+        &self,
+        to: Address,
+        input: Bytes,
+        gas_limit: u64,
+    ) -> Result<(Submitted, bool), L1Error> {
+        let request = TransactionRequest::default()
+            .with_to(to)
+            .with_input(input)
+            .with_gas_limit(gas_limit);
+        let receipt = self.mined(request).await?;
+        Ok((submitted(&receipt)?, receipt.status()))
+    }
+
     async fn send(&self, request: TransactionRequest) -> Result<Submitted, L1Error> {
-        let pending = self
-            .provider
-            .send_transaction(request)
-            .await
-            .map_err(devnet)?;
-        let receipt = pending.get_receipt().await.map_err(devnet)?;
+        let receipt = self.mined(request).await?;
         if !receipt.status() {
             return Err(devnet(format!(
                 "transaction {} reverted",
                 receipt.transaction_hash
             )));
         }
-        Ok(Submitted {
-            hash: receipt.transaction_hash,
-            block_number: receipt
-                .block_number
-                .ok_or_else(|| devnet("receipt without block number"))?,
-        })
+        submitted(&receipt)
     }
+
+    async fn mined(
+        &self,
+        request: TransactionRequest,
+    ) -> Result<alloy_rpc_types_eth::TransactionReceipt, L1Error> {
+        let pending = self
+            .provider
+            .send_transaction(request)
+            .await
+            .map_err(devnet)?;
+        pending.get_receipt().await.map_err(devnet)
+    }
+}
+
+fn submitted(receipt: &alloy_rpc_types_eth::TransactionReceipt) -> Result<Submitted, L1Error> {
+    Ok(Submitted {
+        hash: receipt.transaction_hash,
+        block_number: receipt
+            .block_number
+            .ok_or_else(|| devnet("receipt without block number"))?,
+    })
 }
 
 /// Builds the network sidecar of `blobs` with c-kzg (via [`crate::blob`]).
