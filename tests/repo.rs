@@ -181,10 +181,16 @@ fn a_fresh_clone_loads_every_shipped_chain_config_and_zksync_genesis() {
         }
         let config = ChainConfig::load(&path).unwrap_or_else(|e| panic!("{e}"));
         if let Some(chain) = &config.zksync {
-            let file = chain
-                .genesis_file
-                .as_ref()
-                .expect("Era configs name their genesis");
+            // A settlement layer (the Gateway) is followed only for what it
+            // relays; every other ZKsync chain is replayed from its genesis.
+            let Some(file) = chain.genesis_file.as_ref() else {
+                assert!(
+                    chain.relayed_da_validator.is_some(),
+                    "{} names no genesis file",
+                    path.display()
+                );
+                continue;
+            };
             assert!(
                 file.starts_with(&clone),
                 "{} is outside the clone",
