@@ -113,17 +113,18 @@ pub struct Plan {
 }
 
 /// The rollup-specific part of a batch's L1 record.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct BatchSummary {
-    pub da_mode: Option<DaMode>,
+    pub da_mode: DaMode,
     pub blob_count: usize,
-    /// Decoder that read the data, e.g. `v0.13.2+ header, v0.13.4 DA`.
+    /// Decoder that read the data, e.g. `v0.13.4` or `commitBatches/blobs`.
     pub format_version: String,
+    /// Starknet: the L2 blocks the batch covers.
     pub l2_blocks: Option<(u64, u64)>,
     pub contracts_touched: usize,
     pub storage_writes: usize,
     pub classes_declared: usize,
-    /// ZKsync: `Some(false)` until a `BlockExecution` names the batch.
+    /// ZKsync: `Some(false)` until a `BlockExecution` names the batch (then `Some(true)`).
     pub executed: Option<bool>,
 }
 

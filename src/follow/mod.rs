@@ -11,6 +11,7 @@
 //! that carried it; when that block is no longer canonical the batches after
 //! the fork are unwound before anything new is applied.
 
+mod commit;
 pub mod engine;
 pub mod pipeline;
 pub mod run;
@@ -308,9 +309,12 @@ impl L1Cursor {
 }
 
 /// How a batch's data reached L1.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, async_graphql::Enum)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, async_graphql::Enum,
+)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum DaMode {
+    #[default]
     Calldata,
     Blob,
 }
@@ -323,17 +327,10 @@ pub struct L1BatchRecord {
     pub l1_block_hash: B256,
     pub l1_transaction_hash: B256,
     pub log_index: u64,
-    pub da_mode: DaMode,
-    pub blob_count: usize,
-    /// Decoder that read the data, e.g. `v0.13.4` or `commitBatches/blobs`.
-    pub format_version: String,
-    /// Starknet: the L2 blocks the batch covers.
-    pub l2_blocks: Option<(u64, u64)>,
-    pub contracts_touched: usize,
-    pub storage_writes: usize,
-    pub classes_declared: usize,
-    /// ZKsync: `BlockExecution` seen for this batch.
-    pub executed: Option<bool>,
+    /// What the engine reported about the batch (flattened: the stored JSON
+    /// keeps one flat object).
+    #[serde(flatten)]
+    pub summary: engine::BatchSummary,
 }
 
 impl L1BatchRecord {

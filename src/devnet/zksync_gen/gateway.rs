@@ -1,0 +1,228 @@
+//! The Gateway-like settlement chain of the ZKsync devnet: its own honest
+//! state, and the batches that carry Era's pubdata to L1 while Era settles there.
+
+use super::*;
+
+/// The Gateway-like chain's side: its own scratch state (honest Gateway roots
+/// and enumeration indices) and what L1 stores for its batches.
+pub(super) struct GatewaySim {
+    pub(super) window: GatewayWindow,
+    // Declared before `_dir` so the store closes before its directory is removed.
+    pub(super) store: Store,
+    pub(super) _dir: tempfile::TempDir,
+    pub(super) stored: BTreeMap<u64, StoredBatch>,
+    pub(super) next: u64,
+    pub(super) last_executed: u64,
+    /// Era's `totalBatchesCommitted/Verified/Executed` on its Gateway diamond.
+    pub(super) era_counters: [u64; 3],
+}
+
+impl GatewaySim {
+    pub(super) fn new(config: &ZksyncGenConfig, window: GatewayWindow) -> Result<Self, DevnetError> {
+        if window.from_batch < 2 || window.until_batch <= window.from_batch {
+            return Err(DevnetError::Config(format!(
+                "Gateway window {}..{} must start after batch 1 and be non-empty",
+                window.from_batch, window.until_batch
+            )));
+        }
+        if config.execute_lag == 0 {
+            return Err(DevnetError::Config(
+                "a Gateway window needs execute_lag > 0 (batches are executed before each migration)".into(),
+            ));
+        }
+        // A relayed StoredBatchInfo claiming a wrong root is simulated (the
+        // Gateway relays whatever Era committed there); other faults inside
+        // the window, and reverts reaching into it, are not.
+        if config.faults.iter().any(|(n, fault)| {
+            *n + config.execute_lag >= window.from_batch
+                && *n < window.until_batch
+                && !(window.contains(*n) && *fault == Fault::TamperedRoot)
+        }) {
+            return Err(DevnetError::Config(
+                "faults inside (or reverts reaching into) the Gateway window, other than a \
+                 tampered root inside it, are not simulated"
+                    .into(),
+            ));
+        }
+        let dir = tempfile::tempdir()?;
+        let store = Store::open(dir.path(), "devnet-gateway-generator")?;
+        let leaves = genesis::leaves(&synthetic_genesis(config.seed ^ 0x6761_7465_7761_7900))?;
+        let state = ZksyncState::init_genesis(&store, &leaves, None)?;
+        let checkpoint = state.checkpoint().clone();
+        let mut stored = BTreeMap::new();
+        stored.insert(
+            0,
+            encode::stored_batch(0, checkpoint.root, checkpoint.next_index),
+        );
+        let before = window.from_batch - 1;
+        Ok(GatewaySim {
+            window,
+            store,
+            _dir: dir,
+            stored,
+            next: 1,
+            last_executed: 0,
+            era_counters: [before; 3],
+        })
+    }
+
+    /// One Gateway batch carrying Era batch `info.stored.batch_number`: the
+    /// Gateway's commit on L1 (and executions of earlier Gateway batches), the
+    /// Era batch the Gateway has executed after it, and the format label.
+    pub(super) fn carry(
+        &mut self,
+        era_chain_id: u64,
+        execute_lag: u64,
+        era_pubdata: &crate::rollup::zksync::pubdata::Pubdata,
+        info: &RelayedBatchInfo,
+        timestamp: u64,
+    ) -> Result<(Vec<PlannedTx>, u64, &'static str), DevnetError> {
+        let w = &self.window;
+        let n = info.stored.batch_number;
+        let g = self.next;
+        let last = n + 1 == w.until_batch;
+        // Era's counters on the Gateway: this batch committed, the one before
+        // proven, `execute_lag` behind executed; all equal before moving back.
+        let [_, verified, executed] = self.era_counters;
+        self.era_counters = if last {
+            [n; 3]
+        } else {
+            let verified = verified.max(n - 1);
+            [
+                n,
+                verified,
+                executed.max(n.saturating_sub(execute_lag)).min(verified),
+            ]
+        };
+        let chain = w.settled_chain(era_chain_id);
+        let pubdata_message =
+            gw::encode_relayed_pubdata(chain.chain_id, U256::from(n), &era_pubdata.encode());
+        let info_message = gw::encode_relayed_batch_info(info);
+
+        let mut state = ZksyncState::open(&self.store)?;
+        let mut initial: BTreeMap<B256, B256> = BTreeMap::new();
+        initial.insert(
+            chain.stored_batch_hash_key(n),
+            gw::stored_batch_hash(&info.stored),
+        );
+        let mut repeated = Vec::new();
+        for (slot, value) in [
+            TOTAL_BATCHES_COMMITTED_SLOT,
+            TOTAL_BATCHES_VERIFIED_SLOT,
+            TOTAL_BATCHES_EXECUTED_SLOT,
+        ]
+        .into_iter()
+        .zip(self.era_counters)
+        {
+            let key = chain.slot_key(U256::from(slot));
+            let value = B256::from(U256::from(value).to_be_bytes::<32>());
+            match state.leaf(&key)? {
+                Some((index, previous)) if previous != value => repeated.push(RepeatedWrite {
+                    index,
+                    value: ValueOp::compress(&previous, &value),
+                }),
+                Some(_) => {}
+                None => {
+                    initial.insert(key, value);
+                }
+            }
+        }
+        let writes = Writes {
+            initial: initial
+                .into_iter()
+                .map(|(derived_key, value)| InitialWrite {
+                    derived_key,
+                    value: ValueOp::compress(&B256::ZERO, &value),
+                })
+                .collect(),
+            repeated,
+        };
+        let applied = state.apply_and_commit(&PlanInput {
+            batch_number: g,
+            claimed_root: None,
+            index_repeated_storage_changes: None,
+            writes: writes.clone(),
+        })?;
+        let pubdata = crate::rollup::zksync::pubdata::Pubdata {
+            user_logs: vec![
+                gw::message_log(w.relayed_da_validator, &pubdata_message),
+                gw::message_log(w.era_diamond_on_gateway, &info_message),
+            ],
+            messages: vec![pubdata_message, info_message],
+            bytecodes: vec![],
+            state_diffs: StateDiffs {
+                enum_index_size: ENUM_INDEX_SIZE,
+                initial: writes.initial,
+                repeated: writes.repeated,
+            },
+            consumed: 0,
+        };
+        let version = if g >= w.gateway_v29_from_batch {
+            CommitVersion::V29
+        } else {
+            CommitVersion::V26
+        };
+        // Calldata and blobs alternate, so both DA paths of the Gateway are exercised.
+        let publish = if g % 2 == 1 {
+            Publish::Calldata
+        } else {
+            Publish::Blobs
+        };
+        let spec = BatchSpec {
+            batch_number: g,
+            timestamp,
+            index_repeated_storage_changes: applied.record.next_index,
+            new_state_root: applied.record.computed_root,
+            pubdata,
+        };
+        let (batch, blobs) = encode::batch(version, &spec, publish)?;
+        let previous = self.stored.get(&(g - 1)).cloned().ok_or_else(|| {
+            DevnetError::Config(format!("Gateway batch {} was never stored", g - 1))
+        })?;
+        let mut call = encode::commit_call(version, previous, vec![batch.clone()]);
+        call.chain_id = call.chain_id.map(|_| U256::from(w.gateway_chain_id));
+        call.chain_address = call.chain_address.map(|_| w.gateway_diamond);
+        let mut txs = vec![PlannedTx {
+            to: w.gateway_diamond,
+            calldata: encode_commit(&call),
+            blobs,
+            label: format!("gateway batch {g} commit carrying zksync batch {n}"),
+        }];
+        let mut stored =
+            encode::stored_batch(g, spec.new_state_root, spec.index_repeated_storage_changes);
+        stored.timestamp = U256::from(timestamp);
+        stored.commitment = contracts::standin_commitment(version, &batch);
+        if version == CommitVersion::V29 {
+            stored.dependency_roots_rolling_hash = Some(B256::ZERO);
+        }
+        self.stored.insert(g, stored);
+        let target = if last {
+            g
+        } else {
+            g.saturating_sub(execute_lag)
+        };
+        if target > self.last_executed {
+            txs.push(execute_tx(
+                &self.stored,
+                self.last_executed + 1..=target,
+                version,
+                w.gateway_chain_id,
+                w.gateway_diamond,
+                "gateway",
+            ));
+            state.mark_executed(target)?;
+            self.last_executed = target;
+        }
+        self.next = g + 1;
+        let label = match (version, publish) {
+            (CommitVersion::V29, Publish::Blobs) => "zksync-gateway-v29-blobs",
+            (CommitVersion::V29, Publish::Calldata) => "zksync-gateway-v29-calldata",
+            (_, Publish::Blobs) => "zksync-gateway-v26-blobs",
+            (_, Publish::Calldata) => "zksync-gateway-v26-calldata",
+        };
+        // Before moving back every Era batch is executed on the Gateway and the
+        // Gateway batch on L1: from then on they cannot be reverted.
+        let executed = if last { n } else { 0 };
+        Ok((txs, executed, label))
+    }
+}
