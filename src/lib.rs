@@ -8,6 +8,7 @@ pub mod audit;
 pub mod blob;
 pub mod chain;
 pub mod cli;
+#[cfg(feature = "devnet")]
 pub mod devnet;
 pub mod diff;
 pub mod follow;

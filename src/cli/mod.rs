@@ -5,7 +5,9 @@ use clap::{Parser, Subcommand};
 
 pub mod decode_starknet;
 pub mod decode_zksync;
+#[cfg(feature = "devnet")]
 pub mod demo;
+#[cfg(feature = "devnet")]
 pub mod devnet;
 pub mod follow;
 pub mod serve;
@@ -48,9 +50,11 @@ pub enum Command {
     Status(status::Args),
     /// Rebuild rollup state from an Ethereum node and keep it current, auditing every batch.
     Follow(follow::Args),
+    #[cfg(feature = "devnet")]
     /// The offline demo: local L1, simulated sequencers, both rollups followed, audited and served.
     Demo(demo::Args),
     /// Seeded sequencer simulator: submit generated batches to a local node (anvil).
+    #[cfg(feature = "devnet")]
     Devnet(devnet::Args),
     /// Decode one rollup state update from L1 data.
     #[command(subcommand)]
@@ -89,7 +93,9 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Schema => serve::print_schema(),
         Command::Status(args) => status::run(args),
         Command::Follow(args) => follow::run(args),
+        #[cfg(feature = "devnet")]
         Command::Devnet(args) => devnet::run(args),
+        #[cfg(feature = "devnet")]
         Command::Demo(args) => demo::run(args),
         Command::Decode(DecodeCommand::Starknet(args)) => decode_starknet::run(args),
         Command::Decode(DecodeCommand::Zksync(args)) => decode_zksync::run(args),

@@ -20,11 +20,13 @@
 pub mod archive;
 pub mod beacon;
 pub mod client;
+#[cfg(feature = "devnet")]
 pub mod fault_proxy;
 pub mod header_chain;
 pub mod light_client;
 pub mod quorum;
 pub mod rpc;
+#[cfg(feature = "devnet")]
 pub mod submit;
 pub mod transport;
 pub mod verified;
