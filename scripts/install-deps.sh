@@ -12,7 +12,7 @@
 #
 #   --dry-run   print what is missing and exit, installing nothing
 # ZKREPLAY_DEPS_ROOT=DIR makes every file and command check look below DIR
-# instead of /, so tests/repo.rs can run the detection against a fake machine.
+# instead of /, so tests/it/repo.rs can run the detection against a fake machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -111,17 +111,17 @@ pub(crate) fn load_batch(handle: &RollupHandle, b: &Budget, number: u64) -> Resu
         l1_block_number: l1.as_ref().map(|r| Long(r.l1_block_number)),
         l1_block_hash: l1.as_ref().map(|r| Bytes32(r.l1_block_hash)),
         l1_transaction_hash: l1.as_ref().map(|r| Bytes32(r.l1_transaction_hash)),
-        da_mode: l1.as_ref().map(|r| r.da_mode),
-        blob_count: l1.as_ref().map(|r| count(r.blob_count)),
-        format_version: l1.as_ref().map(|r| r.format_version.clone()),
+        da_mode: l1.as_ref().map(|r| r.summary.da_mode),
+        blob_count: l1.as_ref().map(|r| count(r.summary.blob_count)),
+        format_version: l1.as_ref().map(|r| r.summary.format_version.clone()),
         l2_block_range: l1
             .as_ref()
-            .and_then(|r| r.l2_blocks)
+            .and_then(|r| r.summary.l2_blocks)
             .map(|(first, last)| BlockRange {
                 first: Long(first),
                 last: Long(last),
             }),
-        executed: l1.as_ref().and_then(|r| r.executed),
+        executed: l1.as_ref().and_then(|r| r.summary.executed),
         state_diff: None,
     };
     match handle.kind {
@@ -136,9 +136,9 @@ pub(crate) fn load_batch(handle: &RollupHandle, b: &Budget, number: u64) -> Resu
             batch.contracts_root = Some(FeltScalar(roots.contracts_root));
             batch.classes_root = Some(FeltScalar(roots.classes_root));
             batch.state_diff = l1.as_ref().map(|r| StateDiffSummary {
-                contracts_touched: Some(count(r.contracts_touched)),
-                storage_writes: count(r.storage_writes),
-                classes_declared: Some(count(r.classes_declared)),
+                contracts_touched: Some(count(r.summary.contracts_touched)),
+                storage_writes: count(r.summary.storage_writes),
+                classes_declared: Some(count(r.summary.classes_declared)),
                 initial_writes: None,
                 repeated_writes: None,
             });

@@ -183,7 +183,7 @@ async fn demo(args: Args) -> anyhow::Result<i32> {
                 tally.add(audit.verdict, n);
             }
             if let Some(record) = L1BatchRecord::read(store, n)? {
-                formats.insert(record.format_version);
+                formats.insert(record.summary.format_version);
             }
         }
         total_batches += batches;

@@ -3,7 +3,7 @@
 //! the returned JSON, and abusive requests are refused while the server keeps
 //! serving.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -362,6 +362,7 @@ async fn abusive_requests_are_refused_and_the_server_keeps_serving() {
 
 use alloy_primitives::{Address, B256, U256};
 use blake2::{Blake2s256, Digest};
+use zkreplay::follow::engine::BatchSummary;
 use zkreplay::follow::{DaMode, FollowStatus, L1BatchRecord, L1Cursor};
 use zkreplay::rollup::zksync::compression::ValueOp;
 use zkreplay::rollup::zksync::decode::Writes;
@@ -772,14 +773,16 @@ async fn batches_carry_their_l1_provenance_and_sync_reports_the_follower() {
         l1_block_hash: B256::repeat_byte(0xbb),
         l1_transaction_hash: B256::repeat_byte(0xcc),
         log_index: 4,
-        da_mode: DaMode::Blob,
-        blob_count: 2,
-        format_version: "commitBatchesSharedBridge/blobs".into(),
-        l2_blocks: None,
-        contracts_touched: 0,
-        storage_writes: 4,
-        classes_declared: 0,
-        executed: Some(false),
+        summary: BatchSummary {
+            da_mode: DaMode::Blob,
+            blob_count: 2,
+            format_version: "commitBatchesSharedBridge/blobs".into(),
+            l2_blocks: None,
+            contracts_touched: 0,
+            storage_writes: 4,
+            classes_declared: 0,
+            executed: Some(false),
+        },
     };
     let mut write = StoreBatch::default();
     record.write(&mut write);
@@ -850,14 +853,16 @@ async fn batches_carry_their_l1_provenance_and_sync_reports_the_follower() {
         l1_block_hash: B256::repeat_byte(1),
         l1_transaction_hash: B256::repeat_byte(2),
         log_index: 0,
-        da_mode: DaMode::Calldata,
-        blob_count: 0,
-        format_version: "v0.13.0".into(),
-        l2_blocks: Some((5, 5)),
-        contracts_touched: 3,
-        storage_writes: 17,
-        classes_declared: 1,
-        executed: None,
+        summary: BatchSummary {
+            da_mode: DaMode::Calldata,
+            blob_count: 0,
+            format_version: "v0.13.0".into(),
+            l2_blocks: Some((5, 5)),
+            contracts_touched: 3,
+            storage_writes: 17,
+            classes_declared: 1,
+            executed: None,
+        },
     }
     .write(&mut write);
     store.commit(write).unwrap();

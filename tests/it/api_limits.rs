@@ -4,7 +4,7 @@
 //! keeps answering, subscriptions are limited, and inputs that used to panic
 //! get clear errors. Each case of issue 16 is one test here.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -7,7 +7,7 @@
 //! (`scripts/install-web.sh`, which the test runs when they are missing).
 //! `ZKREPLAY_DUMP_DOM=<file>` keeps the rendered DOM for inspection.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

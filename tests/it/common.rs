@@ -1,13 +1,39 @@
 //! Helpers shared by the integration tests.
-#![allow(dead_code)]
-
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use alloy_primitives::B256;
 use serde_json::Value;
+use starknet_types_core::felt::Felt;
+use zkreplay::hexfmt::{parse_bytes, parse_word};
 use zkreplay::rollup::starknet::feeder::parse_state_update;
 use zkreplay::rollup::starknet::state::{GlobalRootRule, StarknetState};
 use zkreplay::store::Store;
+
+/// The crate root (where `Cargo.toml`, `chains/` and `scripts/` are).
+pub fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A 32-byte word from a JSON hex string (`"0x…"`).
+pub fn word(v: &Value) -> B256 {
+    parse_word(v.as_str().expect("a hex string")).expect("a 32-byte hex word")
+}
+
+/// Bytes from a JSON hex string (`"0x…"`).
+pub fn bytes(v: &Value) -> Vec<u8> {
+    parse_bytes(v.as_str().expect("a hex string")).expect("hex bytes")
+}
+
+/// A felt written as cairo-lang and the feeder gateway write them: hex (`0x…`) or decimal.
+pub fn felt(text: &str) -> Felt {
+    let text = text.trim();
+    if text.starts_with("0x") || text.starts_with("0X") {
+        Felt::from_hex(text).expect("a hex felt")
+    } else {
+        Felt::from_dec_str(text).expect("a decimal felt")
+    }
+}
 
 /// `../shared/fixtures` relative to the crate root (the CI layout).
 pub fn fixtures() -> PathBuf {

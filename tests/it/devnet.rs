@@ -11,7 +11,7 @@
 //!     transactions and a real mainnet commit, and emit the real events with
 //!     the expected values.
 
-mod common;
+use crate::common;
 use common::skip_missing_tool;
 
 use std::collections::BTreeMap;
@@ -41,12 +41,6 @@ use zkreplay::rollup::zksync::decode::{
 use zkreplay::rollup::zksync::genesis;
 use zkreplay::rollup::zksync::state::{PlanInput as ZkPlanInput, ZksyncState};
 use zkreplay::store::Store;
-
-fn fixture(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/fixtures")
-        .join(rel)
-}
 
 // ---------------------------------------------------------------- Starknet helpers
 
@@ -623,17 +617,13 @@ impl Anvil {
     }
 }
 
-fn word(v: &Value) -> B256 {
-    v.as_str().unwrap().parse().unwrap()
-}
-
 fn data_words(log: &Value) -> Vec<B256> {
     let data = hex::decode(log["data"].as_str().unwrap().trim_start_matches("0x")).unwrap();
     data.chunks(32).map(B256::from_slice).collect()
 }
 
 fn topics(log: &Value) -> Vec<B256> {
-    log["topics"].as_array().unwrap().iter().map(word).collect()
+    log["topics"].as_array().unwrap().iter().map(common::word).collect()
 }
 
 #[tokio::test]
@@ -805,14 +795,14 @@ async fn stand_in_contracts_on_anvil_emit_the_real_events() {
     anvil
         .install(fresh, &StandIn::ZksyncDiamond.runtime_bytecode())
         .await;
-    let calldata = std::fs::read(fixture(
+    let calldata = std::fs::read(common::fixtures().join(
         "zksync/calldata/commit_l1_batch_351000-351004_mainnet.calldata",
     ))
     .unwrap();
     assert_eq!(calldata[..4], [0x70, 0x1f, 0x58, 0xc5]);
     anvil.send(&from, fresh, &calldata).await.unwrap();
     let facts: Value = serde_json::from_str(
-        &std::fs::read_to_string(fixture("zksync/calldata/calldata_facts.json")).unwrap(),
+        &std::fs::read_to_string(common::fixtures().join("zksync/calldata/calldata_facts.json")).unwrap(),
     )
     .unwrap();
     let file = facts["files"]
@@ -834,7 +824,7 @@ async fn stand_in_contracts_on_anvil_emit_the_real_events() {
             U256::from_be_bytes(t[1].0),
             U256::from(fact["batch_number"].as_u64().unwrap())
         );
-        assert_eq!(t[2], word(&fact["new_state_root"]));
+        assert_eq!(t[2], common::word(&fact["new_state_root"]));
         assert_eq!(
             t[3],
             contracts::standin_commitment(CommitVersion::Boojum, batch)

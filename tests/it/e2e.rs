@@ -9,6 +9,8 @@
 //!
 //! Needs anvil: `scripts/install-anvil.sh` (or `ZKREPLAY_ANVIL`).
 
+use crate::common;
+
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -32,12 +34,8 @@ use zkreplay::rollup::starknet::state::StarknetState;
 use zkreplay::rollup::zksync::state::read_checkpoint;
 use zkreplay::store::Store;
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
 fn anvil() -> Anvil {
-    Anvil::start(root()).unwrap_or_else(|e| panic!("{e} (scripts/install-anvil.sh installs it)"))
+    Anvil::start(common::root()).unwrap_or_else(|e| panic!("{e} (scripts/install-anvil.sh installs it)"))
 }
 
 fn configs(outcome: &DevnetOutcome) -> Vec<ChainConfig> {
@@ -204,7 +202,7 @@ async fn honest_devnet_replays_survives_sigkill_and_a_faulty_proxy() {
                 *commit_block.unwrap(),
                 "{rollup} {n}"
             );
-            formats.insert(record.format_version);
+            formats.insert(record.summary.format_version);
         }
         let generated: std::collections::BTreeSet<_> = outcome
             .batches

@@ -8,7 +8,7 @@
 //! says, deterministically and fast. The same pipeline over real HTTP against
 //! anvil is covered by the devnet tests.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -21,7 +21,7 @@ use zkreplay::chain::ChainConfig;
 use zkreplay::devnet::contracts::abi::{LogMemoryPageFactContinuous, LogStateUpdate};
 use zkreplay::follow::starknet::StarknetEngine;
 use zkreplay::follow::{FollowError, FollowOptions, Follower, L1Cursor, OnMismatch};
-use zkreplay::hexfmt::{format_word, parse_bytes, parse_word};
+use zkreplay::hexfmt::format_word;
 use zkreplay::l1::{BlockTag, L1Block, L1Error, L1Log, L1Source, L1Transaction, LogFilter};
 use zkreplay::rollup::starknet::state::StarknetState;
 use zkreplay::store::Store;
@@ -186,16 +186,8 @@ impl L1Source for MemoryL1 {
     }
 }
 
-fn word(v: &Value) -> B256 {
-    parse_word(v.as_str().unwrap()).unwrap()
-}
-
 fn u256(v: &Value) -> U256 {
-    U256::from_be_bytes(word(v).0)
-}
-
-fn bytes(v: &Value) -> Vec<u8> {
-    parse_bytes(v.as_str().unwrap()).unwrap()
+    U256::from_be_bytes(common::word(v).0)
 }
 
 fn oracle_batches(set: &str) -> Vec<Value> {
@@ -222,13 +214,13 @@ fn oracle_chain(set: &str) -> Chain {
         for page in batch["memory_pages"].as_array().into_iter().flatten() {
             let event = &page["LogMemoryPageFactContinuous"];
             let log = LogMemoryPageFactContinuous {
-                factHash: word(&event["factHash"]),
+                factHash: common::word(&event["factHash"]),
                 memoryHash: u256(&event["memoryHash"]),
                 prod: u256(&event["prod"]),
             };
             chain.push(
                 REGISTRY,
-                bytes(&page["calldata"]),
+                common::bytes(&page["calldata"]),
                 vec![],
                 vec![(
                     REGISTRY,
@@ -239,8 +231,8 @@ fn oracle_chain(set: &str) -> Chain {
         }
         let mut versioned = Vec::new();
         for blob in batch["blobs"].as_array().into_iter().flatten() {
-            let hash = word(&blob["versioned_hash"]);
-            chain.blobs.insert(hash, bytes(&blob["data"]));
+            let hash = common::word(&blob["versioned_hash"]);
+            chain.blobs.insert(hash, common::bytes(&blob["data"]));
             versioned.push(hash);
         }
         let l1 = &batch["l1"];
@@ -257,7 +249,7 @@ fn oracle_chain(set: &str) -> Chain {
         };
         chain.push(
             CORE,
-            bytes(calldata),
+            common::bytes(calldata),
             versioned,
             vec![(
                 CORE,
@@ -357,7 +349,7 @@ async fn oracle_chains_replay_to_cairo_lang_roots_through_the_follower() {
             // The root cairo-lang computed for this batch, not the program output we parsed.
             assert_eq!(
                 audit.computed_root,
-                format_word(&word(&batch["expected"]["global_root"])),
+                format_word(&common::word(&batch["expected"]["global_root"])),
                 "{set} batch {n}"
             );
             assert!(
@@ -370,7 +362,7 @@ async fn oracle_chains_replay_to_cairo_lang_roots_through_the_follower() {
                 .unwrap()
                 .unwrap();
             assert_eq!(
-                record.l2_blocks.unwrap().1,
+                record.summary.l2_blocks.unwrap().1,
                 batch["blocks"]["last"].as_u64().unwrap()
             );
         }
@@ -1277,10 +1269,10 @@ async fn era_follows_its_gateway_period_and_never_calls_it_match() {
                 let record = L1BatchRecord::read(&store, n).unwrap().unwrap();
                 assert_eq!(record.l1_transaction_hash, gw.committed_by[&n], "{n}");
                 assert_eq!(
-                    record.format_version.contains("via settlement batch"),
+                    record.summary.format_version.contains("via settlement batch"),
                     gw.window.contains(n),
                     "{n}: {}",
-                    record.format_version
+                    record.summary.format_version
                 );
             }
             audits.push(audit);
@@ -1445,15 +1437,15 @@ fn a_starknet_binding_check_the_decoder_did_not_run_is_skipped_and_partial() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|b| bytes(&b["data"]))
+        .map(|b| common::bytes(&b["data"]))
         .collect();
     let hashes: Vec<B256> = batch["blobs"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|b| word(&b["versioned_hash"]))
+        .map(|b| common::word(&b["versioned_hash"]))
         .collect();
-    let update = parse_l1_calldata(&bytes(&batch["l1"]["updateStateKzgDA_calldata"])).unwrap();
+    let update = parse_l1_calldata(&common::bytes(&batch["l1"]["updateStateKzgDA_calldata"])).unwrap();
     let input = BatchInput {
         batch: Some(0),
         da: DaInput::Blobs(&blobs),
@@ -1941,6 +1933,7 @@ async fn a_mainnet_shaped_history_replays_across_eras_without_reading_a_decoy() 
                 zkreplay::follow::L1BatchRecord::read(&store, n)
                     .unwrap()
                     .unwrap()
+                    .summary
                     .format_version
             })
             .collect();
@@ -1996,18 +1989,18 @@ fn the_fact_of_each_oracle_calldata_batch_is_recomputed_from_its_pages() {
     let batches = oracle_batches("seed2_calldata");
     assert!(!batches.is_empty());
     for batch in batches {
-        let update = parse_l1_calldata(&bytes(&batch["l1"]["updateState_calldata"])).unwrap();
+        let update = parse_l1_calldata(&common::bytes(&batch["l1"]["updateState_calldata"])).unwrap();
         let main: Vec<U256> = update.program_output.iter().map(felt_to_u256).collect();
         let pages: Vec<Vec<U256>> = batch["memory_pages"]
             .as_array()
             .unwrap()
             .iter()
-            .map(|p| parse_page(&bytes(&p["calldata"])).unwrap().values)
+            .map(|p| parse_page(&common::bytes(&p["calldata"])).unwrap().values)
             .collect();
         let da: Vec<&[U256]> = pages.iter().map(|p| p.as_slice()).collect();
         assert_eq!(
             sharp::state_transition_fact(&main, &da),
-            word(&batch["l1"]["state_transition_fact"]),
+            common::word(&batch["l1"]["state_transition_fact"]),
             "batch {}",
             batch["batch"]
         );

@@ -4,7 +4,7 @@
 //! The expected hash, roots and the four SHARP memory-page logs come from the
 //! fixture, not from this codebase; every flipped byte must be refused.
 
-mod common;
+use crate::common;
 
 use alloy_consensus::{Header, ReceiptEnvelope, TxEnvelope};
 use alloy_eips::eip2718::{Decodable2718, Encodable2718};

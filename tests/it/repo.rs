@@ -6,21 +6,19 @@
 //!   and the shipped ZKsync genesis files yield the genesis roots Matter Labs
 //!   published (expected values from zksync-era's l1-recovery tests, via the configs).
 
+use crate::common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use zkreplay::chain::ChainConfig;
 use zkreplay::rollup::zksync::genesis;
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
 /// The Debian packages `install-deps.sh --dry-run` asks for on a machine whose
 /// filesystem is `fake_root` (empty: nothing installed but what the test creates).
 fn debian_packages_asked(fake_root: &Path) -> Vec<String> {
     let out = Command::new("bash")
-        .arg(root().join("scripts/install-deps.sh"))
+        .arg(common::root().join("scripts/install-deps.sh"))
         .arg("--dry-run")
         .env("ZKREPLAY_DEPS_ROOT", fake_root)
         .output()
@@ -95,14 +93,14 @@ const MACHINE_PATHS: [&str; 5] = [
 fn tracked_files() -> Vec<PathBuf> {
     let out = Command::new("git")
         .args(["ls-files", "-z"])
-        .current_dir(root())
+        .current_dir(common::root())
         .output()
         .expect("git ls-files");
     assert!(out.status.success(), "git ls-files failed");
     out.stdout
         .split(|b| *b == 0)
         .filter(|name| !name.is_empty())
-        .map(|name| root().join(String::from_utf8_lossy(name).as_ref()))
+        .map(|name| common::root().join(String::from_utf8_lossy(name).as_ref()))
         .collect()
 }
 
@@ -136,7 +134,7 @@ fn no_tracked_file_names_a_path_of_one_machine() {
 fn the_product_never_reads_the_shared_test_fixtures() {
     let mut hits = Vec::new();
     for file in tracked_files() {
-        let relative = file.strip_prefix(root()).unwrap();
+        let relative = file.strip_prefix(common::root()).unwrap();
         let product = relative.starts_with("src") || relative.starts_with("chains");
         let Ok(text) = std::fs::read_to_string(&file) else {
             continue;
@@ -163,7 +161,7 @@ fn a_fresh_clone_loads_every_shipped_chain_config_and_zksync_genesis() {
     let clone = parent.path().join("zkreplay");
     let out = Command::new("git")
         .args(["clone", "--quiet", "--no-hardlinks"])
-        .arg(root())
+        .arg(common::root())
         .arg(&clone)
         .output()
         .expect("git clone");

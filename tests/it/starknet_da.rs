@@ -5,6 +5,8 @@
 //! `nonces.json`, `x_0.txt`, `kzg_proof.txt`, and the oracle's `logical_diff`,
 //! `alias_writes`, commitments, proofs and L1 calldata.
 
+use crate::common;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
@@ -36,17 +38,8 @@ fn read_hex_file(path: &Path) -> Vec<u8> {
     zkreplay::hexfmt::parse_bytes(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
-fn felt(text: &str) -> Felt {
-    let text = text.trim();
-    if text.starts_with("0x") || text.starts_with("0X") {
-        Felt::from_hex(text).unwrap()
-    } else {
-        Felt::from_dec_str(text).unwrap()
-    }
-}
-
-fn word(text: &str) -> B256 {
-    felt_to_word(&felt(text))
+fn felt_word(text: &str) -> B256 {
+    felt_to_word(&common::felt(text))
 }
 
 fn no_aliases() -> MemoryAliases {
@@ -60,12 +53,12 @@ fn feeder_diff(update: &Value) -> StateDiff {
     for entry in sd["storage_diffs"].as_array().unwrap() {
         let c = out
             .contracts
-            .entry(word(entry["address"].as_str().unwrap()))
+            .entry(felt_word(entry["address"].as_str().unwrap()))
             .or_default();
         for kv in entry["storage_entries"].as_array().unwrap() {
             c.storage.insert(
-                word(kv["key"].as_str().unwrap()),
-                word(kv["value"].as_str().unwrap()),
+                felt_word(kv["key"].as_str().unwrap()),
+                felt_word(kv["value"].as_str().unwrap()),
             );
         }
     }
@@ -76,21 +69,21 @@ fn feeder_diff(update: &Value) -> StateDiff {
                 .or(entry.get("contract_address"))
                 .unwrap();
             out.contracts
-                .entry(word(address.as_str().unwrap()))
+                .entry(felt_word(address.as_str().unwrap()))
                 .or_default()
-                .class_hash = Some(word(entry["class_hash"].as_str().unwrap()));
+                .class_hash = Some(felt_word(entry["class_hash"].as_str().unwrap()));
         }
     }
     for entry in sd["nonces"].as_array().unwrap() {
         out.contracts
-            .entry(word(entry["contract_address"].as_str().unwrap()))
+            .entry(felt_word(entry["contract_address"].as_str().unwrap()))
             .or_default()
-            .nonce = Some(word(entry["nonce"].as_str().unwrap()));
+            .nonce = Some(felt_word(entry["nonce"].as_str().unwrap()));
     }
     for entry in sd["declared_classes"].as_array().unwrap() {
         out.declared_classes.insert(
-            word(entry["class_hash"].as_str().unwrap()),
-            word(entry["compiled_class_hash"].as_str().unwrap()),
+            felt_word(entry["class_hash"].as_str().unwrap()),
+            felt_word(entry["compiled_class_hash"].as_str().unwrap()),
         );
     }
     out
@@ -216,22 +209,22 @@ pub fn oracle_batch_to_state_diff(batch: &Value) -> StateDiff {
     let mut out = StateDiff::default();
     let obj = |v: &Value| v.as_object().cloned().unwrap_or_default();
     for (address, storage) in obj(&logical["storage"]) {
-        let c = out.contracts.entry(word(&address)).or_default();
+        let c = out.contracts.entry(felt_word(&address)).or_default();
         for (key, value) in obj(&storage) {
-            c.storage.insert(word(&key), word(value.as_str().unwrap()));
+            c.storage.insert(felt_word(&key), felt_word(value.as_str().unwrap()));
         }
     }
     for (address, class_hash) in obj(&logical["class_hashes"]) {
-        out.contracts.entry(word(&address)).or_default().class_hash =
-            Some(word(class_hash.as_str().unwrap()));
+        out.contracts.entry(felt_word(&address)).or_default().class_hash =
+            Some(felt_word(class_hash.as_str().unwrap()));
     }
     for (address, nonce) in obj(&logical["nonces"]) {
-        out.contracts.entry(word(&address)).or_default().nonce =
-            Some(word(nonce.as_str().unwrap()));
+        out.contracts.entry(felt_word(&address)).or_default().nonce =
+            Some(felt_word(nonce.as_str().unwrap()));
     }
     for (class_hash, compiled) in obj(&logical["declared_classes"]) {
         out.declared_classes
-            .insert(word(&class_hash), word(compiled.as_str().unwrap()));
+            .insert(felt_word(&class_hash), felt_word(compiled.as_str().unwrap()));
     }
     let writes = obj(&batch["alias_writes"]);
     if !writes.is_empty() {
@@ -240,7 +233,7 @@ pub fn oracle_batch_to_state_diff(batch: &Value) -> StateDiff {
             .entry(felt_to_word(&ALIAS_CONTRACT))
             .or_default();
         for (key, alias) in writes {
-            c.storage.insert(word(&key), word(alias.as_str().unwrap()));
+            c.storage.insert(felt_word(&key), felt_word(alias.as_str().unwrap()));
         }
     }
     out
@@ -290,7 +283,7 @@ fn replay_oracle(set: &str) -> usize {
         let update = program_output::parse_l1_calldata(&hex_str(calldata)).unwrap();
         let versioned: Vec<B256> = batch["blobs"].as_array().map_or(vec![], |b| {
             b.iter()
-                .map(|b| word(b["versioned_hash"].as_str().unwrap()))
+                .map(|b| felt_word(b["versioned_hash"].as_str().unwrap()))
                 .collect()
         });
         let input = BatchInput {
@@ -323,7 +316,7 @@ fn replay_oracle(set: &str) -> usize {
             .as_array()
             .unwrap()
             .iter()
-            .map(|v| felt(v.as_str().unwrap()))
+            .map(|v| common::felt(v.as_str().unwrap()))
             .collect();
         assert_eq!(decoded.da, compressed, "batch {n}: DA felts");
         let output = decoded.program_output.as_ref().unwrap();
@@ -331,13 +324,13 @@ fn replay_oracle(set: &str) -> usize {
             .as_array()
             .unwrap()
             .iter()
-            .map(|v| felt(v.as_str().unwrap()))
+            .map(|v| common::felt(v.as_str().unwrap()))
             .collect();
         assert_eq!(update.program_output, posted);
         assert_eq!(output.version, HeaderVersion::V0_13_2);
         assert_eq!(
             output.new_root,
-            felt(
+            common::felt(
                 batch["l1"]["LogStateUpdate"]["globalRoot"]
                     .as_str()
                     .unwrap()
@@ -345,7 +338,7 @@ fn replay_oracle(set: &str) -> usize {
         );
         assert_eq!(
             output.new_root,
-            felt(batch["expected"]["global_root"].as_str().unwrap())
+            common::felt(batch["expected"]["global_root"].as_str().unwrap())
         );
 
         let failed: Vec<_> = decoded.findings.iter().filter(|f| !f.passed).collect();
@@ -382,14 +375,14 @@ fn replay_oracle(set: &str) -> usize {
             );
         }
         if let Some(kzg) = &output.kzg {
-            assert_eq!(kzg.z, felt(batch["kzg"]["z"].as_str().unwrap()));
+            assert_eq!(kzg.z, common::felt(batch["kzg"]["z"].as_str().unwrap()));
         }
         checks += decoded.findings.len();
 
         // Aliases for the next batch come from the fixture, not from the decoder.
         for (key, alias) in batch["alias_writes"].as_object().unwrap() {
             aliases
-                .insert(felt(key), felt(alias.as_str().unwrap()))
+                .insert(common::felt(key), common::felt(alias.as_str().unwrap()))
                 .unwrap();
         }
     }
@@ -425,8 +418,8 @@ fn mainnet_v0_13_1_blobs_equal_the_state_update() {
         // are decimal.
         let nonces = read_json(&dir.join("nonces.json"));
         for entry in nonces.as_array().unwrap() {
-            let address = felt_to_word(&felt(entry["address"].as_str().unwrap()));
-            let nonce = felt(&format!("0x{}", entry["nonce"].as_str().unwrap()));
+            let address = felt_to_word(&common::felt(entry["address"].as_str().unwrap()));
+            let nonce = common::felt(&format!("0x{}", entry["nonce"].as_str().unwrap()));
             let contract = expected.contracts.entry(address).or_default();
             assert!(contract.nonce.is_none(), "{block}: {address} listed twice");
             contract.nonce = Some(felt_to_word(&nonce));
@@ -456,7 +449,7 @@ fn mainnet_kzg_z_proof_and_roots() {
     for dir in blocks {
         let name = dir.file_name().unwrap().to_str().unwrap().to_owned();
         let blobs = vec![read_hex_file(&dir.join("blob_data.txt"))];
-        let z_posted = felt(std::fs::read_to_string(dir.join("x_0.txt")).unwrap().trim());
+        let z_posted = common::felt(std::fs::read_to_string(dir.join("x_0.txt")).unwrap().trim());
         let proof: [u8; 48] = read_hex_file(&dir.join("kzg_proof.txt"))
             .try_into()
             .unwrap();
@@ -499,7 +492,7 @@ fn mainnet_kzg_z_proof_and_roots() {
         // KZG segment [c_low, c_high, z, y_low, y_high], no messages): every check
         // passes and the roots are reported. (snos_output.json spells the fields of
         // the later 10-word header; v0.13.1 had only these.)
-        let s = |k: &str| felt(snos[k].as_str().unwrap());
+        let s = |k: &str| common::felt(snos[k].as_str().unwrap());
         let (c_low, c_high) = program_output::split_commitment(&commitment);
         let (y_low, y_high) = program_output::split_y(&y);
         let words = vec![
@@ -661,13 +654,13 @@ fn oracle_uncompressed_da_decodes_to_the_same_diff() {
             .as_array()
             .unwrap()
             .iter()
-            .map(|v| felt(v.as_str().unwrap()))
+            .map(|v| common::felt(v.as_str().unwrap()))
             .collect();
         let uncompressed: Vec<Felt> = batch["da"]["uncompressed"]
             .as_array()
             .unwrap()
             .iter()
-            .map(|v| felt(v.as_str().unwrap()))
+            .map(|v| common::felt(v.as_str().unwrap()))
             .collect();
         let out = zkreplay::rollup::starknet::da::compression::decompress(&compressed).unwrap();
         assert_eq!(out.data, uncompressed);
@@ -1035,7 +1028,7 @@ mod properties {
             .as_array()
             .unwrap()
             .iter()
-            .map(|v| felt(v.as_str().unwrap()))
+            .map(|v| common::felt(v.as_str().unwrap()))
             .collect();
         for cut in [1, compressed.len() / 2, compressed.len() - 1] {
             assert!(decode_da(&compressed[..cut], Layout::V0_13_4, DaEnd::Exact).is_err());

@@ -11,6 +11,8 @@
 //! README pairs (header of L2 block 579,400 + the page right after it); that part
 //! is simulated, and says so.
 
+use crate::common;
+
 use std::path::{Path, PathBuf};
 
 use alloy_primitives::{Address, B256, U256};
@@ -39,10 +41,6 @@ fn rpc_result(file: &str) -> Value {
     let text = std::fs::read_to_string(block_dir().join("raw").join(file)).unwrap();
     let mut value: Value = serde_json::from_str(&text).unwrap();
     value["result"].take()
-}
-
-fn bytes(hex_text: &Value) -> Vec<u8> {
-    hex::decode(hex_text.as_str().unwrap().trim_start_matches("0x")).unwrap()
 }
 
 /// One real page registration: the transaction input and its registry log.
@@ -78,14 +76,14 @@ fn real_registrations() -> Vec<RealRegistration> {
             .find(|l| l["address"].as_str() == Some(REGISTRY))
             .unwrap();
         out.push(RealRegistration {
-            input: bytes(&tx["input"]),
+            input: common::bytes(&tx["input"]),
             topics: log["topics"]
                 .as_array()
                 .unwrap()
                 .iter()
-                .map(|t| B256::from_slice(&bytes(t)))
+                .map(|t| B256::from_slice(&common::bytes(t)))
                 .collect(),
-            data: bytes(&log["data"]),
+            data: common::bytes(&log["data"]),
         });
     }
     out

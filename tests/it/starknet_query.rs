@@ -3,7 +3,7 @@
 //! published `new_root`; proofs are checked by a verifier written here from the
 //! Starknet commitment rules, sharing no code with the trie.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 
@@ -19,10 +19,6 @@ use zkreplay::rollup::starknet::query::{
 use zkreplay::rollup::starknet::state::{GlobalRootRule, StarknetState};
 use zkreplay::rollup::starknet::trie::ProofNode;
 use zkreplay::store::Store;
-
-fn felt(hex: &str) -> Felt {
-    Felt::from_hex(hex).unwrap()
-}
 
 fn b256_felt(word: &B256) -> Felt {
     Felt::from_bytes_be(&word.0)
@@ -126,24 +122,24 @@ fn values_at_every_batch_equal_what_the_blocks_wrote() {
                 );
                 assert_eq!(
                     reader
-                        .storage_at(&felt(address), &felt(key), n as u64)
+                        .storage_at(&common::felt(address), &common::felt(key), n as u64)
                         .unwrap(),
-                    felt(value),
+                    common::felt(value),
                     "block {n}"
                 );
                 if let Some((earlier, old)) = latest.get(&(address.clone(), key.to_owned())) {
                     if *earlier < n {
                         assert_eq!(
                             reader
-                                .storage_at(&felt(address), &felt(key), n as u64 - 1)
+                                .storage_at(&common::felt(address), &common::felt(key), n as u64 - 1)
                                 .unwrap(),
-                            felt(old)
+                            common::felt(old)
                         );
                     }
                 } else if n > 0 {
                     assert_eq!(
                         reader
-                            .storage_at(&felt(address), &felt(key), n as u64 - 1)
+                            .storage_at(&common::felt(address), &common::felt(key), n as u64 - 1)
                             .unwrap(),
                         Felt::ZERO
                     );
@@ -153,8 +149,8 @@ fn values_at_every_batch_equal_what_the_blocks_wrote() {
         }
         for (address, nonce) in block["state_diff"]["nonces"].as_object().unwrap() {
             assert_eq!(
-                reader.contract_at(&felt(address), n as u64).unwrap().nonce,
-                felt(nonce.as_str().unwrap())
+                reader.contract_at(&common::felt(address), n as u64).unwrap().nonce,
+                common::felt(nonce.as_str().unwrap())
             );
         }
         for deployed in block["state_diff"]["deployed_contracts"]
@@ -162,18 +158,18 @@ fn values_at_every_batch_equal_what_the_blocks_wrote() {
             .unwrap()
         {
             let contract = reader
-                .contract_at(&felt(deployed["address"].as_str().unwrap()), n as u64)
+                .contract_at(&common::felt(deployed["address"].as_str().unwrap()), n as u64)
                 .unwrap();
             assert_eq!(
                 contract.class_hash,
-                felt(deployed["class_hash"].as_str().unwrap())
+                common::felt(deployed["class_hash"].as_str().unwrap())
             );
         }
     }
     for ((address, key), (_, value)) in &latest {
         assert_eq!(
-            reader.storage_at(&felt(address), &felt(key), 7).unwrap(),
-            felt(value)
+            reader.storage_at(&common::felt(address), &common::felt(key), 7).unwrap(),
+            common::felt(value)
         );
     }
     assert!(matches!(
@@ -190,20 +186,20 @@ fn proofs_verify_against_the_published_roots() {
     let (_dir, store, blocks) = sepolia_store();
     let reader = StarknetReader::new(&store);
     // The Sepolia ETH fee token.
-    let eth = felt("0x49d36570d4e46f48e99674bd3fcc84644ddd6b96f7c741b1562b82f9e004dc7");
+    let eth = common::felt("0x49d36570d4e46f48e99674bd3fcc84644ddd6b96f7c741b1562b82f9e004dc7");
     let mut checked = 0;
     for (n, block) in blocks.iter().enumerate() {
-        let published = felt(block["new_root"].as_str().unwrap());
+        let published = common::felt(block["new_root"].as_str().unwrap());
         for (address, writes) in block["state_diff"]["storage_diffs"].as_object().unwrap() {
             for write in writes.as_array().unwrap().iter().take(3) {
                 let proof = reader
                     .storage_proof(
-                        &felt(address),
-                        &felt(write["key"].as_str().unwrap()),
+                        &common::felt(address),
+                        &common::felt(write["key"].as_str().unwrap()),
                         n as u64,
                     )
                     .unwrap();
-                assert_eq!(proof.value, felt(write["value"].as_str().unwrap()));
+                assert_eq!(proof.value, common::felt(write["value"].as_str().unwrap()));
                 assert!(
                     verify_storage_proof(&proof, published),
                     "block {n} {address}"
@@ -213,7 +209,7 @@ fn proofs_verify_against_the_published_roots() {
         }
         // Non-membership: an unset slot of the ETH contract proves 0.
         let absent = reader
-            .storage_proof(&eth, &felt("0x1234567"), n as u64)
+            .storage_proof(&eth, &common::felt("0x1234567"), n as u64)
             .unwrap();
         assert_eq!(absent.value, Felt::ZERO);
         assert!(
@@ -226,14 +222,14 @@ fn proofs_verify_against_the_published_roots() {
     let mut forged = reader
         .storage_proof(
             &eth,
-            &felt("0x6d56a3a16e0bf05482515c10fcf552437cdd1b7b409a6e8cec88c4b8fa03c13"),
+            &common::felt("0x6d56a3a16e0bf05482515c10fcf552437cdd1b7b409a6e8cec88c4b8fa03c13"),
             7,
         )
         .unwrap();
     forged.value += Felt::ONE;
     assert!(!verify_storage_proof(
         &forged,
-        felt(blocks[7]["new_root"].as_str().unwrap())
+        common::felt(blocks[7]["new_root"].as_str().unwrap())
     ));
 }
 

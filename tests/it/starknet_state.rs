@@ -2,7 +2,7 @@
 //! the real Sepolia chain (feeder updates with `new_root`), pathfinder's unit
 //! vectors, and cairo-lang's own Patricia trees (the oracle fixtures).
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::process::Command;
@@ -18,10 +18,6 @@ use zkreplay::rollup::starknet::state::{
 };
 use zkreplay::rollup::starknet::trie::HEIGHT;
 use zkreplay::store::Store;
-
-fn felt(hex: &str) -> Felt {
-    Felt::from_hex(hex).unwrap()
-}
 
 fn sepolia_files() -> Vec<std::path::PathBuf> {
     (0..8)
@@ -100,13 +96,13 @@ fn cli_applies_updates_in_one_run_and_split_across_runs() {
 fn pathfinder_contract_leaf_vector() {
     // pathfinder crates/merkle-tree contract_state tests.
     let state = ContractState {
-        class_hash: felt("0x2ff4903e17f87b298ded00c44bfeb22874c5f73be2ced8f1d9d9556fb509779"),
-        storage_root: felt("0x4fb440e8ca9b74fc12a22ebffe0bc0658206337897226117b985434c239c028"),
+        class_hash: common::felt("0x2ff4903e17f87b298ded00c44bfeb22874c5f73be2ced8f1d9d9556fb509779"),
+        storage_root: common::felt("0x4fb440e8ca9b74fc12a22ebffe0bc0658206337897226117b985434c239c028"),
         nonce: Felt::ZERO,
     };
     assert_eq!(
         state.leaf_hash(),
-        felt("0x7161b591c893836263a64f2a7e0d829c92f6956148a60ce5e99a3f55c7973f3")
+        common::felt("0x7161b591c893836263a64f2a7e0d829c92f6956148a60ce5e99a3f55c7973f3")
     );
 }
 
@@ -127,7 +123,7 @@ fn pathfinder_v0_14_genesis_root() {
     assert_eq!(roots.classes_root, Felt::ZERO);
     assert_eq!(
         roots.global_root,
-        felt("0x68bcf9e9257ab6bffd9425833a208aaab6b85649fd21c787a546cb7cb9abf")
+        common::felt("0x68bcf9e9257ab6bffd9425833a208aaab6b85649fd21c787a546cb7cb9abf")
     );
     // The pre-v0.14 rule would have returned the contracts root: the rule matters.
     assert_eq!(
@@ -161,17 +157,17 @@ fn cairo_lang_oracle_roots_are_reproduced() {
             let expected = &batch["expected"];
             assert_eq!(
                 roots.contracts_root,
-                felt(expected["contracts_root"].as_str().unwrap()),
+                common::felt(expected["contracts_root"].as_str().unwrap()),
                 "{set}/{name}"
             );
             assert_eq!(
                 roots.classes_root,
-                felt(expected["classes_root"].as_str().unwrap()),
+                common::felt(expected["classes_root"].as_str().unwrap()),
                 "{set}/{name}"
             );
             assert_eq!(
                 roots.global_root,
-                felt(expected["global_root"].as_str().unwrap()),
+                common::felt(expected["global_root"].as_str().unwrap()),
                 "{set}/{name}"
             );
             for touched in expected["touched_contracts"]
@@ -180,28 +176,28 @@ fn cairo_lang_oracle_roots_are_reproduced() {
                 .flatten()
             {
                 let (address, info) = touched;
-                let contract = state.contract(&felt(address)).unwrap();
+                let contract = state.contract(&common::felt(address)).unwrap();
                 assert_eq!(
                     contract.storage_root,
-                    felt(info["storage_root"].as_str().unwrap()),
+                    common::felt(info["storage_root"].as_str().unwrap()),
                     "{name} {address}"
                 );
                 assert_eq!(
                     contract.leaf_hash(),
-                    felt(info["leaf_hash"].as_str().unwrap()),
+                    common::felt(info["leaf_hash"].as_str().unwrap()),
                     "{name} {address}"
                 );
             }
             for sample in expected["storage_samples"].as_array().unwrap() {
                 let value = state
                     .storage(
-                        &felt(sample["contract"].as_str().unwrap()),
-                        &felt(sample["key"].as_str().unwrap()),
+                        &common::felt(sample["contract"].as_str().unwrap()),
+                        &common::felt(sample["key"].as_str().unwrap()),
                     )
                     .unwrap();
                 assert_eq!(
                     value,
-                    felt(sample["value"].as_str().unwrap()),
+                    common::felt(sample["value"].as_str().unwrap()),
                     "{name} sample {sample}"
                 );
             }

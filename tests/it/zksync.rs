@@ -1,11 +1,13 @@
 //! ZKsync Era acceptance tests on the real data in ../shared/fixtures/zksync
 //! (expected values come only from the fixtures, never from this code).
 
+use crate::common;
+
 use std::path::PathBuf;
 
 use alloy_primitives::{Address, B256, U256};
 use serde_json::Value;
-use zkreplay::hexfmt::{parse_bytes, parse_word};
+use zkreplay::hexfmt::parse_bytes;
 use zkreplay::rollup::zksync::calldata::{CommitVersion, decode_commit, encode_commit};
 use zkreplay::rollup::zksync::compression::StateDiffs;
 use zkreplay::rollup::zksync::decode::{BlobStore, decode_batches};
@@ -22,12 +24,8 @@ fn json(rel: &str) -> Value {
     serde_json::from_str(&std::fs::read_to_string(fixture(rel)).unwrap()).unwrap()
 }
 
-fn word(v: &Value) -> B256 {
-    parse_word(v.as_str().unwrap()).unwrap()
-}
-
 fn address(v: &Value) -> Address {
-    Address::from_word(word(v))
+    Address::from_word(common::word(v))
 }
 
 // ---------------------------------------------------------------- tree
@@ -38,13 +36,13 @@ fn case_leaves(case: &Value) -> Vec<(B256, u64, B256)> {
         .unwrap()
         .iter()
         .map(|l| {
-            let dk = word(&l["derived_key"]);
+            let dk = common::word(&l["derived_key"]);
             // The derived key is also recomputed from (address, key).
             assert_eq!(
-                derived_key(&address(&l["address"]), &word(&l["storage_key"])),
+                derived_key(&address(&l["address"]), &common::word(&l["storage_key"])),
                 dk
             );
-            (dk, l["leaf_index"].as_u64().unwrap(), word(&l["value"]))
+            (dk, l["leaf_index"].as_u64().unwrap(), common::word(&l["value"]))
         })
         .collect()
 }
@@ -56,7 +54,7 @@ fn merkle_tree_reference_roots() {
     for case in cases["cases"].as_array().unwrap() {
         let name = case["name"].as_str().unwrap();
         let leaves = case_leaves(case);
-        let expected = word(&case["expected_root"]);
+        let expected = common::word(&case["expected_root"]);
         assert_eq!(root_of(&leaves).unwrap(), expected, "case {name}");
         seen.push(name.to_owned());
 
@@ -82,7 +80,7 @@ fn merkle_tree_reference_roots() {
             }
             root = update.root;
             if let Some(prefix) = case.get("expected_root_after_each_leaf") {
-                assert_eq!(root, word(&prefix[k]), "case {name} after leaf {}", k + 1);
+                assert_eq!(root, common::word(&prefix[k]), "case {name} after leaf {}", k + 1);
             }
         }
         if !leaves.is_empty() {
@@ -120,7 +118,7 @@ fn genesis_roots_from_json_and_csv() {
         );
         assert_eq!(
             genesis::root(&logs).unwrap(),
-            word(&expected[net]["expected_root"]),
+            common::word(&expected[net]["expected_root"]),
             "{net}"
         );
         assert_eq!(
@@ -136,7 +134,7 @@ fn genesis_roots_from_json_and_csv() {
     );
     assert_eq!(
         genesis::root(&csv).unwrap(),
-        word(&expected["mainnet"]["expected_root"])
+        common::word(&expected["mainnet"]["expected_root"])
     );
 }
 
@@ -168,7 +166,7 @@ fn check_calldata_file(file: &str, version: CommitVersion) {
     );
     assert_eq!(
         call.previous.batch_hash,
-        word(&prev["batch_hash_state_root"])
+        common::word(&prev["batch_hash_state_root"])
     );
     assert_eq!(
         call.previous.index_repeated_storage_changes,
@@ -181,7 +179,7 @@ fn check_calldata_file(file: &str, version: CommitVersion) {
     for (d, e) in decoded.iter().zip(expected) {
         let n = d.batch_number;
         assert_eq!(n, e["batch_number"].as_u64().unwrap());
-        assert_eq!(d.new_state_root, word(&e["new_state_root"]), "{n}");
+        assert_eq!(d.new_state_root, common::word(&e["new_state_root"]), "{n}");
         assert_eq!(
             d.index_repeated_storage_changes,
             e["index_repeated_storage_changes"].as_u64().unwrap(),
@@ -329,7 +327,7 @@ fn commitment_vectors_state_diff_compression_round_trips() {
         records.sort_by_key(|r| {
             (
                 address(&r["address"]),
-                U256::from_be_bytes(word(&r["key"]).0),
+                U256::from_be_bytes(common::word(&r["key"]).0),
             )
         });
         let (initial, repeated): (Vec<&Value>, Vec<&Value>) = records
@@ -346,21 +344,21 @@ fn commitment_vectors_state_diff_compression_round_trips() {
                 .collect();
             assert_eq!(w.derived_key.as_slice(), &dk[..], "{file}");
             assert_eq!(
-                derived_key(&address(&r["address"]), &word(&r["key"])),
+                derived_key(&address(&r["address"]), &common::word(&r["key"])),
                 w.derived_key,
                 "{file}"
             );
             assert_eq!(
                 w.value.apply(&B256::ZERO),
-                word(&r["final_value"]),
+                common::word(&r["final_value"]),
                 "{file}"
             );
         }
         for (w, r) in diffs.repeated.iter().zip(&repeated) {
             assert_eq!(w.index, r["enumeration_index"].as_u64().unwrap(), "{file}");
             assert_eq!(
-                w.value.apply(&word(&r["initial_value"])),
-                word(&r["final_value"]),
+                w.value.apply(&common::word(&r["initial_value"])),
+                common::word(&r["final_value"]),
                 "{file}"
             );
         }
@@ -435,7 +433,7 @@ fn multi_batch_inputs() -> (Value, Vec<PlanInput>) {
             );
             PlanInput {
                 batch_number: b["batch_number"].as_u64().unwrap(),
-                claimed_root: Some(word(&e["root"])),
+                claimed_root: Some(common::word(&e["root"])),
                 index_repeated_storage_changes: Some(
                     e["index_repeated_storage_changes"].as_u64().unwrap(),
                 ),
@@ -448,7 +446,7 @@ fn multi_batch_inputs() -> (Value, Vec<PlanInput>) {
 
 fn mainnet_genesis(store: &Store) -> ZksyncState<'_> {
     let logs = genesis::load(&fixture("genesis/InitialStateMainnet.json")).unwrap();
-    let expected = word(&json("genesis/expected_roots.json")["mainnet"]["expected_root"]);
+    let expected = common::word(&json("genesis/expected_roots.json")["mainnet"]["expected_root"]);
     ZksyncState::init_genesis(store, &genesis::leaves(&logs).unwrap(), Some(expected)).unwrap()
 }
 
@@ -468,14 +466,14 @@ fn multi_batch_replay_from_genesis_matches_every_root() {
         );
         // Every leaf gets the fixture's index and final value.
         for w in b["initial_writes"].as_array().unwrap() {
-            let (index, value) = state.leaf(&word(&w["derived_key"])).unwrap().unwrap();
+            let (index, value) = state.leaf(&common::word(&w["derived_key"])).unwrap().unwrap();
             assert_eq!(index, w["leaf_index"].as_u64().unwrap());
-            assert_eq!(value, word(&w["value"]));
+            assert_eq!(value, common::word(&w["value"]));
         }
         for w in b["repeated_writes"].as_array().unwrap() {
-            let (index, value) = state.leaf(&word(&w["derived_key"])).unwrap().unwrap();
+            let (index, value) = state.leaf(&common::word(&w["derived_key"])).unwrap().unwrap();
             assert_eq!(index, w["leaf_index"].as_u64().unwrap());
-            assert_eq!(value, word(&w["final_value"]));
+            assert_eq!(value, common::word(&w["final_value"]));
         }
         assert_eq!(
             state.checkpoint().next_index,
@@ -502,7 +500,7 @@ fn reverted_and_recommitted_batches_unwind_exactly() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|b| word(&b["expected"]["root"]))
+        .map(|b| common::word(&b["expected"]["root"]))
         .collect();
     for input in &inputs[..7] {
         state.apply_and_commit(input).unwrap();
@@ -619,7 +617,7 @@ fn multi_batch_specs() -> Vec<BatchSpec> {
 fn genesis_stored() -> zkreplay::rollup::zksync::calldata::StoredBatch {
     encode::stored_batch(
         0,
-        word(&json("genesis/expected_roots.json")["mainnet"]["expected_root"]),
+        common::word(&json("genesis/expected_roots.json")["mainnet"]["expected_root"]),
         21,
     )
 }
@@ -991,7 +989,7 @@ fn cli_apply_replays_commits_and_follows_a_recommit() {
             .zksync
             .unwrap()
             .genesis_root,
-        Some(word(
+        Some(common::word(
             &json("genesis/expected_roots.json")["mainnet"]["expected_root"]
         ))
     );

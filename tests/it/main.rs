@@ -1,0 +1,31 @@
+//! All integration tests, as one test binary (one link, one set of helpers in
+//! [`common`]). Run one file's tests with `cargo test --test it <module>::`,
+//! e.g. `cargo test --test it api_limits::`.
+//!
+//! Modules that drive a local L1 (anvil) or the devnet generators need the
+//! `devnet` feature (on by default).
+
+mod common;
+
+mod api;
+mod api_limits;
+mod browser;
+#[cfg(feature = "devnet")]
+mod devnet;
+#[cfg(feature = "devnet")]
+mod e2e;
+#[cfg(feature = "devnet")]
+mod follow;
+#[cfg(feature = "devnet")]
+mod l1;
+mod l1_verify;
+mod light_client;
+mod repo;
+mod starknet_da;
+mod starknet_history;
+mod starknet_query;
+mod starknet_state;
+mod zksync;
+#[cfg(feature = "devnet")]
+mod zksync_gateway;
+mod zksync_history;
