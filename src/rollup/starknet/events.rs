@@ -13,12 +13,12 @@ use alloy_primitives::{B256, I256, U256};
 use alloy_sol_types::SolEvent;
 
 mod abi {
-    pub mod v0_10 {
+    pub(super) mod v0_10 {
         alloy_sol_types::sol! {
             event LogStateUpdate(uint256 globalRoot, int256 blockNumber);
         }
     }
-    pub mod v0_11_1 {
+    pub(super) mod v0_11_1 {
         alloy_sol_types::sol! {
             event LogStateUpdate(uint256 globalRoot, int256 blockNumber, uint256 blockHash);
         }

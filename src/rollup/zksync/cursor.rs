@@ -19,23 +19,23 @@ pub(crate) struct Cursor<'a> {
 }
 
 impl<'a> Cursor<'a> {
-    pub fn new(bytes: &'a [u8]) -> Self {
+    pub(crate) fn new(bytes: &'a [u8]) -> Self {
         Cursor { bytes, pos: 0 }
     }
 
-    pub fn position(&self) -> usize {
+    pub(crate) fn position(&self) -> usize {
         self.pos
     }
 
-    pub fn remaining(&self) -> usize {
+    pub(crate) fn remaining(&self) -> usize {
         self.bytes.len() - self.pos
     }
 
-    pub fn rest(&self) -> &'a [u8] {
+    pub(crate) fn rest(&self) -> &'a [u8] {
         &self.bytes[self.pos..]
     }
 
-    pub fn take(&mut self, n: usize) -> Result<&'a [u8], Truncated> {
+    pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8], Truncated> {
         if n > self.remaining() {
             return Err(Truncated {
                 offset: self.pos,
@@ -48,12 +48,12 @@ impl<'a> Cursor<'a> {
         Ok(out)
     }
 
-    pub fn u8(&mut self) -> Result<u8, Truncated> {
+    pub(crate) fn u8(&mut self) -> Result<u8, Truncated> {
         Ok(self.take(1)?[0])
     }
 
     /// A big-endian unsigned integer of `n <= 8` bytes.
-    pub fn uint_be(&mut self, n: usize) -> Result<u64, Truncated> {
+    pub(crate) fn uint_be(&mut self, n: usize) -> Result<u64, Truncated> {
         debug_assert!(n <= 8);
         Ok(self
             .take(n)?
@@ -61,15 +61,15 @@ impl<'a> Cursor<'a> {
             .fold(0u64, |acc, b| (acc << 8) | u64::from(*b)))
     }
 
-    pub fn u32(&mut self) -> Result<u32, Truncated> {
+    pub(crate) fn u32(&mut self) -> Result<u32, Truncated> {
         Ok(self.uint_be(4)? as u32)
     }
 
-    pub fn word(&mut self) -> Result<B256, Truncated> {
+    pub(crate) fn word(&mut self) -> Result<B256, Truncated> {
         Ok(B256::from_slice(self.take(32)?))
     }
 
-    pub fn array<const N: usize>(&mut self) -> Result<[u8; N], Truncated> {
+    pub(crate) fn array<const N: usize>(&mut self) -> Result<[u8; N], Truncated> {
         Ok(self.take(N)?.try_into().expect("take returned N bytes"))
     }
 }

@@ -290,7 +290,7 @@ mod abi {
         function updateState(uint256[] programOutput, uint256 onchainDataHash, uint256 onchainDataSize);
         function updateStateKzgDA(uint256[] programOutput, bytes[] kzgProofs);
     }
-    pub mod v0_13_1 {
+    pub(super) mod v0_13_1 {
         alloy_sol_types::sol! {
             function updateStateKzgDA(uint256[] programOutput, bytes kzgProof);
         }
