@@ -100,7 +100,7 @@ impl<N: Unsigned + Clone + PartialEq + Send + Sync + 'static> LightClient<N> {
 
     /// What the store holds as finalized now.
     pub async fn finalized(&self) -> Finalized {
-        finalized(&self.store.lock().await)
+        finalized(&*self.store.lock().await)
     }
 
     /// Brings the store to the current sync committee period with the
