@@ -283,7 +283,10 @@ fn served_at(spec: &ChainSpec, now: u64) -> Served {
         let context = spec.fork_digest(spec.fork_version(attested));
         let bytes = ssz_snappy(&dir().join(format!("{name}.ssz_snappy")));
         let finalizes = update.finality_branch.iter().any(|b| !b.is_zero());
-        let rotates = update.next_sync_committee_branch.iter().any(|b| !b.is_zero());
+        let rotates = update
+            .next_sync_committee_branch
+            .iter()
+            .any(|b| !b.is_zero());
         // One update a period, as beacon-APIs requires: the best one by the
         // first criteria of the spec's `is_better_update` (a sync committee
         // update, then finality; the earlier on a tie).
@@ -338,7 +341,10 @@ async fn mock_beacon(served: Served) -> String {
     fn ssz(body: Vec<u8>) -> axum::response::Response {
         ([(header::CONTENT_TYPE, "application/octet-stream")], body).into_response()
     }
-    async fn bootstrap(State(s): State<Served>, Path(root): Path<String>) -> axum::response::Response {
+    async fn bootstrap(
+        State(s): State<Served>,
+        Path(root): Path<String>,
+    ) -> axum::response::Response {
         s.paths.lock().unwrap().push(format!("bootstrap/{root}"));
         if root.parse::<B256>().ok() == Some(s.trusted) {
             ssz(s.bootstrap)
@@ -346,7 +352,10 @@ async fn mock_beacon(served: Served) -> String {
             (StatusCode::NOT_FOUND, "LC bootstrap unavailable").into_response()
         }
     }
-    async fn updates(State(s): State<Served>, Query(range): Query<Range>) -> axum::response::Response {
+    async fn updates(
+        State(s): State<Served>,
+        Query(range): Query<Range>,
+    ) -> axum::response::Response {
         s.paths
             .lock()
             .unwrap()
@@ -366,7 +375,10 @@ async fn mock_beacon(served: Served) -> String {
         ssz(s.finality)
     }
     let app = axum::Router::new()
-        .route("/eth/v1/beacon/light_client/bootstrap/{root}", get(bootstrap))
+        .route(
+            "/eth/v1/beacon/light_client/bootstrap/{root}",
+            get(bootstrap),
+        )
         .route("/eth/v1/beacon/light_client/updates", get(updates))
         .route("/eth/v1/beacon/light_client/finality_update", get(finality))
         .with_state(served);
@@ -423,7 +435,10 @@ async fn the_client_reaches_the_vectors_finalized_headers_through_a_mock_beacon_
         );
         assert!(paths.iter().any(|p| p == "finality_update"), "{paths:?}");
         if spec.period(step.current_slot) > 0 {
-            assert!(paths.iter().any(|p| p.starts_with("updates/0/")), "{paths:?}");
+            assert!(
+                paths.iter().any(|p| p.starts_with("updates/0/")),
+                "{paths:?}"
+            );
         }
     }
 }
@@ -598,9 +613,14 @@ async fn the_anchor_is_the_light_clients_finalized_block_not_the_endpoints() {
     let trusted = served.trusted;
     let url = mock_beacon(served).await;
     let client = Arc::new(
-        LightClient::<Minimal>::bootstrap(api(&url), spec, Clock::Fixed(step.current_slot), trusted)
-            .await
-            .unwrap(),
+        LightClient::<Minimal>::bootstrap(
+            api(&url),
+            spec,
+            Clock::Fixed(step.current_slot),
+            trusted,
+        )
+        .await
+        .unwrap(),
     );
     let proved = client.sync().await.unwrap();
     assert_eq!(
@@ -638,8 +658,9 @@ struct Oracle(Mutex<L1Checkpoint>);
 impl FinalityOracle for Oracle {
     fn finalized_block(
         &self,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<L1Checkpoint, L1Error>> + Send + '_>>
-    {
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<L1Checkpoint, L1Error>> + Send + '_>,
+    > {
         let proved = *self.0.lock().unwrap();
         Box::pin(async move { Ok(proved) })
     }
@@ -687,14 +708,26 @@ async fn finalized_targets_never_pass_the_light_clients_block() {
     let source = VerifiedL1::new(endpoint, VerifyOptions::new(VerifyLevel::Full, vec![]))
         .with_finality_oracle(oracle.clone());
     assert_eq!(source.anchor(None).await.unwrap(), Some(checkpoint(5)));
-    assert_eq!(source.block_by_tag(BlockTag::Finalized).await.unwrap(), block(5));
-    assert_eq!(source.block_by_tag(BlockTag::Finalized).await.unwrap(), block(5));
+    assert_eq!(
+        source.block_by_tag(BlockTag::Finalized).await.unwrap(),
+        block(5)
+    );
+    assert_eq!(
+        source.block_by_tag(BlockTag::Finalized).await.unwrap(),
+        block(5)
+    );
     *oracle.0.lock().unwrap() = checkpoint(8);
-    assert_eq!(source.block_by_tag(BlockTag::Finalized).await.unwrap(), block(8));
+    assert_eq!(
+        source.block_by_tag(BlockTag::Finalized).await.unwrap(),
+        block(8)
+    );
     // Behind the oracle, the endpoint's own finalized block counts (proved
     // an ancestor of the oracle's block).
     *source.inner().finalized.lock().unwrap() = Some(block(6));
-    assert_eq!(source.block_by_tag(BlockTag::Finalized).await.unwrap(), block(6));
+    assert_eq!(
+        source.block_by_tag(BlockTag::Finalized).await.unwrap(),
+        block(6)
+    );
     // An oracle block whose header carries another number is refused.
     let mut wrong = checkpoint(11);
     wrong.number = 12;
@@ -725,7 +758,9 @@ fn electra_layouts_are_keyed_on_the_headers_slot() {
     // A Deneb-depth branch does not fit the Electra vector, and the reverse.
     assert!(bootstrap.to_ssz(Layout::Electra).is_err());
     let mut electra = bootstrap.clone();
-    electra.current_sync_committee_branch.push(B256::repeat_byte(4));
+    electra
+        .current_sync_committee_branch
+        .push(B256::repeat_byte(4));
     let bytes = electra.to_ssz(Layout::Electra).unwrap();
     assert_eq!(bytes.len(), deneb.len() + 32);
     assert_eq!(
@@ -739,7 +774,10 @@ fn electra_layouts_are_keyed_on_the_headers_slot() {
     longer.next_sync_committee_branch.push(B256::ZERO);
     longer.finality_branch.push(B256::ZERO);
     let deneb = update.to_ssz(Layout::Deneb).unwrap();
-    assert_eq!(longer.to_ssz(Layout::Electra).unwrap().len(), deneb.len() + 64);
+    assert_eq!(
+        longer.to_ssz(Layout::Electra).unwrap().len(),
+        deneb.len() + 64
+    );
     // A store on a spec that puts these Deneb vectors under Electra refuses
     // their branches (the depths differ): the layout really is per slot.
     let mut electra_spec = spec();
@@ -753,4 +791,87 @@ fn electra_layouts_are_keyed_on_the_headers_slot() {
             ..
         })
     ));
+}
+
+/// The `follow` flags: `--beacon-light-client` needs `--beacon-url`, excludes
+/// `--l1-checkpoint`, and reads its `ZKREPLAY_*` variables; the CLI's start
+/// refuses a non-mainnet L1 and `--l1-verify off`, and asks the beacon
+/// node for the bootstrap of `--beacon-checkpoint` (here the minimal-preset
+/// vectors, which do not decode as mainnet's 512-key committees: refused).
+#[tokio::test]
+async fn follow_flags_start_the_light_client_from_the_beacon_checkpoint() {
+    use clap::Parser;
+    use zkreplay::cli::{Cli, Command};
+    let served = served_at(&spec(), steps()[0].current_slot);
+    let trusted = served.trusted;
+    let paths = served.paths.clone();
+    let url = mock_beacon(served).await;
+    let base = [
+        "zkreplay",
+        "follow",
+        "--chain",
+        "c.toml",
+        "--rpc-url",
+        "http://127.0.0.1:1",
+        "--data-dir",
+        "d",
+    ];
+    let parse = |extra: &[&str]| Cli::try_parse_from(base.iter().chain(extra.iter()).copied());
+    let error = parse(&["--beacon-light-client"]).err().unwrap().to_string();
+    assert!(error.contains("--beacon-url"), "{error}");
+    let checkpoint = trusted.to_string();
+    let error = parse(&[
+        "--beacon-light-client",
+        "--beacon-url",
+        &url,
+        "--l1-checkpoint",
+        &checkpoint,
+    ])
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(error.contains("cannot be used with"), "{error}");
+    let error = parse(&["--beacon-checkpoint", &checkpoint])
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(error.contains("--beacon-light-client"), "{error}");
+    let args = |extra: &[&str]| match parse(extra).unwrap().command {
+        Command::Follow(args) => args,
+        _ => unreachable!(),
+    };
+    let args_ok = args(&[
+        "--beacon-light-client",
+        "--beacon-url",
+        &url,
+        "--beacon-checkpoint",
+        &checkpoint,
+    ]);
+    assert!(args_ok.beacon_light_client);
+    assert_eq!(args_ok.beacon_checkpoint, Some(trusted));
+
+    use zkreplay::cli::follow::start_light_client;
+    let error = start_light_client(&args_ok, 31_337)
+        .await
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(error.contains("mainnet only"), "{error}");
+    let off = args(&[
+        "--beacon-light-client",
+        "--beacon-url",
+        &url,
+        "--l1-verify",
+        "off",
+    ]);
+    let error = start_light_client(&off, 1).await.err().unwrap().to_string();
+    assert!(error.contains("--l1-verify"), "{error}");
+    let error = format!("{:#}", start_light_client(&args_ok, 1).await.err().unwrap());
+    eprintln!("{error}");
+    assert!(
+        error.contains(&format!("bootstrapping from beacon block root {trusted}")),
+        "{error}"
+    );
+    assert!(error.contains("not valid SSZ"), "{error}");
+    assert_eq!(*paths.lock().unwrap(), vec![format!("bootstrap/{trusted}")]);
 }

@@ -13,9 +13,9 @@ use crate::chain::ChainConfig;
 use crate::follow::status::FollowStatus;
 use crate::follow::{FollowOptions, OnMismatch, run};
 use crate::l1::BlockTag;
+use crate::l1::L1Source;
 use crate::l1::beacon::BeaconBlockId;
 use crate::l1::client::{L1Endpoints, RpcL1};
-use crate::l1::L1Source;
 use crate::l1::light_client::sync::{Clock, LightClient};
 use crate::l1::quorum::QuorumL1;
 use crate::l1::verified::{FinalityOracle, L1VerifyArgs, VerifiedL1, VerifyLevel, VerifyOptions};
@@ -241,7 +241,9 @@ pub async fn start_light_client(
     use crate::l1::light_client::api::LightClientApi;
     use crate::l1::transport::{ConcurrencyLayer, RetrySettings};
     if args.verify.level == VerifyLevel::Off {
-        anyhow::bail!("--beacon-light-client anchors the header chain: it needs --l1-verify full or headers");
+        anyhow::bail!(
+            "--beacon-light-client anchors the header chain: it needs --l1-verify full or headers"
+        );
     }
     let Some(url) = &args.beacon_url else {
         anyhow::bail!("--beacon-light-client needs --beacon-url");
@@ -256,10 +258,9 @@ pub async fn start_light_client(
     let root = match args.beacon_checkpoint {
         Some(root) => root,
         None => {
-            let root = api
-                .finalized_block_root()
-                .await
-                .context("--beacon-light-client: asking the beacon node for its finalized block root")?;
+            let root = api.finalized_block_root().await.context(
+                "--beacon-light-client: asking the beacon node for its finalized block root",
+            )?;
             tracing::warn!(%root, "no --beacon-checkpoint: trusting the beacon node's finalized block root as the light client's start");
             root
         }
@@ -272,7 +273,9 @@ pub async fn start_light_client(
         root,
     )
     .await
-    .with_context(|| format!("--beacon-light-client: bootstrapping from beacon block root {root}"))?;
+    .with_context(|| {
+        format!("--beacon-light-client: bootstrapping from beacon block root {root}")
+    })?;
     let proved = light_client
         .sync()
         .await

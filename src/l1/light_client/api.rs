@@ -87,7 +87,9 @@ impl LightClientApi {
     ) -> Result<LightClientBootstrap<N>, ApiError> {
         let what = "light-client bootstrap";
         let path = format!("eth/v1/beacon/light_client/bootstrap/{block_root}");
-        let body = self.ssz(&self.single, &path, what, MAX_OBJECT_BYTES).await?;
+        let body = self
+            .ssz(&self.single, &path, what, MAX_OBJECT_BYTES)
+            .await?;
         let layout = spec.layout(leading_header_slot(&body).map_err(|e| self.decode(what, e))?);
         LightClientBootstrap::from_ssz(&body, layout).map_err(|e| self.decode(what, e))
     }
@@ -167,7 +169,12 @@ impl LightClientApi {
         }
         let what = "finalized block header";
         let reply = self
-            .get(&self.json, "eth/v1/beacon/headers/finalized", what, MAX_JSON_RESPONSE)
+            .get(
+                &self.json,
+                "eth/v1/beacon/headers/finalized",
+                what,
+                MAX_JSON_RESPONSE,
+            )
             .await?;
         let header: Header =
             serde_json::from_slice(&reply.body).map_err(|e| ApiError::Framing {
@@ -251,7 +258,10 @@ pub fn split_chunks(body: &[u8], max_chunks: u64) -> Result<Vec<([u8; 4], &[u8])
             return Err(format!("more than the {max_chunks} updates asked for"));
         }
         let Some((length, tail)) = rest.split_first_chunk::<8>() else {
-            return Err(format!("{} bytes left, too few for a chunk length", rest.len()));
+            return Err(format!(
+                "{} bytes left, too few for a chunk length",
+                rest.len()
+            ));
         };
         let length = u64::from_le_bytes(*length);
         if length < 4 || length > (4 + MAX_OBJECT_BYTES) as u64 {
@@ -331,7 +341,10 @@ mod tests {
         let mut body = chunk([1, 2, 3, 4], b"first");
         body.extend(chunk([5, 6, 7, 8], b""));
         let chunks = split_chunks(&body, 2).unwrap();
-        assert_eq!(chunks, vec![([1, 2, 3, 4], &b"first"[..]), ([5, 6, 7, 8], &b""[..])]);
+        assert_eq!(
+            chunks,
+            vec![([1, 2, 3, 4], &b"first"[..]), ([5, 6, 7, 8], &b""[..])]
+        );
         assert!(split_chunks(&body, 1).unwrap_err().contains("more than"));
         // A length beyond the body, a huge length, one too short for a context, a cut prefix.
         let mut long = chunk([0; 4], b"abc");

@@ -207,14 +207,28 @@ impl<N: Unsigned + Clone + PartialEq + Send + Sync + std::fmt::Debug + 'static> 
 /// Why the light client could not prove a finalized block.
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
+    // Not `#[from]`: the cause is in the message, and a `source` too would
+    // print it twice in an error chain.
     #[error("beacon light-client API: {0}")]
-    Api(#[from] ApiError),
+    Api(ApiError),
     #[error("the beacon node's light-client data does not verify: {0}")]
-    Verify(#[from] LightClientError),
+    Verify(LightClientError),
     #[error(
         "the beacon node's light-client updates reach sync committee period {reached}, the current period is {current}"
     )]
     Behind { reached: u64, current: u64 },
+}
+
+impl From<ApiError> for SyncError {
+    fn from(error: ApiError) -> Self {
+        SyncError::Api(error)
+    }
+}
+
+impl From<LightClientError> for SyncError {
+    fn from(error: LightClientError) -> Self {
+        SyncError::Verify(error)
+    }
 }
 
 impl From<SyncError> for L1Error {

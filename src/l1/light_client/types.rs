@@ -144,12 +144,10 @@ impl<N: Unsigned> From<LightClientFinalityUpdate<N>> for LightClientUpdate<N> {
 /// (the execution header's `extra_data`), so the container starts with a
 /// 4-byte offset to it, and the header with its `beacon.slot`.
 pub fn leading_header_slot(bytes: &[u8]) -> Result<u64, ssz::DecodeError> {
-    let offset = bytes
-        .get(..4)
-        .ok_or(ssz::DecodeError::InvalidByteLength {
-            len: bytes.len(),
-            expected: 4,
-        })?;
+    let offset = bytes.get(..4).ok_or(ssz::DecodeError::InvalidByteLength {
+        len: bytes.len(),
+        expected: 4,
+    })?;
     let offset = u32::from_le_bytes([offset[0], offset[1], offset[2], offset[3]]) as usize;
     let slot = offset
         .checked_add(8)
@@ -201,9 +199,7 @@ impl<N: Unsigned> LightClientFinalityUpdate<N> {
 
     pub fn to_ssz(&self, layout: Layout) -> Result<Vec<u8>, ssz::DecodeError> {
         Ok(match layout {
-            Layout::Deneb => {
-                wire::FinalityUpdate::<N, U6>::try_from(self.clone())?.as_ssz_bytes()
-            }
+            Layout::Deneb => wire::FinalityUpdate::<N, U6>::try_from(self.clone())?.as_ssz_bytes(),
             Layout::Electra => {
                 wire::FinalityUpdate::<N, U7>::try_from(self.clone())?.as_ssz_bytes()
             }
