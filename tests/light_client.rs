@@ -420,9 +420,11 @@ async fn the_client_reaches_the_vectors_finalized_headers_through_a_mock_beacon_
     for (i, step) in checked.iter().enumerate() {
         let served = served_at(&spec, step.current_slot);
         let paths = served.paths.clone();
+        let started = std::time::Instant::now();
         let proved = sync_against(served, step.current_slot)
             .await
             .unwrap_or_else(|e| panic!("step {i}: {e}"));
+        let elapsed = started.elapsed();
         assert_eq!(
             (proved.slot, proved.beacon_root, proved.execution_root),
             step.finalized,
@@ -430,7 +432,7 @@ async fn the_client_reaches_the_vectors_finalized_headers_through_a_mock_beacon_
         );
         let paths = paths.lock().unwrap().clone();
         eprintln!(
-            "step {i} (slot {}): finalized slot {} execution block {} {} via {paths:?}",
+            "step {i} (slot {}): finalized slot {} execution block {} {} in {elapsed:?} via {paths:?}",
             step.current_slot, proved.slot, proved.block_number, proved.block_hash
         );
         assert!(paths.iter().any(|p| p == "finality_update"), "{paths:?}");
@@ -777,6 +779,15 @@ fn electra_layouts_are_keyed_on_the_headers_slot() {
     assert_eq!(
         longer.to_ssz(Layout::Electra).unwrap().len(),
         deneb.len() + 64
+    );
+    let finality = LightClientFinalityUpdate::from_update(update)
+        .to_ssz(Layout::Deneb)
+        .unwrap();
+    eprintln!(
+        "SSZ bytes (minimal preset, 32 keys): bootstrap {}, update {}, finality update {}",
+        bootstrap.to_ssz(Layout::Deneb).unwrap().len(),
+        deneb.len(),
+        finality.len()
     );
     // A store on a spec that puts these Deneb vectors under Electra refuses
     // their branches (the depths differ): the layout really is per slot.

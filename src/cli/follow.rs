@@ -51,7 +51,7 @@ pub struct Args {
         value_delimiter = ','
     )]
     pub rpc_urls: Vec<String>,
-    /// Beacon API URL for blobs.
+    /// Beacon API URL: blobs, and the light-client API with `--beacon-light-client`.
     #[arg(long, env = "ZKREPLAY_BEACON_URL")]
     pub beacon_url: Option<String>,
     #[arg(
