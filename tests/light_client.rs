@@ -372,6 +372,10 @@ async fn mock_beacon(served: Served) -> String {
     }
     async fn finality(State(s): State<Served>) -> axum::response::Response {
         s.paths.lock().unwrap().push("finality_update".into());
+        // A node that ignores `Accept` and answers JSON.
+        if s.finality.starts_with(b"{") {
+            return ([(header::CONTENT_TYPE, "application/json")], s.finality).into_response();
+        }
         ssz(s.finality)
     }
     let app = axum::Router::new()
@@ -885,4 +889,18 @@ async fn follow_flags_start_the_light_client_from_the_beacon_checkpoint() {
     );
     assert!(error.contains("not valid SSZ"), "{error}");
     assert_eq!(*paths.lock().unwrap(), vec![format!("bootstrap/{trusted}")]);
+}
+
+#[tokio::test]
+async fn a_json_answer_is_refused_as_not_ssz() {
+    let spec = spec();
+    let now = steps()[0].current_slot;
+    let mut served = served_at(&spec, now);
+    served.finality = br#"{"version":"deneb","data":{}}"#.to_vec();
+    let error = sync_against(served, now).await.unwrap_err();
+    eprintln!("JSON finality update: {error}");
+    assert!(
+        matches!(error, SyncError::Api(ApiError::NotSsz { .. })),
+        "{error}"
+    );
 }

@@ -175,6 +175,7 @@ impl<S: L1Source> VerifiedL1<S> {
     /// and carry the proved number.
     async fn add_proved_checkpoint(&self, proved: L1Checkpoint) -> Result<L1Checkpoint, L1Error> {
         if self.chain().known_hash(proved.number) == Some(proved.hash) {
+            self.chain().add_checkpoint(proved)?;
             return Ok(proved);
         }
         let checkpoint = self.add_checkpoint(proved.hash).await?;
