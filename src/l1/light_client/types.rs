@@ -3,15 +3,17 @@
 //! crates. Generic over the sync committee size: 512 on mainnet, 32 in the
 //! `minimal` preset the spec tests use.
 //!
-//! Electra deepened the `BeaconState` tree, so the Merkle branches of the
-//! finalized root and of the sync committees grew by one node
-//! (consensus-specs `specs/electra/light-client/sync-protocol.md`, "Types":
-//! `FinalityBranch` = `Vector[Bytes32, floorlog2(169)]` = 7,
-//! `CurrentSyncCommitteeBranch`/`NextSyncCommitteeBranch` =
-//! `Vector[Bytes32, floorlog2(86|87)]` = 6, against 6 and 5 before). The
+//! Electra deepened the `BeaconState` tree (more than 32 fields), so the
+//! Merkle branches of the finalized root and of the sync committees grew by
+//! one node (consensus-specs `specs/electra/light-client/sync-protocol.md`,
+//! "Types": `FinalityBranch` = `Vector[Bytes32, floorlog2(169)]`, 7 nodes
+//! instead of 6; `CurrentSyncCommitteeBranch` and `NextSyncCommitteeBranch`
+//! = `Vector[Bytes32, floorlog2(86 or 87)]`, 6 nodes instead of 5). The
 //! execution payload header and its branch did not change (Electra's
-//! `get_lc_execution_root` hashes the Deneb-shaped header), and Fulu has no
-//! light-client changes (there is no `specs/fulu/light-client/`). So the
+//! `get_lc_execution_root` hashes the Deneb-shaped header; its block body
+//! has 13 fields, still 16 leaves). Fulu has no light-client changes (there
+//! is no `specs/fulu/light-client/`; its state's one new field keeps it
+//! within 64 leaves). So the
 //! containers here hold branches of either length, and decoding picks the
 //! layout by the fork of the attested (or bootstrap) header's slot, which is
 //! also what the beacon API's fork-digest context is derived from.
