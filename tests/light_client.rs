@@ -338,6 +338,25 @@ async fn mock_beacon(served: Served) -> String {
         start_period: u64,
         count: u64,
     }
+    /// As a real node: JSON unless the client asks for SSZ.
+    async fn ssz_only_when_asked(
+        request: axum::extract::Request,
+        next: axum::middleware::Next,
+    ) -> axum::response::Response {
+        let asks_ssz = request
+            .headers()
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("application/octet-stream"));
+        if !asks_ssz {
+            return (
+                [(header::CONTENT_TYPE, "application/json")],
+                r#"{"version":"deneb","data":{}}"#,
+            )
+                .into_response();
+        }
+        next.run(request).await
+    }
     fn ssz(body: Vec<u8>) -> axum::response::Response {
         ([(header::CONTENT_TYPE, "application/octet-stream")], body).into_response()
     }
@@ -385,6 +404,7 @@ async fn mock_beacon(served: Served) -> String {
         )
         .route("/eth/v1/beacon/light_client/updates", get(updates))
         .route("/eth/v1/beacon/light_client/finality_update", get(finality))
+        .layer(axum::middleware::from_fn(ssz_only_when_asked))
         .with_state(served);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
