@@ -5,9 +5,10 @@
 //! untrusted: sizes are bounded before anything is allocated, and the
 //! [`super::LightClientStore`] verifies what is decoded here.
 //!
-//! JSON is not accepted: every client that serves these endpoints
-//! (Lighthouse, Teku, Nimbus, Lodestar, Prysm) serves SSZ too, and a node
-//! that answers JSON anyway is refused with [`ApiError::NotSsz`].
+//! A node that answers JSON anyway (the `application/json` schemas of the
+//! same files: `{"version", "data"}` with quoted integers and 0x-hex bytes)
+//! is read through [`json`], within the same size bounds; the `updates`
+//! list then is a JSON array of such objects.
 
 use alloy_primitives::B256;
 use serde::Deserialize;
@@ -87,11 +88,20 @@ impl LightClientApi {
     ) -> Result<LightClientBootstrap<N>, ApiError> {
         let what = "light-client bootstrap";
         let path = format!("eth/v1/beacon/light_client/bootstrap/{block_root}");
-        let body = self
-            .ssz(&self.single, &path, what, MAX_OBJECT_BYTES)
-            .await?;
-        let layout = spec.layout(leading_header_slot(&body).map_err(|e| self.decode(what, e))?);
-        LightClientBootstrap::from_ssz(&body, layout).map_err(|e| self.decode(what, e))
+        match self
+            .fetch(&self.single, &path, what, MAX_OBJECT_BYTES)
+            .await?
+        {
+            Body::Json(body) => {
+                let bootstrap: json::Versioned<json::Bootstrap> = self.json(&body, what)?;
+                bootstrap.data.parse().map_err(|e| self.malformed(what, e))
+            }
+            Body::Ssz(body) => {
+                let slot = leading_header_slot(&body).map_err(|e| self.decode(what, e))?;
+                LightClientBootstrap::from_ssz(&body, spec.layout(slot))
+                    .map_err(|e| self.decode(what, e))
+            }
+        }
     }
 
     /// `GET /eth/v1/beacon/light_client/updates?start_period=&count=`: at
@@ -121,9 +131,23 @@ impl LightClientApi {
         let count = count.clamp(1, MAX_REQUEST_UPDATES);
         let path =
             format!("eth/v1/beacon/light_client/updates?start_period={start_period}&count={count}");
-        let body = self
-            .ssz(&self.updates, &path, what, MAX_UPDATES_RESPONSE)
-            .await?;
+        let body = match self
+            .fetch(&self.updates, &path, what, MAX_UPDATES_RESPONSE)
+            .await?
+        {
+            Body::Ssz(body) => body,
+            Body::Json(body) => {
+                let updates: Vec<json::Versioned<json::Update>> = self.json(&body, what)?;
+                if updates.len() as u64 > count {
+                    let detail = format!("more than the {count} updates asked for");
+                    return Err(self.malformed(what, detail));
+                }
+                return updates
+                    .into_iter()
+                    .map(|u| u.data.parse().map_err(|e| self.malformed(what, e)))
+                    .collect();
+            }
+        };
         let chunks = split_chunks(&body, count).map_err(|detail| ApiError::Framing {
             endpoint: self.endpoint.to_string(),
             what,
@@ -147,11 +171,21 @@ impl LightClientApi {
     ) -> Result<LightClientUpdate<N>, ApiError> {
         let what = "light-client finality update";
         let path = "eth/v1/beacon/light_client/finality_update";
-        let body = self.ssz(&self.single, path, what, MAX_OBJECT_BYTES).await?;
-        let layout = spec.layout(leading_header_slot(&body).map_err(|e| self.decode(what, e))?);
-        LightClientFinalityUpdate::<N>::from_ssz(&body, layout)
-            .map(Into::into)
-            .map_err(|e| self.decode(what, e))
+        let update = match self
+            .fetch(&self.single, path, what, MAX_OBJECT_BYTES)
+            .await?
+        {
+            Body::Json(body) => {
+                let update: json::Versioned<json::FinalityUpdate> = self.json(&body, what)?;
+                update.data.parse().map_err(|e| self.malformed(what, e))?
+            }
+            Body::Ssz(body) => {
+                let slot = leading_header_slot(&body).map_err(|e| self.decode(what, e))?;
+                LightClientFinalityUpdate::<N>::from_ssz(&body, spec.layout(slot))
+                    .map_err(|e| self.decode(what, e))?
+            }
+        };
+        Ok(update.into())
     }
 
     /// The root of the block the node calls finalized
@@ -185,25 +219,40 @@ impl LightClientApi {
         Ok(header.data.root)
     }
 
-    /// A 2xx SSZ body.
-    async fn ssz(
+    /// A 2xx body: SSZ as asked, or JSON when the node says so.
+    async fn fetch(
         &self,
         stack: &GetStack,
         path: &str,
         what: &'static str,
         limit: usize,
-    ) -> Result<Vec<u8>, ApiError> {
+    ) -> Result<Body, ApiError> {
         let reply = self.get(stack, path, what, limit).await?;
-        if let Some(content_type) = &reply.content_type
-            && content_type.to_ascii_lowercase().contains("json")
-        {
-            return Err(ApiError::NotSsz {
-                endpoint: self.endpoint.to_string(),
-                what,
-                content_type: content_type.clone(),
-            });
+        let json = reply
+            .content_type
+            .as_ref()
+            .is_some_and(|t| t.to_ascii_lowercase().contains("json"));
+        Ok(if json {
+            Body::Json(reply.body)
+        } else {
+            Body::Ssz(reply.body)
+        })
+    }
+
+    fn json<T: serde::de::DeserializeOwned>(
+        &self,
+        body: &[u8],
+        what: &'static str,
+    ) -> Result<T, ApiError> {
+        serde_json::from_slice(body).map_err(|e| self.malformed(what, e.to_string()))
+    }
+
+    fn malformed(&self, what: &'static str, detail: String) -> ApiError {
+        ApiError::Framing {
+            endpoint: self.endpoint.to_string(),
+            what,
+            detail,
         }
-        Ok(reply.body)
     }
 
     async fn get(
@@ -242,6 +291,251 @@ impl LightClientApi {
             endpoint: self.endpoint.to_string(),
             what,
             detail: format!("{error:?}"),
+        }
+    }
+}
+
+/// What a 2xx answer carried.
+enum Body {
+    Ssz(Vec<u8>),
+    Json(Vec<u8>),
+}
+
+/// The JSON forms (beacon-APIs `beacon-node-oapi.yaml` schemas
+/// `Deneb.LightClientBootstrap`, `Deneb.LightClientUpdate`,
+/// `Deneb.LightClientFinalityUpdate`; Electra's differ only in branch
+/// lengths, which the store checks against the gindex depths). Integers
+/// are decimal strings, byte strings 0x-hex. Every length is checked before
+/// a fixed-size field is built.
+pub mod json {
+    use alloy_primitives::{Address, B256, Bytes, U256};
+    use serde::Deserialize;
+    use ssz_types::typenum::Unsigned;
+    use ssz_types::{BitVector, FixedVector, VariableList};
+
+    use super::super::types::{
+        self, BeaconBlockHeader, ExecutionPayloadHeader, LightClientHeader, SyncAggregate,
+        SyncCommittee,
+    };
+
+    #[derive(Deserialize)]
+    pub struct Versioned<T> {
+        pub version: String,
+        pub data: T,
+    }
+
+    fn quoted<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+
+    fn decimal<'de, D: serde::Deserializer<'de>>(d: D) -> Result<U256, D::Error> {
+        let text = String::deserialize(d)?;
+        U256::from_str_radix(&text, 10).map_err(serde::de::Error::custom)
+    }
+
+    fn fixed<N: Unsigned>(what: &str, bytes: Bytes) -> Result<FixedVector<u8, N>, String> {
+        let len = bytes.len();
+        FixedVector::new(bytes.to_vec())
+            .map_err(|_| format!("{what}: {len} bytes, expected {}", N::to_usize()))
+    }
+
+    #[derive(Deserialize)]
+    pub struct Beacon {
+        #[serde(deserialize_with = "quoted")]
+        slot: u64,
+        #[serde(deserialize_with = "quoted")]
+        proposer_index: u64,
+        parent_root: B256,
+        state_root: B256,
+        body_root: B256,
+    }
+
+    #[derive(Deserialize)]
+    pub struct Execution {
+        parent_hash: B256,
+        fee_recipient: Address,
+        state_root: B256,
+        receipts_root: B256,
+        logs_bloom: Bytes,
+        prev_randao: B256,
+        #[serde(deserialize_with = "quoted")]
+        block_number: u64,
+        #[serde(deserialize_with = "quoted")]
+        gas_limit: u64,
+        #[serde(deserialize_with = "quoted")]
+        gas_used: u64,
+        #[serde(deserialize_with = "quoted")]
+        timestamp: u64,
+        extra_data: Bytes,
+        #[serde(deserialize_with = "decimal")]
+        base_fee_per_gas: U256,
+        block_hash: B256,
+        transactions_root: B256,
+        withdrawals_root: B256,
+        #[serde(deserialize_with = "quoted")]
+        blob_gas_used: u64,
+        #[serde(deserialize_with = "quoted")]
+        excess_blob_gas: u64,
+    }
+
+    #[derive(Deserialize)]
+    pub struct Header {
+        beacon: Beacon,
+        execution: Execution,
+        execution_branch: Vec<B256>,
+    }
+
+    impl Header {
+        fn parse(self) -> Result<LightClientHeader, String> {
+            let e = self.execution;
+            let extra_len = e.extra_data.len();
+            let branch_len = self.execution_branch.len();
+            Ok(LightClientHeader {
+                beacon: BeaconBlockHeader {
+                    slot: self.beacon.slot,
+                    proposer_index: self.beacon.proposer_index,
+                    parent_root: self.beacon.parent_root,
+                    state_root: self.beacon.state_root,
+                    body_root: self.beacon.body_root,
+                },
+                execution: ExecutionPayloadHeader {
+                    parent_hash: e.parent_hash,
+                    fee_recipient: e.fee_recipient,
+                    state_root: e.state_root,
+                    receipts_root: e.receipts_root,
+                    logs_bloom: fixed("logs_bloom", e.logs_bloom)?,
+                    prev_randao: e.prev_randao,
+                    block_number: e.block_number,
+                    gas_limit: e.gas_limit,
+                    gas_used: e.gas_used,
+                    timestamp: e.timestamp,
+                    extra_data: VariableList::new(e.extra_data.to_vec())
+                        .map_err(|_| format!("extra_data: {extra_len} bytes, at most 32"))?,
+                    base_fee_per_gas: e.base_fee_per_gas,
+                    block_hash: e.block_hash,
+                    transactions_root: e.transactions_root,
+                    withdrawals_root: e.withdrawals_root,
+                    blob_gas_used: e.blob_gas_used,
+                    excess_blob_gas: e.excess_blob_gas,
+                },
+                execution_branch: FixedVector::new(self.execution_branch)
+                    .map_err(|_| format!("execution_branch: {branch_len} nodes, expected 4"))?,
+            })
+        }
+    }
+
+    #[derive(Deserialize)]
+    pub struct Committee {
+        pubkeys: Vec<Bytes>,
+        aggregate_pubkey: Bytes,
+    }
+
+    impl Committee {
+        fn parse<N: Unsigned>(self) -> Result<SyncCommittee<N>, String> {
+            if self.pubkeys.len() != N::to_usize() {
+                return Err(format!(
+                    "{} sync committee keys, expected {}",
+                    self.pubkeys.len(),
+                    N::to_usize()
+                ));
+            }
+            let keys = self
+                .pubkeys
+                .into_iter()
+                .map(|k| fixed("pubkey", k))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(SyncCommittee {
+                pubkeys: FixedVector::new(keys).map_err(|e| format!("pubkeys: {e:?}"))?,
+                aggregate_pubkey: fixed("aggregate_pubkey", self.aggregate_pubkey)?,
+            })
+        }
+    }
+
+    #[derive(Deserialize)]
+    pub struct Aggregate {
+        sync_committee_bits: Bytes,
+        sync_committee_signature: Bytes,
+    }
+
+    impl Aggregate {
+        fn parse<N: Unsigned>(self) -> Result<SyncAggregate<N>, String> {
+            Ok(SyncAggregate {
+                // Bits in SSZ order, as the JSON schema's hex string holds them.
+                sync_committee_bits: <BitVector<N> as ssz::Decode>::from_ssz_bytes(
+                    &self.sync_committee_bits,
+                )
+                .map_err(|e| format!("sync_committee_bits: {e:?}"))?,
+                sync_committee_signature: fixed(
+                    "sync_committee_signature",
+                    self.sync_committee_signature,
+                )?,
+            })
+        }
+    }
+
+    #[derive(Deserialize)]
+    pub struct Bootstrap {
+        header: Header,
+        current_sync_committee: Committee,
+        current_sync_committee_branch: Vec<B256>,
+    }
+
+    impl Bootstrap {
+        pub fn parse<N: Unsigned>(self) -> Result<types::LightClientBootstrap<N>, String> {
+            Ok(types::LightClientBootstrap {
+                header: self.header.parse()?,
+                current_sync_committee: self.current_sync_committee.parse()?,
+                current_sync_committee_branch: self.current_sync_committee_branch,
+            })
+        }
+    }
+
+    #[derive(Deserialize)]
+    pub struct Update {
+        attested_header: Header,
+        next_sync_committee: Committee,
+        next_sync_committee_branch: Vec<B256>,
+        finalized_header: Header,
+        finality_branch: Vec<B256>,
+        sync_aggregate: Aggregate,
+        #[serde(deserialize_with = "quoted")]
+        signature_slot: u64,
+    }
+
+    impl Update {
+        pub fn parse<N: Unsigned>(self) -> Result<types::LightClientUpdate<N>, String> {
+            Ok(types::LightClientUpdate {
+                attested_header: self.attested_header.parse()?,
+                next_sync_committee: self.next_sync_committee.parse()?,
+                next_sync_committee_branch: self.next_sync_committee_branch,
+                finalized_header: self.finalized_header.parse()?,
+                finality_branch: self.finality_branch,
+                sync_aggregate: self.sync_aggregate.parse()?,
+                signature_slot: self.signature_slot,
+            })
+        }
+    }
+
+    #[derive(Deserialize)]
+    pub struct FinalityUpdate {
+        attested_header: Header,
+        finalized_header: Header,
+        finality_branch: Vec<B256>,
+        sync_aggregate: Aggregate,
+        #[serde(deserialize_with = "quoted")]
+        signature_slot: u64,
+    }
+
+    impl FinalityUpdate {
+        pub fn parse<N: Unsigned>(self) -> Result<types::LightClientFinalityUpdate<N>, String> {
+            Ok(types::LightClientFinalityUpdate {
+                attested_header: self.attested_header.parse()?,
+                finalized_header: self.finalized_header.parse()?,
+                finality_branch: self.finality_branch,
+                sync_aggregate: self.sync_aggregate.parse()?,
+                signature_slot: self.signature_slot,
+            })
         }
     }
 }
@@ -302,14 +596,6 @@ pub enum ApiError {
         endpoint: String,
         what: &'static str,
         limit: usize,
-    },
-    #[error(
-        "{endpoint}: the {what} came as {content_type}; zkreplay asks for SSZ (application/octet-stream)"
-    )]
-    NotSsz {
-        endpoint: String,
-        what: &'static str,
-        content_type: String,
     },
     #[error("{endpoint}: malformed {what}: {detail}")]
     Framing {
