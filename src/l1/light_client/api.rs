@@ -24,10 +24,11 @@ use crate::l1::transport::{
     ConcurrencyLayer, GetStack, HttpReply, Redacted, RetrySettings, get_stack_accepting,
 };
 
-/// Bound on one light-client object. A mainnet update is about 27 KB: a
-/// sync committee (512 keys of 48 bytes and an aggregate key, 24.6 KB), two
-/// light-client headers (~0.9 KB each with a full 32-byte `extra_data`),
-/// 13 branch nodes, the aggregate signature and bits; a bootstrap is smaller.
+/// Bound on one light-client object. A mainnet Deneb update is 26,808
+/// bytes of SSZ (the minimal-preset vectors' 3,708, plus 480 more keys of
+/// 48 bytes and 60 more bytes of participation bits), Electra's 64 more; a
+/// bootstrap 25,616, a finality update 2,024. As JSON (hex doubles the
+/// bytes) an update is about 57 KB. So 128 KiB is room, not a guess.
 pub const MAX_OBJECT_BYTES: usize = 128 * 1024;
 /// `MAX_REQUEST_LIGHT_CLIENT_UPDATES` (consensus-specs
 /// `specs/altair/light-client/p2p-interface.md`, "Configuration"): the most
