@@ -232,11 +232,15 @@ impl From<LightClientError> for SyncError {
 }
 
 impl From<SyncError> for L1Error {
-    /// Transport faults stay retryable; anything the node said that does
-    /// not verify (or is malformed) is evidence against it.
+    /// Transport faults stay retryable, and so does a node whose updates
+    /// lag (it may be syncing); anything the node said that does not verify
+    /// (or is malformed) is evidence against it.
     fn from(error: SyncError) -> Self {
         match error {
             SyncError::Api(ApiError::L1(error)) => error,
+            behind @ SyncError::Behind { .. } => {
+                L1Error::Transport(format!("beacon light client: {behind}"))
+            }
             other => L1Error::Unverified(VerifyError::LightClient(other.to_string())),
         }
     }
