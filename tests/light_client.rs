@@ -1079,3 +1079,33 @@ async fn a_json_answer_is_read_and_verified_like_ssz() {
         "{error}"
     );
 }
+
+/// A node that serves no updates cannot bring the store to the current
+/// period: refused as behind, which the follower retries (the node may be
+/// syncing); what does not verify is evidence, never retried.
+#[tokio::test]
+async fn a_node_without_updates_is_behind_and_retried_a_lie_is_not() {
+    let spec = spec();
+    let now = steps()[2].current_slot;
+    let mut served = served_at(&spec, now);
+    served.updates.clear();
+    let error = sync_against(served, now).await.unwrap_err();
+    eprintln!("no updates: {error}");
+    assert!(
+        matches!(
+            error,
+            SyncError::Behind {
+                reached: 0,
+                current: 2
+            }
+        ),
+        "{error}"
+    );
+    assert!(L1Error::from(error).is_transient());
+    let lie = SyncError::Verify(LightClientError::Signature("x".into()));
+    let lie = L1Error::from(lie);
+    assert!(
+        !lie.is_transient() && matches!(lie, L1Error::Unverified(_)),
+        "{lie}"
+    );
+}
