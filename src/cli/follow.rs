@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use alloy_primitives::B256;
 use anyhow::Context;
 use tokio::sync::watch;
 
@@ -12,10 +13,12 @@ use crate::chain::ChainConfig;
 use crate::follow::status::FollowStatus;
 use crate::follow::{FollowOptions, OnMismatch, run};
 use crate::l1::BlockTag;
+use crate::l1::L1Source;
 use crate::l1::beacon::BeaconBlockId;
 use crate::l1::client::{L1Endpoints, RpcL1};
+use crate::l1::light_client::sync::{Clock, LightClient};
 use crate::l1::quorum::QuorumL1;
-use crate::l1::verified::{L1VerifyArgs, VerifiedL1, VerifyOptions};
+use crate::l1::verified::{FinalityOracle, L1VerifyArgs, VerifiedL1, VerifyLevel, VerifyOptions};
 use crate::store::Store;
 
 /// How the beacon node names blocks in its blob endpoints.
@@ -48,7 +51,7 @@ pub struct Args {
         value_delimiter = ','
     )]
     pub rpc_urls: Vec<String>,
-    /// Beacon API URL for blobs.
+    /// Beacon API URL: blobs, and the light-client API with `--beacon-light-client`.
     #[arg(long, env = "ZKREPLAY_BEACON_URL")]
     pub beacon_url: Option<String>,
     #[arg(
@@ -106,6 +109,26 @@ pub struct Args {
     pub limits: crate::api::ApiLimits,
     #[command(flatten)]
     pub verify: L1VerifyArgs,
+    /// Anchor the L1 header chain on the finalized execution block the beacon
+    /// light client proves (sync-committee signatures over `--beacon-url`'s
+    /// light-client API), and never follow past it until a newer finality
+    /// update verifies. Ethereum mainnet only.
+    #[arg(
+        long,
+        env = "ZKREPLAY_BEACON_LIGHT_CLIENT",
+        requires = "beacon_url",
+        conflicts_with = "checkpoint"
+    )]
+    pub beacon_light_client: bool,
+    /// The beacon block root the light client trusts to start from (a
+    /// recent finalized block root, from a source you trust); without it,
+    /// the root the beacon node calls finalized now is trusted, with a warning.
+    #[arg(
+        long,
+        env = "ZKREPLAY_BEACON_CHECKPOINT",
+        requires = "beacon_light_client"
+    )]
+    pub beacon_checkpoint: Option<B256>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<i32> {
@@ -134,9 +157,22 @@ pub async fn verified_l1(
     config: &ChainConfig,
     verify: &L1VerifyArgs,
 ) -> anyhow::Result<FollowedL1> {
+    verified_l1_with(endpoints, config, verify, None).await
+}
+
+/// [`verified_l1`], anchored on (and capped by) `light_client` when given.
+pub async fn verified_l1_with(
+    endpoints: Vec<RpcL1>,
+    config: &ChainConfig,
+    verify: &L1VerifyArgs,
+    light_client: Option<Arc<dyn FinalityOracle>>,
+) -> anyhow::Result<FollowedL1> {
     let mut options = VerifyOptions::new(verify.level, config.l1_contracts());
     options.cache_blocks = verify.cache_blocks;
-    let source = VerifiedL1::new(QuorumL1::new(endpoints)?, options);
+    let mut source = VerifiedL1::new(QuorumL1::new(endpoints)?, options);
+    if let Some(oracle) = light_client {
+        source = source.with_finality_oracle(oracle);
+    }
     if let Some(anchor) = source
         .anchor(verify.checkpoint)
         .await
@@ -150,6 +186,8 @@ pub async fn verified_l1(
 /// Opens the store of each chain and connects to L1.
 pub async fn prepare(args: &Args) -> anyhow::Result<Vec<Prepared>> {
     let mut out = Vec::new();
+    // One beacon chain behind every followed rollup: one light client.
+    let mut light_client: Option<Arc<dyn FinalityOracle>> = None;
     for path in &args.chains {
         let config = ChainConfig::load(path)?;
         let dir = args.data_dir.join(&config.name);
@@ -173,7 +211,14 @@ pub async fn prepare(args: &Args) -> anyhow::Result<Vec<Prepared>> {
                 .with_context(|| format!("{}: connecting to L1", config.name))?;
             sources.push(source);
         }
-        let source = verified_l1(sources, &config, &args.verify).await?;
+        if args.beacon_light_client && light_client.is_none() {
+            let chain_id = match sources.first() {
+                Some(source) => source.chain_id().await?,
+                None => anyhow::bail!("no --rpc-url"),
+            };
+            light_client = Some(start_light_client(args, chain_id).await?);
+        }
+        let source = verified_l1_with(sources, &config, &args.verify, light_client.clone()).await?;
         let status = Arc::new(FollowStatus::new(config.name.clone()));
         out.push(Prepared {
             config,
@@ -183,6 +228,60 @@ pub async fn prepare(args: &Args) -> anyhow::Result<Vec<Prepared>> {
         });
     }
     Ok(out)
+}
+
+/// `--beacon-light-client`: bootstraps from `--beacon-checkpoint` (or the
+/// node's finalized root), then syncs to the newest finality update; refuses
+/// when the beacon node's data does not verify.
+pub async fn start_light_client(
+    args: &Args,
+    chain_id: u64,
+) -> anyhow::Result<Arc<dyn FinalityOracle>> {
+    use crate::l1::light_client::ChainSpec;
+    use crate::l1::light_client::api::LightClientApi;
+    use crate::l1::transport::{ConcurrencyLayer, RetrySettings};
+    if args.verify.level == VerifyLevel::Off {
+        anyhow::bail!(
+            "--beacon-light-client anchors the header chain: it needs --l1-verify full or headers"
+        );
+    }
+    let Some(url) = &args.beacon_url else {
+        anyhow::bail!("--beacon-light-client needs --beacon-url");
+    };
+    // Chain id 1 (EIP-155): the only beacon chain whose constants are built in.
+    if chain_id != 1 {
+        anyhow::bail!(
+            "--beacon-light-client knows the beacon chain of Ethereum mainnet only (chain id 1), this L1 is chain id {chain_id}: use --l1-checkpoint"
+        );
+    }
+    let api = LightClientApi::new(url, &RetrySettings::default(), &ConcurrencyLayer::new(4))?;
+    let root = match args.beacon_checkpoint {
+        Some(root) => root,
+        None => {
+            let root = api.finalized_block_root().await.context(
+                "--beacon-light-client: asking the beacon node for its finalized block root",
+            )?;
+            tracing::warn!(%root, "no --beacon-checkpoint: trusting the beacon node's finalized block root as the light client's start");
+            root
+        }
+    };
+    // `SYNC_COMMITTEE_SIZE` = 512 (consensus-specs `presets/mainnet/altair.yaml`).
+    let light_client = LightClient::<ssz_types::typenum::U512>::bootstrap(
+        api,
+        ChainSpec::mainnet(),
+        Clock::System,
+        root,
+    )
+    .await
+    .with_context(|| {
+        format!("--beacon-light-client: bootstrapping from beacon block root {root}")
+    })?;
+    let proved = light_client
+        .sync()
+        .await
+        .context("--beacon-light-client: syncing to the newest finality update")?;
+    tracing::info!(slot = proved.slot, beacon_root = %proved.beacon_root, number = proved.block_number, hash = %proved.block_hash, "beacon light client: finalized execution block proved by the sync committee");
+    Ok(Arc::new(light_client))
 }
 
 /// Runs every prepared follower to completion (or until Ctrl-C); the exit code

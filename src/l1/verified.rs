@@ -8,6 +8,8 @@
 //! header, whose `logsBloom` proves it holds no wanted log.
 
 use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
@@ -127,6 +129,15 @@ struct Counters {
     cache_hits: AtomicU64,
 }
 
+/// Finalized execution blocks proved without the RPC endpoints: the beacon
+/// light client ([`super::light_client::sync::LightClient`]).
+pub trait FinalityOracle: Send + Sync + std::fmt::Debug {
+    /// The newest finalized block it has proved, refreshed from its source.
+    fn finalized_block(
+        &self,
+    ) -> Pin<Box<dyn Future<Output = Result<L1Checkpoint, L1Error>> + Send + '_>>;
+}
+
 /// See the module documentation.
 #[derive(Debug)]
 pub struct VerifiedL1<S> {
@@ -135,6 +146,8 @@ pub struct VerifiedL1<S> {
     chain: Mutex<HeaderChain>,
     blocks: Mutex<VecDeque<Arc<VerifiedBlock>>>,
     counters: Counters,
+    /// When set, the anchor and the ceiling of every `finalized` target.
+    finality: Option<Arc<dyn FinalityOracle>>,
 }
 
 impl<S: L1Source> VerifiedL1<S> {
@@ -145,9 +158,35 @@ impl<S: L1Source> VerifiedL1<S> {
             chain: Mutex::new(HeaderChain::new(options.chain_window)),
             blocks: Mutex::new(VecDeque::new()),
             counters: Counters::default(),
+            finality: None,
             inner,
             options,
         }
+    }
+
+    /// Anchors on `oracle`'s finalized block instead of the endpoints', and
+    /// never lets a `finalized` target pass the newest block it proved.
+    pub fn with_finality_oracle(mut self, oracle: Arc<dyn FinalityOracle>) -> Self {
+        self.finality = Some(oracle);
+        self
+    }
+
+    /// Trusts the oracle's block: its header must hash to the proved hash
+    /// and carry the proved number.
+    async fn add_proved_checkpoint(&self, proved: L1Checkpoint) -> Result<L1Checkpoint, L1Error> {
+        if self.chain().known_hash(proved.number) == Some(proved.hash) {
+            self.chain().add_checkpoint(proved)?;
+            return Ok(proved);
+        }
+        let checkpoint = self.add_checkpoint(proved.hash).await?;
+        if checkpoint.number != proved.number {
+            return Err(VerifyError::WrongBlock {
+                asked: format!("{} (block {})", proved.hash, proved.number),
+                number: checkpoint.number,
+            }
+            .into());
+        }
+        Ok(checkpoint)
     }
 
     /// Trusts the block `hash` (e.g. `--l1-checkpoint`, or the finalized
@@ -179,13 +218,18 @@ impl<S: L1Source> VerifiedL1<S> {
     }
 
     /// Anchors the header chain: on the user's `checkpoint` when given,
-    /// otherwise on the block the endpoint (every endpoint of a quorum) calls
-    /// finalized now. Nothing to do at level `off`.
+    /// else on the finality oracle's block, otherwise on the block the
+    /// endpoint (every endpoint of a quorum) calls finalized now. Nothing to
+    /// do at level `off`.
     pub async fn anchor(&self, checkpoint: Option<B256>) -> Result<Option<L1Checkpoint>, L1Error> {
-        match (self.options.level, checkpoint) {
-            (VerifyLevel::Off, _) => Ok(None),
-            (_, Some(hash)) => self.add_checkpoint(hash).await.map(Some),
-            (_, None) => self.trust_tag(BlockTag::Finalized).await.map(Some),
+        match (self.options.level, checkpoint, &self.finality) {
+            (VerifyLevel::Off, _, _) => Ok(None),
+            (_, Some(hash), _) => self.add_checkpoint(hash).await.map(Some),
+            (_, None, Some(oracle)) => {
+                let proved = oracle.finalized_block().await?;
+                self.add_proved_checkpoint(proved).await.map(Some)
+            }
+            (_, None, None) => self.trust_tag(BlockTag::Finalized).await.map(Some),
         }
     }
 
@@ -445,9 +489,23 @@ impl<S: L1Source> L1Source for VerifiedL1<S> {
     }
 
     async fn block_by_tag(&self, tag: BlockTag) -> Result<L1Block, L1Error> {
+        // The oracle's newest proved block is a checkpoint and the ceiling:
+        // the endpoints' `finalized` counts only up to it.
+        let ceiling = match (&self.finality, tag, self.options.level) {
+            (Some(oracle), BlockTag::Finalized, VerifyLevel::Full | VerifyLevel::Headers) => {
+                let proved = oracle.finalized_block().await?;
+                Some(self.add_proved_checkpoint(proved).await?)
+            }
+            _ => None,
+        };
         let block = self.inner.block_by_tag(tag).await?;
         if self.options.level == VerifyLevel::Off {
             return Ok(block);
+        }
+        if let Some(ceiling) = ceiling
+            && block.number >= ceiling.number
+        {
+            return Ok(self.on_chain(ceiling.number, ceiling.hash).await?.block());
         }
         match self.on_chain(block.number, block.hash).await {
             // Above the newest checkpoint `safe` and `latest` blocks may be

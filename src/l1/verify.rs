@@ -383,4 +383,7 @@ pub enum VerifyError {
     NoCheckpoint { number: u64 },
     #[error("the node withheld {0}, which the proof needs")]
     Withheld(String),
+    /// The beacon light client could not prove a finalized block.
+    #[error("beacon light client: {0}")]
+    LightClient(String),
 }

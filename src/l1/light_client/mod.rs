@@ -1,5 +1,5 @@
 //! The beacon-chain light client of the consensus specs (`sync-protocol.md`,
-//! Altair and later, containers of Deneb): from a trusted beacon block root,
+//! Altair and later, containers of Deneb and Electra/Fulu): from a trusted beacon block root,
 //! a bootstrap gives the sync committee, and each update signed by that
 //! committee (BLS aggregate, checked with `blst`) moves the finalized header
 //! forward. The finalized header carries an execution payload header proved
@@ -10,6 +10,8 @@
 //! Trusted: the starting beacon block root, and that 2/3 of a sync committee
 //! (512 validators chosen by the beacon chain) does not sign a false header.
 
+pub mod api;
+pub mod sync;
 pub mod types;
 
 use alloy_primitives::B256;
@@ -20,8 +22,8 @@ use ssz_types::FixedVector;
 use ssz_types::typenum::Unsigned;
 
 use types::{
-    BeaconBlockHeader, ForkData, LightClientBootstrap, LightClientHeader, LightClientUpdate,
-    SigningData, SyncCommittee, root,
+    BeaconBlockHeader, ForkData, Layout, LightClientBootstrap, LightClientHeader,
+    LightClientUpdate, SigningData, SyncCommittee, root,
 };
 
 /// Constants of one network and preset.
@@ -32,6 +34,13 @@ pub struct ChainSpec {
     pub forks: Vec<(u64, [u8; 4])>,
     pub slots_per_epoch: u64,
     pub epochs_per_sync_committee_period: u64,
+    /// First epoch of Electra, whose light-client branches are one node
+    /// deeper; `u64::MAX` (the spec's `FAR_FUTURE_EPOCH`) when not scheduled.
+    pub electra_fork_epoch: u64,
+    /// Unix time of slot 0 and the slot length: only to know the current
+    /// slot, which bounds the slots an update may claim.
+    pub genesis_time: u64,
+    pub seconds_per_slot: u64,
 }
 
 impl ChainSpec {
@@ -56,6 +65,41 @@ impl ChainSpec {
             ],
             slots_per_epoch: 32,
             epochs_per_sync_committee_period: 256,
+            // `ELECTRA_FORK_EPOCH` of `configs/mainnet.yaml` (Pectra).
+            electra_fork_epoch: 364_032,
+            // `genesis_time` of the mainnet genesis state (eth-clients/mainnet,
+            // served by `/eth/v1/beacon/genesis`); `SECONDS_PER_SLOT` of
+            // `configs/mainnet.yaml`.
+            genesis_time: 1_606_824_023,
+            seconds_per_slot: 12,
+        }
+    }
+
+    /// The container layout (branch depths) at `slot`: the spec's
+    /// `*_gindex_at_slot` switch on `ELECTRA_FORK_EPOCH`.
+    pub fn layout(&self, slot: u64) -> Layout {
+        if slot / self.slots_per_epoch >= self.electra_fork_epoch {
+            Layout::Electra
+        } else {
+            Layout::Deneb
+        }
+    }
+
+    /// The slot at Unix time `now` (0 before genesis).
+    pub fn slot_at(&self, now: u64) -> u64 {
+        now.saturating_sub(self.genesis_time) / self.seconds_per_slot.max(1)
+    }
+
+    /// `(finalized root, current committee, next committee)` generalized
+    /// indices and depths at `slot`.
+    fn gindices(&self, slot: u64) -> [(u64, usize); 3] {
+        match self.layout(slot) {
+            Layout::Deneb => [FINALIZED_ROOT, CURRENT_SYNC_COMMITTEE, NEXT_SYNC_COMMITTEE],
+            Layout::Electra => [
+                FINALIZED_ROOT_ELECTRA,
+                CURRENT_SYNC_COMMITTEE_ELECTRA,
+                NEXT_SYNC_COMMITTEE_ELECTRA,
+            ],
         }
     }
 
@@ -83,7 +127,8 @@ impl ChainSpec {
         })
     }
 
-    fn period(&self, slot: u64) -> u64 {
+    /// The sync committee period of `slot`.
+    pub fn period(&self, slot: u64) -> u64 {
         slot / self.slots_per_epoch / self.epochs_per_sync_committee_period
     }
 
@@ -106,6 +151,14 @@ const FINALIZED_ROOT: (u64, usize) = (105, 6);
 const CURRENT_SYNC_COMMITTEE: (u64, usize) = (54, 5);
 const NEXT_SYNC_COMMITTEE: (u64, usize) = (55, 5);
 const EXECUTION_PAYLOAD: (u64, usize) = (25, 4);
+/// `FINALIZED_ROOT_GINDEX_ELECTRA` (169), `CURRENT_SYNC_COMMITTEE_GINDEX_ELECTRA`
+/// (86), `NEXT_SYNC_COMMITTEE_GINDEX_ELECTRA` (87): consensus-specs
+/// `specs/electra/light-client/sync-protocol.md`, "New constants"; depths
+/// `floorlog2` of each. The execution payload gindex is unchanged: Electra's
+/// `BeaconBlockBody` has 13 fields, still a 16-leaf tree.
+const FINALIZED_ROOT_ELECTRA: (u64, usize) = (169, 7);
+const CURRENT_SYNC_COMMITTEE_ELECTRA: (u64, usize) = (86, 6);
+const NEXT_SYNC_COMMITTEE_ELECTRA: (u64, usize) = (87, 6);
 /// `MIN_SYNC_COMMITTEE_PARTICIPANTS` (altair `sync-protocol.md`).
 const MIN_PARTICIPANTS: usize = 1;
 
@@ -125,6 +178,7 @@ impl<N: Unsigned + Clone + PartialEq> LightClientStore<N> {
     /// `initialize_light_client_store`: the bootstrap must be of the block
     /// `trusted_block_root`, and its sync committee proved in that block's state.
     pub fn bootstrap(
+        spec: &ChainSpec,
         trusted_block_root: B256,
         bootstrap: LightClientBootstrap<N>,
     ) -> Result<Self, LightClientError> {
@@ -140,7 +194,7 @@ impl<N: Unsigned + Clone + PartialEq> LightClientStore<N> {
             "current sync committee",
             root(&bootstrap.current_sync_committee),
             &bootstrap.current_sync_committee_branch,
-            CURRENT_SYNC_COMMITTEE,
+            spec.gindices(bootstrap.header.beacon.slot)[1],
             bootstrap.header.beacon.state_root,
         )?;
         Ok(Self {
@@ -268,8 +322,12 @@ impl<N: Unsigned + Clone + PartialEq> LightClientStore<N> {
         if !(attested_slot > self.finalized_header.beacon.slot
             || self.brings_next_committee(spec, update))
         {
-            return Err(invalid("nothing newer than the store".into()));
+            return Err(LightClientError::NotNewer {
+                attested: attested_slot,
+                finalized: self.finalized_header.beacon.slot,
+            });
         }
+        let [finalized_gindex, _, next_gindex] = spec.gindices(attested_slot);
         if is_finality_update(update) {
             // The genesis block is finalized as an empty header and a zero root.
             let leaf = if finalized_slot == 0 {
@@ -287,7 +345,7 @@ impl<N: Unsigned + Clone + PartialEq> LightClientStore<N> {
                 "finalized header",
                 leaf,
                 &update.finality_branch,
-                FINALIZED_ROOT,
+                finalized_gindex,
                 update.attested_header.beacon.state_root,
             )?;
         } else if update.finalized_header != empty_header() {
@@ -308,7 +366,7 @@ impl<N: Unsigned + Clone + PartialEq> LightClientStore<N> {
                 "next sync committee",
                 root(&update.next_sync_committee),
                 &update.next_sync_committee_branch,
-                NEXT_SYNC_COMMITTEE,
+                next_gindex,
                 update.attested_header.beacon.state_root,
             )?;
         } else if known(update.next_sync_committee.clone()).is_some() {
@@ -552,6 +610,10 @@ pub enum LightClientError {
     Signature(String),
     #[error("invalid light-client update: {0}")]
     InvalidUpdate(String),
+    /// Valid or not, the update brings nothing the store lacks (a node may
+    /// serve the update of the store's own period again).
+    #[error("update attested at slot {attested} is not newer than the finalized slot {finalized}")]
+    NotNewer { attested: u64, finalized: u64 },
     #[error("undecodable light-client data: {0}")]
     Decode(String),
 }

@@ -1,11 +1,27 @@
-//! The light-client containers of the consensus specs (Deneb), SSZ-encoded
-//! and Merkle-hashed by the `ethereum_ssz` / `tree_hash` crates. Generic over
-//! the sync committee size: 512 on mainnet, 32 in the `minimal` preset the
-//! spec tests use.
+//! The light-client containers of the consensus specs (Deneb, Electra and
+//! Fulu), SSZ-encoded and Merkle-hashed by the `ethereum_ssz` / `tree_hash`
+//! crates. Generic over the sync committee size: 512 on mainnet, 32 in the
+//! `minimal` preset the spec tests use.
+//!
+//! Electra deepened the `BeaconState` tree (more than 32 fields), so the
+//! Merkle branches of the finalized root and of the sync committees grew by
+//! one node (consensus-specs `specs/electra/light-client/sync-protocol.md`,
+//! "Types": `FinalityBranch` = `Vector[Bytes32, floorlog2(169)]`, 7 nodes
+//! instead of 6; `CurrentSyncCommitteeBranch` and `NextSyncCommitteeBranch`
+//! = `Vector[Bytes32, floorlog2(86 or 87)]`, 6 nodes instead of 5). The
+//! execution payload header and its branch did not change (Electra's
+//! `get_lc_execution_root` hashes the Deneb-shaped header; its block body
+//! has 13 fields, still 16 leaves). Fulu has no light-client changes (there
+//! is no `specs/fulu/light-client/`; its state's one new field keeps it
+//! within 64 leaves). So the
+//! containers here hold branches of either length, and decoding picks the
+//! layout by the fork of the attested (or bootstrap) header's slot, which is
+//! also what the beacon API's fork-digest context is derived from.
 
 use alloy_primitives::{Address, B256, U256};
+use ssz::{Decode as _, Encode as _};
 use ssz_derive::{Decode, Encode};
-use ssz_types::typenum::{U4, U5, U6, U32, U48, U96, U256 as N256, Unsigned};
+use ssz_types::typenum::{U4, U5, U6, U7, U32, U48, U96, U256 as N256, Unsigned};
 use ssz_types::{BitVector, FixedVector, VariableList};
 use tree_hash::TreeHash;
 use tree_hash_derive::TreeHash;
@@ -65,31 +81,44 @@ pub struct SyncAggregate<N: Unsigned> {
     pub sync_committee_signature: SignatureBytes,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+/// A Merkle branch: its length is the depth of its generalized index, which
+/// depends on the fork (see the module documentation).
+pub type Branch = Vec<B256>;
+
+/// The light-client container layout of a fork.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layout {
+    /// Capella's branch depths with Deneb's execution payload header.
+    Deneb,
+    /// Electra and Fulu: one node deeper state branches.
+    Electra,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LightClientBootstrap<N: Unsigned> {
     pub header: LightClientHeader,
     pub current_sync_committee: SyncCommittee<N>,
-    pub current_sync_committee_branch: FixedVector<B256, U5>,
+    pub current_sync_committee_branch: Branch,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LightClientUpdate<N: Unsigned> {
     pub attested_header: LightClientHeader,
     pub next_sync_committee: SyncCommittee<N>,
-    pub next_sync_committee_branch: FixedVector<B256, U5>,
+    pub next_sync_committee_branch: Branch,
     pub finalized_header: LightClientHeader,
-    pub finality_branch: FixedVector<B256, U6>,
+    pub finality_branch: Branch,
     pub sync_aggregate: SyncAggregate<N>,
     pub signature_slot: u64,
 }
 
 /// What `/eth/v1/beacon/light_client/finality_update` serves: an update
 /// without the next sync committee.
-#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LightClientFinalityUpdate<N: Unsigned> {
     pub attested_header: LightClientHeader,
     pub finalized_header: LightClientHeader,
-    pub finality_branch: FixedVector<B256, U6>,
+    pub finality_branch: Branch,
     pub sync_aggregate: SyncAggregate<N>,
     pub signature_slot: u64,
 }
@@ -102,11 +131,212 @@ impl<N: Unsigned> From<LightClientFinalityUpdate<N>> for LightClientUpdate<N> {
                 pubkeys: FixedVector::default(),
                 aggregate_pubkey: FixedVector::default(),
             },
-            next_sync_committee_branch: FixedVector::default(),
+            // All zero: "no sync committee update" (`is_sync_committee_update`).
+            next_sync_committee_branch: Vec::new(),
             finalized_header: update.finalized_header,
             finality_branch: update.finality_branch,
             sync_aggregate: update.sync_aggregate,
             signature_slot: update.signature_slot,
+        }
+    }
+}
+
+/// The slot of the header a container starts with. Every light-client
+/// container's first field is a `LightClientHeader`, which is variable-size
+/// (the execution header's `extra_data`), so the container starts with a
+/// 4-byte offset to it, and the header with its `beacon.slot`.
+pub fn leading_header_slot(bytes: &[u8]) -> Result<u64, ssz::DecodeError> {
+    let offset = bytes.get(..4).ok_or(ssz::DecodeError::InvalidByteLength {
+        len: bytes.len(),
+        expected: 4,
+    })?;
+    let offset = u32::from_le_bytes([offset[0], offset[1], offset[2], offset[3]]) as usize;
+    let slot = offset
+        .checked_add(8)
+        .and_then(|end| bytes.get(offset..end))
+        .ok_or(ssz::DecodeError::OffsetOutOfBounds(offset))?;
+    u64::from_ssz_bytes(slot)
+}
+
+impl<N: Unsigned> LightClientBootstrap<N> {
+    /// SSZ in the layout of `layout`.
+    pub fn from_ssz(bytes: &[u8], layout: Layout) -> Result<Self, ssz::DecodeError> {
+        match layout {
+            Layout::Deneb => wire::Bootstrap::<N, U5>::from_ssz_bytes(bytes).map(Into::into),
+            Layout::Electra => wire::Bootstrap::<N, U6>::from_ssz_bytes(bytes).map(Into::into),
+        }
+    }
+
+    pub fn to_ssz(&self, layout: Layout) -> Result<Vec<u8>, ssz::DecodeError> {
+        Ok(match layout {
+            Layout::Deneb => wire::Bootstrap::<N, U5>::try_from(self.clone())?.as_ssz_bytes(),
+            Layout::Electra => wire::Bootstrap::<N, U6>::try_from(self.clone())?.as_ssz_bytes(),
+        })
+    }
+}
+
+impl<N: Unsigned> LightClientUpdate<N> {
+    pub fn from_ssz(bytes: &[u8], layout: Layout) -> Result<Self, ssz::DecodeError> {
+        match layout {
+            Layout::Deneb => wire::Update::<N, U5, U6>::from_ssz_bytes(bytes).map(Into::into),
+            Layout::Electra => wire::Update::<N, U6, U7>::from_ssz_bytes(bytes).map(Into::into),
+        }
+    }
+
+    pub fn to_ssz(&self, layout: Layout) -> Result<Vec<u8>, ssz::DecodeError> {
+        Ok(match layout {
+            Layout::Deneb => wire::Update::<N, U5, U6>::try_from(self.clone())?.as_ssz_bytes(),
+            Layout::Electra => wire::Update::<N, U6, U7>::try_from(self.clone())?.as_ssz_bytes(),
+        })
+    }
+}
+
+impl<N: Unsigned> LightClientFinalityUpdate<N> {
+    pub fn from_ssz(bytes: &[u8], layout: Layout) -> Result<Self, ssz::DecodeError> {
+        match layout {
+            Layout::Deneb => wire::FinalityUpdate::<N, U6>::from_ssz_bytes(bytes).map(Into::into),
+            Layout::Electra => wire::FinalityUpdate::<N, U7>::from_ssz_bytes(bytes).map(Into::into),
+        }
+    }
+
+    pub fn to_ssz(&self, layout: Layout) -> Result<Vec<u8>, ssz::DecodeError> {
+        Ok(match layout {
+            Layout::Deneb => wire::FinalityUpdate::<N, U6>::try_from(self.clone())?.as_ssz_bytes(),
+            Layout::Electra => {
+                wire::FinalityUpdate::<N, U7>::try_from(self.clone())?.as_ssz_bytes()
+            }
+        })
+    }
+
+    /// The finality part of a full update (what a node serves at the
+    /// finality endpoint is exactly this for its best update).
+    pub fn from_update(update: LightClientUpdate<N>) -> Self {
+        Self {
+            attested_header: update.attested_header,
+            finalized_header: update.finalized_header,
+            finality_branch: update.finality_branch,
+            sync_aggregate: update.sync_aggregate,
+            signature_slot: update.signature_slot,
+        }
+    }
+}
+
+/// The SSZ layouts: the same fields with fixed-length branches (`C` for the
+/// sync committee branches, `F` for the finality branch).
+mod wire {
+    use super::*;
+
+    fn fixed<L: Unsigned>(branch: Branch) -> Result<FixedVector<B256, L>, ssz::DecodeError> {
+        let len = branch.len();
+        FixedVector::new(branch).map_err(|_| ssz::DecodeError::InvalidByteLength {
+            len: len * 32,
+            expected: L::to_usize() * 32,
+        })
+    }
+
+    #[derive(Encode, Decode)]
+    pub struct Bootstrap<N: Unsigned, C: Unsigned> {
+        header: LightClientHeader,
+        current_sync_committee: SyncCommittee<N>,
+        current_sync_committee_branch: FixedVector<B256, C>,
+    }
+
+    impl<N: Unsigned, C: Unsigned> From<Bootstrap<N, C>> for LightClientBootstrap<N> {
+        fn from(b: Bootstrap<N, C>) -> Self {
+            Self {
+                header: b.header,
+                current_sync_committee: b.current_sync_committee,
+                current_sync_committee_branch: b.current_sync_committee_branch.to_vec(),
+            }
+        }
+    }
+
+    impl<N: Unsigned, C: Unsigned> TryFrom<LightClientBootstrap<N>> for Bootstrap<N, C> {
+        type Error = ssz::DecodeError;
+        fn try_from(b: LightClientBootstrap<N>) -> Result<Self, Self::Error> {
+            Ok(Self {
+                header: b.header,
+                current_sync_committee: b.current_sync_committee,
+                current_sync_committee_branch: fixed(b.current_sync_committee_branch)?,
+            })
+        }
+    }
+
+    #[derive(Encode, Decode)]
+    pub struct Update<N: Unsigned, C: Unsigned, F: Unsigned> {
+        attested_header: LightClientHeader,
+        next_sync_committee: SyncCommittee<N>,
+        next_sync_committee_branch: FixedVector<B256, C>,
+        finalized_header: LightClientHeader,
+        finality_branch: FixedVector<B256, F>,
+        sync_aggregate: SyncAggregate<N>,
+        signature_slot: u64,
+    }
+
+    impl<N: Unsigned, C: Unsigned, F: Unsigned> From<Update<N, C, F>> for LightClientUpdate<N> {
+        fn from(u: Update<N, C, F>) -> Self {
+            Self {
+                attested_header: u.attested_header,
+                next_sync_committee: u.next_sync_committee,
+                next_sync_committee_branch: u.next_sync_committee_branch.to_vec(),
+                finalized_header: u.finalized_header,
+                finality_branch: u.finality_branch.to_vec(),
+                sync_aggregate: u.sync_aggregate,
+                signature_slot: u.signature_slot,
+            }
+        }
+    }
+
+    impl<N: Unsigned, C: Unsigned, F: Unsigned> TryFrom<LightClientUpdate<N>> for Update<N, C, F> {
+        type Error = ssz::DecodeError;
+        fn try_from(u: LightClientUpdate<N>) -> Result<Self, Self::Error> {
+            let mut next = u.next_sync_committee_branch;
+            if next.is_empty() {
+                next = vec![B256::ZERO; C::to_usize()];
+            }
+            Ok(Self {
+                attested_header: u.attested_header,
+                next_sync_committee: u.next_sync_committee,
+                next_sync_committee_branch: fixed(next)?,
+                finalized_header: u.finalized_header,
+                finality_branch: fixed(u.finality_branch)?,
+                sync_aggregate: u.sync_aggregate,
+                signature_slot: u.signature_slot,
+            })
+        }
+    }
+
+    #[derive(Encode, Decode)]
+    pub struct FinalityUpdate<N: Unsigned, F: Unsigned> {
+        attested_header: LightClientHeader,
+        finalized_header: LightClientHeader,
+        finality_branch: FixedVector<B256, F>,
+        sync_aggregate: SyncAggregate<N>,
+        signature_slot: u64,
+    }
+
+    impl<N: Unsigned, F: Unsigned> From<FinalityUpdate<N, F>> for LightClientFinalityUpdate<N> {
+        fn from(u: FinalityUpdate<N, F>) -> Self {
+            Self {
+                attested_header: u.attested_header,
+                finalized_header: u.finalized_header,
+                finality_branch: u.finality_branch.to_vec(),
+                sync_aggregate: u.sync_aggregate,
+                signature_slot: u.signature_slot,
+            }
+        }
+    }
+
+    impl<N: Unsigned, F: Unsigned> TryFrom<LightClientFinalityUpdate<N>> for FinalityUpdate<N, F> {
+        type Error = ssz::DecodeError;
+        fn try_from(u: LightClientFinalityUpdate<N>) -> Result<Self, Self::Error> {
+            Ok(Self {
+                attested_header: u.attested_header,
+                finalized_header: u.finalized_header,
+                finality_branch: fixed(u.finality_branch)?,
+                sync_aggregate: u.sync_aggregate,
+                signature_slot: u.signature_slot,
+            })
         }
     }
 }

@@ -83,6 +83,7 @@ impl Service<RequestPacket> for HttpJsonRpc {
                 &this.url,
                 &this.endpoint,
                 Some(body.get().to_owned()),
+                None,
                 this.timeout,
                 this.max_response_bytes,
             )
@@ -112,6 +113,8 @@ impl Service<RequestPacket> for HttpJsonRpc {
 pub struct HttpReply {
     pub status: u16,
     pub retry_after: Option<Duration>,
+    /// The `Content-Type` header, when it is text.
+    pub content_type: Option<String>,
     pub body: Vec<u8>,
 }
 
@@ -124,6 +127,8 @@ pub struct HttpGet {
     endpoint: Redacted,
     max_response_bytes: usize,
     timeout: Duration,
+    /// The `Accept` header sent (the beacon API serves SSZ when asked).
+    accept: Option<&'static str>,
 }
 
 impl HttpGet {
@@ -142,11 +147,18 @@ impl HttpGet {
             endpoint,
             max_response_bytes,
             timeout,
+            accept: None,
         })
     }
 
     pub fn endpoint(&self) -> &Redacted {
         &self.endpoint
+    }
+
+    /// Sends `Accept: accept` with every request.
+    pub fn accepting(mut self, accept: &'static str) -> Self {
+        self.accept = Some(accept);
+        self
     }
 }
 
@@ -171,6 +183,7 @@ impl Service<String> for HttpGet {
                 &url,
                 &this.endpoint,
                 None,
+                this.accept,
                 this.timeout,
                 this.max_response_bytes,
             )
@@ -190,7 +203,21 @@ pub fn get_stack(
     concurrency: &ConcurrencyLayer,
     max_response_bytes: usize,
 ) -> Result<GetStack, L1Error> {
-    let http = HttpGet::new(base, settings.attempt_timeout, max_response_bytes)?;
+    get_stack_accepting(base, settings, concurrency, max_response_bytes, None)
+}
+
+/// [`get_stack`] sending `Accept: accept` (e.g. `application/octet-stream` for SSZ).
+pub fn get_stack_accepting(
+    base: &str,
+    settings: &RetrySettings,
+    concurrency: &ConcurrencyLayer,
+    max_response_bytes: usize,
+    accept: Option<&'static str>,
+) -> Result<GetStack, L1Error> {
+    let mut http = HttpGet::new(base, settings.attempt_timeout, max_response_bytes)?;
+    if let Some(accept) = accept {
+        http = http.accepting(accept);
+    }
     let endpoint = http.endpoint().clone();
     Ok(RetryLayer::new(settings.clone(), GetClassifier, endpoint).layer(concurrency.layer(http)))
 }
@@ -208,6 +235,7 @@ async fn get_or_post(
     url: &url::Url,
     endpoint: &Redacted,
     json_body: Option<String>,
+    accept: Option<&str>,
     timeout: Duration,
     limit: usize,
 ) -> Result<HttpReply, HttpFailure> {
@@ -218,6 +246,10 @@ async fn get_or_post(
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .body(body),
             None => client.get(url.clone()),
+        };
+        let request = match accept {
+            Some(accept) => request.header(reqwest::header::ACCEPT, accept),
+            None => request,
         };
         let send_failure = |e: reqwest::Error| HttpFailure::Send {
             endpoint: endpoint.to_string(),
@@ -231,6 +263,11 @@ async fn get_or_post(
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let too_large = || HttpFailure::TooLarge {
             endpoint: endpoint.to_string(),
             limit,
@@ -249,6 +286,7 @@ async fn get_or_post(
         Ok(HttpReply {
             status,
             retry_after,
+            content_type,
             body,
         })
     };

@@ -38,7 +38,9 @@ pub use classify::{
     Exhausted, GetClassifier, RpcClassifier, is_range_refusal, is_rate_limit, retryable_status,
 };
 pub use concurrency::{Concurrency, ConcurrencyLayer};
-pub use http::{GetStack, HttpFailure, HttpGet, HttpJsonRpc, HttpReply, get_stack};
+pub use http::{
+    GetStack, HttpFailure, HttpGet, HttpJsonRpc, HttpReply, get_stack, get_stack_accepting,
+};
 pub use ranges::split_log_ranges;
 pub use redact::Redacted;
 pub use retry::{Retry, RetryClassifier, RetryLayer, RetrySettings, Verdict};
