@@ -1,6 +1,7 @@
 //! All integration tests, as one test binary (one link, one set of helpers in
 //! [`common`]). Run one file's tests with `cargo test --test it <module>::`,
-//! e.g. `cargo test --test it api_limits::`.
+//! e.g. `cargo test --test it starknet_da::`. Tests that measure
+//! latency live in their own binary, `tests/latency`.
 //!
 //! Modules that drive a local L1 (anvil) or the devnet generators need the
 //! `devnet` feature (on by default).
@@ -12,7 +13,6 @@
 mod common;
 
 mod api;
-mod api_limits;
 mod browser;
 #[cfg(feature = "devnet")]
 mod devnet;

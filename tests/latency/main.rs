@@ -1,0 +1,17 @@
+//! The tests that measure latency (the GraphQL hardening of issue 16: a cheap
+//! query must stay fast while abusive ones run) in a binary of their own.
+//! Cargo runs test binaries one after another, so nothing but these tests
+//! shares the CPU with them; inside the one `it` binary they would race the
+//! CPU-heavy replays of other modules and their timings would mean nothing.
+//! Run with `cargo test --test latency`.
+
+// A test binary exports nothing: `pub` in its modules only shares helpers
+// between them, which is what `unreachable_pub` would flag.
+#![allow(unreachable_pub)]
+
+// The helpers of the `it` binary; this one uses only some of them.
+#[allow(dead_code)]
+#[path = "../it/common.rs"]
+mod common;
+
+mod api_limits;
