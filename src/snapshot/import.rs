@@ -247,7 +247,8 @@ fn build(
     let mut finish = match kind {
         RollupKind::Starknet => {
             let mut builder = StarknetBuilder::new(&store, manifest.batch);
-            for_each_chunk(&options.from, manifest, options.max_chunk_bytes, starknet_record_len, |r| {
+            let max_chunk = options.max_chunk_bytes;
+            for_each_chunk(&options.from, manifest, max_chunk, MAX_RECORD, starknet_record_len, |r| {
                 builder.push(r)
             })?;
             builder.finish(manifest, options.l1_root)?
@@ -262,6 +263,7 @@ fn build(
                 &options.from,
                 manifest,
                 options.max_chunk_bytes,
+                ZKSYNC_RECORD as u64,
                 |_| Some(ZKSYNC_RECORD),
                 |r| builder.push(r.try_into().expect("fixed record length")),
             )?;
@@ -286,13 +288,15 @@ pub fn for_each_chunk(
     dir: &Path,
     manifest: &SnapshotManifest,
     max_chunk_bytes: u64,
+    max_record: u64,
     record_len: impl Fn(u8) -> Option<usize> + Copy,
     mut each: impl FnMut(&[u8]) -> Result<(), SnapshotError>,
 ) -> Result<(), SnapshotError> {
     let started = Instant::now();
     for (i, info) in manifest.chunks.iter().enumerate() {
         verify_chunk(dir, info)?;
-        let cap = info.leaves.saturating_mul(MAX_RECORD).min(max_chunk_bytes);
+        // The most bytes `leaves` records can take: anything more is refused.
+        let cap = info.leaves.saturating_mul(max_record).min(max_chunk_bytes);
         read_records(dir, info, cap, record_len, &mut each)?;
         tracing::debug!(
             chunk = i,

@@ -14,8 +14,8 @@
 //! * factory deps `snapshot_l1_batch_<N>_factory_deps.proto.gzip`:
 //!   gzip-compressed protobuf `SnapshotFactoryDependencies`.
 //!
-//! The message structs below are written by hand from that `.proto` (field
-//! numbers and types as published; no build script). The header's own
+//! The message structs and their decoders below are written by hand from
+//! that `.proto` (field numbers and wire types as published; no build script). The header's own
 //! root is only a claim: the tree is rebuilt from the logs and must
 //! reproduce it (and L1's root, when the caller read one). The era format
 //! has no per-chunk checksums, so every chunk is capped at
@@ -28,8 +28,7 @@ use std::path::{Path, PathBuf};
 
 
 use alloy_primitives::{Address, B256};
-use prost::Message;
-use serde_json::Value;
+use serde_json::Value as Json;
 
 use super::import::{Finish, ZksyncBuilder};
 use super::sort::{LeafSorter, zk_leaf};
@@ -38,50 +37,219 @@ use super::{MAX_CHUNK_BYTES, MAX_MANIFEST_BYTES, SnapshotError};
 /// Header file name this importer looks for inside a snapshot directory.
 pub const HEADER_FILE: &str = "snapshot_header.json";
 
-/// `SnapshotStorageLogsChunk` of zksync-era's `mod.proto`.
-#[derive(Clone, PartialEq, prost::Message)]
+/// `SnapshotStorageLogsChunk` of zksync-era's `mod.proto`:
+/// `repeated SnapshotStorageLog storage_logs = 1;`
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SnapshotStorageLogsChunk {
-    #[prost(message, repeated, tag = "1")]
     pub storage_logs: Vec<SnapshotStorageLog>,
 }
 
 /// `SnapshotStorageLog` of zksync-era's `mod.proto`.
-#[derive(Clone, PartialEq, prost::Message)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SnapshotStorageLog {
-    /// Obsolete (old snapshots): H160.
-    #[prost(bytes = "vec", optional, tag = "1")]
+    /// Field 1, obsolete (old snapshots): H160.
     pub account_address: Option<Vec<u8>>,
-    /// Obsolete (old snapshots): H256.
-    #[prost(bytes = "vec", optional, tag = "2")]
+    /// Field 2, obsolete (old snapshots): H256.
     pub storage_key: Option<Vec<u8>>,
-    /// The derived key (H256), in current snapshots.
-    #[prost(bytes = "vec", optional, tag = "6")]
+    /// Field 6: the derived key (H256), in current snapshots.
     pub hashed_key: Option<Vec<u8>>,
-    /// Required, H256.
-    #[prost(bytes = "vec", optional, tag = "3")]
+    /// Field 3, required: H256.
     pub storage_value: Option<Vec<u8>>,
-    /// Required.
-    #[prost(uint32, optional, tag = "4")]
+    /// Field 4 (uint32), required.
     pub l1_batch_number_of_initial_write: Option<u32>,
-    /// Required.
-    #[prost(uint64, optional, tag = "5")]
+    /// Field 5 (uint64), required.
     pub enumeration_index: Option<u64>,
 }
 
-/// `SnapshotFactoryDependencies` of zksync-era's `mod.proto`.
-#[derive(Clone, PartialEq, prost::Message)]
+/// `SnapshotFactoryDependencies` of zksync-era's `mod.proto`:
+/// `repeated SnapshotFactoryDependency factory_deps = 1;`
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SnapshotFactoryDependencies {
-    #[prost(message, repeated, tag = "1")]
     pub factory_deps: Vec<SnapshotFactoryDependency>,
 }
 
 /// `SnapshotFactoryDependency` of zksync-era's `mod.proto`.
-#[derive(Clone, PartialEq, prost::Message)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SnapshotFactoryDependency {
-    #[prost(bytes = "vec", optional, tag = "1")]
+    /// Field 1, required.
     pub bytecode: Option<Vec<u8>>,
-    #[prost(bytes = "vec", optional, tag = "2")]
+    /// Field 2 (missing in old snapshots).
     pub hash: Option<Vec<u8>>,
+}
+
+// The protobuf wire format, decoded by hand: the four messages use only
+// varints (wire type 0) and length-delimited bytes/messages (wire type 2).
+// (`prost`'s derive was the first choice; its build dependencies change the
+// feature set of RocksDB's bindgen and force a 15-minute rebuild of RocksDB
+// in every build directory, for four flat messages.) Unknown fields of any
+// wire type are skipped, as protobuf requires; every length is checked
+// against the bytes actually left, so no length field can make it allocate.
+
+/// Why bytes are not a valid message.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ProtoError {
+    #[error("truncated at byte {0}")]
+    Truncated(usize),
+    #[error("varint longer than 10 bytes at byte {0}")]
+    LongVarint(usize),
+    #[error("field {field} has wire type {wire}, expected {expected}")]
+    WireType { field: u64, wire: u64, expected: u64 },
+    #[error("unsupported wire type {wire} at byte {at}")]
+    UnknownWireType { wire: u64, at: usize },
+    #[error("field {0} does not fit its type")]
+    Range(u64),
+}
+
+/// A cursor over one message's bytes.
+struct Wire<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+enum Value<'a> {
+    Varint(u64),
+    Bytes(&'a [u8]),
+}
+
+impl<'a> Wire<'a> {
+    fn new(bytes: &'a [u8]) -> Self {
+        Wire { bytes, pos: 0 }
+    }
+
+    fn varint(&mut self) -> Result<u64, ProtoError> {
+        let start = self.pos;
+        let mut value = 0u64;
+        for shift in 0..10 {
+            let byte = *self.bytes.get(self.pos).ok_or(ProtoError::Truncated(self.pos))?;
+            self.pos += 1;
+            value |= u64::from(byte & 0x7f) << (7 * shift);
+            if byte & 0x80 == 0 {
+                return Ok(value);
+            }
+        }
+        Err(ProtoError::LongVarint(start))
+    }
+
+    /// The next field: (number, value); `None` at the end of the message.
+    fn field(&mut self) -> Result<Option<(u64, Value<'a>)>, ProtoError> {
+        loop {
+            if self.pos == self.bytes.len() {
+                return Ok(None);
+            }
+            let at = self.pos;
+            let key = self.varint()?;
+            let (number, wire) = (key >> 3, key & 7);
+            match wire {
+                0 => return Ok(Some((number, Value::Varint(self.varint()?)))),
+                2 => {
+                    let len = self.varint()?;
+                    let left = (self.bytes.len() - self.pos) as u64;
+                    if len > left {
+                        return Err(ProtoError::Truncated(self.bytes.len()));
+                    }
+                    let bytes = &self.bytes[self.pos..self.pos + len as usize];
+                    self.pos += len as usize;
+                    return Ok(Some((number, Value::Bytes(bytes))));
+                }
+                // Unknown fields of fixed width are skipped.
+                1 | 5 => {
+                    let width = if wire == 1 { 8 } else { 4 };
+                    if self.bytes.len() - self.pos < width {
+                        return Err(ProtoError::Truncated(self.bytes.len()));
+                    }
+                    self.pos += width;
+                }
+                _ => return Err(ProtoError::UnknownWireType { wire, at }),
+            }
+        }
+    }
+}
+
+fn bytes_of(number: u64, value: Value<'_>) -> Result<Vec<u8>, ProtoError> {
+    match value {
+        Value::Bytes(b) => Ok(b.to_vec()),
+        Value::Varint(_) => Err(ProtoError::WireType {
+            field: number,
+            wire: 0,
+            expected: 2,
+        }),
+    }
+}
+
+fn varint_of(number: u64, value: Value<'_>) -> Result<u64, ProtoError> {
+    match value {
+        Value::Varint(v) => Ok(v),
+        Value::Bytes(_) => Err(ProtoError::WireType {
+            field: number,
+            wire: 2,
+            expected: 0,
+        }),
+    }
+}
+
+impl SnapshotStorageLogsChunk {
+    pub fn decode(bytes: &[u8]) -> Result<Self, ProtoError> {
+        let mut wire = Wire::new(bytes);
+        let mut chunk = SnapshotStorageLogsChunk::default();
+        while let Some((number, value)) = wire.field()? {
+            if number == 1 {
+                let inner = match value {
+                    Value::Bytes(b) => b,
+                    Value::Varint(_) => {
+                        return Err(ProtoError::WireType { field: 1, wire: 0, expected: 2 });
+                    }
+                };
+                chunk.storage_logs.push(SnapshotStorageLog::decode(inner)?);
+            }
+        }
+        Ok(chunk)
+    }
+}
+
+impl SnapshotStorageLog {
+    pub fn decode(bytes: &[u8]) -> Result<Self, ProtoError> {
+        let mut wire = Wire::new(bytes);
+        let mut log = SnapshotStorageLog::default();
+        while let Some((number, value)) = wire.field()? {
+            match number {
+                1 => log.account_address = Some(bytes_of(number, value)?),
+                2 => log.storage_key = Some(bytes_of(number, value)?),
+                3 => log.storage_value = Some(bytes_of(number, value)?),
+                4 => {
+                    let v = varint_of(number, value)?;
+                    log.l1_batch_number_of_initial_write =
+                        Some(u32::try_from(v).map_err(|_| ProtoError::Range(number))?);
+                }
+                5 => log.enumeration_index = Some(varint_of(number, value)?),
+                6 => log.hashed_key = Some(bytes_of(number, value)?),
+                _ => {}
+            }
+        }
+        Ok(log)
+    }
+}
+
+impl SnapshotFactoryDependencies {
+    pub fn decode(bytes: &[u8]) -> Result<Self, ProtoError> {
+        let mut wire = Wire::new(bytes);
+        let mut deps = SnapshotFactoryDependencies::default();
+        while let Some((number, value)) = wire.field()? {
+            if number == 1 {
+                let inner = bytes_of(number, value)?;
+                let mut wire = Wire::new(&inner);
+                let mut dep = SnapshotFactoryDependency::default();
+                while let Some((number, value)) = wire.field()? {
+                    match number {
+                        1 => dep.bytecode = Some(bytes_of(number, value)?),
+                        2 => dep.hash = Some(bytes_of(number, value)?),
+                        _ => {}
+                    }
+                }
+                deps.factory_deps.push(dep);
+            }
+        }
+        Ok(deps)
+    }
 }
 
 /// What the header says.
@@ -111,12 +279,12 @@ impl EraHeader {
         if bytes.len() as u64 > MAX_MANIFEST_BYTES {
             return Err(SnapshotError::ManifestTooLarge);
         }
-        let header: Value =
+        let header: Json =
             serde_json::from_slice(&bytes).map_err(|e| era(format!("header: {e}")))?;
         let l1_batch_number = header["l1BatchNumber"]
             .as_u64()
             .ok_or_else(|| era("header has no l1BatchNumber".into()))?;
-        let local = |value: &Value| -> Result<PathBuf, SnapshotError> {
+        let local = |value: &Json| -> Result<PathBuf, SnapshotError> {
             let text = value
                 .as_str()
                 .ok_or_else(|| era("a file path is not a string".into()))?;
@@ -141,7 +309,7 @@ impl EraHeader {
             return Err(era("two chunks share a chunkId".into()));
         }
         let factory_deps = match &header["factoryDepsFilepath"] {
-            Value::Null => None,
+            Json::Null => None,
             other => Some(local(other)?),
         };
         let metadata = &header["lastL1BatchWithMetadata"]["metadata"];
@@ -150,7 +318,7 @@ impl EraHeader {
             if v.is_null() { &metadata[camel] } else { v }
         };
         let root_hash = match field("root_hash", "rootHash") {
-            Value::Null => None,
+            Json::Null => None,
             v => Some(
                 v.as_str()
                     .and_then(|s| crate::hexfmt::parse_word(s).ok())
@@ -158,7 +326,7 @@ impl EraHeader {
             ),
         };
         let next_index = match field("rollup_last_leaf_index", "rollupLastLeafIndex") {
-            Value::Null => None,
+            Json::Null => None,
             v => Some(
                 v.as_u64()
                     .ok_or_else(|| era("rollup_last_leaf_index is not a number".into()))?,
