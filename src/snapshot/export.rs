@@ -132,7 +132,9 @@ fn export_starknet(
 ) -> Result<(u64, Roots, LeafCounts), SnapshotError> {
     let state = StarknetState::new(store);
     let last = state.checkpoint()?.next_batch.checked_sub(1);
-    let n = batch.or(last).ok_or(SnapshotError::NoSuchBatch { batch: 0, last })?;
+    let n = batch
+        .or(last)
+        .ok_or(SnapshotError::NoSuchBatch { batch: 0, last })?;
     let record = state
         .batch_roots(n)?
         .filter(|_| last.is_some_and(|l| n <= l))
@@ -246,7 +248,9 @@ fn export_zksync(
 ) -> Result<(u64, Roots, LeafCounts), SnapshotError> {
     use crate::rollup::zksync::state::{read_checkpoint, read_record};
     let last = read_checkpoint(store)?.map(|t| t.batch);
-    let n = batch.or(last).ok_or(SnapshotError::NoSuchBatch { batch: 0, last })?;
+    let n = batch
+        .or(last)
+        .ok_or(SnapshotError::NoSuchBatch { batch: 0, last })?;
     let record = read_record(store, n)?
         .filter(|_| last.is_some_and(|l| n <= l))
         .ok_or(SnapshotError::NoSuchBatch { batch: n, last })?;
@@ -337,7 +341,11 @@ impl<'s> HistoryAt<'s> {
     }
 
     fn peek_entry(&mut self) -> Result<Option<&KeyValue>, SnapshotError> {
-        if self.page.is_empty() && self.next_entry()?.map(|e| self.page.push_front(e)).is_none()
+        if self.page.is_empty()
+            && self
+                .next_entry()?
+                .map(|e| self.page.push_front(e))
+                .is_none()
         {
             return Ok(None);
         }
@@ -357,7 +365,9 @@ impl<'s> HistoryAt<'s> {
             let mut chosen = (history_batch(&key) <= self.batch).then_some(value);
             loop {
                 let same = match self.peek_entry()? {
-                    Some((next, _)) => next.len() == key.len() && next[..leaf_len] == key[..leaf_len],
+                    Some((next, _)) => {
+                        next.len() == key.len() && next[..leaf_len] == key[..leaf_len]
+                    }
                     None => false,
                 };
                 if !same {

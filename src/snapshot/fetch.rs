@@ -18,14 +18,28 @@ pub async fn download(url: &str, dir: &Path) -> Result<SnapshotManifest, Snapsho
         .map_err(|e| SnapshotError::Manifest(format!("HTTP client: {e}")))?;
     std::fs::create_dir_all(dir).map_err(SnapshotError::io(dir))?;
     let manifest_path = dir.join(MANIFEST_FILE);
-    get_to_file(&client, &format!("{base}/{MANIFEST_FILE}"), &manifest_path, MAX_MANIFEST_BYTES, None).await?;
+    get_to_file(
+        &client,
+        &format!("{base}/{MANIFEST_FILE}"),
+        &manifest_path,
+        MAX_MANIFEST_BYTES,
+        None,
+    )
+    .await?;
     let manifest = SnapshotManifest::read(dir)?;
     for chunk in &manifest.chunks {
         let path = dir.join(&chunk.file);
         if std::fs::metadata(&path).is_ok_and(|m| m.len() == chunk.size) {
             continue;
         }
-        get_to_file(&client, &format!("{base}/{}", chunk.file), &path, chunk.size, Some(chunk.size)).await?;
+        get_to_file(
+            &client,
+            &format!("{base}/{}", chunk.file),
+            &path,
+            chunk.size,
+            Some(chunk.size),
+        )
+        .await?;
     }
     Ok(manifest)
 }

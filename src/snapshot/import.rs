@@ -22,8 +22,7 @@ use starknet_types_core::felt::Felt;
 
 use super::chunk::{read_records, verify_chunk};
 use super::export::{
-    MAX_RECORD, TAG_ALIAS, TAG_CLASS, TAG_CONTRACT, TAG_STORAGE, ZKSYNC_RECORD,
-    starknet_record_len,
+    MAX_RECORD, TAG_ALIAS, TAG_CLASS, TAG_CONTRACT, TAG_STORAGE, ZKSYNC_RECORD, starknet_record_len,
 };
 use super::manifest::{MANIFEST_FILE, SnapshotManifest};
 use super::sort::{ZkLeaf, tree_key};
@@ -248,16 +247,20 @@ fn build(
         RollupKind::Starknet => {
             let mut builder = StarknetBuilder::new(&store, manifest.batch);
             let max_chunk = options.max_chunk_bytes;
-            for_each_chunk(&options.from, manifest, max_chunk, MAX_RECORD, starknet_record_len, |r| {
-                builder.push(r)
-            })?;
+            for_each_chunk(
+                &options.from,
+                manifest,
+                max_chunk,
+                MAX_RECORD,
+                starknet_record_len,
+                |r| builder.push(r),
+            )?;
             builder.finish(manifest, options.l1_root)?
         }
         RollupKind::Zksync => {
-            let next_index = manifest
-                .roots
-                .next_index
-                .ok_or_else(|| SnapshotError::Manifest("ZKsync snapshot without next_index".into()))?;
+            let next_index = manifest.roots.next_index.ok_or_else(|| {
+                SnapshotError::Manifest("ZKsync snapshot without next_index".into())
+            })?;
             let mut builder = ZksyncBuilder::new(&store, manifest.batch, next_index);
             for_each_chunk(
                 &options.from,
@@ -270,7 +273,9 @@ fn build(
             builder.finish(manifest, options.l1_root)?
         }
     };
-    finish.audit.write(&store, options.accept_partial, &mut finish.write)?;
+    finish
+        .audit
+        .write(&store, options.accept_partial, &mut finish.write)?;
     if let Some(l1) = &manifest.l1 {
         l1.write(&mut finish.write);
         L1Cursor::at_record(l1).write(&mut finish.write);
@@ -499,7 +504,12 @@ impl<'s> StarknetBuilder<'s> {
                     keys::LEAF_STARKNET_STORAGE,
                     &[&address.to_bytes_be(), &key.to_bytes_be()],
                 );
-                put_leaf(&mut self.write, leaf_key, value.to_bytes_be().to_vec(), self.batch);
+                put_leaf(
+                    &mut self.write,
+                    leaf_key,
+                    value.to_bytes_be().to_vec(),
+                    self.batch,
+                );
                 if address == ALIAS_CONTRACT && key != Felt::ZERO {
                     // The engine's reverse index of the alias table (see StarknetState::plan).
                     let alias_key = keys::leaf(keys::LEAF_STARKNET_ALIAS, &[&value.to_bytes_be()]);
@@ -530,7 +540,12 @@ impl<'s> StarknetBuilder<'s> {
                 }
                 self.last_class = Some(class_hash);
                 let leaf_key = keys::leaf(keys::LEAF_STARKNET_CLASS, &[&class_hash.to_bytes_be()]);
-                put_leaf(&mut self.write, leaf_key, compiled.to_bytes_be().to_vec(), self.batch);
+                put_leaf(
+                    &mut self.write,
+                    leaf_key,
+                    compiled.to_bytes_be().to_vec(),
+                    self.batch,
+                );
                 self.class_leaves
                     .push((class_hash, class_leaf_hash(&compiled)));
                 self.hashes += 1;
@@ -548,8 +563,13 @@ impl<'s> StarknetBuilder<'s> {
                 }
                 let alias = self.felt("alias", &record[1..33])?;
                 let original = self.felt("aliased key", &record[33..65])?;
-                if self.last_alias_original.is_some_and(|last| original <= last) {
-                    return Err(self.order(format!("alias of {original:#x} not above the previous")));
+                if self
+                    .last_alias_original
+                    .is_some_and(|last| original <= last)
+                {
+                    return Err(
+                        self.order(format!("alias of {original:#x} not above the previous"))
+                    );
                 }
                 self.last_alias_original = Some(original);
                 let stored = self.store.get(
@@ -593,8 +613,8 @@ impl<'s> StarknetBuilder<'s> {
             self.store.commit(write)?;
         }
         let contract = self.contract.as_mut().expect("checked");
-        let update = Trie::<_, PedersenHasher>::new(self.store)
-            .update(contract.root, &contract.pending)?;
+        let update =
+            Trie::<_, PedersenHasher>::new(self.store).update(contract.root, &contract.pending)?;
         contract.pending.clear();
         contract.root = update.root;
         self.hashes += update.hashes;
@@ -612,7 +632,10 @@ impl<'s> StarknetBuilder<'s> {
         if contract.root != contract.claimed_root {
             return Err(SnapshotError::RootMismatch {
                 what: "storage root of a contract",
-                expected: format!("{:#x} (contract {:#x})", contract.claimed_root, contract.address),
+                expected: format!(
+                    "{:#x} (contract {:#x})",
+                    contract.claimed_root, contract.address
+                ),
                 computed: format!("{:#x}", contract.root),
             });
         }
@@ -629,7 +652,8 @@ impl<'s> StarknetBuilder<'s> {
             &[&contract.address.to_bytes_be()],
         );
         put_leaf(&mut self.write, leaf_key, state.encode(), self.batch);
-        self.contract_leaves.push((contract.address, state.leaf_hash()));
+        self.contract_leaves
+            .push((contract.address, state.leaf_hash()));
         self.hashes += 3;
         if self.contract_leaves.len() >= FLUSH_LEAVES {
             self.flush_contracts()?;
@@ -695,7 +719,11 @@ impl<'s> StarknetBuilder<'s> {
             ("storage slots", expected.storage, self.counts.storage),
             ("classes", expected.classes, self.counts.classes),
             ("aliases", expected.aliases, self.counts.aliases),
-            ("aliases in contract 0x2", expected.aliases, self.aliases_written),
+            (
+                "aliases in contract 0x2",
+                expected.aliases,
+                self.aliases_written,
+            ),
             ("ZKsync leaves", expected.zksync, 0),
         ] {
             if expected != found {
@@ -903,7 +931,11 @@ impl<'s> ZksyncBuilder<'s> {
                 found: self.count,
             });
         }
-        self.finish_roots(&manifest.roots.state_root, manifest.claimed_root.clone(), l1_root)
+        self.finish_roots(
+            &manifest.roots.state_root,
+            manifest.claimed_root.clone(),
+            l1_root,
+        )
     }
 
     /// The final write once every leaf is in: the root judged against

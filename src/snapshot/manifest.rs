@@ -6,7 +6,9 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::{MAX_CHUNK_BYTES, MAX_CHUNK_LEAVES, MAX_MANIFEST_BYTES, SNAPSHOT_FORMAT_VERSION, SnapshotError};
+use super::{
+    MAX_CHUNK_BYTES, MAX_CHUNK_LEAVES, MAX_MANIFEST_BYTES, SNAPSHOT_FORMAT_VERSION, SnapshotError,
+};
 use crate::follow::L1BatchRecord;
 
 /// File name of the manifest inside a snapshot directory.

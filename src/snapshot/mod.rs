@@ -25,7 +25,6 @@ pub mod manifest;
 pub mod sort;
 pub mod zksync_era;
 
-
 pub use export::{ExportOptions, export};
 pub use import::{ImportOptions, ImportReport, import};
 pub use manifest::SnapshotManifest;
@@ -90,7 +89,9 @@ pub enum SnapshotError {
         expected: u64,
         found: u64,
     },
-    #[error("chunk {file}: decompresses to more than its cap of {cap} bytes (oversized chunk or decompression bomb)")]
+    #[error(
+        "chunk {file}: decompresses to more than its cap of {cap} bytes (oversized chunk or decompression bomb)"
+    )]
     Oversized { file: String, cap: u64 },
     #[error("chunk {file}: cannot decompress: {detail}")]
     Decompress { file: String, detail: String },

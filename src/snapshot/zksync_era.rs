@@ -26,7 +26,6 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-
 use alloy_primitives::{Address, B256};
 use serde_json::Value as Json;
 
@@ -93,7 +92,11 @@ pub enum ProtoError {
     #[error("varint longer than 10 bytes at byte {0}")]
     LongVarint(usize),
     #[error("field {field} has wire type {wire}, expected {expected}")]
-    WireType { field: u64, wire: u64, expected: u64 },
+    WireType {
+        field: u64,
+        wire: u64,
+        expected: u64,
+    },
     #[error("unsupported wire type {wire} at byte {at}")]
     UnknownWireType { wire: u64, at: usize },
     #[error("field {0} does not fit its type")]
@@ -120,7 +123,10 @@ impl<'a> Wire<'a> {
         let start = self.pos;
         let mut value = 0u64;
         for shift in 0..10 {
-            let byte = *self.bytes.get(self.pos).ok_or(ProtoError::Truncated(self.pos))?;
+            let byte = *self
+                .bytes
+                .get(self.pos)
+                .ok_or(ProtoError::Truncated(self.pos))?;
             self.pos += 1;
             value |= u64::from(byte & 0x7f) << (7 * shift);
             if byte & 0x80 == 0 {
@@ -196,7 +202,11 @@ impl SnapshotStorageLogsChunk {
                 let inner = match value {
                     Value::Bytes(b) => b,
                     Value::Varint(_) => {
-                        return Err(ProtoError::WireType { field: 1, wire: 0, expected: 2 });
+                        return Err(ProtoError::WireType {
+                            field: 1,
+                            wire: 0,
+                            expected: 2,
+                        });
                     }
                 };
                 chunk.storage_logs.push(SnapshotStorageLog::decode(inner)?);
@@ -398,7 +408,9 @@ pub fn build(
         for (i, log) in chunk.storage_logs.iter().enumerate() {
             let at = |what: &str| era(format!("chunk {id}, log {i}: {what}"));
             let derived = match (&log.hashed_key, &log.account_address, &log.storage_key) {
-                (Some(hashed), _, _) => word(hashed).ok_or_else(|| at("hashed_key is not 32 bytes"))?,
+                (Some(hashed), _, _) => {
+                    word(hashed).ok_or_else(|| at("hashed_key is not 32 bytes"))?
+                }
                 (None, Some(address), Some(key)) => {
                     if address.len() != 20 {
                         return Err(at("account_address is not 20 bytes"));
