@@ -490,6 +490,7 @@ fn an_import_killed_at_random_moments_restarts_to_the_same_store() {
 
     let data = tmp.path().join("killed");
     let mut rng = rand::rngs::StdRng::seed_from_u64(15);
+    let (mut interrupted, mut mid_build) = (0, 0);
     for kill in 0..5 {
         let mut child = run(&data);
         let after = full.mul_f64(rng.random_range(0.05..0.95));
@@ -498,6 +499,12 @@ fn an_import_killed_at_random_moments_restarts_to_the_same_store() {
         child.wait().unwrap();
         // Never a half-built store at the target: absent, or complete.
         let target = data.join(ZKSYNC);
+        if !target.exists() {
+            interrupted += 1;
+            if data.join(format!(".{ZKSYNC}.import")).exists() {
+                mid_build += 1;
+            }
+        }
         if target.exists() {
             let store = Store::open(&target, ZKSYNC).unwrap();
             assert!(
@@ -507,6 +514,8 @@ fn an_import_killed_at_random_moments_restarts_to_the_same_store() {
             assert_eq!(leaves(&store), reference);
         }
     }
+    println!("{interrupted} of 5 kills interrupted the import, {mid_build} while building");
+    assert!(interrupted > 0, "no kill landed before the import finished");
     assert!(run(&data).wait().unwrap().success());
     let store = Store::open(&data.join(ZKSYNC), ZKSYNC).unwrap();
     assert_eq!(leaves(&store), reference);
