@@ -307,8 +307,31 @@ fn a_rerun_of_a_finished_import_is_a_no_op_and_another_snapshot_is_refused() {
             .unwrap()
             .already_imported
     );
+    // Another batch's snapshot, exported by the command line this time.
     let other = tmp.path().join("other");
-    export_at(&tmp.path().join("src"), "zksync", Some(3), &other, 100);
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_zkreplay"))
+        .args([
+            "snapshot",
+            "export",
+            "--rollup",
+            "zksync",
+            "--batch",
+            "3",
+            "--chunk-leaves",
+            "100",
+        ])
+        .arg("--data-dir")
+        .arg(tmp.path().join("src"))
+        .arg("--out")
+        .arg(&other)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let manifest = SnapshotManifest::read(&other).unwrap();
+    assert_eq!(
+        (manifest.batch, manifest.roots.state_root.clone()),
+        (3, format_word(&zk_root(3)))
+    );
     assert!(matches!(
         snapshot::import(&options(&data, &other)),
         Err(SnapshotError::TargetExists(_))
@@ -813,6 +836,27 @@ async fn two_replicas_booted_from_one_snapshot_answer_alike() {
     let query =
         format!("{{ rollup(name: \"{SEPOLIA}\") {{ {query} batch(number: 7) {{ number }} }} }}");
 
+    // Replica 1 fetches the snapshot over HTTP from a plain file server.
+    let served = snap.clone();
+    let app = axum::Router::new().route(
+        "/snap/{file}",
+        axum::routing::get(
+            move |axum::extract::Path(file): axum::extract::Path<String>| {
+                let path = served.join(file);
+                async move {
+                    match std::fs::read(path) {
+                        Ok(bytes) => Ok(bytes),
+                        Err(_) => Err(axum::http::StatusCode::NOT_FOUND),
+                    }
+                }
+            },
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let files = format!("http://{}/snap/", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let sources = [snap.display().to_string(), files];
+
     let bin = env!("CARGO_BIN_EXE_zkreplay");
     let mut replicas = Vec::new();
     let mut urls = Vec::new();
@@ -823,7 +867,7 @@ async fn two_replicas_booted_from_one_snapshot_answer_alike() {
             .arg("--data-dir")
             .arg(tmp.path().join(format!("replica{r}")))
             .arg("--snapshot")
-            .arg(&snap)
+            .arg(&sources[r])
             .args(["--graphql-addr", &format!("127.0.0.1:{graphql}")])
             .args(["--monitor-addr", &format!("127.0.0.1:{monitor}")])
             .stdout(std::process::Stdio::null())
