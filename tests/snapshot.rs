@@ -929,7 +929,7 @@ mod oracle {
     pub const CORE: Address = address!("c662c410C0ECf747543f5bA90660f6ABeBD9C8c4");
     const REGISTRY: Address = address!("96375087b2F6eFc59e5e0dd5111B4d090EBFDD8B");
 
-    type RawLog = (Address, Vec<B256>, Bytes);
+    pub type RawLog = (Address, Vec<B256>, Bytes);
 
     /// One transaction per block; block n+1 carries entry n.
     #[derive(Clone, Default)]
@@ -960,7 +960,7 @@ mod oracle {
             })
         }
 
-        fn push(&mut self, to: Address, input: Vec<u8>, blobs: Vec<B256>, logs: Vec<RawLog>) {
+        pub fn push(&mut self, to: Address, input: Vec<u8>, blobs: Vec<B256>, logs: Vec<RawLog>) {
             let hash = keccak256([&input[..], &(self.entries.len() as u64).to_be_bytes()].concat());
             self.entries.push((
                 L1Transaction {
@@ -1277,4 +1277,84 @@ async fn follow_continues_after_an_import_checked_against_l1() {
         );
         assert_eq!(leaves(&imported), leaves(&whole));
     }
+}
+
+#[tokio::test]
+async fn a_zksync_era_snapshot_is_checked_against_the_blockcommit_on_l1() {
+    use alloy_primitives::{Address, Bytes, U256, address};
+    use std::sync::Mutex;
+    const DIAMOND: Address = address!("32400084C286CF3E17e7B677ea9583e60a000324");
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    {
+        let store = Store::open(&src, ZKSYNC).unwrap();
+        store
+            .claim_rollup(zkreplay::chain::RollupKind::Zksync)
+            .unwrap();
+        zk_genesis(&store);
+        apply_zk(&store, 1..=12);
+    }
+    let era = tmp.path().join("era");
+    era_snapshot(&src, &era);
+    // L1 block 2 holds the BlockCommit of batch 12 with the fixture's root;
+    // block 1 one of batch 11.
+    let mut chain = oracle::Chain::default();
+    for (batch, root) in [(11u64, zk_root(11)), (12, zk_root(12))] {
+        chain.push(
+            DIAMOND,
+            vec![batch as u8],
+            vec![],
+            vec![(
+                DIAMOND,
+                vec![
+                    zkreplay::rollup::zksync::events::BLOCK_COMMIT,
+                    B256::from(U256::from(batch)),
+                    root,
+                    B256::repeat_byte(0xc0),
+                ],
+                Bytes::new(),
+            )],
+        );
+    }
+    let l1 = oracle::MemoryL1(Mutex::new(chain));
+    let config = zkreplay::chain::ChainConfig::parse(&format!(
+        "name = \"{ZKSYNC}\"\nrollup = \"zksync\"\nl1_chain_id = 31337\nfirst_l1_block = 0\n[zksync]\ndiamond_proxy = \"{DIAMOND}\"\n"
+    ))
+    .unwrap();
+    let at = |l1_block| snapshot::l1::CommitLog {
+        batch: 12,
+        l1_block,
+        block_hash: None,
+        transaction: None,
+        l2_block: None,
+    };
+    let root = snapshot::l1::commit_root(&l1, &config, &at(2))
+        .await
+        .unwrap();
+    assert_eq!(root, zk_root(12));
+    // Block 1 has no commit of batch 12.
+    assert!(matches!(
+        snapshot::l1::commit_root(&l1, &config, &at(1)).await,
+        Err(SnapshotError::L1(_))
+    ));
+    let data = tmp.path().join("data");
+    let mut o = options(&data, &era);
+    o.era_chain = Some(ZKSYNC.into());
+    o.l1_root = Some(root);
+    let report = snapshot::import(&o).unwrap();
+    assert!(report.l1_checked);
+    let store = Store::open(&data.join(ZKSYNC), ZKSYNC).unwrap();
+    let audit = zkreplay::audit::BatchAudit::read(&store, 12)
+        .unwrap()
+        .unwrap();
+    assert_eq!(audit.verdict, zkreplay::audit::Verdict::Match, "{audit:?}");
+    drop(store);
+    // L1 naming another root (batch 11's) refuses the snapshot.
+    let refused = tmp.path().join("refused");
+    let mut o = options(&refused, &era);
+    o.era_chain = Some(ZKSYNC.into());
+    o.l1_root = Some(zk_root(11));
+    let err = snapshot::import(&o).unwrap_err();
+    assert!(matches!(err, SnapshotError::L1RootMismatch { .. }), "{err}");
+    assert_no_store(&refused);
 }

@@ -92,6 +92,7 @@ fn bootstrap(args: &Args, snapshot: &str) -> anyhow::Result<()> {
         rpc_url: args.rpc_url.clone(),
         chain: args.chain.clone(),
         chains_dir: args.chains_dir.clone(),
+        l1_block: None,
     };
     let report =
         super::snapshot::import_verified(data_dir, &local, &l1, args.accept_partial, None)?;

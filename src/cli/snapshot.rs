@@ -68,6 +68,10 @@ pub struct L1CheckArgs {
     /// Directory of chain configs, for the default above.
     #[arg(long, env = "ZKREPLAY_CHAINS_DIR", default_value = "chains")]
     pub chains_dir: PathBuf,
+    /// zksync-era snapshots only (their header names no L1 block): the L1
+    /// block whose `BlockCommit` committed the snapshot's batch.
+    #[arg(long, env = "ZKREPLAY_SNAPSHOT_L1_BLOCK")]
+    pub l1_block: Option<u64>,
 }
 
 pub fn run(command: SnapshotCommand) -> anyhow::Result<i32> {
@@ -138,26 +142,48 @@ pub fn import_verified(
 ) -> anyhow::Result<snapshot::ImportReport> {
     let l1_root = match &l1.rpc_url {
         None => None,
-        Some(_) if !from.join(snapshot::manifest::MANIFEST_FILE).is_file() => {
-            anyhow::bail!(
-                "{} has no manifest.json: checking a zksync-era snapshot against L1 needs the L1 block of its batch's commit, which its header does not name (not supported yet)",
-                from.display()
-            )
-        }
         Some(url) => {
-            let manifest = SnapshotManifest::read(from)?;
+            let native = from.join(snapshot::manifest::MANIFEST_FILE).is_file();
+            let (chain, at) = if native {
+                let manifest = SnapshotManifest::read(from)?;
+                (manifest.chain.clone(), Err(manifest))
+            } else {
+                let header = snapshot::zksync_era::EraHeader::read(from)?;
+                let l1_block = l1.l1_block.context(
+                    "checking a zksync-era snapshot against L1 needs --l1-block: the block of its batch's BlockCommit (the header names none)",
+                )?;
+                let chain = era_chain.unwrap_or("zksync-era-mainnet").to_owned();
+                let at = snapshot::l1::CommitLog {
+                    batch: header.l1_batch_number,
+                    l1_block,
+                    block_hash: None,
+                    transaction: None,
+                    l2_block: None,
+                };
+                (chain, Ok(at))
+            };
             let config_path = l1
                 .chain
                 .clone()
-                .unwrap_or_else(|| l1.chains_dir.join(format!("{}.toml", manifest.chain)));
+                .unwrap_or_else(|| l1.chains_dir.join(format!("{chain}.toml")));
             let config = ChainConfig::load(&config_path)
                 .with_context(|| format!("loading {}", config_path.display()))?;
+            anyhow::ensure!(
+                config.name == chain,
+                "chain config {} is for {}, the snapshot is {chain}",
+                config_path.display(),
+                config.name
+            );
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;
             let root = runtime.block_on(async {
                 let source = RpcL1::connect(L1Endpoints::new(url.clone()), None).await?;
-                anyhow::Ok(snapshot::l1::l1_root(&source, &config, &manifest).await?)
+                let root = match &at {
+                    Err(manifest) => snapshot::l1::l1_root(&source, &config, manifest).await?,
+                    Ok(at) => snapshot::l1::commit_root(&source, &config, at).await?,
+                };
+                anyhow::Ok(root)
             })?;
             Some(root)
         }

@@ -18,16 +18,54 @@ pub async fn l1_root<S: L1Source>(
     config: &ChainConfig,
     manifest: &SnapshotManifest,
 ) -> Result<B256, SnapshotError> {
-    let fail = |detail: String| SnapshotError::L1(detail);
     if config.name != manifest.chain {
-        return Err(fail(format!(
+        return Err(SnapshotError::L1(format!(
             "chain config {} does not match the snapshot's chain {}",
             config.name, manifest.chain
         )));
     }
     let record = manifest.l1.as_ref().ok_or_else(|| {
-        fail("the snapshot names no L1 block for its batch, so L1 cannot vouch for it".into())
+        SnapshotError::L1(
+            "the snapshot names no L1 block for its batch, so L1 cannot vouch for it".into(),
+        )
     })?;
+    commit_root(
+        source,
+        config,
+        &CommitLog {
+            batch: manifest.batch,
+            l1_block: record.l1_block_number,
+            block_hash: Some(record.l1_block_hash),
+            transaction: Some(record.l1_transaction_hash),
+            l2_block: record.l2_blocks.map(|(_, last)| last),
+        },
+    )
+    .await
+}
+
+/// Where to find a batch's commit log on L1.
+#[derive(Clone, Copy, Debug)]
+pub struct CommitLog {
+    pub batch: u64,
+    /// The L1 block holding the commit log.
+    pub l1_block: u64,
+    /// The block's hash as the snapshot recorded it (a reorg since is an error).
+    pub block_hash: Option<B256>,
+    /// Starknet: the L1 transaction of the state update.
+    pub transaction: Option<B256>,
+    /// Starknet: the batch's last L2 block, checked against the event.
+    pub l2_block: Option<u64>,
+}
+
+/// The root in the commit log of `at.batch` in L1 block `at.l1_block`,
+/// emitted by the contract `config` names (for zksync-era snapshots, whose
+/// header names no L1 block, the user gives the block).
+pub async fn commit_root<S: L1Source>(
+    source: &S,
+    config: &ChainConfig,
+    at: &CommitLog,
+) -> Result<B256, SnapshotError> {
+    let fail = |detail: String| SnapshotError::L1(detail);
     let chain_id = source.chain_id().await.map_err(|e| fail(e.to_string()))?;
     if chain_id != config.l1_chain_id {
         return Err(fail(format!(
@@ -61,16 +99,18 @@ pub async fn l1_root<S: L1Source>(
         .logs(&LogFilter {
             addresses: vec![address],
             topics0,
-            from_block: record.l1_block_number,
-            to_block: record.l1_block_number,
+            from_block: at.l1_block,
+            to_block: at.l1_block,
         })
         .await
         .map_err(|e| fail(e.to_string()))?;
-    for log in logs.iter().filter(|l| !l.removed) {
-        if log.block_hash != record.l1_block_hash {
+    for log in logs.iter().filter(|l| !l.removed && l.address == address) {
+        if let Some(hash) = at.block_hash
+            && log.block_hash != hash
+        {
             return Err(fail(format!(
-                "L1 block {} is now {}, the snapshot names {} (reorged?)",
-                record.l1_block_number, log.block_hash, record.l1_block_hash
+                "L1 block {} is now {}, the snapshot names {hash} (reorged?)",
+                at.l1_block, log.block_hash
             )));
         }
         match config.rollup {
@@ -80,19 +120,19 @@ pub async fn l1_root<S: L1Source>(
                     state_root,
                     ..
                 })) = crate::rollup::zksync::events::parse_log(&log.topics, &log.data)
-                    && batch == manifest.batch
+                    && batch == at.batch
                 {
                     return Ok(state_root);
                 }
             }
             RollupKind::Starknet => {
-                if log.transaction_hash != record.l1_transaction_hash {
+                if at.transaction.is_some_and(|tx| tx != log.transaction_hash) {
                     continue;
                 }
                 let event =
                     crate::rollup::starknet::events::decode_state_update(&log.topics, &log.data)
                         .map_err(|e| fail(e.to_string()))?;
-                if let Some((_, last)) = record.l2_blocks
+                if let Some(last) = at.l2_block
                     && last != event.l2_block
                 {
                     return Err(fail(format!(
@@ -106,6 +146,6 @@ pub async fn l1_root<S: L1Source>(
     }
     Err(fail(format!(
         "no commit of batch {} by {address} in L1 block {}",
-        manifest.batch, record.l1_block_number
+        at.batch, at.l1_block
     )))
 }
