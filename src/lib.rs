@@ -15,4 +15,5 @@ pub mod follow;
 pub mod hexfmt;
 pub mod l1;
 pub mod rollup;
+pub mod snapshot;
 pub mod store;

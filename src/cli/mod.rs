@@ -11,6 +11,7 @@ pub mod demo;
 pub mod devnet;
 pub mod follow;
 pub mod serve;
+pub mod snapshot;
 pub mod starknet_apply;
 pub mod status;
 pub mod zksync_apply;
@@ -62,6 +63,9 @@ pub enum Command {
     /// ZKsync Era tools.
     #[command(subcommand)]
     Zksync(ZksyncCommand),
+    /// Export or import verified state snapshots.
+    #[command(subcommand)]
+    Snapshot(snapshot::SnapshotCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -100,6 +104,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Decode(DecodeCommand::Starknet(args)) => decode_starknet::run(args),
         Command::Decode(DecodeCommand::Zksync(args)) => decode_zksync::run(args),
         Command::Zksync(ZksyncCommand::Apply(args)) => zksync_apply::run(args),
+        Command::Snapshot(command) => snapshot::run(command),
     }
 }
 

@@ -43,13 +43,68 @@ pub struct Args {
     pub chains_dir: PathBuf,
     #[command(flatten)]
     pub limits: ApiLimits,
+    /// Start from a snapshot (a directory, or an http(s) URL serving
+    /// `manifest.json` and its chunks): import it into the first
+    /// `--data-dir` (verified; against L1 with `--rpc-url`), then serve. A
+    /// store that already holds this snapshot is served as it is.
+    #[arg(long, env = "ZKREPLAY_SNAPSHOT")]
+    pub snapshot: Option<String>,
+    /// Execution JSON-RPC URL to check the snapshot's root against L1.
+    #[arg(long = "rpc-url", env = "ZKREPLAY_RPC_URL")]
+    pub rpc_url: Option<String>,
+    /// Chain config for that check (default: `<chains-dir>/<chain>.toml`).
+    #[arg(long = "chain", env = "ZKREPLAY_CHAIN_CONFIG")]
+    pub chain: Option<PathBuf>,
+    /// Let the verified pointer pass a snapshot batch not checked against L1.
+    #[arg(long, env = "ZKREPLAY_ACCEPT_PARTIAL")]
+    pub accept_partial: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<i32> {
+    if let Some(snapshot) = &args.snapshot {
+        bootstrap(&args, snapshot)?;
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     runtime.block_on(serve(args))
+}
+
+/// Imports the `--snapshot` into the first data directory (before any
+/// runtime starts: the import is blocking work).
+fn bootstrap(args: &Args, snapshot: &str) -> anyhow::Result<()> {
+    let data_dir = args
+        .data_dirs
+        .first()
+        .context("--snapshot needs a --data-dir to import into")?;
+    let local = if snapshot.starts_with("http://") || snapshot.starts_with("https://") {
+        let dir = data_dir.join(".snapshot-download");
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+            .block_on(crate::snapshot::fetch::download(snapshot, &dir))
+            .with_context(|| format!("downloading {snapshot}"))?;
+        dir
+    } else {
+        PathBuf::from(snapshot)
+    };
+    let l1 = super::snapshot::L1CheckArgs {
+        rpc_url: args.rpc_url.clone(),
+        chain: args.chain.clone(),
+        chains_dir: args.chains_dir.clone(),
+        l1_block: None,
+    };
+    let report =
+        super::snapshot::import_verified(data_dir, &local, &l1, args.accept_partial, None)?;
+    tracing::info!(
+        chain = %report.chain,
+        batch = report.batch,
+        root = %report.state_root,
+        l1_checked = report.l1_checked,
+        already = report.already_imported,
+        "snapshot imported"
+    );
+    Ok(())
 }
 
 async fn serve(args: Args) -> anyhow::Result<i32> {

@@ -91,7 +91,7 @@ impl ContractState {
         pedersen(&inner, &Felt::ZERO)
     }
 
-    fn encode(&self) -> Vec<u8> {
+    pub(crate) fn encode(&self) -> Vec<u8> {
         [self.class_hash, self.storage_root, self.nonce]
             .iter()
             .flat_map(|f| f.to_bytes_be())

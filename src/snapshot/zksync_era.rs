@@ -1,0 +1,473 @@
+//! Import of zksync-era snapshot-recovery snapshots (Matter Labs' format), so
+//! a store can start from the snapshots Matter Labs publishes.
+//!
+//! The format (zksync-era `core/lib/types/src/snapshots.rs` and
+//! `core/lib/types/src/proto/mod.proto`):
+//! * a header, JSON with camelCase keys: `l1BatchNumber`, `storageLogsChunks`
+//!   (`chunkId`, `filepath`), `factoryDepsFilepath`, and in the headers that
+//!   carry it `lastL1BatchWithMetadata.metadata.root_hash` (the tree root)
+//!   and `.rollup_last_leaf_index` (the next free enumeration index);
+//! * storage-log chunks `snapshot_l1_batch_<N>_storage_logs_part_<id>.proto.gzip`:
+//!   gzip-compressed protobuf `SnapshotStorageLogsChunk` of
+//!   `SnapshotStorageLog { hashed_key | account_address + storage_key,
+//!   storage_value, l1_batch_number_of_initial_write, enumeration_index }`;
+//! * factory deps `snapshot_l1_batch_<N>_factory_deps.proto.gzip`:
+//!   gzip-compressed protobuf `SnapshotFactoryDependencies`.
+//!
+//! The message structs and their decoders below are written by hand from
+//! that `.proto` (field numbers and wire types as published; no build script). The header's own
+//! root is only a claim: the tree is rebuilt from the logs and must
+//! reproduce it (and L1's root, when the caller read one). The era format
+//! has no per-chunk checksums, so every chunk is capped at
+//! [`MAX_CHUNK_BYTES`] compressed and decompressed (a gzip bomb is refused)
+//! and every log is checked field by field. Factory deps are read, capped
+//! and counted; zkreplay serves storage, not bytecode, so they are not kept.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use alloy_primitives::{Address, B256};
+use serde_json::Value as Json;
+
+use super::import::{Finish, ZksyncBuilder};
+use super::sort::{LeafSorter, zk_leaf};
+use super::{MAX_CHUNK_BYTES, MAX_MANIFEST_BYTES, SnapshotError};
+
+/// Header file name this importer looks for inside a snapshot directory.
+pub const HEADER_FILE: &str = "snapshot_header.json";
+
+/// `SnapshotStorageLogsChunk` of zksync-era's `mod.proto`:
+/// `repeated SnapshotStorageLog storage_logs = 1;`
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SnapshotStorageLogsChunk {
+    pub storage_logs: Vec<SnapshotStorageLog>,
+}
+
+/// `SnapshotStorageLog` of zksync-era's `mod.proto`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SnapshotStorageLog {
+    /// Field 1, obsolete (old snapshots): H160.
+    pub account_address: Option<Vec<u8>>,
+    /// Field 2, obsolete (old snapshots): H256.
+    pub storage_key: Option<Vec<u8>>,
+    /// Field 6: the derived key (H256), in current snapshots.
+    pub hashed_key: Option<Vec<u8>>,
+    /// Field 3, required: H256.
+    pub storage_value: Option<Vec<u8>>,
+    /// Field 4 (uint32), required.
+    pub l1_batch_number_of_initial_write: Option<u32>,
+    /// Field 5 (uint64), required.
+    pub enumeration_index: Option<u64>,
+}
+
+/// `SnapshotFactoryDependencies` of zksync-era's `mod.proto`:
+/// `repeated SnapshotFactoryDependency factory_deps = 1;`
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SnapshotFactoryDependencies {
+    pub factory_deps: Vec<SnapshotFactoryDependency>,
+}
+
+/// `SnapshotFactoryDependency` of zksync-era's `mod.proto`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SnapshotFactoryDependency {
+    /// Field 1, required.
+    pub bytecode: Option<Vec<u8>>,
+    /// Field 2 (missing in old snapshots).
+    pub hash: Option<Vec<u8>>,
+}
+
+// The protobuf wire format, decoded by hand: the four messages use only
+// varints (wire type 0) and length-delimited bytes/messages (wire type 2).
+// (`prost`'s derive was the first choice; its build dependencies change the
+// feature set of RocksDB's bindgen and force a 15-minute rebuild of RocksDB
+// in every build directory, for four flat messages.) Unknown fields of any
+// wire type are skipped, as protobuf requires; every length is checked
+// against the bytes actually left, so no length field can make it allocate.
+
+/// Why bytes are not a valid message.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ProtoError {
+    #[error("truncated at byte {0}")]
+    Truncated(usize),
+    #[error("varint longer than 10 bytes at byte {0}")]
+    LongVarint(usize),
+    #[error("field {field} has wire type {wire}, expected {expected}")]
+    WireType {
+        field: u64,
+        wire: u64,
+        expected: u64,
+    },
+    #[error("unsupported wire type {wire} at byte {at}")]
+    UnknownWireType { wire: u64, at: usize },
+    #[error("field {0} does not fit its type")]
+    Range(u64),
+}
+
+/// A cursor over one message's bytes.
+struct Wire<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+enum Value<'a> {
+    Varint(u64),
+    Bytes(&'a [u8]),
+}
+
+impl<'a> Wire<'a> {
+    fn new(bytes: &'a [u8]) -> Self {
+        Wire { bytes, pos: 0 }
+    }
+
+    fn varint(&mut self) -> Result<u64, ProtoError> {
+        let start = self.pos;
+        let mut value = 0u64;
+        for shift in 0..10 {
+            let byte = *self
+                .bytes
+                .get(self.pos)
+                .ok_or(ProtoError::Truncated(self.pos))?;
+            self.pos += 1;
+            value |= u64::from(byte & 0x7f) << (7 * shift);
+            if byte & 0x80 == 0 {
+                return Ok(value);
+            }
+        }
+        Err(ProtoError::LongVarint(start))
+    }
+
+    /// The next field: (number, value); `None` at the end of the message.
+    fn field(&mut self) -> Result<Option<(u64, Value<'a>)>, ProtoError> {
+        loop {
+            if self.pos == self.bytes.len() {
+                return Ok(None);
+            }
+            let at = self.pos;
+            let key = self.varint()?;
+            let (number, wire) = (key >> 3, key & 7);
+            match wire {
+                0 => return Ok(Some((number, Value::Varint(self.varint()?)))),
+                2 => {
+                    let len = self.varint()?;
+                    let left = (self.bytes.len() - self.pos) as u64;
+                    if len > left {
+                        return Err(ProtoError::Truncated(self.bytes.len()));
+                    }
+                    let bytes = &self.bytes[self.pos..self.pos + len as usize];
+                    self.pos += len as usize;
+                    return Ok(Some((number, Value::Bytes(bytes))));
+                }
+                // Unknown fields of fixed width are skipped.
+                1 | 5 => {
+                    let width = if wire == 1 { 8 } else { 4 };
+                    if self.bytes.len() - self.pos < width {
+                        return Err(ProtoError::Truncated(self.bytes.len()));
+                    }
+                    self.pos += width;
+                }
+                _ => return Err(ProtoError::UnknownWireType { wire, at }),
+            }
+        }
+    }
+}
+
+fn bytes_of(number: u64, value: Value<'_>) -> Result<Vec<u8>, ProtoError> {
+    match value {
+        Value::Bytes(b) => Ok(b.to_vec()),
+        Value::Varint(_) => Err(ProtoError::WireType {
+            field: number,
+            wire: 0,
+            expected: 2,
+        }),
+    }
+}
+
+fn varint_of(number: u64, value: Value<'_>) -> Result<u64, ProtoError> {
+    match value {
+        Value::Varint(v) => Ok(v),
+        Value::Bytes(_) => Err(ProtoError::WireType {
+            field: number,
+            wire: 2,
+            expected: 0,
+        }),
+    }
+}
+
+impl SnapshotStorageLogsChunk {
+    pub fn decode(bytes: &[u8]) -> Result<Self, ProtoError> {
+        let mut wire = Wire::new(bytes);
+        let mut chunk = SnapshotStorageLogsChunk::default();
+        while let Some((number, value)) = wire.field()? {
+            if number == 1 {
+                let inner = match value {
+                    Value::Bytes(b) => b,
+                    Value::Varint(_) => {
+                        return Err(ProtoError::WireType {
+                            field: 1,
+                            wire: 0,
+                            expected: 2,
+                        });
+                    }
+                };
+                chunk.storage_logs.push(SnapshotStorageLog::decode(inner)?);
+            }
+        }
+        Ok(chunk)
+    }
+}
+
+impl SnapshotStorageLog {
+    pub fn decode(bytes: &[u8]) -> Result<Self, ProtoError> {
+        let mut wire = Wire::new(bytes);
+        let mut log = SnapshotStorageLog::default();
+        while let Some((number, value)) = wire.field()? {
+            match number {
+                1 => log.account_address = Some(bytes_of(number, value)?),
+                2 => log.storage_key = Some(bytes_of(number, value)?),
+                3 => log.storage_value = Some(bytes_of(number, value)?),
+                4 => {
+                    let v = varint_of(number, value)?;
+                    log.l1_batch_number_of_initial_write =
+                        Some(u32::try_from(v).map_err(|_| ProtoError::Range(number))?);
+                }
+                5 => log.enumeration_index = Some(varint_of(number, value)?),
+                6 => log.hashed_key = Some(bytes_of(number, value)?),
+                _ => {}
+            }
+        }
+        Ok(log)
+    }
+}
+
+impl SnapshotFactoryDependencies {
+    pub fn decode(bytes: &[u8]) -> Result<Self, ProtoError> {
+        let mut wire = Wire::new(bytes);
+        let mut deps = SnapshotFactoryDependencies::default();
+        while let Some((number, value)) = wire.field()? {
+            if number == 1 {
+                let inner = bytes_of(number, value)?;
+                let mut wire = Wire::new(&inner);
+                let mut dep = SnapshotFactoryDependency::default();
+                while let Some((number, value)) = wire.field()? {
+                    match number {
+                        1 => dep.bytecode = Some(bytes_of(number, value)?),
+                        2 => dep.hash = Some(bytes_of(number, value)?),
+                        _ => {}
+                    }
+                }
+                deps.factory_deps.push(dep);
+            }
+        }
+        Ok(deps)
+    }
+}
+
+/// What the header says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EraHeader {
+    pub l1_batch_number: u64,
+    /// Storage-log chunk files, by chunk id.
+    pub chunks: Vec<(u64, PathBuf)>,
+    pub factory_deps: Option<PathBuf>,
+    pub root_hash: Option<B256>,
+    /// `rollup_last_leaf_index`: the next free enumeration index.
+    pub next_index: Option<u64>,
+}
+
+impl EraHeader {
+    /// Reads `dir/snapshot_header.json` (capped). File paths are reduced to
+    /// their file name inside `dir`: a header never makes the import read
+    /// outside the snapshot directory.
+    pub fn read(dir: &Path) -> Result<Self, SnapshotError> {
+        let path = dir.join(HEADER_FILE);
+        let mut bytes = Vec::new();
+        std::fs::File::open(&path)
+            .map_err(SnapshotError::io(&path))?
+            .take(MAX_MANIFEST_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(SnapshotError::io(&path))?;
+        if bytes.len() as u64 > MAX_MANIFEST_BYTES {
+            return Err(SnapshotError::ManifestTooLarge);
+        }
+        let header: Json =
+            serde_json::from_slice(&bytes).map_err(|e| era(format!("header: {e}")))?;
+        let l1_batch_number = header["l1BatchNumber"]
+            .as_u64()
+            .ok_or_else(|| era("header has no l1BatchNumber".into()))?;
+        let local = |value: &Json| -> Result<PathBuf, SnapshotError> {
+            let text = value
+                .as_str()
+                .ok_or_else(|| era("a file path is not a string".into()))?;
+            let name = text.rsplit(['/', '\\']).next().unwrap_or(text);
+            if name.is_empty() || name == "." || name == ".." {
+                return Err(era(format!("file path {text:?} names no file")));
+            }
+            Ok(dir.join(name))
+        };
+        let mut chunks = Vec::new();
+        for chunk in header["storageLogsChunks"]
+            .as_array()
+            .ok_or_else(|| era("header has no storageLogsChunks".into()))?
+        {
+            let id = chunk["chunkId"]
+                .as_u64()
+                .ok_or_else(|| era("a chunk has no chunkId".into()))?;
+            chunks.push((id, local(&chunk["filepath"])?));
+        }
+        chunks.sort_by_key(|(id, _)| *id);
+        if chunks.windows(2).any(|w| w[0].0 == w[1].0) {
+            return Err(era("two chunks share a chunkId".into()));
+        }
+        let factory_deps = match &header["factoryDepsFilepath"] {
+            Json::Null => None,
+            other => Some(local(other)?),
+        };
+        let metadata = &header["lastL1BatchWithMetadata"]["metadata"];
+        let field = |snake: &str, camel: &str| {
+            let v = &metadata[snake];
+            if v.is_null() { &metadata[camel] } else { v }
+        };
+        let root_hash = match field("root_hash", "rootHash") {
+            Json::Null => None,
+            v => Some(
+                v.as_str()
+                    .and_then(|s| crate::hexfmt::parse_word(s).ok())
+                    .ok_or_else(|| era("root_hash is not a 32-byte hex word".into()))?,
+            ),
+        };
+        let next_index = match field("rollup_last_leaf_index", "rollupLastLeafIndex") {
+            Json::Null => None,
+            v => Some(
+                v.as_u64()
+                    .ok_or_else(|| era("rollup_last_leaf_index is not a number".into()))?,
+            ),
+        };
+        Ok(EraHeader {
+            l1_batch_number,
+            chunks,
+            factory_deps,
+            root_hash,
+            next_index,
+        })
+    }
+}
+
+fn era(detail: String) -> SnapshotError {
+    SnapshotError::Era(detail)
+}
+
+/// Reads a gzip file, refusing more than `cap` (at most [`MAX_CHUNK_BYTES`])
+/// bytes on disk or decompressed.
+pub fn read_gzip(path: &Path, cap: u64) -> Result<Vec<u8>, SnapshotError> {
+    let cap = cap.min(MAX_CHUNK_BYTES);
+    let file = std::fs::File::open(path).map_err(SnapshotError::io(path))?;
+    let size = file.metadata().map_err(SnapshotError::io(path))?.len();
+    let name = path.display().to_string();
+    if size > cap {
+        return Err(SnapshotError::Oversized { file: name, cap });
+    }
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(std::io::BufReader::new(file.take(cap)))
+        .take(cap + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| SnapshotError::Decompress {
+            file: name.clone(),
+            detail: e.to_string(),
+        })?;
+    if out.len() as u64 > cap {
+        return Err(SnapshotError::Oversized { file: name, cap });
+    }
+    Ok(out)
+}
+
+/// What reading an era snapshot found.
+#[derive(Clone, Debug, Default)]
+pub struct EraStats {
+    pub storage_logs: u64,
+    pub factory_deps: u64,
+    pub next_index: u64,
+}
+
+/// Rebuilds the tree of the era snapshot in `dir` into `store` as batch
+/// `header.l1_batch_number`; returns the final write (records, checkpoint,
+/// audit) for the caller to commit.
+pub fn build(
+    store: &crate::store::Store,
+    header: &EraHeader,
+    l1_root: Option<B256>,
+    max_chunk_bytes: u64,
+) -> Result<(Finish, EraStats), SnapshotError> {
+    let mut stats = EraStats::default();
+    let mut sorter = LeafSorter::default();
+    let mut max_index = 0u64;
+    for (id, path) in &header.chunks {
+        let bytes = read_gzip(path, max_chunk_bytes)?;
+        let chunk = SnapshotStorageLogsChunk::decode(bytes.as_slice())
+            .map_err(|e| era(format!("chunk {id}: {e}")))?;
+        drop(bytes);
+        for (i, log) in chunk.storage_logs.iter().enumerate() {
+            let at = |what: &str| era(format!("chunk {id}, log {i}: {what}"));
+            let derived = match (&log.hashed_key, &log.account_address, &log.storage_key) {
+                (Some(hashed), _, _) => {
+                    word(hashed).ok_or_else(|| at("hashed_key is not 32 bytes"))?
+                }
+                (None, Some(address), Some(key)) => {
+                    if address.len() != 20 {
+                        return Err(at("account_address is not 20 bytes"));
+                    }
+                    let key = word(key).ok_or_else(|| at("storage_key is not 32 bytes"))?;
+                    crate::rollup::zksync::derived_key(&Address::from_slice(address), &key)
+                }
+                _ => return Err(at("no hashed_key (nor account_address and storage_key)")),
+            };
+            let value = log
+                .storage_value
+                .as_deref()
+                .and_then(word)
+                .ok_or_else(|| at("storage_value missing or not 32 bytes"))?;
+            let index = log
+                .enumeration_index
+                .ok_or_else(|| at("enumeration_index missing"))?;
+            if log.l1_batch_number_of_initial_write.is_none() {
+                return Err(at("l1_batch_number_of_initial_write missing"));
+            }
+            max_index = max_index.max(index);
+            sorter.push(zk_leaf(&derived, index, &value))?;
+            stats.storage_logs += 1;
+        }
+    }
+    if let Some(path) = &header.factory_deps {
+        let bytes = read_gzip(path, max_chunk_bytes)?;
+        let deps = SnapshotFactoryDependencies::decode(bytes.as_slice())
+            .map_err(|e| era(format!("factory deps: {e}")))?;
+        if deps.factory_deps.iter().any(|d| d.bytecode.is_none()) {
+            return Err(era("a factory dependency has no bytecode".into()));
+        }
+        stats.factory_deps = deps.factory_deps.len() as u64;
+    }
+    let next_index = header.next_index.unwrap_or(max_index + 1);
+    stats.next_index = next_index;
+    let mut builder = ZksyncBuilder::new(store, header.l1_batch_number, next_index);
+    sorter.drain(|leaf| builder.push(leaf))?;
+    if builder.count() != next_index - 1 {
+        return Err(SnapshotError::Count {
+            what: "storage logs below rollup_last_leaf_index",
+            expected: next_index - 1,
+            found: builder.count(),
+        });
+    }
+    let expected = header
+        .root_hash
+        .or(l1_root)
+        .ok_or_else(|| era("the header names no root_hash and no L1 root was read".into()))?;
+    let finish = builder.finish_roots(
+        &crate::hexfmt::format_word(&expected),
+        Some(crate::hexfmt::format_word(&expected)),
+        l1_root,
+    )?;
+    Ok((finish, stats))
+}
+
+fn word(bytes: &[u8]) -> Option<B256> {
+    (bytes.len() == 32).then(|| B256::from_slice(bytes))
+}
