@@ -21,7 +21,11 @@ impl<E: RollupEngine> Committer<E> {
     /// Plans the batch, judges it and commits state, audit, L1 record and cursor in one write.
     /// Evidence against the sequencer found while planning is committed as a
     /// MISMATCH audit naming it (with the halt record) before the error returns.
-    pub(super) fn commit_batch(&self, job: &BatchJob, decoded: E::Decoded) -> Result<BatchAudit, FollowError> {
+    pub(super) fn commit_batch(
+        &self,
+        job: &BatchJob,
+        decoded: E::Decoded,
+    ) -> Result<BatchAudit, FollowError> {
         let plan = match self.engine.plan(&self.store, job, decoded) {
             Ok(plan) => plan,
             Err(error) => {

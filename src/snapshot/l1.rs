@@ -37,7 +37,7 @@ pub async fn l1_root<S: L1Source>(
             l1_block: record.l1_block_number,
             block_hash: Some(record.l1_block_hash),
             transaction: Some(record.l1_transaction_hash),
-            l2_block: record.l2_blocks.map(|(_, last)| last),
+            l2_block: record.summary.l2_blocks.map(|(_, last)| last),
         },
     )
     .await

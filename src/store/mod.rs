@@ -80,7 +80,10 @@ pub fn discover(dir: &Path) -> Vec<std::path::PathBuf> {
         .filter_map(Result::ok)
         .map(|e| e.path())
         // `.name` directories are work in progress (an unfinished snapshot import).
-        .filter(|p| !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')))
+        .filter(|p| {
+            !p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        })
         .filter(|p| is_store(p))
         .collect();
     found.sort();

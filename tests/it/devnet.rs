@@ -623,7 +623,12 @@ fn data_words(log: &Value) -> Vec<B256> {
 }
 
 fn topics(log: &Value) -> Vec<B256> {
-    log["topics"].as_array().unwrap().iter().map(common::word).collect()
+    log["topics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(common::word)
+        .collect()
 }
 
 #[tokio::test]
@@ -795,14 +800,15 @@ async fn stand_in_contracts_on_anvil_emit_the_real_events() {
     anvil
         .install(fresh, &StandIn::ZksyncDiamond.runtime_bytecode())
         .await;
-    let calldata = std::fs::read(common::fixtures().join(
-        "zksync/calldata/commit_l1_batch_351000-351004_mainnet.calldata",
-    ))
+    let calldata = std::fs::read(
+        common::fixtures().join("zksync/calldata/commit_l1_batch_351000-351004_mainnet.calldata"),
+    )
     .unwrap();
     assert_eq!(calldata[..4], [0x70, 0x1f, 0x58, 0xc5]);
     anvil.send(&from, fresh, &calldata).await.unwrap();
     let facts: Value = serde_json::from_str(
-        &std::fs::read_to_string(common::fixtures().join("zksync/calldata/calldata_facts.json")).unwrap(),
+        &std::fs::read_to_string(common::fixtures().join("zksync/calldata/calldata_facts.json"))
+            .unwrap(),
     )
     .unwrap();
     let file = facts["files"]

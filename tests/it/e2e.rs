@@ -35,7 +35,8 @@ use zkreplay::rollup::zksync::state::read_checkpoint;
 use zkreplay::store::Store;
 
 fn anvil() -> Anvil {
-    Anvil::start(common::root()).unwrap_or_else(|e| panic!("{e} (scripts/install-anvil.sh installs it)"))
+    Anvil::start(common::root())
+        .unwrap_or_else(|e| panic!("{e} (scripts/install-anvil.sh installs it)"))
 }
 
 fn configs(outcome: &DevnetOutcome) -> Vec<ChainConfig> {

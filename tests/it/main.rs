@@ -24,7 +24,11 @@ mod follow;
 mod l1;
 mod l1_verify;
 mod light_client;
+#[cfg(feature = "devnet")]
+mod memory_l1;
 mod repo;
+#[cfg(feature = "devnet")]
+mod snapshot;
 mod starknet_da;
 mod starknet_history;
 mod starknet_query;

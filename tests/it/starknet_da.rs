@@ -211,20 +211,25 @@ pub fn oracle_batch_to_state_diff(batch: &Value) -> StateDiff {
     for (address, storage) in obj(&logical["storage"]) {
         let c = out.contracts.entry(felt_word(&address)).or_default();
         for (key, value) in obj(&storage) {
-            c.storage.insert(felt_word(&key), felt_word(value.as_str().unwrap()));
+            c.storage
+                .insert(felt_word(&key), felt_word(value.as_str().unwrap()));
         }
     }
     for (address, class_hash) in obj(&logical["class_hashes"]) {
-        out.contracts.entry(felt_word(&address)).or_default().class_hash =
-            Some(felt_word(class_hash.as_str().unwrap()));
+        out.contracts
+            .entry(felt_word(&address))
+            .or_default()
+            .class_hash = Some(felt_word(class_hash.as_str().unwrap()));
     }
     for (address, nonce) in obj(&logical["nonces"]) {
         out.contracts.entry(felt_word(&address)).or_default().nonce =
             Some(felt_word(nonce.as_str().unwrap()));
     }
     for (class_hash, compiled) in obj(&logical["declared_classes"]) {
-        out.declared_classes
-            .insert(felt_word(&class_hash), felt_word(compiled.as_str().unwrap()));
+        out.declared_classes.insert(
+            felt_word(&class_hash),
+            felt_word(compiled.as_str().unwrap()),
+        );
     }
     let writes = obj(&batch["alias_writes"]);
     if !writes.is_empty() {
@@ -233,7 +238,8 @@ pub fn oracle_batch_to_state_diff(batch: &Value) -> StateDiff {
             .entry(felt_to_word(&ALIAS_CONTRACT))
             .or_default();
         for (key, alias) in writes {
-            c.storage.insert(felt_word(&key), felt_word(alias.as_str().unwrap()));
+            c.storage
+                .insert(felt_word(&key), felt_word(alias.as_str().unwrap()));
         }
     }
     out

@@ -131,7 +131,11 @@ fn values_at_every_batch_equal_what_the_blocks_wrote() {
                     if *earlier < n {
                         assert_eq!(
                             reader
-                                .storage_at(&common::felt(address), &common::felt(key), n as u64 - 1)
+                                .storage_at(
+                                    &common::felt(address),
+                                    &common::felt(key),
+                                    n as u64 - 1
+                                )
                                 .unwrap(),
                             common::felt(old)
                         );
@@ -149,7 +153,10 @@ fn values_at_every_batch_equal_what_the_blocks_wrote() {
         }
         for (address, nonce) in block["state_diff"]["nonces"].as_object().unwrap() {
             assert_eq!(
-                reader.contract_at(&common::felt(address), n as u64).unwrap().nonce,
+                reader
+                    .contract_at(&common::felt(address), n as u64)
+                    .unwrap()
+                    .nonce,
                 common::felt(nonce.as_str().unwrap())
             );
         }
@@ -158,7 +165,10 @@ fn values_at_every_batch_equal_what_the_blocks_wrote() {
             .unwrap()
         {
             let contract = reader
-                .contract_at(&common::felt(deployed["address"].as_str().unwrap()), n as u64)
+                .contract_at(
+                    &common::felt(deployed["address"].as_str().unwrap()),
+                    n as u64,
+                )
                 .unwrap();
             assert_eq!(
                 contract.class_hash,
@@ -168,7 +178,9 @@ fn values_at_every_batch_equal_what_the_blocks_wrote() {
     }
     for ((address, key), (_, value)) in &latest {
         assert_eq!(
-            reader.storage_at(&common::felt(address), &common::felt(key), 7).unwrap(),
+            reader
+                .storage_at(&common::felt(address), &common::felt(key), 7)
+                .unwrap(),
             common::felt(value)
         );
     }

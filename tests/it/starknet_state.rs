@@ -96,8 +96,12 @@ fn cli_applies_updates_in_one_run_and_split_across_runs() {
 fn pathfinder_contract_leaf_vector() {
     // pathfinder crates/merkle-tree contract_state tests.
     let state = ContractState {
-        class_hash: common::felt("0x2ff4903e17f87b298ded00c44bfeb22874c5f73be2ced8f1d9d9556fb509779"),
-        storage_root: common::felt("0x4fb440e8ca9b74fc12a22ebffe0bc0658206337897226117b985434c239c028"),
+        class_hash: common::felt(
+            "0x2ff4903e17f87b298ded00c44bfeb22874c5f73be2ced8f1d9d9556fb509779",
+        ),
+        storage_root: common::felt(
+            "0x4fb440e8ca9b74fc12a22ebffe0bc0658206337897226117b985434c239c028",
+        ),
         nonce: Felt::ZERO,
     };
     assert_eq!(

@@ -42,7 +42,11 @@ fn case_leaves(case: &Value) -> Vec<(B256, u64, B256)> {
                 derived_key(&address(&l["address"]), &common::word(&l["storage_key"])),
                 dk
             );
-            (dk, l["leaf_index"].as_u64().unwrap(), common::word(&l["value"]))
+            (
+                dk,
+                l["leaf_index"].as_u64().unwrap(),
+                common::word(&l["value"]),
+            )
         })
         .collect()
 }
@@ -80,7 +84,12 @@ fn merkle_tree_reference_roots() {
             }
             root = update.root;
             if let Some(prefix) = case.get("expected_root_after_each_leaf") {
-                assert_eq!(root, common::word(&prefix[k]), "case {name} after leaf {}", k + 1);
+                assert_eq!(
+                    root,
+                    common::word(&prefix[k]),
+                    "case {name} after leaf {}",
+                    k + 1
+                );
             }
         }
         if !leaves.is_empty() {
@@ -466,12 +475,18 @@ fn multi_batch_replay_from_genesis_matches_every_root() {
         );
         // Every leaf gets the fixture's index and final value.
         for w in b["initial_writes"].as_array().unwrap() {
-            let (index, value) = state.leaf(&common::word(&w["derived_key"])).unwrap().unwrap();
+            let (index, value) = state
+                .leaf(&common::word(&w["derived_key"]))
+                .unwrap()
+                .unwrap();
             assert_eq!(index, w["leaf_index"].as_u64().unwrap());
             assert_eq!(value, common::word(&w["value"]));
         }
         for w in b["repeated_writes"].as_array().unwrap() {
-            let (index, value) = state.leaf(&common::word(&w["derived_key"])).unwrap().unwrap();
+            let (index, value) = state
+                .leaf(&common::word(&w["derived_key"]))
+                .unwrap()
+                .unwrap();
             assert_eq!(index, w["leaf_index"].as_u64().unwrap());
             assert_eq!(value, common::word(&w["final_value"]));
         }

@@ -519,9 +519,7 @@ impl StarknetGenerator {
         }
         map
     }
-
 }
-
 
 /// The same diff with one ordinary storage value changed (DataNotBound).
 fn tamper(diff: &DaStateDiff) -> Option<DaStateDiff> {

@@ -18,7 +18,10 @@ pub(super) struct GatewaySim {
 }
 
 impl GatewaySim {
-    pub(super) fn new(config: &ZksyncGenConfig, window: GatewayWindow) -> Result<Self, DevnetError> {
+    pub(super) fn new(
+        config: &ZksyncGenConfig,
+        window: GatewayWindow,
+    ) -> Result<Self, DevnetError> {
         if window.from_batch < 2 || window.until_batch <= window.from_batch {
             return Err(DevnetError::Config(format!(
                 "Gateway window {}..{} must start after batch 1 and be non-empty",

@@ -6,7 +6,8 @@
 //! zkreplay itself. Tampered snapshots, decompression bombs, killed imports
 //! and zksync-era's snapshot format are covered too.
 
-mod common;
+use crate::common;
+use crate::memory_l1;
 
 use std::path::{Path, PathBuf};
 
@@ -911,277 +912,17 @@ async fn two_replicas_booted_from_one_snapshot_answer_alike() {
 
 // ------------------------------------------------------------------ follow after an import
 
-mod oracle {
-    //! A trimmed copy of tests/follow.rs's in-memory L1 carrying the
-    //! cairo-lang oracle chains (real L1 calldata, blobs and memory pages
-    //! StarkWare's Python produced, with the roots it computed).
-    use std::collections::HashMap;
-    use std::sync::Mutex;
-
-    use alloy_primitives::{Address, B256, Bytes, U256, address, keccak256};
-    use alloy_sol_types::SolEvent;
-    use serde_json::Value;
-    use zkreplay::chain::ChainConfig;
-    use zkreplay::devnet::contracts::abi::{LogMemoryPageFactContinuous, LogStateUpdate};
-    use zkreplay::hexfmt::{parse_bytes, parse_word};
-    use zkreplay::l1::{BlockTag, L1Block, L1Error, L1Log, L1Source, L1Transaction, LogFilter};
-
-    pub const CORE: Address = address!("c662c410C0ECf747543f5bA90660f6ABeBD9C8c4");
-    const REGISTRY: Address = address!("96375087b2F6eFc59e5e0dd5111B4d090EBFDD8B");
-
-    pub type RawLog = (Address, Vec<B256>, Bytes);
-
-    /// One transaction per block; block n+1 carries entry n.
-    #[derive(Clone, Default)]
-    pub struct Chain {
-        pub entries: Vec<(L1Transaction, Vec<RawLog>)>,
-        blobs: HashMap<B256, Vec<u8>>,
-    }
-
-    impl Chain {
-        fn head(&self) -> u64 {
-            self.entries.len() as u64
-        }
-
-        fn hash(number: u64) -> B256 {
-            keccak256(number.to_be_bytes())
-        }
-
-        fn block(&self, number: u64) -> Option<L1Block> {
-            (number <= self.head()).then(|| L1Block {
-                number,
-                hash: Self::hash(number),
-                parent_hash: if number == 0 {
-                    B256::ZERO
-                } else {
-                    Self::hash(number - 1)
-                },
-                timestamp: 1_700_000_000 + 12 * number,
-            })
-        }
-
-        pub fn push(&mut self, to: Address, input: Vec<u8>, blobs: Vec<B256>, logs: Vec<RawLog>) {
-            let hash = keccak256([&input[..], &(self.entries.len() as u64).to_be_bytes()].concat());
-            self.entries.push((
-                L1Transaction {
-                    hash,
-                    to: Some(to),
-                    input: input.into(),
-                    blob_versioned_hashes: blobs,
-                    block_number: None,
-                    block_hash: None,
-                },
-                logs,
-            ));
-        }
-
-        /// The L1 block carrying the state update of batch `n` (0-based).
-        pub fn update_block(&self, n: usize) -> u64 {
-            let (i, _) = self
-                .entries
-                .iter()
-                .enumerate()
-                .filter(|(_, (_, logs))| logs.iter().any(|l| l.0 == CORE))
-                .nth(n)
-                .unwrap();
-            i as u64 + 1
-        }
-    }
-
-    pub struct MemoryL1(pub Mutex<Chain>);
-
-    impl MemoryL1 {
-        fn chain(&self) -> Chain {
-            self.0.lock().unwrap().clone()
-        }
-    }
-
-    impl L1Source for MemoryL1 {
-        async fn chain_id(&self) -> Result<u64, L1Error> {
-            Ok(31337)
-        }
-
-        async fn block_by_tag(&self, _tag: BlockTag) -> Result<L1Block, L1Error> {
-            let chain = self.chain();
-            Ok(chain.block(chain.head()).unwrap())
-        }
-
-        async fn block_by_number(&self, number: u64) -> Result<Option<L1Block>, L1Error> {
-            Ok(self.chain().block(number))
-        }
-
-        async fn block_by_hash(&self, hash: B256) -> Result<Option<L1Block>, L1Error> {
-            let chain = self.chain();
-            Ok((0..=chain.head())
-                .map(|n| chain.block(n).unwrap())
-                .find(|b| b.hash == hash))
-        }
-
-        async fn logs(&self, filter: &LogFilter) -> Result<Vec<L1Log>, L1Error> {
-            let chain = self.chain();
-            let mut out = Vec::new();
-            for number in filter.from_block.max(1)..=filter.to_block.min(chain.head()) {
-                let (tx, logs) = &chain.entries[number as usize - 1];
-                for (index, (address, topics, data)) in logs.iter().enumerate() {
-                    if filter.addresses.contains(address)
-                        && (filter.topics0.is_empty() || filter.topics0.contains(&topics[0]))
-                    {
-                        out.push(L1Log {
-                            address: *address,
-                            topics: topics.clone(),
-                            data: data.clone(),
-                            block_number: number,
-                            block_hash: Chain::hash(number),
-                            transaction_hash: tx.hash,
-                            log_index: index as u64,
-                            removed: false,
-                        });
-                    }
-                }
-            }
-            Ok(out)
-        }
-
-        async fn transaction(&self, hash: B256) -> Result<Option<L1Transaction>, L1Error> {
-            let chain = self.chain();
-            Ok(chain.entries.iter().enumerate().find_map(|(i, (tx, _))| {
-                (tx.hash == hash).then(|| L1Transaction {
-                    block_number: Some(i as u64 + 1),
-                    block_hash: Some(Chain::hash(i as u64 + 1)),
-                    ..tx.clone()
-                })
-            }))
-        }
-
-        async fn call(&self, _to: Address, _data: Bytes, _block: u64) -> Result<Bytes, L1Error> {
-            Ok(Bytes::new())
-        }
-
-        async fn blobs(&self, _block: &L1Block, hashes: &[B256]) -> Result<Vec<Vec<u8>>, L1Error> {
-            let chain = self.chain();
-            hashes
-                .iter()
-                .map(|h| {
-                    chain
-                        .blobs
-                        .get(h)
-                        .cloned()
-                        .ok_or(L1Error::BlobUnavailable { versioned_hash: *h })
-                })
-                .collect()
-        }
-    }
-
-    fn word(v: &Value) -> B256 {
-        parse_word(v.as_str().unwrap()).unwrap()
-    }
-
-    fn u256(v: &Value) -> U256 {
-        U256::from_be_bytes(word(v).0)
-    }
-
-    fn bytes(v: &Value) -> Vec<u8> {
-        parse_bytes(v.as_str().unwrap()).unwrap()
-    }
-
-    pub fn batches(set: &str) -> Vec<Value> {
-        let dir = super::fixtures().join("starknet/oracle").join(set);
-        let mut names: Vec<_> = std::fs::read_dir(&dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .filter(|n| n.starts_with("batch_"))
-            .collect();
-        names.sort();
-        names
-            .iter()
-            .map(|n| super::common::read_json(&dir.join(n)))
-            .collect()
-    }
-
-    pub fn chain(set: &str) -> Chain {
-        let mut chain = Chain::default();
-        for batch in batches(set) {
-            for page in batch["memory_pages"].as_array().into_iter().flatten() {
-                let event = &page["LogMemoryPageFactContinuous"];
-                let log = LogMemoryPageFactContinuous {
-                    factHash: word(&event["factHash"]),
-                    memoryHash: u256(&event["memoryHash"]),
-                    prod: u256(&event["prod"]),
-                };
-                chain.push(
-                    REGISTRY,
-                    bytes(&page["calldata"]),
-                    vec![],
-                    vec![(
-                        REGISTRY,
-                        vec![LogMemoryPageFactContinuous::SIGNATURE_HASH],
-                        log.encode_data().into(),
-                    )],
-                );
-            }
-            let mut versioned = Vec::new();
-            for blob in batch["blobs"].as_array().into_iter().flatten() {
-                let hash = word(&blob["versioned_hash"]);
-                chain.blobs.insert(hash, bytes(&blob["data"]));
-                versioned.push(hash);
-            }
-            let l1 = &batch["l1"];
-            let calldata = l1
-                .get("updateStateKzgDA_calldata")
-                .or(l1.get("updateState_calldata"))
-                .unwrap();
-            let event = &l1["LogStateUpdate"];
-            let log = LogStateUpdate {
-                globalRoot: u256(&event["globalRoot"]),
-                blockNumber: alloy_primitives::I256::try_from(
-                    event["blockNumber"].as_i64().unwrap(),
-                )
-                .unwrap(),
-                blockHash: u256(&event["blockHash"]),
-            };
-            chain.push(
-                CORE,
-                bytes(calldata),
-                versioned,
-                vec![(
-                    CORE,
-                    vec![LogStateUpdate::SIGNATURE_HASH],
-                    log.encode_data().into(),
-                )],
-            );
-        }
-        chain
-    }
-
-    pub fn config() -> ChainConfig {
-        ChainConfig::parse(&format!(
-            r#"
-name = "starknet-oracle"
-rollup = "starknet"
-l1_chain_id = 31337
-first_l1_block = 0
-log_range = 3
-[starknet]
-core_contract = "{CORE}"
-memory_page_registry = "{REGISTRY}"
-v0_14_from_l2_block = 0
-"#
-        ))
-        .unwrap()
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn follow_continues_after_an_import_checked_against_l1() {
-    use std::sync::{Arc, Mutex};
+    use std::sync::Arc;
     use zkreplay::audit::{BatchAudit, Verdict};
     use zkreplay::follow::starknet::StarknetEngine;
     use zkreplay::follow::{FollowOptions, Follower, L1Cursor};
     use zkreplay::l1::BlockTag;
 
     for set in ["seed2_calldata", "seed1_blob"] {
-        let l1 = oracle::MemoryL1(Mutex::new(oracle::chain(set)));
-        let config = oracle::config();
+        let l1 = memory_l1::memory(memory_l1::oracle_chain(set));
+        let config = memory_l1::config();
         let engine = Arc::new(StarknetEngine::new(&config).unwrap());
         let sync = |store: Arc<Store>, to_block: Option<u64>| {
             let engine = engine.clone();
@@ -1204,11 +945,11 @@ async fn follow_continues_after_an_import_checked_against_l1() {
         // The whole chain, followed from its first block.
         let whole = open(&tmp.path().join("whole"));
         sync(whole.clone(), None).await;
-        let batches = oracle::batches(set);
+        let batches = memory_l1::oracle_batches(set);
         let last = batches.len() as u64 - 1;
         // A follower stopped after batch 1, exported there.
         let cut_dir = tmp.path().join("cut");
-        let stop = l1.0.lock().unwrap().update_block(1);
+        let stop = memory_l1::update_block(&l1.chain.lock().unwrap(), 1);
         sync(open(&cut_dir), Some(stop)).await;
         let snap = tmp.path().join("snap");
         let manifest = export_at(&cut_dir, "starknet", None, &snap, 16);
@@ -1282,7 +1023,6 @@ async fn follow_continues_after_an_import_checked_against_l1() {
 #[tokio::test]
 async fn a_zksync_era_snapshot_is_checked_against_the_blockcommit_on_l1() {
     use alloy_primitives::{Address, Bytes, U256, address};
-    use std::sync::Mutex;
     const DIAMOND: Address = address!("32400084C286CF3E17e7B677ea9583e60a000324");
     let tmp = tempfile::tempdir().unwrap();
     let src = tmp.path().join("src");
@@ -1298,7 +1038,7 @@ async fn a_zksync_era_snapshot_is_checked_against_the_blockcommit_on_l1() {
     era_snapshot(&src, &era);
     // L1 block 2 holds the BlockCommit of batch 12 with the fixture's root;
     // block 1 one of batch 11.
-    let mut chain = oracle::Chain::default();
+    let mut chain = memory_l1::Chain::default();
     for (batch, root) in [(11u64, zk_root(11)), (12, zk_root(12))] {
         chain.push(
             DIAMOND,
@@ -1316,7 +1056,7 @@ async fn a_zksync_era_snapshot_is_checked_against_the_blockcommit_on_l1() {
             )],
         );
     }
-    let l1 = oracle::MemoryL1(Mutex::new(chain));
+    let l1 = memory_l1::memory(chain);
     let config = zkreplay::chain::ChainConfig::parse(&format!(
         "name = \"{ZKSYNC}\"\nrollup = \"zksync\"\nl1_chain_id = 31337\nfirst_l1_block = 0\n[zksync]\ndiamond_proxy = \"{DIAMOND}\"\n"
     ))
