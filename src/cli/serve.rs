@@ -75,6 +75,10 @@ async fn serve(args: Args) -> anyhow::Result<i32> {
                 manifest.chain
             )
         })?;
+        // Refuse to serve a store whose last batch does not re-derive.
+        let head = crate::store::verify::check_head(&store, kind)
+            .with_context(|| format!("checking store {} at open", dir.display()))?;
+        tracing::info!(chain = %manifest.chain, batch = ?head.batch, leaves = head.leaves_checked, "store head re-derived at open");
         let mut handle = RollupHandle::new(manifest.chain.clone(), kind, Arc::new(store));
         let config_path = args.chains_dir.join(format!("{}.toml", manifest.chain));
         if config_path.is_file() {
