@@ -437,3 +437,80 @@ fn damaged_zksync_table_files_are_refused_or_reported() {
     assert_eq!(code, 1, "{out}");
     assert_names_damage(&out, &name);
 }
+
+/// A plain HTTP GET on loopback: (status, body).
+fn http_get(addr: &str, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response.split_once("\r\n\r\n").map_or("", |(_, b)| b).to_owned();
+    (status, body)
+}
+
+/// Damage off the paths the open check walks (the current-values column,
+/// which neither the open check nor the API reads): `serve` starts, its
+/// background scrub finds the block within seconds, and `/ready` turns
+/// unhealthy naming the file.
+#[test]
+fn serve_scrub_finds_damage_the_open_check_does_not_walk() {
+    use std::io::BufRead;
+    let parent = tempfile::tempdir().unwrap();
+    let dir = parent.path().join(STARKNET);
+    build_starknet(&dir);
+    let sst = table_file_of(&dir, "leaves");
+    let name = file_name(&sst);
+    flip_middle(&sst);
+    let (code, out) = verify_cli(&dir, false);
+    assert_eq!(code, 1, "{out}");
+    assert_names_damage(&out, &name);
+    let mut child = zkreplay()
+        .arg("serve")
+        .arg("--data-dir")
+        .arg(&dir)
+        .args(["--graphql-addr", "127.0.0.1:0", "--monitor-addr", "127.0.0.1:0"])
+        .env("ZKREPLAY_LOG_FORMAT", "json")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Read the log on a thread (the whole of it, for the failure message).
+    let log = Arc::new(std::sync::Mutex::new(String::new()));
+    let (tx, rx) = std::sync::mpsc::channel();
+    {
+        let log = log.clone();
+        let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+        std::thread::spawn(move || {
+            for line in stderr.lines().map_while(Result::ok) {
+                if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line)
+                    && let Some(m) = v["fields"]["monitor"].as_str()
+                {
+                    let _ = tx.send(m.to_owned());
+                }
+                log.lock().unwrap().push_str(&(line + "\n"));
+            }
+        });
+    }
+    let monitor = rx.recv_timeout(Duration::from_secs(30)).ok();
+    let log = move || log.lock().unwrap().clone();
+    let monitor = monitor.unwrap_or_else(|| panic!("serve started: {}", log()));
+    let started = Instant::now();
+    let (status, body) = loop {
+        let (status, body) = http_get(&monitor, "/ready");
+        if status != 200 || started.elapsed() > Duration::from_secs(20) {
+            break (status, body);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(status, 503, "/ready: {body}\nserve's log:\n{}", log());
+    assert_names_damage(&body, &name);
+    println!("serve started; after {:?} /ready said {status}: {body}", started.elapsed());
+}

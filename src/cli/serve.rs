@@ -41,6 +41,12 @@ pub struct Args {
     /// supplies `l1ChainId`. Missing files are not an error.
     #[arg(long, env = "ZKREPLAY_CHAINS_DIR", default_value = "chains")]
     pub chains_dir: PathBuf,
+    /// After start, read every block of every store once in the background
+    /// with checksums verified: damage anywhere (not only on the paths the
+    /// open check walks) then makes `/ready` unhealthy and the store refuse
+    /// to answer. Costs one sequential read of the stores.
+    #[arg(long, env = "ZKREPLAY_SCRUB", default_value_t = true, action = clap::ArgAction::Set)]
+    pub scrub: bool,
     #[command(flatten)]
     pub limits: ApiLimits,
 }
@@ -89,6 +95,16 @@ async fn serve(args: Args) -> anyhow::Result<i32> {
         rollups.push(handle);
     }
     let stores: Vec<Arc<Store>> = rollups.iter().map(|r| r.store.clone()).collect();
+    if args.scrub {
+        for store in stores.clone() {
+            tokio::task::spawn_blocking(move || match store.scrub() {
+                Ok(entries) => {
+                    tracing::info!(store = %store.path(), entries, "scrub: every block passed its checksum")
+                }
+                Err(e) => tracing::error!(store = %store.path(), error = %e, "scrub found damage"),
+            });
+        }
+    }
     // Follow the writers: a secondary sees new commits only after catching up.
     tokio::spawn(async move {
         loop {

@@ -410,11 +410,17 @@ impl Store {
     /// Records damage and returns its error.
     fn damaged(&self, problem: String) -> StoreError {
         self.damage.errors.fetch_add(1, Ordering::Relaxed);
-        if let Ok(mut first) = self.damage.first.lock()
-            && first.is_none()
-        {
+        // Recorded before logging: a log write that fails (a closed stderr)
+        // must not keep the damage from `/ready`.
+        let is_first = match self.damage.first.lock() {
+            Ok(mut first) if first.is_none() => {
+                *first = Some(problem.clone());
+                true
+            }
+            _ => false,
+        };
+        if is_first {
             tracing::error!(store = %self.path, %problem, "the store is damaged");
-            *first = Some(problem.clone());
         }
         StoreError::Damaged {
             path: self.path.clone(),
@@ -466,6 +472,21 @@ impl Store {
             iter.next();
         }
         iter.status().map_err(|e| self.read_error(e))
+    }
+
+    /// Reads every block of every column with its checksum verified, so
+    /// that damage anywhere is found (and, like any read that meets damage,
+    /// recorded: the store then refuses reads and `/ready` reports it).
+    /// Returns the entries read, or the first damage.
+    pub fn scrub(&self) -> Result<u64, StoreError> {
+        let mut entries = 0u64;
+        for column in Column::ALL {
+            self.scan_column(column, |_, _| {
+                entries = entries.saturating_add(1);
+                Ok(())
+            })?;
+        }
+        Ok(entries)
     }
 
     /// Catches a secondary instance up with its primary; a no-op error on a primary is ignored.
@@ -624,6 +645,11 @@ fn damage_of(error: &rocksdb::Error) -> Option<String> {
         Some(file) if lower.contains("checksum") => {
             format!("file {file} failed its checksum ({message})")
         }
+        // RocksDB adds that the MANIFEST "may be corrupted": it is the table
+        // file whose size differs from the one the MANIFEST recorded.
+        Some(file) if lower.contains("size mismatch") => format!(
+            "file {file} does not have the size the store recorded: truncated or overwritten ({message})"
+        ),
         Some(file) => format!("file {file} is damaged ({message})"),
         None => format!("RocksDB reports corruption ({message})"),
     })
