@@ -441,7 +441,7 @@ fn fuzz_starknet_da_felts() {
     fuzz(
         "starknet DA felts (layout detection, decompression, every layout)",
         &seeds,
-        budget(600),
+        budget(400),
         mutate_felts,
         show_felts,
         |felts| {
@@ -588,7 +588,7 @@ fn fuzz_zksync_calldata() {
     fuzz(
         "zksync commit calldata (ABI, pubdata, state diffs, as `decode zksync` runs them)",
         &seeds,
-        budget(400),
+        budget(200),
         mutate_bytes,
         show_bytes,
         |calldata| {
@@ -616,7 +616,7 @@ fn fuzz_zksync_pubdata_and_fields() {
     fuzz(
         "zksync pubdata, DA fields, compressed state diffs",
         &seeds,
-        budget(1500),
+        budget(250),
         mutate_bytes,
         show_bytes,
         |bytes| {
@@ -660,6 +660,31 @@ fn fuzz_zksync_blobs() {
 }
 
 #[test]
+fn fuzz_zksync_gateway_messages() {
+    use zkreplay::rollup::zksync::gateway::{
+        encode_relayed_pubdata, parse_relayed_batch_info, parse_relayed_pubdata,
+    };
+    // A settlement-layer message relaying the start of the real pubdata.
+    let pubdata = zksync_pubdata();
+    let seeds = vec![encode_relayed_pubdata(
+        U256::from(324u32),
+        U256::from(1u8),
+        &pubdata[0][..2048],
+    )];
+    fuzz(
+        "zksync gateway (settlement-layer) messages",
+        &seeds,
+        budget(2000),
+        mutate_bytes,
+        show_bytes,
+        |message| {
+            let _ = parse_relayed_pubdata(message);
+            let _ = parse_relayed_batch_info(message);
+        },
+    );
+}
+
+#[test]
 fn fuzz_chain_configs() {
     use zkreplay::chain::ChainConfig;
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("chains");
@@ -673,7 +698,7 @@ fn fuzz_chain_configs() {
     fuzz(
         "chain configs (TOML)",
         &seeds,
-        budget(1500),
+        budget(1000),
         mutate_text,
         |t| t.clone(),
         |text| {
@@ -711,7 +736,7 @@ fn fuzz_graphql_cursors_and_scalars() {
     fuzz(
         "GraphQL cursors and scalars (parsers, and through the schema)",
         &seeds,
-        budget(1500),
+        budget(1000),
         |rng, seeds| {
             if rng.random_bool(0.3) {
                 // A well-formed cursor around an extreme batch number.
