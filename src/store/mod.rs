@@ -181,6 +181,8 @@ pub struct Store {
 /// a store that lost one file can answer "absent" for a key that file held.
 #[derive(Default)]
 struct Damage {
+    /// Set once `first` is; the per-read check loads only this.
+    seen: std::sync::atomic::AtomicBool,
     errors: AtomicU64,
     first: Mutex<Option<String>>,
     /// `verify` reads on past damage to report every damaged file.
@@ -415,6 +417,7 @@ impl Store {
         let is_first = match self.damage.first.lock() {
             Ok(mut first) if first.is_none() => {
                 *first = Some(problem.clone());
+                self.damage.seen.store(true, Ordering::Release);
                 true
             }
             _ => false,
@@ -438,10 +441,9 @@ impl Store {
 
     /// Refuses reads of a store known to be damaged.
     fn refuse_if_damaged(&self) -> Result<(), StoreError> {
-        if self
-            .damage
-            .keep_reading
-            .load(std::sync::atomic::Ordering::Relaxed)
+        // Every read passes here: one atomic load on a healthy store.
+        if !self.damage.seen.load(Ordering::Acquire)
+            || self.damage.keep_reading.load(Ordering::Relaxed)
         {
             return Ok(());
         }
