@@ -551,6 +551,7 @@ fn fuzz_starknet_l1_calldata_and_pages() {
         show_bytes,
         |calldata| {
             let _ = parse_l1_calldata(calldata);
+            let _ = zkreplay::rollup::starknet::sharp::pages_in_call(calldata);
             if let Ok(page) = parse_page(calldata) {
                 let _ = pages_to_felts(&[page]);
             }
@@ -680,6 +681,73 @@ fn fuzz_zksync_gateway_messages() {
         |message| {
             let _ = parse_relayed_pubdata(message);
             let _ = parse_relayed_batch_info(message);
+        },
+    );
+}
+
+/// An L1 log as one byte string: `n_topics (1) ‖ topics (32 each) ‖ data`,
+/// so byte mutations can change the topic count, the topics and the data.
+fn pack_log(topics: &[B256], data: &[u8]) -> Vec<u8> {
+    let mut out = vec![topics.len() as u8];
+    for t in topics {
+        out.extend_from_slice(t.as_slice());
+    }
+    out.extend_from_slice(data);
+    out
+}
+
+fn unpack_log(bytes: &[u8]) -> (Vec<B256>, &[u8]) {
+    let Some((&n, rest)) = bytes.split_first() else {
+        return (Vec::new(), bytes);
+    };
+    let n = usize::from(n % 6).min(rest.len() / 32);
+    let topics = rest[..n * 32].chunks_exact(32).map(B256::from_slice).collect();
+    (topics, &rest[n * 32..])
+}
+
+#[test]
+fn fuzz_l1_event_logs() {
+    use zkreplay::rollup::starknet::events::{decode_state_transition_fact, decode_state_update};
+    use zkreplay::rollup::starknet::sharp::{decode_page_fact, decode_pages_hashes};
+    use zkreplay::rollup::zksync::events::{parse_log, parse_verification};
+    // Every log of mainnet block 19,299,001 (SHARP memory-page facts among them).
+    let receipts = common::read_json(&fixture("ethereum/mainnet-block-19299001/raw/receipts.json"));
+    let mut seeds = Vec::new();
+    for receipt in receipts["result"].as_array().unwrap() {
+        for log in receipt["logs"].as_array().unwrap() {
+            let topics: Vec<B256> = log["topics"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t.as_str().unwrap().parse().unwrap())
+                .collect();
+            seeds.push(pack_log(&topics, &hex_value(&log["data"])));
+        }
+    }
+    fuzz(
+        "L1 event logs (Starknet, SHARP, ZKsync decoders)",
+        &seeds,
+        budget(20000),
+        |rng, seeds| {
+            let mut log = mutate_bytes(rng, seeds);
+            // Often aim the log at a decoder: a topic0 one of them knows.
+            if rng.random_bool(0.5) && log.len() > 33 {
+                let known = &seeds[rng.random_range(0..seeds.len())];
+                if known.len() > 33 {
+                    log[1..33].copy_from_slice(&known[1..33]);
+                }
+            }
+            log
+        },
+        show_bytes,
+        |bytes| {
+            let (topics, data) = unpack_log(bytes);
+            let _ = decode_state_update(&topics, data);
+            let _ = decode_state_transition_fact(&topics, data);
+            let _ = decode_pages_hashes(&topics, data);
+            let _ = decode_page_fact(&topics, data);
+            let _ = parse_log(&topics, data);
+            let _ = parse_verification(&topics);
         },
     );
 }
