@@ -99,7 +99,7 @@ fn fuzz<I: Clone>(
     inputs: usize,
     mut mutate: impl FnMut(&mut StdRng, &[I]) -> I,
     show: impl Fn(&I) -> String,
-    mut target: impl FnMut(&I),
+    mut target: impl FnMut(&I) -> bool,
 ) {
     assert!(!seeds.is_empty(), "{name}: no seeds");
     install_hook();
@@ -111,21 +111,29 @@ fn fuzz<I: Clone>(
         .iter()
         .cloned()
         .chain((0..inputs).map(|_| mutate(&mut rng, seeds)));
-    let mut count = 0usize;
+    let (mut count, mut accepted, mut panicked) = (0usize, 0usize, 0usize);
     for input in all {
         count += 1;
         CAPTURE.with(|c| *c.borrow_mut() = Some(String::new()));
         let outcome = catch_unwind(AssertUnwindSafe(|| target(&input)));
         let message = CAPTURE.with(|c| c.borrow_mut().take()).unwrap_or_default();
-        if outcome.is_err() && panics.len() < 5 {
-            panics.push((message, show(&input)));
+        match outcome {
+            Ok(true) => accepted += 1,
+            Ok(false) => {}
+            Err(_) => {
+                panicked += 1;
+                if panics.len() < 5 {
+                    panics.push((message, show(&input)));
+                }
+            }
         }
     }
+    // "accepted": inputs the main decoder decoded without error, a rough
+    // measure of how deep the mutants reach.
     println!(
-        "fuzz {name}: {count} inputs ({} seeds) in {:.1} s, {} panics",
+        "fuzz {name}: {count} inputs ({} seeds) in {:.1} s, {accepted} accepted, {panicked} panics",
         seeds.len(),
         started.elapsed().as_secs_f64(),
-        panics.len()
     );
     if !panics.is_empty() {
         let report: Vec<String> = panics
@@ -452,9 +460,7 @@ fn fuzz_starknet_da_felts() {
                 versioned_hashes: None,
                 layout: None,
             };
-            if let Ok(decoded) = decode_batch(&input, &aliases) {
-                let _ = decoded.diff;
-            }
+            let accepted = decode_batch(&input, &aliases).is_ok();
             for layout in [Layout::V0_9, Layout::V0_10, Layout::V0_11, Layout::V0_13_3] {
                 for end in [DaEnd::Exact, DaEnd::ZeroPadded] {
                     if let Ok((diff, _)) = decode_da(felts, layout, end) {
@@ -462,6 +468,7 @@ fn fuzz_starknet_da_felts() {
                     }
                 }
             }
+            accepted
         },
     );
 }
@@ -494,7 +501,7 @@ fn fuzz_starknet_blobs() {
                 versioned_hashes: None,
                 layout: None,
             };
-            let _ = decode_batch(&input, &aliases);
+            decode_batch(&input, &aliases).is_ok()
         },
     );
 }
@@ -520,10 +527,10 @@ fn fuzz_starknet_program_output() {
         mutate_felts,
         show_felts,
         |words| {
-            let _ = detect(words, &versions);
             for v in versions {
                 let _ = parse(words, v);
             }
+            detect(words, &versions).is_ok()
         },
     );
 }
@@ -550,11 +557,13 @@ fn fuzz_starknet_l1_calldata_and_pages() {
         mutate_bytes,
         show_bytes,
         |calldata| {
-            let _ = parse_l1_calldata(calldata);
+            let update = parse_l1_calldata(calldata).is_ok();
             let _ = zkreplay::rollup::starknet::sharp::pages_in_call(calldata);
-            if let Ok(page) = parse_page(calldata) {
-                let _ = pages_to_felts(&[page]);
-            }
+            let page = match parse_page(calldata) {
+                Ok(page) => pages_to_felts(&[page]).is_ok(),
+                Err(_) => false,
+            };
+            update || page
         },
     );
 }
@@ -575,7 +584,7 @@ fn fuzz_starknet_feeder_json() {
         mutate_text,
         |t| t.chars().take(4096).collect(),
         |text| {
-            let _ = parse_state_update(text.as_bytes());
+            parse_state_update(text.as_bytes()).is_ok()
         },
     );
 }
@@ -593,8 +602,9 @@ fn fuzz_zksync_calldata() {
         mutate_bytes,
         show_bytes,
         |calldata| {
-            if let Ok(call) = decode_commit(calldata) {
-                let _ = decode_json(&call, &mut BlobStore::default());
+            match decode_commit(calldata) {
+                Ok(call) => decode_json(&call, &mut BlobStore::default()).is_ok_and(|(_, failed)| !failed),
+                Err(_) => false,
             }
         },
     );
@@ -621,15 +631,16 @@ fn fuzz_zksync_pubdata_and_fields() {
         mutate_bytes,
         show_bytes,
         |bytes| {
-            for trailer in [Trailer::None, Trailer::ZeroPadding] {
-                let _ = Pubdata::parse(bytes, trailer);
-            }
+            let accepted = [Trailer::None, Trailer::ZeroPadding]
+                .into_iter()
+                .any(|trailer| Pubdata::parse(bytes, trailer).is_ok());
             let _ = StateDiffs::decode(bytes);
             let _ = parse_boojum_field(bytes, Some(B256::ZERO));
             let _ = parse_source_field(bytes);
             let _ = parse_v26_field(bytes);
             let _ = parse_pre_boojum_initial(bytes);
             let _ = parse_pre_boojum_repeated(bytes);
+            accepted
         },
     );
 }
@@ -653,8 +664,9 @@ fn fuzz_zksync_blobs() {
         },
         show_bytes,
         |blob| {
-            if let Ok(pubdata) = blob_to_pubdata(blob) {
-                let _ = Pubdata::parse(&pubdata, Trailer::ZeroPadding);
+            match blob_to_pubdata(blob) {
+                Ok(pubdata) => Pubdata::parse(&pubdata, Trailer::ZeroPadding).is_ok(),
+                Err(_) => false,
             }
         },
     );
@@ -679,8 +691,8 @@ fn fuzz_zksync_gateway_messages() {
         mutate_bytes,
         show_bytes,
         |message| {
-            let _ = parse_relayed_pubdata(message);
-            let _ = parse_relayed_batch_info(message);
+            let relayed = parse_relayed_pubdata(message).is_ok();
+            parse_relayed_batch_info(message).is_ok() || relayed
         },
     );
 }
@@ -742,12 +754,13 @@ fn fuzz_l1_event_logs() {
         show_bytes,
         |bytes| {
             let (topics, data) = unpack_log(bytes);
-            let _ = decode_state_update(&topics, data);
-            let _ = decode_state_transition_fact(&topics, data);
-            let _ = decode_pages_hashes(&topics, data);
-            let _ = decode_page_fact(&topics, data);
-            let _ = parse_log(&topics, data);
-            let _ = parse_verification(&topics);
+            let a = decode_state_update(&topics, data).is_ok();
+            let b = decode_state_transition_fact(&topics, data).is_ok();
+            let c = decode_pages_hashes(&topics, data).is_ok();
+            let d = decode_page_fact(&topics, data).is_ok();
+            let e = matches!(parse_log(&topics, data), Ok(Some(_)));
+            let f = matches!(parse_verification(&topics), Ok(Some(_)));
+            a || b || c || d || e || f
         },
     );
 }
@@ -770,7 +783,7 @@ fn fuzz_chain_configs() {
         mutate_text,
         |t| t.clone(),
         |text| {
-            let _ = ChainConfig::parse(text);
+            ChainConfig::parse(text).is_ok()
         },
     );
 }
@@ -815,23 +828,60 @@ fn fuzz_graphql_cursors_and_scalars() {
         },
         |t| format!("{t:?}"),
         |text| {
-            let _ = decode_cursor(text);
+            let cursor = decode_cursor(text).is_ok();
             let _ = parse_felt(text);
             let _ = parse_hex_word(text);
-            let variables = serde_json::json!({ "c": text, "a": text, "n": text });
-            let query = r#"query($c: String, $a: Address!, $n: Long) {
+            // The cursor alone, so a valid one reaches the paging resolvers...
+            let paging = r#"query($c: String) {
                 rollup(name: "starknet-sepolia") {
                     batches(first: 2, after: $c) { edges { cursor } pageInfo { hasNextPage endCursor } }
                     findings(after: $c) { edges { cursor } }
-                    storage(address: $a, key: "0x1", atBatch: $n)
-                    balance(token: "ETH", account: $a, atBatch: $n)
                 }
             }"#;
-            let request = async_graphql::Request::new(query)
+            let request = async_graphql::Request::new(paging)
+                .variables(async_graphql::Variables::from_json(serde_json::json!({ "c": text })));
+            let paged = runtime.block_on(schema.execute(request)).errors.is_empty();
+            // ...and the text as every scalar of the state fields.
+            let state = r#"query($a: Address!, $k: Word!) {
+                rollup(name: "starknet-sepolia") {
+                    storage(address: $a, key: $k, atBatch: 7)
+                    proof(address: $a, key: $k, atBatch: 7) { ... on StarknetProof { value } }
+                    balance(token: "ETH", account: $a, atBatch: 7)
+                }
+            }"#;
+            let variables = serde_json::json!({ "a": text, "k": text });
+            let request = async_graphql::Request::new(state)
                 .variables(async_graphql::Variables::from_json(variables));
-            let _ = runtime.block_on(schema.execute(request));
+            let answered = runtime.block_on(schema.execute(request)).errors.is_empty();
+            (cursor && paged) || answered
         },
     );
+}
+
+/// The harness itself: a decoder that panics on some mutants is reported,
+/// with the panic message and the input.
+#[test]
+fn harness_reports_a_panicking_decoder() {
+    let outcome = catch_unwind(|| {
+        fuzz(
+            "self-test",
+            &[vec![0u8; 64]],
+            2000,
+            mutate_bytes,
+            show_bytes,
+            |bytes| {
+                assert!(bytes.len() <= 64, "input grew to {} bytes", bytes.len());
+                true
+            },
+        )
+    });
+    let message = outcome.expect_err("the harness fails on a panic");
+    let text = message
+        .downcast_ref::<String>()
+        .cloned()
+        .unwrap_or_default();
+    assert!(text.contains("input grew to"), "{text}");
+    assert!(text.contains("input: 0x"), "{text}");
 }
 
 // ---------------------------------------------------------------- regressions
