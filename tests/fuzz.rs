@@ -200,14 +200,16 @@ fn mutate_bytes(rng: &mut StdRng, seeds: &[Vec<u8>]) -> Vec<u8> {
             2 => data.truncate(rng.random_range(0..=len)),
             3 if len >= 32 => {
                 // An ABI word or a big-endian field set to an extreme.
-                let at = rng.random_range(0..=(len - 32) / 32) * 32 + if rng.random_bool(0.5) { 4 } else { 0 };
+                let at = rng.random_range(0..=(len - 32) / 32) * 32
+                    + if rng.random_bool(0.5) { 4 } else { 0 };
                 let at = at.min(len - 32);
                 data[at..at + 32].copy_from_slice(&extreme_word(rng));
             }
             4 if len >= 8 => {
                 // A u64/u32 length field anywhere.
                 let at = rng.random_range(0..=len - 8);
-                let v: u64 = [u64::MAX, u64::MAX - 1, 1 << 32, u32::MAX as u64, 0][rng.random_range(0..5)];
+                let v: u64 =
+                    [u64::MAX, u64::MAX - 1, 1 << 32, u32::MAX as u64, 0][rng.random_range(0..5)];
                 data[at..at + 8].copy_from_slice(&v.to_be_bytes());
             }
             5 => {
@@ -272,7 +274,13 @@ fn mutate_felts(rng: &mut StdRng, seeds: &[Vec<Felt>]) -> Vec<Felt> {
             2 => data.truncate(rng.random_range(0..=len)),
             3 if len > 0 => {
                 let i = rng.random_range(0..len);
-                data[i] = data[i] + Felt::from(rng.random_range(1..4u8)) * if rng.random_bool(0.5) { Felt::ONE } else { -Felt::ONE };
+                data[i] = data[i]
+                    + Felt::from(rng.random_range(1..4u8))
+                        * if rng.random_bool(0.5) {
+                            Felt::ONE
+                        } else {
+                            -Felt::ONE
+                        };
             }
             4 => {
                 let other = &seeds[rng.random_range(0..seeds.len())];
@@ -359,7 +367,9 @@ fn starknet_blobs() -> Vec<Vec<u8>> {
     let mut out = vec![
         hex_file(&fixture("starknet/mainnet-v0.13.1-blobs/631861/blob.hex")),
         hex_file(&fixture("starknet/mainnet-kzg/651053/blob_data.txt")),
-        hex_file(&fixture("starknet/sepolia-v0.13.3-batches/l1-7070019/blob0.hex")),
+        hex_file(&fixture(
+            "starknet/sepolia-v0.13.3-batches/l1-7070019/blob0.hex",
+        )),
     ];
     let v0134 = fixture("starknet/sepolia-v0.13.4-batches/l1-7791723");
     let mut extra: Vec<_> = std::fs::read_dir(&v0134)
@@ -389,10 +399,12 @@ fn oracle_batches() -> Vec<Value> {
 fn starknet_da_felts() -> Vec<Vec<Felt>> {
     let mut out = Vec::new();
     for blob in starknet_blobs() {
-        let (felts, _) =
-            zkreplay::rollup::starknet::da::batch::blobs_to_felts(&[blob]).unwrap();
+        let (felts, _) = zkreplay::rollup::starknet::da::batch::blobs_to_felts(&[blob]).unwrap();
         // Trailing zero coefficients carry nothing; keep the seed small.
-        let used = felts.iter().rposition(|f| *f != Felt::ZERO).map_or(0, |i| i + 1);
+        let used = felts
+            .iter()
+            .rposition(|f| *f != Felt::ZERO)
+            .map_or(0, |i| i + 1);
         out.push(felts[..used.max(1)].to_vec());
     }
     for batch in oracle_batches() {
@@ -514,12 +526,23 @@ fn fuzz_starknet_program_output() {
         .map(|b| felts_of(&b["program_output"]))
         .collect();
     for block in ["651053", "651054"] {
-        let snos = common::read_json(&fixture(&format!("starknet/mainnet-kzg/{block}/snos_output.json")));
+        let snos = common::read_json(&fixture(&format!(
+            "starknet/mainnet-kzg/{block}/snos_output.json"
+        )));
         if let Some(words) = snos.as_array().filter(|a| a.iter().all(Value::is_string)) {
-            seeds.push(words.iter().map(|w| Felt::from_hex(w.as_str().unwrap()).unwrap_or(Felt::ZERO)).collect());
+            seeds.push(
+                words
+                    .iter()
+                    .map(|w| Felt::from_hex(w.as_str().unwrap()).unwrap_or(Felt::ZERO))
+                    .collect(),
+            );
         }
     }
-    let versions = [HeaderVersion::V0_11, HeaderVersion::V0_13_1, HeaderVersion::V0_13_2];
+    let versions = [
+        HeaderVersion::V0_11,
+        HeaderVersion::V0_13_1,
+        HeaderVersion::V0_13_2,
+    ];
     fuzz(
         "starknet program output",
         &seeds,
@@ -573,8 +596,10 @@ fn fuzz_starknet_feeder_json() {
     use zkreplay::rollup::starknet::feeder::parse_state_update;
     let seeds: Vec<String> = (0..8)
         .map(|i| {
-            std::fs::read_to_string(fixture(&format!("starknet/sepolia-genesis-feeder/{i}.json")))
-                .unwrap()
+            std::fs::read_to_string(fixture(&format!(
+                "starknet/sepolia-genesis-feeder/{i}.json"
+            )))
+            .unwrap()
         })
         .collect();
     fuzz(
@@ -583,9 +608,7 @@ fn fuzz_starknet_feeder_json() {
         budget(1500),
         mutate_text,
         |t| t.chars().take(4096).collect(),
-        |text| {
-            parse_state_update(text.as_bytes()).is_ok()
-        },
+        |text| parse_state_update(text.as_bytes()).is_ok(),
     );
 }
 
@@ -601,11 +624,11 @@ fn fuzz_zksync_calldata() {
         budget(200),
         mutate_bytes,
         show_bytes,
-        |calldata| {
-            match decode_commit(calldata) {
-                Ok(call) => decode_json(&call, &mut BlobStore::default()).is_ok_and(|(_, failed)| !failed),
-                Err(_) => false,
+        |calldata| match decode_commit(calldata) {
+            Ok(call) => {
+                decode_json(&call, &mut BlobStore::default()).is_ok_and(|(_, failed)| !failed)
             }
+            Err(_) => false,
         },
     );
 }
@@ -663,11 +686,9 @@ fn fuzz_zksync_blobs() {
             blob
         },
         show_bytes,
-        |blob| {
-            match blob_to_pubdata(blob) {
-                Ok(pubdata) => Pubdata::parse(&pubdata, Trailer::ZeroPadding).is_ok(),
-                Err(_) => false,
-            }
+        |blob| match blob_to_pubdata(blob) {
+            Ok(pubdata) => Pubdata::parse(&pubdata, Trailer::ZeroPadding).is_ok(),
+            Err(_) => false,
         },
     );
 }
@@ -713,7 +734,10 @@ fn unpack_log(bytes: &[u8]) -> (Vec<B256>, &[u8]) {
         return (Vec::new(), bytes);
     };
     let n = usize::from(n % 6).min(rest.len() / 32);
-    let topics = rest[..n * 32].chunks_exact(32).map(B256::from_slice).collect();
+    let topics = rest[..n * 32]
+        .chunks_exact(32)
+        .map(B256::from_slice)
+        .collect();
     (topics, &rest[n * 32..])
 }
 
@@ -723,7 +747,9 @@ fn fuzz_l1_event_logs() {
     use zkreplay::rollup::starknet::sharp::{decode_page_fact, decode_pages_hashes};
     use zkreplay::rollup::zksync::events::{parse_log, parse_verification};
     // Every log of mainnet block 19,299,001 (SHARP memory-page facts among them).
-    let receipts = common::read_json(&fixture("ethereum/mainnet-block-19299001/raw/receipts.json"));
+    let receipts = common::read_json(&fixture(
+        "ethereum/mainnet-block-19299001/raw/receipts.json",
+    ));
     let mut seeds = Vec::new();
     for receipt in receipts["result"].as_array().unwrap() {
         for log in receipt["logs"].as_array().unwrap() {
@@ -775,16 +801,17 @@ fn fuzz_chain_configs() {
         .filter(|p| p.extension().is_some_and(|e| e == "toml"))
         .collect();
     files.sort();
-    let seeds: Vec<String> = files.iter().map(|p| std::fs::read_to_string(p).unwrap()).collect();
+    let seeds: Vec<String> = files
+        .iter()
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect();
     fuzz(
         "chain configs (TOML)",
         &seeds,
         budget(1000),
         mutate_text,
         |t| t.clone(),
-        |text| {
-            ChainConfig::parse(text).is_ok()
-        },
+        |text| ChainConfig::parse(text).is_ok(),
     );
 }
 
@@ -838,8 +865,9 @@ fn fuzz_graphql_cursors_and_scalars() {
                     findings(after: $c) { edges { cursor } }
                 }
             }"#;
-            let request = async_graphql::Request::new(paging)
-                .variables(async_graphql::Variables::from_json(serde_json::json!({ "c": text })));
+            let request = async_graphql::Request::new(paging).variables(
+                async_graphql::Variables::from_json(serde_json::json!({ "c": text })),
+            );
             let paged = runtime.block_on(schema.execute(request)).errors.is_empty();
             // ...and the text as every scalar of the state fields.
             let state = r#"query($a: Address!, $k: Word!) {
@@ -899,5 +927,9 @@ fn regression_zksync_index_near_u64_max() {
     let mut call = decode_commit(&calldata[1]).unwrap();
     call.previous.index_repeated_storage_changes = u64::MAX - 1;
     let err = decode_json(&call, &mut BlobStore::default()).unwrap_err();
-    assert!(err.to_string().contains("overflow the 64-bit enumeration index"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("overflow the 64-bit enumeration index"),
+        "{err}"
+    );
 }

@@ -180,7 +180,12 @@ fn serve_cli(dir: &Path) -> (i32, String) {
     cmd.arg("serve")
         .arg("--data-dir")
         .arg(dir)
-        .args(["--graphql-addr", "127.0.0.1:0", "--monitor-addr", "127.0.0.1:0"])
+        .args([
+            "--graphql-addr",
+            "127.0.0.1:0",
+            "--monitor-addr",
+            "127.0.0.1:0",
+        ])
         .args(["--chains-dir", "chains"]);
     run(cmd)
 }
@@ -442,7 +447,11 @@ fn damaged_zksync_table_files_are_refused_or_reported() {
 fn http_get(addr: &str, path: &str) -> (u16, String) {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(addr).unwrap();
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
     let status = response
@@ -450,7 +459,10 @@ fn http_get(addr: &str, path: &str) -> (u16, String) {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
-    let body = response.split_once("\r\n\r\n").map_or("", |(_, b)| b).to_owned();
+    let body = response
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_owned();
     (status, body)
 }
 
@@ -474,7 +486,12 @@ fn serve_scrub_finds_damage_the_open_check_does_not_walk() {
         .arg("serve")
         .arg("--data-dir")
         .arg(&dir)
-        .args(["--graphql-addr", "127.0.0.1:0", "--monitor-addr", "127.0.0.1:0"])
+        .args([
+            "--graphql-addr",
+            "127.0.0.1:0",
+            "--monitor-addr",
+            "127.0.0.1:0",
+        ])
         .env("ZKREPLAY_LOG_FORMAT", "json")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
@@ -512,7 +529,10 @@ fn serve_scrub_finds_damage_the_open_check_does_not_walk() {
     let _ = child.wait();
     assert_eq!(status, 503, "/ready: {body}\nserve's log:\n{}", log());
     assert_names_damage(&body, &name);
-    println!("serve started; after {:?} /ready said {status}: {body}", started.elapsed());
+    println!(
+        "serve started; after {:?} /ready said {status}: {body}",
+        started.elapsed()
+    );
 }
 
 /// Damage RocksDB cannot see (a value rewritten with a valid checksum, as a
@@ -528,7 +548,9 @@ fn verify_finds_values_rewritten_behind_rocksdb() {
     let expected = build_starknet(&dir);
     let store = Store::open(&dir, STARKNET).unwrap();
     // One storage value as of the batch that wrote it, changed by one.
-    let history = store.scan_prefix(Column::History, &[keys::LEAF_STARKNET_STORAGE]).unwrap();
+    let history = store
+        .scan_prefix(Column::History, &[keys::LEAF_STARKNET_STORAGE])
+        .unwrap();
     let (key, value) = history
         .iter()
         .find(|(_, v)| v.len() == 32)
@@ -538,7 +560,10 @@ fn verify_finds_values_rewritten_behind_rocksdb() {
     let mut changed = value.clone();
     changed[31] ^= 1;
     // A stored trie node with one byte changed.
-    let (node_key, node) = store.scan_from(Column::Nodes, &[keys::NODE_STARKNET_PEDERSEN], 1).unwrap().remove(0);
+    let (node_key, node) = store
+        .scan_from(Column::Nodes, &[keys::NODE_STARKNET_PEDERSEN], 1)
+        .unwrap()
+        .remove(0);
     let mut bad_node = node.clone();
     bad_node[0] ^= 1;
     let mut write = StoreBatch::default();
@@ -551,11 +576,16 @@ fn verify_finds_values_rewritten_behind_rocksdb() {
     let (code, out) = verify_cli(&dir, true);
     assert_eq!(code, 1, "{out}");
     assert!(
-        out.contains(&format!("batch {batch}: roots re-derived from the stored leaves")),
+        out.contains(&format!(
+            "batch {batch}: roots re-derived from the stored leaves"
+        )),
         "names the batch whose root no longer re-derives: {out}"
     );
     assert!(
-        out.contains(&format!("node 0x{} does not hash", hex::encode(&node_key[1..]))),
+        out.contains(&format!(
+            "node 0x{} does not hash",
+            hex::encode(&node_key[1..])
+        )),
         "names the node: {out}"
     );
 }

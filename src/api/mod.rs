@@ -164,9 +164,9 @@ fn served(state: &AppState) -> &[RollupHandle] {
 /// `not ready: store of <chain> is damaged: ...` once any read met damage.
 fn damaged_store(state: &AppState) -> Option<String> {
     served(state).iter().find_map(|h| {
-        h.store.damage().map(|problem| {
-            format!("not ready: the store of {} is damaged: {problem}", h.name)
-        })
+        h.store
+            .damage()
+            .map(|problem| format!("not ready: the store of {} is damaged: {problem}", h.name))
     })
 }
 

@@ -222,8 +222,9 @@ impl Store {
             cf_options.set_compression_type(rocksdb::DBCompressionType::Lz4);
             ColumnFamilyDescriptor::new(c.name(), cf_options)
         });
-        let db = DBWithThreadMode::<MultiThreaded>::open_cf_descriptors(&options, path, descriptors)
-            .map_err(|e| open_error(path, e))?;
+        let db =
+            DBWithThreadMode::<MultiThreaded>::open_cf_descriptors(&options, path, descriptors)
+                .map_err(|e| open_error(path, e))?;
         let store = Store::wrap(db, path);
         store.check_files()?;
         match store.manifest()? {
@@ -294,10 +295,9 @@ impl Store {
         // A secondary keeps every file open; no limit avoids reopen churn.
         options.set_max_open_files(-1);
         let names: Vec<&str> = Column::ALL.iter().map(|c| c.name()).collect();
-        let db = DBWithThreadMode::<MultiThreaded>::open_cf_as_secondary(
-            &options, path, scratch, names,
-        )
-        .map_err(|e| open_error(path, e))?;
+        let db =
+            DBWithThreadMode::<MultiThreaded>::open_cf_as_secondary(&options, path, scratch, names)
+                .map_err(|e| open_error(path, e))?;
         let store = Store::wrap(db, path);
         store.check_files()?;
         let manifest = store.manifest()?.ok_or(StoreError::MissingManifest {
@@ -557,7 +557,9 @@ impl Store {
         key: &[u8],
     ) -> Result<Option<KeyValue>, StoreError> {
         self.refuse_if_damaged()?;
-        let mut iter = self.db.raw_iterator_cf_opt(&self.cf(column), read_options());
+        let mut iter = self
+            .db
+            .raw_iterator_cf_opt(&self.cf(column), read_options());
         iter.seek_for_prev(key);
         // Status first: an iterator that met a damaged block may still sit on
         // an older entry of the same prefix, which would be a wrong answer.

@@ -194,7 +194,9 @@ pub fn verify(
         RollupKind::Zksync => replay_zksync(&history, &records, &audits, &mut report, progress),
     }
     if damaged_before_replay && report.batches_rederived > 0 {
-        progress("(the replay ran over what could be read; the damage above may explain its mismatches)");
+        progress(
+            "(the replay ran over what could be read; the damage above may explain its mismatches)",
+        );
     }
     Ok(report)
 }
@@ -235,11 +237,21 @@ fn starknet_head(store: &Store) -> Result<HeadCheck, VerifyError> {
     let roots = state
         .batch_roots(last)
         .map_err(|e| starknet_err(store, e))?
-        .ok_or_else(|| head_problem(store, last, "the checkpoint names it but its record is missing"))?;
+        .ok_or_else(|| {
+            head_problem(
+                store,
+                last,
+                "the checkpoint names it but its record is missing",
+            )
+        })?;
     if (roots.contracts_root, roots.classes_root, roots.global_root)
         != (tip.contracts_root, tip.classes_root, tip.global_root)
     {
-        return Err(head_problem(store, last, "the checkpoint's roots differ from the batch record's"));
+        return Err(head_problem(
+            store,
+            last,
+            "the checkpoint's roots differ from the batch record's",
+        ));
     }
     if !global_root_fits(&roots) {
         return Err(head_problem(
@@ -258,7 +270,9 @@ fn starknet_head(store: &Store) -> Result<HeadCheck, VerifyError> {
     rehash_stored_root::<PedersenHasher>(store, last, roots.contracts_root)?;
     rehash_stored_root::<PoseidonHasher>(store, last, roots.classes_root)?;
     // The leaves the last batch wrote, each proved against the recorded roots.
-    let undo = store.get(Column::Meta, &keys::undo(last))?.unwrap_or_default();
+    let undo = store
+        .get(Column::Meta, &keys::undo(last))?
+        .unwrap_or_default();
     let mut checked = 0usize;
     for leaf_key in starknet_undo_keys(&undo).into_iter().take(HEAD_SAMPLE) {
         if starknet_leaf_proves(store, &roots, leaf_key, last)? {
@@ -334,7 +348,8 @@ fn starknet_leaf_proves(
             let (found, proof) = Trie::<_, PedersenHasher>::new(store)
                 .get_with_proof(contract.storage_root, &key)
                 .map_err(|e| starknet_err(store, e.into()))?;
-            if found != value || !verify_proof::<PedersenHasher>(contract.storage_root, &key, value, &proof)
+            if found != value
+                || !verify_proof::<PedersenHasher>(contract.storage_root, &key, value, &proof)
             {
                 return Err(fail(format!(
                     "storage {address:#x}/{key:#x} = {value:#x} does not hash up to the contract's storage root {:#x} through the stored nodes",
@@ -388,7 +403,11 @@ fn starknet_leaf_proves(
 }
 
 /// The root node of a Starknet trie is stored and hashes to the root.
-fn rehash_stored_root<H: TrieHasher>(store: &Store, batch: u64, root: Felt) -> Result<(), VerifyError> {
+fn rehash_stored_root<H: TrieHasher>(
+    store: &Store,
+    batch: u64,
+    root: Felt,
+) -> Result<(), VerifyError> {
     if root == Felt::ZERO {
         return Ok(());
     }
@@ -414,29 +433,48 @@ fn zksync_head(store: &Store) -> Result<HeadCheck, VerifyError> {
     let last = tip.batch;
     let record = read_record(store, last)
         .map_err(|e| zksync_err(store, e))?
-        .ok_or_else(|| head_problem(store, last, "the checkpoint names it but its record is missing"))?;
+        .ok_or_else(|| {
+            head_problem(
+                store,
+                last,
+                "the checkpoint names it but its record is missing",
+            )
+        })?;
     if record.computed_root != tip.root {
-        return Err(head_problem(store, last, "the checkpoint's root differs from the batch record's"));
+        return Err(head_problem(
+            store,
+            last,
+            "the checkpoint's root differs from the batch record's",
+        ));
     }
     zksync_record_agrees(&record).map_err(|p| head_problem(store, last, p))?;
     if let Some(audit) = BatchAudit::read(store, last)? {
-        audit_agrees(&audit, &U256::from_be_bytes(tip.root.0)).map_err(|p| head_problem(store, last, p))?;
+        audit_agrees(&audit, &U256::from_be_bytes(tip.root.0))
+            .map_err(|p| head_problem(store, last, p))?;
     }
     if tip.root != empty_root() {
         let key = keys::node(keys::NODE_ZKSYNC_BLAKE2S, &tip.root.0);
-        let bytes = store
-            .get(Column::Nodes, &key)?
-            .ok_or_else(|| head_problem(store, last, format!("root node {} is missing", tip.root)))?;
+        let bytes = store.get(Column::Nodes, &key)?.ok_or_else(|| {
+            head_problem(store, last, format!("root node {} is missing", tip.root))
+        })?;
         rehash_node(&key, &bytes).map_err(|p| head_problem(store, last, p))?;
     }
     // The undo list (kept until the batch is executed) names the keys it wrote.
-    let undo = store.get(Column::Meta, &keys::undo(last))?.unwrap_or_default();
+    let undo = store
+        .get(Column::Meta, &keys::undo(last))?
+        .unwrap_or_default();
     let tree = Tree::new(store, tip.root);
     let mut checked = 0usize;
     for chunk in undo.chunks_exact(32).take(HEAD_SAMPLE) {
         let derived = B256::from_slice(chunk);
-        let Some((index, value)) = leaf_at(store, &derived, last).map_err(|e| zksync_err(store, e))? else {
-            return Err(head_problem(store, last, format!("key {derived} it wrote has no history entry")));
+        let Some((index, value)) =
+            leaf_at(store, &derived, last).map_err(|e| zksync_err(store, e))?
+        else {
+            return Err(head_problem(
+                store,
+                last,
+                format!("key {derived} it wrote has no history entry"),
+            ));
         };
         let key = TreeKey::from_derived(&derived);
         let proof = tree.proof(&key).map_err(|e| zksync_err(store, e.into()))?;
@@ -445,7 +483,10 @@ fn zksync_head(store: &Store) -> Result<HeadCheck, VerifyError> {
             return Err(head_problem(
                 store,
                 last,
-                format!("leaf {derived} = {value} does not hash up to root {} through the stored nodes", tip.root),
+                format!(
+                    "leaf {derived} = {value} does not hash up to root {} through the stored nodes",
+                    tip.root
+                ),
             ));
         }
         checked = checked.saturating_add(1);
@@ -471,7 +512,9 @@ fn parse_root(hex: &str) -> Option<U256> {
 fn global_root_fits(roots: &BatchRoots) -> bool {
     [GlobalRootRule::PreV0_14, GlobalRootRule::V0_14]
         .into_iter()
-        .any(|rule| global_root(roots.contracts_root, roots.classes_root, rule) == roots.global_root)
+        .any(|rule| {
+            global_root(roots.contracts_root, roots.classes_root, rule) == roots.global_root
+        })
 }
 
 /// The audit's computed root is `root`, and a root the audit accepted as
@@ -515,7 +558,12 @@ fn rehash_node(key: &[u8], value: &[u8]) -> Result<(), String> {
         keys::NODE_STARKNET_PEDERSEN => stark_node_hashes::<PedersenHasher>(hash, value)?,
         keys::NODE_STARKNET_POSEIDON => stark_node_hashes::<PoseidonHasher>(hash, value)?,
         keys::NODE_ZKSYNC_BLAKE2S => zk_node_hashes(hash, value)?,
-        other => return Err(format!("node 0x{} has unknown tag {other}", hex::encode(key))),
+        other => {
+            return Err(format!(
+                "node 0x{} has unknown tag {other}",
+                hex::encode(key)
+            ));
+        }
     };
     if ok {
         Ok(())
@@ -540,8 +588,13 @@ fn stark_node_hashes<H: TrieHasher>(hash: &[u8], value: &[u8]) -> Result<bool, S
 }
 
 fn zk_node_hashes(hash: &[u8], value: &[u8]) -> Result<bool, String> {
-    let node = ZkNode::decode(value)
-        .ok_or_else(|| format!("node 0x{} is malformed ({} bytes)", hex::encode(hash), value.len()))?;
+    let node = ZkNode::decode(value).ok_or_else(|| {
+        format!(
+            "node 0x{} is malformed ({} bytes)",
+            hex::encode(hash),
+            value.len()
+        )
+    })?;
     Ok(match node {
         ZkNode::Branch { left, right } => hash_branch(&left, &right) == hash,
         // A lone-leaf subtree does not record its height: fold up level by
@@ -598,7 +651,10 @@ fn replay_starknet(
         let mut contracts: BTreeMap<Felt, Option<Vec<u8>>> = BTreeMap::new();
         let mut classes: Vec<(Felt, Felt)> = Vec::new();
         for (leaf, value) in entries {
-            let word = |i: usize| leaf.get(1 + i * 32..1 + (i + 1) * 32).map(Felt::from_bytes_be_slice);
+            let word = |i: usize| {
+                leaf.get(1 + i * 32..1 + (i + 1) * 32)
+                    .map(Felt::from_bytes_be_slice)
+            };
             let felt = if value.len() == 32 {
                 Felt::from_bytes_be_slice(value)
             } else {
@@ -709,7 +765,11 @@ fn replay_starknet(
         let roots: BatchRoots = match serde_json::from_slice(record) {
             Ok(r) => r,
             Err(e) => {
-                problem(report, batch, format!("its batch record does not parse: {e}"));
+                problem(
+                    report,
+                    batch,
+                    format!("its batch record does not parse: {e}"),
+                );
                 continue;
             }
         };
@@ -724,7 +784,14 @@ fn replay_starknet(
             );
             failed = true;
         } else if !global_root_fits(&roots) {
-            problem(report, batch, format!("the record's global root {:#x} is not derived from its trie roots", roots.global_root));
+            problem(
+                report,
+                batch,
+                format!(
+                    "the record's global root {:#x} is not derived from its trie roots",
+                    roots.global_root
+                ),
+            );
             failed = true;
         }
         if let Some(audit) = audits.get(&batch) {
@@ -745,7 +812,9 @@ fn replay_starknet(
             report.roots_matched = report.roots_matched.saturating_add(1);
         }
         if batch % 1000 == 0 || batch == last {
-            progress(&format!("re-derived batch {batch} of {last} from the stored leaves"));
+            progress(&format!(
+                "re-derived batch {batch} of {last} from the stored leaves"
+            ));
         }
     }
 }
@@ -774,7 +843,15 @@ fn replay_zksync(
                 continue;
             }
             if value.len() != 40 {
-                problem(report, batch, format!("leaf 0x{} has a {}-byte value", hex::encode(&leaf[1..]), value.len()));
+                problem(
+                    report,
+                    batch,
+                    format!(
+                        "leaf 0x{} has a {}-byte value",
+                        hex::encode(&leaf[1..]),
+                        value.len()
+                    ),
+                );
                 failed = true;
                 continue;
             }
@@ -804,7 +881,11 @@ fn replay_zksync(
         let record: BatchRecord = match serde_json::from_slice(record) {
             Ok(r) => r,
             Err(e) => {
-                problem(report, batch, format!("its batch record does not parse: {e}"));
+                problem(
+                    report,
+                    batch,
+                    format!("its batch record does not parse: {e}"),
+                );
                 continue;
             }
         };
@@ -841,7 +922,9 @@ fn replay_zksync(
             report.roots_matched = report.roots_matched.saturating_add(1);
         }
         if batch % 1000 == 0 || batch == last {
-            progress(&format!("re-derived batch {batch} of {last} from the stored leaves"));
+            progress(&format!(
+                "re-derived batch {batch} of {last} from the stored leaves"
+            ));
         }
     }
 }
