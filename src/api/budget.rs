@@ -83,6 +83,13 @@ impl Budget {
     pub fn internal(&self, error: impl Display) -> Error {
         let id = &self.0.request_id;
         tracing::error!(request_id = %id, %error, "internal error while resolving a query");
+        // A damaged store is not an opaque failure: say what is wrong, so
+        // no client takes the missing answer for a transient one.
+        if let Some(problem) = crate::store::damage_summary(&error.to_string()) {
+            return Error::new(format!(
+                "the store is damaged ({problem}); this server will not answer from it (request id {id})"
+            ));
+        }
         Error::new(format!("internal error (request id {id})"))
     }
 

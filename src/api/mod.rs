@@ -126,12 +126,15 @@ pub fn monitor_router(state: AppState) -> Router {
         .route(
             "/ready",
             get(|State(state): State<AppState>| async move {
+                if let Some(problem) = damaged_store(&state) {
+                    return (StatusCode::SERVICE_UNAVAILABLE, problem);
+                }
                 if state.ready.load(Ordering::Relaxed)
                     && state.followers.iter().all(|f| f.caught_up())
                 {
-                    (StatusCode::OK, "ready")
+                    (StatusCode::OK, "ready".to_owned())
                 } else {
-                    (StatusCode::SERVICE_UNAVAILABLE, "not ready")
+                    (StatusCode::SERVICE_UNAVAILABLE, "not ready".to_owned())
                 }
             }),
         )
@@ -141,11 +144,46 @@ pub fn monitor_router(state: AppState) -> Router {
                 (
                     [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
                     state.metrics.render()
+                        + &render_store_damage(&state)
                         + &crate::follow::status::FollowStatus::render(&state.followers),
                 )
             }),
         )
         .with_state(state)
+}
+
+/// The rollups the schema serves.
+fn served(state: &AppState) -> &[RollupHandle] {
+    state
+        .schema
+        .data::<Arc<Vec<RollupHandle>>>()
+        .map(|h| h.as_slice())
+        .unwrap_or(&[])
+}
+
+/// `not ready: store of <chain> is damaged: ...` once any read met damage.
+fn damaged_store(state: &AppState) -> Option<String> {
+    served(state).iter().find_map(|h| {
+        h.store
+            .damage()
+            .map(|problem| format!("not ready: the store of {} is damaged: {problem}", h.name))
+    })
+}
+
+/// Reads that met a damaged store, per rollup (Prometheus counter).
+fn render_store_damage(state: &AppState) -> String {
+    let mut out = String::from(
+        "# HELP zkreplay_store_damage_errors_total Store reads that met a damaged file (checksum mismatch, truncation).\n\
+         # TYPE zkreplay_store_damage_errors_total counter\n",
+    );
+    for handle in served(state) {
+        out.push_str(&format!(
+            "zkreplay_store_damage_errors_total{{rollup=\"{}\"}} {}\n",
+            handle.name,
+            handle.store.damage_errors()
+        ));
+    }
+    out
 }
 
 /// Binds both ports and serves until `shutdown` resolves.

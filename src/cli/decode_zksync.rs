@@ -37,15 +37,29 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             .add(read_binary(path)?)
             .with_context(|| format!("blob {}", path.display()))?;
     }
-    let batches = decode_batches(&call, &mut blobs, None);
+    let (lines, failed) = decode_json(&call, &mut blobs)?;
+    for line in lines {
+        println!("{line}");
+    }
+    Ok(if failed { 1 } else { 0 })
+}
+
+/// Every batch of a decoded call as the JSON `run` prints, and whether any
+/// failed a check or could not be decoded (also the fuzz target of this path).
+pub fn decode_json(
+    call: &crate::rollup::zksync::calldata::CommitCall,
+    blobs: &mut BlobStore,
+) -> Result<(Vec<Value>, bool), IndexOverflow> {
+    let batches = decode_batches(call, blobs, None);
     let mut known: HashMap<u64, B256> = HashMap::new();
     let mut next_index = call.previous.index_repeated_storage_changes;
     let mut failed = false;
+    let mut lines = Vec::with_capacity(batches.len());
     for batch in &batches {
-        println!("{}", batch_json(batch, &mut known, &mut next_index)?);
+        lines.push(batch_json(batch, &mut known, &mut next_index)?);
         failed |= !batch.all_passed() || batch.writes.is_none();
     }
-    Ok(if failed { 1 } else { 0 })
+    Ok((lines, failed))
 }
 
 /// Reads a binary file, or hex text when the file looks like hex.

@@ -195,6 +195,10 @@ pub async fn prepare(args: &Args) -> anyhow::Result<Vec<Prepared>> {
             Store::open(&dir, &config.name)
                 .with_context(|| format!("opening {}", dir.display()))?,
         );
+        // Refuse to extend a store whose last batch does not re-derive.
+        let head = crate::store::verify::check_head(&store, config.rollup)
+            .with_context(|| format!("checking {} at open", dir.display()))?;
+        tracing::info!(chain = %config.name, batch = ?head.batch, leaves = head.leaves_checked, "store head re-derived at open");
         let mut sources = Vec::new();
         for url in &args.rpc_urls {
             let mut endpoints = L1Endpoints::new(url.clone());

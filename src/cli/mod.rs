@@ -14,6 +14,7 @@ pub mod serve;
 pub mod snapshot;
 pub mod starknet_apply;
 pub mod status;
+pub mod verify;
 pub mod zksync_apply;
 
 /// Rebuild ZK-rollup state from Ethereum L1 alone and audit every root.
@@ -49,6 +50,8 @@ pub enum Command {
     Schema,
     /// Per rollup: last applied batch, verified pointer, findings, L1 position.
     Status(status::Args),
+    /// Check a store for damage: every checksum, every root re-derived from the stored leaves.
+    Verify(verify::Args),
     /// Rebuild rollup state from an Ethereum node and keep it current, auditing every batch.
     Follow(follow::Args),
     #[cfg(feature = "devnet")]
@@ -96,6 +99,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Serve(args) => serve::run(args),
         Command::Schema => serve::print_schema(),
         Command::Status(args) => status::run(args),
+        Command::Verify(args) => verify::run(args),
         Command::Follow(args) => follow::run(args),
         #[cfg(feature = "devnet")]
         Command::Devnet(args) => devnet::run(args),

@@ -41,6 +41,12 @@ pub struct Args {
     /// supplies `l1ChainId`. Missing files are not an error.
     #[arg(long, env = "ZKREPLAY_CHAINS_DIR", default_value = "chains")]
     pub chains_dir: PathBuf,
+    /// After start, read every block of every store once in the background
+    /// with checksums verified: damage anywhere (not only on the paths the
+    /// open check walks) then makes `/ready` unhealthy and the store refuse
+    /// to answer. Costs one sequential read of the stores.
+    #[arg(long, env = "ZKREPLAY_SCRUB", default_value_t = true, action = clap::ArgAction::Set)]
+    pub scrub: bool,
     #[command(flatten)]
     pub limits: ApiLimits,
     /// Start from a snapshot (a directory, or an http(s) URL serving
@@ -130,6 +136,10 @@ async fn serve(args: Args) -> anyhow::Result<i32> {
                 manifest.chain
             )
         })?;
+        // Refuse to serve a store whose last batch does not re-derive.
+        let head = crate::store::verify::check_head(&store, kind)
+            .with_context(|| format!("checking store {} at open", dir.display()))?;
+        tracing::info!(chain = %manifest.chain, batch = ?head.batch, leaves = head.leaves_checked, "store head re-derived at open");
         let mut handle = RollupHandle::new(manifest.chain.clone(), kind, Arc::new(store));
         let config_path = args.chains_dir.join(format!("{}.toml", manifest.chain));
         if config_path.is_file() {
@@ -140,6 +150,16 @@ async fn serve(args: Args) -> anyhow::Result<i32> {
         rollups.push(handle);
     }
     let stores: Vec<Arc<Store>> = rollups.iter().map(|r| r.store.clone()).collect();
+    if args.scrub {
+        for store in stores.clone() {
+            tokio::task::spawn_blocking(move || match store.scrub() {
+                Ok(entries) => {
+                    tracing::info!(store = %store.path(), entries, "scrub: every block passed its checksum")
+                }
+                Err(e) => tracing::error!(store = %store.path(), error = %e, "scrub found damage"),
+            });
+        }
+    }
     // Follow the writers: a secondary sees new commits only after catching up.
     tokio::spawn(async move {
         loop {

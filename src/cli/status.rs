@@ -67,6 +67,9 @@ pub fn read_status(dir: &std::path::Path) -> anyhow::Result<Vec<RollupStatus>> {
         let (store, manifest) = Store::open_secondary(path, &scratch.path().join(i.to_string()))
             .with_context(|| format!("opening store {}", path.display()))?;
         let kind = manifest.kind().unwrap_or(RollupKind::Starknet);
+        // A damaged head must not be summarised as a healthy verified pointer.
+        crate::store::verify::check_head(&store, kind)
+            .with_context(|| format!("checking store {}", path.display()))?;
         let verdicts = BatchAudit::tally(&store)?;
         out.push(RollupStatus {
             chain: manifest.chain,

@@ -11,14 +11,17 @@
 //! Key encodings of every column live in [`keys`].
 
 use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use rocksdb::{
     ColumnFamilyDescriptor, DBWithThreadMode, Direction, IteratorMode, MultiThreaded, Options,
-    WriteBatch,
+    ReadOptions, WriteBatch,
 };
 use serde::{Deserialize, Serialize};
 
 pub mod keys;
+pub mod verify;
 
 /// Bumped whenever a key encoding or value layout changes incompatibly.
 pub const FORMAT_VERSION: u32 = 2;
@@ -109,7 +112,36 @@ pub enum StoreError {
     MissingManifest { path: String },
     #[error("corrupt {what} in the store: {detail}")]
     Corrupt { what: &'static str, detail: String },
+    /// RocksDB found a file of the store damaged (a block that fails its
+    /// checksum, a truncated or missing table file). Never mapped to "absent":
+    /// a damaged store must not answer.
+    #[error(
+        "store at {path} is damaged: {problem}; run `zkreplay verify --data-dir {path}` and \
+         restore the store from a backup or rebuild it"
+    )]
+    Damaged { path: String, problem: String },
 }
+
+impl StoreError {
+    /// Whether this error says the store's files are damaged.
+    pub fn is_damage(&self) -> bool {
+        matches!(self, StoreError::Damaged { .. })
+    }
+}
+
+/// The short problem of a [`StoreError::Damaged`] (e.g. "file 000011.sst
+/// failed its checksum") found in the text of any error that wraps one, so
+/// layers that only see a rendered error (the API) can say what is wrong
+/// without quoting paths.
+pub fn damage_summary(text: &str) -> Option<&str> {
+    let start = text.find(DAMAGED_MARK)? + DAMAGED_MARK.len();
+    let rest = &text[start..];
+    let end = rest.find([';', '(']).unwrap_or(rest.len());
+    Some(rest[..end].trim())
+}
+
+/// What [`StoreError::Damaged`] renders before its problem.
+const DAMAGED_MARK: &str = " is damaged: ";
 
 /// A raw key and its value.
 pub type KeyValue = (Vec<u8>, Vec<u8>);
@@ -146,13 +178,47 @@ impl Manifest {
 pub struct Store {
     db: DBWithThreadMode<MultiThreaded>,
     path: String,
+    damage: Damage,
+}
+
+/// Damage met by reads of one open store: counted for `/metrics`, and once
+/// any is met the store refuses every later read ([`Store::damage`]), because
+/// a store that lost one file can answer "absent" for a key that file held.
+#[derive(Default)]
+struct Damage {
+    /// Set once `first` is; the per-read check loads only this.
+    seen: std::sync::atomic::AtomicBool,
+    errors: AtomicU64,
+    first: Mutex<Option<String>>,
+    /// `verify` reads on past damage to report every damaged file.
+    keep_reading: std::sync::atomic::AtomicBool,
+}
+
+/// Database options shared by every way of opening a store: RocksDB's own
+/// protections on. `paranoid_checks` makes open fail on a table file that is
+/// truncated, missing or has a bad footer or index (instead of opening
+/// without it) and stops writes after a background error; block checksums are
+/// verified on every read ([`read_options`]) and, always in RocksDB, by
+/// compaction, which therefore never copies a damaged block forward.
+fn db_options() -> Options {
+    let mut options = Options::default();
+    options.set_paranoid_checks(true);
+    options
+}
+
+/// Read options of every read: checksums verified (RocksDB's default, stated
+/// here so that no later change can drop it silently).
+fn read_options() -> ReadOptions {
+    let mut options = ReadOptions::default();
+    options.set_verify_checksums(true);
+    options
 }
 
 impl Store {
     /// Opens the store at `path`, creating it for `chain` if it does not exist,
     /// and refuses a store created for another chain or format version.
     pub fn open(path: &Path, chain: &str) -> Result<Self, StoreError> {
-        let mut options = Options::default();
+        let mut options = db_options();
         options.create_if_missing(true);
         options.create_missing_column_families(true);
         let descriptors = Column::ALL.iter().map(|c| {
@@ -162,11 +228,10 @@ impl Store {
             ColumnFamilyDescriptor::new(c.name(), cf_options)
         });
         let db =
-            DBWithThreadMode::<MultiThreaded>::open_cf_descriptors(&options, path, descriptors)?;
-        let store = Store {
-            db,
-            path: path.display().to_string(),
-        };
+            DBWithThreadMode::<MultiThreaded>::open_cf_descriptors(&options, path, descriptors)
+                .map_err(|e| open_error(path, e))?;
+        let store = Store::wrap(db, path);
+        store.check_files()?;
         match store.manifest()? {
             Some(found) => {
                 if found.format_version != FORMAT_VERSION {
@@ -204,15 +269,7 @@ impl Store {
     /// Opens an existing store without knowing its chain (read-only tools, `status`).
     pub fn open_existing(path: &Path) -> Result<(Self, Manifest), StoreError> {
         let chain = {
-            let options = Options::default();
-            let names: Vec<&str> = Column::ALL.iter().map(|c| c.name()).collect();
-            let db = DBWithThreadMode::<MultiThreaded>::open_cf_for_read_only(
-                &options, path, names, false,
-            )?;
-            let store = Store {
-                db,
-                path: path.display().to_string(),
-            };
+            let store = Store::open_read_only(path)?;
             store
                 .manifest()?
                 .ok_or(StoreError::MissingManifest {
@@ -231,17 +288,23 @@ impl Store {
     /// secondary instance); call [`Store::catch_up`] to see newer commits.
     /// `scratch` holds the secondary's own logs.
     pub fn open_secondary(path: &Path, scratch: &Path) -> Result<(Self, Manifest), StoreError> {
-        let mut options = Options::default();
+        // A secondary instance tolerates table files it cannot open (its
+        // primary may have deleted them) by falling back to the newest
+        // version whose files all open: on a damaged store it would silently
+        // serve an older state (a value of 0 where the real one is not,
+        // "batch N is not applied yet", "no manifest"). So the store is
+        // first opened read-only, which applies the paranoid checks and
+        // fails naming the file, and only then as a secondary.
+        drop(Store::open_read_only(path)?);
+        let mut options = db_options();
         // A secondary keeps every file open; no limit avoids reopen churn.
         options.set_max_open_files(-1);
         let names: Vec<&str> = Column::ALL.iter().map(|c| c.name()).collect();
-        let db = DBWithThreadMode::<MultiThreaded>::open_cf_as_secondary(
-            &options, path, scratch, names,
-        )?;
-        let store = Store {
-            db,
-            path: path.display().to_string(),
-        };
+        let db =
+            DBWithThreadMode::<MultiThreaded>::open_cf_as_secondary(&options, path, scratch, names)
+                .map_err(|e| open_error(path, e))?;
+        let store = Store::wrap(db, path);
+        store.check_files()?;
         let manifest = store.manifest()?.ok_or(StoreError::MissingManifest {
             path: store.path.clone(),
         })?;
@@ -252,6 +315,185 @@ impl Store {
             });
         }
         Ok((store, manifest))
+    }
+
+    /// A read-only instance (no lock, so a writer may hold the store), with
+    /// the paranoid checks: every table file is opened and its size checked.
+    /// A writer's compaction can delete a file while this opens, so a missing
+    /// file is retried a few times before it counts as damage.
+    pub fn open_read_only(path: &Path) -> Result<Self, StoreError> {
+        let mut options = db_options();
+        // Open every table file now, so that a bad one fails the open.
+        options.set_max_open_files(-1);
+        let names: Vec<&str> = Column::ALL.iter().map(|c| c.name()).collect();
+        let mut attempt = 0;
+        loop {
+            match DBWithThreadMode::<MultiThreaded>::open_cf_for_read_only(
+                &options,
+                path,
+                names.iter(),
+                false,
+            ) {
+                Ok(db) => {
+                    let store = Store::wrap(db, path);
+                    match store.check_files() {
+                        Err(StoreError::Damaged { .. }) if attempt < 3 => {}
+                        other => return other.map(|()| store),
+                    }
+                }
+                Err(e) if attempt < 3 && is_missing_file(&e) => {}
+                Err(e) => return Err(open_error(path, e)),
+            }
+            attempt += 1;
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    }
+
+    fn wrap(db: DBWithThreadMode<MultiThreaded>, path: &Path) -> Self {
+        Store {
+            db,
+            path: path.display().to_string(),
+            damage: Damage::default(),
+        }
+    }
+
+    /// The store's directory.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// Checks every table file of the store's current version against the
+    /// size RocksDB recorded for it: a truncated or replaced file is named.
+    pub fn check_files(&self) -> Result<(), StoreError> {
+        for file in self.live_files()? {
+            let on_disk = Path::new(&self.path).join(file.name.trim_start_matches('/'));
+            let problem = match std::fs::metadata(&on_disk) {
+                Ok(meta) if meta.len() == file.size as u64 => continue,
+                Ok(meta) => format!(
+                    "file {} is {} bytes, the store recorded {} (truncated or overwritten)",
+                    file_name(&file.name),
+                    meta.len(),
+                    file.size
+                ),
+                Err(e) => format!("file {} cannot be read: {e}", file_name(&file.name)),
+            };
+            return Err(self.damaged(problem));
+        }
+        Ok(())
+    }
+
+    /// The table files of the store's current version.
+    pub fn live_files(&self) -> Result<Vec<rocksdb::LiveFile>, StoreError> {
+        self.db.live_files().map_err(|e| self.read_error(e))
+    }
+
+    /// Writes every memtable to table files (tools and tests that need the
+    /// data on disk, e.g. to check it file by file).
+    pub fn flush(&self) -> Result<(), StoreError> {
+        for column in Column::ALL {
+            self.db.flush_cf(&self.cf(column))?;
+        }
+        Ok(())
+    }
+
+    /// The first damage a read met, if any.
+    pub fn damage(&self) -> Option<String> {
+        self.damage.first.lock().map(|g| g.clone()).unwrap_or(None)
+    }
+
+    /// Reads that met damage so far (a Prometheus counter).
+    pub fn damage_errors(&self) -> u64 {
+        self.damage.errors.load(Ordering::Relaxed)
+    }
+
+    /// Lets reads go on after damage (for `verify`, which reports every
+    /// damaged file); by default the store refuses every read once one met damage.
+    pub fn keep_reading_after_damage(&self) {
+        self.damage
+            .keep_reading
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Records damage and returns its error.
+    fn damaged(&self, problem: String) -> StoreError {
+        self.damage.errors.fetch_add(1, Ordering::Relaxed);
+        // Recorded before logging: a log write that fails (a closed stderr)
+        // must not keep the damage from `/ready`.
+        let is_first = match self.damage.first.lock() {
+            Ok(mut first) if first.is_none() => {
+                *first = Some(problem.clone());
+                self.damage.seen.store(true, Ordering::Release);
+                true
+            }
+            _ => false,
+        };
+        if is_first {
+            tracing::error!(store = %self.path, %problem, "the store is damaged");
+        }
+        StoreError::Damaged {
+            path: self.path.clone(),
+            problem,
+        }
+    }
+
+    /// Maps a read error: corruption becomes [`StoreError::Damaged`], counted.
+    fn read_error(&self, error: rocksdb::Error) -> StoreError {
+        match damage_of(&error) {
+            Some(problem) => self.damaged(problem),
+            None => error.into(),
+        }
+    }
+
+    /// Refuses reads of a store known to be damaged.
+    fn refuse_if_damaged(&self) -> Result<(), StoreError> {
+        // Every read passes here: one atomic load on a healthy store.
+        if !self.damage.seen.load(Ordering::Acquire)
+            || self.damage.keep_reading.load(Ordering::Relaxed)
+        {
+            return Ok(());
+        }
+        match self.damage() {
+            Some(problem) => Err(StoreError::Damaged {
+                path: self.path.clone(),
+                problem,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Reads every entry of `column` with checksums verified, calling
+    /// `visit` on each; the first damage ends the column with its error.
+    pub fn scan_column(
+        &self,
+        column: Column,
+        mut visit: impl FnMut(&[u8], &[u8]) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        self.refuse_if_damaged()?;
+        let mut options = read_options();
+        // A whole-store pass must not evict the working set.
+        options.fill_cache(false);
+        let mut iter = self.db.raw_iterator_cf_opt(&self.cf(column), options);
+        iter.seek_to_first();
+        while let (Some(k), Some(v)) = (iter.key(), iter.value()) {
+            visit(k, v)?;
+            iter.next();
+        }
+        iter.status().map_err(|e| self.read_error(e))
+    }
+
+    /// Reads every block of every column with its checksum verified, so
+    /// that damage anywhere is found (and, like any read that meets damage,
+    /// recorded: the store then refuses reads and `/ready` reports it).
+    /// Returns the entries read, or the first damage.
+    pub fn scrub(&self) -> Result<u64, StoreError> {
+        let mut entries = 0u64;
+        for column in Column::ALL {
+            self.scan_column(column, |_, _| {
+                entries = entries.saturating_add(1);
+                Ok(())
+            })?;
+        }
+        Ok(entries)
     }
 
     /// Catches a secondary instance up with its primary; a no-op error on a primary is ignored.
@@ -305,7 +547,10 @@ impl Store {
 
     /// Point lookup.
     pub fn get(&self, column: Column, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.db.get_cf(&self.cf(column), key)?)
+        self.refuse_if_damaged()?;
+        self.db
+            .get_cf_opt(&self.cf(column), key, &read_options())
+            .map_err(|e| self.read_error(e))
     }
 
     /// The entry with the greatest key `<= key` that starts with `prefix`, if any.
@@ -316,26 +561,33 @@ impl Store {
         prefix: &[u8],
         key: &[u8],
     ) -> Result<Option<KeyValue>, StoreError> {
-        let mut iter = self.db.raw_iterator_cf(&self.cf(column));
+        self.refuse_if_damaged()?;
+        let mut iter = self
+            .db
+            .raw_iterator_cf_opt(&self.cf(column), read_options());
         iter.seek_for_prev(key);
+        // Status first: an iterator that met a damaged block may still sit on
+        // an older entry of the same prefix, which would be a wrong answer.
+        iter.status().map_err(|e| self.read_error(e))?;
         if let (Some(k), Some(v)) = (iter.key(), iter.value())
             && k.starts_with(prefix)
         {
             return Ok(Some((k.to_vec(), v.to_vec())));
         }
-        iter.status()?;
         Ok(None)
     }
 
     /// All entries whose key starts with `prefix`, in key order.
     pub fn scan_prefix(&self, column: Column, prefix: &[u8]) -> Result<Vec<KeyValue>, StoreError> {
-        let iter = self.db.iterator_cf(
+        self.refuse_if_damaged()?;
+        let iter = self.db.iterator_cf_opt(
             &self.cf(column),
+            read_options(),
             IteratorMode::From(prefix, Direction::Forward),
         );
         let mut out = Vec::new();
         for item in iter {
-            let (k, v) = item?;
+            let (k, v) = item.map_err(|e| self.read_error(e))?;
             if !k.starts_with(prefix) {
                 break;
             }
@@ -351,13 +603,15 @@ impl Store {
         start: &[u8],
         limit: usize,
     ) -> Result<Vec<KeyValue>, StoreError> {
-        let iter = self.db.iterator_cf(
+        self.refuse_if_damaged()?;
+        let iter = self.db.iterator_cf_opt(
             &self.cf(column),
+            read_options(),
             IteratorMode::From(start, Direction::Forward),
         );
         let mut out = Vec::new();
         for item in iter.take(limit) {
-            let (k, v) = item?;
+            let (k, v) = item.map_err(|e| self.read_error(e))?;
             out.push((k.to_vec(), v.to_vec()));
         }
         Ok(out)
@@ -372,7 +626,7 @@ impl Store {
                 Op::Delete(column, key) => write.delete_cf(&self.cf(column), key),
             }
         }
-        self.db.write(write)?;
+        self.db.write(write).map_err(|e| self.read_error(e))?;
         Ok(())
     }
 
@@ -380,6 +634,65 @@ impl Store {
         self.db
             .cf_handle(column.name())
             .expect("every column family is created on open")
+    }
+}
+
+/// What a RocksDB error says about damage, with the file named, or `None`
+/// for an error that is not damage (busy, I/O on a healthy store...).
+fn damage_of(error: &rocksdb::Error) -> Option<String> {
+    let message = error.as_ref();
+    let lower = message.to_ascii_lowercase();
+    let is_damage = error.kind() == rocksdb::ErrorKind::Corruption
+        || lower.contains("checksum")
+        || lower.contains("truncated")
+        || lower.contains("too short")
+        || lower.contains("size mismatch");
+    if !is_damage {
+        return None;
+    }
+    Some(match table_file_in(message) {
+        Some(file) if lower.contains("checksum") => {
+            format!("file {file} failed its checksum ({message})")
+        }
+        // RocksDB adds that the MANIFEST "may be corrupted": it is the table
+        // file whose size differs from the one the MANIFEST recorded.
+        Some(file) if lower.contains("size mismatch") => format!(
+            "file {file} does not have the size the store recorded: truncated or overwritten ({message})"
+        ),
+        Some(file) => format!("file {file} is damaged ({message})"),
+        None => format!("RocksDB reports corruption ({message})"),
+    })
+}
+
+/// The first `NNNNNN.sst` (or `.blob`, `MANIFEST-N`) file named in a RocksDB message.
+fn table_file_in(message: &str) -> Option<&str> {
+    message
+        .split(|c: char| c.is_whitespace() || c == '/' || c == ',' || c == ':')
+        .find(|word| {
+            word.ends_with(".sst") || word.ends_with(".blob") || word.starts_with("MANIFEST-")
+        })
+}
+
+/// `/000011.sst` -> `000011.sst`.
+fn file_name(name: &str) -> &str {
+    name.rsplit('/').next().unwrap_or(name)
+}
+
+/// Whether an open failed because a file went away (a writer's compaction).
+fn is_missing_file(error: &rocksdb::Error) -> bool {
+    let lower = error.as_ref().to_ascii_lowercase();
+    error.kind() == rocksdb::ErrorKind::NotFound
+        || (error.kind() == rocksdb::ErrorKind::IOError && lower.contains("no such file"))
+}
+
+/// An open error, with damage named as damage.
+fn open_error(path: &Path, error: rocksdb::Error) -> StoreError {
+    match damage_of(&error) {
+        Some(problem) => StoreError::Damaged {
+            path: path.display().to_string(),
+            problem,
+        },
+        None => error.into(),
     }
 }
 

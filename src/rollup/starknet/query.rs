@@ -160,12 +160,16 @@ impl<'s> StarknetReader<'s> {
                 last,
             });
         }
-        StarknetState::new(self.store)
+        // Every batch up to the last applied one has a record: a missing
+        // one is a damaged store, not a batch "not applied yet".
+        Ok(StarknetState::new(self.store)
             .batch_roots(batch)?
-            .ok_or(QueryError::BatchNotApplied {
-                requested: batch,
-                last,
-            })
+            .ok_or_else(|| StateError::Corrupt {
+                what: "batch record",
+                detail: format!(
+                    "batch {batch} is applied (the last applied is {last:?}) but its record is missing"
+                ),
+            })?)
     }
 
     /// A storage slot's value as of `batch`.

@@ -1,0 +1,937 @@
+//! Is the store intact? Two depths of the same question.
+//!
+//! * [`check_head`]: the fast check `serve` and `follow` run at open. It reads
+//!   the head of the store (checkpoint, last batch record, its audit) and
+//!   re-derives the last batch's root from the stored nodes along the path of
+//!   every leaf that batch wrote (up to [`HEAD_SAMPLE`] leaves, from the
+//!   batch's undo list): each leaf's stored value must hash up, through the
+//!   stored trie nodes, to the recorded root, and the recorded root must be the
+//!   one the audit accepted. Together with the paranoid open (every table
+//!   file's footer, index and size checked, see [`super::Store::open`]) this
+//!   costs milliseconds, touches the files that hold the newest data, and
+//!   catches a truncated or missing file at once. It does not read every data
+//!   block: a flipped byte in an old block is found by the first read that
+//!   meets it (an error, counted, and `/ready` goes unhealthy) or by [`verify`].
+//! * [`verify`]: `zkreplay verify`. Reads every entry of every column with
+//!   checksums verified (RocksDB's own whole-store check, reported per file),
+//!   then replays the history column batch by batch into fresh in-memory tries,
+//!   re-deriving every batch's root from the stored leaves alone, and compares
+//!   each with the batch record and the audited (L1-claimed) root. With `full`
+//!   it also re-hashes every stored trie node against the hash it is stored
+//!   under. Memory: the replayed tries are held in memory (about the size of the
+//!   nodes column).
+
+use std::collections::{BTreeMap, HashMap};
+
+use alloy_primitives::{B256, U256};
+use starknet_types_core::felt::Felt;
+
+use super::{Column, Store, StoreError, keys};
+use crate::audit::{BatchAudit, Verdict};
+use crate::chain::RollupKind;
+use crate::rollup::starknet::hash::{PedersenHasher, PoseidonHasher, TrieHasher};
+use crate::rollup::starknet::state::{
+    BatchRoots, ContractState, GlobalRootRule, StarknetState, class_leaf_hash, global_root,
+};
+use crate::rollup::starknet::trie::{Node as StarkNode, Trie, decode_node, verify_proof};
+use crate::rollup::zksync::state::{BatchRecord, leaf_at, read_checkpoint, read_record};
+use crate::rollup::zksync::tree::{
+    self, DEPTH, LeafWrite, Node as ZkNode, Tree, TreeKey, empty_hashes, empty_root, hash_branch,
+    hash_leaf,
+};
+
+/// Leaves of the last batch whose paths the open check walks.
+pub const HEAD_SAMPLE: usize = 64;
+
+/// Why a store failed a check.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("store at {path} does not re-derive its last batch {batch}: {problem}")]
+    Head {
+        path: String,
+        batch: u64,
+        problem: String,
+    },
+    #[error("store at {path}: {problem}")]
+    Unreadable { path: String, problem: String },
+}
+
+/// What [`check_head`] looked at.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HeadCheck {
+    /// The last batch, `None` for an empty store.
+    pub batch: Option<u64>,
+    /// Leaves whose path to the root was re-derived.
+    pub leaves_checked: usize,
+}
+
+/// The fast open check (see the module docs). A store with no batch passes.
+pub fn check_head(store: &Store, kind: RollupKind) -> Result<HeadCheck, VerifyError> {
+    store.check_files()?;
+    match kind {
+        RollupKind::Starknet => starknet_head(store),
+        RollupKind::Zksync => zksync_head(store),
+    }
+}
+
+/// One problem `verify` found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    /// The batch whose root or data it concerns, if any.
+    pub batch: Option<u64>,
+    pub what: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.batch {
+            Some(b) => write!(f, "batch {b}: {}", self.what),
+            None => f.write_str(&self.what),
+        }
+    }
+}
+
+/// The outcome of [`verify`].
+#[derive(Clone, Debug, Default)]
+pub struct Report {
+    /// Entries read per column, in [`Column::ALL`] order.
+    pub entries: Vec<(&'static str, u64)>,
+    /// Batches whose root was re-derived from the stored leaves.
+    pub batches_rederived: u64,
+    /// Roots that matched the batch record (and the audit, where one accepted a root).
+    pub roots_matched: u64,
+    /// Stored trie nodes re-hashed (`full` only).
+    pub nodes_rehashed: u64,
+    pub problems: Vec<Problem>,
+}
+
+impl Report {
+    /// No damage found.
+    pub fn is_clean(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+/// Re-derives every root from the stored leaves and checks every block's
+/// checksum; `full` re-hashes every stored node as well. `progress` gets
+/// one line per step. Damage is a [`Problem`] in the report; only an error
+/// that stops the whole pass (no manifest readable) is an `Err`.
+pub fn verify(
+    store: &Store,
+    kind: RollupKind,
+    full: bool,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Report, VerifyError> {
+    store.keep_reading_after_damage();
+    let mut report = Report::default();
+    if let Err(e) = store.check_files() {
+        report.problems.push(Problem {
+            batch: None,
+            what: e.to_string(),
+        });
+    }
+    // One pass over every column: checksums, and what the replay needs.
+    let mut history: BTreeMap<u64, Vec<(Vec<u8>, Vec<u8>)>> = BTreeMap::new();
+    let mut records: BTreeMap<u64, Vec<u8>> = BTreeMap::new();
+    let mut audits: BTreeMap<u64, Vec<u8>> = BTreeMap::new();
+    for column in Column::ALL {
+        let mut entries = 0u64;
+        let mut bad_nodes = Vec::new();
+        let result = store.scan_column(column, |key, value| {
+            entries = entries.saturating_add(1);
+            match column {
+                Column::History => {
+                    if let Some(split) = key.len().checked_sub(8) {
+                        let (leaf, batch) = key.split_at(split);
+                        let batch = u64::from_be_bytes(batch.try_into().unwrap_or([0xff; 8]));
+                        history
+                            .entry(batch)
+                            .or_default()
+                            .push((leaf.to_vec(), value.to_vec()));
+                    }
+                }
+                Column::Batches | Column::Audits => {
+                    if let Ok(batch) = <[u8; 8]>::try_from(key) {
+                        let map = if column == Column::Batches {
+                            &mut records
+                        } else {
+                            &mut audits
+                        };
+                        map.insert(u64::from_be_bytes(batch), value.to_vec());
+                    }
+                }
+                Column::Nodes if full => {
+                    report.nodes_rehashed = report.nodes_rehashed.saturating_add(1);
+                    if let Err(what) = rehash_node(key, value) {
+                        bad_nodes.push(what);
+                    }
+                }
+                _ => {}
+            }
+            Ok(())
+        });
+        progress(&format!(
+            "read {entries} entries of column {} with checksums verified{}",
+            column.name(),
+            if result.is_ok() { "" } else { ": DAMAGED" }
+        ));
+        if let Err(e) = result {
+            report.problems.push(Problem {
+                batch: None,
+                what: format!("column {}: {e}", column.name()),
+            });
+        }
+        for what in bad_nodes {
+            report.problems.push(Problem { batch: None, what });
+        }
+        report.entries.push((column.name(), entries));
+    }
+    let damaged_before_replay = !report.is_clean();
+    match kind {
+        RollupKind::Starknet => replay_starknet(&history, &records, &audits, &mut report, progress),
+        RollupKind::Zksync => replay_zksync(&history, &records, &audits, &mut report, progress),
+    }
+    if damaged_before_replay && report.batches_rederived > 0 {
+        progress(
+            "(the replay ran over what could be read; the damage above may explain its mismatches)",
+        );
+    }
+    Ok(report)
+}
+
+// ------------------------------------------------------------------ head checks
+
+fn head_problem(store: &Store, batch: u64, problem: impl Into<String>) -> VerifyError {
+    VerifyError::Head {
+        path: store.path().to_owned(),
+        batch,
+        problem: problem.into(),
+    }
+}
+
+fn unreadable(store: &Store, problem: impl std::fmt::Display) -> VerifyError {
+    VerifyError::Unreadable {
+        path: store.path().to_owned(),
+        problem: problem.to_string(),
+    }
+}
+
+/// `Store` errors stay themselves (damage is named there); others are "unreadable".
+fn starknet_err(store: &Store, e: crate::rollup::starknet::state::StateError) -> VerifyError {
+    use crate::rollup::starknet::state::StateError;
+    use crate::rollup::starknet::trie::TrieError;
+    match e {
+        StateError::Store(s) | StateError::Trie(TrieError::Store(s)) => VerifyError::Store(s),
+        other => unreadable(store, other),
+    }
+}
+
+fn starknet_head(store: &Store) -> Result<HeadCheck, VerifyError> {
+    let state = StarknetState::new(store);
+    let tip = state.checkpoint().map_err(|e| starknet_err(store, e))?;
+    let Some(last) = tip.next_batch.checked_sub(1) else {
+        return Ok(HeadCheck::default());
+    };
+    let roots = state
+        .batch_roots(last)
+        .map_err(|e| starknet_err(store, e))?
+        .ok_or_else(|| {
+            head_problem(
+                store,
+                last,
+                "the checkpoint names it but its record is missing",
+            )
+        })?;
+    if (roots.contracts_root, roots.classes_root, roots.global_root)
+        != (tip.contracts_root, tip.classes_root, tip.global_root)
+    {
+        return Err(head_problem(
+            store,
+            last,
+            "the checkpoint's roots differ from the batch record's",
+        ));
+    }
+    if !global_root_fits(&roots) {
+        return Err(head_problem(
+            store,
+            last,
+            format!(
+                "global root {:#x} is not derived from contracts root {:#x} and classes root {:#x}",
+                roots.global_root, roots.contracts_root, roots.classes_root
+            ),
+        ));
+    }
+    if let Some(audit) = BatchAudit::read(store, last)? {
+        audit_agrees(&audit, &felt_u256(&roots.global_root))
+            .map_err(|p| head_problem(store, last, p))?;
+    }
+    rehash_stored_root::<PedersenHasher>(store, last, roots.contracts_root)?;
+    rehash_stored_root::<PoseidonHasher>(store, last, roots.classes_root)?;
+    // The leaves the last batch wrote, each proved against the recorded roots.
+    let undo = store
+        .get(Column::Meta, &keys::undo(last))?
+        .unwrap_or_default();
+    let mut checked = 0usize;
+    for leaf_key in starknet_undo_keys(&undo).into_iter().take(HEAD_SAMPLE) {
+        if starknet_leaf_proves(store, &roots, leaf_key, last)? {
+            checked = checked.saturating_add(1);
+        }
+    }
+    Ok(HeadCheck {
+        batch: Some(last),
+        leaves_checked: checked,
+    })
+}
+
+/// The Starknet undo list: `len (1) ‖ key` entries (see `state::UndoList`);
+/// a malformed tail ends the list (the sample is then shorter).
+fn starknet_undo_keys(bytes: &[u8]) -> Vec<&[u8]> {
+    let mut out = Vec::new();
+    let mut rest = bytes;
+    while let Some((&len, tail)) = rest.split_first() {
+        let Some((key, tail)) = tail.split_at_checked(usize::from(len)) else {
+            break;
+        };
+        out.push(key);
+        rest = tail;
+    }
+    out
+}
+
+/// Proves one leaf the batch wrote against the batch's roots; `Ok(false)` for
+/// a key of a kind the tries do not hold (the alias index).
+fn starknet_leaf_proves(
+    store: &Store,
+    roots: &BatchRoots,
+    leaf_key: &[u8],
+    batch: u64,
+) -> Result<bool, VerifyError> {
+    let Some((&tag, rest)) = leaf_key.split_first() else {
+        return Ok(false);
+    };
+    let word =
+        |i: usize| -> Option<Felt> { rest.get(i * 32..(i + 1) * 32).and_then(canonical_felt) };
+    let value_at = |key: &[u8]| -> Result<Vec<u8>, VerifyError> {
+        Ok(store
+            .get_at_or_before(Column::History, key, &keys::history(key, batch))?
+            .filter(|(k, _)| k.len() == key.len() + 8)
+            .map(|(_, v)| v)
+            .unwrap_or_default())
+    };
+    let felt_of = |bytes: &[u8]| {
+        if bytes.len() == 32 {
+            Felt::from_bytes_be_slice(bytes)
+        } else {
+            Felt::ZERO
+        }
+    };
+    let fail = |what: String| head_problem(store, batch, what);
+    match tag {
+        keys::LEAF_STARKNET_STORAGE => {
+            let (Some(address), Some(key)) = (word(0), word(1)) else {
+                return Ok(false);
+            };
+            let value = felt_of(&value_at(leaf_key)?);
+            let record = value_at(&keys::leaf(
+                keys::LEAF_STARKNET_CONTRACT,
+                &[&address.to_bytes_be()],
+            ))?;
+            let contract = if record.is_empty() {
+                ContractState::default()
+            } else {
+                ContractState::decode(&record).map_err(|e| starknet_err(store, e))?
+            };
+            let (found, proof) = Trie::<_, PedersenHasher>::new(store)
+                .get_with_proof(contract.storage_root, &key)
+                .map_err(|e| starknet_err(store, e.into()))?;
+            if found != value
+                || !verify_proof::<PedersenHasher>(contract.storage_root, &key, value, &proof)
+            {
+                return Err(fail(format!(
+                    "storage {address:#x}/{key:#x} = {value:#x} does not hash up to the contract's storage root {:#x} through the stored nodes",
+                    contract.storage_root
+                )));
+            }
+        }
+        keys::LEAF_STARKNET_CONTRACT => {
+            let Some(address) = word(0) else {
+                return Ok(false);
+            };
+            let record = value_at(leaf_key)?;
+            let contract = if record.is_empty() {
+                ContractState::default()
+            } else {
+                ContractState::decode(&record).map_err(|e| starknet_err(store, e))?
+            };
+            let leaf = contract.leaf_hash();
+            let (found, proof) = Trie::<_, PedersenHasher>::new(store)
+                .get_with_proof(roots.contracts_root, &address)
+                .map_err(|e| starknet_err(store, e.into()))?;
+            if found != leaf
+                || !verify_proof::<PedersenHasher>(roots.contracts_root, &address, leaf, &proof)
+            {
+                return Err(fail(format!(
+                    "contract {address:#x} does not hash up to the contracts root {:#x} through the stored nodes",
+                    roots.contracts_root
+                )));
+            }
+        }
+        keys::LEAF_STARKNET_CLASS => {
+            let Some(class_hash) = word(0) else {
+                return Ok(false);
+            };
+            let leaf = class_leaf_hash(&felt_of(&value_at(leaf_key)?));
+            let (found, proof) = Trie::<_, PoseidonHasher>::new(store)
+                .get_with_proof(roots.classes_root, &class_hash)
+                .map_err(|e| starknet_err(store, e.into()))?;
+            if found != leaf
+                || !verify_proof::<PoseidonHasher>(roots.classes_root, &class_hash, leaf, &proof)
+            {
+                return Err(fail(format!(
+                    "class {class_hash:#x} does not hash up to the classes root {:#x} through the stored nodes",
+                    roots.classes_root
+                )));
+            }
+        }
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
+/// The root node of a Starknet trie is stored and hashes to the root.
+fn rehash_stored_root<H: TrieHasher>(
+    store: &Store,
+    batch: u64,
+    root: Felt,
+) -> Result<(), VerifyError> {
+    if root == Felt::ZERO {
+        return Ok(());
+    }
+    let key = keys::node(H::NODE_TAG, &root.to_bytes_be());
+    let bytes = store
+        .get(Column::Nodes, &key)?
+        .ok_or_else(|| head_problem(store, batch, format!("root node {root:#x} is missing")))?;
+    rehash_node(&key, &bytes).map_err(|p| head_problem(store, batch, p))
+}
+
+fn zksync_err(store: &Store, e: crate::rollup::zksync::state::StateError) -> VerifyError {
+    use crate::rollup::zksync::state::StateError;
+    match e {
+        StateError::Store(s) | StateError::Tree(tree::TreeError::Store(s)) => VerifyError::Store(s),
+        other => unreadable(store, other),
+    }
+}
+
+fn zksync_head(store: &Store) -> Result<HeadCheck, VerifyError> {
+    let Some(tip) = read_checkpoint(store).map_err(|e| zksync_err(store, e))? else {
+        return Ok(HeadCheck::default());
+    };
+    let last = tip.batch;
+    let record = read_record(store, last)
+        .map_err(|e| zksync_err(store, e))?
+        .ok_or_else(|| {
+            head_problem(
+                store,
+                last,
+                "the checkpoint names it but its record is missing",
+            )
+        })?;
+    if record.computed_root != tip.root {
+        return Err(head_problem(
+            store,
+            last,
+            "the checkpoint's root differs from the batch record's",
+        ));
+    }
+    zksync_record_agrees(&record).map_err(|p| head_problem(store, last, p))?;
+    if let Some(audit) = BatchAudit::read(store, last)? {
+        audit_agrees(&audit, &U256::from_be_bytes(tip.root.0))
+            .map_err(|p| head_problem(store, last, p))?;
+    }
+    if tip.root != empty_root() {
+        let key = keys::node(keys::NODE_ZKSYNC_BLAKE2S, &tip.root.0);
+        let bytes = store.get(Column::Nodes, &key)?.ok_or_else(|| {
+            head_problem(store, last, format!("root node {} is missing", tip.root))
+        })?;
+        rehash_node(&key, &bytes).map_err(|p| head_problem(store, last, p))?;
+    }
+    // The undo list (kept until the batch is executed) names the keys it wrote.
+    let undo = store
+        .get(Column::Meta, &keys::undo(last))?
+        .unwrap_or_default();
+    let tree = Tree::new(store, tip.root);
+    let mut checked = 0usize;
+    for chunk in undo.chunks_exact(32).take(HEAD_SAMPLE) {
+        let derived = B256::from_slice(chunk);
+        let Some((index, value)) =
+            leaf_at(store, &derived, last).map_err(|e| zksync_err(store, e))?
+        else {
+            return Err(head_problem(
+                store,
+                last,
+                format!("key {derived} it wrote has no history entry"),
+            ));
+        };
+        let key = TreeKey::from_derived(&derived);
+        let proof = tree.proof(&key).map_err(|e| zksync_err(store, e.into()))?;
+        let leaf = hash_leaf(index, &value);
+        if proof.leaf_hash != Some(leaf) || proof.root_for(&key, &leaf) != tip.root.0 {
+            return Err(head_problem(
+                store,
+                last,
+                format!(
+                    "leaf {derived} = {value} does not hash up to root {} through the stored nodes",
+                    tip.root
+                ),
+            ));
+        }
+        checked = checked.saturating_add(1);
+    }
+    Ok(HeadCheck {
+        batch: Some(last),
+        leaves_checked: checked,
+    })
+}
+
+// ------------------------------------------------------------------ shared checks
+
+/// The felt of 32 big-endian bytes, `None` when they are not below the prime
+/// (stored trie keys always are; the tries need keys in strict order).
+fn canonical_felt(bytes: &[u8]) -> Option<Felt> {
+    let felt = Felt::from_bytes_be_slice(bytes);
+    (felt.to_bytes_be().as_slice() == bytes).then_some(felt)
+}
+
+fn felt_u256(felt: &Felt) -> U256 {
+    U256::from_be_bytes(felt.to_bytes_be())
+}
+
+fn parse_root(hex: &str) -> Option<U256> {
+    U256::from_str_radix(hex.trim_start_matches("0x"), 16).ok()
+}
+
+/// Whether the recorded global root is derived from the two trie roots by
+/// one of the two rules (the record does not say which rule applied).
+fn global_root_fits(roots: &BatchRoots) -> bool {
+    [GlobalRootRule::PreV0_14, GlobalRootRule::V0_14]
+        .into_iter()
+        .any(|rule| {
+            global_root(roots.contracts_root, roots.classes_root, rule) == roots.global_root
+        })
+}
+
+/// The audit's computed root is `root`, and a root the audit accepted as
+/// matching L1 is `root` too.
+fn audit_agrees(audit: &BatchAudit, root: &U256) -> Result<(), String> {
+    if !audit.computed_root.is_empty() && parse_root(&audit.computed_root).as_ref() != Some(root) {
+        return Err(format!(
+            "the audit's computed root {} differs from the stored root {root:#x}",
+            audit.computed_root
+        ));
+    }
+    if matches!(audit.verdict, Verdict::Match | Verdict::Partial)
+        && let Some(claimed) = &audit.claimed_root
+        && parse_root(claimed).as_ref() != Some(root)
+    {
+        return Err(format!(
+            "the root L1 accepted ({claimed}, audit {}) differs from the stored root {root:#x}",
+            audit.verdict.as_str()
+        ));
+    }
+    Ok(())
+}
+
+/// A ZKsync record that says it matched L1 holds the claimed root.
+fn zksync_record_agrees(record: &BatchRecord) -> Result<(), String> {
+    if record.matches == Some(true) && record.claimed_root != Some(record.computed_root) {
+        return Err(format!(
+            "the record says its root {} matched L1, but the claimed root is {:?}",
+            record.computed_root, record.claimed_root
+        ));
+    }
+    Ok(())
+}
+
+/// Re-hashes one stored node against the hash in its key.
+fn rehash_node(key: &[u8], value: &[u8]) -> Result<(), String> {
+    let (Some(&tag), Some(hash)) = (key.first(), key.get(1..33)) else {
+        return Err(format!("node key 0x{} is malformed", hex::encode(key)));
+    };
+    let ok = match tag {
+        keys::NODE_STARKNET_PEDERSEN => stark_node_hashes::<PedersenHasher>(hash, value)?,
+        keys::NODE_STARKNET_POSEIDON => stark_node_hashes::<PoseidonHasher>(hash, value)?,
+        keys::NODE_ZKSYNC_BLAKE2S => zk_node_hashes(hash, value)?,
+        other => {
+            return Err(format!(
+                "node 0x{} has unknown tag {other}",
+                hex::encode(key)
+            ));
+        }
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "node 0x{} does not hash to the hash it is stored under",
+            hex::encode(hash)
+        ))
+    }
+}
+
+fn stark_node_hashes<H: TrieHasher>(hash: &[u8], value: &[u8]) -> Result<bool, String> {
+    let expected = Felt::from_bytes_be_slice(hash);
+    let node = decode_node(expected, value).map_err(|e| e.to_string())?;
+    Ok(match node {
+        StarkNode::Binary { left, right } => H::hash(&left, &right) == expected,
+        StarkNode::Edge { child, path, len } => {
+            let path = Felt::from_bytes_be(&path.to_be_bytes::<32>());
+            H::hash(&child, &path) + Felt::from(len as u64) == expected
+        }
+    })
+}
+
+fn zk_node_hashes(hash: &[u8], value: &[u8]) -> Result<bool, String> {
+    let node = ZkNode::decode(value).ok_or_else(|| {
+        format!(
+            "node 0x{} is malformed ({} bytes)",
+            hex::encode(hash),
+            value.len()
+        )
+    })?;
+    Ok(match node {
+        ZkNode::Branch { left, right } => hash_branch(&left, &right) == hash,
+        // A lone-leaf subtree does not record its height: fold up level by
+        // level until the hash appears (at most 256 steps).
+        ZkNode::Single { key, leaf_hash } => {
+            let empty = empty_hashes();
+            let mut folded = leaf_hash;
+            let mut found = folded == hash;
+            for (h, sibling) in empty.iter().enumerate().take(DEPTH) {
+                if found {
+                    break;
+                }
+                folded = if key.bit(DEPTH - 1 - h) == 0 {
+                    hash_branch(&folded, sibling)
+                } else {
+                    hash_branch(sibling, &folded)
+                };
+                found = folded == hash;
+            }
+            found
+        }
+    })
+}
+
+// ------------------------------------------------------------------ replays
+
+fn problem(report: &mut Report, batch: u64, what: String) {
+    report.problems.push(Problem {
+        batch: Some(batch),
+        what,
+    });
+}
+
+/// Replays the Starknet history into in-memory tries and compares each
+/// batch's roots with its record and audit.
+fn replay_starknet(
+    history: &BTreeMap<u64, Vec<(Vec<u8>, Vec<u8>)>>,
+    records: &BTreeMap<u64, Vec<u8>>,
+    audits: &BTreeMap<u64, Vec<u8>>,
+    report: &mut Report,
+    progress: &mut dyn FnMut(&str),
+) {
+    let mut nodes: HashMap<Vec<u8>, Vec<u8>> = HashMap::new();
+    let mut storage_roots: HashMap<Felt, Felt> = HashMap::new();
+    let (mut contracts_root, mut classes_root) = (Felt::ZERO, Felt::ZERO);
+    let last = records.keys().next_back().copied();
+    let Some(last) = last else {
+        progress("no batch to re-derive");
+        return;
+    };
+    for batch in 0..=last {
+        let entries = history.get(&batch).map(Vec::as_slice).unwrap_or(&[]);
+        let mut storage: BTreeMap<Felt, Vec<(Felt, Felt)>> = BTreeMap::new();
+        let mut contracts: BTreeMap<Felt, Option<Vec<u8>>> = BTreeMap::new();
+        let mut classes: Vec<(Felt, Felt)> = Vec::new();
+        for (leaf, value) in entries {
+            // A key that is not a canonical felt (a rewritten store) is
+            // skipped here; its batch then fails to re-derive.
+            let word = |i: usize| {
+                leaf.get(1 + i * 32..1 + (i + 1) * 32)
+                    .and_then(canonical_felt)
+            };
+            let felt = if value.len() == 32 {
+                Felt::from_bytes_be_slice(value)
+            } else {
+                Felt::ZERO
+            };
+            match (leaf.first().copied(), leaf.len()) {
+                (Some(keys::LEAF_STARKNET_STORAGE), 65) => {
+                    if let (Some(a), Some(k)) = (word(0), word(1)) {
+                        storage.entry(a).or_default().push((k, felt));
+                        contracts.entry(a).or_insert(None);
+                    }
+                }
+                (Some(keys::LEAF_STARKNET_CONTRACT), 33) => {
+                    if let Some(a) = word(0) {
+                        contracts.insert(a, Some(value.clone()));
+                    }
+                }
+                (Some(keys::LEAF_STARKNET_CLASS), 33) => {
+                    if let Some(c) = word(0) {
+                        classes.push((c, class_leaf_hash(&felt)));
+                    }
+                }
+                _ => {}
+            }
+        }
+        let mut contract_leaves = Vec::with_capacity(contracts.len());
+        let mut failed = false;
+        for (address, record) in &contracts {
+            let previous = storage_roots.get(address).copied().unwrap_or(Felt::ZERO);
+            let mut root = previous;
+            if let Some(updates) = storage.get(address) {
+                match Trie::<_, PedersenHasher>::new(&nodes).update(previous, updates) {
+                    Ok(update) => {
+                        nodes.extend(update.new_nodes.into_iter().map(|(k, v)| (k.to_vec(), v)));
+                        root = update.root;
+                    }
+                    Err(e) => {
+                        problem(report, batch, format!("contract {address:#x}: {e}"));
+                        failed = true;
+                        continue;
+                    }
+                }
+            }
+            storage_roots.insert(*address, root);
+            let Some(record) = record else {
+                problem(
+                    report,
+                    batch,
+                    format!("contract {address:#x} had storage written but no contract record"),
+                );
+                failed = true;
+                continue;
+            };
+            let state = if record.is_empty() {
+                ContractState::default()
+            } else {
+                match ContractState::decode(record) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        problem(report, batch, format!("contract {address:#x}: {e}"));
+                        failed = true;
+                        continue;
+                    }
+                }
+            };
+            if state.storage_root != root {
+                problem(
+                    report,
+                    batch,
+                    format!(
+                        "contract {address:#x}: the stored storage root {:#x} is not the root {root:#x} of its stored storage leaves",
+                        state.storage_root
+                    ),
+                );
+                failed = true;
+            }
+            let derived = ContractState {
+                storage_root: root,
+                ..state
+            };
+            contract_leaves.push((*address, derived.leaf_hash()));
+        }
+        match Trie::<_, PedersenHasher>::new(&nodes).update(contracts_root, &contract_leaves) {
+            Ok(update) => {
+                nodes.extend(update.new_nodes.into_iter().map(|(k, v)| (k.to_vec(), v)));
+                contracts_root = update.root;
+            }
+            Err(e) => {
+                problem(report, batch, format!("contracts trie: {e}"));
+                failed = true;
+            }
+        }
+        match Trie::<_, PoseidonHasher>::new(&nodes).update(classes_root, &classes) {
+            Ok(update) => {
+                nodes.extend(update.new_nodes.into_iter().map(|(k, v)| (k.to_vec(), v)));
+                classes_root = update.root;
+            }
+            Err(e) => {
+                problem(report, batch, format!("classes trie: {e}"));
+                failed = true;
+            }
+        }
+        report.batches_rederived = report.batches_rederived.saturating_add(1);
+        let Some(record) = records.get(&batch) else {
+            problem(report, batch, "its batch record is missing".into());
+            continue;
+        };
+        let roots: BatchRoots = match serde_json::from_slice(record) {
+            Ok(r) => r,
+            Err(e) => {
+                problem(
+                    report,
+                    batch,
+                    format!("its batch record does not parse: {e}"),
+                );
+                continue;
+            }
+        };
+        if roots.contracts_root != contracts_root || roots.classes_root != classes_root {
+            problem(
+                report,
+                batch,
+                format!(
+                    "roots re-derived from the stored leaves (contracts {contracts_root:#x}, classes {classes_root:#x}) differ from the record's (contracts {:#x}, classes {:#x})",
+                    roots.contracts_root, roots.classes_root
+                ),
+            );
+            failed = true;
+        } else if !global_root_fits(&roots) {
+            problem(
+                report,
+                batch,
+                format!(
+                    "the record's global root {:#x} is not derived from its trie roots",
+                    roots.global_root
+                ),
+            );
+            failed = true;
+        }
+        if let Some(audit) = audits.get(&batch) {
+            match serde_json::from_slice::<BatchAudit>(audit) {
+                Ok(audit) => {
+                    if let Err(p) = audit_agrees(&audit, &felt_u256(&roots.global_root)) {
+                        problem(report, batch, p);
+                        failed = true;
+                    }
+                }
+                Err(e) => {
+                    problem(report, batch, format!("its audit does not parse: {e}"));
+                    failed = true;
+                }
+            }
+        }
+        if !failed {
+            report.roots_matched = report.roots_matched.saturating_add(1);
+        }
+        if batch % 1000 == 0 || batch == last {
+            progress(&format!(
+                "re-derived batch {batch} of {last} from the stored leaves"
+            ));
+        }
+    }
+}
+
+/// Replays the ZKsync history (genesis is batch 0) into an in-memory tree.
+fn replay_zksync(
+    history: &BTreeMap<u64, Vec<(Vec<u8>, Vec<u8>)>>,
+    records: &BTreeMap<u64, Vec<u8>>,
+    audits: &BTreeMap<u64, Vec<u8>>,
+    report: &mut Report,
+    progress: &mut dyn FnMut(&str),
+) {
+    let mut nodes: HashMap<Vec<u8>, Vec<u8>> = HashMap::new();
+    let mut root = empty_root();
+    let Some(last) = records.keys().next_back().copied() else {
+        progress("no batch to re-derive");
+        return;
+    };
+    let first = records.keys().next().copied().unwrap_or(0);
+    for batch in first..=last {
+        let entries = history.get(&batch).map(Vec::as_slice).unwrap_or(&[]);
+        let mut writes = Vec::with_capacity(entries.len());
+        let mut failed = false;
+        for (leaf, value) in entries {
+            if leaf.first() != Some(&keys::LEAF_ZKSYNC_BY_KEY) || leaf.len() != 33 {
+                continue;
+            }
+            if value.len() != 40 {
+                problem(
+                    report,
+                    batch,
+                    format!(
+                        "leaf 0x{} has a {}-byte value",
+                        hex::encode(&leaf[1..]),
+                        value.len()
+                    ),
+                );
+                failed = true;
+                continue;
+            }
+            let index = u64::from_be_bytes(value[..8].try_into().unwrap_or([0; 8]));
+            writes.push(LeafWrite::new(
+                &B256::from_slice(&leaf[1..]),
+                index,
+                &B256::from_slice(&value[8..]),
+            ));
+        }
+        let mut tree = Tree::new(&nodes, root);
+        match tree.update(writes) {
+            Ok(update) => {
+                nodes.extend(update.nodes.into_iter().map(|(k, v)| (k.to_vec(), v)));
+                root = update.root;
+            }
+            Err(e) => {
+                problem(report, batch, format!("tree: {e}"));
+                failed = true;
+            }
+        }
+        report.batches_rederived = report.batches_rederived.saturating_add(1);
+        let Some(record) = records.get(&batch) else {
+            problem(report, batch, "its batch record is missing".into());
+            continue;
+        };
+        let record: BatchRecord = match serde_json::from_slice(record) {
+            Ok(r) => r,
+            Err(e) => {
+                problem(
+                    report,
+                    batch,
+                    format!("its batch record does not parse: {e}"),
+                );
+                continue;
+            }
+        };
+        if record.computed_root != root {
+            problem(
+                report,
+                batch,
+                format!(
+                    "the root re-derived from the stored leaves {root} differs from the record's {}",
+                    record.computed_root
+                ),
+            );
+            failed = true;
+        }
+        if let Err(p) = zksync_record_agrees(&record) {
+            problem(report, batch, p);
+            failed = true;
+        }
+        if let Some(audit) = audits.get(&batch) {
+            match serde_json::from_slice::<BatchAudit>(audit) {
+                Ok(audit) => {
+                    if let Err(p) = audit_agrees(&audit, &U256::from_be_bytes(root.0)) {
+                        problem(report, batch, p);
+                        failed = true;
+                    }
+                }
+                Err(e) => {
+                    problem(report, batch, format!("its audit does not parse: {e}"));
+                    failed = true;
+                }
+            }
+        }
+        if !failed {
+            report.roots_matched = report.roots_matched.saturating_add(1);
+        }
+        if batch % 1000 == 0 || batch == last {
+            progress(&format!(
+                "re-derived batch {batch} of {last} from the stored leaves"
+            ));
+        }
+    }
+}
