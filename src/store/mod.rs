@@ -20,6 +20,8 @@ use rocksdb::{
 };
 use serde::{Deserialize, Serialize};
 
+mod damage;
+use damage::{damage_of, file_name, is_missing_file, open_error};
 pub mod keys;
 pub mod verify;
 
@@ -637,65 +639,6 @@ impl Store {
     }
 }
 
-/// What a RocksDB error says about damage, with the file named, or `None`
-/// for an error that is not damage (busy, I/O on a healthy store...).
-fn damage_of(error: &rocksdb::Error) -> Option<String> {
-    let message = error.as_ref();
-    let lower = message.to_ascii_lowercase();
-    let is_damage = error.kind() == rocksdb::ErrorKind::Corruption
-        || lower.contains("checksum")
-        || lower.contains("truncated")
-        || lower.contains("too short")
-        || lower.contains("size mismatch");
-    if !is_damage {
-        return None;
-    }
-    Some(match table_file_in(message) {
-        Some(file) if lower.contains("checksum") => {
-            format!("file {file} failed its checksum ({message})")
-        }
-        // RocksDB adds that the MANIFEST "may be corrupted": it is the table
-        // file whose size differs from the one the MANIFEST recorded.
-        Some(file) if lower.contains("size mismatch") => format!(
-            "file {file} does not have the size the store recorded: truncated or overwritten ({message})"
-        ),
-        Some(file) => format!("file {file} is damaged ({message})"),
-        None => format!("RocksDB reports corruption ({message})"),
-    })
-}
-
-/// The first `NNNNNN.sst` (or `.blob`, `MANIFEST-N`) file named in a RocksDB message.
-fn table_file_in(message: &str) -> Option<&str> {
-    message
-        .split(|c: char| c.is_whitespace() || c == '/' || c == ',' || c == ':')
-        .find(|word| {
-            word.ends_with(".sst") || word.ends_with(".blob") || word.starts_with("MANIFEST-")
-        })
-}
-
-/// `/000011.sst` -> `000011.sst`.
-fn file_name(name: &str) -> &str {
-    name.rsplit('/').next().unwrap_or(name)
-}
-
-/// Whether an open failed because a file went away (a writer's compaction).
-fn is_missing_file(error: &rocksdb::Error) -> bool {
-    let lower = error.as_ref().to_ascii_lowercase();
-    error.kind() == rocksdb::ErrorKind::NotFound
-        || (error.kind() == rocksdb::ErrorKind::IOError && lower.contains("no such file"))
-}
-
-/// An open error, with damage named as damage.
-fn open_error(path: &Path, error: rocksdb::Error) -> StoreError {
-    match damage_of(&error) {
-        Some(problem) => StoreError::Damaged {
-            path: path.display().to_string(),
-            problem,
-        },
-        None => error.into(),
-    }
-}
-
 /// Changes buffered for one atomic commit.
 #[derive(Debug, Default)]
 pub struct StoreBatch {
@@ -747,70 +690,4 @@ impl NodeReader for std::collections::HashMap<Vec<u8>, Vec<u8>> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn refuses_a_store_of_another_chain() {
-        let dir = tempfile::tempdir().unwrap();
-        drop(Store::open(dir.path(), "starknet-sepolia").unwrap());
-        let err = Store::open(dir.path(), "zksync-era-mainnet")
-            .err()
-            .expect("must refuse");
-        assert!(matches!(err, StoreError::ChainMismatch { .. }), "{err}");
-        let (_, manifest) = Store::open_existing(dir.path()).unwrap();
-        assert_eq!(manifest.chain, "starknet-sepolia");
-    }
-
-    #[test]
-    fn refuses_another_format_version() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), "c").unwrap();
-        let mut batch = StoreBatch::default();
-        let manifest = Manifest {
-            format_version: FORMAT_VERSION + 1,
-            chain: "c".into(),
-            rollup: None,
-        };
-        batch.put(
-            Column::Meta,
-            keys::MANIFEST,
-            serde_json::to_vec(&manifest).unwrap(),
-        );
-        store.commit(batch).unwrap();
-        drop(store);
-        assert!(matches!(
-            Store::open(dir.path(), "c"),
-            Err(StoreError::FormatMismatch { .. })
-        ));
-    }
-
-    #[test]
-    fn seeks_the_latest_entry_at_or_before_a_key() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), "c").unwrap();
-        let mut batch = StoreBatch::default();
-        for n in [2u64, 5, 9] {
-            batch.put(
-                Column::History,
-                [b"p".as_slice(), &n.to_be_bytes()].concat(),
-                n.to_be_bytes(),
-            );
-        }
-        store.commit(batch).unwrap();
-        let at = |n: u64| {
-            store
-                .get_at_or_before(
-                    Column::History,
-                    b"p",
-                    &[b"p".as_slice(), &n.to_be_bytes()].concat(),
-                )
-                .unwrap()
-                .map(|(_, v)| u64::from_be_bytes(v.try_into().unwrap()))
-        };
-        assert_eq!(at(1), None);
-        assert_eq!(at(5), Some(5));
-        assert_eq!(at(8), Some(5));
-        assert_eq!(at(100), Some(9));
-    }
-}
+mod tests;

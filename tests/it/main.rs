@@ -20,6 +20,7 @@ mod devnet;
 mod e2e;
 #[cfg(feature = "devnet")]
 mod follow;
+mod fuzz;
 #[cfg(feature = "devnet")]
 mod l1;
 mod l1_verify;
@@ -33,6 +34,7 @@ mod starknet_da;
 mod starknet_history;
 mod starknet_query;
 mod starknet_state;
+mod store_damage;
 mod zksync;
 #[cfg(feature = "devnet")]
 mod zksync_gateway;

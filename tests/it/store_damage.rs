@@ -10,7 +10,7 @@
 //! computed: a damaged store may refuse, but it may never answer 0x0 (or any
 //! other value) where the real value differs.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -28,10 +28,6 @@ use zkreplay::store::{Store, StoreError};
 const STARKNET: &str = "starknet-sepolia";
 const ZKSYNC: &str = "zksync-era-mainnet";
 
-fn felt(hex: &str) -> Felt {
-    Felt::from_hex(hex).unwrap()
-}
-
 /// Every storage slot's final value after Sepolia blocks 0-7, as the blocks wrote it.
 fn sepolia_final_storage(blocks: &[serde_json::Value]) -> Vec<(Felt, Felt, Felt)> {
     let mut last = std::collections::BTreeMap::new();
@@ -40,8 +36,11 @@ fn sepolia_final_storage(blocks: &[serde_json::Value]) -> Vec<(Felt, Felt, Felt)
         for (address, writes) in diffs {
             for w in writes.as_array().unwrap() {
                 last.insert(
-                    (felt(address), felt(w["key"].as_str().unwrap())),
-                    felt(w["value"].as_str().unwrap()),
+                    (
+                        common::felt(address),
+                        common::felt(w["key"].as_str().unwrap()),
+                    ),
+                    common::felt(w["value"].as_str().unwrap()),
                 );
             }
         }

@@ -24,7 +24,7 @@
 //! the count). Every panic found is fixed with a typed error and its input
 //! kept as a regression case at the end of this file.
 
-mod common;
+use crate::common;
 
 use std::cell::RefCell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -342,10 +342,6 @@ fn mutate_text(rng: &mut StdRng, seeds: &[String]) -> String {
 
 // ---------------------------------------------------------------- seeds
 
-fn fixture(rel: &str) -> std::path::PathBuf {
-    common::fixtures().join(rel)
-}
-
 fn hex_file(path: &Path) -> Vec<u8> {
     zkreplay::hexfmt::parse_bytes(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
@@ -365,13 +361,11 @@ fn felts_of(v: &Value) -> Vec<Felt> {
 /// Real Starknet blobs: mainnet v0.13.1 and the KZG blocks, Sepolia v0.13.3/v0.13.4.
 fn starknet_blobs() -> Vec<Vec<u8>> {
     let mut out = vec![
-        hex_file(&fixture("starknet/mainnet-v0.13.1-blobs/631861/blob.hex")),
-        hex_file(&fixture("starknet/mainnet-kzg/651053/blob_data.txt")),
-        hex_file(&fixture(
-            "starknet/sepolia-v0.13.3-batches/l1-7070019/blob0.hex",
-        )),
+        hex_file(&common::fixtures().join("starknet/mainnet-v0.13.1-blobs/631861/blob.hex")),
+        hex_file(&common::fixtures().join("starknet/mainnet-kzg/651053/blob_data.txt")),
+        hex_file(&common::fixtures().join("starknet/sepolia-v0.13.3-batches/l1-7070019/blob0.hex")),
     ];
-    let v0134 = fixture("starknet/sepolia-v0.13.4-batches/l1-7791723");
+    let v0134 = common::fixtures().join("starknet/sepolia-v0.13.4-batches/l1-7791723");
     let mut extra: Vec<_> = std::fs::read_dir(&v0134)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -387,9 +381,9 @@ fn oracle_batches() -> Vec<Value> {
     let mut out = Vec::new();
     for set in ["seed1_blob", "seed2_calldata"] {
         for n in 1..=2 {
-            out.push(common::read_json(&fixture(&format!(
-                "starknet/oracle/{set}/batch_000{n}.json"
-            ))));
+            out.push(common::read_json(
+                &common::fixtures().join(&format!("starknet/oracle/{set}/batch_000{n}.json")),
+            ));
         }
     }
     out
@@ -423,7 +417,7 @@ fn starknet_da_felts() -> Vec<Vec<Felt>> {
 }
 
 fn zksync_calldata() -> Vec<Vec<u8>> {
-    let dir = fixture("zksync/calldata");
+    let dir = common::fixtures().join("zksync/calldata");
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -438,7 +432,7 @@ fn zksync_calldata() -> Vec<Vec<u8>> {
 
 /// ZKsync pubdata: the KZG vector's real batch pubdata.
 fn zksync_pubdata() -> Vec<Vec<u8>> {
-    let kzg = common::read_json(&fixture("zksync/kzg/kzg_test_0.json"));
+    let kzg = common::read_json(&common::fixtures().join("zksync/kzg/kzg_test_0.json"));
     let pubdata = kzg
         .as_object()
         .unwrap()
@@ -526,9 +520,9 @@ fn fuzz_starknet_program_output() {
         .map(|b| felts_of(&b["program_output"]))
         .collect();
     for block in ["651053", "651054"] {
-        let snos = common::read_json(&fixture(&format!(
-            "starknet/mainnet-kzg/{block}/snos_output.json"
-        )));
+        let snos = common::read_json(
+            &common::fixtures().join(&format!("starknet/mainnet-kzg/{block}/snos_output.json")),
+        );
         if let Some(words) = snos.as_array().filter(|a| a.iter().all(Value::is_string)) {
             seeds.push(
                 words
@@ -596,9 +590,9 @@ fn fuzz_starknet_feeder_json() {
     use zkreplay::rollup::starknet::feeder::parse_state_update;
     let seeds: Vec<String> = (0..8)
         .map(|i| {
-            std::fs::read_to_string(fixture(&format!(
-                "starknet/sepolia-genesis-feeder/{i}.json"
-            )))
+            std::fs::read_to_string(
+                common::fixtures().join(&format!("starknet/sepolia-genesis-feeder/{i}.json")),
+            )
             .unwrap()
         })
         .collect();
@@ -747,9 +741,9 @@ fn fuzz_l1_event_logs() {
     use zkreplay::rollup::starknet::sharp::{decode_page_fact, decode_pages_hashes};
     use zkreplay::rollup::zksync::events::{parse_log, parse_verification};
     // Every log of mainnet block 19,299,001 (SHARP memory-page facts among them).
-    let receipts = common::read_json(&fixture(
-        "ethereum/mainnet-block-19299001/raw/receipts.json",
-    ));
+    let receipts = common::read_json(
+        &common::fixtures().join("ethereum/mainnet-block-19299001/raw/receipts.json"),
+    );
     let mut seeds = Vec::new();
     for receipt in receipts["result"].as_array().unwrap() {
         for log in receipt["logs"].as_array().unwrap() {
