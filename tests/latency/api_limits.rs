@@ -141,6 +141,7 @@ async fn ping_until(addr: SocketAddr, stop: Arc<tokio::sync::Notify>) -> Duratio
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn doubling_fragments_are_refused_before_execution_at_any_depth() {
+    let _alone = crate::alone();
     let server = start(ApiLimits::default()).await;
     // Small depths are ordinary queries and are answered.
     let (status, body, _) = post(server.addr, &query(&doubling_query(4))).await;
@@ -174,6 +175,7 @@ async fn doubling_fragments_are_refused_before_execution_at_any_depth() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expensive_balance_queries_are_refused_or_cut_while_the_server_keeps_answering() {
+    let _alone = crate::alone();
     let limits = ApiLimits {
         deadline_ms: 200,
         ..ApiLimits::default()
@@ -235,6 +237,7 @@ fn peak_rss_mb() -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_of_introspection_floods_is_refused_with_memory_bounded() {
+    let _alone = crate::alone();
     // A larger body limit than the default, so the cost model (not the body
     // limit) is what refuses the 10 × 4,500 aliased `__schema` selections.
     let server = start(ApiLimits {
@@ -268,6 +271,7 @@ async fn a_batch_of_introspection_floods_is_refused_with_memory_bounded() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_introspection_query_is_within_the_default_cost() {
+    let _alone = crate::alone();
     let server = start(ApiLimits::default()).await;
     // The shape GraphiQL sends on load (types with fields, arguments, input
     // fields, enum values and type references seven levels deep).
@@ -290,6 +294,7 @@ async fn a_full_introspection_query_is_within_the_default_cost() {
 
 #[tokio::test]
 async fn every_list_field_of_the_schema_has_a_bound_in_the_cost_model() {
+    let _alone = crate::alone();
     let schema = api::build_schema(Vec::new());
     let state = AppState::new(schema.clone(), ApiLimits::default());
     let model = state.gate.model().await.clone();
@@ -333,6 +338,7 @@ async fn every_list_field_of_the_schema_has_a_bound_in_the_cost_model() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_client_cannot_take_every_slot() {
+    let _alone = crate::alone();
     let server = start(ApiLimits {
         max_per_client: 1,
         deadline_ms: 400,
@@ -359,6 +365,7 @@ async fn one_client_cannot_take_every_slot() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cursors_past_the_last_batch_number_are_clear_errors() {
+    let _alone = crate::alone();
     let server = start(ApiLimits::default()).await;
     let max = hex::encode(format!("batch:{}", u64::MAX));
     for field in ["batches", "findings"] {
@@ -387,6 +394,7 @@ async fn cursors_past_the_last_batch_number_are_clear_errors() {
 
 #[tokio::test]
 async fn proof_and_storage_agree_on_every_key_the_felt_scalar_accepts() {
+    let _alone = crate::alone();
     let dir = tempfile::tempdir().unwrap();
     let (store, _) = common::sepolia_store(dir.path());
     let schema = api::build_schema(vec![RollupHandle::new(ROLLUP, RollupKind::Starknet, store)]);
@@ -523,6 +531,7 @@ impl Ws {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subscription_floods_are_refused() {
+    let _alone = crate::alone();
     let limits = ApiLimits {
         max_ws_connections: 3,
         ..ApiLimits::default()
@@ -604,6 +613,7 @@ async fn subscription_floods_are_refused() {
 
 #[test]
 fn follow_serve_and_demo_take_the_same_limit_flags() {
+    let _alone = crate::alone();
     use clap::Parser;
     use zkreplay::cli::{Cli, Command};
     let flags = [
@@ -654,6 +664,7 @@ fn follow_serve_and_demo_take_the_same_limit_flags() {
 
 #[test]
 fn decode_zksync_with_an_enumeration_index_near_2_pow_64_is_a_clear_error() {
+    let _alone = crate::alone();
     use clap::Parser;
     let path =
         common::fixtures().join("zksync/calldata/commit_l1_batch_4470_testnet_sepolia.calldata");
@@ -752,6 +763,7 @@ mod props {
 
         #[test]
         fn cursors_and_scalars_never_panic(text in ".{0,80}", number in any::<u64>()) {
+            let _alone = crate::alone();
             let _ = decode_cursor(&text);
             let _ = decode_cursor(&hex::encode(format!("batch:{number}")));
             let _ = decode_cursor(&hex::encode(&text));
@@ -767,6 +779,7 @@ mod props {
 
         #[test]
         fn arbitrary_queries_are_priced_without_panicking(text in "[{}a-z:().\" \\n]{0,200}") {
+            let _alone = crate::alone();
             if let Ok(doc) = async_graphql::parser::parse_query(&text) {
                 let _ = CostModel::default().document(&doc, &Default::default());
             }

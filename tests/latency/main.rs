@@ -15,3 +15,11 @@
 mod common;
 
 mod api_limits;
+
+/// Held by every test of this binary: they measure latency, so they run one
+/// at a time (cargo's test threads would otherwise run two at once).
+fn alone() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    // A test that failed while holding the lock must not fail the others.
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
