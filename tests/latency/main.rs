@@ -8,6 +8,9 @@
 // A test binary exports nothing: `pub` in its modules only shares helpers
 // between them, which is what `unreachable_pub` would flag.
 #![allow(unreachable_pub)]
+// `alone()` is held across awaits on purpose: it serialises whole tests, each
+// on its own runtime and test thread, so no task of another test waits on it.
+#![allow(clippy::await_holding_lock)]
 
 // The helpers of the `it` binary; this one uses only some of them.
 #[allow(dead_code)]
