@@ -343,6 +343,29 @@ fn problem(report: &mut Report, batch: u64, what: String) {
     });
 }
 
+/// The stored record of `batch`, or `None` with the problem reported.
+fn batch_record<T: serde::de::DeserializeOwned>(
+    report: &mut Report,
+    records: &BTreeMap<u64, Vec<u8>>,
+    batch: u64,
+) -> Option<T> {
+    let Some(bytes) = records.get(&batch) else {
+        problem(report, batch, "its batch record is missing".into());
+        return None;
+    };
+    match serde_json::from_slice(bytes) {
+        Ok(record) => Some(record),
+        Err(e) => {
+            problem(
+                report,
+                batch,
+                format!("its batch record does not parse: {e}"),
+            );
+            None
+        }
+    }
+}
+
 /// Replays the Starknet history into in-memory tries and compares each
 /// batch's roots with its record and audit.
 fn replay_starknet(
@@ -475,20 +498,8 @@ fn replay_starknet(
             }
         }
         report.batches_rederived = report.batches_rederived.saturating_add(1);
-        let Some(record) = records.get(&batch) else {
-            problem(report, batch, "its batch record is missing".into());
+        let Some(roots) = batch_record::<BatchRoots>(report, records, batch) else {
             continue;
-        };
-        let roots: BatchRoots = match serde_json::from_slice(record) {
-            Ok(r) => r,
-            Err(e) => {
-                problem(
-                    report,
-                    batch,
-                    format!("its batch record does not parse: {e}"),
-                );
-                continue;
-            }
         };
         if roots.contracts_root != contracts_root || roots.classes_root != classes_root {
             problem(
@@ -591,20 +602,8 @@ fn replay_zksync(
             }
         }
         report.batches_rederived = report.batches_rederived.saturating_add(1);
-        let Some(record) = records.get(&batch) else {
-            problem(report, batch, "its batch record is missing".into());
+        let Some(record) = batch_record::<BatchRecord>(report, records, batch) else {
             continue;
-        };
-        let record: BatchRecord = match serde_json::from_slice(record) {
-            Ok(r) => r,
-            Err(e) => {
-                problem(
-                    report,
-                    batch,
-                    format!("its batch record does not parse: {e}"),
-                );
-                continue;
-            }
         };
         if record.computed_root != root {
             problem(
