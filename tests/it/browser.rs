@@ -2,8 +2,9 @@
 //! runs a balance query against a store rebuilt from real Sepolia blocks.
 //!
 //! Needs a Chromium binary (`chromium`, `chromium-browser`, `google-chrome`, or
-//! the path in `ZKREPLAY_CHROMIUM`); without one the test prints a note and
-//! passes. GraphiQL's assets come from `web/node_modules`
+//! the path in `ZKREPLAY_CHROMIUM`); without one the test fails naming the
+//! install command (`scripts/install-deps.sh`), unless
+//! `ZKREPLAY_SKIP_TOOL_TESTS=1` asks to skip it. GraphiQL's assets come from `web/node_modules`
 //! (`scripts/install-web.sh`, which the test runs when they are missing).
 //! `ZKREPLAY_DUMP_DOM=<file>` keeps the rendered DOM for inspection.
 
