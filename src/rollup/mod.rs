@@ -1,4 +1,5 @@
 //! Rollup-specific decoding and state engines.
+#![warn(clippy::arithmetic_side_effects)]
 
 pub mod starknet;
 pub mod zksync;

@@ -2,7 +2,7 @@
 //! reading them back with every check before a byte is decompressed.
 
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Read, Write};
+use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -154,17 +154,28 @@ pub fn read_records(
     info: &ChunkInfo,
     cap: u64,
     record_len: impl Fn(u8) -> Option<usize>,
-    mut each: impl FnMut(&[u8]) -> Result<(), SnapshotError>,
+    each: impl FnMut(&[u8]) -> Result<(), SnapshotError>,
 ) -> Result<u64, SnapshotError> {
     let path = dir.join(&info.file);
     let file = File::open(&path).map_err(SnapshotError::io(&path))?;
+    read_records_from(BufReader::new(file), info, cap, record_len, each)
+}
+
+/// [`read_records`] over any source of the compressed chunk (the file, or
+/// bytes in memory); at most `info.size` bytes of it are read.
+pub fn read_records_from(
+    compressed: impl BufRead,
+    info: &ChunkInfo,
+    cap: u64,
+    record_len: impl Fn(u8) -> Option<usize>,
+    mut each: impl FnMut(&[u8]) -> Result<(), SnapshotError>,
+) -> Result<u64, SnapshotError> {
     let decompress = |e: std::io::Error| SnapshotError::Decompress {
         file: info.file.clone(),
         detail: e.to_string(),
     };
-    let mut decoder =
-        zstd::stream::read::Decoder::with_buffer(BufReader::new(file.take(info.size)))
-            .map_err(decompress)?;
+    let mut decoder = zstd::stream::read::Decoder::with_buffer(compressed.take(info.size))
+        .map_err(decompress)?;
     decoder
         .window_log_max(MAX_ZSTD_WINDOW_LOG)
         .map_err(decompress)?;
@@ -179,10 +190,12 @@ pub fn read_records(
             0 => break,
             _ => read += 1,
         }
-        let len = record_len(tag[0]).ok_or_else(|| SnapshotError::Record {
-            file: info.file.clone(),
-            detail: format!("unknown record tag {:#04x} at byte {}", tag[0], read - 1),
-        })?;
+        let len = record_len(tag[0])
+            .filter(|len| (1..=record.len()).contains(len))
+            .ok_or_else(|| SnapshotError::Record {
+                file: info.file.clone(),
+                detail: format!("unknown record tag {:#04x} at byte {}", tag[0], read - 1),
+            })?;
         record[0] = tag[0];
         reader
             .read_exact(&mut record[1..len])

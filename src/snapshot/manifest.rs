@@ -93,11 +93,16 @@ impl SnapshotManifest {
         file.take(MAX_MANIFEST_BYTES + 1)
             .read_to_end(&mut bytes)
             .map_err(SnapshotError::io(&path))?;
+        Self::parse(&bytes)
+    }
+
+    /// Parses and checks manifest bytes (the untrusted half of [`Self::read`]).
+    pub fn parse(bytes: &[u8]) -> Result<Self, SnapshotError> {
         if bytes.len() as u64 > MAX_MANIFEST_BYTES {
             return Err(SnapshotError::ManifestTooLarge);
         }
         let manifest: SnapshotManifest =
-            serde_json::from_slice(&bytes).map_err(|e| SnapshotError::Manifest(e.to_string()))?;
+            serde_json::from_slice(bytes).map_err(|e| SnapshotError::Manifest(e.to_string()))?;
         manifest.validate()?;
         Ok(manifest)
     }

@@ -15,6 +15,7 @@
 //!
 //! [`zksync_era`] reads the snapshot-recovery format of Matter Labs'
 //! zksync-era (gzip-compressed protobuf storage-log chunks).
+#![warn(clippy::arithmetic_side_effects)]
 
 pub mod chunk;
 pub mod export;

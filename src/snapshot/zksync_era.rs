@@ -237,6 +237,33 @@ impl SnapshotStorageLog {
         }
         Ok(log)
     }
+
+    /// The tree leaf this log describes: derived key (the hashed key, or
+    /// derived from address and key in older snapshots), enumeration index,
+    /// value; or what is missing or malformed.
+    pub fn leaf(&self) -> Result<(B256, u64, B256), &'static str> {
+        let derived = match (&self.hashed_key, &self.account_address, &self.storage_key) {
+            (Some(hashed), _, _) => word(hashed).ok_or("hashed_key is not 32 bytes")?,
+            (None, Some(address), Some(key)) => {
+                if address.len() != 20 {
+                    return Err("account_address is not 20 bytes");
+                }
+                let key = word(key).ok_or("storage_key is not 32 bytes")?;
+                crate::rollup::zksync::derived_key(&Address::from_slice(address), &key)
+            }
+            _ => return Err("no hashed_key (nor account_address and storage_key)"),
+        };
+        let value = self
+            .storage_value
+            .as_deref()
+            .and_then(word)
+            .ok_or("storage_value missing or not 32 bytes")?;
+        let index = self.enumeration_index.ok_or("enumeration_index missing")?;
+        if self.l1_batch_number_of_initial_write.is_none() {
+            return Err("l1_batch_number_of_initial_write missing");
+        }
+        Ok((derived, index, value))
+    }
 }
 
 impl SnapshotFactoryDependencies {
@@ -286,11 +313,16 @@ impl EraHeader {
             .take(MAX_MANIFEST_BYTES + 1)
             .read_to_end(&mut bytes)
             .map_err(SnapshotError::io(&path))?;
+        Self::parse(&bytes, dir)
+    }
+
+    /// Parses header bytes; file paths are resolved to names inside `dir`.
+    pub fn parse(bytes: &[u8], dir: &Path) -> Result<Self, SnapshotError> {
         if bytes.len() as u64 > MAX_MANIFEST_BYTES {
             return Err(SnapshotError::ManifestTooLarge);
         }
         let header: Json =
-            serde_json::from_slice(&bytes).map_err(|e| era(format!("header: {e}")))?;
+            serde_json::from_slice(bytes).map_err(|e| era(format!("header: {e}")))?;
         let l1_batch_number = header["l1BatchNumber"]
             .as_u64()
             .ok_or_else(|| era("header has no l1BatchNumber".into()))?;
@@ -366,16 +398,29 @@ pub fn read_gzip(path: &Path, cap: u64) -> Result<Vec<u8>, SnapshotError> {
     if size > cap {
         return Err(SnapshotError::Oversized { file: name, cap });
     }
+    gunzip_capped(std::io::BufReader::new(file.take(cap)), cap, &name)
+}
+
+/// Decompresses a gzip stream named `name`, refusing more than `cap`
+/// decompressed bytes (one byte more is an error, never an allocation).
+pub fn gunzip_capped(
+    compressed: impl Read,
+    cap: u64,
+    name: &str,
+) -> Result<Vec<u8>, SnapshotError> {
     let mut out = Vec::new();
-    flate2::read::GzDecoder::new(std::io::BufReader::new(file.take(cap)))
-        .take(cap + 1)
+    flate2::read::GzDecoder::new(compressed)
+        .take(cap.saturating_add(1))
         .read_to_end(&mut out)
         .map_err(|e| SnapshotError::Decompress {
-            file: name.clone(),
+            file: name.to_string(),
             detail: e.to_string(),
         })?;
     if out.len() as u64 > cap {
-        return Err(SnapshotError::Oversized { file: name, cap });
+        return Err(SnapshotError::Oversized {
+            file: name.to_string(),
+            cap,
+        });
     }
     Ok(out)
 }
@@ -406,31 +451,8 @@ pub fn build(
             .map_err(|e| era(format!("chunk {id}: {e}")))?;
         drop(bytes);
         for (i, log) in chunk.storage_logs.iter().enumerate() {
-            let at = |what: &str| era(format!("chunk {id}, log {i}: {what}"));
-            let derived = match (&log.hashed_key, &log.account_address, &log.storage_key) {
-                (Some(hashed), _, _) => {
-                    word(hashed).ok_or_else(|| at("hashed_key is not 32 bytes"))?
-                }
-                (None, Some(address), Some(key)) => {
-                    if address.len() != 20 {
-                        return Err(at("account_address is not 20 bytes"));
-                    }
-                    let key = word(key).ok_or_else(|| at("storage_key is not 32 bytes"))?;
-                    crate::rollup::zksync::derived_key(&Address::from_slice(address), &key)
-                }
-                _ => return Err(at("no hashed_key (nor account_address and storage_key)")),
-            };
-            let value = log
-                .storage_value
-                .as_deref()
-                .and_then(word)
-                .ok_or_else(|| at("storage_value missing or not 32 bytes"))?;
-            let index = log
-                .enumeration_index
-                .ok_or_else(|| at("enumeration_index missing"))?;
-            if log.l1_batch_number_of_initial_write.is_none() {
-                return Err(at("l1_batch_number_of_initial_write missing"));
-            }
+            let (derived, index, value) =
+                log.leaf().map_err(|what| era(format!("chunk {id}, log {i}: {what}")))?;
             max_index = max_index.max(index);
             sorter.push(zk_leaf(&derived, index, &value))?;
             stats.storage_logs += 1;
@@ -445,14 +467,23 @@ pub fn build(
         }
         stats.factory_deps = deps.factory_deps.len() as u64;
     }
-    let next_index = header.next_index.unwrap_or(max_index + 1);
+    let next_index = match header.next_index {
+        Some(next) => next,
+        None => max_index
+            .checked_add(1)
+            .ok_or_else(|| era("an enumeration_index is 2^64 - 1".into()))?,
+    };
+    // Indices start at 1, so `next_index - 1` leaves exist below it.
+    let below_next = next_index
+        .checked_sub(1)
+        .ok_or_else(|| era("rollup_last_leaf_index is 0 (indices start at 1)".into()))?;
     stats.next_index = next_index;
     let mut builder = ZksyncBuilder::new(store, header.l1_batch_number, next_index);
     sorter.drain(|leaf| builder.push(leaf))?;
-    if builder.count() != next_index - 1 {
+    if builder.count() != below_next {
         return Err(SnapshotError::Count {
             what: "storage logs below rollup_last_leaf_index",
-            expected: next_index - 1,
+            expected: below_next,
             found: builder.count(),
         });
     }

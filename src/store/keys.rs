@@ -19,6 +19,7 @@
 //! | audits  | `batch (8, BE)`                       | JSON [`crate::audit::BatchAudit`]       |
 //! | archive | `ARCHIVE_* tag (1) ‖ hash (32)`       | zstd-compressed payload (blob by versioned hash, calldata by tx hash) |
 //! | archive | `p ‖ published commitment (32)`       | ZKsync blob a later batch may name: versioned hash ‖ KZG commitment ‖ zstd(blob) |
+#![warn(clippy::arithmetic_side_effects)]
 
 /// Meta key of the store manifest.
 pub const MANIFEST: &[u8] = b"manifest";

@@ -12,16 +12,17 @@
 //! `catch_unwind`: a panic is a failure that prints the input (hex) and the
 //! panic message. A decoder may refuse any input; it may not panic.
 //!
-//! `cargo test --test fuzz` runs each target for a fixed small number of
-//! inputs (the CI budget). The long run sets the count and the seed:
+//! `cargo test --test it fuzz::` runs each target for a fixed small number
+//! of inputs (the CI budget). The long run sets the count (for every target)
+//! and the seed, in a release build:
 //!
 //! ```text
 //! ZKREPLAY_FUZZ_INPUTS=1000000 ZKREPLAY_FUZZ_SEED=7 \
-//!     cargo test --test fuzz -- --nocapture --test-threads 2
+//!     cargo test --release --test it fuzz:: -- --nocapture --test-threads 2
 //! ```
 //!
-//! (expensive targets, which IFFT a whole blob per input, take a tenth of
-//! the count). Every panic found is fixed with a typed error and its input
+//! One target alone: `fuzz::fuzz_zksync_blobs` instead of `fuzz::`. Every
+//! panic found is fixed with a typed error and its input
 //! kept as a regression case at the end of this file.
 
 use crate::common;
@@ -75,14 +76,6 @@ fn budget(ci: usize) -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(ci)
-}
-
-/// Inputs per target that IFFTs a whole blob per input: a tenth of the long run.
-fn budget_expensive(ci: usize) -> usize {
-    std::env::var("ZKREPLAY_FUZZ_INPUTS")
-        .ok()
-        .and_then(|v| v.parse::<usize>().ok())
-        .map_or(ci, |n| (n / 10).max(1))
 }
 
 fn rng_seed() -> u64 {
@@ -488,7 +481,7 @@ fn fuzz_starknet_blobs() {
     fuzz(
         "starknet blobs (IFFT, then the DA decoders)",
         &seeds,
-        budget_expensive(12),
+        budget(12),
         |rng, seeds| {
             // Keep most inputs blob-sized so the decoders past the size check run.
             let mut blob = mutate_bytes(rng, seeds);
@@ -671,7 +664,7 @@ fn fuzz_zksync_blobs() {
     fuzz(
         "zksync blobs (FFT back to pubdata, then the pubdata parser)",
         &seeds,
-        budget_expensive(12),
+        budget(12),
         |rng, seeds| {
             let mut blob = mutate_bytes(rng, seeds);
             if rng.random_bool(0.8) {
@@ -876,6 +869,179 @@ fn fuzz_graphql_cursors_and_scalars() {
                 .variables(async_graphql::Variables::from_json(variables));
             let answered = runtime.block_on(schema.execute(request)).errors.is_empty();
             (cursor && paged) || answered
+        },
+    );
+}
+
+/// Seeds for the snapshot targets: a real snapshot, exported from the store
+/// of Sepolia blocks 0-7 (real data): contract, storage and class records in
+/// one chunk.
+fn sepolia_snapshot() -> (String, Vec<Vec<u8>>, Vec<zkreplay::snapshot::manifest::ChunkInfo>) {
+    use zkreplay::snapshot::{ExportOptions, export};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("starknet-sepolia");
+    drop(common::sepolia_store(&data));
+    let out = dir.path().join("snap");
+    let mut options = ExportOptions::new(&data, "starknet-sepolia", &out);
+    let manifest = export(&options).unwrap();
+    let text = std::fs::read_to_string(out.join("manifest.json")).unwrap();
+    let chunks = manifest
+        .chunks
+        .iter()
+        .map(|c| std::fs::read(out.join(&c.file)).unwrap())
+        .collect();
+    (text, chunks, manifest.chunks)
+}
+
+#[test]
+fn fuzz_snapshot_manifests_and_era_headers() {
+    use zkreplay::snapshot::SnapshotManifest;
+    use zkreplay::snapshot::zksync_era::EraHeader;
+    let (manifest, _, _) = sepolia_snapshot();
+    // A zksync-era header of the shape Matter Labs' snapshot creator writes.
+    let era_header = serde_json::json!({
+        "version": 1,
+        "l1BatchNumber": 12,
+        "miniblockNumber": 100,
+        "storageLogsChunks": [
+            { "chunkId": 0, "filepath": "gs://bucket/snapshot_l1_batch_12_storage_logs_part_0000.proto.gzip" },
+            { "chunkId": 1, "filepath": "snapshot_l1_batch_12_storage_logs_part_0001.proto.gzip" }
+        ],
+        "factoryDepsFilepath": "snapshot_l1_batch_12_factory_deps.proto.gzip",
+        "lastL1BatchWithMetadata": { "metadata": {
+            "root_hash": "0x1f1e0bd1e8b3c1b8e9c8ed1cbc1d1a3ec0d9ecbe2f3b0b1e31fe2a0d5b0e0f0a",
+            "rollup_last_leaf_index": 257
+        } }
+    })
+    .to_string();
+    let seeds = vec![manifest, era_header];
+    let dir = Path::new("/snapshot");
+    fuzz(
+        "snapshot manifests and zksync-era headers (JSON)",
+        &seeds,
+        budget(2000),
+        mutate_text,
+        |t| t.chars().take(4096).collect(),
+        |text| {
+            let manifest = SnapshotManifest::parse(text.as_bytes()).is_ok();
+            let header = EraHeader::parse(text.as_bytes(), dir);
+            if let Ok(header) = &header {
+                // A header never names a file outside the snapshot directory.
+                for (_, path) in &header.chunks {
+                    assert_eq!(path.parent(), Some(dir), "{path:?}");
+                }
+            }
+            manifest || header.is_ok()
+        },
+    );
+}
+
+#[test]
+fn fuzz_snapshot_chunks() {
+    use zkreplay::snapshot::chunk::read_records_from;
+    use zkreplay::snapshot::export::starknet_record_len;
+    let (_, chunks, infos) = sepolia_snapshot();
+    // Half the mutants change the compressed bytes (zstd frames, window
+    // sizes, checksums), half the record stream inside, recompressed.
+    let plain: Vec<Vec<u8>> = chunks
+        .iter()
+        .map(|c| zstd::decode_all(c.as_slice()).unwrap())
+        .collect();
+    let cap = plain.iter().map(|p| p.len() as u64).max().unwrap() * 2;
+    let mut seeds: Vec<(bool, Vec<u8>)> = chunks.into_iter().map(|c| (true, c)).collect();
+    seeds.extend(plain.into_iter().map(|p| (false, p)));
+    let leaves = infos[0].leaves;
+    fuzz(
+        "snapshot chunks (zstd frames and the record stream)",
+        &seeds,
+        budget(2000),
+        |rng, seeds| {
+            let (compressed, bytes) = &seeds[rng.random_range(0..seeds.len())];
+            let mutated = mutate_bytes(rng, std::slice::from_ref(bytes));
+            if *compressed {
+                (true, mutated)
+            } else {
+                (true, zstd::encode_all(mutated.as_slice(), 1).unwrap())
+            }
+        },
+        |(_, bytes)| show_bytes(bytes),
+        |(_, bytes)| {
+            let mut info = infos[0].clone();
+            info.size = bytes.len() as u64;
+            info.leaves = leaves;
+            let mut seen = 0u64;
+            read_records_from(bytes.as_slice(), &info, cap, starknet_record_len, |record| {
+                assert!(starknet_record_len(record[0]) == Some(record.len()));
+                seen += 1;
+                Ok(())
+            })
+            .is_ok_and(|count| count == seen)
+        },
+    );
+}
+
+#[test]
+fn fuzz_zksync_era_snapshot_protobuf() {
+    use zkreplay::snapshot::zksync_era::{
+        SnapshotFactoryDependencies, SnapshotStorageLog, SnapshotStorageLogsChunk, gunzip_capped,
+    };
+    // Storage logs of the real ZKsync Era genesis (Matter Labs' genesis
+    // file), in both key forms the format allows, as protobuf, and gzipped.
+    let genesis =
+        common::read_json(&common::fixtures().join("zksync/genesis/InitialStateMainnet.json"));
+    let mut hashed = Vec::new();
+    let mut plain = Vec::new();
+    for (i, log) in genesis["storage_logs"].as_array().unwrap().iter().take(64).enumerate() {
+        let word = |name: &str| hex_value(&log[name]);
+        let (address, key, value) = (word("address"), word("key"), word("value"));
+        let base = SnapshotStorageLog {
+            account_address: None,
+            storage_key: None,
+            storage_value: Some(value),
+            l1_batch_number_of_initial_write: Some(0),
+            enumeration_index: Some(i as u64 + 1),
+            hashed_key: Some(word("hashed_key")),
+        };
+        plain.push(SnapshotStorageLog {
+            account_address: Some(address),
+            storage_key: Some(key),
+            hashed_key: None,
+            ..base.clone()
+        });
+        hashed.push(base);
+    }
+    let mut deps = Vec::new();
+    let mut dep = Vec::new();
+    crate::snapshot::pb::bytes_field(&mut dep, 1, &[0u8; 64]);
+    crate::snapshot::pb::bytes_field(&mut dep, 2, &[7u8; 32]);
+    crate::snapshot::pb::bytes_field(&mut deps, 1, &dep);
+    let mut seeds = vec![
+        crate::snapshot::encode_chunk(&hashed),
+        crate::snapshot::encode_chunk(&plain),
+        deps,
+    ];
+    seeds.extend(seeds.clone().iter().map(|s| {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut encoder, s).unwrap();
+        encoder.finish().unwrap()
+    }));
+    fuzz(
+        "zksync-era snapshot files (gzip, storage-log and factory-dep protobuf)",
+        &seeds,
+        budget(2000),
+        mutate_bytes,
+        show_bytes,
+        |bytes| {
+            let unzipped = gunzip_capped(bytes.as_slice(), 1 << 20, "fuzz").ok();
+            let bytes = unzipped.as_deref().unwrap_or(bytes);
+            let _ = SnapshotFactoryDependencies::decode(bytes);
+            match SnapshotStorageLogsChunk::decode(bytes) {
+                Ok(chunk) => {
+                    let leaves = chunk.storage_logs.iter().filter(|l| l.leaf().is_ok()).count();
+                    leaves > 0
+                }
+                Err(_) => false,
+            }
         },
     );
 }

@@ -564,7 +564,7 @@ use zkreplay::snapshot::zksync_era::{SnapshotStorageLog, SnapshotStorageLogsChun
 
 /// Protobuf wire encoding written for the test from the encoding rules
 /// (protobuf.dev "Encoding"), independent of the importer's decoder.
-mod pb {
+pub(crate) mod pb {
     pub fn varint(out: &mut Vec<u8>, mut v: u64) {
         while v >= 0x80 {
             out.push((v as u8) | 0x80);
@@ -605,7 +605,7 @@ fn encode_log(log: &SnapshotStorageLog) -> Vec<u8> {
     out
 }
 
-fn encode_chunk(logs: &[SnapshotStorageLog]) -> Vec<u8> {
+pub(crate) fn encode_chunk(logs: &[SnapshotStorageLog]) -> Vec<u8> {
     let mut out = Vec::new();
     for log in logs {
         pb::bytes_field(&mut out, 1, &encode_log(log));

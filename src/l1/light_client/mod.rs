@@ -9,6 +9,7 @@
 //!
 //! Trusted: the starting beacon block root, and that 2/3 of a sync committee
 //! (512 validators chosen by the beacon chain) does not sign a false header.
+#![warn(clippy::arithmetic_side_effects)]
 
 pub mod api;
 pub mod sync;
