@@ -6,8 +6,10 @@
 //!    checked, reporting requests per second and p50/p99 latency;
 //! 2. mixed load: `ZKREPLAY_BENCH_CLIENTS` clients (default 500), each its own
 //!    keep-alive connection from its own loopback address (127.0.x.y), one in
-//!    ten sending capped-expensive queries (3,000 balances through fragments,
-//!    and a query priced over the cap that is refused), the rest cheap ones;
+//!    ten sending capped-expensive queries (1,920 balances through fragments,
+//!    and a query priced over the cap that is refused), the rest cheap ones,
+//!    each client one request every `ZKREPLAY_BENCH_PACE_MS` (default 100, so
+//!    5,000 requests/s offered; 0 sends back to back, which measures queueing);
 //!    reporting the cheap queries' p50/p99/max latency, the expensive ones',
 //!    the answers by status, and connection errors (resets).
 //!
@@ -282,6 +284,7 @@ fn main() {
     let clients: usize = env_or("ZKREPLAY_BENCH_CLIENTS", 500);
     let seconds: u64 = env_or("ZKREPLAY_BENCH_SECONDS", 10);
     let server_threads: usize = env_or("ZKREPLAY_BENCH_SERVER_THREADS", 2);
+    let pace_ms: u64 = env_or("ZKREPLAY_BENCH_PACE_MS", 100);
     let (_tmp, path) = match std::env::var_os("ZKREPLAY_BENCH_STORE") {
         Some(path) => (None, PathBuf::from(path)),
         None => {
@@ -384,6 +387,7 @@ fn main() {
     let over_cap = Arc::new(balance_flood(45, 10)); // 46,080 balances: refused by price
     let started = Instant::now();
     let duration = Duration::from_secs(seconds);
+    let pace = Duration::from_millis(pace_ms);
     let tally = client.block_on(async {
         let tasks: Vec<_> = (0..clients)
             .map(|c| {
@@ -400,7 +404,17 @@ fn main() {
                         }
                     };
                     let mut n = c;
+                    // Paced: one request per `pace` per client, started at a
+                    // spread of offsets, as many independent users would.
+                    let mut tick = tokio::time::interval_at(
+                        tokio::time::Instant::now() + pace.mul_f64((c % 97) as f64 / 97.0),
+                        pace.max(Duration::from_micros(1)),
+                    );
+                    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                     while started.elapsed() < duration {
+                        if !pace.is_zero() {
+                            tick.tick().await;
+                        }
                         n += clients;
                         let (body, expected) = if expensive {
                             let body = if n % 4 == 0 { &over_cap } else { &within_cap };
@@ -455,7 +469,7 @@ fn main() {
     tally.cheap.sort_unstable();
     tally.expensive.sort_unstable();
     println!(
-        "mixed: {clients} clients ({} expensive) for {elapsed:.1} s: {} cheap answers ({:.0}/s), p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; \
+        "mixed: {clients} clients ({} expensive), each one request per {pace_ms} ms (0: back to back), for {elapsed:.1} s: {} cheap answers ({:.0}/s), p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; \
          {} expensive answers, p50 {:.2} ms, p99 {:.2} ms; statuses {:?}; wrong cheap answers {}; connection errors {} {:?}",
         clients.div_ceil(10),
         tally.cheap.len(),

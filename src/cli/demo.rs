@@ -107,8 +107,13 @@ async fn demo(args: Args) -> anyhow::Result<i32> {
         let rpc = RpcL1::connect(L1Endpoints::devnet(anvil.url.clone()), Some(store.clone()))
             .await
             .with_context(|| format!("{}: connecting to L1", config.name))?;
-        // Every L1 answer proved against headers, as `follow` does by default.
-        let source = verified_l1(vec![rpc], &config, &L1VerifyArgs::default()).await?;
+        // Every L1 answer proved against headers, as `follow` does by default,
+        // anchored on the finalized block of the demo's own local node.
+        let verify = L1VerifyArgs {
+            trust_endpoint_finalized: true,
+            ..L1VerifyArgs::default()
+        };
+        let source = verified_l1(vec![rpc], &config, &verify).await?;
         let status = Arc::new(FollowStatus::new(config.name.clone()));
         prepared.push(Prepared {
             config,

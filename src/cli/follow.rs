@@ -150,14 +150,30 @@ pub struct Prepared {
 }
 
 /// Puts `endpoints` behind a quorum and the proofs of `verify`, anchored on
-/// `--l1-checkpoint` or, without one, on the block the endpoints call
-/// finalized now.
+/// `--l1-checkpoint` or, with `--l1-trust-endpoint-finalized`, on the block
+/// the endpoints call finalized now.
 pub async fn verified_l1(
     endpoints: Vec<RpcL1>,
     config: &ChainConfig,
     verify: &L1VerifyArgs,
 ) -> anyhow::Result<FollowedL1> {
     verified_l1_with(endpoints, config, verify, None).await
+}
+
+/// The header chain is only as trustworthy as the block it starts from: a
+/// start that would take that block from the endpoints must be asked for.
+fn require_trusted_start(verify: &L1VerifyArgs, light_client: bool) -> anyhow::Result<()> {
+    if verify.level != VerifyLevel::Off
+        && verify.checkpoint.is_none()
+        && !light_client
+        && !verify.trust_endpoint_finalized
+    {
+        anyhow::bail!(
+            "no trusted L1 starting point: pass --l1-checkpoint HASH (a finalized block hash you trust), \
+             --beacon-light-client, or --l1-trust-endpoint-finalized to trust the block the endpoints call finalized now"
+        );
+    }
+    Ok(())
 }
 
 /// [`verified_l1`], anchored on (and capped by) `light_client` when given.
@@ -167,6 +183,7 @@ pub async fn verified_l1_with(
     verify: &L1VerifyArgs,
     light_client: Option<Arc<dyn FinalityOracle>>,
 ) -> anyhow::Result<FollowedL1> {
+    require_trusted_start(verify, light_client.is_some())?;
     let mut options = VerifyOptions::new(verify.level, config.l1_contracts());
     options.cache_blocks = verify.cache_blocks;
     let mut source = VerifiedL1::new(QuorumL1::new(endpoints)?, options);
@@ -188,6 +205,8 @@ pub async fn prepare(args: &Args) -> anyhow::Result<Vec<Prepared>> {
     let mut out = Vec::new();
     // One beacon chain behind every followed rollup: one light client.
     let mut light_client: Option<Arc<dyn FinalityOracle>> = None;
+    // Refused before any store is opened or endpoint contacted.
+    require_trusted_start(&args.verify, args.beacon_light_client)?;
     for path in &args.chains {
         let config = ChainConfig::load(path)?;
         let dir = args.data_dir.join(&config.name);

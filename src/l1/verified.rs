@@ -59,6 +59,14 @@ pub struct L1VerifyArgs {
     /// A finalized L1 block hash you trust; headers are chained to it by parent hash.
     #[arg(long = "l1-checkpoint", env = "ZKREPLAY_L1_CHECKPOINT")]
     pub checkpoint: Option<B256>,
+    /// With no `--l1-checkpoint` and no `--beacon-light-client`: anchor on
+    /// the block the endpoints (every endpoint of a quorum) call finalized
+    /// at start, trusting them for it. Without this flag such a start is refused.
+    #[arg(
+        long = "l1-trust-endpoint-finalized",
+        env = "ZKREPLAY_L1_TRUST_ENDPOINT_FINALIZED"
+    )]
+    pub trust_endpoint_finalized: bool,
     /// Verified blocks (with all their transactions and receipts) kept in memory.
     #[arg(
         long = "l1-verify-cache-blocks",
@@ -74,6 +82,7 @@ impl Default for L1VerifyArgs {
         Self {
             level: VerifyLevel::Full,
             checkpoint: None,
+            trust_endpoint_finalized: false,
             cache_blocks: 64,
         }
     }

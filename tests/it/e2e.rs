@@ -321,6 +321,8 @@ async fn honest_devnet_replays_survives_sigkill_and_a_faulty_proxy() {
                 "--no-serve",
                 "--poll-interval-ms",
                 "50",
+                // anvil is this test's own node: its finalized block is the anchor.
+                "--l1-trust-endpoint-finalized",
             ])
             .arg("--data-dir")
             .arg(data_dir)

@@ -880,6 +880,7 @@ async fn verified_follower(
     let rpc = devnet_rpc(url, config, &store).await;
     let args = L1VerifyArgs {
         checkpoint,
+        trust_endpoint_finalized: checkpoint.is_none(),
         ..L1VerifyArgs::default()
     };
     let l1 = verified_l1(vec![rpc], config, &args).await.unwrap();
@@ -1051,4 +1052,28 @@ async fn a_reorg_under_latest_is_unwound_through_the_verified_source() {
             assert_eq!(record.l1_block_hash, canonical.hash, "{} {n}", config.name);
         }
     }
+}
+
+/// Issue 14: the header chain starts from a block the user trusts. With no
+/// `--l1-checkpoint`, no `--beacon-light-client` and no explicit
+/// `--l1-trust-endpoint-finalized`, `follow` refuses to start, before it
+/// opens a store or contacts an endpoint (the RPC URL is a closed port).
+#[test]
+fn follow_refuses_to_start_without_a_trusted_l1_starting_point() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_zkreplay"))
+        .arg("follow")
+        .arg("--chain")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("chains/starknet-mainnet.toml"))
+        .args(["--rpc-url", "http://127.0.0.1:9", "--no-serve", "--data-dir"])
+        .arg(&data)
+        .env("ZKREPLAY_LOG", "warn")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("no trusted L1 starting point"), "{stderr}");
+    assert!(stderr.contains("--l1-checkpoint"), "{stderr}");
+    assert!(!data.join("starknet-mainnet").exists(), "no store is created");
 }
