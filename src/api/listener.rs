@@ -47,10 +47,7 @@ impl Listener for LimitedListener {
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
         // The semaphore is never closed, so acquiring cannot fail.
-        let permit = match self.open.clone().acquire_owned().await {
-            Ok(permit) => Some(permit),
-            Err(_) => None,
-        };
+        let permit = self.open.clone().acquire_owned().await.ok();
         loop {
             match self.listener.accept().await {
                 Ok((stream, addr)) => {

@@ -44,6 +44,9 @@ mod head;
 
 use head::{starknet_head, zksync_head};
 
+/// Leaf writes (key, value) of the history column, by the batch that wrote them.
+type HistoryByBatch = BTreeMap<u64, Vec<(Vec<u8>, Vec<u8>)>>;
+
 /// Leaves of the last batch whose paths the open check walks.
 pub const HEAD_SAMPLE: usize = 64;
 
@@ -137,7 +140,7 @@ pub fn verify(
         });
     }
     // One pass over every column: checksums, and what the replay needs.
-    let mut history: BTreeMap<u64, Vec<(Vec<u8>, Vec<u8>)>> = BTreeMap::new();
+    let mut history: HistoryByBatch = BTreeMap::new();
     let mut records: BTreeMap<u64, Vec<u8>> = BTreeMap::new();
     let mut audits: BTreeMap<u64, Vec<u8>> = BTreeMap::new();
     for column in Column::ALL {
@@ -369,7 +372,7 @@ fn batch_record<T: serde::de::DeserializeOwned>(
 /// Replays the Starknet history into in-memory tries and compares each
 /// batch's roots with its record and audit.
 fn replay_starknet(
-    history: &BTreeMap<u64, Vec<(Vec<u8>, Vec<u8>)>>,
+    history: &HistoryByBatch,
     records: &BTreeMap<u64, Vec<u8>>,
     audits: &BTreeMap<u64, Vec<u8>>,
     report: &mut Report,
@@ -549,7 +552,7 @@ fn replay_starknet(
 
 /// Replays the ZKsync history (genesis is batch 0) into an in-memory tree.
 fn replay_zksync(
-    history: &BTreeMap<u64, Vec<(Vec<u8>, Vec<u8>)>>,
+    history: &HistoryByBatch,
     records: &BTreeMap<u64, Vec<u8>>,
     audits: &BTreeMap<u64, Vec<u8>>,
     report: &mut Report,
