@@ -177,8 +177,8 @@ pub fn read_records_from(
         file: info.file.clone(),
         detail: e.to_string(),
     };
-    let mut decoder = zstd::stream::read::Decoder::with_buffer(compressed.take(info.size))
-        .map_err(decompress)?;
+    let mut decoder =
+        zstd::stream::read::Decoder::with_buffer(compressed.take(info.size)).map_err(decompress)?;
     decoder
         .window_log_max(MAX_ZSTD_WINDOW_LOG)
         .map_err(decompress)?;

@@ -458,8 +458,9 @@ pub fn build(
             .map_err(|e| era(format!("chunk {id}: {e}")))?;
         drop(bytes);
         for (i, log) in chunk.storage_logs.iter().enumerate() {
-            let (derived, index, value) =
-                log.leaf().map_err(|what| era(format!("chunk {id}, log {i}: {what}")))?;
+            let (derived, index, value) = log
+                .leaf()
+                .map_err(|what| era(format!("chunk {id}, log {i}: {what}")))?;
             max_index = max_index.max(index);
             sorter.push(zk_leaf(&derived, index, &value))?;
             stats.storage_logs = stats.storage_logs.saturating_add(1);

@@ -453,7 +453,10 @@ fn is_better_update<N: Unsigned>(
     old: &LightClientUpdate<N>,
 ) -> bool {
     let (new_active, old_active) = (participants(new), participants(old));
-    let (new_super, old_super) = (supermajority::<N>(new_active), supermajority::<N>(old_active));
+    let (new_super, old_super) = (
+        supermajority::<N>(new_active),
+        supermajority::<N>(old_active),
+    );
     if new_super != old_super {
         return new_super;
     }

@@ -249,11 +249,9 @@ fn decode_batch(
             let linear_hashes: Vec<Option<B256>> = (0..openings.len())
                 .map(|i| match &batch.da.header {
                     Some(h) => h.blob_linear_hashes.get(i).copied(),
-                    None => BLOB_ONE_HASH_LOG_KEY
-                        .checked_add(i as u64)
-                        .and_then(|key| {
-                            system_log_value(&batch.system_logs, PUBDATA_CHUNK_PUBLISHER, key)
-                        }),
+                    None => BLOB_ONE_HASH_LOG_KEY.checked_add(i as u64).and_then(|key| {
+                        system_log_value(&batch.system_logs, PUBDATA_CHUNK_PUBLISHER, key)
+                    }),
                 })
                 .collect();
             let mut joined = Vec::with_capacity(openings.len().saturating_mul(PUBDATA_PER_BLOB));

@@ -260,14 +260,13 @@ impl<'s> ZksyncState<'s> {
             });
         }
         let mut seen = HashSet::new();
-        let mut resolved: Vec<(B256, u64, B256, bool)> =
-            Vec::with_capacity(
-                input
-                    .writes
-                    .initial
-                    .len()
-                    .saturating_add(input.writes.repeated.len()),
-            );
+        let mut resolved: Vec<(B256, u64, B256, bool)> = Vec::with_capacity(
+            input
+                .writes
+                .initial
+                .len()
+                .saturating_add(input.writes.repeated.len()),
+        );
         let mut next_index = self.checkpoint.next_index;
         for w in &input.writes.initial {
             if let Some((index, _)) = self.leaf(&w.derived_key)? {
@@ -341,7 +340,8 @@ impl<'s> ZksyncState<'s> {
             repeated_writes: input.writes.repeated.len(),
         };
         // `n` follows the checkpoint's batch (checked above).
-        let verified = if matches == Some(true) && self.checkpoint.verified == self.checkpoint.batch {
+        let verified = if matches == Some(true) && self.checkpoint.verified == self.checkpoint.batch
+        {
             n
         } else {
             self.checkpoint.verified

@@ -315,8 +315,7 @@ pub fn for_each_chunk(
             chunk = i,
             of = manifest.chunks.len(),
             leaves = done,
-            leaves_per_s = (done as f64
-                / started.elapsed().as_secs_f64().max(1e-9)) as u64,
+            leaves_per_s = (done as f64 / started.elapsed().as_secs_f64().max(1e-9)) as u64,
             "snapshot chunk imported"
         );
     }

@@ -205,8 +205,11 @@ pub fn decode_batch<A: AliasSource>(
 /// IFFTs every blob and concatenates the coefficients as felts. A coefficient that
 /// is not a Stark felt is rejected (no honest blob has one).
 pub fn blobs_to_felts(blobs: &[Vec<u8>]) -> Result<(Vec<Felt>, Vec<Vec<Fr>>), DaError> {
-    let mut felts =
-        Vec::with_capacity(blobs.len().saturating_mul(crate::blob::FIELD_ELEMENTS_PER_BLOB));
+    let mut felts = Vec::with_capacity(
+        blobs
+            .len()
+            .saturating_mul(crate::blob::FIELD_ELEMENTS_PER_BLOB),
+    );
     let mut all = Vec::with_capacity(blobs.len());
     for blob in blobs {
         let coefficients = crate::blob::blob_to_coefficients(blob)?;

@@ -146,9 +146,9 @@ pub fn decompress(felts: &[Felt]) -> Result<Decompressed, DaError> {
     let mut buckets = Vec::with_capacity(header.bucket_lens.len());
     let mut rest = unique.as_slice();
     for len in header.bucket_lens {
-        let (bucket, tail) = rest
-            .split_at_checked(len)
-            .ok_or_else(|| DaError::BadPacking("unique values shorter than their buckets".into()))?;
+        let (bucket, tail) = rest.split_at_checked(len).ok_or_else(|| {
+            DaError::BadPacking("unique values shorter than their buckets".into())
+        })?;
         buckets.push(bucket.iter());
         rest = tail;
     }
@@ -165,7 +165,9 @@ pub fn decompress(felts: &[Felt]) -> Result<Decompressed, DaError> {
                     DaError::BadPacking("more repeated elements than pointers".into())
                 })?;
                 *unique.get(pointer).ok_or_else(|| {
-                    DaError::BadPacking(format!("repeated-value pointer {pointer} past the unique values"))
+                    DaError::BadPacking(format!(
+                        "repeated-value pointer {pointer} past the unique values"
+                    ))
                 })?
             }
         };
