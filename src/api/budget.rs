@@ -54,9 +54,14 @@ impl Budget {
         timeout: Duration,
         pool: Option<Arc<Semaphore>>,
     ) -> Self {
+        #[allow(
+            clippy::arithmetic_side_effects,
+            reason = "a timeout is at most u64::MAX ms (about 1.8e16 s), far inside Instant's range"
+        )]
+        let deadline = Instant::now() + timeout;
         Budget(Arc::new(Inner {
             request_id: request_id.into(),
-            deadline: Some((Instant::now() + timeout, timeout)),
+            deadline: Some((deadline, timeout)),
             pool,
             turn: Mutex::new(()),
         }))

@@ -1,7 +1,7 @@
 //! Every limit of the GraphQL server, its flag and environment variable, and
 //! the error a client gets when it hits one.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::http::StatusCode;
@@ -101,6 +101,15 @@ impl Default for ApiLimits {
 impl ApiLimits {
     pub fn deadline(&self) -> Duration {
         Duration::from_millis(self.deadline_ms)
+    }
+
+    /// The instant a request that arrived at `started` runs out of time.
+    #[allow(
+        clippy::arithmetic_side_effects,
+        reason = "the deadline is at most u64::MAX ms (about 1.8e16 s), far inside Instant's range"
+    )]
+    pub fn deadline_after(&self, started: Instant) -> Instant {
+        started + self.deadline()
     }
 
     /// Threads of the blocking pool: the flag, or half the CPUs (at least one).

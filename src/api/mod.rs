@@ -254,7 +254,7 @@ async fn graphql_handler(
     body: Bytes,
 ) -> Response {
     let started = Instant::now();
-    let deadline = started + state.gate.limits.deadline();
+    let deadline = state.gate.limits.deadline_after(started);
     let request_id = headers
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())

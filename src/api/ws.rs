@@ -117,7 +117,7 @@ impl Executor for LimitedExecutor {
     /// deadline like one over HTTP.
     async fn execute(&self, request: Request) -> Response {
         let started = Instant::now();
-        let deadline = started + self.gate.limits.deadline();
+        let deadline = self.gate.limits.deadline_after(started);
         let gate = &self.gate;
         let bytes = request.query.len();
         let outcome = async {

@@ -52,7 +52,9 @@ impl ChunkWriter {
         encoder
             .write_all(record)
             .map_err(SnapshotError::io(&self.dir))?;
-        *count += 1;
+        // Below `chunk_leaves` before this record (the chunk closes on
+        // reaching it), so the sum never saturates.
+        *count = count.saturating_add(1);
         if *count >= self.chunk_leaves {
             self.close_chunk()?;
         }
@@ -79,7 +81,8 @@ impl ChunkWriter {
             leaves: count,
             sha256: format!("0x{}", hex::encode(writer.hasher.finalize())),
         });
-        self.next_leaf += count;
+        // Leaves this process wrote, one by one: u64 does not run out.
+        self.next_leaf = self.next_leaf.saturating_add(count);
         Ok(())
     }
 
@@ -100,7 +103,7 @@ impl Write for HashingWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let n = self.inner.write(buf)?;
         self.hasher.update(&buf[..n]);
-        self.written += n as u64;
+        self.written = self.written.saturating_add(n as u64);
         Ok(n)
     }
 
@@ -114,7 +117,7 @@ impl Write for HashingWriter {
 pub fn verify_chunk(dir: &Path, info: &ChunkInfo) -> Result<(), SnapshotError> {
     let path = dir.join(&info.file);
     let file = File::open(&path).map_err(SnapshotError::io(&path))?;
-    let mut reader = file.take(info.size.min(MAX_CHUNK_BYTES) + 1);
+    let mut reader = file.take(info.size.min(MAX_CHUNK_BYTES).saturating_add(1));
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 16];
     let mut total = 0u64;
@@ -124,7 +127,7 @@ pub fn verify_chunk(dir: &Path, info: &ChunkInfo) -> Result<(), SnapshotError> {
             break;
         }
         hasher.update(&buf[..n]);
-        total += n as u64;
+        total = total.saturating_add(n as u64);
     }
     if total != info.size {
         return Err(SnapshotError::ChunkSize {
@@ -174,33 +177,38 @@ pub fn read_records_from(
         file: info.file.clone(),
         detail: e.to_string(),
     };
-    let mut decoder = zstd::stream::read::Decoder::with_buffer(compressed.take(info.size))
-        .map_err(decompress)?;
+    let mut decoder =
+        zstd::stream::read::Decoder::with_buffer(compressed.take(info.size)).map_err(decompress)?;
     decoder
         .window_log_max(MAX_ZSTD_WINDOW_LOG)
         .map_err(decompress)?;
     let cap = cap.min(MAX_CHUNK_BYTES);
-    let mut reader = BufReader::with_capacity(1 << 16, decoder.take(cap + 1));
+    let mut reader = BufReader::with_capacity(1 << 16, decoder.take(cap.saturating_add(1)));
     let mut record = [0u8; 256];
     let mut read = 0u64;
     let mut count = 0u64;
     loop {
         let mut tag = [0u8; 1];
+        // `read` stays at most `cap + 1` (checked after every record, and the
+        // reader yields no more), `cap` at most MAX_CHUNK_BYTES, a record at
+        // most 256 bytes: the saturating sums below are exact.
+        let at = read;
         match reader.read(&mut tag).map_err(decompress)? {
             0 => break,
-            _ => read += 1,
+            _ => read = read.saturating_add(1),
         }
         let len = record_len(tag[0])
             .filter(|len| (1..=record.len()).contains(len))
             .ok_or_else(|| SnapshotError::Record {
                 file: info.file.clone(),
-                detail: format!("unknown record tag {:#04x} at byte {}", tag[0], read - 1),
+                detail: format!("unknown record tag {:#04x} at byte {at}", tag[0]),
             })?;
         record[0] = tag[0];
+        let rest = len.saturating_sub(1) as u64;
         reader
             .read_exact(&mut record[1..len])
             .map_err(|e| match e.kind() {
-                std::io::ErrorKind::UnexpectedEof if read + len as u64 - 1 > cap => {
+                std::io::ErrorKind::UnexpectedEof if read.saturating_add(rest) > cap => {
                     SnapshotError::Oversized {
                         file: info.file.clone(),
                         cap,
@@ -212,14 +220,14 @@ pub fn read_records_from(
                 },
                 _ => decompress(e),
             })?;
-        read += len as u64 - 1;
+        read = read.saturating_add(rest);
         if read > cap {
             return Err(SnapshotError::Oversized {
                 file: info.file.clone(),
                 cap,
             });
         }
-        count += 1;
+        count = count.saturating_add(1);
         if count > info.leaves {
             return Err(SnapshotError::Record {
                 file: info.file.clone(),

@@ -172,7 +172,7 @@ fn export_starknet(
         record.extend_from_slice(&value[64..96]); // nonce
         record.extend_from_slice(&value[32..64]); // storage root
         writer.push(&record)?;
-        counts.contracts += 1;
+        counts.contracts = counts.contracts.saturating_add(1);
         while let Some((slot_key, slot_value)) = &pending_slot {
             match slot_key[1..33].cmp(address) {
                 std::cmp::Ordering::Greater => break,
@@ -194,7 +194,7 @@ fn export_starknet(
                     record.extend_from_slice(&slot_key[33..65]);
                     record.extend_from_slice(slot_value);
                     writer.push(&record)?;
-                    counts.storage += 1;
+                    counts.storage = counts.storage.saturating_add(1);
                 }
             }
             pending_slot = storage.next_leaf()?;
@@ -219,7 +219,7 @@ fn export_starknet(
         record.extend_from_slice(&key[1..33]);
         record.extend_from_slice(&value);
         writer.push(&record)?;
-        counts.classes += 1;
+        counts.classes = counts.classes.saturating_add(1);
     }
     // The alias map is contract 0x2's storage read backwards (key = original,
     // value = alias), as of batch N; slot 0 is the counter, not an alias.
@@ -235,9 +235,12 @@ fn export_starknet(
         record.extend_from_slice(&value);
         record.extend_from_slice(&key[33..65]);
         writer.push(&record)?;
-        counts.aliases += 1;
+        counts.aliases = counts.aliases.saturating_add(1);
     }
-    counts.total = counts.contracts + counts.storage + counts.classes + counts.aliases;
+    // Each count is of records written one by one: the sum fits u64.
+    counts.total = [counts.storage, counts.classes, counts.aliases]
+        .into_iter()
+        .fold(counts.contracts, u64::saturating_add);
     Ok((n, roots, counts))
 }
 
@@ -269,7 +272,7 @@ fn export_zksync(
     }
     let mut count = 0u64;
     sorter.drain(|leaf| {
-        count += 1;
+        count = count.saturating_add(1);
         writer.push(leaf)
     })?;
     let roots = Roots {
@@ -358,11 +361,12 @@ impl<'s> HistoryAt<'s> {
             let Some((key, value)) = self.next_entry()? else {
                 return Ok(None);
             };
-            if key.len() < 9 {
-                return Err(corrupt("history key", key.len()));
-            }
-            let leaf_len = key.len() - 8;
-            let mut chosen = (history_batch(&key) <= self.batch).then_some(value);
+            // `leaf key ‖ batch`, the leaf key not empty.
+            let (leaf_len, batch) = match key.split_last_chunk::<8>() {
+                Some((leaf, batch)) if !leaf.is_empty() => (leaf.len(), u64::from_be_bytes(*batch)),
+                _ => return Err(corrupt("history key", key.len())),
+            };
+            let mut chosen = (batch <= self.batch).then_some(value);
             loop {
                 let same = match self.peek_entry()? {
                     Some((next, _)) => {
@@ -374,7 +378,8 @@ impl<'s> HistoryAt<'s> {
                     break;
                 }
                 let (next, value) = self.next_entry()?.expect("peeked");
-                if history_batch(&next) <= self.batch {
+                // `next` is as long as `key`, so it ends in a batch number too.
+                if history_batch(&next).is_some_and(|b| b <= self.batch) {
                     chosen = Some(value);
                 }
             }
@@ -387,6 +392,7 @@ impl<'s> HistoryAt<'s> {
     }
 }
 
-fn history_batch(key: &[u8]) -> u64 {
-    u64::from_be_bytes(key[key.len() - 8..].try_into().expect("8 bytes"))
+/// The batch number that ends a history key.
+fn history_batch(key: &[u8]) -> Option<u64> {
+    key.last_chunk::<8>().map(|b| u64::from_be_bytes(*b))
 }

@@ -64,7 +64,7 @@ async fn get_to_file(
     let mut file = std::fs::File::create(&tmp).map_err(SnapshotError::io(&tmp))?;
     let mut total = 0u64;
     while let Some(bytes) = response.chunk().await.map_err(|e| fail(e.to_string()))? {
-        total += bytes.len() as u64;
+        total = total.saturating_add(bytes.len() as u64);
         if total > cap {
             return Err(SnapshotError::Oversized {
                 file: url.to_owned(),

@@ -119,16 +119,29 @@ impl<'a> Wire<'a> {
         Wire { bytes, pos: 0 }
     }
 
+    /// The next `len` bytes, checked against the bytes left.
+    fn take(&mut self, len: usize) -> Result<&'a [u8], ProtoError> {
+        let rest = self.bytes.get(self.pos..).unwrap_or_default();
+        let (taken, _) = rest
+            .split_at_checked(len)
+            .ok_or(ProtoError::Truncated(self.bytes.len()))?;
+        // `pos + len` is at most the message length: no overflow.
+        self.pos = self.pos.saturating_add(len);
+        Ok(taken)
+    }
+
     fn varint(&mut self) -> Result<u64, ProtoError> {
         let start = self.pos;
         let mut value = 0u64;
-        for shift in 0..10 {
+        // Ten groups of seven bits: shifts 0, 7, ..., 63.
+        for shift in (0..70).step_by(7) {
             let byte = *self
                 .bytes
                 .get(self.pos)
                 .ok_or(ProtoError::Truncated(self.pos))?;
-            self.pos += 1;
-            value |= u64::from(byte & 0x7f) << (7 * shift);
+            // Below the message length, so one more does not overflow.
+            self.pos = self.pos.saturating_add(1);
+            value |= u64::from(byte & 0x7f) << shift;
             if byte & 0x80 == 0 {
                 return Ok(value);
             }
@@ -149,21 +162,15 @@ impl<'a> Wire<'a> {
                 0 => return Ok(Some((number, Value::Varint(self.varint()?)))),
                 2 => {
                     let len = self.varint()?;
-                    let left = (self.bytes.len() - self.pos) as u64;
-                    if len > left {
-                        return Err(ProtoError::Truncated(self.bytes.len()));
-                    }
-                    let bytes = &self.bytes[self.pos..self.pos + len as usize];
-                    self.pos += len as usize;
+                    let len = usize::try_from(len)
+                        .map_err(|_| ProtoError::Truncated(self.bytes.len()))?;
+                    let bytes = self.take(len)?;
                     return Ok(Some((number, Value::Bytes(bytes))));
                 }
                 // Unknown fields of fixed width are skipped.
                 1 | 5 => {
                     let width = if wire == 1 { 8 } else { 4 };
-                    if self.bytes.len() - self.pos < width {
-                        return Err(ProtoError::Truncated(self.bytes.len()));
-                    }
-                    self.pos += width;
+                    self.take(width)?;
                 }
                 _ => return Err(ProtoError::UnknownWireType { wire, at }),
             }
@@ -451,11 +458,12 @@ pub fn build(
             .map_err(|e| era(format!("chunk {id}: {e}")))?;
         drop(bytes);
         for (i, log) in chunk.storage_logs.iter().enumerate() {
-            let (derived, index, value) =
-                log.leaf().map_err(|what| era(format!("chunk {id}, log {i}: {what}")))?;
+            let (derived, index, value) = log
+                .leaf()
+                .map_err(|what| era(format!("chunk {id}, log {i}: {what}")))?;
             max_index = max_index.max(index);
             sorter.push(zk_leaf(&derived, index, &value))?;
-            stats.storage_logs += 1;
+            stats.storage_logs = stats.storage_logs.saturating_add(1);
         }
     }
     if let Some(path) = &header.factory_deps {

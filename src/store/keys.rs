@@ -98,7 +98,7 @@ pub fn node(tag: u8, hash: &[u8; 32]) -> [u8; 33] {
 
 /// A history key: the leaves key followed by the big-endian batch number.
 pub fn history(leaf_key: &[u8], batch: u64) -> Vec<u8> {
-    let mut key = Vec::with_capacity(leaf_key.len() + 8);
+    let mut key = Vec::with_capacity(leaf_key.len().saturating_add(8));
     key.extend_from_slice(leaf_key);
     key.extend_from_slice(&batch.to_be_bytes());
     key

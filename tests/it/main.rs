@@ -13,6 +13,7 @@
 mod common;
 
 mod api;
+mod arith;
 mod browser;
 #[cfg(feature = "devnet")]
 mod devnet;

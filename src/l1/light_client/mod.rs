@@ -15,6 +15,8 @@ pub mod api;
 pub mod sync;
 pub mod types;
 
+use std::num::NonZeroU64;
+
 use alloy_primitives::B256;
 use blst::BLST_ERROR;
 use blst::min_pk::{AggregatePublicKey, PublicKey, Signature};
@@ -79,7 +81,7 @@ impl ChainSpec {
     /// The container layout (branch depths) at `slot`: the spec's
     /// `*_gindex_at_slot` switch on `ELECTRA_FORK_EPOCH`.
     pub fn layout(&self, slot: u64) -> Layout {
-        if slot / self.slots_per_epoch >= self.electra_fork_epoch {
+        if self.epoch(slot) >= self.electra_fork_epoch {
             Layout::Electra
         } else {
             Layout::Deneb
@@ -88,7 +90,8 @@ impl ChainSpec {
 
     /// The slot at Unix time `now` (0 before genesis).
     pub fn slot_at(&self, now: u64) -> u64 {
-        now.saturating_sub(self.genesis_time) / self.seconds_per_slot.max(1)
+        let seconds_per_slot = NonZeroU64::new(self.seconds_per_slot).unwrap_or(NonZeroU64::MIN);
+        now.saturating_sub(self.genesis_time) / seconds_per_slot
     }
 
     /// `(finalized root, current committee, next committee)` generalized
@@ -105,7 +108,7 @@ impl ChainSpec {
     }
 
     pub fn fork_version(&self, slot: u64) -> [u8; 4] {
-        let epoch = slot / self.slots_per_epoch;
+        let epoch = self.epoch(slot);
         self.forks
             .iter()
             .rev()
@@ -128,9 +131,22 @@ impl ChainSpec {
         })
     }
 
+    /// The epoch of `slot`.
+    #[allow(
+        clippy::arithmetic_side_effects,
+        reason = "divides by the preset's slots per epoch, a nonzero constant of the chain (32 on mainnet), never by input"
+    )]
+    fn epoch(&self, slot: u64) -> u64 {
+        slot / self.slots_per_epoch
+    }
+
     /// The sync committee period of `slot`.
+    #[allow(
+        clippy::arithmetic_side_effects,
+        reason = "divides by the preset's epochs per period, a nonzero constant of the chain (256 on mainnet), never by input"
+    )]
     pub fn period(&self, slot: u64) -> u64 {
-        slot / self.slots_per_epoch / self.epochs_per_sync_committee_period
+        self.epoch(slot) / self.epochs_per_sync_committee_period
     }
 
     /// `compute_domain(DOMAIN_SYNC_COMMITTEE, version, genesis_validators_root)`.
@@ -242,7 +258,7 @@ impl<N: Unsigned + Clone + PartialEq> LightClientStore<N> {
         {
             self.optimistic_header = update.attested_header.clone();
         }
-        let supermajority = participants * 3 >= N::to_usize() * 2;
+        let supermajority = supermajority::<N>(participants);
         let newer_finalized =
             update.finalized_header.beacon.slot > self.finalized_header.beacon.slot;
         let finalizes_next_committee = self.next_sync_committee.is_none()
@@ -265,8 +281,12 @@ impl<N: Unsigned + Clone + PartialEq> LightClientStore<N> {
         spec: &ChainSpec,
         current_slot: u64,
     ) -> Result<(), LightClientError> {
-        let timeout = spec.slots_per_epoch * spec.epochs_per_sync_committee_period;
-        if current_slot <= self.finalized_header.beacon.slot + timeout {
+        // Saturating: a finalized slot near u64::MAX (from a signed update)
+        // leaves no time out, as it should.
+        let timeout = spec
+            .slots_per_epoch
+            .saturating_mul(spec.epochs_per_sync_committee_period);
+        if current_slot <= self.finalized_header.beacon.slot.saturating_add(timeout) {
             return Ok(());
         }
         let Some(mut best) = self.best_valid_update.take() else {
@@ -312,7 +332,10 @@ impl<N: Unsigned + Clone + PartialEq> LightClientStore<N> {
         let store_period = spec.period(self.finalized_header.beacon.slot);
         let signature_period = spec.period(update.signature_slot);
         let period_ok = match self.next_sync_committee {
-            Some(_) => signature_period == store_period || signature_period == store_period + 1,
+            Some(_) => {
+                signature_period == store_period
+                    || Some(signature_period) == store_period.checked_add(1)
+            }
             None => signature_period == store_period,
         };
         if !period_ok {
@@ -380,7 +403,7 @@ impl<N: Unsigned + Clone + PartialEq> LightClientStore<N> {
                 .as_ref()
                 .ok_or_else(|| invalid("signed by an unknown sync committee".into()))?
         };
-        let version = spec.fork_version(update.signature_slot.max(1) - 1);
+        let version = spec.fork_version(update.signature_slot.saturating_sub(1));
         let signing_root = root(&SigningData {
             object_root: root(&update.attested_header.beacon),
             domain: spec.sync_committee_domain(version),
@@ -405,7 +428,7 @@ impl<N: Unsigned + Clone + PartialEq> LightClientStore<N> {
                 }
                 self.next_sync_committee = known(update.next_sync_committee);
             }
-            Some(next) if finalized_period == store_period + 1 => {
+            Some(next) if Some(finalized_period) == store_period.checked_add(1) => {
                 self.current_sync_committee = next;
                 self.next_sync_committee = known(update.next_sync_committee);
                 self.previous_max_active_participants = self.current_max_active_participants;
@@ -429,9 +452,11 @@ fn is_better_update<N: Unsigned>(
     new: &LightClientUpdate<N>,
     old: &LightClientUpdate<N>,
 ) -> bool {
-    let size = N::to_usize();
     let (new_active, old_active) = (participants(new), participants(old));
-    let (new_super, old_super) = (new_active * 3 >= size * 2, old_active * 3 >= size * 2);
+    let (new_super, old_super) = (
+        supermajority::<N>(new_active),
+        supermajority::<N>(old_active),
+    );
     if new_super != old_super {
         return new_super;
     }
@@ -468,6 +493,13 @@ fn known<N: Unsigned>(committee: SyncCommittee<N>) -> Option<SyncCommittee<N>> {
     let empty = committee.aggregate_pubkey.iter().all(|b| *b == 0)
         && committee.pubkeys.iter().all(|k| k.iter().all(|b| *b == 0));
     (!empty).then_some(committee)
+}
+
+/// Whether `participants` of a committee of `N` are at least two thirds of it
+/// (the spec's `sum(bits) * 3 >= len(bits) * 2`); both are at most `N` (512
+/// on mainnet), so the saturating products are the exact ones.
+fn supermajority<N: Unsigned>(participants: usize) -> bool {
+    participants.saturating_mul(3) >= N::to_usize().saturating_mul(2)
 }
 
 fn participants<N: Unsigned>(update: &LightClientUpdate<N>) -> usize {
@@ -537,11 +569,12 @@ fn check_branch(
     (gindex, depth): (u64, usize),
     expected: B256,
 ) -> Result<(), LightClientError> {
-    let index = gindex - (1 << depth);
+    // The spec's `index = gindex - 2^depth` differs from `gindex` only in
+    // bit `depth`, which no level below `depth` reads: the bits are gindex's.
     let mut node = leaf;
     for (level, sibling) in branch.iter().take(depth).enumerate() {
         let mut hasher = Sha256::new();
-        if (index >> level) & 1 == 1 {
+        if (gindex >> level) & 1 == 1 {
             hasher.update(sibling);
             hasher.update(node);
         } else {

@@ -116,7 +116,10 @@ impl<N: Unsigned + Clone + PartialEq + Send + Sync + 'static> LightClient<N> {
             if store_period >= current_period {
                 break;
             }
-            let count = (current_period - store_period + 1).min(MAX_REQUEST_UPDATES);
+            let count = current_period
+                .saturating_sub(store_period)
+                .saturating_add(1)
+                .min(MAX_REQUEST_UPDATES);
             let updates = self
                 .api
                 .updates::<N>(&self.spec, store_period, count)
@@ -133,7 +136,7 @@ impl<N: Unsigned + Clone + PartialEq + Send + Sync + 'static> LightClient<N> {
         // One period of lag is normal at a period's start (finality trails
         // the head by two epochs); more means the node withheld updates, and
         // no committee the store knows could have signed a current update.
-        if reached + 1 < current_period {
+        if reached.saturating_add(1) < current_period {
             return Err(SyncError::Behind {
                 reached,
                 current: current_period,

@@ -229,8 +229,8 @@ mod wire {
     fn fixed<L: Unsigned>(branch: Branch) -> Result<FixedVector<B256, L>, ssz::DecodeError> {
         let len = branch.len();
         FixedVector::new(branch).map_err(|_| ssz::DecodeError::InvalidByteLength {
-            len: len * 32,
-            expected: L::to_usize() * 32,
+            len: len.saturating_mul(32),
+            expected: L::to_usize().saturating_mul(32),
         })
     }
 

@@ -82,11 +82,19 @@ pub const STRK_TOKEN: &str = "0x4718f5a0fc34cc1af16a1cdee98ffb20c31f5cd61d6ab072
 /// `starkware/starknet/public/abi.py` (`get_storage_var_address` returns
 /// `res % ADDR_BOUND`) with `ADDR_BOUND = 2**251 - MAX_STORAGE_ITEM_SIZE` and
 /// `MAX_STORAGE_ITEM_SIZE = 256` (`starkware/starknet/core/storage/storage.cairo`).
+#[allow(
+    clippy::arithmetic_side_effects,
+    reason = "constants: 2^251 - 256 fits 256 bits"
+)]
 fn addr_bound() -> U256 {
     (U256::from(1u8) << 251) - U256::from(256u16)
 }
 
 /// 2^251: contract addresses and storage keys are paths of the height-251 tries.
+#[allow(
+    clippy::arithmetic_side_effects,
+    reason = "constant: 2^251 fits 256 bits"
+)]
 fn key_bound() -> U256 {
     U256::from(1u8) << 251
 }
@@ -109,7 +117,7 @@ pub fn erc20_balance_slot(account: &Felt) -> Felt {
     let hash = felt_u256(&pedersen(&sn_keccak(b"ERC20_balances"), account));
     let bound = addr_bound();
     // A felt is below 2^252 < 2 * bound, so one subtraction reduces it.
-    let reduced = if hash >= bound { hash - bound } else { hash };
+    let reduced = hash.checked_sub(bound).unwrap_or(hash);
     Felt::from_bytes_be(&reduced.to_be_bytes::<32>())
 }
 
@@ -260,6 +268,10 @@ impl<'s> StarknetReader<'s> {
 
     /// An ERC-20 balance as of `batch`: the u256 whose low and high limbs are
     /// the slots [`erc20_balance_slot`] and the next one.
+    #[allow(
+        clippy::arithmetic_side_effects,
+        reason = "`slot + 1` is felt addition, modular by definition (and the slot is below 2^251 - 256)"
+    )]
     pub fn erc20_balance(
         &self,
         token: &Felt,
@@ -269,13 +281,14 @@ impl<'s> StarknetReader<'s> {
         let slot = erc20_balance_slot(account);
         let low = felt_u256(&self.storage_at(token, &slot, batch)?);
         let high = felt_u256(&self.storage_at(token, &(slot + Felt::ONE), batch)?);
-        if low >> 128 != U256::ZERO || high >> 128 != U256::ZERO {
+        if low.bit_len() > 128 || high.bit_len() > 128 {
             return Err(QueryError::NotU256 {
                 token: *token,
                 account: *account,
             });
         }
-        Ok((high << 128) | low)
+        // `high` has at most 128 bits: the shift loses none.
+        Ok(high.wrapping_shl(128) | low)
     }
 
     /// Whether `class_hash` is in the classes trie of `batch`, with its proof.
@@ -299,7 +312,7 @@ impl<'s> StarknetReader<'s> {
         // The prefix check alone is not enough: a longer key could share the prefix, so
         // require exactly one batch suffix.
         Ok(match entry {
-            Some((key, value)) if key.len() == leaf.len() + 8 => value,
+            Some((key, value)) if key.len() == leaf.len().saturating_add(8) => value,
             _ => Vec::new(),
         })
     }

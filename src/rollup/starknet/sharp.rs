@@ -208,7 +208,7 @@ pub fn encode_page_batch(pages: &[MemoryPage]) -> Vec<u8> {
 
 /// `keccak256(values)`: the memory hash the registry logs and SHARP lists.
 pub fn memory_hash(values: &[U256]) -> B256 {
-    let mut bytes = Vec::with_capacity(32 * values.len());
+    let mut bytes = Vec::with_capacity(values.len().saturating_mul(32));
     values
         .iter()
         .for_each(|v| bytes.extend_from_slice(&v.to_be_bytes::<32>()));
@@ -229,7 +229,8 @@ pub fn page_prod(page: &MemoryPage) -> Option<U256> {
     let mut addr = page.start_addr.reduce_mod(p);
     for value in &page.values {
         let lin = addr.add_mod(alpha.mul_mod(*value, p), p);
-        prod = prod.mul_mod(z.add_mod(p - lin, p), p);
+        // `lin` is reduced below `p`: `p - lin` is exact.
+        prod = prod.mul_mod(z.add_mod(p.wrapping_sub(lin), p), p);
         addr = addr.add_mod(U256::from(1u8), p);
     }
     Some(prod)
@@ -263,7 +264,7 @@ pub fn state_transition_fact(main: &[U256], da_pages: &[&[U256]]) -> B256 {
     root.extend_from_slice(memory_hash(main).as_slice());
     root.extend_from_slice(&U256::from(main.len()).to_be_bytes::<32>());
     root.extend_from_slice(data_hash.as_slice());
-    root.extend_from_slice(&U256::from(main.len() + da_size).to_be_bytes::<32>());
+    root.extend_from_slice(&U256::from(main.len().saturating_add(da_size)).to_be_bytes::<32>());
     let hash = U256::from_be_bytes(keccak256(&root).0).wrapping_add(U256::from(1u8));
     B256::from(hash.to_be_bytes::<32>())
 }
@@ -383,9 +384,13 @@ pub fn select_bound_pages(
             continue;
         }
         let last = &candidates[*run.last().expect("runs are never empty")];
-        let next_start = last.start_addr + U256::from(last.values.len());
+        // Start addresses are from L1: a page ending past 2^256 has no successor.
+        let Some(next_start) = last.start_addr.checked_add(U256::from(last.values.len())) else {
+            continue;
+        };
         for next in by_start.get(&next_start).into_iter().flatten() {
-            let grown = used + candidates[*next].values.len();
+            // Lengths of pages in memory: exact.
+            let grown = used.saturating_add(candidates[*next].values.len());
             if grown <= size && !run.contains(next) {
                 let mut longer = run.clone();
                 longer.push(*next);

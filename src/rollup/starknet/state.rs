@@ -99,19 +99,16 @@ impl ContractState {
     }
 
     pub(crate) fn decode(bytes: &[u8]) -> Result<Self, StateError> {
-        if bytes.len() != 96 {
+        let (&[class_hash, storage_root, nonce], []) = bytes.as_chunks::<32>() else {
             return Err(StateError::Corrupt {
                 what: "contract record",
                 detail: format!("{} bytes", bytes.len()),
             });
-        }
-        let word = |i: usize| {
-            Felt::from_bytes_be(&bytes[i * 32..(i + 1) * 32].try_into().expect("96 bytes"))
         };
         Ok(ContractState {
-            class_hash: word(0),
-            storage_root: word(1),
-            nonce: word(2),
+            class_hash: Felt::from_bytes_be(&class_hash),
+            storage_root: Felt::from_bytes_be(&storage_root),
+            nonce: Felt::from_bytes_be(&nonce),
         })
     }
 }
@@ -285,7 +282,7 @@ impl<'s> StarknetState<'s> {
                 // BTreeMap order over big-endian words is numeric order, as the trie needs.
                 let update = Trie::<_, PedersenHasher>::new(self.store)
                     .update(state.storage_root, &storage_updates)?;
-                hashes += update.hashes;
+                hashes = hashes.saturating_add(update.hashes);
                 write_nodes(&mut batch, update.new_nodes);
                 state.storage_root = update.root;
             }
@@ -304,12 +301,12 @@ impl<'s> StarknetState<'s> {
             undo.push(&contract_key);
             put_raw_leaf(&mut batch, contract_key, encoded, batch_number);
             let leaf = state.leaf_hash();
-            hashes += 3;
+            hashes = hashes.saturating_add(3);
             contract_leaves.push((address, leaf));
         }
         let contracts = Trie::<_, PedersenHasher>::new(self.store)
             .update(checkpoint.contracts_root, &contract_leaves)?;
-        hashes += contracts.hashes;
+        hashes = hashes.saturating_add(contracts.hashes);
         write_nodes(&mut batch, contracts.new_nodes);
 
         let mut class_leaves = Vec::with_capacity(diff.declared_classes.len());
@@ -322,11 +319,11 @@ impl<'s> StarknetState<'s> {
             undo.push(&leaf_key);
             put_leaf(&mut batch, leaf_key, compiled, batch_number);
             class_leaves.push((class_hash, class_leaf_hash(&compiled)));
-            hashes += 1;
+            hashes = hashes.saturating_add(1);
         }
         let classes = Trie::<_, PoseidonHasher>::new(self.store)
             .update(checkpoint.classes_root, &class_leaves)?;
-        hashes += classes.hashes;
+        hashes = hashes.saturating_add(classes.hashes);
         write_nodes(&mut batch, classes.new_nodes);
 
         let roots = BatchRoots {
@@ -337,7 +334,10 @@ impl<'s> StarknetState<'s> {
             hashes,
         };
         let next = StarknetTip {
-            next_batch: batch_number + 1,
+            next_batch: batch_number.checked_add(1).ok_or(StateError::Corrupt {
+                what: "checkpoint",
+                detail: "next batch 2^64 - 1 leaves no batch after it".into(),
+            })?,
             contracts_root: roots.contracts_root,
             classes_root: roots.classes_root,
             global_root: roots.global_root,
@@ -375,7 +375,10 @@ impl<'s> StarknetState<'s> {
     /// batch records and the checkpoint are rolled back.
     pub fn plan_unwind(&self, target: Option<u64>) -> Result<StoreBatch, StateError> {
         let next_batch = self.checkpoint()?.next_batch;
-        let first_undone = target.map_or(0, |t| t + 1);
+        // Nothing follows batch 2^64 - 1.
+        let Some(first_undone) = target.map_or(Some(0), |t| t.checked_add(1)) else {
+            return Ok(StoreBatch::default());
+        };
         let mut write = StoreBatch::default();
         if first_undone >= next_batch {
             return Ok(write);
@@ -424,7 +427,7 @@ impl<'s> StarknetState<'s> {
                     detail: format!("batch {t} missing"),
                 })?;
                 StarknetTip {
-                    next_batch: t + 1,
+                    next_batch: first_undone,
                     contracts_root: roots.contracts_root,
                     classes_root: roots.classes_root,
                     global_root: roots.global_root,

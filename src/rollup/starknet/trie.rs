@@ -35,6 +35,9 @@ pub enum TrieError {
     MalformedNode { hash: Felt, len: usize },
     #[error("trie key {key:#x} does not fit in 251 bits")]
     KeyTooLarge { key: Felt },
+    /// A stored edge longer than the levels left below it: a damaged store.
+    #[error("trie edge of {len} levels at height {height} runs past the leaves")]
+    EdgePastLeaves { len: usize, height: usize },
 }
 
 /// A decoded inner node.
@@ -145,7 +148,8 @@ impl<'r, R: NodeReader, H: TrieHasher> Trie<'r, R, H> {
             match self.load(current)? {
                 Node::Binary { left, right } => {
                     proof.push(ProofNode::Binary { left, right });
-                    height -= 1;
+                    // Above 0 (the loop's condition): exact.
+                    height = height.saturating_sub(1);
                     current = if bits.bit(height) { right } else { left };
                 }
                 Node::Edge { child, path, len } => {
@@ -154,11 +158,14 @@ impl<'r, R: NodeReader, H: TrieHasher> Trie<'r, R, H> {
                         path: u256_to_felt(path),
                         len,
                     });
-                    let key_path = (bits >> (height - len)) & low_mask(len);
+                    let below = height
+                        .checked_sub(len)
+                        .ok_or(TrieError::EdgePastLeaves { len, height })?;
+                    let key_path = bits.wrapping_shr(below) & low_mask(len);
                     if key_path != path {
                         return Ok((Felt::ZERO, proof));
                     }
-                    height -= len;
+                    height = below;
                     current = child;
                 }
             }
@@ -173,19 +180,18 @@ impl<'r, R: NodeReader, H: TrieHasher> Trie<'r, R, H> {
         height: usize,
         updates: &[(U256, Felt)],
     ) -> Result<Subtree, TrieError> {
-        if updates.is_empty() {
+        let Some(&(_, last)) = updates.last() else {
             return Ok(subtree);
-        }
-        if height == 0 {
-            let value = updates[updates.len() - 1].1;
-            return Ok(if value == Felt::ZERO {
+        };
+        let Some(child_height) = height.checked_sub(1) else {
+            // A leaf: its (only) update's value.
+            return Ok(if last == Felt::ZERO {
                 Subtree::Empty
             } else {
-                Subtree::Stored(value)
+                Subtree::Stored(last)
             });
-        }
+        };
         let (left, right) = self.split(subtree, height)?;
-        let child_height = height - 1;
         let mid = updates.partition_point(|(key, _)| !key.bit(child_height));
         let left = self.update_subtree(work, left, child_height, &updates[..mid])?;
         let right = self.update_subtree(work, right, child_height, &updates[mid..])?;
@@ -205,8 +211,12 @@ impl<'r, R: NodeReader, H: TrieHasher> Trie<'r, R, H> {
             Subtree::Edge { path, len, child } => (path, len, child),
         };
         let (path, len, child) = edge;
-        debug_assert!(len >= 1 && len <= height);
-        let rest_len = len - 1;
+        // Stored edges are 1..=251 long (decode_node); one longer than the
+        // levels below it only comes from a damaged store.
+        let rest_len = len
+            .checked_sub(1)
+            .filter(|_| len <= height)
+            .ok_or(TrieError::EdgePastLeaves { len, height })?;
         let rest = if rest_len == 0 {
             Subtree::Stored(child)
         } else {
@@ -239,7 +249,7 @@ impl<'r, R: NodeReader, H: TrieHasher> Trie<'r, R, H> {
                 let left = self.materialize(work, left);
                 let right = self.materialize(work, right);
                 let hash = H::hash(&left, &right);
-                work.hashes += 1;
+                work.hashes = work.hashes.saturating_add(1);
                 let mut encoding = Vec::with_capacity(64);
                 encoding.extend_from_slice(&left.to_bytes_be());
                 encoding.extend_from_slice(&right.to_bytes_be());
@@ -268,14 +278,16 @@ impl<'r, R: NodeReader, H: TrieHasher> Trie<'r, R, H> {
                 Node::Binary { .. } => (U256::ZERO, 0, hash),
             },
         };
+        // `len` is below the child's height (at most 250): the shift and the
+        // sum are exact.
         let path = if bit {
-            path | (U256::from(1u8) << len)
+            path | U256::from(1u8).wrapping_shl(len)
         } else {
             path
         };
         Ok(Subtree::Edge {
             path,
-            len: len + 1,
+            len: len.saturating_add(1),
             child: end,
         })
     }
@@ -287,8 +299,8 @@ impl<'r, R: NodeReader, H: TrieHasher> Trie<'r, R, H> {
             Subtree::Stored(hash) | Subtree::NewBinary(hash) => hash,
             Subtree::Edge { path, len, child } => {
                 let path_felt = u256_to_felt(path);
-                let hash = H::hash(&child, &path_felt) + Felt::from(len as u64);
-                work.hashes += 1;
+                let hash = edge_hash::<H>(&child, &path_felt, len);
+                work.hashes = work.hashes.saturating_add(1);
                 let mut encoding = Vec::with_capacity(65);
                 encoding.extend_from_slice(&child.to_bytes_be());
                 encoding.extend_from_slice(&path_felt.to_bytes_be());
@@ -316,22 +328,20 @@ struct Work {
 
 /// Decodes a stored node; `hash` is only used in the error.
 pub fn decode_node(hash: Felt, bytes: &[u8]) -> Result<Node, TrieError> {
-    let word = |i: usize| -> [u8; 32] {
-        bytes[i * 32..(i + 1) * 32]
-            .try_into()
-            .expect("length checked")
-    };
-    match bytes.len() {
-        64 => Ok(Node::Binary {
-            left: Felt::from_bytes_be(&word(0)),
-            right: Felt::from_bytes_be(&word(1)),
+    match bytes.as_chunks::<32>() {
+        (&[left, right], []) => Ok(Node::Binary {
+            left: Felt::from_bytes_be(&left),
+            right: Felt::from_bytes_be(&right),
         }),
-        65 if (1..=HEIGHT).contains(&(bytes[64] as usize)) => Ok(Node::Edge {
-            child: Felt::from_bytes_be(&word(0)),
-            path: U256::from_be_bytes(word(1)),
-            len: bytes[64] as usize,
+        (&[child, path], &[len]) if (1..=HEIGHT).contains(&usize::from(len)) => Ok(Node::Edge {
+            child: Felt::from_bytes_be(&child),
+            path: U256::from_be_bytes(path),
+            len: usize::from(len),
         }),
-        len => Err(TrieError::MalformedNode { hash, len }),
+        _ => Err(TrieError::MalformedNode {
+            hash,
+            len: bytes.len(),
+        }),
     }
 }
 
@@ -352,26 +362,30 @@ pub fn verify_proof<H: TrieHasher>(
     for (i, node) in proof.iter().enumerate() {
         match node {
             ProofNode::Binary { left, right } => {
-                if H::hash(left, right) != expected || height == 0 {
+                if H::hash(left, right) != expected {
                     return false;
                 }
-                height -= 1;
+                let Some(below) = height.checked_sub(1) else {
+                    return false;
+                };
+                height = below;
                 expected = if bits.bit(height) { *right } else { *left };
             }
             ProofNode::Edge { child, path, len } => {
-                if *len == 0
-                    || *len > height
-                    || H::hash(child, path) + Felt::from(*len as u64) != expected
-                {
+                // A proof is the client's input: its lengths are checked here.
+                let Some(below) = height.checked_sub(*len).filter(|_| *len != 0) else {
+                    return false;
+                };
+                if edge_hash::<H>(child, path, *len) != expected {
                     return false;
                 }
                 let path_bits = U256::from_be_bytes(path.to_bytes_be());
-                if (bits >> (height - len)) & low_mask(*len) != path_bits {
+                if bits.wrapping_shr(below) & low_mask(*len) != path_bits {
                     // Non-membership: the key leaves the edge, so the value must be 0
                     // and this must be the last node.
-                    return value == Felt::ZERO && i + 1 == proof.len();
+                    return value == Felt::ZERO && i.saturating_add(1) == proof.len();
                 }
-                height -= len;
+                height = below;
                 expected = *child;
             }
         }
@@ -390,8 +404,20 @@ fn key_bits(key: &Felt) -> Result<U256, TrieError> {
     Ok(bits)
 }
 
+/// The `len` lowest bits set (`len` at most 251, a trie's height).
 fn low_mask(len: usize) -> U256 {
-    (U256::from(1u8) << len) - U256::from(1u8)
+    U256::from(1u8)
+        .wrapping_shl(len)
+        .wrapping_sub(U256::from(1u8))
+}
+
+/// An edge node's hash: `H(child, path) + len`.
+#[allow(
+    clippy::arithmetic_side_effects,
+    reason = "felt addition, modular by definition"
+)]
+fn edge_hash<H: TrieHasher>(child: &Felt, path: &Felt, len: usize) -> Felt {
+    H::hash(child, path) + Felt::from(len as u64)
 }
 
 fn u256_to_felt(value: U256) -> Felt {

@@ -11,6 +11,8 @@
 //! 3 = the operand is the new value. Initial writes are packed against a
 //! previous value of zero.
 
+use std::num::NonZeroUsize;
+
 use alloy_primitives::{B256, U256};
 use serde::{Deserialize, Serialize};
 
@@ -132,7 +134,8 @@ impl ValueOp {
         }
         let bytes = cursor.take(len as usize)?;
         let mut operand = [0u8; 32];
-        operand[32 - bytes.len()..].copy_from_slice(bytes);
+        // `len` is the top 5 bits of a byte: at most 31, no underflow.
+        operand[32usize.saturating_sub(bytes.len())..].copy_from_slice(bytes);
         Ok(ValueOp {
             kind,
             len,
@@ -155,7 +158,7 @@ impl ValueOp {
                 };
                 let len = self.len.min(31);
                 out.push((len << 3) | op);
-                out.extend_from_slice(&self.operand[32 - len as usize..]);
+                out.extend_from_slice(&self.operand[32usize.saturating_sub(len.into())..]);
             }
         }
     }
@@ -218,7 +221,9 @@ impl StateDiffs {
             let value = ValueOp::read(&mut body)?;
             initial.push(InitialWrite { derived_key, value });
         }
-        let mut repeated = Vec::with_capacity(body.remaining() / (enum_index_size as usize + 1));
+        // A repeated write takes at least its index and a metadata byte.
+        let min_write = NonZeroUsize::MIN.saturating_add(enum_index_size.into());
+        let mut repeated = Vec::with_capacity(body.remaining() / min_write);
         while body.remaining() > 0 {
             let start = body.position();
             let index = body
@@ -243,7 +248,7 @@ impl StateDiffs {
         let diffs = Self::read(&mut cursor)?;
         if cursor.remaining() != 0 {
             return Err(CompressionError::LengthBeyondInput {
-                declared: bytes.len() - cursor.remaining(),
+                declared: cursor.position(),
                 available: bytes.len(),
             });
         }
@@ -260,10 +265,11 @@ impl StateDiffs {
         }
         let size = self.enum_index_size as usize;
         for w in &self.repeated {
-            body.extend_from_slice(&w.index.to_be_bytes()[8 - size..]);
+            // `size` is 1..=8 (checked on read, ours on write).
+            body.extend_from_slice(&w.index.to_be_bytes()[8usize.saturating_sub(size)..]);
             w.value.write(&mut body);
         }
-        let mut out = Vec::with_capacity(body.len() + 5);
+        let mut out = Vec::with_capacity(body.len().saturating_add(5));
         out.push(COMPRESSION_VERSION);
         out.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
         out.push(self.enum_index_size);

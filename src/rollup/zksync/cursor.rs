@@ -28,23 +28,23 @@ impl<'a> Cursor<'a> {
     }
 
     pub(crate) fn remaining(&self) -> usize {
-        self.bytes.len() - self.pos
+        self.rest().len()
     }
 
+    /// The bytes not read yet (`pos` never passes the end).
     pub(crate) fn rest(&self) -> &'a [u8] {
-        &self.bytes[self.pos..]
+        self.bytes.get(self.pos..).unwrap_or_default()
     }
 
     pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8], Truncated> {
-        if n > self.remaining() {
-            return Err(Truncated {
-                offset: self.pos,
-                needed: n,
-                available: self.remaining(),
-            });
-        }
-        let out = &self.bytes[self.pos..self.pos + n];
-        self.pos += n;
+        let rest = self.rest();
+        let (out, _) = rest.split_at_checked(n).ok_or(Truncated {
+            offset: self.pos,
+            needed: n,
+            available: rest.len(),
+        })?;
+        // `pos + n` is at most the input length.
+        self.pos = self.pos.saturating_add(n);
         Ok(out)
     }
 

@@ -113,7 +113,12 @@ impl DaHeader {
     /// `keccak(state_diff_hash ‖ full_pubdata_hash ‖ u8 n_blobs ‖ linear hashes)`: what the
     /// L2 DA validator output (a system log of the batch) must equal.
     pub fn output_hash(&self) -> B256 {
-        let mut bytes = Vec::with_capacity(65 + 32 * self.blob_linear_hashes.len());
+        let mut bytes = Vec::with_capacity(
+            self.blob_linear_hashes
+                .len()
+                .saturating_mul(32)
+                .saturating_add(65),
+        );
         bytes.extend_from_slice(self.state_diff_hash.as_slice());
         bytes.extend_from_slice(self.full_pubdata_hash.as_slice());
         bytes.push(self.blob_linear_hashes.len() as u8);
@@ -163,8 +168,12 @@ pub fn parse_boojum_field(
                 },
             });
         }
-        if field.len() >= 33 && field[0] == 0 && keccak256(&field[1..field.len() - 32]) == expected
-        {
+        // `0 ‖ pubdata ‖ 32-byte commitment`, hashed without the commitment.
+        let source_pubdata = match field.split_first() {
+            Some((0, rest)) => rest.split_last_chunk::<32>().map(|(pubdata, _)| pubdata),
+            _ => None,
+        };
+        if source_pubdata.is_some_and(|pubdata| keccak256(pubdata) == expected) {
             return parse_source_field(field);
         }
     }
@@ -179,18 +188,14 @@ pub fn parse_source_field(field: &[u8]) -> Result<DaField, DaError> {
     let (&source, rest) = field.split_first().ok_or(DaError::Empty)?;
     let input = match source {
         0 => {
-            if rest.len() < 32 {
-                return Err(Truncated {
-                    offset: 1,
-                    needed: 32,
-                    available: rest.len(),
-                }
-                .into());
-            }
-            let (pubdata, commitment) = rest.split_at(rest.len() - 32);
+            let (pubdata, commitment) = rest.split_last_chunk::<32>().ok_or(Truncated {
+                offset: 1,
+                needed: 32,
+                available: rest.len(),
+            })?;
             DaInput::Calldata {
                 pubdata: pubdata.to_vec(),
-                blob_commitments: vec![B256::from_slice(commitment)],
+                blob_commitments: vec![B256::from(*commitment)],
                 source_byte: true,
             }
         }
@@ -219,16 +224,14 @@ pub fn parse_v26_field(field: &[u8]) -> Result<DaField, DaError> {
     let rest = c.rest();
     let input = match source {
         0 => {
-            let tail = n_blobs * 32;
-            if rest.len() < tail {
-                return Err(Truncated {
-                    offset: c.position(),
-                    needed: tail,
-                    available: rest.len(),
-                }
-                .into());
-            }
-            let (pubdata, commitments) = rest.split_at(rest.len() - tail);
+            // At most MAX_BLOBS commitments: no overflow.
+            let tail = n_blobs.saturating_mul(32);
+            let pubdata_len = rest.len().checked_sub(tail).ok_or(Truncated {
+                offset: c.position(),
+                needed: tail,
+                available: rest.len(),
+            })?;
+            let (pubdata, commitments) = rest.split_at(pubdata_len);
             DaInput::Calldata {
                 pubdata: pubdata.to_vec(),
                 blob_commitments: commitments.chunks_exact(32).map(B256::from_slice).collect(),
@@ -258,18 +261,23 @@ pub fn parse_v26_field(field: &[u8]) -> Result<DaField, DaError> {
 }
 
 fn read_openings(bytes: &[u8], with_prepublished: bool) -> Result<Vec<BlobOpening>, DaError> {
-    let unit = BLOB_OPENING_SIZE + if with_prepublished { 32 } else { 0 };
+    let unit = if with_prepublished {
+        BLOB_OPENING_SIZE + 32
+    } else {
+        BLOB_OPENING_SIZE
+    };
     if !bytes.len().is_multiple_of(unit) {
         return Err(DaError::BadBlobInputLength {
             len: bytes.len(),
             unit,
         });
     }
-    if bytes.len() / unit > MAX_BLOBS {
-        return Err(DaError::TooManyBlobs(bytes.len() / unit));
+    let n_blobs = bytes.chunks_exact(unit).len();
+    if n_blobs > MAX_BLOBS {
+        return Err(DaError::TooManyBlobs(n_blobs));
     }
     let mut c = Cursor::new(bytes);
-    let mut out = Vec::with_capacity(bytes.len() / unit);
+    let mut out = Vec::with_capacity(n_blobs);
     while c.remaining() > 0 {
         let mut opening = BlobOpening::read(&mut c)?;
         if with_prepublished {

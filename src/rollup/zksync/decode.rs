@@ -165,7 +165,8 @@ pub fn decode_batch_at(
         if let DaInput::Blobs(openings) = &earlier.da.input {
             for opening in openings.iter().filter(|o| o.prepublished.is_none()) {
                 blobs.note_published(opening);
-                tx_blob_index += 1;
+                // One per blob of the call (at most MAX_BLOBS a batch): no overflow.
+                tx_blob_index = tx_blob_index.saturating_add(1);
             }
         }
     }
@@ -248,14 +249,12 @@ fn decode_batch(
             let linear_hashes: Vec<Option<B256>> = (0..openings.len())
                 .map(|i| match &batch.da.header {
                     Some(h) => h.blob_linear_hashes.get(i).copied(),
-                    None => system_log_value(
-                        &batch.system_logs,
-                        PUBDATA_CHUNK_PUBLISHER,
-                        BLOB_ONE_HASH_LOG_KEY + i as u64,
-                    ),
+                    None => BLOB_ONE_HASH_LOG_KEY.checked_add(i as u64).and_then(|key| {
+                        system_log_value(&batch.system_logs, PUBDATA_CHUNK_PUBLISHER, key)
+                    }),
                 })
                 .collect();
-            let mut joined = Vec::with_capacity(openings.len() * PUBDATA_PER_BLOB);
+            let mut joined = Vec::with_capacity(openings.len().saturating_mul(PUBDATA_PER_BLOB));
             let mut complete = true;
             for (i, opening) in openings.iter().enumerate() {
                 let kzg_commitment = match opening.prepublished {
@@ -284,7 +283,7 @@ fn decode_batch(
                                 format!("computed {vh}; transaction hashes not given"),
                             )),
                         }
-                        *tx_blob_index += 1;
+                        *tx_blob_index = tx_blob_index.saturating_add(1);
                         opening.commitment
                     }
                 };

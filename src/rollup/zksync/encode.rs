@@ -1,6 +1,10 @@
 //! Encoders that invert the decoders: build commit calldata, pubdata and
 //! blobs from batches. Used by property tests and the local devnet; never as
 //! evidence of correctness (the fixtures come from other implementations).
+#![allow(
+    clippy::arithmetic_side_effects,
+    reason = "encodes batches this program built (devnet, tests), never input: every number is an index or length of in-memory data"
+)]
 
 use alloy_primitives::{B256, U256, keccak256};
 

@@ -130,18 +130,17 @@ pub fn parse_log(topics: &[B256], data: &[u8]) -> Result<Option<BatchEvent>, Eve
     }
     if *topic0 == BLOCKS_REVERT {
         let event = "BlocksRevert";
-        if data.len() != 96 {
+        let (&[committed, verified, executed], []) = data.as_chunks::<32>() else {
             return Err(EventError::Data {
                 event,
                 expected: 96,
                 found: data.len(),
             });
-        }
-        let word = |i: usize| B256::from_slice(&data[32 * i..32 * (i + 1)]);
+        };
         return Ok(Some(BatchEvent::Revert {
-            total_committed: number(event, &word(0))?,
-            total_verified: number(event, &word(1))?,
-            total_executed: number(event, &word(2))?,
+            total_committed: number(event, &B256::from(committed))?,
+            total_verified: number(event, &B256::from(verified))?,
+            total_executed: number(event, &B256::from(executed))?,
         }));
     }
     Ok(None)

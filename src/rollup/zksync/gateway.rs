@@ -524,7 +524,8 @@ pub fn stored_batch_hash(stored: &StoredBatch) -> B256 {
     // The message is `abi.encode(uint8, StoredBatchInfo, bytes32, bytes32)` of static
     // types: the struct's encoding is the words after the version word.
     let message = encode_relayed_batch_info(&info);
-    keccak256(&message[32..message.len() - 64])
+    // A fixed-size encoding of our own, longer than 96 bytes.
+    keccak256(&message[32..message.len().saturating_sub(64)])
 }
 
 /// The batch commitment the Executor computes: `keccak(abi.encode(keccak(
@@ -644,7 +645,8 @@ impl CounterTracker {
                 .enumerate()
                 .find(|(_, w)| w.derived_key == key)
             {
-                slot.index = Some(previous_index + position as u64);
+                // The previous index is from L1: one that overflows names no slot.
+                slot.index = previous_index.checked_add(position as u64);
                 slot.value = Some(w.value.apply(&B256::ZERO));
                 continue;
             }

@@ -76,7 +76,8 @@ pub fn parse_csv(text: &str) -> Result<Vec<StorageLog>, GenesisError> {
         .filter(|(_, l)| !l.trim().is_empty())
     {
         let err = |detail: String| GenesisError::Csv {
-            line: n + 1,
+            // A line index of text in memory: no overflow.
+            line: n.saturating_add(1),
             detail,
         };
         let fields: Vec<&str> = line.split(',').collect();
@@ -155,7 +156,8 @@ pub fn leaves(logs: &[StorageLog]) -> Result<Vec<Leaf>, GenesisError> {
     Ok(out
         .into_iter()
         .enumerate()
-        .map(|(i, (a, k, v))| (derived_key(&a, &k), i as u64 + 1, v))
+        // Enumeration indices start at 1; `i` counts logs in memory.
+        .map(|(i, (a, k, v))| (derived_key(&a, &k), (i as u64).saturating_add(1), v))
         .collect())
 }
 

@@ -292,7 +292,7 @@ fn last_reached<T: Bounded>(items: &[T], point: L1Point) -> Result<&T, HistoryEr
             // A timestamp boundary without the point's timestamp is still
             // passed when a later entry starts at a block the point has reached.
             Err(HistoryError::TimestampNeeded { .. })
-                if items[i + 1..].iter().any(|later| {
+                if items[i..].iter().skip(1).any(|later| {
                     later
                         .boundary()
                         .from_l1_block

@@ -123,7 +123,7 @@ impl SettledLifecycle {
 
     /// `BlockExecution` of the settlement chain on L1 named `settlement_batch`.
     pub fn settlement_executed(&mut self, settlement_batch: u64) {
-        let later = self.pending.split_off(&(settlement_batch + 1));
+        let later = split_after(&mut self.pending, settlement_batch);
         for counters in self.pending.values() {
             self.settled = merge(self.settled, *counters);
         }
@@ -134,7 +134,7 @@ impl SettledLifecycle {
     /// `BlocksRevert` of the settlement chain kept its batches up to `keep`:
     /// later settlement batches, and the chain's commits they carried, are gone.
     pub fn settlement_reverted(&mut self, keep: u64) {
-        self.pending.split_off(&(keep + 1));
+        split_after(&mut self.pending, keep);
         self.recompute();
     }
 
@@ -154,6 +154,15 @@ impl SettledLifecycle {
 
 /// `newer` where it knows a value, else `older` (later settlement batches win,
 /// including after a revert lowered a counter).
+/// Splits off and returns the entries after `key` (settlement batch numbers
+/// come from L1 events: `u64::MAX` has nothing after it).
+fn split_after(map: &mut BTreeMap<u64, Counters>, key: u64) -> BTreeMap<u64, Counters> {
+    match key.checked_add(1) {
+        Some(next) => map.split_off(&next),
+        None => BTreeMap::new(),
+    }
+}
+
 fn merge(older: Counters, newer: Counters) -> Counters {
     Counters {
         committed: newer.committed.or(older.committed),

@@ -75,7 +75,8 @@ impl Pubdata {
             }
             Trailer::ZeroPadding => {
                 if let Some(pos) = c.rest().iter().position(|b| *b != 0) {
-                    return Err(PubdataError::NonZeroPadding(consumed + pos));
+                    // An offset inside the input: no overflow.
+                    return Err(PubdataError::NonZeroPadding(consumed.saturating_add(pos)));
                 }
             }
             _ => {}

@@ -70,7 +70,7 @@ impl Nonces {
         let raw = U256::from_be_bytes(raw.0);
         Nonces {
             transaction: raw & U256::from(u128::MAX),
-            deployment: raw >> 128,
+            deployment: raw.wrapping_shr(128),
         }
     }
 }

@@ -62,6 +62,8 @@ pub enum StateError {
     MissingUndo { batch: u64 },
     #[error("corrupt {what}: {detail}")]
     Corrupt { what: &'static str, detail: String },
+    #[error("batch {batch}: the next enumeration index would pass 2^64 - 1")]
+    IndexOverflow { batch: u64 },
 }
 
 impl StateError {
@@ -206,7 +208,13 @@ impl<'s> ZksyncState<'s> {
         for (key, index, value) in leaves {
             put_leaf(&mut batch, key, *index, value, 0, true);
         }
-        let next_index = leaves.iter().map(|l| l.1).max().unwrap_or(0) + 1;
+        let next_index = leaves
+            .iter()
+            .map(|l| l.1)
+            .max()
+            .unwrap_or(0)
+            .checked_add(1)
+            .ok_or(StateError::IndexOverflow { batch: 0 })?;
         let record = BatchRecord {
             batch: 0,
             computed_root: update.root,
@@ -245,15 +253,20 @@ impl<'s> ZksyncState<'s> {
     /// Computes everything `input` changes as one [`StoreBatch`] without writing it.
     pub fn plan(&self, input: &PlanInput) -> Result<(StoreBatch, Applied, ZksyncTip), StateError> {
         let n = input.batch_number;
-        if n != self.checkpoint.batch + 1 {
+        if Some(n) != self.checkpoint.batch.checked_add(1) {
             return Err(StateError::OutOfOrder {
                 last: self.checkpoint.batch,
                 found: n,
             });
         }
         let mut seen = HashSet::new();
-        let mut resolved: Vec<(B256, u64, B256, bool)> =
-            Vec::with_capacity(input.writes.initial.len() + input.writes.repeated.len());
+        let mut resolved: Vec<(B256, u64, B256, bool)> = Vec::with_capacity(
+            input
+                .writes
+                .initial
+                .len()
+                .saturating_add(input.writes.repeated.len()),
+        );
         let mut next_index = self.checkpoint.next_index;
         for w in &input.writes.initial {
             if let Some((index, _)) = self.leaf(&w.derived_key)? {
@@ -270,7 +283,9 @@ impl<'s> ZksyncState<'s> {
                 });
             }
             resolved.push((w.derived_key, next_index, w.value.apply(&B256::ZERO), true));
-            next_index += 1;
+            next_index = next_index
+                .checked_add(1)
+                .ok_or(StateError::IndexOverflow { batch: n })?;
         }
         for w in &input.writes.repeated {
             let key = self
@@ -308,7 +323,7 @@ impl<'s> ZksyncState<'s> {
         for (key, value) in update.nodes {
             batch.put(Column::Nodes, key.to_vec(), value);
         }
-        let mut undo = Vec::with_capacity(resolved.len() * 32);
+        let mut undo = Vec::with_capacity(resolved.len().saturating_mul(32));
         for (key, index, value, is_new) in &resolved {
             put_leaf(&mut batch, key, *index, value, n, *is_new);
             undo.extend_from_slice(key.as_slice());
@@ -324,7 +339,9 @@ impl<'s> ZksyncState<'s> {
             initial_writes: input.writes.initial.len(),
             repeated_writes: input.writes.repeated.len(),
         };
-        let verified = if matches == Some(true) && self.checkpoint.verified == n - 1 {
+        // `n` follows the checkpoint's batch (checked above).
+        let verified = if matches == Some(true) && self.checkpoint.verified == self.checkpoint.batch
+        {
             n
         } else {
             self.checkpoint.verified
@@ -362,7 +379,8 @@ impl<'s> ZksyncState<'s> {
         if executed <= self.checkpoint.last_executed {
             return (write, self.checkpoint.clone());
         }
-        for n in self.checkpoint.last_executed + 1..=executed {
+        // The batches after last_executed, up to executed (which is larger).
+        for n in (self.checkpoint.last_executed..=executed).skip(1) {
             write.delete(Column::Meta, keys::undo(n));
         }
         let checkpoint = ZksyncTip {
@@ -413,7 +431,8 @@ impl<'s> ZksyncState<'s> {
         if target == current {
             return Ok((write, self.checkpoint.clone()));
         }
-        for n in (target + 1..=current).rev() {
+        // The batches above target (which is below current), newest first.
+        for n in (target..=current).rev().take_while(|n| *n != target) {
             let undo = self
                 .store
                 .get(Column::Meta, &keys::undo(n))?
@@ -430,7 +449,8 @@ impl<'s> ZksyncState<'s> {
                 match self.store.get_at_or_before(
                     Column::History,
                     &leaf_key,
-                    &keys::history(&leaf_key, n - 1),
+                    // `n` is above target: at least 1.
+                    &keys::history(&leaf_key, n.saturating_sub(1)),
                 )? {
                     Some((_, previous)) => write.put(Column::Leaves, leaf_key.clone(), previous),
                     None => {

@@ -20,6 +20,10 @@
 //! sorted keys and returns the new root plus the nodes to write; the caller
 //! puts them into the batch's [`crate::store::StoreBatch`] (the tree never
 //! writes by itself).
+#![allow(
+    clippy::arithmetic_side_effects,
+    reason = "heights and depths are the tree's own, 0..=256, and counters of hashes; the numbers read from outside (a stored lone leaf's key, a proof's path length) are checked where they are used: Tree::proof, TreeProof::root_for"
+)]
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -46,6 +50,10 @@ pub enum TreeError {
     MalformedNode { hash: B256, len: usize },
     #[error("duplicate key {key} in one tree update")]
     DuplicateKey { key: B256 },
+    /// A stored lone leaf whose key is not under the subtree holding it: a
+    /// damaged store.
+    #[error("tree node {hash} holds a leaf outside its subtree")]
+    MisplacedLeaf { hash: B256 },
 }
 
 /// The tree key: `U256::from_little_endian(derived_key)` as big-endian bytes
@@ -430,10 +438,11 @@ pub struct TreeProof {
 }
 
 impl TreeProof {
-    /// The root this proof yields for `leaf_hash` at `key`.
-    pub fn root_for(&self, key: &TreeKey, leaf_hash: &Hash) -> Hash {
+    /// The root this proof yields for `leaf_hash` at `key`; `None` when the
+    /// path is longer than the tree is deep (no proof).
+    pub fn root_for(&self, key: &TreeKey, leaf_hash: &Hash) -> Option<Hash> {
         let empty = empty_hashes();
-        let skipped = DEPTH - self.merkle_path.len();
+        let skipped = DEPTH.checked_sub(self.merkle_path.len())?;
         let mut hash = *leaf_hash;
         for (height, empty_sibling) in empty.iter().enumerate().take(DEPTH) {
             let sibling = if height < skipped {
@@ -447,7 +456,7 @@ impl TreeProof {
                 hash_branch(sibling, &hash)
             };
         }
-        hash
+        Some(hash)
     }
 }
 
@@ -488,8 +497,18 @@ impl<R: NodeReader + ?Sized> Tree<'_, R> {
                     // Absent key under another key's lone leaf: empty siblings down to
                     // where the two keys part, there the other leaf's subtree, and
                     // below it our side is empty.
+                    // The keys differ (checked above); if not below this
+                    // node, the stored leaf is not where it belongs.
                     let mut depth = DEPTH - height;
-                    while stored.bit(depth) == key.bit(depth) {
+                    loop {
+                        if depth >= DEPTH {
+                            return Err(TreeError::MisplacedLeaf {
+                                hash: B256::from(hash),
+                            });
+                        }
+                        if stored.bit(depth) != key.bit(depth) {
+                            break;
+                        }
                         top_down.push(empty[DEPTH - depth - 1]);
                         depth += 1;
                     }
@@ -631,9 +650,9 @@ mod tests {
                 let proof = tree.proof(key).unwrap();
                 assert_eq!(proof.leaf_hash, leaves.get(key).copied());
                 let leaf = proof.leaf_hash.unwrap_or(empty_hashes()[0]);
-                assert_eq!(proof.root_for(key, &leaf), root.0);
+                assert_eq!(proof.root_for(key, &leaf), Some(root.0));
                 // A different leaf value cannot produce the same root.
-                assert_ne!(proof.root_for(key, &[9; 32]), root.0);
+                assert_ne!(proof.root_for(key, &[9; 32]), Some(root.0));
                 if key.0 != [0; 32] {
                     // Random keys part from their neighbours within a few dozen levels.
                     assert!(proof.merkle_path.len() < 40, "{}", proof.merkle_path.len());

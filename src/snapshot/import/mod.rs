@@ -309,12 +309,13 @@ pub fn for_each_chunk(
         // The most bytes `leaves` records can take: anything more is refused.
         let cap = info.leaves.saturating_mul(max_record).min(max_chunk_bytes);
         read_records(dir, info, cap, record_len, &mut each)?;
+        // The manifest's check (`validate`) proved this sum fits u64.
+        let done = info.first_leaf.saturating_add(info.leaves);
         tracing::debug!(
             chunk = i,
             of = manifest.chunks.len(),
-            leaves = info.first_leaf + info.leaves,
-            leaves_per_s = ((info.first_leaf + info.leaves) as f64
-                / started.elapsed().as_secs_f64().max(1e-9)) as u64,
+            leaves = done,
+            leaves_per_s = (done as f64 / started.elapsed().as_secs_f64().max(1e-9)) as u64,
             "snapshot chunk imported"
         );
     }

@@ -76,7 +76,7 @@ impl<'s> StarknetBuilder<'s> {
 
     pub(super) fn push(&mut self, record: &[u8]) -> Result<(), SnapshotError> {
         let result = self.push_record(record);
-        self.leaf += 1;
+        self.leaf = self.leaf.saturating_add(1);
         result
     }
 
@@ -101,7 +101,7 @@ impl<'s> StarknetBuilder<'s> {
                     pending: Vec::new(),
                     last_key: None,
                 });
-                self.counts.contracts += 1;
+                self.counts.contracts = self.counts.contracts.saturating_add(1);
             }
             TAG_STORAGE => {
                 let key = self.felt("storage key", &record[1..33])?;
@@ -135,9 +135,9 @@ impl<'s> StarknetBuilder<'s> {
                     let alias_key = keys::leaf(keys::LEAF_STARKNET_ALIAS, &[&value.to_bytes_be()]);
                     self.write
                         .put(Column::Leaves, alias_key, key.to_bytes_be().to_vec());
-                    self.aliases_written += 1;
+                    self.aliases_written = self.aliases_written.saturating_add(1);
                 }
-                self.counts.storage += 1;
+                self.counts.storage = self.counts.storage.saturating_add(1);
                 if self.contract.as_ref().expect("set").pending.len() >= FLUSH_LEAVES {
                     self.flush_storage()?;
                 }
@@ -168,8 +168,8 @@ impl<'s> StarknetBuilder<'s> {
                 );
                 self.class_leaves
                     .push((class_hash, class_leaf_hash(&compiled)));
-                self.hashes += 1;
-                self.counts.classes += 1;
+                self.hashes = self.hashes.saturating_add(1);
+                self.counts.classes = self.counts.classes.saturating_add(1);
                 if self.class_leaves.len() >= FLUSH_LEAVES {
                     self.flush_classes()?;
                 }
@@ -201,7 +201,7 @@ impl<'s> StarknetBuilder<'s> {
                         "alias {alias:#x} -> {original:#x} is not in contract 0x2's storage"
                     )));
                 }
-                self.counts.aliases += 1;
+                self.counts.aliases = self.counts.aliases.saturating_add(1);
             }
             other => {
                 return Err(self.order(format!("unknown record tag {other:#04x}")));
@@ -237,7 +237,7 @@ impl<'s> StarknetBuilder<'s> {
             Trie::<_, PedersenHasher>::new(self.store).update(contract.root, &contract.pending)?;
         contract.pending.clear();
         contract.root = update.root;
-        self.hashes += update.hashes;
+        self.hashes = self.hashes.saturating_add(update.hashes);
         for (key, node) in update.new_nodes {
             self.write.put(Column::Nodes, key.to_vec(), node);
         }
@@ -274,7 +274,7 @@ impl<'s> StarknetBuilder<'s> {
         put_leaf(&mut self.write, leaf_key, state.encode(), self.batch);
         self.contract_leaves
             .push((contract.address, state.leaf_hash()));
-        self.hashes += 3;
+        self.hashes = self.hashes.saturating_add(3);
         if self.contract_leaves.len() >= FLUSH_LEAVES {
             self.flush_contracts()?;
         }
@@ -292,7 +292,7 @@ impl<'s> StarknetBuilder<'s> {
             .update(self.contracts_root, &self.contract_leaves)?;
         self.contract_leaves.clear();
         self.contracts_root = update.root;
-        self.hashes += update.hashes;
+        self.hashes = self.hashes.saturating_add(update.hashes);
         for (key, node) in update.new_nodes {
             self.write.put(Column::Nodes, key.to_vec(), node);
         }
@@ -318,7 +318,7 @@ impl<'s> StarknetBuilder<'s> {
             .update(self.classes_root, &self.class_leaves)?;
         self.class_leaves.clear();
         self.classes_root = update.root;
-        self.hashes += update.hashes;
+        self.hashes = self.hashes.saturating_add(update.hashes);
         for (key, node) in update.new_nodes {
             self.write.put(Column::Nodes, key.to_vec(), node);
         }
@@ -395,8 +395,11 @@ impl<'s> StarknetBuilder<'s> {
             global_root: global,
             hashes: self.hashes,
         };
+        let next_batch = self.batch.checked_add(1).ok_or_else(|| {
+            SnapshotError::Manifest("batch 2^64 - 1 leaves no next batch to follow".into())
+        })?;
         let tip = StarknetTip {
-            next_batch: self.batch + 1,
+            next_batch,
             contracts_root: self.contracts_root,
             classes_root: self.classes_root,
             global_root: global,

@@ -60,7 +60,7 @@ impl<'s> ZksyncBuilder<'s> {
         }
         self.last_key = Some(key);
         self.pending.push(*leaf);
-        self.count += 1;
+        self.count = self.count.saturating_add(1);
         if self.pending.len() >= FLUSH_LEAVES {
             self.flush()?;
         }
@@ -122,10 +122,13 @@ impl<'s> ZksyncBuilder<'s> {
             });
         }
         // Indices are handed out densely from 1: every one below next_index is a leaf.
-        if self.count != self.next_index - 1 {
+        let below_next = self.next_index.checked_sub(1).ok_or_else(|| {
+            SnapshotError::Manifest("next_index is 0 (indices start at 1)".into())
+        })?;
+        if self.count != below_next {
             return Err(SnapshotError::Count {
                 what: "ZKsync leaves below next_index",
-                expected: self.next_index - 1,
+                expected: below_next,
                 found: self.count,
             });
         }

@@ -283,7 +283,7 @@ pub(super) fn zksync_head(store: &Store) -> Result<HeadCheck, VerifyError> {
         let key = TreeKey::from_derived(&derived);
         let proof = tree.proof(&key).map_err(|e| zksync_err(store, e.into()))?;
         let leaf = hash_leaf(index, &value);
-        if proof.leaf_hash != Some(leaf) || proof.root_for(&key, &leaf) != tip.root.0 {
+        if proof.leaf_hash != Some(leaf) || proof.root_for(&key, &leaf) != Some(tip.root.0) {
             return Err(head_problem(
                 store,
                 last,

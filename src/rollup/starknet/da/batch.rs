@@ -205,7 +205,11 @@ pub fn decode_batch<A: AliasSource>(
 /// IFFTs every blob and concatenates the coefficients as felts. A coefficient that
 /// is not a Stark felt is rejected (no honest blob has one).
 pub fn blobs_to_felts(blobs: &[Vec<u8>]) -> Result<(Vec<Felt>, Vec<Vec<Fr>>), DaError> {
-    let mut felts = Vec::with_capacity(blobs.len() * crate::blob::FIELD_ELEMENTS_PER_BLOB);
+    let mut felts = Vec::with_capacity(
+        blobs
+            .len()
+            .saturating_mul(crate::blob::FIELD_ELEMENTS_PER_BLOB),
+    );
     let mut all = Vec::with_capacity(blobs.len());
     for blob in blobs {
         let coefficients = crate::blob::blob_to_coefficients(blob)?;
@@ -222,8 +226,8 @@ fn fr_to_felt(value: &Fr, index: usize) -> Result<Felt, DaError> {
     // Little-endian limbs to big-endian bytes without an intermediate allocation.
     let limbs = value.into_bigint().0;
     let mut word = [0u8; 32];
-    for (k, limb) in limbs.iter().enumerate() {
-        word[32 - 8 * (k + 1)..32 - 8 * k].copy_from_slice(&limb.to_be_bytes());
+    for (bytes, limb) in word.rchunks_exact_mut(8).zip(limbs.iter()) {
+        bytes.copy_from_slice(&limb.to_be_bytes());
     }
     felt_from_be_checked(&word, "blob coefficient", index)
 }

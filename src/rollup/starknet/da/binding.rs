@@ -160,13 +160,14 @@ pub fn blob_checks(
 
 /// The GPS fact-tree node over the DA pages that `updateState` calls `onchainDataHash`.
 pub fn onchain_data_hash(main_page_len: usize, pages: &[&[U256]]) -> B256 {
-    let mut node = Vec::with_capacity(64 * pages.len());
+    // Lengths of pages in memory: the saturating sums below are exact.
+    let mut node = Vec::with_capacity(pages.len().saturating_mul(64));
     let mut end = main_page_len;
     for page in pages {
-        let mut bytes = Vec::with_capacity(32 * page.len());
+        let mut bytes = Vec::with_capacity(page.len().saturating_mul(32));
         page.iter()
             .for_each(|v| bytes.extend_from_slice(&v.to_be_bytes::<32>()));
-        end += page.len();
+        end = end.saturating_add(page.len());
         node.extend_from_slice(keccak256(&bytes).as_slice());
         node.extend_from_slice(&U256::from(end).to_be_bytes::<32>());
     }
@@ -198,18 +199,20 @@ pub fn calldata_checks(
         Finding::new("calldata.da_length", total, da_len),
     ];
     let prime = super::stark_prime();
-    for (i, page) in pages.iter().enumerate() {
+    // Findings number pages from 1, so page `number` is followed by
+    // `pages[number]`; numbers stay below pages.len() + 2, no overflow.
+    for (number, page) in (1usize..).zip(pages) {
         findings.push(Finding::new(
-            format!("calldata.page_prime[{}]", i + 1),
+            format!("calldata.page_prime[{number}]"),
             prime,
             page.prime,
         ));
-        if let Some(next) = pages.get(i + 1) {
+        if let Some(next) = pages.get(number) {
             let end = page
                 .start_addr
                 .saturating_add(U256::from(page.values.len()));
             findings.push(Finding::new(
-                format!("calldata.page_contiguous[{}]", i + 2),
+                format!("calldata.page_contiguous[{}]", number.saturating_add(1)),
                 end,
                 next.start_addr,
             ));

@@ -16,6 +16,8 @@
 //! not a power of two, so unpacking divides by small integers; that is done on
 //! 64-bit limbs, chunk by chunk, so decompression is linear in the input.
 
+use std::num::{NonZeroU64, NonZeroU128};
+
 use alloy_primitives::U256;
 use starknet_types_core::felt::Felt;
 
@@ -73,14 +75,15 @@ impl Bound {
     pub(crate) fn per_felt(self) -> usize {
         let bits = match self {
             Bound::Bits(bits) => bits,
-            Bound::Small(n) => 64 - (n - 1).leading_zeros(),
+            // ceil(log2 n): the bit length of n - 1 (leading zeros are at most 64).
+            Bound::Small(n) => u64::BITS.saturating_sub(n.saturating_sub(1).leading_zeros()),
         };
-        if bits == 0 {
-            MAX_N_BITS as usize
-        } else if bits > MAX_N_BITS {
-            1
-        } else {
-            (MAX_N_BITS / bits) as usize
+        match MAX_N_BITS.checked_div(bits) {
+            // Bound 1: a felt holds any number of zeros; cairo-lang takes 251.
+            None => MAX_N_BITS as usize,
+            // Wider than a packed felt: one element each.
+            Some(0) => 1,
+            Some(per_felt) => per_felt as usize,
         }
     }
 }
@@ -91,7 +94,7 @@ pub fn decompress(felts: &[Felt]) -> Result<Decompressed, DaError> {
     let header = read_header(&mut reader)?;
 
     let n_unique: usize = header.bucket_lens.iter().sum();
-    let mut unique = Vec::with_capacity(n_unique.min(felts.len() * 16));
+    let mut unique = Vec::with_capacity(n_unique.min(felts.len().saturating_mul(16)));
     for (len, bits) in header.bucket_lens.iter().zip(N_BITS_PER_BUCKET) {
         unpack_chunk(
             &mut reader,
@@ -115,7 +118,11 @@ pub fn decompress(felts: &[Felt]) -> Result<Decompressed, DaError> {
             Bound::of(n_unique as u64)
         };
         // Each pointer needs at least 1/251 of a felt, so this bounds the allocation by the input.
-        pointers.reserve(header.n_repeating.min(felts.len() * MAX_N_BITS as usize));
+        pointers.reserve(
+            header
+                .n_repeating
+                .min(felts.len().saturating_mul(MAX_N_BITS as usize)),
+        );
         unpack_chunk(
             &mut reader,
             header.n_repeating,
@@ -125,7 +132,7 @@ pub fn decompress(felts: &[Felt]) -> Result<Decompressed, DaError> {
         )?;
     }
 
-    let mut indices = Vec::with_capacity(header.data_len.min(felts.len() * 83));
+    let mut indices = Vec::with_capacity(header.data_len.min(felts.len().saturating_mul(83)));
     unpack_chunk(
         &mut reader,
         header.data_len,
@@ -134,40 +141,41 @@ pub fn decompress(felts: &[Felt]) -> Result<Decompressed, DaError> {
         |v| indices.push(v.as_limbs()[0] as usize),
     )?;
 
-    // Offsets of each bucket in `unique`, and a cursor per bucket.
-    let mut starts = [0usize; 6];
-    let mut acc = 0;
-    for (start, len) in starts.iter_mut().zip(header.bucket_lens) {
-        *start = acc;
-        acc += len;
+    // Each bucket's values in `unique` (which holds exactly the bucket
+    // lengths, in order), consumed front to back.
+    let mut buckets = Vec::with_capacity(header.bucket_lens.len());
+    let mut rest = unique.as_slice();
+    for len in header.bucket_lens {
+        let (bucket, tail) = rest.split_at_checked(len).ok_or_else(|| {
+            DaError::BadPacking("unique values shorter than their buckets".into())
+        })?;
+        buckets.push(bucket.iter());
+        rest = tail;
     }
-    let mut used = [0usize; 7];
+    let mut repeats = pointers.iter();
     let mut data = Vec::with_capacity(indices.len());
     for index in indices {
-        let value = if index < 6 {
-            if used[index] >= header.bucket_lens[index] {
-                return Err(DaError::BadPacking(format!(
-                    "bucket {index} used more often than its length"
-                )));
+        // Indices are base-7 digits: 0..6 a bucket, 6 a repeated value.
+        let value = match buckets.get_mut(index) {
+            Some(bucket) => *bucket.next().ok_or_else(|| {
+                DaError::BadPacking(format!("bucket {index} used more often than its length"))
+            })?,
+            None => {
+                let pointer = *repeats.next().ok_or_else(|| {
+                    DaError::BadPacking("more repeated elements than pointers".into())
+                })?;
+                *unique.get(pointer).ok_or_else(|| {
+                    DaError::BadPacking(format!(
+                        "repeated-value pointer {pointer} past the unique values"
+                    ))
+                })?
             }
-            unique[starts[index] + used[index]]
-        } else {
-            let pointer = *pointers.get(used[6]).ok_or_else(|| {
-                DaError::BadPacking("more repeated elements than pointers".into())
-            })?;
-            unique[pointer]
         };
-        used[index] += 1;
         data.push(value);
     }
     // The encoder emits each unique value once and each repeat once, so every
     // bucket must be used up exactly.
-    let lens = header
-        .bucket_lens
-        .iter()
-        .copied()
-        .chain([header.n_repeating]);
-    if used.iter().zip(lens).any(|(u, len)| *u != len) {
+    if buckets.iter().any(|b| b.len() != 0) || repeats.len() != 0 {
         return Err(DaError::BadPacking(
             "bucket lengths do not match the bucket indices".into(),
         ));
@@ -221,7 +229,7 @@ pub(crate) fn unpack_chunk(
     for felt in felts {
         let take = left.min(per_felt);
         unpack_felt(&felt_to_u256(felt), bound, per_felt, take, what, &mut push)?;
-        left -= take;
+        left = left.saturating_sub(take);
     }
     Ok(())
 }
@@ -249,10 +257,14 @@ fn unpack_felt(
             (0..take).for_each(|_| push(U256::ZERO));
         }
         Bound::Bits(bits) => {
+            // Below 256 bits the shifts are exact; the wrapping forms only
+            // spell out that nothing can panic.
             let mask = if bits >= 256 {
                 U256::MAX
             } else {
-                (U256::from(1u8) << bits) - U256::from(1u8)
+                U256::from(1u8)
+                    .wrapping_shl(bits as usize)
+                    .wrapping_sub(U256::from(1u8))
             };
             let mut rest = *packed;
             for i in 0..per_felt {
@@ -260,7 +272,7 @@ fn unpack_felt(
                 rest = if bits >= 256 {
                     U256::ZERO
                 } else {
-                    rest >> bits
+                    rest.wrapping_shr(bits as usize)
                 };
                 if i < take {
                     push(element);
@@ -273,15 +285,19 @@ fn unpack_felt(
             }
         }
         Bound::Small(base) => {
+            let base = NonZeroU64::new(base)
+                .filter(|b| b.get() >= 2)
+                .ok_or_else(|| DaError::BadPacking(format!("{what}: base {base} below 2")))?;
             let mut limbs = *packed.as_limbs();
             let (chunk_base, chunk_len) = largest_power_below_u64(base);
-            let mut produced = 0;
+            let mut produced = 0usize;
             while produced < per_felt {
-                let digits = chunk_len.min(per_felt - produced);
+                let digits = chunk_len.min(per_felt.saturating_sub(produced));
                 let divisor = if digits == chunk_len {
                     chunk_base
                 } else {
-                    base.pow(digits as u32)
+                    // Fewer digits than fit a u64: the power fits too.
+                    base.checked_pow(digits as u32).ok_or_else(bad)?
                 };
                 let mut chunk = div_rem_limbs(&mut limbs, divisor);
                 for _ in 0..digits {
@@ -292,7 +308,8 @@ fn unpack_felt(
                     } else if element != 0 {
                         return Err(bad());
                     }
-                    produced += 1;
+                    // Below per_felt: no overflow.
+                    produced = produced.saturating_add(1);
                 }
             }
             if limbs != [0; 4] {
@@ -303,29 +320,35 @@ fn unpack_felt(
     Ok(())
 }
 
-/// `(base^k, k)` with the largest `k` such that `base^k` fits in a u64.
-fn largest_power_below_u64(base: u64) -> (u64, usize) {
+/// `(base^k, k)` with the largest `k` such that `base^k` fits in a u64
+/// (`base` at least 2, so `k` is at most 64).
+fn largest_power_below_u64(base: NonZeroU64) -> (NonZeroU64, usize) {
     let mut power = base;
-    let mut k = 1;
+    let mut k = 1usize;
     while let Some(next) = power.checked_mul(base) {
         power = next;
-        k += 1;
+        k = k.saturating_add(1);
     }
     (power, k)
 }
 
 /// Divides little-endian limbs in place by `divisor`, returning the remainder.
-fn div_rem_limbs(limbs: &mut [u64; 4], divisor: u64) -> u64 {
+fn div_rem_limbs(limbs: &mut [u64; 4], divisor: NonZeroU64) -> u64 {
+    let divisor = NonZeroU128::from(divisor);
     let mut rem: u128 = 0;
     for limb in limbs.iter_mut().rev() {
         let cur = (rem << 64) | *limb as u128;
-        *limb = (cur / divisor as u128) as u64;
-        rem = cur % divisor as u128;
+        *limb = (cur / divisor) as u64;
+        rem = cur % divisor;
     }
     rem as u64
 }
 
 /// Packs elements (each below `bound`) into one felt, first element least significant.
+#[allow(
+    clippy::arithmetic_side_effects,
+    reason = "the encoder packs its own elements, each below `bound`, at most `per_felt` of them: under 2^251"
+)]
 pub(crate) fn pack_felt(elements: &[U256], bound: Bound) -> Felt {
     let mut acc = U256::ZERO;
     for element in elements.iter().rev() {

@@ -37,7 +37,7 @@ pub fn parse(felts: &[Felt]) -> Result<(DaStateDiff, usize), DaError> {
         let address = reader.next("contract address")?;
         let word = felt_to_u256(&reader.next("contract word")?);
         let mask = U256::from(u64::MAX);
-        let nonce = word >> 64;
+        let nonce = word.wrapping_shr(64);
         if nonce > mask {
             return Err(DaError::BadPacking(format!(
                 "contract word {word:#x}: nonce exceeds 64 bits"

@@ -55,8 +55,8 @@ pub fn parse(felts: &[Felt]) -> Result<(DaStateDiff, usize), DaError> {
 pub fn split_word(word: &U256) -> Result<(bool, Felt, U256), DaError> {
     let mask = U256::from(u64::MAX);
     let n_updates = *word & mask;
-    let nonce = (*word >> 64) & mask;
-    let flag = *word >> 128;
+    let nonce = word.wrapping_shr(64) & mask;
+    let flag = word.wrapping_shr(128);
     if flag > U256::from(1u8) {
         return Err(DaError::BadPacking(format!(
             "contract word {word:#x}: class flag is not 0 or 1"
@@ -71,7 +71,8 @@ pub(crate) fn read_pairs(
     n: usize,
     what: &'static str,
 ) -> Result<Vec<(Felt, Felt)>, DaError> {
-    let flat = reader.take(2 * n, what)?;
+    // `n` is at most half the felts left: no overflow.
+    let flat = reader.take(n.saturating_mul(2), what)?;
     Ok(flat
         .chunks_exact(2)
         .map(|pair| (pair[0], pair[1]))

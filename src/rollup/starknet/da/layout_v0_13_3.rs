@@ -61,11 +61,15 @@ pub struct Word {
 pub fn split_word(word: &U256) -> Word {
     let class_flag = word.bit(0);
     let small = word.bit(1);
-    let (bits, shift): (usize, usize) = if small { (8, 10) } else { (64, 66) };
-    let mask: U256 = (U256::from(1u8) << bits) - U256::from(1u8);
-    let n_updates: U256 = (*word >> 2usize) & mask;
+    // The count takes 8 or 64 bits after the two flags; the nonce the rest.
+    let (mask, shift) = if small {
+        (U256::from(u8::MAX), 10)
+    } else {
+        (U256::from(u64::MAX), 66)
+    };
+    let n_updates: U256 = word.wrapping_shr(2) & mask;
     let n_updates = n_updates.as_limbs()[0];
-    let nonce = *word >> shift;
+    let nonce = word.wrapping_shr(shift);
     Word {
         class_flag,
         n_updates,
@@ -74,6 +78,10 @@ pub fn split_word(word: &U256) -> Word {
 }
 
 /// Builds a contract word (the inverse of [`split_word`]).
+#[allow(
+    clippy::arithmetic_side_effects,
+    reason = "encoder of our own words: U256 shifts drop high bits and never panic"
+)]
 pub fn join_word(word: &Word) -> Felt {
     let small = word.n_updates < 256;
     let bits: usize = if small { 8 } else { 64 };

@@ -287,7 +287,8 @@ impl<'a> Reader<'a> {
     }
 
     pub(crate) fn remaining(&self) -> usize {
-        self.felts.len() - self.pos
+        // `pos` never passes the end.
+        self.felts.len().saturating_sub(self.pos)
     }
 
     pub(crate) fn next(&mut self, what: &'static str) -> Result<Felt, DaError> {
@@ -296,20 +297,23 @@ impl<'a> Reader<'a> {
             needed: 1,
             available: 0,
         })?;
-        self.pos += 1;
+        // Below the length, so one more does not overflow.
+        self.pos = self.pos.saturating_add(1);
         Ok(felt)
     }
 
     pub(crate) fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [Felt], DaError> {
-        if n > self.remaining() {
-            return Err(DaError::Truncated {
+        let slice = self
+            .felts
+            .get(self.pos..)
+            .and_then(|rest| rest.get(..n))
+            .ok_or(DaError::Truncated {
                 what,
                 needed: n,
                 available: self.remaining(),
-            });
-        }
-        let slice = &self.felts[self.pos..self.pos + n];
-        self.pos += n;
+            })?;
+        // `pos + n` is at most the length.
+        self.pos = self.pos.saturating_add(n);
         Ok(slice)
     }
 
@@ -331,7 +335,8 @@ impl<'a> Reader<'a> {
         felts_per_item: usize,
     ) -> Result<usize, DaError> {
         let available = self.remaining();
-        let max = available / felts_per_item.max(1);
+        // An item of no felts is bounded by the felts left all the same.
+        let max = available.checked_div(felts_per_item).unwrap_or(available);
         match usize::try_from(*count) {
             Ok(n) if n <= max => Ok(n),
             _ => Err(DaError::CountExceedsData {
@@ -356,15 +361,18 @@ pub enum DaEnd {
 impl DaEnd {
     /// Checks the felts after `consumed` against the rule.
     pub fn check(self, felts: &[Felt], consumed: usize) -> Result<(), DaError> {
+        // A decoder consumes at most its input; the tail is what it left.
+        let tail = felts.get(consumed..).unwrap_or_default();
         match self {
-            DaEnd::Exact if consumed != felts.len() => Err(DaError::TrailingData {
+            DaEnd::Exact if !tail.is_empty() => Err(DaError::TrailingData {
                 consumed,
-                unused: felts.len() - consumed,
+                unused: tail.len(),
             }),
             DaEnd::Exact => Ok(()),
-            DaEnd::ZeroPadded => match felts[consumed..].iter().position(|f| *f != Felt::ZERO) {
+            DaEnd::ZeroPadded => match tail.iter().position(|f| *f != Felt::ZERO) {
                 Some(offset) => Err(DaError::NonZeroTail {
-                    index: consumed + offset,
+                    // Inside `felts`: no overflow.
+                    index: consumed.saturating_add(offset),
                 }),
                 None => Ok(()),
             },

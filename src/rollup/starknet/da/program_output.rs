@@ -158,8 +158,9 @@ fn parse_form(
             if out.use_kzg_da {
                 let z = r.next("z")?;
                 let n_blobs = r.count("n_blobs", 4)?;
-                let commitments = r.take(2 * n_blobs, "commitments")?;
-                let evaluations = r.take(2 * n_blobs, "evaluations")?;
+                // n_blobs is at most a quarter of the felts left: no overflow.
+                let commitments = r.take(n_blobs.saturating_mul(2), "commitments")?;
+                let evaluations = r.take(n_blobs.saturating_mul(2), "evaluations")?;
                 out.kzg = Some(KzgSegment {
                     z,
                     commitments: commitments
@@ -213,24 +214,25 @@ fn read_messages(
 ) -> Result<Vec<Felt>, DaError> {
     let len = r.count(what, 1)?;
     let segment = r.take(len, what)?;
-    let mut offset = 0;
-    while offset < segment.len() {
-        let size_at = offset + header - 1;
-        let size = segment.get(size_at).ok_or(DaError::Truncated {
+    let mut rest = segment;
+    while !rest.is_empty() {
+        // `header` felts, the last of them the payload size, then the payload.
+        let (head, body) = rest.split_at_checked(header).ok_or(DaError::Truncated {
+            what,
+            needed: header,
+            available: 0,
+        })?;
+        let size = head.last().ok_or(DaError::Truncated {
             what,
             needed: header,
             available: 0,
         })?;
         let size = usize::try_from(felt_to_u256(size)).unwrap_or(usize::MAX);
-        let end = (size_at + 1)
-            .checked_add(size)
-            .filter(|end| *end <= segment.len())
-            .ok_or_else(|| DaError::CountExceedsData {
-                what: "message payload size",
-                count: size.to_string(),
-                available: segment.len(),
-            })?;
-        offset = end;
+        rest = body.get(size..).ok_or_else(|| DaError::CountExceedsData {
+            what: "message payload size",
+            count: size.to_string(),
+            available: segment.len(),
+        })?;
     }
     Ok(segment.to_vec())
 }
@@ -248,7 +250,7 @@ fn flag(value: Felt, what: &'static str) -> Result<bool, DaError> {
 /// `high‖low`, each half 192 bits.
 pub fn join_commitment(low: &Felt, high: &Felt) -> Result<[u8; 48], DaError> {
     let (low, high) = (felt_to_u256(low), felt_to_u256(high));
-    if low >> 192 != U256::ZERO || high >> 192 != U256::ZERO {
+    if low.bit_len() > 192 || high.bit_len() > 192 {
         return Err(DaError::BadPacking(
             "KZG commitment half exceeds 192 bits".into(),
         ));
@@ -270,10 +272,11 @@ pub fn split_commitment(commitment: &[u8; 48]) -> (Felt, Felt) {
 /// `high << 128 | low`, each half 128 bits.
 pub fn join_y(low: &Felt, high: &Felt) -> Result<[u8; 32], DaError> {
     let (low, high) = (felt_to_u256(low), felt_to_u256(high));
-    if low >> 128 != U256::ZERO || high >> 128 != U256::ZERO {
+    if low.bit_len() > 128 || high.bit_len() > 128 {
         return Err(DaError::BadPacking("y half exceeds 128 bits".into()));
     }
-    let y: U256 = (high << 128usize) | low;
+    // `high` has at most 128 bits: the shift loses none.
+    let y: U256 = high.wrapping_shl(128) | low;
     Ok(y.to_be_bytes::<32>())
 }
 

@@ -144,7 +144,7 @@ pub(crate) fn system_logs(batch: u64, bytes: &[u8]) -> Result<Vec<L2Log>, Callda
 }
 
 pub(crate) fn encode_logs(logs: &[L2Log]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(logs.len() * super::L2_LOG_SIZE);
+    let mut out = Vec::with_capacity(logs.len().saturating_mul(super::L2_LOG_SIZE));
     for log in logs {
         log.encode(&mut out);
     }
