@@ -20,6 +20,9 @@ pub const STARKNET_CORE_RUNTIME_HEX: &str =
 /// Runtime bytecode of `contracts/MemoryPageFactRegistryStandIn.sol` (hex, no `0x`).
 pub const MEMORY_PAGE_REGISTRY_RUNTIME_HEX: &str =
     include_str!("../../contracts/out/MemoryPageFactRegistryStandIn.hex");
+/// Runtime bytecode of `contracts/SharpVerifierStandIn.sol` (hex, no `0x`).
+pub const SHARP_VERIFIER_RUNTIME_HEX: &str =
+    include_str!("../../contracts/out/SharpVerifierStandIn.hex");
 /// Runtime bytecode of `contracts/ZksyncDiamondStandIn.sol` (hex, no `0x`).
 pub const ZKSYNC_DIAMOND_RUNTIME_HEX: &str =
     include_str!("../../contracts/out/ZksyncDiamondStandIn.hex");
@@ -29,6 +32,9 @@ pub const STARKNET_CORE_ADDRESS: Address = address!("c662c410C0ECf747543f5bA9066
 /// Default address of the memory-page fact registry (mainnet's, used until 2024).
 pub const MEMORY_PAGE_REGISTRY_ADDRESS: Address =
     address!("FD14567eaf9ba941cB8c8a94eEC14831ca7fD1b4");
+/// Default address of the SHARP verifier stand-in (the mainnet GpsStatementVerifier
+/// implementation that emitted `LogMemoryPagesHashes` in 2023, `chains/starknet-mainnet.toml`).
+pub const SHARP_VERIFIER_ADDRESS: Address = address!("d51A3D50d4D2f99a345a66971E650EEA064DD8dF");
 /// Default address of the ZKsync Era diamond proxy (mainnet's, as in `chains/zksync-era-mainnet.json`).
 pub const ZKSYNC_DIAMOND_ADDRESS: Address = address!("32400084C286CF3E17e7B677ea9583e60a000324");
 
@@ -37,13 +43,15 @@ pub const ZKSYNC_DIAMOND_ADDRESS: Address = address!("32400084C286CF3E17e7B677ea
 pub enum StandIn {
     StarknetCore,
     MemoryPageRegistry,
+    SharpVerifier,
     ZksyncDiamond,
 }
 
 impl StandIn {
-    pub const ALL: [StandIn; 3] = [
+    pub const ALL: [StandIn; 4] = [
         StandIn::StarknetCore,
         StandIn::MemoryPageRegistry,
+        StandIn::SharpVerifier,
         StandIn::ZksyncDiamond,
     ];
 
@@ -52,6 +60,7 @@ impl StandIn {
         match self {
             StandIn::StarknetCore => "StarknetCoreStandIn",
             StandIn::MemoryPageRegistry => "MemoryPageFactRegistryStandIn",
+            StandIn::SharpVerifier => "SharpVerifierStandIn",
             StandIn::ZksyncDiamond => "ZksyncDiamondStandIn",
         }
     }
@@ -61,6 +70,7 @@ impl StandIn {
         match self {
             StandIn::StarknetCore => STARKNET_CORE_ADDRESS,
             StandIn::MemoryPageRegistry => MEMORY_PAGE_REGISTRY_ADDRESS,
+            StandIn::SharpVerifier => SHARP_VERIFIER_ADDRESS,
             StandIn::ZksyncDiamond => ZKSYNC_DIAMOND_ADDRESS,
         }
     }
@@ -70,6 +80,7 @@ impl StandIn {
         match self {
             StandIn::StarknetCore => STARKNET_CORE_RUNTIME_HEX.trim(),
             StandIn::MemoryPageRegistry => MEMORY_PAGE_REGISTRY_RUNTIME_HEX.trim(),
+            StandIn::SharpVerifier => SHARP_VERIFIER_RUNTIME_HEX.trim(),
             StandIn::ZksyncDiamond => ZKSYNC_DIAMOND_RUNTIME_HEX.trim(),
         }
     }
@@ -95,6 +106,10 @@ pub mod abi {
         event LogMemoryPageFactContinuous(bytes32 factHash, uint256 memoryHash, uint256 prod);
         function registerContinuousMemoryPage(uint256 startAddr, uint256[] values, uint256 z, uint256 alpha, uint256 prime);
         function isValid(bytes32 fact) returns (bool);
+
+        // SHARP verifier stand-in: the real event, a devnet-only entry point.
+        event LogMemoryPagesHashes(bytes32 factHash, bytes32[] pagesHashes);
+        function registerTaskFact(bytes32 factHash, bytes32[] pagesHashes);
 
         // ZKsync diamond: lifecycle events and getters.
         event BlockCommit(uint256 indexed batchNumber, bytes32 indexed batchHash, bytes32 indexed commitment);
@@ -179,6 +194,8 @@ pub mod abi {
 
 /// `LogStateUpdate(uint256,int256,uint256)`.
 pub const LOG_STATE_UPDATE: B256 = abi::LogStateUpdate::SIGNATURE_HASH;
+/// `LogMemoryPagesHashes(bytes32,bytes32[])`.
+pub const LOG_MEMORY_PAGES_HASHES: B256 = abi::LogMemoryPagesHashes::SIGNATURE_HASH;
 /// `LogMemoryPageFactContinuous(bytes32,uint256,uint256)`.
 pub const LOG_MEMORY_PAGE_FACT_CONTINUOUS: B256 = abi::LogMemoryPageFactContinuous::SIGNATURE_HASH;
 /// `BlockCommit(uint256,bytes32,bytes32)`.
@@ -361,6 +378,15 @@ pub fn encode_revert(
     }
 }
 
+/// `registerTaskFact(bytes32,bytes32[])` calldata for the SHARP verifier stand-in.
+pub fn encode_register_task_fact(fact: B256, pages_hashes: Vec<B256>) -> Vec<u8> {
+    abi::registerTaskFactCall {
+        factHash: fact,
+        pagesHashes: pages_hashes,
+    }
+    .abi_encode()
+}
+
 /// `updateStateKzgDA(uint256[],bytes)` calldata (Starknet v0.13.1).
 pub fn encode_update_state_kzg_v0_13_1(
     program_output: &[starknet_types_core::felt::Felt],
@@ -399,6 +425,17 @@ mod tests {
         assert_eq!(
             LOG_STATE_UPDATE,
             keccak256("LogStateUpdate(uint256,int256,uint256)")
+        );
+        // The topic in the go-ethereum binding of GpsStatementVerifier.
+        assert_eq!(
+            LOG_MEMORY_PAGES_HASHES,
+            alloy_primitives::b256!(
+                "73b132cb33951232d83dc0f1f81c2d10f9a2598f057404ed02756716092097bb"
+            )
+        );
+        assert_eq!(
+            LOG_MEMORY_PAGES_HASHES,
+            crate::rollup::starknet::sharp::LOG_MEMORY_PAGES_HASHES
         );
         assert_eq!(abi::executeBatchesCall::SELECTOR, [0xc3, 0xd9, 0x3e, 0x7c]);
         assert_eq!(abi::executeBlocksCall::SELECTOR, [0xce, 0x9d, 0xcf, 0x16]);
