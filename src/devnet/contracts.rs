@@ -378,6 +378,80 @@ pub fn encode_revert(
     }
 }
 
+/// A log as a stand-in emits it: emitter, topics, data.
+pub type StandInLog = (Address, Vec<B256>, Vec<u8>);
+
+/// The logs the Starknet stand-ins emit, in order, when they accept `tx`
+/// (empty for a call none of them takes): the contracts' events computed in
+/// Rust, for an L1 held in memory to serve the devnet's transactions as anvil
+/// would. `sharp_devnet` checks them against the logs the contracts emit on anvil.
+pub fn starknet_standin_logs(tx: &super::PlannedTx) -> Vec<StandInLog> {
+    use crate::rollup::starknet::da::program_output::{
+        HeaderVersion, L1Binding, detect, parse_l1_calldata,
+    };
+    use crate::rollup::starknet::events::{
+        LOG_STATE_TRANSITION_FACT, StateUpdateEvent, encode_state_update,
+    };
+    use crate::rollup::starknet::sharp;
+
+    let selector = tx.calldata.get(..4).unwrap_or_default();
+    if selector == REGISTER_PAGE_SELECTOR || selector == sharp::REGISTER_PAGE_BATCH_SELECTOR {
+        let pages = sharp::pages_in_call(&tx.calldata).unwrap_or_default();
+        return pages
+            .iter()
+            .map(|page| {
+                let (fact, memory_hash, prod) = memory_page_fact(page);
+                let log = abi::LogMemoryPageFactContinuous {
+                    factHash: fact,
+                    memoryHash: memory_hash,
+                    prod,
+                };
+                (tx.to, vec![LOG_MEMORY_PAGE_FACT_CONTINUOUS], log.encode_data())
+            })
+            .collect();
+    }
+    if let Ok(call) = abi::registerTaskFactCall::abi_decode(&tx.calldata) {
+        let log = abi::LogMemoryPagesHashes {
+            factHash: call.factHash,
+            pagesHashes: call.pagesHashes,
+        };
+        return vec![(tx.to, vec![LOG_MEMORY_PAGES_HASHES], log.encode_data())];
+    }
+    let Ok(update) = parse_l1_calldata(&tx.calldata) else {
+        return Vec::new();
+    };
+    let Ok(output) = detect(&update.program_output, &HeaderVersion::ALL) else {
+        return Vec::new();
+    };
+    let mut logs = Vec::new();
+    if let L1Binding::Calldata {
+        onchain_data_hash,
+        onchain_data_size,
+    } = update.binding
+    {
+        let main: Vec<U256> = update
+            .program_output
+            .iter()
+            .map(crate::rollup::starknet::da::felt_to_u256)
+            .collect();
+        let fact = sharp::state_transition_fact_of(&main, onchain_data_hash, onchain_data_size);
+        logs.push((tx.to, vec![LOG_STATE_TRANSITION_FACT], fact.to_vec()));
+    }
+    let word = |felt: &starknet_types_core::felt::Felt| U256::from_be_bytes(felt.to_bytes_be());
+    // The 4-word header (no block hash) is announced with the 2-argument event.
+    let block_hash = match (output.version, output.new_block_hash) {
+        (HeaderVersion::V0_11, None) => None,
+        (_, hash) => Some(hash.as_ref().map_or(U256::ZERO, word)),
+    };
+    let (topic, data) = encode_state_update(&StateUpdateEvent {
+        global_root: word(&output.new_root),
+        l2_block: u64::try_from(word(&output.new_block_number)).unwrap_or(u64::MAX),
+        block_hash,
+    });
+    logs.push((tx.to, vec![topic], data));
+    logs
+}
+
 /// `registerTaskFact(bytes32,bytes32[])` calldata for the SHARP verifier stand-in.
 pub fn encode_register_task_fact(fact: B256, pages_hashes: Vec<B256>) -> Vec<u8> {
     abi::registerTaskFactCall {

@@ -360,7 +360,11 @@ fn sharp_registry_starts(
     starts
 }
 
-fn starknet_toml(
+/// The Starknet chain config of a devnet whose batches start at L1 block
+/// `first_block` (what [`write_configs`] writes; an in-memory L1 holding the
+/// same transactions uses it too). `starts`: the first L1 block of each
+/// format; `registry_starts`: see [`write_configs_with_registries`].
+pub fn starknet_toml(
     config: &StarknetGenConfig,
     first_block: u64,
     starts: &[(&str, u64)],

@@ -39,6 +39,7 @@ use zkreplay::audit::{BatchAudit, Verdict};
 use zkreplay::chain::ChainConfig;
 use zkreplay::cli::devnet::plan;
 use zkreplay::devnet::anvil::Anvil;
+use zkreplay::devnet::contracts::{StandInLog, starknet_standin_logs};
 use zkreplay::devnet::run::{DevnetOutcome, run as run_devnet};
 use zkreplay::devnet::starknet_gen::{self, StarknetFormat};
 use zkreplay::follow::L1BatchRecord;
@@ -249,6 +250,33 @@ async fn mainnet_shaped_history_replays_on_anvil_without_reading_a_decoy() {
         assert!(txs.iter().any(|t| !decoys.contains(t)), "own pages on {registry:?}");
         own_pages.extend(txs.into_iter().filter(|t| !decoys.contains(t)));
     }
+    // The stand-ins' logs, transaction by transaction, are the ones the Rust
+    // emulation an in-memory L1 serves (`follow::a_mainnet_shaped_history…`).
+    let planned = starknet_gen::generate(starknet_gen::mainnet_shaped(SEED, true)).unwrap();
+    for (batch, submitted) in planned.iter().zip(&starknet) {
+        assert_eq!(batch.txs.len(), submitted.l1_blocks.len());
+        for (tx, block) in batch.txs.iter().zip(&submitted.l1_blocks) {
+            let on_anvil: Vec<StandInLog> = rpc(
+                &anvil.url,
+                "eth_getLogs",
+                json!([{"fromBlock": format!("{block:#x}"), "toBlock": format!("{block:#x}")}]),
+            )
+            .await
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| {
+                (
+                    l["address"].as_str().unwrap().parse().unwrap(),
+                    l["topics"].as_array().unwrap().iter().map(common::word).collect(),
+                    common::bytes(&l["data"]),
+                )
+            })
+            .collect();
+            assert_eq!(on_anvil, starknet_standin_logs(tx), "{}", tx.label);
+        }
+    }
+
     // Each decoy is alone in its block (anvil mines one transaction per block),
     // so fetching that block with its transactions would be reading it.
     let mut decoy_blocks: HashSet<String> = HashSet::new();
@@ -330,7 +358,6 @@ async fn mainnet_shaped_history_replays_on_anvil_without_reading_a_decoy() {
 
     // The v0.14.1 batch updated an existing class's compiled class hash: the
     // leaf holds the new hash, and the entry is not counted as a declaration.
-    let planned = starknet_gen::generate(starknet_gen::mainnet_shaped(SEED, true)).unwrap();
     let migration = planned
         .iter()
         .find(|b| b.format == StarknetFormat::V0_14_1Blob.label())
