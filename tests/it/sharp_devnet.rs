@@ -9,6 +9,16 @@
 //! other SHARP customers' jobs registered before, between and after
 //! Starknet's pages.
 //!
+//! "No decoy read" is checked on the wire: the binary runs behind the fault
+//! proxy recording every JSON-RPC call, proving answers against headers only
+//! (`--l1-verify headers`, so each transaction the engine reads is one
+//! `eth_getTransactionByHash` and no block is fetched with its transactions;
+//! anvil mines one transaction per block). A negative control runs the same
+//! history without the verifier in the config (the fallback that scans every
+//! registration since the previous update) and must see decoy reads. Under
+//! `--l1-verify full` the log proofs fetch every block whose logs match the
+//! scan, decoys' blocks included; the engine still reads none of them.
+//!
 //! Plumbing: the expected roots come from our own simulator
 //! (`src/devnet/starknet_gen`), so this proves the L1 path (stand-in events,
 //! fact → page selection, era dispatch, the follower binary), not the roots.
@@ -71,10 +81,20 @@ async fn devnet(dir: &Path, decoys: bool) -> (Anvil, DevnetOutcome) {
 /// Runs `zkreplay follow` on the devnet's Starknet config through `rpc`
 /// (JSON-RPC and beacon API) up to the finalized block; returns the wall time.
 fn follow(outcome: &DevnetOutcome, rpc: &str, data_dir: &Path, verify: &str) -> f64 {
+    follow_with(&outcome.starknet_config, outcome, rpc, data_dir, verify)
+}
+
+fn follow_with(
+    config: &Path,
+    outcome: &DevnetOutcome,
+    rpc: &str,
+    data_dir: &Path,
+    verify: &str,
+) -> f64 {
     let started = Instant::now();
     let out = Command::new(env!("CARGO_BIN_EXE_zkreplay"))
         .args(["follow", "--chain"])
-        .arg(&outcome.starknet_config)
+        .arg(config)
         .args(["--rpc-url", rpc, "--beacon-url", rpc])
         .args(["--beacon-block-id", "block-number", "--no-serve"])
         .args(["--poll-interval-ms", "50", "--l1-verify", verify])
@@ -155,6 +175,31 @@ fn replay_of(data_dir: &Path, outcome: &DevnetOutcome) -> Replay {
         summaries,
         checkpoint: format!("{:?}", StarknetState::new(&store).checkpoint().unwrap()),
     }
+}
+
+/// The transactions a recorded client read (by hash, lowercase); panics on a
+/// fetch of a block or its receipts named in `forbidden_blocks` (by hash or number).
+fn transactions_read(requests: &[Value], forbidden_blocks: &HashSet<String>) -> HashSet<String> {
+    let mut read = HashSet::new();
+    for request in requests {
+        let method = request["method"].as_str().unwrap_or_default();
+        let params = &request["params"];
+        match method {
+            "eth_getTransactionByHash" | "eth_getTransactionReceipt" => {
+                read.insert(params[0].as_str().unwrap().to_lowercase());
+            }
+            "eth_getBlockByHash" | "eth_getBlockByNumber" if params[1] == json!(true) => {
+                let id = params[0].as_str().unwrap().to_lowercase();
+                assert!(!forbidden_blocks.contains(&id), "a decoy's block was fetched: {request}");
+            }
+            "eth_getBlockReceipts" => {
+                let id = params[0].as_str().unwrap_or_default().to_lowercase();
+                assert!(!forbidden_blocks.contains(&id), "a decoy's receipts were fetched: {request}");
+            }
+            _ => {}
+        }
+    }
+    read
 }
 
 async fn rpc(url: &str, method: &str, params: Value) -> Value {
@@ -309,25 +354,7 @@ async fn mainnet_shaped_history_replays_on_anvil_without_reading_a_decoy() {
         starknet.len(),
         requests.len()
     );
-    let mut read_txs: HashSet<String> = HashSet::new();
-    for request in &requests {
-        let method = request["method"].as_str().unwrap_or_default();
-        let params = &request["params"];
-        match method {
-            "eth_getTransactionByHash" | "eth_getTransactionReceipt" => {
-                read_txs.insert(params[0].as_str().unwrap().to_lowercase());
-            }
-            "eth_getBlockByHash" | "eth_getBlockByNumber" if params[1] == json!(true) => {
-                let id = params[0].as_str().unwrap().to_lowercase();
-                assert!(!decoy_blocks.contains(&id), "a decoy's block was fetched: {request}");
-            }
-            "eth_getBlockReceipts" => {
-                let id = params[0].as_str().unwrap_or_default().to_lowercase();
-                assert!(!decoy_blocks.contains(&id), "a decoy's receipts were fetched: {request}");
-            }
-            _ => {}
-        }
-    }
+    let read_txs = transactions_read(&requests, &decoy_blocks);
     let read_decoys: Vec<&String> = decoys.iter().filter(|t| read_txs.contains(*t)).collect();
     assert!(read_decoys.is_empty(), "decoy transactions read: {read_decoys:?}");
     // The record is complete enough to catch a read: every own page was read through it.
@@ -335,6 +362,27 @@ async fn mainnet_shaped_history_replays_on_anvil_without_reading_a_decoy() {
     assert!(unread.is_empty(), "own pages never read: {unread:?}");
     assert_no_findings(&outcome, &anvil.url, &recorded_run);
     let with_decoys = replay_of(&recorded_run, &outcome);
+
+    // Negative control, so that the check above can fail: without the verifier
+    // in the config the follower falls back to the pages registered since the
+    // previous update that hash to `onchainDataHash`, which reads every
+    // registration in the window, decoys included (and still picks the right
+    // pages: the same replay). The record sees those reads.
+    let text = std::fs::read_to_string(&outcome.starknet_config).unwrap();
+    let verifier = text.find("[[starknet.sharp_verifiers]]").unwrap();
+    let end = verifier + text[verifier..].find("\n\n").unwrap();
+    let no_verifier = dir.path().join("no-verifier.toml");
+    std::fs::write(&no_verifier, format!("{}{}", &text[..verifier], &text[end..])).unwrap();
+    let before = handle.recorded_requests().len();
+    let fallback_run = dir.path().join("fallback");
+    follow_with(&no_verifier, &outcome, &proxy_url, &fallback_run, "headers");
+    let fallback_reads = transactions_read(&handle.recorded_requests()[before..], &HashSet::new());
+    assert!(
+        decoys.iter().any(|t| fallback_reads.contains(t)),
+        "the fallback path reads decoys, and the record must show it"
+    );
+    assert_no_findings(&outcome, &anvil.url, &fallback_run);
+    assert_eq!(replay_of(&fallback_run, &outcome), with_decoys);
 
     // The layouts the eras and the alias contract selected.
     let expected = [
