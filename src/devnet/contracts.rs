@@ -406,7 +406,11 @@ pub fn starknet_standin_logs(tx: &super::PlannedTx) -> Vec<StandInLog> {
                     memoryHash: memory_hash,
                     prod,
                 };
-                (tx.to, vec![LOG_MEMORY_PAGE_FACT_CONTINUOUS], log.encode_data())
+                (
+                    tx.to,
+                    vec![LOG_MEMORY_PAGE_FACT_CONTINUOUS],
+                    log.encode_data(),
+                )
             })
             .collect();
     }

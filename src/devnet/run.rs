@@ -316,7 +316,10 @@ pub async fn submit_batch(devnet: &Devnet, batch: &PlannedBatch) -> Result<Vec<u
         .collect())
 }
 
-async fn submit_batch_txs(devnet: &Devnet, batch: &PlannedBatch) -> Result<Vec<Submitted>, L1Error> {
+async fn submit_batch_txs(
+    devnet: &Devnet,
+    batch: &PlannedBatch,
+) -> Result<Vec<Submitted>, L1Error> {
     let mut done = Vec::with_capacity(batch.txs.len());
     for tx in &batch.txs {
         let submitted = submit(devnet, tx).await?;

@@ -9,9 +9,7 @@
 //! anvil is covered by the devnet tests.
 
 use crate::common;
-use crate::memory_l1::{
-    Chain, MemoryL1, RawLog, config, memory, oracle_batches, oracle_chain,
-};
+use crate::memory_l1::{Chain, MemoryL1, RawLog, config, memory, oracle_batches, oracle_chain};
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -1546,7 +1544,10 @@ async fn a_mainnet_shaped_history_replays_across_eras_without_reading_a_decoy() 
         ];
         assert_eq!(formats.len(), layouts.len());
         for (n, (format, layout)) in formats.iter().zip(layouts).enumerate() {
-            assert!(format.ends_with(&format!(" {layout} DA")), "batch {n}: {format}");
+            assert!(
+                format.ends_with(&format!(" {layout} DA")),
+                "batch {n}: {format}"
+            );
         }
         // With decoys removed the result is identical.
         match &audits_without {

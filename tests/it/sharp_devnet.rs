@@ -128,7 +128,11 @@ fn assert_no_findings(outcome: &DevnetOutcome, rpc: &str, data_dir: &Path) {
         .collect();
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert_eq!(lines[0]["findings"], 0, "{}", lines[0]);
-    assert_eq!(lines[0]["l1_block"], outcome.finalized_block, "{}", lines[0]);
+    assert_eq!(
+        lines[0]["l1_block"], outcome.finalized_block,
+        "{}",
+        lines[0]
+    );
 }
 
 /// What two replays of the history must agree on, L1 positions aside (the
@@ -190,11 +194,17 @@ fn transactions_read(requests: &[Value], forbidden_blocks: &HashSet<String>) -> 
             }
             "eth_getBlockByHash" | "eth_getBlockByNumber" if params[1] == json!(true) => {
                 let id = params[0].as_str().unwrap().to_lowercase();
-                assert!(!forbidden_blocks.contains(&id), "a decoy's block was fetched: {request}");
+                assert!(
+                    !forbidden_blocks.contains(&id),
+                    "a decoy's block was fetched: {request}"
+                );
             }
             "eth_getBlockReceipts" => {
                 let id = params[0].as_str().unwrap_or_default().to_lowercase();
-                assert!(!forbidden_blocks.contains(&id), "a decoy's receipts were fetched: {request}");
+                assert!(
+                    !forbidden_blocks.contains(&id),
+                    "a decoy's receipts were fetched: {request}"
+                );
             }
             _ => {}
         }
@@ -291,8 +301,14 @@ async fn mainnet_shaped_history_replays_on_anvil_without_reading_a_decoy() {
             .iter()
             .map(|l| l["transactionHash"].as_str().unwrap().to_string())
             .collect();
-        assert!(txs.iter().any(|t| decoys.contains(t)), "decoys on {registry:?}");
-        assert!(txs.iter().any(|t| !decoys.contains(t)), "own pages on {registry:?}");
+        assert!(
+            txs.iter().any(|t| decoys.contains(t)),
+            "decoys on {registry:?}"
+        );
+        assert!(
+            txs.iter().any(|t| !decoys.contains(t)),
+            "own pages on {registry:?}"
+        );
         own_pages.extend(txs.into_iter().filter(|t| !decoys.contains(t)));
     }
     // The stand-ins' logs, transaction by transaction, are the ones the Rust
@@ -313,7 +329,12 @@ async fn mainnet_shaped_history_replays_on_anvil_without_reading_a_decoy() {
             .map(|l| {
                 (
                     l["address"].as_str().unwrap().parse().unwrap(),
-                    l["topics"].as_array().unwrap().iter().map(common::word).collect(),
+                    l["topics"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(common::word)
+                        .collect(),
                     common::bytes(&l["data"]),
                 )
             })
@@ -356,9 +377,15 @@ async fn mainnet_shaped_history_replays_on_anvil_without_reading_a_decoy() {
     );
     let read_txs = transactions_read(&requests, &decoy_blocks);
     let read_decoys: Vec<&String> = decoys.iter().filter(|t| read_txs.contains(*t)).collect();
-    assert!(read_decoys.is_empty(), "decoy transactions read: {read_decoys:?}");
+    assert!(
+        read_decoys.is_empty(),
+        "decoy transactions read: {read_decoys:?}"
+    );
     // The record is complete enough to catch a read: every own page was read through it.
-    let unread: Vec<&String> = own_pages.iter().filter(|t| !read_txs.contains(*t)).collect();
+    let unread: Vec<&String> = own_pages
+        .iter()
+        .filter(|t| !read_txs.contains(*t))
+        .collect();
     assert!(unread.is_empty(), "own pages never read: {unread:?}");
     assert_no_findings(&outcome, &anvil.url, &recorded_run);
     let with_decoys = replay_of(&recorded_run, &outcome);
@@ -372,7 +399,11 @@ async fn mainnet_shaped_history_replays_on_anvil_without_reading_a_decoy() {
     let verifier = text.find("[[starknet.sharp_verifiers]]").unwrap();
     let end = verifier + text[verifier..].find("\n\n").unwrap();
     let no_verifier = dir.path().join("no-verifier.toml");
-    std::fs::write(&no_verifier, format!("{}{}", &text[..verifier], &text[end..])).unwrap();
+    std::fs::write(
+        &no_verifier,
+        format!("{}{}", &text[..verifier], &text[end..]),
+    )
+    .unwrap();
     let before = handle.recorded_requests().len();
     let fallback_run = dir.path().join("fallback");
     follow_with(&no_verifier, &outcome, &proxy_url, &fallback_run, "headers");
@@ -401,7 +432,11 @@ async fn mainnet_shaped_history_replays_on_anvil_without_reading_a_decoy() {
     ];
     for (n, (summary, want)) in with_decoys.summaries.iter().zip(expected).enumerate() {
         assert_eq!(summary.0, want, "batch {n}");
-        assert_eq!(summary.1.map(|b| b.1), Some(n as u64 + 1), "L2 block of batch {n}");
+        assert_eq!(
+            summary.1.map(|b| b.1),
+            Some(n as u64 + 1),
+            "L2 block of batch {n}"
+        );
     }
 
     // The v0.14.1 batch updated an existing class's compiled class hash: the

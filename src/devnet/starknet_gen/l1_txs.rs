@@ -62,9 +62,9 @@ impl StarknetGenerator {
 
         // As SHARP publishes a job: the program output is the main page, the
         // verifier lists the pages' hashes under the update's fact.
-        let registry = sharp
-            .registry_for(n)
-            .ok_or_else(|| DevnetError::Config(format!("batch {n}: no registry in the SHARP plan")))?;
+        let registry = sharp.registry_for(n).ok_or_else(|| {
+            DevnetError::Config(format!("batch {n}: no registry in the SHARP plan"))
+        })?;
         let main = MemoryPage {
             start_addr: U256::from(output_start),
             values: output.iter().map(felt_to_u256).collect(),
@@ -79,19 +79,31 @@ impl StarknetGenerator {
         if registry.batch_calls {
             for page in &own {
                 if sharp.decoys {
-                    txs.extend(self.decoy_job(n, registry.address, page.start_addr, sharp.verifier));
+                    txs.extend(self.decoy_job(
+                        n,
+                        registry.address,
+                        page.start_addr,
+                        sharp.verifier,
+                    ));
                 }
             }
             txs.push(PlannedTx {
                 to: registry.address,
-                calldata: sharp::encode_page_batch(&own.iter().map(|p| (*p).clone()).collect::<Vec<_>>()),
+                calldata: sharp::encode_page_batch(
+                    &own.iter().map(|p| (*p).clone()).collect::<Vec<_>>(),
+                ),
                 blobs: vec![],
                 label: format!("starknet batch {n} registerContinuousPageBatch"),
             });
         } else {
             for (i, page) in own.iter().enumerate() {
                 if sharp.decoys {
-                    txs.extend(self.decoy_job(n, registry.address, page.start_addr, sharp.verifier));
+                    txs.extend(self.decoy_job(
+                        n,
+                        registry.address,
+                        page.start_addr,
+                        sharp.verifier,
+                    ));
                 }
                 txs.push(PlannedTx {
                     to: registry.address,
@@ -119,7 +131,13 @@ impl StarknetGenerator {
     /// Another SHARP customer's job: one page on `registry` at `start` (the
     /// address of one of Starknet's pages, so only hashes tell them apart) and
     /// its own fact on the verifier. Numbered, never random: see [`SharpPlan::decoys`].
-    fn decoy_job(&mut self, n: u64, registry: Address, start: U256, verifier: Address) -> [PlannedTx; 2] {
+    fn decoy_job(
+        &mut self,
+        n: u64,
+        registry: Address,
+        start: U256,
+        verifier: Address,
+    ) -> [PlannedTx; 2] {
         self.decoys += 1;
         let k = self.decoys;
         let page = MemoryPage {
