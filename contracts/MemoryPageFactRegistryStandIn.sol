@@ -11,7 +11,17 @@ pragma solidity 0.8.28;
 /// The real contract computes `prod` eight cells at a time with the factors
 /// negated (an even count leaves the product unchanged); this one takes the
 /// plain loop, which yields the same value.
+/// `registerContinuousPageBatch` (selector 0x739ef303, the 2024 mainnet
+/// registry's batch call) registers each entry as the single call does.
 contract MemoryPageFactRegistryStandIn {
+    struct MemoryPageEntry {
+        uint256 startAddr;
+        uint256[] values;
+        uint256 z;
+        uint256 alpha;
+        uint256 prime;
+    }
+
     event LogMemoryPageFactContinuous(bytes32 factHash, uint256 memoryHash, uint256 prod);
 
     uint256 private constant CONTINUOUS_PAGE = 1;
@@ -29,6 +39,20 @@ contract MemoryPageFactRegistryStandIn {
         uint256 alpha,
         uint256 prime
     ) external returns (bytes32 factHash, uint256 memoryHash, uint256 prod) {
+        return _register(startAddr, values, z, alpha, prime);
+    }
+
+    function registerContinuousPageBatch(MemoryPageEntry[] calldata memoryPageEntries) external {
+        for (uint256 i = 0; i < memoryPageEntries.length; i++) {
+            MemoryPageEntry calldata e = memoryPageEntries[i];
+            _register(e.startAddr, e.values, e.z, e.alpha, e.prime);
+        }
+    }
+
+    function _register(uint256 startAddr, uint256[] calldata values, uint256 z, uint256 alpha, uint256 prime)
+        private
+        returns (bytes32 factHash, uint256 memoryHash, uint256 prod)
+    {
         // The real registry's input limits, kept so that what fails on mainnet fails here.
         require(values.length < 2 ** 20, "Too many memory values.");
         require(prime < 2 ** 254, "prime is too big for the optimizations in this function.");

@@ -3,8 +3,16 @@ pragma solidity 0.8.28;
 
 /// @title Stand-in for the Starknet core contract on a local devnet.
 /// @notice Accepts the real state-update calls (same selectors and ABI as the
-/// mainnet contract) and emits the real `LogStateUpdate` event, so a follower
-/// reads a devnet exactly as it reads mainnet.
+/// mainnet contract) and emits the real events, so a follower reads a devnet
+/// exactly as it reads mainnet:
+///  * `LogStateUpdate(uint256,int256)` for a program output with the 4-word
+///    header (v0.9 – v0.11.0, which the pre-v0.11.1 contract announced with the
+///    2-argument event), `LogStateUpdate(uint256,int256,uint256)` for every
+///    later header (the v0.11.1 contract added the block hash to both);
+///  * `LogStateTransitionFact(bytes32)` before the state update of a calldata
+///    update, with the fact the real contract computes
+///    (`OnchainDataFactTreeEncoder.encodeFactWithOnchainData`), which is how a
+///    follower finds the update's SHARP memory pages.
 /// @dev What it checks and what it does not:
 ///  * It does NOT verify the STARK proof (no GPS verifier, no fact registry
 ///    lookup, no config or program hash): a devnet sequencer is trusted to
@@ -20,10 +28,13 @@ pragma solidity 0.8.28;
 /// It holds no constructor state: it is installed with `anvil_setCode` and
 /// starts from root 0, block number 0, block hash 0.
 contract StarknetCoreStandIn {
+    event LogStateUpdate(uint256 globalRoot, int256 blockNumber);
     event LogStateUpdate(uint256 globalRoot, int256 blockNumber, uint256 blockHash);
+    event LogStateTransitionFact(bytes32 stateTransitionFact);
 
     // Program-output header sizes (words before the KZG segment), per OS version.
     uint256 private constant HEADER_V0_11 = 4;
+    uint256 private constant HEADER_V0_11_1 = 5;
     uint256 private constant HEADER_V0_13_1 = 6;
     uint256 private constant HEADER_V0_13_2 = 10;
     // v0.13.1 KZG segment: commitment_low, commitment_high, z, y_low, y_high.
@@ -46,11 +57,14 @@ contract StarknetCoreStandIn {
         return _blockHash;
     }
 
-    /// Calldata DA (v0.11 – v0.13.0, or later OS versions with use_kzg_da = 0).
+    /// Calldata DA (v0.9 – v0.13.0, or later OS versions with use_kzg_da = 0).
     /// The DA is in memory pages registered beforehand; `onchainDataHash` and
-    /// `onchainDataSize` bind them in the real contract's fact, which a
-    /// stand-in without a verifier cannot check, so they are accepted as given.
-    function updateState(uint256[] calldata programOutput, uint256, uint256) external {
+    /// `onchainDataSize` bind them in the fact, which the real contract then
+    /// requires SHARP to have registered. A stand-in without a verifier does not
+    /// check that; it logs the fact as the real contract does.
+    function updateState(uint256[] calldata programOutput, uint256 onchainDataHash, uint256 onchainDataSize)
+        external
+    {
         // The header version is not announced; exactly one of the known layouts
         // must consume the output to its last word, as the follower's decoder requires.
         uint256 fits;
@@ -58,6 +72,10 @@ contract StarknetCoreStandIn {
         if (_segmentsEnd(programOutput, HEADER_V0_11)) {
             fits++;
             header = HEADER_V0_11;
+        }
+        if (programOutput.length > HEADER_V0_11_1 && _segmentsEnd(programOutput, HEADER_V0_11_1)) {
+            fits++;
+            header = HEADER_V0_11_1;
         }
         if (programOutput.length > HEADER_V0_13_1 && programOutput[5] == 0 && _segmentsEnd(programOutput, HEADER_V0_13_1)) {
             fits++;
@@ -71,13 +89,14 @@ contract StarknetCoreStandIn {
             header = HEADER_V0_13_2;
         }
         require(fits == 1, "UNKNOWN_OR_AMBIGUOUS_OUTPUT");
+        emit LogStateTransitionFact(_stateTransitionFact(programOutput, onchainDataHash, onchainDataSize));
         if (header == HEADER_V0_13_2) {
             _update(programOutput[0], programOutput[1], programOutput[3], programOutput[5]);
-        } else if (header == HEADER_V0_13_1) {
+        } else if (header == HEADER_V0_13_1 || header == HEADER_V0_11_1) {
             _update(programOutput[0], programOutput[1], programOutput[2], programOutput[3]);
         } else {
-            // The v0.11 header has no block hash.
-            _update(programOutput[0], programOutput[1], programOutput[2], 0);
+            // The 4-word header has no block hash, and its contract logged none.
+            _updateLegacy(programOutput[0], programOutput[1], programOutput[2]);
         }
     }
 
@@ -121,12 +140,36 @@ contract StarknetCoreStandIn {
     }
 
     function _update(uint256 prevRoot, uint256 newRoot, uint256 blockNumber, uint256 blockHash) private {
+        _store(prevRoot, newRoot, blockNumber, blockHash);
+        emit LogStateUpdate(newRoot, int256(blockNumber), blockHash);
+    }
+
+    function _updateLegacy(uint256 prevRoot, uint256 newRoot, uint256 blockNumber) private {
+        _store(prevRoot, newRoot, blockNumber, 0);
+        emit LogStateUpdate(newRoot, int256(blockNumber));
+    }
+
+    function _store(uint256 prevRoot, uint256 newRoot, uint256 blockNumber, uint256 blockHash) private {
         require(prevRoot == _globalRoot, "INVALID_PREVIOUS_ROOT");
         require(blockNumber <= uint256(type(int256).max), "INVALID_BLOCK_NUMBER");
         _globalRoot = newRoot;
         _blockNumber = int256(blockNumber);
         _blockHash = blockHash;
-        emit LogStateUpdate(newRoot, int256(blockNumber), blockHash);
+    }
+
+    /// The fact tree of the program output (main part) and the DA node:
+    /// `keccak256(keccak256(output), len, onchainDataHash, len + onchainDataSize) + 1`.
+    function _stateTransitionFact(uint256[] calldata programOutput, uint256 onchainDataHash, uint256 onchainDataSize)
+        private
+        pure
+        returns (bytes32)
+    {
+        uint256 n = programOutput.length;
+        bytes32 main = keccak256(abi.encodePacked(programOutput));
+        uint256 root = uint256(keccak256(abi.encodePacked(main, n, onchainDataHash, n + onchainDataSize)));
+        unchecked {
+            return bytes32(root + 1);
+        }
     }
 
     /// True when the two message segments (length-prefixed) starting at

@@ -41,6 +41,12 @@ pub struct Args {
     /// How long the soon-orphaned blocks stay canonical (let a follower on `latest` apply them).
     #[arg(long, default_value_t = 0)]
     pub reorg_pause_ms: u64,
+    /// Starknet: the mainnet-shaped history instead of the default schedule
+    /// (v0.9 → v0.14.1, 2-argument LogStateUpdate era, pages found through a
+    /// SHARP verifier stand-in, a registry that changes address, other SHARP
+    /// customers' decoy pages; `--starknet-batches` is ignored).
+    #[arg(long)]
+    pub starknet_mainnet_shaped: bool,
 }
 
 fn parse_fault(text: &str) -> Result<(String, u64, Fault), String> {
@@ -93,12 +99,17 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let plan = plan(
+    let mut plan = plan(
         args.seed,
         args.starknet_batches,
         args.zksync_batches,
         &args.faults,
     );
+    if args.starknet_mainnet_shaped {
+        let faults = std::mem::take(&mut plan.starknet.faults);
+        plan.starknet = crate::devnet::starknet_gen::mainnet_shaped(args.seed, true);
+        plan.starknet.faults = faults;
+    }
     let outcome = runtime
         .block_on(run_devnet(&args.rpc_url, &args.out_dir, plan))
         .context("devnet")?;

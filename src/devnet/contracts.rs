@@ -20,6 +20,9 @@ pub const STARKNET_CORE_RUNTIME_HEX: &str =
 /// Runtime bytecode of `contracts/MemoryPageFactRegistryStandIn.sol` (hex, no `0x`).
 pub const MEMORY_PAGE_REGISTRY_RUNTIME_HEX: &str =
     include_str!("../../contracts/out/MemoryPageFactRegistryStandIn.hex");
+/// Runtime bytecode of `contracts/SharpVerifierStandIn.sol` (hex, no `0x`).
+pub const SHARP_VERIFIER_RUNTIME_HEX: &str =
+    include_str!("../../contracts/out/SharpVerifierStandIn.hex");
 /// Runtime bytecode of `contracts/ZksyncDiamondStandIn.sol` (hex, no `0x`).
 pub const ZKSYNC_DIAMOND_RUNTIME_HEX: &str =
     include_str!("../../contracts/out/ZksyncDiamondStandIn.hex");
@@ -29,6 +32,9 @@ pub const STARKNET_CORE_ADDRESS: Address = address!("c662c410C0ECf747543f5bA9066
 /// Default address of the memory-page fact registry (mainnet's, used until 2024).
 pub const MEMORY_PAGE_REGISTRY_ADDRESS: Address =
     address!("FD14567eaf9ba941cB8c8a94eEC14831ca7fD1b4");
+/// Default address of the SHARP verifier stand-in (the mainnet GpsStatementVerifier
+/// implementation that emitted `LogMemoryPagesHashes` in 2023, `chains/starknet-mainnet.toml`).
+pub const SHARP_VERIFIER_ADDRESS: Address = address!("d51A3D50d4D2f99a345a66971E650EEA064DD8dF");
 /// Default address of the ZKsync Era diamond proxy (mainnet's, as in `chains/zksync-era-mainnet.json`).
 pub const ZKSYNC_DIAMOND_ADDRESS: Address = address!("32400084C286CF3E17e7B677ea9583e60a000324");
 
@@ -37,13 +43,15 @@ pub const ZKSYNC_DIAMOND_ADDRESS: Address = address!("32400084C286CF3E17e7B677ea
 pub enum StandIn {
     StarknetCore,
     MemoryPageRegistry,
+    SharpVerifier,
     ZksyncDiamond,
 }
 
 impl StandIn {
-    pub const ALL: [StandIn; 3] = [
+    pub const ALL: [StandIn; 4] = [
         StandIn::StarknetCore,
         StandIn::MemoryPageRegistry,
+        StandIn::SharpVerifier,
         StandIn::ZksyncDiamond,
     ];
 
@@ -52,6 +60,7 @@ impl StandIn {
         match self {
             StandIn::StarknetCore => "StarknetCoreStandIn",
             StandIn::MemoryPageRegistry => "MemoryPageFactRegistryStandIn",
+            StandIn::SharpVerifier => "SharpVerifierStandIn",
             StandIn::ZksyncDiamond => "ZksyncDiamondStandIn",
         }
     }
@@ -61,6 +70,7 @@ impl StandIn {
         match self {
             StandIn::StarknetCore => STARKNET_CORE_ADDRESS,
             StandIn::MemoryPageRegistry => MEMORY_PAGE_REGISTRY_ADDRESS,
+            StandIn::SharpVerifier => SHARP_VERIFIER_ADDRESS,
             StandIn::ZksyncDiamond => ZKSYNC_DIAMOND_ADDRESS,
         }
     }
@@ -70,6 +80,7 @@ impl StandIn {
         match self {
             StandIn::StarknetCore => STARKNET_CORE_RUNTIME_HEX.trim(),
             StandIn::MemoryPageRegistry => MEMORY_PAGE_REGISTRY_RUNTIME_HEX.trim(),
+            StandIn::SharpVerifier => SHARP_VERIFIER_RUNTIME_HEX.trim(),
             StandIn::ZksyncDiamond => ZKSYNC_DIAMOND_RUNTIME_HEX.trim(),
         }
     }
@@ -95,6 +106,10 @@ pub mod abi {
         event LogMemoryPageFactContinuous(bytes32 factHash, uint256 memoryHash, uint256 prod);
         function registerContinuousMemoryPage(uint256 startAddr, uint256[] values, uint256 z, uint256 alpha, uint256 prime);
         function isValid(bytes32 fact) returns (bool);
+
+        // SHARP verifier stand-in: the real event, a devnet-only entry point.
+        event LogMemoryPagesHashes(bytes32 factHash, bytes32[] pagesHashes);
+        function registerTaskFact(bytes32 factHash, bytes32[] pagesHashes);
 
         // ZKsync diamond: lifecycle events and getters.
         event BlockCommit(uint256 indexed batchNumber, bytes32 indexed batchHash, bytes32 indexed commitment);
@@ -179,6 +194,8 @@ pub mod abi {
 
 /// `LogStateUpdate(uint256,int256,uint256)`.
 pub const LOG_STATE_UPDATE: B256 = abi::LogStateUpdate::SIGNATURE_HASH;
+/// `LogMemoryPagesHashes(bytes32,bytes32[])`.
+pub const LOG_MEMORY_PAGES_HASHES: B256 = abi::LogMemoryPagesHashes::SIGNATURE_HASH;
 /// `LogMemoryPageFactContinuous(bytes32,uint256,uint256)`.
 pub const LOG_MEMORY_PAGE_FACT_CONTINUOUS: B256 = abi::LogMemoryPageFactContinuous::SIGNATURE_HASH;
 /// `BlockCommit(uint256,bytes32,bytes32)`.
@@ -361,6 +378,93 @@ pub fn encode_revert(
     }
 }
 
+/// A log as a stand-in emits it: emitter, topics, data.
+pub type StandInLog = (Address, Vec<B256>, Vec<u8>);
+
+/// The logs the Starknet stand-ins emit, in order, when they accept `tx`
+/// (empty for a call none of them takes): the contracts' events computed in
+/// Rust, for an L1 held in memory to serve the devnet's transactions as anvil
+/// would. `sharp_devnet` checks them against the logs the contracts emit on anvil.
+pub fn starknet_standin_logs(tx: &super::PlannedTx) -> Vec<StandInLog> {
+    use crate::rollup::starknet::da::program_output::{
+        HeaderVersion, L1Binding, detect, parse_l1_calldata,
+    };
+    use crate::rollup::starknet::events::{
+        LOG_STATE_TRANSITION_FACT, StateUpdateEvent, encode_state_update,
+    };
+    use crate::rollup::starknet::sharp;
+
+    let selector = tx.calldata.get(..4).unwrap_or_default();
+    if selector == REGISTER_PAGE_SELECTOR || selector == sharp::REGISTER_PAGE_BATCH_SELECTOR {
+        let pages = sharp::pages_in_call(&tx.calldata).unwrap_or_default();
+        return pages
+            .iter()
+            .map(|page| {
+                let (fact, memory_hash, prod) = memory_page_fact(page);
+                let log = abi::LogMemoryPageFactContinuous {
+                    factHash: fact,
+                    memoryHash: memory_hash,
+                    prod,
+                };
+                (
+                    tx.to,
+                    vec![LOG_MEMORY_PAGE_FACT_CONTINUOUS],
+                    log.encode_data(),
+                )
+            })
+            .collect();
+    }
+    if let Ok(call) = abi::registerTaskFactCall::abi_decode(&tx.calldata) {
+        let log = abi::LogMemoryPagesHashes {
+            factHash: call.factHash,
+            pagesHashes: call.pagesHashes,
+        };
+        return vec![(tx.to, vec![LOG_MEMORY_PAGES_HASHES], log.encode_data())];
+    }
+    let Ok(update) = parse_l1_calldata(&tx.calldata) else {
+        return Vec::new();
+    };
+    let Ok(output) = detect(&update.program_output, &HeaderVersion::ALL) else {
+        return Vec::new();
+    };
+    let mut logs = Vec::new();
+    if let L1Binding::Calldata {
+        onchain_data_hash,
+        onchain_data_size,
+    } = update.binding
+    {
+        let main: Vec<U256> = update
+            .program_output
+            .iter()
+            .map(crate::rollup::starknet::da::felt_to_u256)
+            .collect();
+        let fact = sharp::state_transition_fact_of(&main, onchain_data_hash, onchain_data_size);
+        logs.push((tx.to, vec![LOG_STATE_TRANSITION_FACT], fact.to_vec()));
+    }
+    let word = |felt: &starknet_types_core::felt::Felt| U256::from_be_bytes(felt.to_bytes_be());
+    // The 4-word header (no block hash) is announced with the 2-argument event.
+    let block_hash = match (output.version, output.new_block_hash) {
+        (HeaderVersion::V0_11, None) => None,
+        (_, hash) => Some(hash.as_ref().map_or(U256::ZERO, word)),
+    };
+    let (topic, data) = encode_state_update(&StateUpdateEvent {
+        global_root: word(&output.new_root),
+        l2_block: u64::try_from(word(&output.new_block_number)).unwrap_or(u64::MAX),
+        block_hash,
+    });
+    logs.push((tx.to, vec![topic], data));
+    logs
+}
+
+/// `registerTaskFact(bytes32,bytes32[])` calldata for the SHARP verifier stand-in.
+pub fn encode_register_task_fact(fact: B256, pages_hashes: Vec<B256>) -> Vec<u8> {
+    abi::registerTaskFactCall {
+        factHash: fact,
+        pagesHashes: pages_hashes,
+    }
+    .abi_encode()
+}
+
 /// `updateStateKzgDA(uint256[],bytes)` calldata (Starknet v0.13.1).
 pub fn encode_update_state_kzg_v0_13_1(
     program_output: &[starknet_types_core::felt::Felt],
@@ -399,6 +503,17 @@ mod tests {
         assert_eq!(
             LOG_STATE_UPDATE,
             keccak256("LogStateUpdate(uint256,int256,uint256)")
+        );
+        // The topic in the go-ethereum binding of GpsStatementVerifier.
+        assert_eq!(
+            LOG_MEMORY_PAGES_HASHES,
+            alloy_primitives::b256!(
+                "73b132cb33951232d83dc0f1f81c2d10f9a2598f057404ed02756716092097bb"
+            )
+        );
+        assert_eq!(
+            LOG_MEMORY_PAGES_HASHES,
+            crate::rollup::starknet::sharp::LOG_MEMORY_PAGES_HASHES
         );
         assert_eq!(abi::executeBatchesCall::SELECTOR, [0xc3, 0xd9, 0x3e, 0x7c]);
         assert_eq!(abi::executeBlocksCall::SELECTOR, [0xce, 0x9d, 0xcf, 0x16]);

@@ -42,6 +42,10 @@ pub struct SubmittedBatch {
     pub claimed_root: B256,
     pub fault: Option<super::Fault>,
     pub l1_blocks: Vec<u64>,
+    /// Transactions of other SHARP customers' jobs submitted with this batch
+    /// ([`starknet_gen::is_decoy`]): a follower never needs to read them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub decoy_txs: Vec<B256>,
 }
 
 /// The outcome of a devnet run.
@@ -112,13 +116,24 @@ pub fn generate(plan: &DevnetPlan) -> Result<Generated, DevnetError> {
     })
 }
 
-/// Installs the stand-in contracts at the plan's addresses.
+/// Installs the stand-in contracts at the plan's addresses (with a SHARP
+/// plan: the verifier and every registry too).
 pub async fn install_stand_ins(devnet: &Devnet, plan: &DevnetPlan) -> Result<(), L1Error> {
-    for (stand_in, address) in [
+    let mut stand_ins = vec![
         (StandIn::StarknetCore, plan.starknet.core),
         (StandIn::MemoryPageRegistry, plan.starknet.registry),
         (StandIn::ZksyncDiamond, plan.zksync.diamond),
-    ] {
+    ];
+    if let Some(sharp) = &plan.starknet.sharp {
+        stand_ins.push((StandIn::SharpVerifier, sharp.verifier));
+        stand_ins.extend(
+            sharp
+                .registries
+                .iter()
+                .map(|r| (StandIn::MemoryPageRegistry, r.address)),
+        );
+    }
+    for (stand_in, address) in stand_ins {
         devnet
             .set_code(address, stand_in.runtime_bytecode().into())
             .await?;
@@ -143,7 +158,15 @@ pub async fn submit_all(
             ("zksync", &generated.zksync),
         ] {
             let Some(batch) = list.get(i) else { continue };
-            let blocks = submit_batch(devnet, batch).await?;
+            let submitted = submit_batch_txs(devnet, batch).await?;
+            let blocks: Vec<u64> = submitted.iter().map(|s| s.block_number).collect();
+            let decoy_txs = batch
+                .txs
+                .iter()
+                .zip(&submitted)
+                .filter(|(tx, _)| starknet_gen::is_decoy(tx))
+                .map(|(_, s)| s.hash)
+                .collect();
             if rollup == "starknet"
                 && format_starts.last().is_none_or(|(f, _)| *f != batch.format)
                 && let Some(first) = blocks.first()
@@ -158,6 +181,7 @@ pub async fn submit_all(
                 claimed_root: batch.claimed_root,
                 fault: batch.fault,
                 l1_blocks: blocks,
+                decoy_txs,
             });
         }
     }
@@ -165,12 +189,29 @@ pub async fn submit_all(
 }
 
 /// Writes the chain configs for a devnet whose batches start at `first_block`.
+/// With a SHARP plan every registry is listed from `first_block` on (use
+/// [`write_configs_with_registries`] to give each its L1 range).
 pub fn write_configs(
     out_dir: &Path,
     plan: &DevnetPlan,
     generated: &Generated,
     first_block: u64,
     format_starts: &[(&str, u64)],
+) -> Result<(PathBuf, PathBuf), DevnetRunError> {
+    write_configs_with_registries(out_dir, plan, generated, first_block, format_starts, &[])
+}
+
+/// [`write_configs`], with the first L1 block each SHARP registry was used in
+/// (`registry_starts`, in the plan's order): each registry is then listed
+/// from that block until the block before the next one's, as a real chain
+/// config lists them.
+pub fn write_configs_with_registries(
+    out_dir: &Path,
+    plan: &DevnetPlan,
+    generated: &Generated,
+    first_block: u64,
+    format_starts: &[(&str, u64)],
+    registry_starts: &[u64],
 ) -> Result<(PathBuf, PathBuf), DevnetRunError> {
     std::fs::create_dir_all(out_dir).map_err(|source| io_error(out_dir, source))?;
     let genesis_path = out_dir.join("devnet-zksync-genesis.json");
@@ -181,7 +222,7 @@ pub fn write_configs(
     let starknet_config = out_dir.join("devnet-starknet.toml");
     write(
         &starknet_config,
-        &starknet_toml(&plan.starknet, first_block, format_starts),
+        &starknet_toml(&plan.starknet, first_block, format_starts, registry_starts),
     )?;
     let zksync_config = out_dir.join("devnet-zksync.toml");
     write(
@@ -246,8 +287,15 @@ pub async fn run(
         .block_by_tag(crate::l1::BlockTag::Finalized)
         .await?
         .number;
-    let (starknet_config, zksync_config) =
-        write_configs(out_dir, &plan, &generated, first_block, &format_starts)?;
+    let registry_starts = sharp_registry_starts(&plan, &generated, &batches);
+    let (starknet_config, zksync_config) = write_configs_with_registries(
+        out_dir,
+        &plan,
+        &generated,
+        first_block,
+        &format_starts,
+        &registry_starts,
+    )?;
     Ok(DevnetOutcome {
         starknet_config,
         zksync_config,
@@ -261,16 +309,70 @@ pub async fn run(
 
 /// Submits a batch's transactions in order; returns their L1 blocks.
 pub async fn submit_batch(devnet: &Devnet, batch: &PlannedBatch) -> Result<Vec<u64>, L1Error> {
-    let mut blocks = Vec::with_capacity(batch.txs.len());
-    for tx in &batch.txs {
-        let done = submit(devnet, tx).await?;
-        tracing::debug!(label = %tx.label, block = done.block_number, tx = %done.hash, "submitted");
-        blocks.push(done.block_number);
-    }
-    Ok(blocks)
+    Ok(submit_batch_txs(devnet, batch)
+        .await?
+        .iter()
+        .map(|s| s.block_number)
+        .collect())
 }
 
-fn starknet_toml(config: &StarknetGenConfig, first_block: u64, starts: &[(&str, u64)]) -> String {
+async fn submit_batch_txs(
+    devnet: &Devnet,
+    batch: &PlannedBatch,
+) -> Result<Vec<Submitted>, L1Error> {
+    let mut done = Vec::with_capacity(batch.txs.len());
+    for tx in &batch.txs {
+        let submitted = submit(devnet, tx).await?;
+        tracing::debug!(label = %tx.label, block = submitted.block_number, tx = %submitted.hash, "submitted");
+        done.push(submitted);
+    }
+    Ok(done)
+}
+
+/// The first L1 block each registry of the plan's SHARP plan received a
+/// transaction in (empty without a SHARP plan).
+fn sharp_registry_starts(
+    plan: &DevnetPlan,
+    generated: &Generated,
+    submitted: &[SubmittedBatch],
+) -> Vec<u64> {
+    let Some(sharp) = &plan.starknet.sharp else {
+        return Vec::new();
+    };
+    let mut starts = Vec::new();
+    for registry in &sharp.registries {
+        let first = submitted
+            .iter()
+            .filter(|b| b.rollup == "starknet")
+            .filter_map(|b| {
+                let planned = generated.starknet.iter().find(|p| p.number == b.number)?;
+                planned
+                    .txs
+                    .iter()
+                    .zip(&b.l1_blocks)
+                    .filter(|(tx, _)| tx.to == registry.address)
+                    .map(|(_, block)| *block)
+                    .min()
+            })
+            .min();
+        match first {
+            Some(block) => starts.push(block),
+            None => return Vec::new(),
+        }
+    }
+    starts
+}
+
+/// The Starknet chain config of a devnet whose batches start at L1 block
+/// `first_block` (what [`write_configs`] writes; an in-memory L1 holding the
+/// same transactions uses it too). `starts`: the first L1 block of each
+/// format; `registry_starts`: see [`write_configs_with_registries`].
+pub fn starknet_toml(
+    config: &StarknetGenConfig,
+    first_block: u64,
+    starts: &[(&str, u64)],
+    registry_starts: &[u64],
+) -> String {
     let mut out = format!(
         "# Written by `zkreplay devnet`: the Starknet stand-in on the local L1.\n\
          name = \"devnet-starknet\"\nrollup = \"starknet\"\nl1_chain_id = 31337\n\
@@ -283,19 +385,58 @@ fn starknet_toml(config: &StarknetGenConfig, first_block: u64, starts: &[(&str, 
             crate::rollup::starknet::state::GlobalRootRule::PreV0_14 => "",
         }
     );
+    if let Some(sharp) = &config.sharp {
+        out += &sharp_toml(config, sharp, first_block, registry_starts);
+    }
     // The exact L1 block of every format change, as documentation: the
-    // follower reads the format from the data and the alias contract 0x2.
+    // follower reads the format from the data and the alias contract 0x2
+    // (and, with a SHARP plan, from the eras above).
     for (format, block) in starts {
-        let name = match StarknetFormat::from_label(format) {
-            Some(StarknetFormat::V0_11Pages) => "v0.11",
-            Some(StarknetFormat::V0_13_1Blob) => "v0.13.1",
-            Some(StarknetFormat::V0_13_2Blob) => "v0.13.2",
-            Some(StarknetFormat::V0_13_3Blob) => "v0.13.3",
-            Some(StarknetFormat::V0_13_4Blob) => "v0.13.4",
+        let name: &str = match StarknetFormat::from_label(format) {
+            Some(known) => known.version(),
             None => format,
         };
         out += &format!("\n[[versions]]\nname = \"{name}\"\nfrom_l1_block = {block}\n");
     }
+    out
+}
+
+/// The eras (by L2 block: the generator's L2 block is the batch number),
+/// registries and verifier of a SHARP-plan devnet, as a real chain config
+/// lists them.
+fn sharp_toml(
+    config: &StarknetGenConfig,
+    sharp: &starknet_gen::SharpPlan,
+    first_block: u64,
+    registry_starts: &[u64],
+) -> String {
+    const SOURCE: &str = "source = \"zkreplay devnet (simulated history)\"\n";
+    let mut out = String::new();
+    for (first_batch, format) in &config.schedule {
+        out += &format!(
+            "\n[[starknet.eras]]\nversion = \"{}\"\nfrom_l2_block = {first_batch}\n{SOURCE}",
+            format.version()
+        );
+    }
+    for (i, registry) in sharp.registries.iter().enumerate() {
+        let from = if i == 0 {
+            first_block
+        } else {
+            registry_starts.get(i).copied().unwrap_or(first_block)
+        };
+        out += &format!(
+            "\n[[starknet.memory_page_registries]]\naddress = \"{}\"\nfrom_l1_block = {from}\n",
+            registry.address
+        );
+        if let Some(next) = registry_starts.get(i + 1) {
+            out += &format!("until_l1_block = {}\n", next.saturating_sub(1));
+        }
+        out += SOURCE;
+    }
+    out += &format!(
+        "\n[[starknet.sharp_verifiers]]\naddress = \"{}\"\nfrom_l1_block = {first_block}\n{SOURCE}",
+        sharp.verifier
+    );
     out
 }
 

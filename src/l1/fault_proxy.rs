@@ -128,6 +128,7 @@ impl FaultCounts {
 pub struct FaultProxyHandle {
     counters: Arc<FaultCounters>,
     lie: Arc<Mutex<Option<Lie>>>,
+    recorded: Arc<Mutex<Option<Vec<Value>>>>,
     shutdown: Option<oneshot::Sender<()>>,
 }
 
@@ -143,6 +144,26 @@ impl FaultProxyHandle {
             range_refused: c.range_refused.load(Ordering::Relaxed),
             lies: c.lies.load(Ordering::Relaxed),
         }
+    }
+
+    /// Starts keeping every JSON-RPC request body it receives (a test's record
+    /// of what a client asked for); off until called, as the record grows
+    /// with every request.
+    pub fn record_requests(&self) {
+        self.recorded
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_or_insert_with(Vec::new);
+    }
+
+    /// The JSON-RPC calls received since [`Self::record_requests`], batches
+    /// flattened into their calls, in arrival order.
+    pub fn recorded_requests(&self) -> Vec<Value> {
+        self.recorded
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .unwrap_or_default()
     }
 
     /// Starts (or with `None` stops) telling `lie` in every answer it applies to.
@@ -169,6 +190,7 @@ struct ProxyState {
     rng: Mutex<StdRng>,
     counters: Arc<FaultCounters>,
     lie: Arc<Mutex<Option<Lie>>>,
+    recorded: Arc<Mutex<Option<Vec<Value>>>>,
     /// Hashes of the forked headers of [`Lie::ForkFrom`], by height.
     forked: tokio::sync::Mutex<HashMap<u64, B256>>,
 }
@@ -184,8 +206,10 @@ impl FaultProxy {
         let address = listener.local_addr()?;
         let counters = Arc::new(FaultCounters::default());
         let lie = Arc::new(Mutex::new(None));
+        let recorded = Arc::new(Mutex::new(None));
         let state = Arc::new(ProxyState {
             lie: lie.clone(),
+            recorded: recorded.clone(),
             forked: tokio::sync::Mutex::new(HashMap::new()),
             upstream: upstream.trim_end_matches('/').to_string(),
             client: reqwest::Client::new(),
@@ -208,6 +232,7 @@ impl FaultProxy {
             FaultProxyHandle {
                 counters,
                 lie,
+                recorded,
                 shutdown: Some(shutdown),
             },
         ))
@@ -233,6 +258,19 @@ async fn handle(
     let request: Option<Value> = (method == Method::POST)
         .then(|| serde_json::from_slice(&body).ok())
         .flatten();
+    if let (Some(record), Some(request)) = (
+        state
+            .recorded
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_mut(),
+        &request,
+    ) {
+        match request {
+            Value::Array(calls) => record.extend(calls.iter().cloned()),
+            call => record.push(call.clone()),
+        }
+    }
     match fault {
         Some(FaultKind::TooManyRequests) => return too_many_requests(counters),
         Some(FaultKind::RpcRateLimit) => match &request {

@@ -9,9 +9,7 @@
 //! anvil is covered by the devnet tests.
 
 use crate::common;
-use crate::memory_l1::{
-    CORE, Chain, MemoryL1, RawLog, config, memory, oracle_batches, oracle_chain,
-};
+use crate::memory_l1::{Chain, MemoryL1, RawLog, config, memory, oracle_batches, oracle_chain};
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -20,7 +18,6 @@ use alloy_primitives::{Address, B256, Bytes, U256, address, keccak256};
 use alloy_sol_types::SolEvent;
 use zkreplay::audit::{BatchAudit, Verdict};
 use zkreplay::chain::ChainConfig;
-use zkreplay::devnet::contracts::abi::LogMemoryPageFactContinuous;
 use zkreplay::follow::starknet::StarknetEngine;
 use zkreplay::follow::{FollowError, FollowOptions, Follower, L1Cursor, OnMismatch};
 use zkreplay::hexfmt::format_word;
@@ -1353,120 +1350,46 @@ async fn pipeline_benchmark() {
 }
 
 /// Starknet's L1 history through the follower, simulated (the generator
-/// computes the true roots: plumbing, not an anchor): the 2-argument
-/// `LogStateUpdate` era, calldata batches whose pages are found through SHARP
-/// (`LogStateTransitionFact` → `LogMemoryPagesHashes` → registrations) on a
-/// registry that changes address mid-history, decoy pages of other SHARP
-/// customers registered before, between and inside Starknet's own, then the
-/// blob eras v0.13.1 → v0.13.2 → v0.13.3 → v0.13.4 at the config's L2 blocks.
+/// computes the true roots: plumbing, not an anchor): the mainnet-shaped
+/// history of `zkreplay devnet --starknet-mainnet-shaped`
+/// (`starknet_gen::mainnet_shaped`: v0.9 → v0.14.1, the 2-argument
+/// `LogStateUpdate` era, pages found through SHARP on a registry that changes
+/// address, other customers' decoy jobs), its transactions held by an
+/// in-memory L1 with the logs the stand-ins emit
+/// (`contracts::starknet_standin_logs`, checked against anvil by `sharp_devnet`).
 mod history {
     use super::*;
     use starknet_types_core::felt::Felt;
-    use zkreplay::devnet::contracts::memory_page_fact;
-    use zkreplay::devnet::starknet_gen::{StarknetFormat, StarknetGenConfig, StarknetGenerator};
+    use zkreplay::devnet::contracts::starknet_standin_logs;
+    use zkreplay::devnet::run::starknet_toml;
+    use zkreplay::devnet::starknet_gen::{self, is_decoy, mainnet_shaped};
     use zkreplay::rollup::starknet::da::encode::felts_to_blobs;
-    use zkreplay::rollup::starknet::da::pages::{MemoryPage, encode_page, parse_page};
-    use zkreplay::rollup::starknet::da::program_output::parse_l1_calldata;
-    use zkreplay::rollup::starknet::da::{felt_to_u256, stark_prime};
-    use zkreplay::rollup::starknet::events::{
-        LOG_STATE_TRANSITION_FACT, StateUpdateEvent, encode_state_update,
-    };
-    use zkreplay::rollup::starknet::sharp::{self, LOG_MEMORY_PAGES_HASHES, PagesHashes};
-    use zkreplay::rollup::starknet::state::GlobalRootRule;
-
-    pub const REGISTRY_A: Address = address!("96375087b2F6eFc59e5e0dd5111B4d090EBFDD8B");
-    pub const REGISTRY_B: Address = address!("FD14567eaf9ba941cB8c8a94eEC14831ca7fD1b4");
-    pub const VERIFIER: Address = address!("d51A3D50d4D2f99a345a66971E650EEA064DD8dF");
-    /// L2 blocks (= generator batches) of the eras below.
-    pub const LAST_TWO_WORD_EVENT: u64 = 2;
 
     pub struct History {
         pub chain: Chain,
         pub config: ChainConfig,
         /// The true root after each follower batch (index = batch number).
         pub roots: Vec<B256>,
-        /// Every transaction that registered a decoy page.
+        /// Every transaction of another SHARP customer's job.
         pub decoy_txs: Vec<B256>,
         /// Transactions carrying Starknet's own pages.
         pub own_page_txs: Vec<B256>,
-    }
-
-    fn log_page(chain: &mut Chain, registry: Address, page: &MemoryPage) -> B256 {
-        let (fact, memory_hash, prod) = memory_page_fact(page);
-        let log = LogMemoryPageFactContinuous {
-            factHash: fact,
-            memoryHash: memory_hash,
-            prod,
-        };
-        chain.push(
-            registry,
-            encode_page(page),
-            vec![],
-            vec![(
-                registry,
-                vec![LogMemoryPageFactContinuous::SIGNATURE_HASH],
-                log.encode_data().into(),
-            )],
-        );
-        chain.entries.last().unwrap().0.hash
-    }
-
-    fn log_pages_hashes(chain: &mut Chain, fact: B256, pages: &[&MemoryPage]) {
-        let body = sharp::encode_pages_hashes(&PagesHashes {
-            fact_hash: fact,
-            pages_hashes: pages
-                .iter()
-                .map(|p| sharp::memory_hash(&p.values))
-                .collect(),
-        });
-        // The input is irrelevant (the follower reads the log); make it unique.
-        chain.push(
-            VERIFIER,
-            fact.to_vec(),
-            vec![],
-            vec![(VERIFIER, vec![LOG_MEMORY_PAGES_HASHES], body.into())],
-        );
-    }
-
-    /// Another SHARP customer's job: one page on `registry`, its own fact listed
-    /// by the verifier. Its start address is that of a real page, so only the
-    /// hashes can tell them apart.
-    fn decoy(chain: &mut Chain, registry: Address, k: u64, start: U256) -> B256 {
-        let page = MemoryPage {
-            start_addr: start,
-            values: (0..5).map(|i| U256::from(k * 100 + i)).collect(),
-            z: U256::from(3u8),
-            alpha: U256::from(5u8),
-            prime: stark_prime(),
-        };
-        let tx = log_page(chain, registry, &page);
-        log_pages_hashes(chain, keccak256(k.to_be_bytes()), &[&page]);
-        tx
     }
 
     /// The history; `encrypted`: the generator batch whose blob is replaced by
     /// a v0.14-style encrypted DA (`[n_keys, public keys, encrypted keys,
     /// ciphertext…]`, sequencer `os/encrypt.cairo`).
     pub fn history(with_decoys: bool, encrypted: Option<u64>) -> History {
-        let mut generator = StarknetGenerator::new(StarknetGenConfig {
-            seed: 12,
-            batches: 9,
-            schedule: vec![
-                (1, StarknetFormat::V0_11Pages),
-                (4, StarknetFormat::V0_13_1Blob),
-                (5, StarknetFormat::V0_13_2Blob),
-                (6, StarknetFormat::V0_13_3Blob),
-                (8, StarknetFormat::V0_13_4Blob),
-            ],
-            large_batches: vec![2],
-            large_batch_writes: 40,
-            page_size: 60,
-            core: CORE,
-            registry: REGISTRY_A,
-            rule: GlobalRootRule::PreV0_14,
-            ..StarknetGenConfig::default()
-        })
-        .unwrap();
+        let generator = mainnet_shaped(12, with_decoys);
+        let registries: Vec<Address> = generator
+            .sharp
+            .as_ref()
+            .unwrap()
+            .registries
+            .iter()
+            .map(|r| r.address)
+            .collect();
+        let planned = starknet_gen::generate(generator.clone()).unwrap();
         let mut chain = Chain {
             fork_from: u64::MAX,
             ..Chain::default()
@@ -1474,114 +1397,44 @@ mod history {
         let mut roots = Vec::new();
         let mut decoy_txs = Vec::new();
         let mut own_page_txs = Vec::new();
-        let mut switch_block = None;
-        let mut k = 0;
-        while let Some(planned) = generator.next_batch().unwrap() {
-            let n = planned.number;
-            roots.push(planned.expected_root);
-            // Batch 1 on the first registry, later ones on the second.
-            let registry = if n == 1 { REGISTRY_A } else { REGISTRY_B };
-            if n == 2 {
-                switch_block = Some(chain.head() + 1);
-            }
-            let mut pages = Vec::new();
-            for tx in &planned.txs {
-                let Ok(page) = parse_page(&tx.calldata) else {
-                    continue;
-                };
-                if with_decoys {
-                    k += 1;
-                    decoy_txs.push(decoy(&mut chain, registry, k, page.start_addr));
+        let mut registry_starts: Vec<Option<u64>> = vec![None; registries.len()];
+        for batch in &planned {
+            roots.push(batch.expected_root);
+            for tx in &batch.txs {
+                let mut blobs = tx.blobs.clone();
+                if encrypted == Some(batch.number) && !blobs.is_empty() {
+                    let mut felts = vec![Felt::ONE, Felt::from(0xabcu64), Felt::from(0xdefu64)];
+                    felts.extend((0..40u64).map(|i| Felt::from(i * 7919 + 1)));
+                    blobs = felts_to_blobs(&felts).unwrap();
                 }
-                own_page_txs.push(log_page(&mut chain, registry, &page));
-                pages.push(page);
-            }
-            let update_tx = planned.txs.last().unwrap();
-            let update = parse_l1_calldata(&update_tx.calldata).unwrap();
-            let mut logs = Vec::new();
-            if !pages.is_empty() {
-                // The main part (the program output) is a page of the job too.
-                let main = MemoryPage {
-                    start_addr: pages[0].start_addr - U256::from(update.program_output.len()),
-                    values: update.program_output.iter().map(felt_to_u256).collect(),
-                    ..pages[0].clone()
-                };
-                own_page_txs.push(log_page(&mut chain, registry, &main));
-                let da: Vec<&[U256]> = pages.iter().map(|p| p.values.as_slice()).collect();
-                let fact = sharp::state_transition_fact(&main.values, &da);
-                if with_decoys {
-                    k += 1;
-                    decoy_txs.push(decoy(&mut chain, registry, k, main.start_addr));
+                let mut hashes = Vec::new();
+                for blob in &blobs {
+                    let hash = zkreplay::blob::VerifiedBlob::from_bytes(blob.clone())
+                        .unwrap()
+                        .versioned_hash;
+                    chain.blobs.insert(hash, blob.clone());
+                    hashes.push(hash);
                 }
-                let listed: Vec<&MemoryPage> = std::iter::once(&main).chain(&pages).collect();
-                log_pages_hashes(&mut chain, fact, &listed);
-                logs.push((CORE, vec![LOG_STATE_TRANSITION_FACT], fact.to_vec().into()));
+                let logs = starknet_standin_logs(tx)
+                    .into_iter()
+                    .map(|(address, topics, data)| (address, topics, data.into()))
+                    .collect();
+                chain.push(tx.to, tx.calldata.clone(), hashes, logs);
+                let hash = chain.entries.last().unwrap().0.hash;
+                if is_decoy(tx) {
+                    decoy_txs.push(hash);
+                } else if let Some(i) = registries.iter().position(|r| *r == tx.to) {
+                    own_page_txs.push(hash);
+                    registry_starts[i].get_or_insert(chain.head());
+                }
             }
-            let (topic, data) = encode_state_update(&StateUpdateEvent {
-                global_root: U256::from_be_bytes(planned.claimed_root.0),
-                l2_block: n,
-                block_hash: (n > LAST_TWO_WORD_EVENT).then(|| U256::from(n)),
-            });
-            logs.push((CORE, vec![topic], data.into()));
-            let mut blobs = update_tx.blobs.clone();
-            if encrypted == Some(n) {
-                let mut felts = vec![Felt::ONE, Felt::from(0xabcu64), Felt::from(0xdefu64)];
-                felts.extend((0..40u64).map(|i| Felt::from(i * 7919 + 1)));
-                blobs = felts_to_blobs(&felts).unwrap();
-            }
-            let mut hashes = Vec::new();
-            for blob in &blobs {
-                let hash = zkreplay::blob::VerifiedBlob::from_bytes(blob.clone())
-                    .unwrap()
-                    .versioned_hash;
-                chain.blobs.insert(hash, blob.clone());
-                hashes.push(hash);
-            }
-            chain.push(CORE, update_tx.calldata.clone(), hashes, logs);
         }
-        let switch = switch_block.unwrap();
-        let eras: String = [
-            ("v0.11.0", 0),
-            ("v0.11.1", LAST_TWO_WORD_EVENT + 1),
-            ("v0.13.1", 4),
-            ("v0.13.2", 5),
-            ("v0.13.3", 6),
-            ("v0.13.4", 8),
-        ]
-        .iter()
-        .map(|(version, block)| {
-            format!(
-                "[[starknet.eras]]\nversion = \"{version}\"\nfrom_l2_block = {block}\n\
-                 source = \"simulated history\"\n"
-            )
-        })
-        .collect();
-        let config = ChainConfig::parse(&format!(
-            r#"
-name = "starknet-history"
-rollup = "starknet"
-l1_chain_id = 31337
-first_l1_block = 0
-log_range = 4
-[starknet]
-core_contract = "{CORE}"
-{eras}[[starknet.memory_page_registries]]
-address = "{REGISTRY_A}"
-from_l1_block = 0
-until_l1_block = {}
-source = "simulated history"
-[[starknet.memory_page_registries]]
-address = "{REGISTRY_B}"
-from_l1_block = {switch}
-source = "simulated history"
-[[starknet.sharp_verifiers]]
-address = "{VERIFIER}"
-from_l1_block = 0
-source = "simulated history"
-"#,
-            switch - 1,
-        ))
-        .unwrap();
+        let registry_starts: Vec<u64> = registry_starts.into_iter().map(Option::unwrap).collect();
+        let mut config =
+            ChainConfig::parse(&starknet_toml(&generator, 0, &[], &registry_starts)).unwrap();
+        // Small log chunks: the SHARP scan walks back over several.
+        config.log_range = 4;
+        config.name = "starknet-history".into();
         History {
             chain,
             config,
@@ -1685,14 +1538,16 @@ async fn a_mainnet_shaped_history_replays_across_eras_without_reading_a_decoy() 
                     .format_version
             })
             .collect();
-        for (n, expected) in [
-            (0, " 0.11 DA"),
-            (5, " 0.13.3 DA"),
-            (6, " 0.13.3 DA"),
-            (7, " 0.13.4 DA"),
-            (8, " 0.13.4 DA"),
-        ] {
-            assert!(formats[n].ends_with(expected), "batch {n}: {}", formats[n]);
+        let layouts = [
+            "0.9", "0.10", "0.11", "0.11", "0.11", "0.11", "0.13.3", "0.13.4", "0.13.4", "0.13.4",
+            "0.13.4", "0.13.4",
+        ];
+        assert_eq!(formats.len(), layouts.len());
+        for (n, (format, layout)) in formats.iter().zip(layouts).enumerate() {
+            assert!(
+                format.ends_with(&format!(" {layout} DA")),
+                "batch {n}: {format}"
+            );
         }
         // With decoys removed the result is identical.
         match &audits_without {
@@ -1702,26 +1557,26 @@ async fn a_mainnet_shaped_history_replays_across_eras_without_reading_a_decoy() 
     }
 }
 
-/// Simulated v0.14 encrypted DA in the compressed era: the batch is a recorded
+/// Simulated v0.14 encrypted DA (in the v0.14.0 batch): the batch is a recorded
 /// MISMATCH naming the cause, the batches before it stay MATCH, and the
 /// follower stops there with the reason in its halt record.
 #[tokio::test]
 async fn an_encrypted_da_batch_is_a_recorded_finding() {
-    let h = history::history(false, Some(7));
+    let h = history::history(false, Some(10));
     let (_dir, store, _read, result) = history::replay(&h, 2).await;
     let error = result.unwrap_err();
     assert!(error.to_string().contains("DA encrypted"), "{error}");
-    for n in 0..6 {
+    for n in 0..9 {
         let audit = BatchAudit::read(&store, n).unwrap().unwrap();
         assert_eq!(audit.verdict, Verdict::Match, "batch {n}");
     }
-    // Generator batch 7 is follower batch 6.
-    let audit = BatchAudit::read(&store, 6).unwrap().unwrap();
+    // Generator batch 10 is follower batch 9.
+    let audit = BatchAudit::read(&store, 9).unwrap().unwrap();
     assert_eq!(audit.verdict, Verdict::Mismatch);
     assert_eq!(audit.failed_checks(), vec!["da.encrypted"]);
-    assert!(BatchAudit::read(&store, 7).unwrap().is_none());
+    assert!(BatchAudit::read(&store, 10).unwrap().is_none());
     let halt = zkreplay::audit::HaltRecord::read(&store).unwrap().unwrap();
-    assert_eq!(halt.batch, Some(6));
+    assert_eq!(halt.batch, Some(9));
     assert!(halt.reason.contains("DA encrypted"), "{}", halt.reason);
 }
 

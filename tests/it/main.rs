@@ -30,6 +30,8 @@ mod light_client;
 mod memory_l1;
 mod repo;
 #[cfg(feature = "devnet")]
+mod sharp_devnet;
+#[cfg(feature = "devnet")]
 mod snapshot;
 mod starknet_da;
 mod starknet_history;

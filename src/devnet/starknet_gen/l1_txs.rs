@@ -7,11 +7,12 @@ impl StarknetGenerator {
     pub(super) fn pages_txs(
         &mut self,
         n: u64,
+        format: StarknetFormat,
         header: &Header,
         honest: &[Felt],
         posted: &[Felt],
     ) -> Result<Vec<PlannedTx>, DevnetError> {
-        let output = header.v0_11();
+        let output = header.v0_11(!format.four_word_header());
         let z = felt_to_u256(&self.rng.felt());
         let alpha = felt_to_u256(&self.rng.felt());
         // Cairo memory address of the program output (page 0), then the DA pages after it.
@@ -38,23 +39,132 @@ impl StarknetGenerator {
         let values: Vec<&[U256]> = honest_pages.iter().map(|p| p.values.as_slice()).collect();
         // The proof binds the true pages; under DataNotBound other pages are registered.
         let data_hash = onchain_data_hash(output.len(), &values);
-        let mut txs: Vec<PlannedTx> = posted_pages
-            .iter()
-            .enumerate()
-            .map(|(i, page)| PlannedTx {
-                to: self.config.registry,
-                calldata: encode_page(page),
-                blobs: vec![],
-                label: format!("starknet batch {n} registerContinuousMemoryPage {}", i + 1),
-            })
-            .collect();
-        txs.push(PlannedTx {
+        let update = PlannedTx {
             to: self.config.core,
             calldata: encode_update_state(&output, data_hash, honest.len()),
             blobs: vec![],
             label: format!("starknet batch {n} updateState"),
+        };
+        let Some(sharp) = self.config.sharp.clone() else {
+            let mut txs: Vec<PlannedTx> = posted_pages
+                .iter()
+                .enumerate()
+                .map(|(i, page)| PlannedTx {
+                    to: self.config.registry,
+                    calldata: encode_page(page),
+                    blobs: vec![],
+                    label: format!("starknet batch {n} registerContinuousMemoryPage {}", i + 1),
+                })
+                .collect();
+            txs.push(update);
+            return Ok(txs);
+        };
+
+        // As SHARP publishes a job: the program output is the main page, the
+        // verifier lists the pages' hashes under the update's fact.
+        let registry = sharp.registry_for(n).ok_or_else(|| {
+            DevnetError::Config(format!("batch {n}: no registry in the SHARP plan"))
+        })?;
+        let main = MemoryPage {
+            start_addr: U256::from(output_start),
+            values: output.iter().map(felt_to_u256).collect(),
+            z,
+            alpha,
+            prime: stark_prime(),
+        };
+        let fact = sharp::state_transition_fact(&main.values, &values);
+        let mut own: Vec<&MemoryPage> = posted_pages.iter().collect();
+        own.push(&main);
+        let mut txs = Vec::new();
+        if registry.batch_calls {
+            for page in &own {
+                if sharp.decoys {
+                    txs.extend(self.decoy_job(
+                        n,
+                        registry.address,
+                        page.start_addr,
+                        sharp.verifier,
+                    ));
+                }
+            }
+            txs.push(PlannedTx {
+                to: registry.address,
+                calldata: sharp::encode_page_batch(
+                    &own.iter().map(|p| (*p).clone()).collect::<Vec<_>>(),
+                ),
+                blobs: vec![],
+                label: format!("starknet batch {n} registerContinuousPageBatch"),
+            });
+        } else {
+            for (i, page) in own.iter().enumerate() {
+                if sharp.decoys {
+                    txs.extend(self.decoy_job(
+                        n,
+                        registry.address,
+                        page.start_addr,
+                        sharp.verifier,
+                    ));
+                }
+                txs.push(PlannedTx {
+                    to: registry.address,
+                    calldata: encode_page(page),
+                    blobs: vec![],
+                    label: format!("starknet batch {n} registerContinuousMemoryPage {}", i + 1),
+                });
+            }
+        }
+        if sharp.decoys {
+            txs.extend(self.decoy_job(n, registry.address, main.start_addr, sharp.verifier));
+        }
+        let mut hashes = vec![sharp::memory_hash(&main.values)];
+        hashes.extend(honest_pages.iter().map(|p| sharp::memory_hash(&p.values)));
+        txs.push(PlannedTx {
+            to: sharp.verifier,
+            calldata: contracts::encode_register_task_fact(fact, hashes),
+            blobs: vec![],
+            label: format!("starknet batch {n} SHARP registerTaskFact"),
         });
+        txs.push(update);
         Ok(txs)
+    }
+
+    /// Another SHARP customer's job: one page on `registry` at `start` (the
+    /// address of one of Starknet's pages, so only hashes tell them apart) and
+    /// its own fact on the verifier. Numbered, never random: see [`SharpPlan::decoys`].
+    fn decoy_job(
+        &mut self,
+        n: u64,
+        registry: Address,
+        start: U256,
+        verifier: Address,
+    ) -> [PlannedTx; 2] {
+        self.decoys += 1;
+        let k = self.decoys;
+        let page = MemoryPage {
+            start_addr: start,
+            values: (0..5).map(|i| U256::from(k * 100 + i)).collect(),
+            z: U256::from(3u8),
+            alpha: U256::from(5u8),
+            prime: stark_prime(),
+        };
+        let fact = alloy_primitives::keccak256(k.to_be_bytes());
+        [
+            PlannedTx {
+                to: registry,
+                calldata: encode_page(&page),
+                blobs: vec![],
+                label: format!("starknet batch {n} {DECOY_MARK} {k} registerContinuousMemoryPage"),
+            },
+            PlannedTx {
+                to: verifier,
+                calldata: contracts::encode_register_task_fact(
+                    fact,
+                    vec![sharp::memory_hash(&page.values)],
+                ),
+                blobs: vec![],
+                label: format!("starknet batch {n} {DECOY_MARK} {k} registerTaskFact"),
+            },
+        ]
     }
 
     pub(super) fn blob_txs(
@@ -129,13 +239,13 @@ pub(super) struct Header {
 const NO_MESSAGES: [Felt; 2] = [Felt::ZERO, Felt::ZERO];
 
 impl Header {
-    pub(super) fn v0_11(&self) -> Vec<Felt> {
-        let mut out = vec![
-            self.prev_root,
-            self.new_root,
-            self.block_number,
-            self.config_hash,
-        ];
+    /// The v0.10 – v0.13.0 header: 4 words, or 5 with the block hash (v0.11.1+).
+    pub(super) fn v0_11(&self, with_block_hash: bool) -> Vec<Felt> {
+        let mut out = vec![self.prev_root, self.new_root, self.block_number];
+        if with_block_hash {
+            out.push(self.block_hash);
+        }
+        out.push(self.config_hash);
         out.extend(NO_MESSAGES);
         out
     }

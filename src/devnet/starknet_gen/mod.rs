@@ -6,11 +6,23 @@
 //!
 //! | format | batches | DA | L1 calls |
 //! |---|---|---|---|
-//! | `starknet-v0.11-pages` | [1–2] | v0.11 layout in memory pages (≤ `page_size` felts each) | `registerContinuousMemoryPage` × n, `updateState` (4-word header) |
+//! | `starknet-v0.9-pages` | – | v0.9 layout in memory pages | as below, 4-word header (2-argument `LogStateUpdate`) |
+//! | `starknet-v0.10-pages` | – | v0.10 layout in memory pages | same |
+//! | `starknet-v0.11.0-pages` | – | v0.11 layout in memory pages | same |
+//! | `starknet-v0.11-pages` | [1–2] | v0.11 layout in memory pages (≤ `page_size` felts each) | `registerContinuousMemoryPage` × n, `updateState` (5-word v0.11.1 header) |
 //! | `starknet-v0.13.1-blob` | [3–4] | v0.11 layout in one blob | `updateStateKzgDA(uint256[],bytes)` (6-word header + KZG segment) |
 //! | `starknet-v0.13.2-blob` | [5–6] | v0.11 layout in n blobs | `updateStateKzgDA(uint256[],bytes[])` (10-word header) |
 //! | `starknet-v0.13.3-blob` | [7–8] | stateless compression, packed contract word | same |
 //! | `starknet-v0.13.4-blob` | [9–] | v0.13.3 plus aliases (contract 0x2) | same |
+//! | `starknet-v0.14.0-blob` | – | v0.13.4, global root by the v0.14 rule | same |
+//! | `starknet-v0.14.1-blob` | – | v0.14.0, plus a Blake2s compiled-class-hash update of an existing class | same |
+//!
+//! With a [`SharpPlan`], a pages batch is what SHARP puts on mainnet: the
+//! program output is registered as a page too (the main part of the job), a
+//! SHARP verifier stand-in logs `LogMemoryPagesHashes(fact, pages)` for the
+//! update's fact, the registry changes address at a configured batch, and
+//! (optionally) other SHARP customers' jobs, each a page and its own fact,
+//! are registered before, between and after Starknet's pages ([`is_decoy`]).
 //!
 //! The diff is posted in each layout's canonical form, so that decoding gives
 //! back exactly [`PlannedBatch::diff`]: v0.11 layouts post every contract's
@@ -37,6 +49,7 @@ use crate::rollup::starknet::da::program_output::{
 use crate::rollup::starknet::da::{
     DaContract, DaStateDiff, Layout, felt_to_u256, felt_to_word, stark_prime,
 };
+use crate::rollup::starknet::sharp;
 use crate::rollup::starknet::state::{GlobalRootRule, StarknetState};
 use crate::store::Store;
 
@@ -50,7 +63,13 @@ const BLOCK_HASH_CONTRACT: Felt = Felt::ONE;
 /// A Starknet DA format the generator can post.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum StarknetFormat {
-    /// v0.11 – v0.13.0: memory pages and `updateState`.
+    /// v0.9 (and earlier): memory pages, 4-word header, no nonces or declared classes.
+    V0_9Pages,
+    /// v0.10: memory pages, 4-word header, nonces in the contract word.
+    V0_10Pages,
+    /// v0.11.0: the v0.11 layout in memory pages, 4-word header.
+    V0_11_0Pages,
+    /// v0.11.1 – v0.13.0: memory pages and `updateState`, 5-word header.
     V0_11Pages,
     /// v0.13.1: one blob, `updateStateKzgDA(uint256[],bytes)`.
     V0_13_1Blob,
@@ -60,26 +79,76 @@ pub enum StarknetFormat {
     V0_13_3Blob,
     /// v0.13.4+: stateful compression (aliases).
     V0_13_4Blob,
+    /// v0.14.0: v0.13.4's DA, the v0.14 global-root rule.
+    V0_14_0Blob,
+    /// v0.14.1: v0.14.0 plus a compiled-class-hash migration of an existing class.
+    V0_14_1Blob,
 }
 
 impl StarknetFormat {
-    pub const ALL: [StarknetFormat; 5] = [
+    pub const ALL: [StarknetFormat; 10] = [
+        StarknetFormat::V0_9Pages,
+        StarknetFormat::V0_10Pages,
+        StarknetFormat::V0_11_0Pages,
         StarknetFormat::V0_11Pages,
         StarknetFormat::V0_13_1Blob,
         StarknetFormat::V0_13_2Blob,
         StarknetFormat::V0_13_3Blob,
         StarknetFormat::V0_13_4Blob,
+        StarknetFormat::V0_14_0Blob,
+        StarknetFormat::V0_14_1Blob,
     ];
 
     /// The label stored in [`PlannedBatch::format`].
     pub fn label(self) -> &'static str {
         match self {
+            StarknetFormat::V0_9Pages => "starknet-v0.9-pages",
+            StarknetFormat::V0_10Pages => "starknet-v0.10-pages",
+            StarknetFormat::V0_11_0Pages => "starknet-v0.11.0-pages",
             StarknetFormat::V0_11Pages => "starknet-v0.11-pages",
             StarknetFormat::V0_13_1Blob => "starknet-v0.13.1-blob",
             StarknetFormat::V0_13_2Blob => "starknet-v0.13.2-blob",
             StarknetFormat::V0_13_3Blob => "starknet-v0.13.3-blob",
             StarknetFormat::V0_13_4Blob => "starknet-v0.13.4-blob",
+            StarknetFormat::V0_14_0Blob => "starknet-v0.14.0-blob",
+            StarknetFormat::V0_14_1Blob => "starknet-v0.14.1-blob",
         }
+    }
+
+    /// The Starknet version an era table names for this format.
+    pub fn version(self) -> &'static str {
+        match self {
+            StarknetFormat::V0_9Pages => "v0.9.0",
+            StarknetFormat::V0_10Pages => "v0.10.0",
+            StarknetFormat::V0_11_0Pages => "v0.11.0",
+            StarknetFormat::V0_11Pages => "v0.11.1",
+            StarknetFormat::V0_13_1Blob => "v0.13.1",
+            StarknetFormat::V0_13_2Blob => "v0.13.2",
+            StarknetFormat::V0_13_3Blob => "v0.13.3",
+            StarknetFormat::V0_13_4Blob => "v0.13.4",
+            StarknetFormat::V0_14_0Blob => "v0.14.0",
+            StarknetFormat::V0_14_1Blob => "v0.14.1",
+        }
+    }
+
+    /// Whether the DA goes to memory pages (`updateState`) rather than blobs.
+    pub fn is_pages(self) -> bool {
+        matches!(
+            self,
+            StarknetFormat::V0_9Pages
+                | StarknetFormat::V0_10Pages
+                | StarknetFormat::V0_11_0Pages
+                | StarknetFormat::V0_11Pages
+        )
+    }
+
+    /// Whether the program output has the 4-word header (no block hash), which
+    /// the pre-v0.11.1 core contract announced with the 2-argument `LogStateUpdate`.
+    pub fn four_word_header(self) -> bool {
+        matches!(
+            self,
+            StarknetFormat::V0_9Pages | StarknetFormat::V0_10Pages | StarknetFormat::V0_11_0Pages
+        )
     }
 
     pub fn from_label(label: &str) -> Option<Self> {
@@ -89,20 +158,134 @@ impl StarknetFormat {
     /// The DA layout of the state diff.
     pub fn layout(self) -> Layout {
         match self {
-            StarknetFormat::V0_11Pages
+            StarknetFormat::V0_9Pages => Layout::V0_9,
+            StarknetFormat::V0_10Pages => Layout::V0_10,
+            StarknetFormat::V0_11_0Pages
+            | StarknetFormat::V0_11Pages
             | StarknetFormat::V0_13_1Blob
             | StarknetFormat::V0_13_2Blob => Layout::V0_11,
             StarknetFormat::V0_13_3Blob => Layout::V0_13_3,
-            StarknetFormat::V0_13_4Blob => Layout::V0_13_4,
+            StarknetFormat::V0_13_4Blob
+            | StarknetFormat::V0_14_0Blob
+            | StarknetFormat::V0_14_1Blob => Layout::V0_13_4,
+        }
+    }
+
+    /// The global-root rule of a batch in this format, given the configured one.
+    pub fn root_rule(self, configured: GlobalRootRule) -> GlobalRootRule {
+        match self {
+            StarknetFormat::V0_14_0Blob | StarknetFormat::V0_14_1Blob => GlobalRootRule::V0_14,
+            _ => configured,
         }
     }
 }
 
-/// The layout a decoder must be told for a batch of this format: `Some` only
-/// for v0.13.3, the one format its own data cannot tell from v0.13.4.
+/// The layout a decoder must be told for a batch of this format: `Some` for
+/// the formats whose own data cannot tell them from another: v0.9 and v0.10
+/// (same header, both decoders can accept the same felts) and v0.13.3 (same
+/// wire format as v0.13.4).
 pub fn layout_hint(format: &str) -> Option<Layout> {
-    (StarknetFormat::from_label(format)? == StarknetFormat::V0_13_3Blob).then_some(Layout::V0_13_3)
+    match StarknetFormat::from_label(format)? {
+        f @ (StarknetFormat::V0_9Pages
+        | StarknetFormat::V0_10Pages
+        | StarknetFormat::V0_13_3Blob) => Some(f.layout()),
+        _ => None,
+    }
 }
+
+/// Label mark of a transaction of another SHARP customer (see [`SharpPlan::decoys`]).
+const DECOY_MARK: &str = "decoy";
+
+/// Whether a planned transaction belongs to another SHARP customer's job: a
+/// follower must never need to read it.
+pub fn is_decoy(tx: &PlannedTx) -> bool {
+    tx.label.contains(DECOY_MARK)
+}
+
+/// How SHARP publishes the pages of calldata batches (see the module docs).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SharpPlan {
+    /// The verifier stand-in that logs `LogMemoryPagesHashes`.
+    pub verifier: Address,
+    /// The memory-page registries: batch `n`'s pages go to the last entry whose
+    /// `from_batch` is <= `n`.
+    pub registries: Vec<SharpRegistry>,
+    /// Register other customers' jobs (a page and its fact each) before every
+    /// Starknet page and between Starknet's main page and its fact. They never
+    /// draw from the generator's random stream, so a plan without them yields
+    /// the same batches, roots and transactions minus the decoys.
+    pub decoys: bool,
+}
+
+/// One memory-page registry of a [`SharpPlan`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SharpRegistry {
+    pub from_batch: u64,
+    pub address: Address,
+    /// Register Starknet's pages of a batch with one `registerContinuousPageBatch`
+    /// (the 2024 mainnet registry's call) instead of one call per page.
+    pub batch_calls: bool,
+}
+
+impl SharpPlan {
+    /// The registry of batch `n`.
+    pub fn registry_for(&self, n: u64) -> Option<SharpRegistry> {
+        self.registries
+            .iter()
+            .filter(|r| r.from_batch <= n)
+            .max_by_key(|r| r.from_batch)
+            .copied()
+    }
+}
+
+/// A mainnet-shaped history (issue 12), one batch per era at L2 blocks 1..=12:
+/// v0.9 → v0.10 → v0.11.0 (the 2-argument `LogStateUpdate` era, pages) →
+/// v0.11.1 (pages, the registry changes address at its second batch and then
+/// takes batch calls) → v0.13.1 → v0.13.3 → v0.13.4 → v0.14.0 → v0.14.1 (a
+/// compiled-class-hash migration), with decoys when `decoys`.
+pub fn mainnet_shaped(seed: u64, decoys: bool) -> StarknetGenConfig {
+    StarknetGenConfig {
+        seed,
+        batches: 12,
+        schedule: vec![
+            (1, StarknetFormat::V0_9Pages),
+            (2, StarknetFormat::V0_10Pages),
+            (3, StarknetFormat::V0_11_0Pages),
+            (4, StarknetFormat::V0_11Pages),
+            (6, StarknetFormat::V0_13_1Blob),
+            (7, StarknetFormat::V0_13_3Blob),
+            (8, StarknetFormat::V0_13_4Blob),
+            (10, StarknetFormat::V0_14_0Blob),
+            (11, StarknetFormat::V0_14_1Blob),
+        ],
+        // Several pages in a batch of each registry.
+        large_batches: vec![2, 5],
+        large_batch_writes: 40,
+        page_size: 60,
+        sharp: Some(SharpPlan {
+            verifier: super::contracts::SHARP_VERIFIER_ADDRESS,
+            registries: vec![
+                SharpRegistry {
+                    from_batch: 1,
+                    address: SHARP_REGISTRY_2021,
+                    batch_calls: false,
+                },
+                SharpRegistry {
+                    from_batch: 5,
+                    address: MEMORY_PAGE_REGISTRY_ADDRESS,
+                    batch_calls: true,
+                },
+            ],
+            decoys,
+        }),
+        ..StarknetGenConfig::default()
+    }
+}
+
+/// The first mainnet memory-page registry (2021, `chains/starknet-mainnet.toml`),
+/// where [`mainnet_shaped`] registers its first pages.
+pub const SHARP_REGISTRY_2021: Address =
+    alloy_primitives::address!("96375087b2F6eFc59e5e0dd5111B4d090EBFDD8B");
 
 /// The default schedule: two batches of each format, v0.13.4 from batch 9 on.
 pub fn default_schedule() -> Vec<(u64, StarknetFormat)> {
@@ -133,6 +316,8 @@ pub struct StarknetGenConfig {
     pub core: Address,
     pub registry: Address,
     pub rule: GlobalRootRule,
+    /// Publish pages as SHARP does (fact, verifier event, registries by batch, decoys).
+    pub sharp: Option<SharpPlan>,
 }
 
 impl Default for StarknetGenConfig {
@@ -148,6 +333,7 @@ impl Default for StarknetGenConfig {
             core: STARKNET_CORE_ADDRESS,
             registry: MEMORY_PAGE_REGISTRY_ADDRESS,
             rule: GlobalRootRule::PreV0_14,
+            sharp: None,
         }
     }
 }
@@ -195,6 +381,8 @@ pub struct StarknetGenerator {
     next: u64,
     config_hash: Felt,
     os_program_hash: Felt,
+    /// Other SHARP customers' jobs registered so far (numbers their pages and facts).
+    decoys: u64,
 }
 
 impl StarknetGenerator {
@@ -237,6 +425,7 @@ impl StarknetGenerator {
             next: 1,
             config_hash,
             os_program_hash,
+            decoys: 0,
         })
     }
 
@@ -253,9 +442,10 @@ impl StarknetGenerator {
         let fault = self.config.faults.get(&n).copied();
         let large = self.config.large_batches.contains(&n);
 
-        let original = self.random_diff(n, format, large);
+        let original = self.random_diff(n, format, large)?;
         let diff = original.to_state_diff()?;
-        let roots = StarknetState::new(&self.store).apply_and_commit(&diff, self.config.rule)?;
+        let roots = StarknetState::new(&self.store)
+            .apply_and_commit(&diff, format.root_rule(self.config.rule))?;
         let true_root = roots.global_root;
         let claimed_root = match fault {
             Some(Fault::TamperedRoot) => true_root + Felt::ONE,
@@ -285,9 +475,10 @@ impl StarknetGenerator {
             config_hash: self.config_hash,
             os_program_hash: self.os_program_hash,
         };
-        let txs = match format {
-            StarknetFormat::V0_11Pages => self.pages_txs(n, &header, &honest_da, &posted_da)?,
-            _ => self.blob_txs(n, format, &header, &honest_da, &posted_da)?,
+        let txs = if format.is_pages() {
+            self.pages_txs(n, format, &header, &honest_da, &posted_da)?
+        } else {
+            self.blob_txs(n, format, &header, &honest_da, &posted_da)?
         };
         self.l1_root = claimed_root;
         self.next += 1;
@@ -305,7 +496,12 @@ impl StarknetGenerator {
     /// A random diff in the format's canonical posted form, with originals
     /// (aliases are applied when encoding). v0.13.4 alias allocations are
     /// included as writes to 0x2.
-    fn random_diff(&mut self, n: u64, format: StarknetFormat, large: bool) -> DaStateDiff {
+    fn random_diff(
+        &mut self,
+        n: u64,
+        format: StarknetFormat,
+        large: bool,
+    ) -> Result<DaStateDiff, DevnetError> {
         let rng = &mut self.rng;
         let mut contracts: BTreeMap<Felt, DaContract> = BTreeMap::new();
         let mut nonce_changed: BTreeMap<Felt, Felt> = BTreeMap::new();
@@ -396,11 +592,15 @@ impl StarknetGenerator {
             let unique: BTreeMap<Felt, Felt> = contract.storage.drain(..).collect();
             contract.storage = unique.into_iter().collect();
         }
-        // Nonces in the layout's canonical form.
-        let v0_11 = format.layout() == Layout::V0_11;
+        // Nonces in the layout's canonical form: v0.9 has none (and so no
+        // changes), v0.10 and v0.11 post every listed contract's nonce,
+        // compressed layouts only changed, non-zero ones.
+        let layout = format.layout();
         for contract in contracts.values_mut() {
             let changed = nonce_changed.get(&contract.address).copied();
-            contract.nonce = if v0_11 {
+            contract.nonce = if layout == Layout::V0_9 {
+                None
+            } else if matches!(layout, Layout::V0_10 | Layout::V0_11) {
                 Some(changed.unwrap_or_else(|| {
                     self.nonces
                         .get(&contract.address)
@@ -412,7 +612,7 @@ impl StarknetGenerator {
             };
         }
 
-        if format == StarknetFormat::V0_13_4Blob {
+        if layout == Layout::V0_13_4 {
             let mut needed = std::collections::BTreeSet::new();
             for contract in contracts.values() {
                 if contract.address <= Felt::from(0xfu64) {
@@ -445,15 +645,30 @@ impl StarknetGenerator {
             );
         }
 
+        // v0.9 and v0.10 post no declared classes.
         let mut declared = Vec::new();
-        for _ in 0..rng.range(0, 2) {
-            declared.push((rng.felt(), rng.felt()));
+        if !matches!(layout, Layout::V0_9 | Layout::V0_10) {
+            for _ in 0..rng.range(0, 2) {
+                declared.push((rng.felt(), rng.felt()));
+            }
+        }
+        if format == StarknetFormat::V0_14_1Blob {
+            // The Blake2s migration: an existing class gets a new compiled class
+            // hash, posted like a declaration (an update of its leaf).
+            if self.classes.is_empty() {
+                return Err(DevnetError::Config(format!(
+                    "batch {n}: a v0.14.1 batch migrates a class, and no class was declared before"
+                )));
+            }
+            let class = self.classes[rng.below(self.classes.len() as u64) as usize];
+            declared.retain(|(c, _)| *c != class);
+            declared.push((class, rng.felt()));
         }
         declared.sort();
-        DaStateDiff {
+        Ok(DaStateDiff {
             contracts: contracts.into_values().collect(),
             declared_classes: declared,
-        }
+        })
     }
 
     /// Remembers what a batch created, for later batches to build on.
@@ -483,8 +698,11 @@ impl StarknetGenerator {
                 }
             }
         }
-        self.classes
-            .extend(diff.declared_classes.iter().map(|(c, _)| *c));
+        for (class, _) in &diff.declared_classes {
+            if !self.classes.contains(class) {
+                self.classes.push(*class);
+            }
+        }
     }
 
     /// The exact DA felts as posted (aliased and compressed where the format says so).

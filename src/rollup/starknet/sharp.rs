@@ -260,11 +260,19 @@ pub fn page_fact(page: &MemoryPage, memory_hash: B256, prod: U256) -> B256 {
 pub fn state_transition_fact(main: &[U256], da_pages: &[&[U256]]) -> B256 {
     let da_size: usize = da_pages.iter().map(|p| p.len()).sum();
     let data_hash = onchain_data_hash(main.len(), da_pages);
+    state_transition_fact_of(main, data_hash, U256::from(da_size))
+}
+
+/// [`state_transition_fact`] from what `updateState` carries: the program
+/// output and the DA node's `onchainDataHash` and `onchainDataSize`, as the
+/// core contract computes it.
+pub fn state_transition_fact_of(main: &[U256], data_hash: B256, data_size: U256) -> B256 {
+    let main_len = U256::from(main.len());
     let mut root = Vec::with_capacity(128);
     root.extend_from_slice(memory_hash(main).as_slice());
-    root.extend_from_slice(&U256::from(main.len()).to_be_bytes::<32>());
+    root.extend_from_slice(&main_len.to_be_bytes::<32>());
     root.extend_from_slice(data_hash.as_slice());
-    root.extend_from_slice(&U256::from(main.len().saturating_add(da_size)).to_be_bytes::<32>());
+    root.extend_from_slice(&main_len.wrapping_add(data_size).to_be_bytes::<32>());
     let hash = U256::from_be_bytes(keccak256(&root).0).wrapping_add(U256::from(1u8));
     B256::from(hash.to_be_bytes::<32>())
 }
