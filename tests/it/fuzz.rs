@@ -882,7 +882,7 @@ fn sepolia_snapshot() -> (String, Vec<Vec<u8>>, Vec<zkreplay::snapshot::manifest
     let data = dir.path().join("starknet-sepolia");
     drop(common::sepolia_store(&data));
     let out = dir.path().join("snap");
-    let mut options = ExportOptions::new(&data, "starknet-sepolia", &out);
+    let options = ExportOptions::new(&data, "starknet-sepolia", &out);
     let manifest = export(&options).unwrap();
     let text = std::fs::read_to_string(out.join("manifest.json")).unwrap();
     let chunks = manifest
