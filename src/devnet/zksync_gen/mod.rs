@@ -39,6 +39,7 @@ use crate::rollup::zksync::state::{PlanInput, ZksyncState};
 use crate::store::Store;
 
 mod gateway;
+pub mod on_anvil;
 
 use gateway::GatewaySim;
 
