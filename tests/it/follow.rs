@@ -28,7 +28,7 @@ use zkreplay::l1::{BlockTag, L1Block, L1Error, L1Log, L1Source, L1Transaction, L
 use zkreplay::rollup::starknet::state::StarknetState;
 use zkreplay::store::Store;
 
-fn options(tag: BlockTag, to_block: Option<u64>, on_mismatch: OnMismatch) -> FollowOptions {
+pub fn options(tag: BlockTag, to_block: Option<u64>, on_mismatch: OnMismatch) -> FollowOptions {
     FollowOptions {
         tag,
         on_mismatch,
@@ -500,7 +500,7 @@ async fn a_toy_engine_plugs_into_the_follower_with_reverts_and_reorgs() {
 // honest replay checks plumbing; the points of these tests are the verdicts:
 // a check that cannot run, evidence against the sequencer, a lying node.
 
-mod zk {
+pub mod zk {
     use super::*;
     use zkreplay::devnet::contracts::ZKSYNC_DIAMOND_ADDRESS as DIAMOND;
     use zkreplay::devnet::zksync_gen::{ZksyncGenConfig, ZksyncGenerator, genesis_json};

@@ -189,7 +189,12 @@ impl GatewaySim {
             to: w.gateway_diamond,
             calldata: encode_commit(&call),
             blobs,
-            label: format!("gateway batch {g} commit carrying zksync batch {n}"),
+            // The label names Era's executed counter the batch's state diffs
+            // store, so tests can tell when Era's executions become final.
+            label: format!(
+                "gateway batch {g} commit carrying zksync batch {n}, zksync executed through {}",
+                self.era_counters[2]
+            ),
         }];
         let mut stored =
             encode::stored_batch(g, spec.new_state_root, spec.index_repeated_storage_changes);
