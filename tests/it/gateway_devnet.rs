@@ -71,6 +71,10 @@ async fn era_through_the_gateway_replays_over_anvil_and_survives_sigkills_in_the
                 "--no-serve",
                 "--poll-interval-ms",
                 "50",
+                // Relayed batches are PARTIAL (their pubdata hash is not on
+                // L1): accepted, so the verified pointer follows the Gateway's
+                // executions through the window, under the kills too.
+                "--accept-partial",
             ])
             .arg("--data-dir")
             .arg(data_dir)
@@ -137,6 +141,7 @@ async fn era_through_the_gateway_replays_over_anvil_and_survives_sigkills_in_the
     // Era's own L1 executions after the return run `execute_lag` behind its commits.
     let executed = last - ZksyncGenConfig::through_gateway().execute_lag;
     assert_eq!(line["lifecycle"]["executed"], executed, "{line}");
+    assert_eq!(line["verified_batch"], executed, "{line}");
     let expected = fingerprint(&reference, &config);
 
     // 2. The binary SIGKILLed KILLS_IN_WINDOW times while the next batch it

@@ -217,12 +217,29 @@ fn tampered_relayed_data_is_refused_or_mismatches() {
     let pubdata = decoded[0].parsed.clone().unwrap();
 
     // 1. Relayed pubdata that does not hash to what the Gateway's messenger log
-    //    committed is not attributed to the RelayedSLDAValidator: the batch is
-    //    left without pubdata, which is refused.
+    //    announced (the RelayedSLDAValidator's message) is not attributed to
+    //    it: the batch fails `relayed.pubdata_message` (a MISMATCH), the rest
+    //    of the relayed data still checks.
     let mut tampered = pubdata.clone();
     let last = tampered.messages[0].len() - 1;
     tampered.messages[0][last] ^= 1;
-    match relayed_batches(1, &tampered, &settled) {
+    let relayed = relayed_batches(1, &tampered, &settled).unwrap();
+    let fails: Vec<&str> = relayed[0]
+        .checks
+        .iter()
+        .filter(|c| c.failed())
+        .map(|c| c.name.as_str())
+        .collect();
+    assert_eq!(fails, ["relayed.pubdata_message"]);
+    //    A relayed message that parses as nobody's pubdata is no batch's
+    //    pubdata: the batch has none, which is refused.
+    let mut garbage = pubdata.clone();
+    garbage.messages[0] = zkreplay::rollup::zksync::gateway::encode_relayed_pubdata(
+        U256::from(ERA_CHAIN_ID),
+        U256::from(w.from_batch),
+        &[0xff; 7],
+    );
+    match relayed_batches(1, &garbage, &settled) {
         Err(GatewayError::Unpaired { missing, .. }) => assert_eq!(missing, "pubdata"),
         other => panic!("expected Unpaired, got {other:?}"),
     }
@@ -316,7 +333,7 @@ async fn era_batches_are_final_when_the_gateway_batch_carrying_their_execution_i
     let dir = tempfile::tempdir().unwrap();
     let store = std::sync::Arc::new(Store::open(dir.path(), "zksync-memory").unwrap());
     let (mut era_on_l1, mut gateway_executed) = (0u64, None::<u64>);
-    let mut moved_inside_the_window = false;
+    let (mut moved_inside_the_window, mut committed_not_verified) = (false, false);
     for block in 1..=zk.chain.head() {
         let opts = FollowOptions {
             accept_partial: true,
@@ -339,6 +356,18 @@ async fn era_batches_are_final_when_the_gateway_batch_carrying_their_execution_i
         let expected = era_on_l1.max(through_gateway);
         let verified = BatchAudit::verified_batch(&store).unwrap().unwrap();
         assert_eq!(verified, expected, "L1 block {block}");
+        // `status` shows the same: executed (final) = verified, committed
+        // ahead of it while Era batches wait for their Gateway batch on L1.
+        let status = &zkreplay::cli::status::read_status(dir.path()).unwrap()[0];
+        let lifecycle = status.lifecycle.unwrap();
+        assert_eq!(
+            (lifecycle.executed, status.verified_batch, status.findings),
+            (expected, Some(expected), 0),
+            "L1 block {block}"
+        );
+        if lifecycle.committed > lifecycle.executed && gw.window.contains(lifecycle.committed) {
+            committed_not_verified = true;
+        }
         if through_gateway > era_on_l1 && era_on_l1 < gw.window.until_batch {
             moved_inside_the_window = true;
         }
@@ -346,6 +375,10 @@ async fn era_batches_are_final_when_the_gateway_batch_carrying_their_execution_i
     assert!(
         moved_inside_the_window,
         "Gateway executions made Era batches final before Era was back on L1"
+    );
+    assert!(
+        committed_not_verified,
+        "Era batches committed on the Gateway and not yet executed showed as committed, not verified"
     );
 }
 
@@ -491,4 +524,42 @@ async fn a_gateway_revert_unwinds_the_era_batches_it_carried_and_following_resum
         (audits, verified, cursor),
         "cut at every L1 block = uninterrupted"
     );
+}
+
+/// Relayed pubdata that is not the message Era's DA validator on the Gateway
+/// sent (simulated fault: the Gateway relays other pubdata for Era batch 7
+/// while its messenger log names the true message's hash) is a finding:
+/// MISMATCH on `relayed.pubdata_message`, the verified pointer held before
+/// it, and `status` shows it.
+#[tokio::test]
+async fn relayed_pubdata_that_is_not_the_validators_message_is_a_mismatch() {
+    use crate::follow::{options, zk};
+    use crate::memory_l1::memory;
+    use zkreplay::audit::{BatchAudit, Verdict};
+    use zkreplay::devnet::Fault;
+    use zkreplay::follow::{FollowOptions, OnMismatch};
+    use zkreplay::l1::BlockTag;
+
+    let gw = zk::gateway_chain([(7, Fault::DataNotBound)].into_iter().collect());
+    let zk = &gw.zk;
+    let l1 = memory(zk.chain.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let store = std::sync::Arc::new(Store::open(dir.path(), "zksync-memory").unwrap());
+    let opts = FollowOptions {
+        accept_partial: true,
+        ..options(BlockTag::Latest, None, OnMismatch::Halt)
+    };
+    let error = zk::sync(zk, &l1, &store, &opts).await.unwrap_err();
+    eprintln!("halted: {error}");
+    let audit = BatchAudit::read(&store, 7).unwrap().unwrap();
+    assert_eq!(audit.verdict, Verdict::Mismatch, "{audit:?}");
+    assert!(
+        audit.failed_checks().contains(&"relayed.pubdata_message"),
+        "{audit:?}"
+    );
+    assert!(BatchAudit::verified_batch(&store).unwrap().unwrap() < 7);
+    drop(store);
+    let status = zkreplay::cli::status::read_status(dir.path()).unwrap();
+    assert_eq!((status[0].findings, status[0].first_finding), (1, Some(7)));
+    assert!(status[0].needs_attention());
 }

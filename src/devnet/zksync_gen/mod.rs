@@ -437,10 +437,13 @@ impl ZksyncGenerator {
                 state.mark_executed(n - 1)?;
                 self.last_executed = n - 1;
             }
+            let relayed_instead = (batch_fault == Some(Fault::DataNotBound))
+                .then(|| tamper(&spec.pubdata, &mut self.rng));
             let (gateway_txs, executed_on_gateway, label) = sim.carry(
                 self.config.chain_id,
                 self.config.execute_lag,
                 &spec.pubdata,
+                relayed_instead.as_ref(),
                 &info,
                 timestamp,
             )?;
