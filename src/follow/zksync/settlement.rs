@@ -167,9 +167,12 @@ impl ZksyncEngine {
         checks.extend(relayed.checks.iter().cloned());
         checks.push(Check::skipped(
             RELAYED_PUBDATA_HASH,
-            "the chain's pubdata hash is bound on the settlement chain (its L2 DA \
-             validator's output, folded into auxiliaryOutputHash, whose preimage is \
-             not relayed): it cannot be checked from L1 alone",
+            "the hash the chain committed for its pubdata is in its L2 DA validator's \
+             output, a system log of its commit on the settlement chain (an L2 \
+             transaction there); L1 sees it only as keccak(systemLogs) inside \
+             auxiliaryOutputHash, whose other inputs (state-diff hash, bootloader \
+             heap and events queue hashes) are not on L1 either: it cannot be checked \
+             from L1 alone",
         ));
         Ok(Plan {
             write,
@@ -223,13 +226,15 @@ pub(super) struct LayerMemory {
     loaded: bool,
     current: LayerProgress,
     snapshots: BTreeMap<u64, LayerProgress>,
+    /// The last settlement batch executed on L1 (a revert cannot go below it).
+    executed_through: Option<u64>,
     /// A settlement-chain revert whose unwind of this chain's batches is not committed yet.
     reverting: bool,
 }
 
-/// Snapshots kept per layer at most (a settlement chain executes its batches
-/// within hours, after which their snapshots are dropped; this bounds memory
-/// if it does not).
+/// Snapshots kept per layer at most (a snapshot is dropped once the batches
+/// it carried are committed and its settlement batch is executed on L1; this
+/// bounds memory if that never happens).
 const MAX_SNAPSHOTS: usize = 4096;
 
 impl LayerProgress {
@@ -300,7 +305,7 @@ impl ZksyncEngine {
         // Executed settlement batches can no longer be reverted.
         progress.executed_by.retain(|g, _| *g >= at);
         progress.carriers.retain(|_, g| *g > settlement_batch);
-        memory.snapshots.retain(|g, _| *g >= settlement_batch);
+        memory.executed_through = memory.executed_through.max(Some(settlement_batch));
         Some(executed)
     }
 
@@ -344,14 +349,21 @@ impl ZksyncEngine {
     /// The progress as of settlement batch `settlement_batch`, written with
     /// the batch it carried so a restart resumes from it.
     pub(super) fn persist_layer(&self, layer: Address, settlement_batch: u64, write: &mut StoreBatch) {
-        let memory = self.progress.lock().expect("not poisoned");
-        if let Some(snapshot) = memory.get(&layer).and_then(|m| m.snapshots.get(&settlement_batch)) {
+        let mut memory = self.progress.lock().expect("not poisoned");
+        let Some(memory) = memory.get_mut(&layer) else {
+            return;
+        };
+        if let Some(snapshot) = memory.snapshots.get(&settlement_batch) {
             write.put(
                 Column::Meta,
                 layer_key(&layer),
                 serde_json::to_vec(snapshot).expect("progress serialises"),
             );
         }
+        // Earlier snapshots are needed no more once their batches are
+        // committed (this one is) and no revert can reach them.
+        let floor = settlement_batch.min(memory.executed_through.unwrap_or(0));
+        memory.snapshots.retain(|g, _| *g >= floor);
     }
 
     /// Reads each layer's progress from the store, for layers this process has not followed yet.
