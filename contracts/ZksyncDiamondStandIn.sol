@@ -230,6 +230,23 @@ contract ZksyncDiamondStandIn {
         _revert(newLastBatch);
     }
 
+    // ------------------------------------------------------------------ migration
+
+    /// Stand-in for a chain's return from a settlement layer (the Gateway): the
+    /// real L1 diamond takes the chain's batch counters and stored batch hashes
+    /// from the settlement layer (Admin facet `forwardedBridgeMint`, called by the
+    /// asset router) and emits no batch event. This one adopts `lastBatch` as
+    /// committed, verified and executed with its state root, so the chain's next
+    /// L1 commit continues from it.
+    function migrateFromSettlementLayer(uint256 lastBatch, bytes32 lastRoot) external {
+        require(lastBatch >= _totalExecuted, "CANNOT_GO_BACK");
+        _initialized = true;
+        _totalCommitted = lastBatch;
+        _totalVerified = lastBatch;
+        _totalExecuted = lastBatch;
+        _roots[lastBatch] = lastRoot;
+    }
+
     // ------------------------------------------------------------------ internals
 
     function _start(uint256 prevNumber, bytes32 prevRoot) private {

@@ -182,6 +182,9 @@ pub mod abi {
         function revertBatchesSharedBridge(uint256 _chainId, uint256 _newLastBatch);
         /// v29+ (`_1`).
         function revertBatchesSharedBridge(address _chainAddress, uint256 _newLastBatch);
+
+        /// Stand-in only: the chain's return from a settlement layer (see the Solidity source).
+        function migrateFromSettlementLayer(uint256 lastBatch, bytes32 lastRoot);
     }
 
     /// The v13.1 single-proof `updateStateKzgDA` (same name, other signature).
@@ -461,6 +464,17 @@ pub fn encode_register_task_fact(fact: B256, pages_hashes: Vec<B256>) -> Vec<u8>
     abi::registerTaskFactCall {
         factHash: fact,
         pagesHashes: pages_hashes,
+    }
+    .abi_encode()
+}
+
+/// Calldata that brings a chain back from its settlement layer onto the
+/// stand-in: it continues from `last_batch` (committed, verified and executed
+/// there) with state root `last_root`.
+pub fn encode_migrate_from_settlement_layer(last_batch: u64, last_root: B256) -> Vec<u8> {
+    abi::migrateFromSettlementLayerCall {
+        lastBatch: U256::from(last_batch),
+        lastRoot: last_root,
     }
     .abi_encode()
 }

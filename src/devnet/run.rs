@@ -455,11 +455,11 @@ fn zksync_toml(config: &ZksyncGenConfig, first_block: u64, genesis: &Path, root:
     )
 }
 
-fn write(path: &Path, text: &str) -> Result<(), DevnetRunError> {
+pub(crate) fn write(path: &Path, text: &str) -> Result<(), DevnetRunError> {
     std::fs::write(path, text).map_err(|source| io_error(path, source))
 }
 
-fn io_error(path: &Path, source: std::io::Error) -> DevnetRunError {
+pub(crate) fn io_error(path: &Path, source: std::io::Error) -> DevnetRunError {
     DevnetRunError::Io {
         path: path.display().to_string(),
         source,

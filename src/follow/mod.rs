@@ -174,12 +174,6 @@ pub enum ZksyncCause {
     /// The settlement chain's own data could not be read, so the batches it carries cannot be found.
     #[error("settlement batch {batch} could not be decoded: {detail}")]
     LayerUndecodable { batch: u64, detail: String },
-    /// The settlement chain withdrew batches while it carried this chain's;
-    /// the follower does not map that onto this chain's batches yet.
-    #[error(
-        "settlement chain BlocksRevert (keeping its batch {keep}) inside this chain's settlement period"
-    )]
-    LayerRevert { keep: u64 },
 }
 
 /// Why a batch's data could not be obtained or read.

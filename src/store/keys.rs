@@ -68,6 +68,12 @@ pub const ARCHIVE_ZKSYNC_PUBLISHED_BLOB: u8 = b'p';
 
 /// Meta key of the follower's L1 cursor.
 pub const L1_CURSOR: &[u8] = b"l1_cursor";
+
+/// Meta key prefix (then the settlement chain's 20-byte diamond address) of
+/// a ZKsync chain's progress through its settlement chain's batches (the
+/// counters read from them, as of the settlement batch that carried the last
+/// committed batch).
+pub const ZKSYNC_LAYER_PROGRESS_PREFIX: &[u8] = b"zksync_layer/";
 /// Meta key prefix of the per-batch L1 provenance records.
 pub const L1_BATCH_PREFIX: &[u8] = b"l1batch/";
 

@@ -83,7 +83,7 @@ async fn follow_all(
 
 /// Everything two replays of the same L1 history must agree on.
 #[derive(Debug, PartialEq)]
-struct Fingerprint {
+pub struct Fingerprint {
     checkpoint: String,
     audits: Vec<BatchAudit>,
     records: Vec<Option<L1BatchRecord>>,
@@ -91,7 +91,7 @@ struct Fingerprint {
     cursor: Option<L1Cursor>,
 }
 
-fn fingerprint(data_dir: &Path, config: &ChainConfig) -> Fingerprint {
+pub fn fingerprint(data_dir: &Path, config: &ChainConfig) -> Fingerprint {
     let store = Store::open(&data_dir.join(&config.name), &config.name).unwrap();
     let last = last_applied_batch(&store, config.rollup).unwrap();
     let checkpoint = match config.rollup {
@@ -115,7 +115,7 @@ fn fingerprint(data_dir: &Path, config: &ChainConfig) -> Fingerprint {
 
 /// Batches applied so far across the chains under `data_dir`, read through a
 /// secondary instance (works while a follower process writes the stores).
-fn applied(data_dir: &Path, configs: &[ChainConfig]) -> u64 {
+pub fn applied(data_dir: &Path, configs: &[ChainConfig]) -> u64 {
     let scratch = tempfile::tempdir().unwrap();
     configs
         .iter()

@@ -23,6 +23,8 @@ mod e2e;
 mod follow;
 mod fuzz;
 #[cfg(feature = "devnet")]
+mod gateway_devnet;
+#[cfg(feature = "devnet")]
 mod l1;
 mod l1_verify;
 mod light_client;

@@ -217,12 +217,29 @@ fn tampered_relayed_data_is_refused_or_mismatches() {
     let pubdata = decoded[0].parsed.clone().unwrap();
 
     // 1. Relayed pubdata that does not hash to what the Gateway's messenger log
-    //    committed is not attributed to the RelayedSLDAValidator: the batch is
-    //    left without pubdata, which is refused.
+    //    announced (the RelayedSLDAValidator's message) is not attributed to
+    //    it: the batch fails `relayed.pubdata_message` (a MISMATCH), the rest
+    //    of the relayed data still checks.
     let mut tampered = pubdata.clone();
     let last = tampered.messages[0].len() - 1;
     tampered.messages[0][last] ^= 1;
-    match relayed_batches(1, &tampered, &settled) {
+    let relayed = relayed_batches(1, &tampered, &settled).unwrap();
+    let fails: Vec<&str> = relayed[0]
+        .checks
+        .iter()
+        .filter(|c| c.failed())
+        .map(|c| c.name.as_str())
+        .collect();
+    assert_eq!(fails, ["relayed.pubdata_message"]);
+    //    A relayed message that parses as nobody's pubdata is no batch's
+    //    pubdata: the batch has none, which is refused.
+    let mut garbage = pubdata.clone();
+    garbage.messages[0] = zkreplay::rollup::zksync::gateway::encode_relayed_pubdata(
+        U256::from(ERA_CHAIN_ID),
+        U256::from(w.from_batch),
+        &[0xff; 7],
+    );
+    match relayed_batches(1, &garbage, &settled) {
         Err(GatewayError::Unpaired { missing, .. }) => assert_eq!(missing, "pubdata"),
         other => panic!("expected Unpaired, got {other:?}"),
     }
@@ -261,4 +278,288 @@ fn tampered_relayed_data_is_refused_or_mismatches() {
         Err(GatewayError::Unpaired { missing, .. }) => assert_eq!(missing, "StoredBatchInfo"),
         other => panic!("expected Unpaired, got {other:?}"),
     }
+}
+
+/// Era's executed counter the simulator's Gateway stores in each Gateway
+/// batch (its commit's label names it: "gateway batch G commit carrying
+/// zksync batch N, zksync executed through E"), by Gateway batch.
+fn era_executed_by_gateway_batch() -> std::collections::BTreeMap<u64, u64> {
+    let mut out = std::collections::BTreeMap::new();
+    for batch in generate(config()).unwrap() {
+        for tx in batch
+            .txs
+            .iter()
+            .filter(|t| t.label.starts_with("gateway batch") && t.label.contains("commit"))
+        {
+            let number = |prefix: &str| -> u64 {
+                let rest = &tx.label[tx.label.find(prefix).unwrap() + prefix.len()..];
+                rest.split(|c: char| !c.is_ascii_digit())
+                    .next()
+                    .unwrap()
+                    .parse()
+                    .unwrap()
+            };
+            out.insert(number("gateway batch "), number("executed through "));
+        }
+    }
+    out
+}
+
+fn topic_number(word: &B256) -> u64 {
+    U256::from_be_bytes(word.0).to::<u64>()
+}
+
+/// Finality through the Gateway, through the real follower on the in-memory
+/// L1 (simulated data, see the module doc): at every L1 block of the history,
+/// Era's verified pointer (with --accept-partial, since relayed batches are
+/// PARTIAL) is exactly the Era batch that the Gateway's state, as of the last
+/// Gateway batch executed on L1 so far, records as executed — or Era's own
+/// L1 executions where those are further. Inside the window it moves on the
+/// Gateway's `BlockExecution`s, before Era is back on L1.
+#[tokio::test]
+async fn era_batches_are_final_when_the_gateway_batch_carrying_their_execution_is_executed() {
+    use crate::follow::{options, zk};
+    use crate::memory_l1::memory;
+    use zkreplay::audit::BatchAudit;
+    use zkreplay::devnet::contracts::ZKSYNC_DIAMOND_ADDRESS;
+    use zkreplay::follow::{FollowOptions, OnMismatch};
+    use zkreplay::l1::BlockTag;
+    use zkreplay::rollup::zksync::events::BLOCK_EXECUTION;
+
+    let gw = zk::gateway_chain(Default::default());
+    let zk = &gw.zk;
+    let executed_by = era_executed_by_gateway_batch();
+    let l1 = memory(zk.chain.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let store = std::sync::Arc::new(Store::open(dir.path(), "zksync-memory").unwrap());
+    let (mut era_on_l1, mut gateway_executed) = (0u64, None::<u64>);
+    let (mut moved_inside_the_window, mut committed_not_verified) = (false, false);
+    for block in 1..=zk.chain.head() {
+        let opts = FollowOptions {
+            accept_partial: true,
+            ..options(BlockTag::Latest, Some(block), OnMismatch::Halt)
+        };
+        zk::sync(zk, &l1, &store, &opts).await.unwrap();
+        for (address, topics, _) in &zk.chain.entries[block as usize - 1].1 {
+            if topics[0] != BLOCK_EXECUTION {
+                continue;
+            }
+            if *address == ZKSYNC_DIAMOND_ADDRESS {
+                era_on_l1 = era_on_l1.max(topic_number(&topics[1]));
+            } else if *address == gw.window.gateway_diamond {
+                gateway_executed = Some(topic_number(&topics[1]));
+            }
+        }
+        let through_gateway = gateway_executed
+            .and_then(|g| executed_by.range(..=g).next_back())
+            .map_or(0, |(_, e)| *e);
+        let expected = era_on_l1.max(through_gateway);
+        let verified = BatchAudit::verified_batch(&store).unwrap().unwrap();
+        assert_eq!(verified, expected, "L1 block {block}");
+        // `status` shows the same: executed (final) = verified, committed
+        // ahead of it while Era batches wait for their Gateway batch on L1.
+        let status = &zkreplay::cli::status::read_status(dir.path()).unwrap()[0];
+        let lifecycle = status.lifecycle.unwrap();
+        assert_eq!(
+            (lifecycle.executed, status.verified_batch, status.findings),
+            (expected, Some(expected), 0),
+            "L1 block {block}"
+        );
+        if lifecycle.committed > lifecycle.executed && gw.window.contains(lifecycle.committed) {
+            committed_not_verified = true;
+        }
+        if through_gateway > era_on_l1 && era_on_l1 < gw.window.until_batch {
+            moved_inside_the_window = true;
+        }
+    }
+    assert!(
+        moved_inside_the_window,
+        "Gateway executions made Era batches final before Era was back on L1"
+    );
+    assert!(
+        committed_not_verified,
+        "Era batches committed on the Gateway and not yet executed showed as committed, not verified"
+    );
+}
+
+/// A Gateway `BlocksRevert` of Gateway batches that carried Era batches
+/// (simulated data, in-memory L1): the Era batches they carried are unwound
+/// (one unwind), the Gateway recommits the same batches and following
+/// resumes to the same roots, audits and verified pointer as a history
+/// without the revert; cut at every L1 block, the replay ends the same.
+#[tokio::test]
+async fn a_gateway_revert_unwinds_the_era_batches_it_carried_and_following_resumes() {
+    use crate::follow::{options, zk};
+    use crate::memory_l1::memory;
+    use alloy_primitives::Bytes;
+    use zkreplay::audit::BatchAudit;
+    use zkreplay::follow::{FollowOptions, L1Cursor, OnMismatch};
+    use zkreplay::l1::BlockTag;
+    use zkreplay::rollup::zksync::events::{BLOCK_COMMIT, BLOCKS_REVERT};
+    use zkreplay::rollup::zksync::state::read_checkpoint;
+
+    let honest = zk::gateway_chain(Default::default());
+    let mut gw = zk::gateway_chain(Default::default());
+    let w = gw.window.clone();
+    // Era batch 9 is carried by Gateway batch 5; after its commit the Gateway
+    // has executed its batch 3, so batches 4 and 5 (carrying Era 8 and 9) can
+    // be reverted.
+    let (era_batch, gateway_batch, keep) = (9u64, 9 - w.from_batch + 1, 9 - w.from_batch - 1);
+    let commit_of = |g: u64| {
+        gw.zk
+            .chain
+            .entries
+            .iter()
+            .position(|(_, logs)| {
+                logs.iter().any(|(a, t, _)| {
+                    *a == w.gateway_diamond && t[0] == BLOCK_COMMIT && topic_number(&t[1]) == g
+                })
+            })
+            .unwrap()
+    };
+    let at = commit_of(gateway_batch);
+    let recommits: Vec<_> = (keep + 1..=gateway_batch)
+        .map(|g| gw.zk.chain.entries[commit_of(g)].clone())
+        .collect();
+    let entries = std::mem::take(&mut gw.zk.chain.entries);
+    let word = |n: u64| U256::from(n).to_be_bytes::<32>();
+    let mut inserted = 0;
+    for (i, (tx, logs)) in entries.into_iter().enumerate() {
+        let to = tx.to.unwrap();
+        gw.zk
+            .chain
+            .push(to, tx.input.to_vec(), tx.blob_versioned_hashes, logs);
+        if i == at {
+            let data = [word(keep), word(keep), word(keep - 1)].concat();
+            gw.zk.chain.push(
+                w.gateway_diamond,
+                [&b"revert"[..], &word(keep)].concat(),
+                vec![],
+                vec![(w.gateway_diamond, vec![BLOCKS_REVERT], Bytes::from(data))],
+            );
+            for (tx, logs) in recommits.iter().cloned() {
+                gw.zk.chain.push(
+                    tx.to.unwrap(),
+                    tx.input.to_vec(),
+                    tx.blob_versioned_hashes,
+                    logs,
+                );
+            }
+            inserted = 1 + recommits.len() as u64;
+        }
+    }
+    let revert_block = at as u64 + 2;
+    // Era's return to L1 is a timestamp boundary: it moved by the inserted blocks.
+    let back = gw.zk.config.zksync.as_mut().unwrap().history.settlement[2]
+        .from_l1_timestamp
+        .as_mut()
+        .unwrap();
+    *back += 12 * inserted;
+
+    let zk = &gw.zk;
+    let l1 = memory(zk.chain.clone());
+    let opts = FollowOptions {
+        accept_partial: true,
+        ..options(BlockTag::Latest, None, OnMismatch::Halt)
+    };
+    let replay = |cut: bool| {
+        let opts = opts.clone();
+        let l1 = &l1;
+        async move {
+            let dir = tempfile::tempdir().unwrap();
+            let store = std::sync::Arc::new(Store::open(dir.path(), "zksync-memory").unwrap());
+            let mut unwound = 0;
+            if cut {
+                for block in 1..=zk.chain.head() {
+                    let opts = FollowOptions {
+                        to_block: Some(block),
+                        ..opts.clone()
+                    };
+                    unwound += zk::sync(zk, l1, &store, &opts).await.unwrap().unwound;
+                    if block == revert_block {
+                        // One unwind took the Era batches the withdrawn Gateway batches carried.
+                        let last = read_checkpoint(&store).unwrap().unwrap().batch;
+                        assert_eq!(last, era_batch - 2, "after the Gateway revert");
+                    }
+                }
+            } else {
+                unwound = zk::sync(zk, l1, &store, &opts).await.unwrap().unwound;
+            }
+            let last = zk.roots.len() as u64 - 1;
+            let audits: Vec<BatchAudit> = (0..=last)
+                .map(|n| BatchAudit::read(&store, n).unwrap().unwrap())
+                .collect();
+            let verified = BatchAudit::verified_batch(&store).unwrap();
+            let cursor = L1Cursor::read(&store).unwrap();
+            (unwound, audits, verified, cursor)
+        }
+    };
+    let (unwound, audits, verified, cursor) = replay(false).await;
+    assert_eq!(unwound, 2, "Era batches {} and {era_batch}", era_batch - 1);
+    for (n, audit) in audits.iter().enumerate() {
+        assert_eq!(
+            audit.computed_root,
+            zkreplay::hexfmt::format_word(&zk.roots[n]),
+            "{n}"
+        );
+        assert!(audit.failed_checks().is_empty(), "{n}: {audit:?}");
+    }
+    // The same end as the history without the revert.
+    let without = {
+        let l1 = memory(honest.zk.chain.clone());
+        let dir = tempfile::tempdir().unwrap();
+        let store = std::sync::Arc::new(Store::open(dir.path(), "zksync-memory").unwrap());
+        zk::sync(&honest.zk, &l1, &store, &opts).await.unwrap();
+        let last = honest.zk.roots.len() as u64 - 1;
+        let audits: Vec<BatchAudit> = (0..=last)
+            .map(|n| BatchAudit::read(&store, n).unwrap().unwrap())
+            .collect();
+        (audits, BatchAudit::verified_batch(&store).unwrap())
+    };
+    assert_eq!((audits.clone(), verified), without);
+    let (cut_unwound, cut_audits, cut_verified, cut_cursor) = replay(true).await;
+    assert_eq!(cut_unwound, 2);
+    assert_eq!(
+        (cut_audits, cut_verified, cut_cursor),
+        (audits, verified, cursor),
+        "cut at every L1 block = uninterrupted"
+    );
+}
+
+/// Relayed pubdata that is not the message Era's DA validator on the Gateway
+/// sent (simulated fault: the Gateway relays other pubdata for Era batch 7
+/// while its messenger log names the true message's hash) is a finding:
+/// MISMATCH on `relayed.pubdata_message`, the verified pointer held before
+/// it, and `status` shows it.
+#[tokio::test]
+async fn relayed_pubdata_that_is_not_the_validators_message_is_a_mismatch() {
+    use crate::follow::{options, zk};
+    use crate::memory_l1::memory;
+    use zkreplay::audit::{BatchAudit, Verdict};
+    use zkreplay::devnet::Fault;
+    use zkreplay::follow::{FollowOptions, OnMismatch};
+    use zkreplay::l1::BlockTag;
+
+    let gw = zk::gateway_chain([(7, Fault::DataNotBound)].into_iter().collect());
+    let zk = &gw.zk;
+    let l1 = memory(zk.chain.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let store = std::sync::Arc::new(Store::open(dir.path(), "zksync-memory").unwrap());
+    let opts = FollowOptions {
+        accept_partial: true,
+        ..options(BlockTag::Latest, None, OnMismatch::Halt)
+    };
+    let error = zk::sync(zk, &l1, &store, &opts).await.unwrap_err();
+    eprintln!("halted: {error}");
+    let audit = BatchAudit::read(&store, 7).unwrap().unwrap();
+    assert_eq!(audit.verdict, Verdict::Mismatch, "{audit:?}");
+    assert!(
+        audit.failed_checks().contains(&"relayed.pubdata_message"),
+        "{audit:?}"
+    );
+    assert!(BatchAudit::verified_batch(&store).unwrap().unwrap() < 7);
+    drop(store);
+    let status = zkreplay::cli::status::read_status(dir.path()).unwrap();
+    assert_eq!((status[0].findings, status[0].first_finding), (1, Some(7)));
+    assert!(status[0].needs_attention());
 }

@@ -33,17 +33,20 @@ impl GatewaySim {
                 "a Gateway window needs execute_lag > 0 (batches are executed before each migration)".into(),
             ));
         }
-        // A relayed StoredBatchInfo claiming a wrong root is simulated (the
-        // Gateway relays whatever Era committed there); other faults inside
-        // the window, and reverts reaching into it, are not.
+        // Inside the window two faults are simulated: a relayed
+        // StoredBatchInfo claiming a wrong root (the Gateway relays whatever
+        // Era committed there), and relayed pubdata other than what Era's DA
+        // validator sent (the messenger log keeps the true message's hash).
+        // Other faults, and reverts reaching into the window, are not.
         if config.faults.iter().any(|(n, fault)| {
             *n + config.execute_lag >= window.from_batch
                 && *n < window.until_batch
-                && !(window.contains(*n) && *fault == Fault::TamperedRoot)
+                && !(window.contains(*n)
+                    && matches!(fault, Fault::TamperedRoot | Fault::DataNotBound))
         }) {
             return Err(DevnetError::Config(
                 "faults inside (or reverts reaching into) the Gateway window, other than a \
-                 tampered root inside it, are not simulated"
+                 tampered root or unbound pubdata inside it, are not simulated"
                     .into(),
             ));
         }
@@ -72,11 +75,14 @@ impl GatewaySim {
     /// One Gateway batch carrying Era batch `info.stored.batch_number`: the
     /// Gateway's commit on L1 (and executions of earlier Gateway batches), the
     /// Era batch the Gateway has executed after it, and the format label.
+    /// `relayed_instead` (a fault) is relayed in place of `era_pubdata`, while
+    /// the messenger log still names `era_pubdata`'s message.
     pub(super) fn carry(
         &mut self,
         era_chain_id: u64,
         execute_lag: u64,
         era_pubdata: &crate::rollup::zksync::pubdata::Pubdata,
+        relayed_instead: Option<&crate::rollup::zksync::pubdata::Pubdata>,
         info: &RelayedBatchInfo,
         timestamp: u64,
     ) -> Result<(Vec<PlannedTx>, u64, &'static str), DevnetError> {
@@ -100,6 +106,10 @@ impl GatewaySim {
         let chain = w.settled_chain(era_chain_id);
         let pubdata_message =
             gw::encode_relayed_pubdata(chain.chain_id, U256::from(n), &era_pubdata.encode());
+        let relayed_message = match relayed_instead {
+            Some(other) => gw::encode_relayed_pubdata(chain.chain_id, U256::from(n), &other.encode()),
+            None => pubdata_message.clone(),
+        };
         let info_message = gw::encode_relayed_batch_info(info);
 
         let mut state = ZksyncState::open(&self.store)?;
@@ -151,7 +161,7 @@ impl GatewaySim {
                 gw::message_log(w.relayed_da_validator, &pubdata_message),
                 gw::message_log(w.era_diamond_on_gateway, &info_message),
             ],
-            messages: vec![pubdata_message, info_message],
+            messages: vec![relayed_message, info_message],
             bytecodes: vec![],
             state_diffs: StateDiffs {
                 enum_index_size: ENUM_INDEX_SIZE,
@@ -189,7 +199,12 @@ impl GatewaySim {
             to: w.gateway_diamond,
             calldata: encode_commit(&call),
             blobs,
-            label: format!("gateway batch {g} commit carrying zksync batch {n}"),
+            // The label names Era's executed counter the batch's state diffs
+            // store, so tests can tell when Era's executions become final.
+            label: format!(
+                "gateway batch {g} commit carrying zksync batch {n}, zksync executed through {}",
+                self.era_counters[2]
+            ),
         }];
         let mut stored =
             encode::stored_batch(g, spec.new_state_root, spec.index_repeated_storage_changes);

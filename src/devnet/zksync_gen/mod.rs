@@ -39,6 +39,7 @@ use crate::rollup::zksync::state::{PlanInput, ZksyncState};
 use crate::store::Store;
 
 mod gateway;
+pub mod on_anvil;
 
 use gateway::GatewaySim;
 
@@ -436,10 +437,13 @@ impl ZksyncGenerator {
                 state.mark_executed(n - 1)?;
                 self.last_executed = n - 1;
             }
+            let relayed_instead = (batch_fault == Some(Fault::DataNotBound))
+                .then(|| tamper(&spec.pubdata, &mut self.rng));
             let (gateway_txs, executed_on_gateway, label) = sim.carry(
                 self.config.chain_id,
                 self.config.execute_lag,
                 &spec.pubdata,
+                relayed_instead.as_ref(),
                 &info,
                 timestamp,
             )?;

@@ -28,10 +28,22 @@
 //! ([`crate::rollup::zksync::gateway::relayed_batches`]), applied from the
 //! relayed pubdata and judged by the relayed `StoredBatchInfo`. The relayed
 //! pubdata's hash cannot be checked from L1 data ([`RELAYED_PUBDATA_HASH`]),
-//! so such a batch is at best PARTIAL. Not done yet: the settlement chain's
-//! executions are not mapped onto the chain's batches (they become final with
-//! the chain's own next L1 `BlockExecution` after it moves back), and a
-//! settlement-chain `BlocksRevert` inside the period halts the follower.
+//! so such a batch is at best PARTIAL.
+//!
+//! Finality through the settlement chain: each settlement batch's state diffs
+//! carry the chain's `totalBatchesExecuted` there
+//! ([`crate::rollup::zksync::gateway::CounterTracker`]); when the settlement
+//! chain's `BlockExecution` on L1 names a settlement batch, the chain's
+//! batches executed as of that settlement batch are final (an
+//! [`L1Event::Finalized`]). A settlement-chain `BlocksRevert` withdraws the
+//! chain's batches that the withdrawn settlement batches carried (one
+//! [`L1Event::Revert`], unwound like the chain's own), and following resumes
+//! with the recommitted ones. The counters are read in settlement-batch order
+//! and saved with each batch a settlement batch carried, so a restart resumes
+//! them; a settlement batch that was never read (one carrying none of the
+//! chain's batches, passed by the L1 cursor before a crash) loses their
+//! values, and finality then waits for the chain's own executions on L1
+//! (later, never wrong).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -63,7 +75,7 @@ use crate::store::{Column, Store, StoreBatch, keys};
 
 mod settlement;
 
-use settlement::Layer;
+use settlement::{Layer, LayerMemory};
 pub use settlement::{Carried, RELAYED_PUBDATA_HASH};
 
 /// One ZKsync chain as a [`RollupEngine`].
@@ -76,6 +88,9 @@ pub struct ZksyncEngine {
     /// waiting for their fetch (bounded by the pipeline depth in practice;
     /// a missing entry is read from L1 again).
     carried: std::sync::Mutex<HashMap<u64, Arc<Carried>>>,
+    /// Per settlement chain (by its L1 diamond): this chain's lifecycle there
+    /// as read from the settlement batches so far.
+    progress: std::sync::Mutex<HashMap<Address, LayerMemory>>,
     /// Recent commit transactions, so concurrent fetches of the batches one
     /// transaction commits read it (and its blobs) from L1 once.
     recent: std::sync::Mutex<VecDeque<(B256, TxCell)>>,
@@ -133,6 +148,7 @@ impl ZksyncEngine {
             chain,
             layers,
             carried: Default::default(),
+            progress: Default::default(),
             recent: Default::default(),
         })
     }
@@ -325,14 +341,14 @@ impl RollupEngine for ZksyncEngine {
     fn classify(&self, log: &L1Log) -> Result<L1Event, FollowError> {
         if log.address != self.chain.diamond_proxy {
             // A settlement chain's event: its commits may carry this chain's
-            // batches and its reverts may withdraw them (decided with the
-            // block's timestamp in `expand`). Its executions are not mapped
-            // onto this chain's batches: those become final with this chain's
-            // own next `BlockExecution` on L1 after it moves back.
+            // batches, its executions make this chain's executions there
+            // final, and its reverts may withdraw this chain's batches (each
+            // decided in `expand`, with the block's timestamp where the
+            // period's boundary is one).
             return Ok(
                 match parse_log(&log.topics, &log.data).map_err(|e| malformed_log(log, &e))? {
-                    Some(BatchEvent::Commit { .. } | BatchEvent::Revert { .. }) => L1Event::Expand,
-                    _ => L1Event::Ignore,
+                    Some(_) => L1Event::Expand,
+                    None => L1Event::Ignore,
                 },
             );
         }
@@ -374,17 +390,24 @@ impl RollupEngine for ZksyncEngine {
         if !self.settled_on(source, log, layer).await? {
             return Ok(Vec::new());
         }
-        if let Some(BatchEvent::Revert {
-            total_committed, ..
-        }) = parse_log(&log.topics, &log.data).map_err(|e| malformed_log(log, &e))?
-        {
-            return Err(self.error(
-                0,
-                log.transaction_hash,
-                ZksyncCause::LayerRevert {
-                    keep: total_committed,
-                },
-            ));
+        match parse_log(&log.topics, &log.data).map_err(|e| malformed_log(log, &e))? {
+            Some(BatchEvent::Revert {
+                total_committed, ..
+            }) => {
+                return Ok(self
+                    .layer_reverted(layer, total_committed)
+                    .map(|keep| L1Event::Revert { keep })
+                    .into_iter()
+                    .collect());
+            }
+            Some(BatchEvent::Execution { batch, .. }) => {
+                return Ok(self
+                    .layer_executed(layer, batch)
+                    .map(|batch| L1Event::Finalized { batch })
+                    .into_iter()
+                    .collect());
+            }
+            _ => {}
         }
         let carried = self.carried_by(source, log, layer).await?;
         let mut cache = self.carried.lock().expect("not poisoned");
@@ -403,6 +426,7 @@ impl RollupEngine for ZksyncEngine {
 
     fn init(&self, store: &Store) -> Result<Option<InitWrite>, FollowError> {
         let genesis_error = |cause: ZksyncCause| self.error(0, B256::ZERO, cause);
+        self.restore_layers(store)?;
         if last_batch(store)?.is_some() {
             return Ok(None);
         }
@@ -567,9 +591,10 @@ impl RollupEngine for ZksyncEngine {
 
     fn unwind(&self, store: &Store, keep: Option<u64>) -> Result<StoreBatch, FollowError> {
         let state = ZksyncState::open(store).map_err(FollowError::ZksyncState)?;
-        let (write, _) = state
+        let (mut write, _) = state
             .plan_unwind(keep.unwrap_or(0))
             .map_err(FollowError::ZksyncState)?;
+        self.unwind_layers(&mut write);
         Ok(write)
     }
 

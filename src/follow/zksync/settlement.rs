@@ -2,7 +2,10 @@
 //! a ZK chain (Era on the Gateway), its batches are found inside the
 //! settlement chain's L1 commits and taken from the relayed messages.
 
+use std::collections::BTreeMap;
+
 use super::*;
+use crate::rollup::zksync::gateway::CounterTracker;
 
 /// A settlement chain this chain's batches went through.
 pub(super) struct Layer {
@@ -121,7 +124,7 @@ impl ZksyncEngine {
                 ..c.clone()
             })
             .collect();
-        Ok(relayed
+        let carried: Vec<Arc<Carried>> = relayed
             .into_iter()
             .map(|batch| {
                 Arc::new(Carried {
@@ -132,7 +135,15 @@ impl ZksyncEngine {
                     format: format.clone(),
                 })
             })
-            .collect())
+            .collect();
+        self.observe_layer(
+            layer,
+            settlement_batch,
+            pubdata,
+            decoded.previous_index_repeated_storage_changes,
+            &carried,
+        );
+        Ok(carried)
     }
 
     /// Plans a batch that reached L1 inside a settlement batch: applied from the
@@ -148,16 +159,20 @@ impl ZksyncEngine {
         let relayed = &carried.batch;
         let input = relayed.input();
         let state = ZksyncState::open(store).map_err(|e| self.error(job.batch, hash, e))?;
-        let (write, applied, _) = state
+        let (mut write, applied, _) = state
             .plan(&input)
             .map_err(|e| self.error(job.batch, hash, e))?;
+        self.persist_layer(job.log.address, relayed.settlement_batch, &mut write);
         let mut checks = carried.layer_checks.clone();
         checks.extend(relayed.checks.iter().cloned());
         checks.push(Check::skipped(
             RELAYED_PUBDATA_HASH,
-            "the chain's pubdata hash is bound on the settlement chain (its L2 DA \
-             validator's output, folded into auxiliaryOutputHash, whose preimage is \
-             not relayed): it cannot be checked from L1 alone",
+            "the hash the chain committed for its pubdata is in its L2 DA validator's \
+             output, a system log of its commit on the settlement chain (an L2 \
+             transaction there); L1 sees it only as keccak(systemLogs) inside \
+             auxiliaryOutputHash, whose other inputs (state-diff hash, bootloader \
+             heap and events queue hashes) are not on L1 either: it cannot be checked \
+             from L1 alone",
         ));
         Ok(Plan {
             write,
@@ -184,4 +199,221 @@ impl ZksyncEngine {
             },
         })
     }
+}
+
+/// What this chain's follower knows of its lifecycle on one settlement chain,
+/// as of one settlement batch: the counters read from the settlement chain's
+/// state diffs, this chain's executed counter per settlement batch not yet
+/// executed on L1, and which settlement batch carried each of this chain's
+/// batches that a settlement-chain `BlocksRevert` can still withdraw.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(super) struct LayerProgress {
+    /// The last settlement batch whose state diffs were read, in order.
+    through: Option<u64>,
+    tracker: CounterTracker,
+    /// Settlement batch -> this chain's `totalBatchesExecuted` after it.
+    executed_by: BTreeMap<u64, u64>,
+    /// This chain's batch -> the settlement batch that carried it.
+    carriers: BTreeMap<u64, u64>,
+}
+
+/// A layer's progress in memory: the current one (as far as the scan read)
+/// and one per settlement batch read (to persist with the batches it carried
+/// and to roll back to on a settlement-chain revert).
+#[derive(Default)]
+pub(super) struct LayerMemory {
+    /// Whether the progress was read from the store (or is known to be empty).
+    loaded: bool,
+    current: LayerProgress,
+    snapshots: BTreeMap<u64, LayerProgress>,
+    /// The last settlement batch executed on L1 (a revert cannot go below it).
+    executed_through: Option<u64>,
+    /// A settlement-chain revert whose unwind of this chain's batches is not committed yet.
+    reverting: bool,
+}
+
+/// Snapshots kept per layer at most (a snapshot is dropped once the batches
+/// it carried are committed and its settlement batch is executed on L1; this
+/// bounds memory if that never happens).
+const MAX_SNAPSHOTS: usize = 4096;
+
+impl LayerProgress {
+    /// Settlement batch `settlement_batch`'s state diffs, read in order; a
+    /// batch read before (a log expanded again) changes nothing, a gap loses
+    /// the counters' values (their relative writes cannot be followed).
+    fn read(
+        &mut self,
+        settled: &SettledChain,
+        settlement_batch: u64,
+        pubdata: &crate::rollup::zksync::pubdata::Pubdata,
+        previous_index: u64,
+        carried: &[Arc<Carried>],
+    ) -> bool {
+        match self.through {
+            Some(t) if settlement_batch <= t => return false,
+            Some(t) if settlement_batch != t + 1 => self.tracker.lost(),
+            _ => {}
+        }
+        let counters = self.tracker.read(settled, pubdata, previous_index);
+        self.through = Some(settlement_batch);
+        if let Some(executed) = counters.executed {
+            self.executed_by.insert(settlement_batch, executed);
+        }
+        for c in carried {
+            self.carriers.insert(c.batch.batch_number, settlement_batch);
+        }
+        true
+    }
+}
+
+impl ZksyncEngine {
+    /// Records what settlement batch `settlement_batch` says of this chain.
+    pub(super) fn observe_layer(
+        &self,
+        layer: &Layer,
+        settlement_batch: u64,
+        pubdata: &crate::rollup::zksync::pubdata::Pubdata,
+        previous_index: u64,
+        carried: &[Arc<Carried>],
+    ) {
+        let mut memory = self.progress.lock().expect("not poisoned");
+        let memory = memory.entry(layer.diamond).or_default();
+        if memory.current.read(
+            &layer.settled,
+            settlement_batch,
+            pubdata,
+            previous_index,
+            carried,
+        ) {
+            memory
+                .snapshots
+                .insert(settlement_batch, memory.current.clone());
+            while memory.snapshots.len() > MAX_SNAPSHOTS {
+                memory.snapshots.pop_first();
+            }
+        }
+    }
+
+    /// The settlement chain executed its batch `settlement_batch` on L1: this
+    /// chain's batches its state then recorded as executed are final. Returns
+    /// the last of them, when known.
+    pub(super) fn layer_executed(&self, layer: &Layer, settlement_batch: u64) -> Option<u64> {
+        let mut memory = self.progress.lock().expect("not poisoned");
+        let memory = memory.entry(layer.diamond).or_default();
+        let progress = &mut memory.current;
+        let (&at, &executed) = progress.executed_by.range(..=settlement_batch).next_back()?;
+        // Executed settlement batches can no longer be reverted.
+        progress.executed_by.retain(|g, _| *g >= at);
+        progress.carriers.retain(|_, g| *g > settlement_batch);
+        memory.executed_through = memory.executed_through.max(Some(settlement_batch));
+        Some(executed)
+    }
+
+    /// The settlement chain withdrew its batches above `keep`: its progress
+    /// goes back to that batch and this chain's batches they carried are
+    /// withdrawn. Returns the last of this chain's batches to keep, when the
+    /// withdrawn ones carried any.
+    pub(super) fn layer_reverted(&self, layer: &Layer, keep: u64) -> Option<u64> {
+        let mut memory = self.progress.lock().expect("not poisoned");
+        let memory = memory.entry(layer.diamond).or_default();
+        if memory.current.through.is_none_or(|t| t <= keep) {
+            // Nothing read above `keep`, or this revert was handled already.
+            return None;
+        }
+        let first_withdrawn = memory
+            .current
+            .carriers
+            .iter()
+            .filter(|(_, g)| **g > keep)
+            .map(|(n, _)| *n)
+            .min();
+        memory.snapshots.retain(|g, _| *g <= keep);
+        memory.current = match memory.snapshots.get(&keep) {
+            Some(snapshot) => snapshot.clone(),
+            // Not read in this process: keep what is known of the kept
+            // batches; the counters' values are lost.
+            None => {
+                let mut progress = memory.current.clone();
+                progress.through = Some(keep);
+                progress.tracker.lost();
+                progress.executed_by.retain(|g, _| *g <= keep);
+                progress.carriers.retain(|_, g| *g <= keep);
+                progress
+            }
+        };
+        let keep_batch = first_withdrawn.map(|n| n.saturating_sub(1));
+        memory.reverting = keep_batch.is_some();
+        keep_batch
+    }
+
+    /// The progress as of settlement batch `settlement_batch`, written with
+    /// the batch it carried so a restart resumes from it.
+    pub(super) fn persist_layer(&self, layer: Address, settlement_batch: u64, write: &mut StoreBatch) {
+        let mut memory = self.progress.lock().expect("not poisoned");
+        let Some(memory) = memory.get_mut(&layer) else {
+            return;
+        };
+        if let Some(snapshot) = memory.snapshots.get(&settlement_batch) {
+            write.put(
+                Column::Meta,
+                layer_key(&layer),
+                serde_json::to_vec(snapshot).expect("progress serialises"),
+            );
+        }
+        // Earlier snapshots are needed no more once their batches are
+        // committed (this one is) and no revert can reach them.
+        let floor = settlement_batch.min(memory.executed_through.unwrap_or(0));
+        memory.snapshots.retain(|g, _| *g >= floor);
+    }
+
+    /// Reads each layer's progress from the store, for layers this process has not followed yet.
+    pub(super) fn restore_layers(&self, store: &Store) -> Result<(), FollowError> {
+        let mut memory = self.progress.lock().expect("not poisoned");
+        for layer in &self.layers {
+            let memory = memory.entry(layer.diamond).or_default();
+            if memory.loaded {
+                continue;
+            }
+            memory.loaded = true;
+            // An unreadable record counts as no progress: finality then waits
+            // for this chain's own executions on L1 (later, never wrong).
+            if let Some(progress) = store
+                .get(Column::Meta, &layer_key(&layer.diamond))?
+                .and_then(|bytes| serde_json::from_slice::<LayerProgress>(&bytes).ok())
+            {
+                if let Some(through) = progress.through {
+                    memory.snapshots.insert(through, progress.clone());
+                }
+                memory.current = progress;
+            }
+        }
+        Ok(())
+    }
+
+    /// The layer writes of an unwind: after a settlement-chain revert, the
+    /// rolled-back progress; after anything else (an L1 reorg), no progress
+    /// (what was read may be gone from L1).
+    pub(super) fn unwind_layers(&self, write: &mut StoreBatch) {
+        let mut memory = self.progress.lock().expect("not poisoned");
+        let reverting = memory.values().any(|m| m.reverting);
+        for (diamond, memory) in memory.iter_mut() {
+            if reverting {
+                if std::mem::take(&mut memory.reverting) {
+                    write.put(
+                        Column::Meta,
+                        layer_key(diamond),
+                        serde_json::to_vec(&memory.current).expect("progress serialises"),
+                    );
+                }
+            } else {
+                memory.current = LayerProgress::default();
+                memory.snapshots.clear();
+                write.delete(Column::Meta, layer_key(diamond));
+            }
+        }
+    }
+}
+
+fn layer_key(diamond: &Address) -> Vec<u8> {
+    [keys::ZKSYNC_LAYER_PROGRESS_PREFIX, diamond.as_slice()].concat()
 }

@@ -22,7 +22,8 @@
 //! Gateway's L1 commit bound, checked by [`super::decode`] for the Gateway
 //! batch); when the sender addresses are configured, that the message was
 //! sent by the configured `RelayedSLDAValidator` / the chain's diamond on the
-//! Gateway (log key and `keccak(message)` equal); the chain id; that the
+//! Gateway (log key and `keccak(message)` equal; relayed pubdata that no log
+//! announces fails `relayed.pubdata_message`); the chain id; that the
 //! relayed pubdata parses to its last byte; that the initial-write count
 //! matches the difference of `indexRepeatedStorageChanges` between
 //! consecutive relayed `StoredBatchInfo`s; and, when the state is applied,
@@ -325,9 +326,13 @@ pub fn extract(
     for message in &settlement.messages {
         let sender = message_sender(&settlement.user_logs, message);
         // With configured senders the sender decides the message kind, so a
-        // message can never be read as the other kind by coincidence.
+        // message can never be read as the other kind by coincidence. A
+        // message no messenger log announces at all (its hash is not the one
+        // any sender's log names) is still read as relayed pubdata, unattributed,
+        // so that pubdata other than what the validator sent is a failed check
+        // of its batch rather than a batch without pubdata.
         let (try_pubdata, try_info) = match (validator, diamond) {
-            (Some(v), Some(d)) => (sender == Some(v), sender == Some(d)),
+            (Some(v), Some(d)) => (sender == Some(v) || sender.is_none(), sender == Some(d)),
             _ => (true, true),
         };
         if try_pubdata && let Ok(relayed) = parse_relayed_pubdata(message) {
@@ -336,13 +341,18 @@ pub fn extract(
             }
             let attributed = match validator {
                 Some(v) if sender == Some(v) => true,
+                Some(_) if sender.is_none() => false,
                 Some(_) => continue,
                 None => false,
             };
             let n = u64::try_from(relayed.batch_number)
                 .map_err(|_| GatewayError::BatchNumber(relayed.batch_number))?;
-            let parsed = Pubdata::parse(&relayed.pubdata, Trailer::None)
-                .map_err(|source| GatewayError::Pubdata { batch: n, source })?;
+            let parsed = match Pubdata::parse(&relayed.pubdata, Trailer::None) {
+                Ok(parsed) => parsed,
+                // An unannounced message that is not pubdata is no one's pubdata.
+                Err(_) if validator.is_some() && !attributed => continue,
+                Err(source) => return Err(GatewayError::Pubdata { batch: n, source }),
+            };
             let entry = entry(&mut out, n);
             entry.pubdata = Some(parsed);
             entry.pubdata_attributed = attributed;
@@ -482,6 +492,7 @@ pub fn relayed_batches(
     let mut out = Vec::new();
     for found in extract(settlement, chain.chain_id, Some(&config))? {
         let batch = found.batch_number;
+        let pubdata_check = pubdata_message_check(found.pubdata_attributed, settlement, chain);
         let (pubdata, info) = match (found.pubdata, found.info) {
             (Some(p), Some(i)) => (p, i),
             (None, _) => {
@@ -500,6 +511,7 @@ pub fn relayed_batches(
             }
         };
         let checks = vec![
+            pubdata_check,
             commitment_check(&info),
             stored_hash_check(settlement, chain, &info),
         ];
@@ -545,6 +557,32 @@ pub fn batch_commitment(info: &RelayedBatchInfo) -> B256 {
     words.extend_from_slice(info.metadata_hash.as_slice());
     words.extend_from_slice(info.auxiliary_output_hash.as_slice());
     keccak256(words)
+}
+
+/// The relayed pubdata must be the message the `RelayedSLDAValidator` sent:
+/// the messenger log it emitted names `keccak(message)`. Relayed pubdata
+/// that no log announces is not what the validator checked against the
+/// chain's DA commitment on the settlement chain.
+fn pubdata_message_check(attributed: bool, settlement: &Pubdata, chain: &SettledChain) -> Check {
+    let validator_logs = settlement
+        .user_logs
+        .iter()
+        .filter(|l| {
+            l.sender == L1_MESSENGER && l.key == B256::left_padding_from(chain.relayed_da_validator.as_slice())
+        })
+        .count();
+    Check::outcome(
+        "relayed.pubdata_message",
+        attributed,
+        if attributed {
+            "keccak(relayed pubdata message) is the value of a RelayedSLDAValidator messenger log".to_string()
+        } else {
+            format!(
+                "keccak(relayed pubdata message) is the value of no messenger log \
+                 ({validator_logs} RelayedSLDAValidator logs in the settlement batch)"
+            )
+        },
+    )
 }
 
 fn commitment_check(info: &RelayedBatchInfo) -> Check {

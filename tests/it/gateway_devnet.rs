@@ -1,0 +1,196 @@
+//! ZKsync Era through a Gateway window over anvil, through the `zkreplay
+//! follow` binary: L1 → Gateway (the Gateway's v26 then v29 commits, calldata
+//! and blob DA, Era's 8- then 9-field relayed `StoredBatchInfo`) → back on L1.
+//!
+//! PLUMBING, not conformance: the history and its roots come from our own
+//! simulator (`zkreplay::devnet::zksync_gen::on_anvil::run_through_gateway`
+//! over `ZksyncGenConfig::through_gateway`); no real Gateway batch exists in
+//! ../shared/fixtures. What this proves is that the real binary, over real
+//! HTTP and real blob transactions, crosses both switches without losing or
+//! repeating a batch, lands on the roots the simulator's scratch state
+//! computed, and ends identical when SIGKILLed inside the window.
+//!
+//! Needs anvil: `scripts/install-anvil.sh` (or `ZKREPLAY_ANVIL`).
+
+use crate::common;
+use crate::e2e::{applied, fingerprint};
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rand::{Rng, SeedableRng};
+use zkreplay::audit::{BatchAudit, Verdict};
+use zkreplay::chain::ChainConfig;
+use zkreplay::devnet::anvil::Anvil;
+use zkreplay::devnet::zksync_gen::ZksyncGenConfig;
+use zkreplay::devnet::zksync_gen::on_anvil::run_through_gateway;
+use zkreplay::follow::L1BatchRecord;
+use zkreplay::follow::zksync::RELAYED_PUBDATA_HASH;
+use zkreplay::hexfmt::format_word;
+use zkreplay::store::Store;
+
+/// Kills that must land while the follower is inside the Gateway window.
+const KILLS_IN_WINDOW: usize = 10;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn era_through_the_gateway_replays_over_anvil_and_survives_sigkills_in_the_window() {
+    let anvil = Anvil::start(common::root())
+        .unwrap_or_else(|e| panic!("{e} (scripts/install-anvil.sh installs it)"));
+    let dir = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let devnet = run_through_gateway(
+        &anvil.url,
+        &dir.path().join("devnet"),
+        ZksyncGenConfig::through_gateway(),
+    )
+    .await
+    .unwrap();
+    eprintln!(
+        "devnet: {} Era batches submitted in {} ms (Gateway from L1 block {}, back on L1 at {}, finalized {})",
+        devnet.batches.len(),
+        started.elapsed().as_millis(),
+        devnet.gateway_from_block,
+        devnet.back_on_l1_block,
+        devnet.finalized_block
+    );
+    let config = ChainConfig::load(&devnet.era_config).unwrap();
+    let configs = [config.clone()];
+    let window = &devnet.window;
+    let last = devnet.batches.last().unwrap().number;
+    assert!(last >= window.until_batch, "the history goes back to L1");
+
+    let spawn = |data_dir: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_zkreplay"))
+            .args(["follow", "--chain"])
+            .arg(&devnet.era_config)
+            .args(["--rpc-url", &anvil.url, "--beacon-url", &anvil.url])
+            .args([
+                "--beacon-block-id",
+                "block-number",
+                "--no-serve",
+                "--poll-interval-ms",
+                "50",
+                // Relayed batches are PARTIAL (their pubdata hash is not on
+                // L1): accepted, so the verified pointer follows the Gateway's
+                // executions through the window, under the kills too.
+                "--accept-partial",
+            ])
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(["--to-block", &devnet.finalized_block.to_string()])
+            .env("ZKREPLAY_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+
+    // 1. One uninterrupted run of the binary: every batch on the simulator's
+    //    root, by the right path (L1 commit or Gateway batch), no finding.
+    let reference = dir.path().join("reference");
+    let timed = Instant::now();
+    let status = spawn(&reference).wait().unwrap();
+    assert!(status.success(), "uninterrupted binary run: {status}");
+    let run_time = timed.elapsed().as_millis() as u64;
+    {
+        let store = Store::open(&reference.join(&config.name), &config.name).unwrap();
+        let genesis = BatchAudit::read(&store, 0).unwrap().unwrap();
+        assert_eq!(genesis.computed_root, format_word(&devnet.genesis_root));
+        for batch in &devnet.batches {
+            let n = batch.number;
+            let audit = BatchAudit::read(&store, n).unwrap().unwrap();
+            assert_eq!(
+                audit.computed_root,
+                format_word(&batch.expected_root),
+                "{n}"
+            );
+            assert!(audit.failed_checks().is_empty(), "{n}: {audit:?}");
+            let record = L1BatchRecord::read(&store, n).unwrap().unwrap();
+            if window.contains(n) {
+                assert_eq!(audit.verdict, Verdict::Partial, "{n}: {audit:?}");
+                assert_eq!(audit.skipped_checks(), [RELAYED_PUBDATA_HASH], "{n}");
+                assert!(
+                    record.summary.format_version.contains("via settlement batch"),
+                    "{n}: {}",
+                    record.summary.format_version
+                );
+            } else {
+                assert_eq!(audit.verdict, Verdict::Match, "{n}: {audit:?}");
+            }
+            // Committed by the transaction the simulator sent first for it
+            // (Era's commit, or the Gateway commit carrying it).
+            let commit_block = batch.l1_blocks[usize::from(
+                n == window.from_batch, // the Era execute of batches 1..4 goes first
+            )];
+            assert_eq!(record.l1_block_number, commit_block, "{n}");
+        }
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_zkreplay"))
+        .args(["status", "--json", "--rpc-url", &anvil.url, "--data-dir"])
+        .arg(&reference)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "status: {out:?}");
+    let line: serde_json::Value =
+        serde_json::from_str(String::from_utf8(out.stdout).unwrap().trim()).unwrap();
+    eprintln!("status: {line}");
+    assert_eq!(line["findings"], 0, "{line}");
+    assert_eq!(line["last_applied_batch"], last, "{line}");
+    assert_eq!(line["l1_block"], devnet.finalized_block, "{line}");
+    // Era's own L1 executions after the return run `execute_lag` behind its commits.
+    let executed = last - ZksyncGenConfig::through_gateway().execute_lag;
+    assert_eq!(line["lifecycle"]["executed"], executed, "{line}");
+    assert_eq!(line["verified_batch"], executed, "{line}");
+    let expected = fingerprint(&reference, &config);
+
+    // 2. The binary SIGKILLed KILLS_IN_WINDOW times while the next batch it
+    //    had to apply was one the Gateway carried, restarted each time: it
+    //    ends exactly where the uninterrupted run did. The kills wait for
+    //    batches spread over the window (read through a read-only secondary
+    //    while the follower writes), then a random few milliseconds more.
+    let crashed = dir.path().join("crashed");
+    let mut rng = rand::rngs::StdRng::seed_from_u64(13);
+    let span = window.until_batch - window.from_batch;
+    let targets: Vec<u64> = (0..KILLS_IN_WINDOW as u64)
+        .map(|i| window.from_batch - 1 + i * span / KILLS_IN_WINDOW as u64)
+        .collect();
+    let mut in_window = Vec::new();
+    for target in targets {
+        let mut child = spawn(&crashed);
+        let deadline = Instant::now() + Duration::from_millis(run_time * 3);
+        while applied(&crashed, &configs) < target
+            && child.try_wait().unwrap().is_none()
+            && Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        std::thread::sleep(Duration::from_millis(rng.random_range(0..6)));
+        let running = child.try_wait().unwrap().is_none();
+        child.kill().ok(); // SIGKILL on Unix
+        child.wait().unwrap();
+        let at = applied(&crashed, &configs);
+        // Inside the window: the next batch to apply is one the Gateway carried.
+        if running && window.contains(at + 1) {
+            in_window.push(at);
+        }
+    }
+    let status = spawn(&crashed).wait().unwrap();
+    assert!(status.success(), "final run: {status}");
+    eprintln!(
+        "one binary run: {run_time} ms; last applied batch at the {} SIGKILLs inside the window: {in_window:?}",
+        in_window.len()
+    );
+    assert_eq!(
+        in_window.len(),
+        KILLS_IN_WINDOW,
+        "kills must land inside the window"
+    );
+    let distinct: std::collections::BTreeSet<_> = in_window.iter().collect();
+    assert!(distinct.len() >= 3, "kills must land at several points of the window");
+    assert_eq!(
+        fingerprint(&crashed, &config),
+        expected,
+        "after {KILLS_IN_WINDOW} SIGKILLs inside the window"
+    );
+}
