@@ -75,6 +75,8 @@ async fn era_through_the_gateway_replays_over_anvil_and_survives_sigkills_in_the
                 // L1): accepted, so the verified pointer follows the Gateway's
                 // executions through the window, under the kills too.
                 "--accept-partial",
+                // anvil is this test's own node: its finalized block is the anchor.
+                "--l1-trust-endpoint-finalized",
             ])
             .arg("--data-dir")
             .arg(data_dir)

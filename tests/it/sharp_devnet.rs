@@ -98,6 +98,8 @@ fn follow_with(
         .args(["--rpc-url", rpc, "--beacon-url", rpc])
         .args(["--beacon-block-id", "block-number", "--no-serve"])
         .args(["--poll-interval-ms", "50", "--l1-verify", verify])
+        // anvil is this test's own node: its finalized block is the anchor.
+        .arg("--l1-trust-endpoint-finalized")
         .arg("--data-dir")
         .arg(data_dir)
         .args(["--to-block", &outcome.finalized_block.to_string()])
