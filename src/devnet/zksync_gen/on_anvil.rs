@@ -86,6 +86,7 @@ pub async fn run_through_gateway(
             claimed_root: batch.claimed_root,
             fault: batch.fault,
             l1_blocks: blocks,
+            decoy_txs: Vec::new(),
         });
     }
     let (Some(gateway_from_block), Some(back_on_l1_block)) = (gateway_from_block, back_on_l1_block)
