@@ -4,7 +4,8 @@
 //! The cost model ([`super::cost`]) decides before execution whether a request
 //! may run at all; the budget keeps a running request to its deadline. Store
 //! reads are CPU and disk work, so a request whose predicted cost is above the
-//! inline threshold runs them on the blocking pool, one unit at a time per
+//! inline threshold runs them on the low-priority background threads
+//! ([`super::background`]), one unit at a time per
 //! request (so a large request has at most one unit queued and cannot crowd
 //! out the others), under a server-wide cap on blocking threads. Each unit
 //! checks the deadline before it starts, and long units (pages of batches)
@@ -99,7 +100,7 @@ impl Budget {
     }
 
     /// Runs one unit of store work within the budget: inline for cheap
-    /// requests, otherwise on the blocking pool, one unit at a time per request.
+    /// requests, otherwise on the background threads, one unit at a time per request.
     pub async fn run<T, F>(&self, work: F) -> Result<T>
     where
         T: Send + 'static,
@@ -127,7 +128,7 @@ impl Budget {
         let budget = self.clone();
         // The permit moves into the unit: if the request is cancelled at its
         // deadline, the unit still counts against the pool until it returns.
-        tokio::task::spawn_blocking(move || {
+        super::background::run(move || {
             let _permit = permit;
             work(&budget)
         })

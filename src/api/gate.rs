@@ -16,7 +16,7 @@ use super::cost::{CostModel, IntrospectionBounds};
 use super::limits::{ApiLimits, LimitError};
 use super::schema::{ApiSchema, RollupHandle};
 
-/// Bodies larger than this are parsed and priced on the blocking pool.
+/// Bodies larger than this are parsed and priced on the background threads.
 const INLINE_PARSE_BYTES: usize = 64 << 10;
 
 /// The shared admission state of one server.
@@ -141,7 +141,7 @@ impl Gate {
     }
 
     /// Runs `work`, which parses a document of `bytes`: inline when it is
-    /// small, else on the blocking pool under the server-wide cap on its
+    /// small, else on the low-priority background threads under the server-wide cap on its
     /// threads (parsing a large document takes the CPU for a while).
     pub async fn parse<T: Send + 'static>(
         &self,
@@ -159,7 +159,7 @@ impl Gate {
                 .map_err(|_| LimitError::ServerBusy {
                     limit: self.limits.max_concurrent,
                 })?;
-        tokio::task::spawn_blocking(move || {
+        super::background::run(move || {
             let _permit = permit;
             work()
         })

@@ -31,7 +31,7 @@ pub struct ApiLimits {
     #[arg(long = "graphql-deadline-ms", env = "ZKREPLAY_GRAPHQL_DEADLINE_MS", default_value_t = DEFAULT_DEADLINE_MS)]
     pub deadline_ms: u64,
     /// Requests priced at most this many units read the store on the async
-    /// worker; larger ones on the blocking pool.
+    /// worker; larger ones on the low-priority background threads.
     #[arg(long = "graphql-inline-cost", env = "ZKREPLAY_GRAPHQL_INLINE_COST", default_value_t = DEFAULT_INLINE_COST)]
     pub inline_cost: u64,
     /// Threads reading the store for large requests (0: half the CPUs, at
@@ -112,7 +112,7 @@ impl ApiLimits {
         started + self.deadline()
     }
 
-    /// Threads of the blocking pool: the flag, or half the CPUs (at least one).
+    /// Units of expensive work running at once: the flag, or half the CPUs (at least one).
     pub fn blocking_threads(&self) -> usize {
         match self.blocking_threads {
             0 => std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1)),

@@ -33,6 +33,7 @@ use tower_http::request_id::{
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+pub mod background;
 pub mod batch;
 pub mod budget;
 pub mod cost;
