@@ -33,7 +33,9 @@ type Job = Box<dyn FnOnce() + Send>;
 pub struct Panicked;
 
 /// Runs `work` on a background thread and awaits its result.
-pub async fn run<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, Panicked> {
+pub async fn run<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, Panicked> {
     let (tx, rx) = tokio::sync::oneshot::channel();
     let job: Job = Box::new(move || {
         // A panic drops `tx`, which the awaiting side sees as `Panicked`.

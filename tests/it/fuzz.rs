@@ -876,7 +876,11 @@ fn fuzz_graphql_cursors_and_scalars() {
 /// Seeds for the snapshot targets: a real snapshot, exported from the store
 /// of Sepolia blocks 0-7 (real data): contract, storage and class records in
 /// one chunk.
-fn sepolia_snapshot() -> (String, Vec<Vec<u8>>, Vec<zkreplay::snapshot::manifest::ChunkInfo>) {
+fn sepolia_snapshot() -> (
+    String,
+    Vec<Vec<u8>>,
+    Vec<zkreplay::snapshot::manifest::ChunkInfo>,
+) {
     use zkreplay::snapshot::{ExportOptions, export};
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("starknet-sepolia");
@@ -970,11 +974,17 @@ fn fuzz_snapshot_chunks() {
             info.size = bytes.len() as u64;
             info.leaves = leaves;
             let mut seen = 0u64;
-            read_records_from(bytes.as_slice(), &info, cap, starknet_record_len, |record| {
-                assert!(starknet_record_len(record[0]) == Some(record.len()));
-                seen += 1;
-                Ok(())
-            })
+            read_records_from(
+                bytes.as_slice(),
+                &info,
+                cap,
+                starknet_record_len,
+                |record| {
+                    assert!(starknet_record_len(record[0]) == Some(record.len()));
+                    seen += 1;
+                    Ok(())
+                },
+            )
             .is_ok_and(|count| count == seen)
         },
     );
@@ -991,7 +1001,13 @@ fn fuzz_zksync_era_snapshot_protobuf() {
         common::read_json(&common::fixtures().join("zksync/genesis/InitialStateMainnet.json"));
     let mut hashed = Vec::new();
     let mut plain = Vec::new();
-    for (i, log) in genesis["storage_logs"].as_array().unwrap().iter().take(64).enumerate() {
+    for (i, log) in genesis["storage_logs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .take(64)
+        .enumerate()
+    {
         let word = |name: &str| hex_value(&log[name]);
         let (address, key, value) = (word("address"), word("key"), word("value"));
         let base = SnapshotStorageLog {
@@ -1037,7 +1053,11 @@ fn fuzz_zksync_era_snapshot_protobuf() {
             let _ = SnapshotFactoryDependencies::decode(bytes);
             match SnapshotStorageLogsChunk::decode(bytes) {
                 Ok(chunk) => {
-                    let leaves = chunk.storage_logs.iter().filter(|l| l.leaf().is_ok()).count();
+                    let leaves = chunk
+                        .storage_logs
+                        .iter()
+                        .filter(|l| l.leaf().is_ok())
+                        .count();
                     leaves > 0
                 }
                 Err(_) => false,

@@ -113,7 +113,10 @@ async fn era_through_the_gateway_replays_over_anvil_and_survives_sigkills_in_the
                 assert_eq!(audit.verdict, Verdict::Partial, "{n}: {audit:?}");
                 assert_eq!(audit.skipped_checks(), [RELAYED_PUBDATA_HASH], "{n}");
                 assert!(
-                    record.summary.format_version.contains("via settlement batch"),
+                    record
+                        .summary
+                        .format_version
+                        .contains("via settlement batch"),
                     "{n}: {}",
                     record.summary.format_version
                 );
@@ -189,7 +192,10 @@ async fn era_through_the_gateway_replays_over_anvil_and_survives_sigkills_in_the
         "kills must land inside the window"
     );
     let distinct: std::collections::BTreeSet<_> = in_window.iter().collect();
-    assert!(distinct.len() >= 3, "kills must land at several points of the window");
+    assert!(
+        distinct.len() >= 3,
+        "kills must land at several points of the window"
+    );
     assert_eq!(
         fingerprint(&crashed, &config),
         expected,

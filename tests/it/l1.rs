@@ -1066,7 +1066,12 @@ fn follow_refuses_to_start_without_a_trusted_l1_starting_point() {
         .arg("follow")
         .arg("--chain")
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("chains/starknet-mainnet.toml"))
-        .args(["--rpc-url", "http://127.0.0.1:9", "--no-serve", "--data-dir"])
+        .args([
+            "--rpc-url",
+            "http://127.0.0.1:9",
+            "--no-serve",
+            "--data-dir",
+        ])
         .arg(&data)
         .env("ZKREPLAY_LOG", "warn")
         .output()
@@ -1075,5 +1080,8 @@ fn follow_refuses_to_start_without_a_trusted_l1_starting_point() {
     assert!(!out.status.success(), "{stderr}");
     assert!(stderr.contains("no trusted L1 starting point"), "{stderr}");
     assert!(stderr.contains("--l1-checkpoint"), "{stderr}");
-    assert!(!data.join("starknet-mainnet").exists(), "no store is created");
+    assert!(
+        !data.join("starknet-mainnet").exists(),
+        "no store is created"
+    );
 }

@@ -196,7 +196,11 @@ fn follow_cli(parent: &Path, chain: &str) -> (i32, String) {
     cmd.arg("follow")
         .arg("--chain")
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("chains/{chain}.toml")))
-        .args(["--rpc-url", "http://127.0.0.1:9", "--l1-trust-endpoint-finalized"])
+        .args([
+            "--rpc-url",
+            "http://127.0.0.1:9",
+            "--l1-trust-endpoint-finalized",
+        ])
         .arg("--data-dir")
         .arg(parent);
     run(cmd)

@@ -107,7 +107,9 @@ impl GatewaySim {
         let pubdata_message =
             gw::encode_relayed_pubdata(chain.chain_id, U256::from(n), &era_pubdata.encode());
         let relayed_message = match relayed_instead {
-            Some(other) => gw::encode_relayed_pubdata(chain.chain_id, U256::from(n), &other.encode()),
+            Some(other) => {
+                gw::encode_relayed_pubdata(chain.chain_id, U256::from(n), &other.encode())
+            }
             None => pubdata_message.clone(),
         };
         let info_message = gw::encode_relayed_batch_info(info);

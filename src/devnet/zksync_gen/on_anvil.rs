@@ -91,7 +91,9 @@ pub async fn run_through_gateway(
     }
     let (Some(gateway_from_block), Some(back_on_l1_block)) = (gateway_from_block, back_on_l1_block)
     else {
-        return Err(DevnetError::Config("the history never entered or left the Gateway".into()).into());
+        return Err(
+            DevnetError::Config("the history never entered or left the Gateway".into()).into(),
+        );
     };
     // Blocks on top so that the `finalized` tag covers everything.
     for _ in 0..3 {

@@ -75,8 +75,8 @@ use crate::store::{Column, Store, StoreBatch, keys};
 
 mod settlement;
 
-use settlement::{Layer, LayerMemory};
 pub use settlement::{Carried, RELAYED_PUBDATA_HASH};
+use settlement::{Layer, LayerMemory};
 
 /// One ZKsync chain as a [`RollupEngine`].
 pub struct ZksyncEngine {

@@ -301,7 +301,10 @@ impl ZksyncEngine {
         let mut memory = self.progress.lock().expect("not poisoned");
         let memory = memory.entry(layer.diamond).or_default();
         let progress = &mut memory.current;
-        let (&at, &executed) = progress.executed_by.range(..=settlement_batch).next_back()?;
+        let (&at, &executed) = progress
+            .executed_by
+            .range(..=settlement_batch)
+            .next_back()?;
         // Executed settlement batches can no longer be reverted.
         progress.executed_by.retain(|g, _| *g >= at);
         progress.carriers.retain(|_, g| *g > settlement_batch);
@@ -348,7 +351,12 @@ impl ZksyncEngine {
 
     /// The progress as of settlement batch `settlement_batch`, written with
     /// the batch it carried so a restart resumes from it.
-    pub(super) fn persist_layer(&self, layer: Address, settlement_batch: u64, write: &mut StoreBatch) {
+    pub(super) fn persist_layer(
+        &self,
+        layer: Address,
+        settlement_batch: u64,
+        write: &mut StoreBatch,
+    ) {
         let mut memory = self.progress.lock().expect("not poisoned");
         let Some(memory) = memory.get_mut(&layer) else {
             return;

@@ -568,14 +568,16 @@ fn pubdata_message_check(attributed: bool, settlement: &Pubdata, chain: &Settled
         .user_logs
         .iter()
         .filter(|l| {
-            l.sender == L1_MESSENGER && l.key == B256::left_padding_from(chain.relayed_da_validator.as_slice())
+            l.sender == L1_MESSENGER
+                && l.key == B256::left_padding_from(chain.relayed_da_validator.as_slice())
         })
         .count();
     Check::outcome(
         "relayed.pubdata_message",
         attributed,
         if attributed {
-            "keccak(relayed pubdata message) is the value of a RelayedSLDAValidator messenger log".to_string()
+            "keccak(relayed pubdata message) is the value of a RelayedSLDAValidator messenger log"
+                .to_string()
         } else {
             format!(
                 "keccak(relayed pubdata message) is the value of no messenger log \
