@@ -11,6 +11,16 @@
 //! the root check, after all the work), the manifest is then given that
 //! root, and the timed imports are complete, accepted imports.
 //!
+//! With `ZKREPLAY_BENCH_SNAPSHOT_STARKNET_STORE=DIR` it also exports and
+//! imports an existing Starknet store (e.g. the `starknet-bench` store
+//! `benches/api_load.rs` keeps in `ZKREPLAY_BENCH_STORE`, built with
+//! `StarknetState`, so its roots are real and the import is accepted), after
+//! the ZKsync sizes: leaves/s both ways, compressed bytes/leaf, and the peak
+//! RSS of each phase. That store is only read (export opens it read-only and
+//! as a secondary instance); the snapshot and the imported store go to a
+//! temporary directory, deleted at the end. Set
+//! `ZKREPLAY_BENCH_SNAPSHOT_LEAVES=` (empty) to run the Starknet store alone.
+//!
 //! Run in release: `cargo bench --bench snapshot`.
 
 use std::path::Path;
@@ -29,6 +39,7 @@ fn sizes() -> Vec<u64> {
     std::env::var("ZKREPLAY_BENCH_SNAPSHOT_LEAVES")
         .unwrap_or_else(|_| "1000000,10000000".into())
         .split(',')
+        .filter(|s| !s.trim().is_empty())
         .map(|s| s.trim().parse().expect("leaf count"))
         .collect()
 }
@@ -154,6 +165,57 @@ fn bench(c: &mut Criterion) {
         );
     }
     group.finish();
+    if let Ok(store) = std::env::var("ZKREPLAY_BENCH_SNAPSHOT_STARKNET_STORE") {
+        starknet_store(Path::new(&store));
+    }
+}
+
+/// Forgets the peak resident memory so far (Linux: writing 5 to
+/// `/proc/self/clear_refs` resets `VmHWM`), so each phase reports its own.
+fn reset_peak_rss() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
+/// Exports the Starknet store at `store` (its last batch) and imports the
+/// snapshot into a fresh directory, timing each once.
+fn starknet_store(store: &Path) {
+    let tmp = tempfile::tempdir().unwrap();
+    let peak = |reset: bool| match (reset, peak_rss_mib()) {
+        (true, Some(m)) => format!("{m} MiB"),
+        (false, Some(m)) => format!("{m} MiB (process peak so far)"),
+        (_, None) => "?".into(),
+    };
+
+    let snap = tmp.path().join("snap");
+    let reset = reset_peak_rss();
+    let started = Instant::now();
+    let manifest = snapshot::export(&ExportOptions::new(store, "starknet", &snap)).unwrap();
+    let export_s = started.elapsed().as_secs_f64();
+    let export_peak = peak(reset);
+    let bytes: u64 = manifest.chunks.iter().map(|c| c.size).sum();
+    let n = manifest.leaves.total;
+
+    let data = tmp.path().join("data");
+    let reset = reset_peak_rss();
+    let started = Instant::now();
+    let report = snapshot::import(&ImportOptions::new(&data, &snap)).unwrap();
+    let import_s = started.elapsed().as_secs_f64();
+    let import_peak = peak(reset);
+    assert_eq!(report.state_root, manifest.roots.state_root);
+    println!(
+        "snapshot of Starknet store {} ({}, batch {}): {n} leaves ({} contracts, {} storage slots, {} classes, {} aliases); export {:.0} leaves/s ({export_s:.1} s, peak RSS {export_peak}), import {:.0} leaves/s ({import_s:.1} s, peak RSS {import_peak}), {:.1} compressed bytes/leaf ({} chunks, {bytes} bytes)",
+        store.display(),
+        manifest.chain,
+        manifest.batch,
+        manifest.leaves.contracts,
+        manifest.leaves.storage,
+        manifest.leaves.classes,
+        manifest.leaves.aliases,
+        n as f64 / export_s,
+        n as f64 / import_s,
+        bytes as f64 / n.max(1) as f64,
+        manifest.chunks.len(),
+    );
 }
 
 criterion_group!(benches, bench);

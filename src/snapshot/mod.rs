@@ -122,6 +122,12 @@ pub enum SnapshotError {
     L1(String),
     #[error("zksync-era snapshot: {0}")]
     Era(String),
+    #[error("zksync-era snapshot: factory dependency {index}: {source}")]
+    FactoryDep {
+        index: u64,
+        #[source]
+        source: zksync_era::BytecodeError,
+    },
 }
 
 impl SnapshotError {
@@ -142,7 +148,13 @@ pub fn find_store(
 ) -> Result<std::path::PathBuf, SnapshotError> {
     let mut matches = Vec::new();
     for path in crate::store::discover(dir) {
-        let (_, manifest) = crate::store::Store::open_existing(&path)?;
+        // Read-only: no lock, so a follower may be writing the store (an
+        // export reads it as a secondary instance), and nothing in it changes.
+        let manifest = crate::store::Store::open_read_only(&path)?
+            .manifest()?
+            .ok_or_else(|| crate::store::StoreError::MissingManifest {
+                path: path.display().to_string(),
+            })?;
         if manifest.chain == wanted || manifest.rollup() == Some(wanted) {
             matches.push(path);
         }

@@ -20,8 +20,13 @@
 //! reproduce it (and L1's root, when the caller read one). The era format
 //! has no per-chunk checksums, so every chunk is capped at
 //! [`MAX_CHUNK_BYTES`] compressed and decompressed (a gzip bomb is refused)
-//! and every log is checked field by field. Factory deps are read, capped
-//! and counted; zkreplay serves storage, not bytecode, so they are not kept.
+//! and every log is checked field by field.
+//!
+//! Factory deps are verified, then dropped: zkreplay serves storage, not
+//! bytecode, so no store keeps them. Each must carry a bytecode of a valid
+//! ZKsync length and, when it names a hash (current snapshots do), the hash
+//! must be that bytecode's ([`check_factory_dep`]), exactly as zksync-era's
+//! own snapshot applier checks them before it inserts them.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -72,7 +77,8 @@ pub struct SnapshotFactoryDependencies {
 pub struct SnapshotFactoryDependency {
     /// Field 1, required.
     pub bytecode: Option<Vec<u8>>,
-    /// Field 2 (missing in old snapshots).
+    /// Field 2: the bytecode hash (missing in old snapshots, whose deps
+    /// are all EraVM bytecode).
     pub hash: Option<Vec<u8>>,
 }
 
@@ -275,25 +281,181 @@ impl SnapshotStorageLog {
 
 impl SnapshotFactoryDependencies {
     pub fn decode(bytes: &[u8]) -> Result<Self, ProtoError> {
-        let mut wire = Wire::new(bytes);
-        let mut deps = SnapshotFactoryDependencies::default();
-        while let Some((number, value)) = wire.field()? {
-            if number == 1 {
-                let inner = bytes_of(number, value)?;
-                let mut wire = Wire::new(&inner);
-                let mut dep = SnapshotFactoryDependency::default();
-                while let Some((number, value)) = wire.field()? {
-                    match number {
-                        1 => dep.bytecode = Some(bytes_of(number, value)?),
-                        2 => dep.hash = Some(bytes_of(number, value)?),
-                        _ => {}
-                    }
-                }
-                deps.factory_deps.push(dep);
-            }
-        }
-        Ok(deps)
+        Ok(SnapshotFactoryDependencies {
+            factory_deps: Self::iter(bytes).collect::<Result<_, _>>()?,
+        })
     }
+
+    /// The deps one at a time (the import checks them without holding a
+    /// second copy of every bytecode); decoding stops at the first error.
+    pub fn iter(bytes: &[u8]) -> FactoryDeps<'_> {
+        FactoryDeps {
+            wire: Wire::new(bytes),
+            failed: false,
+        }
+    }
+}
+
+/// Iterator of [`SnapshotFactoryDependencies::iter`].
+pub struct FactoryDeps<'a> {
+    wire: Wire<'a>,
+    failed: bool,
+}
+
+impl Iterator for FactoryDeps<'_> {
+    type Item = Result<SnapshotFactoryDependency, ProtoError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed {
+            return None;
+        }
+        let next = self.next_dep().transpose();
+        self.failed = matches!(next, Some(Err(_)));
+        next
+    }
+}
+
+impl FactoryDeps<'_> {
+    fn next_dep(&mut self) -> Result<Option<SnapshotFactoryDependency>, ProtoError> {
+        while let Some((number, value)) = self.wire.field()? {
+            if number != 1 {
+                continue;
+            }
+            let inner = match value {
+                Value::Bytes(b) => b,
+                Value::Varint(_) => {
+                    return Err(ProtoError::WireType {
+                        field: 1,
+                        wire: 0,
+                        expected: 2,
+                    });
+                }
+            };
+            let mut wire = Wire::new(inner);
+            let mut dep = SnapshotFactoryDependency::default();
+            while let Some((number, value)) = wire.field()? {
+                match number {
+                    1 => dep.bytecode = Some(bytes_of(number, value)?),
+                    2 => dep.hash = Some(bytes_of(number, value)?),
+                    _ => {}
+                }
+            }
+            return Ok(Some(dep));
+        }
+        Ok(None)
+    }
+}
+
+// ------------------------------------------------------------------ bytecode hashes
+
+/// The longest bytecode (in 32-byte words): the hash keeps the length in two bytes.
+pub const MAX_BYTECODE_WORDS: usize = (1 << 16) - 1;
+/// Version byte of an EraVM bytecode hash.
+pub const ERA_VM_MARKER: u8 = 1;
+/// Version byte of an EVM bytecode hash (EVM emulator).
+pub const EVM_MARKER: u8 = 2;
+
+/// Why a factory dependency is not a bytecode with its hash.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum BytecodeError {
+    #[error("no bytecode")]
+    Missing,
+    #[error("bytecode of {0} bytes is not a whole number of 32-byte words")]
+    NotWords(usize),
+    #[error("bytecode of {0} bytes has an even number of 32-byte words")]
+    EvenWords(usize),
+    #[error("bytecode of {0} bytes is longer than {MAX_BYTECODE_WORDS} words")]
+    TooLong(usize),
+    #[error("hash of {0} bytes (a bytecode hash has 32)")]
+    HashLength(usize),
+    #[error("hash {0} starts with neither EraVM's version byte 1 nor EVM's 2, then 0")]
+    Marker(B256),
+    #[error("hash {0} names an EVM bytecode of {1} bytes, longer than the {2} bytes given")]
+    EvmLength(B256, usize, usize),
+    #[error("hash {0}: the EVM bytecode's padding is not zero")]
+    EvmPadding(B256),
+    #[error("hash {claimed} is not the bytecode's ({computed})")]
+    Mismatch { claimed: B256, computed: B256 },
+}
+
+/// A bytecode length ZKsync accepts (zksync-era `validate_bytecode`, the
+/// rule EraVM and padded EVM bytecode share): whole 32-byte words, an odd
+/// number of them, at most [`MAX_BYTECODE_WORDS`].
+pub fn check_bytecode_length(len: usize) -> Result<(), BytecodeError> {
+    if len % 32 != 0 {
+        return Err(BytecodeError::NotWords(len));
+    }
+    let words = len / 32;
+    if words > MAX_BYTECODE_WORDS {
+        return Err(BytecodeError::TooLong(len));
+    }
+    if words % 2 == 0 {
+        return Err(BytecodeError::EvenWords(len));
+    }
+    Ok(())
+}
+
+/// The hash of a bytecode as ZKsync writes it (zksync-era
+/// `core/lib/basic_types/src/bytecode.rs`, `BytecodeHash::for_generic_bytecode`;
+/// era-contracts `KnownCodesStorage.sol` describes the same layout):
+/// `sha256(bytecode)` with byte 0 set to the version (`marker`: 1 EraVM,
+/// 2 EVM), byte 1 to 0 and bytes 2..4 to the length as a big-endian u16 — in
+/// words for EraVM, in bytes of the unpadded code for EVM (`length`).
+fn bytecode_hash(marker: u8, bytecode: &[u8], length: u16) -> B256 {
+    use sha2::{Digest, Sha256};
+    let mut hash: [u8; 32] = Sha256::digest(bytecode).into();
+    hash[0] = marker;
+    hash[1] = 0;
+    hash[2..4].copy_from_slice(&length.to_be_bytes());
+    B256::from(hash)
+}
+
+/// The hash of an EraVM bytecode, or why the bytecode has no valid length.
+pub fn era_vm_bytecode_hash(bytecode: &[u8]) -> Result<B256, BytecodeError> {
+    check_bytecode_length(bytecode.len())?;
+    // At most MAX_BYTECODE_WORDS words (checked), so it fits the u16.
+    let words =
+        u16::try_from(bytecode.len() / 32).map_err(|_| BytecodeError::TooLong(bytecode.len()))?;
+    Ok(bytecode_hash(ERA_VM_MARKER, bytecode, words))
+}
+
+/// Checks one factory dependency of an era snapshot and returns its hash.
+///
+/// What zksync-era's snapshot applier (`core/lib/snapshots_applier/src/lib.rs`,
+/// `recover_factory_deps`) checks, and no less: the bytecode has a valid
+/// length; a dep without a hash (old snapshots) is EraVM bytecode; a named
+/// hash starts with a known version byte and equals the hash recomputed
+/// from the bytecode — for EVM bytecode over the padded code, with the
+/// unpadded length the hash names (which must fit, followed by zero
+/// padding, as zksync-era's `trim_padded_evm_bytecode` requires).
+pub fn check_factory_dep(dep: &SnapshotFactoryDependency) -> Result<B256, BytecodeError> {
+    let bytecode = dep.bytecode.as_deref().ok_or(BytecodeError::Missing)?;
+    check_bytecode_length(bytecode.len())?;
+    let Some(raw) = dep.hash.as_deref() else {
+        return era_vm_bytecode_hash(bytecode);
+    };
+    let claimed = word(raw).ok_or(BytecodeError::HashLength(raw.len()))?;
+    let computed = match (claimed[0], claimed[1]) {
+        (ERA_VM_MARKER, 0) => era_vm_bytecode_hash(bytecode)?,
+        (EVM_MARKER, 0) => {
+            let length = u16::from_be_bytes([claimed[2], claimed[3]]);
+            let code_len = usize::from(length);
+            let padding = bytecode.get(code_len..).ok_or(BytecodeError::EvmLength(
+                claimed,
+                code_len,
+                bytecode.len(),
+            ))?;
+            if padding.iter().any(|&b| b != 0) {
+                return Err(BytecodeError::EvmPadding(claimed));
+            }
+            bytecode_hash(EVM_MARKER, bytecode, length)
+        }
+        _ => return Err(BytecodeError::Marker(claimed)),
+    };
+    if computed != claimed {
+        return Err(BytecodeError::Mismatch { claimed, computed });
+    }
+    Ok(computed)
 }
 
 /// What the header says.
@@ -468,12 +630,18 @@ pub fn build(
     }
     if let Some(path) = &header.factory_deps {
         let bytes = read_gzip(path, max_chunk_bytes)?;
-        let deps = SnapshotFactoryDependencies::decode(bytes.as_slice())
-            .map_err(|e| era(format!("factory deps: {e}")))?;
-        if deps.factory_deps.iter().any(|d| d.bytecode.is_none()) {
-            return Err(era("a factory dependency has no bytecode".into()));
+        for dep in SnapshotFactoryDependencies::iter(bytes.as_slice()) {
+            let dep = dep.map_err(|e| era(format!("factory deps: {e}")))?;
+            check_factory_dep(&dep).map_err(|source| SnapshotError::FactoryDep {
+                index: stats.factory_deps,
+                source,
+            })?;
+            stats.factory_deps = stats.factory_deps.saturating_add(1);
         }
-        stats.factory_deps = deps.factory_deps.len() as u64;
+        tracing::info!(
+            factory_deps = stats.factory_deps,
+            "factory deps verified against their hashes (not stored)"
+        );
     }
     let next_index = match header.next_index {
         Some(next) => next,

@@ -582,7 +582,7 @@ genesis_root = "{}"
     }
 
     /// The `BlockCommit` logs `emitter` writes for a commit call.
-    fn commit_logs(emitter: Address, call: &CommitCall) -> Vec<RawLog> {
+    pub fn commit_logs(emitter: Address, call: &CommitCall) -> Vec<RawLog> {
         call.batches
             .iter()
             .map(|b| {
@@ -598,7 +598,7 @@ genesis_root = "{}"
     }
 
     /// Makes `blobs` available from the node; returns their versioned hashes.
-    fn post_blobs(chain: &mut Chain, blobs: &[Vec<u8>]) -> Vec<B256> {
+    pub fn post_blobs(chain: &mut Chain, blobs: &[Vec<u8>]) -> Vec<B256> {
         blobs
             .iter()
             .map(|blob| {

@@ -18,9 +18,7 @@ use zkreplay::hexfmt::{format_word, parse_bytes, parse_word};
 use zkreplay::rollup::starknet::feeder::parse_state_update;
 use zkreplay::rollup::starknet::query::StarknetReader;
 use zkreplay::rollup::starknet::state::{GlobalRootRule, StarknetState};
-use zkreplay::rollup::zksync::compression::StateDiffs;
-use zkreplay::rollup::zksync::genesis;
-use zkreplay::rollup::zksync::state::{PlanInput, ZksyncState};
+use zkreplay::rollup::zksync::state::ZksyncState;
 use zkreplay::rollup::zksync::tree::{Tree, TreeKey};
 use zkreplay::snapshot::{
     self, ExportOptions, ImportOptions, SnapshotError, SnapshotManifest, import::SNAPSHOT_MARK,
@@ -71,39 +69,12 @@ fn zk_json() -> Value {
     common::read_json(&fixtures().join("zksync/multi-batch/vectors-seed1.json"))
 }
 
-fn zk_inputs() -> Vec<PlanInput> {
-    zk_json()["batches"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|b| {
-            let e = &b["expected"];
-            let compressed = parse_bytes(e["compressed_state_diffs"].as_str().unwrap()).unwrap();
-            PlanInput {
-                batch_number: b["batch_number"].as_u64().unwrap(),
-                claimed_root: Some(parse_word(e["root"].as_str().unwrap()).unwrap()),
-                index_repeated_storage_changes: Some(
-                    e["index_repeated_storage_changes"].as_u64().unwrap(),
-                ),
-                writes: StateDiffs::decode(&compressed).unwrap().into(),
-            }
-        })
-        .collect()
-}
-
-/// ZKsync mainnet genesis (root checked against the published one).
-fn zk_genesis(store: &Store) {
-    let logs = genesis::load(&fixtures().join("zksync/genesis/InitialStateMainnet.json")).unwrap();
-    let expected = common::read_json(&fixtures().join("zksync/genesis/expected_roots.json"));
-    let root = parse_word(expected["mainnet"]["expected_root"].as_str().unwrap()).unwrap();
-    ZksyncState::init_genesis(store, &genesis::leaves(&logs).unwrap(), Some(root)).unwrap();
-}
-
 /// Applies the fixture's batches with numbers in `range`; every root must
 /// equal the fixture's (computed by an independent implementation).
 fn apply_zk(store: &Store, range: std::ops::RangeInclusive<u64>) {
     let mut state = ZksyncState::open(store).unwrap();
-    for input in zk_inputs()
+    for input in crate::zksync::multi_batch_inputs()
+        .1
         .iter()
         .filter(|i| range.contains(&i.batch_number))
     {
@@ -254,7 +225,7 @@ fn zksync_round_trip_continues_to_the_fixture_roots() {
     let full = Store::open(&full_dir, ZKSYNC).unwrap();
     full.claim_rollup(zkreplay::chain::RollupKind::Zksync)
         .unwrap();
-    zk_genesis(&full);
+    crate::zksync::mainnet_genesis(&full);
     apply_zk(&full, 1..=12);
     drop(full);
 
@@ -349,7 +320,7 @@ fn zk_snapshot(dir: &Path, batch: u64) -> (SnapshotManifest, PathBuf) {
         store
             .claim_rollup(zkreplay::chain::RollupKind::Zksync)
             .unwrap();
-        zk_genesis(&store);
+        crate::zksync::mainnet_genesis(&store);
         apply_zk(&store, 1..=batch);
     }
     let snap = dir.join("snap");
@@ -645,6 +616,61 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
     encoder.finish().unwrap()
 }
 
+/// viem's published EraVM bytecode and its hash (wevm/viem
+/// `src/zksync/utils/hashBytecode.test.ts`, "hashed bytecode"): an
+/// implementation of ZKsync's bytecode hash independent of zkreplay's.
+const VIEM_BYTECODE: &str = "0x00050000000000020000008003000039000000400030043f0000000003010019";
+const VIEM_HASH: [u8; 32] = [
+    1, 0, 0, 1, 187, 37, 137, 118, 5, 213, 240, 79, 9, 123, 196, 48, 219, 199, 57, 127, 89, 28,
+    230, 254, 35, 91, 75, 211, 88, 142, 190, 70,
+];
+
+/// A factory dependency as the era snapshot writes it: bytecode, and the
+/// hash current snapshots name (old ones name none).
+type Dep = (Vec<u8>, Option<Vec<u8>>);
+
+/// EVM bytecode `0x6080604052` padded to one word, with the hash zksync-era's
+/// `BytecodeHash::for_evm_bytecode` rule gives it (version 2, the unpadded
+/// length in bytes, sha256 of the padded code) — built here from that rule,
+/// so plumbing for the EVM path.
+fn evm_dep() -> Dep {
+    use sha2::Digest;
+    let mut code = parse_bytes("0x6080604052").unwrap();
+    code.resize(32, 0);
+    let mut hash: [u8; 32] = sha2::Sha256::digest(&code).into();
+    hash[..4].copy_from_slice(&[2, 0, 0, 5]);
+    (code, Some(hash.to_vec()))
+}
+
+/// Deps every era snapshot of these tests carries: viem's bytecode with its
+/// hash, the same without one (an old snapshot's), and an EVM bytecode.
+fn valid_factory_deps() -> Vec<Dep> {
+    let viem = parse_bytes(VIEM_BYTECODE).unwrap();
+    vec![
+        (viem.clone(), Some(VIEM_HASH.to_vec())),
+        (viem, None),
+        evm_dep(),
+    ]
+}
+
+/// Writes `deps` as the era snapshot's gzip-compressed `SnapshotFactoryDependencies`.
+fn write_factory_deps(out: &Path, deps: &[Dep]) {
+    let mut file = Vec::new();
+    for (bytecode, hash) in deps {
+        let mut dep = Vec::new();
+        pb::bytes_field(&mut dep, 1, bytecode);
+        if let Some(hash) = hash {
+            pb::bytes_field(&mut dep, 2, hash);
+        }
+        pb::bytes_field(&mut file, 1, &dep);
+    }
+    std::fs::write(
+        out.join("snapshot_l1_batch_12_factory_deps.proto.gzip"),
+        gzip(&file),
+    )
+    .unwrap();
+}
+
 /// Writes the state of the ZKsync store at `src` (genesis + batches 1-12)
 /// in zksync-era's snapshot format: storage logs split into chunks by hashed
 /// key range as the era snapshot creator does, gzip-compressed protobuf, a
@@ -677,15 +703,7 @@ fn era_snapshot(src: &Path, out: &Path) -> usize {
         listed
             .push(serde_json::json!({ "chunkId": id, "filepath": format!("gs://bucket/{name}") }));
     }
-    let mut dep = Vec::new();
-    pb::bytes_field(&mut dep, 1, &[0u8; 64]);
-    let mut deps = Vec::new();
-    pb::bytes_field(&mut deps, 1, &dep);
-    std::fs::write(
-        out.join("snapshot_l1_batch_12_factory_deps.proto.gzip"),
-        gzip(&deps),
-    )
-    .unwrap();
+    write_factory_deps(out, &valid_factory_deps());
     let header = serde_json::json!({
         "version": 1,
         "l1BatchNumber": 12,
@@ -712,7 +730,7 @@ fn a_zksync_era_snapshot_imports_and_reproduces_the_committed_root() {
         store
             .claim_rollup(zkreplay::chain::RollupKind::Zksync)
             .unwrap();
-        zk_genesis(&store);
+        crate::zksync::mainnet_genesis(&store);
         apply_zk(&store, 1..=12);
     }
     let era = tmp.path().join("era");
@@ -774,6 +792,140 @@ fn a_zksync_era_snapshot_imports_and_reproduces_the_committed_root() {
     let err = snapshot::import(&o).unwrap_err();
     assert!(matches!(err, SnapshotError::Era(_)), "{err}");
     assert_no_store(&garbage_data);
+}
+
+#[test]
+fn the_bytecode_hash_is_viems_published_one_and_bad_lengths_are_refused() {
+    use zkreplay::snapshot::zksync_era::{
+        BytecodeError, check_bytecode_length, era_vm_bytecode_hash,
+    };
+    let viem = parse_bytes(VIEM_BYTECODE).unwrap();
+    assert_eq!(era_vm_bytecode_hash(&viem).unwrap(), B256::from(VIEM_HASH));
+    // viem's two invalid bytecodes: 33 bytes, and two words.
+    let mut odd = viem.clone();
+    odd.push(0xd0);
+    assert_eq!(era_vm_bytecode_hash(&odd), Err(BytecodeError::NotWords(33)));
+    let two_words = [&viem[..], &viem[..]].concat();
+    assert_eq!(
+        era_vm_bytecode_hash(&two_words),
+        Err(BytecodeError::EvenWords(64))
+    );
+    // The length lives in two bytes of the hash: 2^16 - 1 words at most.
+    assert!(check_bytecode_length(32 * 65_535).is_ok());
+    assert_eq!(
+        check_bytecode_length(32 * 65_537),
+        Err(BytecodeError::TooLong(32 * 65_537))
+    );
+    assert_eq!(check_bytecode_length(0), Err(BytecodeError::EvenWords(0)));
+}
+
+#[test]
+fn an_era_snapshot_with_a_tampered_factory_dep_is_refused_and_leaves_no_store() {
+    use zkreplay::snapshot::zksync_era::BytecodeError;
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    {
+        let store = Store::open(&src, ZKSYNC).unwrap();
+        store
+            .claim_rollup(zkreplay::chain::RollupKind::Zksync)
+            .unwrap();
+        crate::zksync::mainnet_genesis(&store);
+        apply_zk(&store, 1..=12);
+    }
+    let era = tmp.path().join("era");
+    era_snapshot(&src, &era);
+    let viem = parse_bytes(VIEM_BYTECODE).unwrap();
+    let mut flipped = viem.clone();
+    flipped[7] ^= 1;
+    let (evm_code, evm_hash) = evm_dep();
+    let mut dirty_padding = evm_code.clone();
+    dirty_padding[31] = 1;
+    let mut constructed = VIEM_HASH;
+    constructed[1] = 1; // "being constructed": never a factory dep's hash
+    let cases: Vec<(&str, Dep, fn(&BytecodeError) -> bool)> = vec![
+        (
+            "flipped-bytecode",
+            (flipped, Some(VIEM_HASH.to_vec())),
+            |e| matches!(e, BytecodeError::Mismatch { .. }),
+        ),
+        (
+            "flipped-hash",
+            (
+                viem.clone(),
+                Some([&VIEM_HASH[..31], &[VIEM_HASH[31] ^ 1]].concat()),
+            ),
+            |e| matches!(e, BytecodeError::Mismatch { .. }),
+        ),
+        (
+            "even-words-without-hash",
+            ([&viem[..], &viem[..]].concat(), None),
+            |e| *e == BytecodeError::EvenWords(64),
+        ),
+        (
+            "ragged-length",
+            ([&viem[..], &[0u8][..]].concat(), Some(VIEM_HASH.to_vec())),
+            |e| *e == BytecodeError::NotWords(33),
+        ),
+        (
+            "short-hash",
+            (viem.clone(), Some(VIEM_HASH[..31].to_vec())),
+            |e| *e == BytecodeError::HashLength(31),
+        ),
+        (
+            "constructed-marker",
+            (viem.clone(), Some(constructed.to_vec())),
+            |e| matches!(e, BytecodeError::Marker(_)),
+        ),
+        (
+            "evm-dirty-padding",
+            (dirty_padding, evm_hash.clone()),
+            |e| matches!(e, BytecodeError::EvmPadding(_)),
+        ),
+        ("empty-bytecode", (Vec::new(), evm_hash.clone()), |e| {
+            *e == BytecodeError::EvenWords(0)
+        }),
+    ];
+    for (name, bad, expected) in cases {
+        let copy = tmp.path().join(format!("era-{name}"));
+        copy_dir(&era, &copy);
+        // The bad dep after two good ones: it is named by its position.
+        let mut deps = valid_factory_deps();
+        deps.insert(2, bad);
+        write_factory_deps(&copy, &deps);
+        let data = tmp.path().join(format!("data-{name}"));
+        let mut o = options(&data, &copy);
+        o.era_chain = Some(ZKSYNC.into());
+        let err = snapshot::import(&o).unwrap_err();
+        println!("{name}: {err}");
+        match &err {
+            SnapshotError::FactoryDep { index: 2, source } => {
+                assert!(expected(source), "{name}: {err}")
+            }
+            other => panic!("{name}: {other}"),
+        }
+        assert_no_store(&data);
+    }
+    // An EVM hash naming more code than the bytecode holds.
+    let copy = tmp.path().join("era-evm-long");
+    copy_dir(&era, &copy);
+    let mut long_hash = evm_hash.clone().unwrap();
+    long_hash[2..4].copy_from_slice(&33u16.to_be_bytes());
+    write_factory_deps(&copy, &[(evm_code, Some(long_hash))]);
+    let data = tmp.path().join("data-evm-long");
+    let mut o = options(&data, &copy);
+    o.era_chain = Some(ZKSYNC.into());
+    let err = snapshot::import(&o).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            SnapshotError::FactoryDep {
+                index: 0,
+                source: BytecodeError::EvmLength(_, 33, 32)
+            }
+        ),
+        "{err}"
+    );
+    assert_no_store(&data);
 }
 
 // ------------------------------------------------------------------ read replicas
@@ -912,33 +1064,40 @@ async fn two_replicas_booted_from_one_snapshot_answer_alike() {
 
 // ------------------------------------------------------------------ follow after an import
 
+/// Follows the in-memory `l1` into `store` with the generic follower at the
+/// `finalized` tag, up to L1 block `to_block` (default: the head).
+async fn follow_memory<E: zkreplay::follow::RollupEngine>(
+    engine: &std::sync::Arc<E>,
+    l1: &memory_l1::MemoryL1,
+    store: &std::sync::Arc<Store>,
+    config: &zkreplay::chain::ChainConfig,
+    to_block: Option<u64>,
+) -> zkreplay::follow::SyncReport {
+    let options = zkreplay::follow::FollowOptions {
+        tag: zkreplay::l1::BlockTag::Finalized,
+        to_block,
+        ..Default::default()
+    };
+    zkreplay::follow::Follower::new(engine.clone(), l1, store.clone(), config, &options)
+        .sync()
+        .await
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn follow_continues_after_an_import_checked_against_l1() {
     use std::sync::Arc;
     use zkreplay::audit::{BatchAudit, Verdict};
+    use zkreplay::follow::L1Cursor;
     use zkreplay::follow::starknet::StarknetEngine;
-    use zkreplay::follow::{FollowOptions, Follower, L1Cursor};
-    use zkreplay::l1::BlockTag;
 
     for set in ["seed2_calldata", "seed1_blob"] {
         let l1 = memory_l1::memory(memory_l1::oracle_chain(set));
         let config = memory_l1::config();
         let engine = Arc::new(StarknetEngine::new(&config).unwrap());
         let sync = |store: Arc<Store>, to_block: Option<u64>| {
-            let engine = engine.clone();
-            let config = config.clone();
-            let l1 = &l1;
-            async move {
-                let options = FollowOptions {
-                    tag: BlockTag::Finalized,
-                    to_block,
-                    ..FollowOptions::default()
-                };
-                Follower::new(engine, l1, store, &config, &options)
-                    .sync()
-                    .await
-                    .unwrap()
-            }
+            let (engine, config, l1) = (&engine, &config, &l1);
+            async move { follow_memory(engine, l1, &store, config, to_block).await }
         };
         let tmp = tempfile::tempdir().unwrap();
         let open = |dir: &Path| Arc::new(Store::open(dir, "starknet-oracle").unwrap());
@@ -1020,6 +1179,291 @@ async fn follow_continues_after_an_import_checked_against_l1() {
     }
 }
 
+/// Era mainnet genesis and the twelve batches of Matter Labs' multi-batch
+/// vectors on an in-memory L1: three batches per commit transaction, in four
+/// commit formats (Boojum calldata, v24 blobs, v26 blobs, v29 calldata), each
+/// transaction's batches executed after the next commit, the last ones at the
+/// end. The calldata and blobs come from this crate's encoder (plumbing); the
+/// state diffs, the genesis and every root are the fixtures', so the roots the
+/// follower reaches are judged against Matter Labs' crates, not zkreplay.
+fn fixture_zk_l1() -> (memory_l1::Chain, zkreplay::chain::ChainConfig) {
+    use crate::follow::zk::{commit_logs, finalize, post_blobs};
+    use zkreplay::devnet::contracts::ZKSYNC_DIAMOND_ADDRESS as DIAMOND;
+    use zkreplay::rollup::zksync::calldata::{CommitVersion, encode_commit};
+    use zkreplay::rollup::zksync::encode::Publish;
+    let specs = crate::zksync::multi_batch_specs();
+    assert_eq!(specs.len(), 12);
+    let formats = [
+        (CommitVersion::Boojum, Publish::Calldata),
+        (CommitVersion::V24, Publish::Blobs),
+        (CommitVersion::V26, Publish::Blobs),
+        (CommitVersion::V29, Publish::Calldata),
+    ];
+    let mut chain = memory_l1::Chain {
+        fork_from: u64::MAX,
+        ..memory_l1::Chain::default()
+    };
+    // Mainnet genesis holds 20 leaves: the next free index is 21.
+    let mut previous_index = 21;
+    let mut unexecuted = None;
+    for (group, (version, publish)) in specs.chunks(3).zip(formats) {
+        let (call, blobs) = crate::zksync::build_call(version, publish, group, previous_index);
+        let hashes = post_blobs(&mut chain, &blobs);
+        let logs = commit_logs(DIAMOND, &call);
+        chain.push(DIAMOND, encode_commit(&call), hashes, logs);
+        if let Some(done) = unexecuted.replace(group.last().unwrap()) {
+            finalize(&mut chain, done.batch_number, done.new_state_root);
+        }
+        previous_index = group.last().unwrap().index_repeated_storage_changes;
+    }
+    let last = unexecuted.unwrap();
+    finalize(&mut chain, last.batch_number, last.new_state_root);
+    let genesis_root = common::read_json(&fixtures().join("zksync/genesis/expected_roots.json"))
+        ["mainnet"]["expected_root"]
+        .clone();
+    let config = zkreplay::chain::ChainConfig::parse(&format!(
+        r#"
+name = "{ZKSYNC}"
+rollup = "zksync"
+l1_chain_id = 31337
+first_l1_block = 0
+log_range = 3
+[zksync]
+diamond_proxy = "{DIAMOND}"
+genesis_file = "{}"
+genesis_root = "{}"
+"#,
+        fixtures()
+            .join("zksync/genesis/InitialStateMainnet.json")
+            .display(),
+        genesis_root.as_str().unwrap()
+    ))
+    .unwrap();
+    (chain, config)
+}
+
+/// Every slot the fixture's batches write, as (address, key, batch, value
+/// after that batch), in batch order.
+fn zk_fixture_writes() -> Vec<(String, String, u64, B256)> {
+    let mut out = Vec::new();
+    for b in zk_json()["batches"].as_array().unwrap() {
+        let n = b["batch_number"].as_u64().unwrap();
+        for (list, value) in [
+            ("initial_writes", "value"),
+            ("repeated_writes", "final_value"),
+        ] {
+            for w in b[list].as_array().unwrap() {
+                out.push((
+                    w["address"].as_str().unwrap().to_owned(),
+                    w["key"].as_str().unwrap().to_owned(),
+                    n,
+                    common::word(&w[value]),
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// Acceptance 1 for ZKsync through the real follower: a follower stopped in
+/// the middle of a commit transaction, exported at batch 5, imported into a
+/// fresh directory against the root L1 committed, and followed on to batch
+/// 12 ends where following the whole chain from genesis ends — the fixture's
+/// roots, the same audits, L1 records, lifecycle, cursor and leaves — and
+/// the API answers storage reads and proofs alike, with the values the
+/// fixture says each slot holds.
+#[tokio::test(flavor = "multi_thread")]
+async fn zksync_follow_continues_after_an_import_to_the_fixture_roots() {
+    use std::sync::Arc;
+    use zkreplay::api::{self, RollupHandle, RollupKind};
+    use zkreplay::audit::{BatchAudit, Verdict};
+    use zkreplay::follow::zksync::ZksyncEngine;
+    use zkreplay::follow::{L1BatchRecord, L1Cursor};
+    use zkreplay::rollup::zksync::state::{read_checkpoint, read_record};
+
+    let (chain, config) = fixture_zk_l1();
+    let l1 = memory_l1::memory(chain.clone());
+    let engine = Arc::new(ZksyncEngine::new(&config).unwrap());
+    let tmp = tempfile::tempdir().unwrap();
+    let open = |dir: &Path| Arc::new(Store::open(dir, ZKSYNC).unwrap());
+
+    // The whole chain, followed from genesis: every root is the fixture's.
+    let whole = open(&tmp.path().join("whole"));
+    let report = follow_memory(&engine, &l1, &whole, &config, None).await;
+    assert_eq!(report.verdicts.matched, 13, "genesis and 12 batches");
+    for n in 1..=12 {
+        let audit = BatchAudit::read(&whole, n).unwrap().unwrap();
+        assert_eq!(audit.verdict, Verdict::Match, "batch {n}: {audit:?}");
+        assert_eq!(audit.computed_root, format_word(&zk_root(n)), "batch {n}");
+    }
+    assert_eq!(BatchAudit::verified_batch(&whole).unwrap(), Some(12));
+
+    // A follower stopped after the L1 block committing batches 4-6 (batches
+    // 1-3 executed), exported at batch 5: the middle of that transaction.
+    let commit_of_6 = chain
+        .entries
+        .iter()
+        .position(|(_, logs)| {
+            logs.iter().any(|(_, t, _)| {
+                t[0] == zkreplay::rollup::zksync::events::BLOCK_COMMIT
+                    && t[1] == B256::with_last_byte(6)
+            })
+        })
+        .unwrap() as u64
+        + 1;
+    let cut_dir = tmp.path().join("cut");
+    follow_memory(&engine, &l1, &open(&cut_dir), &config, Some(commit_of_6)).await;
+    let snap = tmp.path().join("snap");
+    let manifest = export_at(&cut_dir, "zksync", Some(5), &snap, 16);
+    assert_eq!(manifest.batch, 5);
+    assert_eq!(manifest.roots.state_root, format_word(&zk_root(5)));
+    assert!(manifest.chunks.len() > 1, "small chunks split the leaves");
+    // The L1 record of batch 5 travels with the snapshot (not yet executed
+    // when the cut follower stopped; the whole replay has since seen that).
+    let (record, whole_5) = (
+        manifest.l1.clone().unwrap(),
+        L1BatchRecord::read(&whole, 5).unwrap().unwrap(),
+    );
+    assert_eq!(
+        (
+            record.l1_block_number,
+            record.l1_transaction_hash,
+            record.log_index
+        ),
+        (
+            whole_5.l1_block_number,
+            whole_5.l1_transaction_hash,
+            whole_5.log_index
+        )
+    );
+    assert_eq!(record.summary.executed, Some(false));
+
+    // The root L1 committed for batch 5, read from its BlockCommit.
+    let l1_root = snapshot::l1::l1_root(&l1, &config, &manifest)
+        .await
+        .unwrap();
+    assert_eq!(l1_root, zk_root(5));
+    let data = tmp.path().join("imported");
+    let mut o = options(&data, &snap);
+    o.l1_root = Some(l1_root);
+    snapshot::import(&o).unwrap();
+    let imported = open(&data.join(ZKSYNC));
+    let audit = BatchAudit::read(&imported, 5).unwrap().unwrap();
+    assert_eq!(audit.verdict, Verdict::Match, "{audit:?}");
+
+    // The follower picks up at batch 6, in the same L1 transaction as batch
+    // 5, and ends where the whole replay did.
+    let report = follow_memory(&engine, &l1, &imported, &config, None).await;
+    assert_eq!(report.batches_applied, 7);
+    for n in 6..=12 {
+        let a = BatchAudit::read(&imported, n).unwrap().unwrap();
+        assert_eq!(
+            a,
+            BatchAudit::read(&whole, n).unwrap().unwrap(),
+            "batch {n}"
+        );
+        assert_eq!(a.computed_root, format_word(&zk_root(n)), "batch {n}");
+        assert_eq!(
+            read_record(&imported, n).unwrap(),
+            read_record(&whole, n).unwrap(),
+            "batch {n}"
+        );
+    }
+    for n in 5..=12 {
+        assert_eq!(
+            L1BatchRecord::read(&imported, n).unwrap(),
+            L1BatchRecord::read(&whole, n).unwrap(),
+            "batch {n}"
+        );
+    }
+    assert_eq!(
+        read_checkpoint(&imported).unwrap(),
+        read_checkpoint(&whole).unwrap(),
+        "root, next index, proven, executed, verified"
+    );
+    assert_eq!(
+        BatchAudit::verified_batch(&imported).unwrap(),
+        BatchAudit::verified_batch(&whole).unwrap()
+    );
+    assert_eq!(
+        L1Cursor::read(&imported).unwrap(),
+        L1Cursor::read(&whole).unwrap()
+    );
+    assert_eq!(leaves(&imported), leaves(&whole));
+    // Below the snapshot the imported store holds no batch.
+    assert!(read_record(&imported, 4).unwrap().is_none());
+
+    // The API's answers: storage and proofs at the snapshot's batch and after
+    // it, the default (verified) reads, batch records and sync status.
+    let schema = |store: &Arc<Store>| {
+        api::build_schema(vec![
+            RollupHandle::new(ZKSYNC, RollupKind::Zksync, store.clone()).with_l1_chain_id(31337),
+        ])
+    };
+    let (whole_api, imported_api) = (schema(&whole), schema(&imported));
+    let ask = |query: String| {
+        let (whole_api, imported_api) = (&whole_api, &imported_api);
+        async move {
+            let query = format!("{{ rollup(name: \"{ZKSYNC}\") {{ {query} }} }}");
+            let mut answers = Vec::new();
+            for api in [whole_api, imported_api] {
+                answers.push(serde_json::to_value(api.execute(query.as_str()).await).unwrap());
+            }
+            assert!(answers[0]["errors"].is_null(), "{query}: {}", answers[0]);
+            assert_eq!(answers[0], answers[1], "{query}");
+            answers[0]["data"]["rollup"].clone()
+        }
+    };
+    let writes = zk_fixture_writes();
+    let mut asked = 0;
+    for (address, key, _, _) in writes.iter().step_by(29) {
+        for batch in [5u64, 8, 12] {
+            let out = ask(format!(
+                r#"s: storage(address: "{address}", key: "{key}", atBatch: {batch})
+                   p: proof(address: "{address}", key: "{key}", atBatch: {batch}) {{
+                     ... on ZksyncProof {{ root value leafIndex merklePath }} }}"#
+            ))
+            .await;
+            assert_eq!(common::word(&out["p"]["root"]), zk_root(batch));
+            // The fixture's value as of `batch`, when the fixture wrote it by then.
+            if let Some((_, _, _, value)) = writes
+                .iter()
+                .filter(|(a, k, n, _)| (a, k) == (address, key) && *n <= batch)
+                .last()
+            {
+                assert_eq!(
+                    common::word(&out["s"]),
+                    *value,
+                    "{address} {key} at {batch}"
+                );
+                assert_eq!(common::word(&out["p"]["value"]), *value);
+                asked += 1;
+            }
+        }
+        // The default read is at the verified batch (12 on both).
+        let out = ask(format!(r#"storage(address: "{address}", key: "{key}")"#)).await;
+        let last = writes
+            .iter()
+            .filter(|(a, k, _, _)| (a, k) == (address, key))
+            .last()
+            .unwrap();
+        assert_eq!(common::word(&out["storage"]), last.3);
+    }
+    assert!(asked > 30, "{asked} answers checked against the fixture");
+    for n in 5..=12 {
+        let out = ask(format!(
+            "batch(number: {n}) {{ number computedRoot claimedRoot l1BlockNumber l1TransactionHash daMode blobCount formatVersion executed }}"
+        ))
+        .await;
+        assert_eq!(common::word(&out["batch"]["computedRoot"]), zk_root(n));
+    }
+    let out = ask(
+        "sync { lastAppliedBatch verifiedBatch lastProvenBatch lastExecutedBatch l1Cursor }".into(),
+    )
+    .await;
+    assert_eq!(out["sync"]["verifiedBatch"], "0xc");
+}
+
 #[tokio::test]
 async fn a_zksync_era_snapshot_is_checked_against_the_blockcommit_on_l1() {
     use alloy_primitives::{Address, Bytes, U256, address};
@@ -1031,7 +1475,7 @@ async fn a_zksync_era_snapshot_is_checked_against_the_blockcommit_on_l1() {
         store
             .claim_rollup(zkreplay::chain::RollupKind::Zksync)
             .unwrap();
-        zk_genesis(&store);
+        crate::zksync::mainnet_genesis(&store);
         apply_zk(&store, 1..=12);
     }
     let era = tmp.path().join("era");

@@ -425,7 +425,7 @@ fn kzg_vector_reproduced() {
 use zkreplay::rollup::zksync::state::{PlanInput, StateError, ZksyncState};
 use zkreplay::store::Store;
 
-fn multi_batch_inputs() -> (Value, Vec<PlanInput>) {
+pub fn multi_batch_inputs() -> (Value, Vec<PlanInput>) {
     let v = json("multi-batch/vectors-seed1.json");
     let inputs = v["batches"]
         .as_array()
@@ -453,7 +453,7 @@ fn multi_batch_inputs() -> (Value, Vec<PlanInput>) {
     (v, inputs)
 }
 
-fn mainnet_genesis(store: &Store) -> ZksyncState<'_> {
+pub fn mainnet_genesis(store: &Store) -> ZksyncState<'_> {
     let logs = genesis::load(&fixture("genesis/InitialStateMainnet.json")).unwrap();
     let expected = common::word(&json("genesis/expected_roots.json")["mainnet"]["expected_root"]);
     ZksyncState::init_genesis(store, &genesis::leaves(&logs).unwrap(), Some(expected)).unwrap()
@@ -608,7 +608,7 @@ use zkreplay::rollup::zksync::gateway;
 use zkreplay::rollup::zksync::pubdata::{Pubdata, Trailer};
 
 /// Specs of the multi-batch fixture's batches (pubdata holds their compressed diffs).
-fn multi_batch_specs() -> Vec<BatchSpec> {
+pub fn multi_batch_specs() -> Vec<BatchSpec> {
     let (v, inputs) = multi_batch_inputs();
     v["batches"]
         .as_array()
@@ -637,7 +637,7 @@ fn genesis_stored() -> zkreplay::rollup::zksync::calldata::StoredBatch {
     )
 }
 
-fn build_call(
+pub fn build_call(
     version: CommitVersion,
     publish: Publish,
     specs: &[BatchSpec],
