@@ -604,13 +604,14 @@ pub struct EraStats {
 
 /// Rebuilds the tree of the era snapshot in `dir` into `store` as batch
 /// `header.l1_batch_number`; returns the final write (records, checkpoint,
-/// audit) for the caller to commit.
+/// audit) for the caller to commit. Reads `options.l1_root`,
+/// `accept_partial` and `max_chunk_bytes`.
 pub fn build(
     store: &crate::store::Store,
     header: &EraHeader,
-    l1_root: Option<B256>,
-    max_chunk_bytes: u64,
+    options: &super::ImportOptions,
 ) -> Result<(Finish, EraStats), SnapshotError> {
+    let (l1_root, max_chunk_bytes) = (options.l1_root, options.max_chunk_bytes);
     let mut stats = EraStats::default();
     let mut sorter = LeafSorter::default();
     let mut max_index = 0u64;
@@ -671,6 +672,7 @@ pub fn build(
         &crate::hexfmt::format_word(&expected),
         Some(crate::hexfmt::format_word(&expected)),
         l1_root,
+        options.accept_partial,
     )?;
     Ok((finish, stats))
 }

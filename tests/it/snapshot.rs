@@ -310,6 +310,49 @@ fn a_rerun_of_a_finished_import_is_a_no_op_and_another_snapshot_is_refused() {
     ));
 }
 
+/// A ZKsync snapshot imported without an L1 root is PARTIAL: the API's
+/// default reads (at the verified batch) must not serve its state unless
+/// `--accept-partial` says so, as for every other batch L1 did not vouch for.
+#[tokio::test]
+async fn a_zksync_import_not_checked_against_l1_is_not_served_by_default() {
+    use std::sync::Arc;
+    use zkreplay::api::{self, RollupHandle, RollupKind};
+    let tmp = tempfile::tempdir().unwrap();
+    let (_, snap) = zk_snapshot(tmp.path(), 12);
+    // A slot batch 12 wrote, with the fixture's value.
+    let (address, key, _, value) = zk_fixture_writes()
+        .into_iter()
+        .rfind(|(_, _, n, _)| *n == 12)
+        .unwrap();
+    let query = format!(
+        r#"{{ rollup(name: "{ZKSYNC}") {{ sync {{ verifiedBatch }} storage(address: "{address}", key: "{key}") }} }}"#
+    );
+    for accept_partial in [false, true] {
+        let data = tmp.path().join(format!("data-{accept_partial}"));
+        let mut o = options(&data, &snap);
+        o.accept_partial = accept_partial;
+        snapshot::import(&o).unwrap();
+        let store = Arc::new(Store::open(&data.join(ZKSYNC), ZKSYNC).unwrap());
+        let audit = zkreplay::audit::BatchAudit::read(&store, 12)
+            .unwrap()
+            .unwrap();
+        assert_eq!(audit.verdict, zkreplay::audit::Verdict::Partial);
+        let schema = api::build_schema(vec![RollupHandle::new(ZKSYNC, RollupKind::Zksync, store)]);
+        let out = serde_json::to_value(schema.execute(query.as_str()).await).unwrap();
+        let rollup = &out["data"]["rollup"];
+        if accept_partial {
+            assert_eq!(rollup["sync"]["verifiedBatch"], "0xc", "{out}");
+            assert_eq!(common::word(&rollup["storage"]), value, "{out}");
+        } else {
+            assert_ne!(rollup["sync"]["verifiedBatch"], "0xc", "{out}");
+            assert!(
+                rollup["storage"].is_null() && !out["errors"].is_null(),
+                "{out}"
+            );
+        }
+    }
+}
+
 // ------------------------------------------------------------------ tampering
 
 /// A ZKsync store replayed to `batch` and its snapshot (small chunks).

@@ -161,8 +161,7 @@ fn import_era(options: &ImportOptions, started: Instant) -> Result<ImportReport,
     report.already_imported = install(&options.data_dir, &chain, &digest, |tmp| {
         let store = Store::open(tmp, &chain)?;
         store.claim_rollup(RollupKind::Zksync)?;
-        let (mut finish, stats) =
-            super::zksync_era::build(&store, &header, options.l1_root, options.max_chunk_bytes)?;
+        let (mut finish, stats) = super::zksync_era::build(&store, &header, options)?;
         leaves = stats.storage_logs;
         finish
             .audit
@@ -276,7 +275,7 @@ fn build(
                 |_| Some(ZKSYNC_RECORD),
                 |r| builder.push(r.try_into().expect("fixed record length")),
             )?;
-            builder.finish(manifest, options.l1_root)?
+            builder.finish(manifest, options.l1_root, options.accept_partial)?
         }
     };
     finish

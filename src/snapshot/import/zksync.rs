@@ -112,6 +112,7 @@ impl<'s> ZksyncBuilder<'s> {
         mut self,
         manifest: &SnapshotManifest,
         l1_root: Option<B256>,
+        accept_partial: bool,
     ) -> Result<Finish, SnapshotError> {
         self.flush()?;
         if self.count != manifest.leaves.zksync {
@@ -136,16 +137,20 @@ impl<'s> ZksyncBuilder<'s> {
             &manifest.roots.state_root,
             manifest.claimed_root.clone(),
             l1_root,
+            accept_partial,
         )
     }
 
     /// The final write once every leaf is in: the root judged against
-    /// `expected` (the manifest's) and L1's.
+    /// `expected` (the manifest's) and L1's. `accept_partial` as for
+    /// [`BatchAudit::write`]: whether a batch L1 did not vouch for counts as
+    /// verified.
     pub fn finish_roots(
         mut self,
         expected: &str,
         claimed: Option<String>,
         l1_root: Option<B256>,
+        accept_partial: bool,
     ) -> Result<Finish, SnapshotError> {
         self.flush()?;
         let computed = format_word(&self.root);
@@ -158,6 +163,11 @@ impl<'s> ZksyncBuilder<'s> {
             .unwrap_or_else(|| expected.to_owned());
         let audit = BatchAudit::judge(self.batch, Some(claimed.clone()), computed, checks);
         let matches = audit.verdict != crate::audit::Verdict::Mismatch;
+        // The checkpoint's own verified mark is what the API serves default
+        // reads from in a store without a genesis audit (an imported one):
+        // it must hold where the audits' pointer holds, at a batch L1 did not
+        // vouch for (PARTIAL) unless partial batches are accepted.
+        let verified = audit.verifies(accept_partial);
         let record = BatchRecord {
             batch: self.batch,
             computed_root: self.root,
@@ -175,7 +185,7 @@ impl<'s> ZksyncBuilder<'s> {
             next_index: self.next_index,
             last_executed: self.batch,
             last_proven: self.batch,
-            verified: if matches { self.batch } else { 0 },
+            verified: if verified { self.batch } else { 0 },
         };
         let mut write = StoreBatch::default();
         write.put(
