@@ -18,9 +18,11 @@
 //! that `.proto` (field numbers and wire types as published; no build script). The header's own
 //! root is only a claim: the tree is rebuilt from the logs and must
 //! reproduce it (and L1's root, when the caller read one). The era format
-//! has no per-chunk checksums, so every chunk is capped at
+//! has no per-chunk checksums, so every storage-log chunk is capped at
 //! [`MAX_CHUNK_BYTES`] compressed and decompressed (a gzip bomb is refused)
-//! and every log is checked field by field.
+//! and every log is checked field by field. The factory-deps file is
+//! streamed one dependency at a time, each capped at
+//! [`MAX_FACTORY_DEP_BYTES`] ([`stream_factory_deps`]).
 //!
 //! Factory deps are verified, then dropped: zkreplay serves storage, not
 //! bytecode, so no store keeps them. Each must carry a bytecode of a valid
@@ -280,70 +282,142 @@ impl SnapshotStorageLog {
 }
 
 impl SnapshotFactoryDependencies {
+    /// Decodes a whole (decompressed) factory-deps message; the import
+    /// streams it instead ([`stream_factory_deps`]).
+    pub fn decode(bytes: &[u8]) -> Result<Self, SnapshotError> {
+        let mut deps = SnapshotFactoryDependencies::default();
+        stream_factory_deps(bytes, "factory deps", |dep| {
+            deps.factory_deps.push(dep);
+            Ok(())
+        })?;
+        Ok(deps)
+    }
+}
+
+impl SnapshotFactoryDependency {
     pub fn decode(bytes: &[u8]) -> Result<Self, ProtoError> {
-        Ok(SnapshotFactoryDependencies {
-            factory_deps: Self::iter(bytes).collect::<Result<_, _>>()?,
-        })
-    }
-
-    /// The deps one at a time (the import checks them without holding a
-    /// second copy of every bytecode); decoding stops at the first error.
-    pub fn iter(bytes: &[u8]) -> FactoryDeps<'_> {
-        FactoryDeps {
-            wire: Wire::new(bytes),
-            failed: false,
-        }
-    }
-}
-
-/// Iterator of [`SnapshotFactoryDependencies::iter`].
-pub struct FactoryDeps<'a> {
-    wire: Wire<'a>,
-    failed: bool,
-}
-
-impl Iterator for FactoryDeps<'_> {
-    type Item = Result<SnapshotFactoryDependency, ProtoError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.failed {
-            return None;
-        }
-        let next = self.next_dep().transpose();
-        self.failed = matches!(next, Some(Err(_)));
-        next
-    }
-}
-
-impl FactoryDeps<'_> {
-    fn next_dep(&mut self) -> Result<Option<SnapshotFactoryDependency>, ProtoError> {
-        while let Some((number, value)) = self.wire.field()? {
-            if number != 1 {
-                continue;
+        let mut wire = Wire::new(bytes);
+        let mut dep = SnapshotFactoryDependency::default();
+        while let Some((number, value)) = wire.field()? {
+            match number {
+                1 => dep.bytecode = Some(bytes_of(number, value)?),
+                2 => dep.hash = Some(bytes_of(number, value)?),
+                _ => {}
             }
-            let inner = match value {
-                Value::Bytes(b) => b,
-                Value::Varint(_) => {
-                    return Err(ProtoError::WireType {
-                        field: 1,
-                        wire: 0,
-                        expected: 2,
-                    });
-                }
-            };
-            let mut wire = Wire::new(inner);
-            let mut dep = SnapshotFactoryDependency::default();
-            while let Some((number, value)) = wire.field()? {
-                match number {
-                    1 => dep.bytecode = Some(bytes_of(number, value)?),
-                    2 => dep.hash = Some(bytes_of(number, value)?),
-                    _ => {}
+        }
+        Ok(dep)
+    }
+}
+
+/// The largest encoded factory dependency: the longest bytecode
+/// ([`MAX_BYTECODE_WORDS`] words), a 32-byte hash, and their tags and lengths.
+pub const MAX_FACTORY_DEP_BYTES: u64 = MAX_BYTECODE_WORDS as u64 * 32 + 64;
+
+/// Reads a decompressed `SnapshotFactoryDependencies` stream one dependency
+/// at a time and hands each to `each`, in file order. Memory holds one
+/// dependency (at most [`MAX_FACTORY_DEP_BYTES`], checked before reading
+/// it), whatever the file's size: Era mainnet's factory deps are every
+/// bytecode ever deployed, far more than one chunk's cap. A stream of
+/// zeros (field number 0, which protobuf forbids) is refused at its first
+/// byte; a long stream of valid deps costs one hash per dependency.
+pub fn stream_factory_deps(
+    reader: impl Read,
+    name: &str,
+    mut each: impl FnMut(SnapshotFactoryDependency) -> Result<(), SnapshotError>,
+) -> Result<(), SnapshotError> {
+    let mut reader = std::io::BufReader::new(reader);
+    let mut at = 0u64;
+    let mut buf = Vec::new();
+    let bad = |at: u64, what: String| era(format!("{name}: at byte {at}: {what}"));
+    let io = |e: std::io::Error| SnapshotError::Decompress {
+        file: name.to_owned(),
+        detail: e.to_string(),
+    };
+    while let Some(key) = read_varint(&mut reader, &mut at, name)? {
+        let (number, wire) = (key >> 3, key & 7);
+        if number == 0 {
+            return Err(bad(at, "field number 0".into()));
+        }
+        let skip = match wire {
+            0 => {
+                read_varint(&mut reader, &mut at, name)?
+                    .ok_or_else(|| bad(at, "truncated varint".into()))?;
+                0
+            }
+            1 => 8,
+            5 => 4,
+            2 => {
+                let len = read_varint(&mut reader, &mut at, name)?
+                    .ok_or_else(|| bad(at, "truncated length".into()))?;
+                if number != 1 {
+                    len
+                } else {
+                    if len > MAX_FACTORY_DEP_BYTES {
+                        return Err(bad(
+                            at,
+                            format!(
+                                "a factory dependency of {len} bytes (the longest bytecode and its hash take {MAX_FACTORY_DEP_BYTES})"
+                            ),
+                        ));
+                    }
+                    buf.clear();
+                    (&mut reader).take(len).read_to_end(&mut buf).map_err(io)?;
+                    if buf.len() as u64 != len {
+                        return Err(bad(at, format!("truncated in a {len}-byte dependency")));
+                    }
+                    at = at.saturating_add(len);
+                    let dep = SnapshotFactoryDependency::decode(&buf)
+                        .map_err(|e| bad(at, e.to_string()))?;
+                    each(dep)?;
+                    0
                 }
             }
-            return Ok(Some(dep));
+            _ => return Err(bad(at, format!("unsupported wire type {wire}"))),
+        };
+        if skip > 0 {
+            let skipped =
+                std::io::copy(&mut (&mut reader).take(skip), &mut std::io::sink()).map_err(io)?;
+            if skipped != skip {
+                return Err(bad(at, "truncated field".into()));
+            }
+            at = at.saturating_add(skip);
         }
-        Ok(None)
     }
+    Ok(())
+}
+
+/// A varint from `reader`; `None` at a clean end of the stream (before its
+/// first byte). `at` counts the bytes read.
+fn read_varint(
+    reader: &mut impl Read,
+    at: &mut u64,
+    name: &str,
+) -> Result<Option<u64>, SnapshotError> {
+    let mut value = 0u64;
+    for (i, shift) in (0..70).step_by(7).enumerate() {
+        let mut byte = [0u8; 1];
+        match reader.read_exact(&mut byte) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && i == 0 => return Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                return Err(era(format!("{name}: at byte {at}: truncated varint")));
+            }
+            Err(e) => {
+                return Err(SnapshotError::Decompress {
+                    file: name.to_owned(),
+                    detail: e.to_string(),
+                });
+            }
+        }
+        *at = at.saturating_add(1);
+        value |= u64::from(byte[0] & 0x7f) << shift;
+        if byte[0] & 0x80 == 0 {
+            return Ok(Some(value));
+        }
+    }
+    Err(era(format!(
+        "{name}: at byte {at}: varint longer than 10 bytes"
+    )))
 }
 
 // ------------------------------------------------------------------ bytecode hashes
@@ -630,15 +704,18 @@ pub fn build(
         }
     }
     if let Some(path) = &header.factory_deps {
-        let bytes = read_gzip(path, max_chunk_bytes)?;
-        for dep in SnapshotFactoryDependencies::iter(bytes.as_slice()) {
-            let dep = dep.map_err(|e| era(format!("factory deps: {e}")))?;
+        // Streamed, not capped at `max_chunk_bytes`: the file holds every
+        // bytecode the chain knows (see `stream_factory_deps`).
+        let file = std::fs::File::open(path).map_err(SnapshotError::io(path))?;
+        let name = path.display().to_string();
+        stream_factory_deps(flate2::read::GzDecoder::new(file), &name, |dep| {
             check_factory_dep(&dep).map_err(|source| SnapshotError::FactoryDep {
                 index: stats.factory_deps,
                 source,
             })?;
             stats.factory_deps = stats.factory_deps.saturating_add(1);
-        }
+            Ok(())
+        })?;
         tracing::info!(
             factory_deps = stats.factory_deps,
             "factory deps verified against their hashes (not stored)"
