@@ -314,6 +314,15 @@ impl BatchAudit {
         read_batch_pointer(store, keys::VERIFIED_BATCH)
     }
 
+    /// Whether the store holds any audit: a follower (or an import) wrote
+    /// it, so the verified pointer is authoritative. Stores written only by
+    /// the one-shot `zksync apply` tool have none.
+    pub fn any(store: &Store) -> Result<bool, StoreError> {
+        Ok(!store
+            .scan_from(Column::Audits, &keys::batch(0), 1)?
+            .is_empty())
+    }
+
     /// The audit of a committed batch.
     pub fn read(store: &Store, batch: u64) -> Result<Option<Self>, StoreError> {
         store

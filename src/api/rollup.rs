@@ -379,11 +379,9 @@ pub struct SyncStatus {
 /// the roots alone (stores built by `zksync apply`).
 fn verified_batch(handle: &RollupHandle, b: &Budget) -> Result<Option<u64>> {
     let store = &handle.store;
-    if handle.kind == RollupKind::Zksync
-        && BatchAudit::read(store, 0)
-            .map_err(|e| b.internal(e))?
-            .is_none()
-    {
+    // An imported store's first audit is the snapshot's batch, not 0: any
+    // audit at all means the audits' pointer decides.
+    if handle.kind == RollupKind::Zksync && !BatchAudit::any(store).map_err(|e| b.internal(e))? {
         return Ok(ZksyncReader::new(store)
             .checkpoint()
             .map_err(|e| b.internal(e))?
