@@ -578,11 +578,7 @@ impl RollupEngine for StarknetEngine {
                 da_mode: da_mode,
                 blob_count,
                 // The header names the OS output version, the layout the DA encoding.
-                format_version: format!(
-                    "{} header, {} DA",
-                    output.version.name(),
-                    layout.name()
-                ),
+                format_version: format!("{} header, {} DA", output.version.name(), layout.name()),
                 l2_blocks: Some((l2_first, l2_last)),
                 contracts_touched: diff.contracts.len(),
                 storage_writes: diff.contracts.values().map(|c| c.storage.len()).sum(),

@@ -530,7 +530,13 @@ async fn mainnet_shaped_history_replays_on_anvil_without_reading_a_decoy() {
     // registration it reads, and the record shows decoys' blocks downloaded.
     let before = handle.recorded_requests().len();
     let full_fallback_run = dir.path().join("full-fallback");
-    follow_with(&no_verifier, &outcome, &proxy_url, &full_fallback_run, "full");
+    follow_with(
+        &no_verifier,
+        &outcome,
+        &proxy_url,
+        &full_fallback_run,
+        "full",
+    );
     let fallback_downloads = blocks_downloaded(&handle.recorded_requests()[before..]);
     assert!(
         decoy_blocks.iter().any(|b| fallback_downloads.contains(b)),
