@@ -83,7 +83,9 @@ pub struct Check {
     actual: String,
 }
 
-/// The batch's roots, audit and L1 provenance; `None` when the store has no record of it.
+/// The batch's roots, audit and L1 provenance; `None` when the store has no
+/// record of it. A batch the follower halted on with evidence against it
+/// (a MISMATCH audit, never applied) is returned with its audit alone.
 pub(crate) fn load_batch(handle: &RollupHandle, b: &Budget, number: u64) -> Result<Option<Batch>> {
     let store = &handle.store;
     let audit = BatchAudit::read(store, number).map_err(|e| b.internal(e))?;
@@ -130,7 +132,7 @@ pub(crate) fn load_batch(handle: &RollupHandle, b: &Budget, number: u64) -> Resu
                 .batch_roots(number)
                 .map_err(|e| b.internal(e))?
             else {
-                return Ok(None);
+                return Ok((batch.verdict == Verdict::Mismatch).then_some(batch));
             };
             batch.computed_root = Some(format!("{:#x}", roots.global_root));
             batch.contracts_root = Some(FeltScalar(roots.contracts_root));
@@ -145,7 +147,7 @@ pub(crate) fn load_batch(handle: &RollupHandle, b: &Budget, number: u64) -> Resu
         }
         RollupKind::Zksync => {
             let Some(record) = read_record(store, number).map_err(|e| b.internal(e))? else {
-                return Ok(None);
+                return Ok((batch.verdict == Verdict::Mismatch).then_some(batch));
             };
             batch.computed_root = Some(format_word(&record.computed_root));
             if batch.claimed_root.is_none() {

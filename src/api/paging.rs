@@ -88,6 +88,31 @@ pub(crate) fn page(
             });
         }
     }
+    // A batch the follower halted on with evidence (a MISMATCH audit written
+    // with the halt record, the batch itself never applied) has no batch
+    // record; it is the one finding past the last applied batch.
+    if let Some(after_last) = next
+        && !has_next_page
+    {
+        let halted = crate::audit::HaltRecord::read(&handle.store)
+            .map_err(|e| b.internal(e))?
+            .and_then(|h| h.batch);
+        if halted.is_some_and(|h| h >= after_last)
+            && let Some(number) = halted
+            && let Some(batch) = load_batch(handle, b, number)?
+            && batch.verdict == Verdict::Mismatch
+            && verdict.is_none_or(|v| v == batch.verdict)
+        {
+            if edges.len() == first {
+                has_next_page = true;
+            } else {
+                edges.push(BatchEdge {
+                    cursor: encode_cursor(number),
+                    node: batch,
+                });
+            }
+        }
+    }
     let end_cursor = edges.last().map(|e| e.cursor.clone());
     Ok(BatchConnection {
         edges,

@@ -210,7 +210,8 @@ impl FollowError {
     /// The check a batch fails when this error is evidence against the
     /// sequencer: its published data contradicts the state it builds on, or
     /// (Starknet v0.14 encrypted DA) cannot rebuild the state without keys L1
-    /// does not carry. The batch is recorded as a MISMATCH naming the reason.
+    /// does not carry; or evidence against what L1 served (a SHARP page the
+    /// node does not yield). The batch is recorded as a MISMATCH naming the reason.
     pub fn sequencer_evidence(&self) -> Option<&'static str> {
         match self {
             FollowError::Zksync {
@@ -222,12 +223,9 @@ impl FollowError {
                 ..
             } => Some("da.encrypted"),
             FollowError::Starknet {
-                cause:
-                    StarknetCause::Sharp(crate::rollup::starknet::sharp::SharpError::NoBoundPages {
-                        ..
-                    }),
+                cause: StarknetCause::Sharp(e),
                 ..
-            } => Some("calldata.onchain_data_hash"),
+            } => e.evidence_check(),
             _ => None,
         }
     }

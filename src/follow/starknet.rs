@@ -31,7 +31,7 @@ use crate::rollup::starknet::da::aliases::{self, ALIAS_CONTRACT, AliasSource};
 use crate::rollup::starknet::da::batch::{BatchInput, DaInput, DecodedBatch, decode_batch};
 use crate::rollup::starknet::da::pages::MemoryPage;
 use crate::rollup::starknet::da::program_output::{
-    HeaderVersion, L1Binding, L1Update, ProgramOutput, parse_l1_calldata,
+    L1Binding, L1Update, ProgramOutput, parse_l1_calldata,
 };
 use crate::rollup::starknet::da::{DaError, DaStateDiff, Layout};
 use crate::rollup::starknet::dispatch::{self, LayoutRule, compressed_layout};
@@ -112,7 +112,7 @@ impl StarknetEngine {
             return self
                 .fact_pages(source, job)
                 .await
-                .map(|p| Ok(FetchedDa::Pages(p)));
+                .map(|pages| pages.map(FetchedDa::Pages));
         }
         let from = job.previous.map_or(self.first_l1_block, |(block, _)| block);
         let registries = self.chain.registries_for(from, job.log.block_number);
@@ -159,11 +159,23 @@ impl StarknetEngine {
     /// [`SHARP_LOOKBACK_BLOCKS`]) over the verifiers and registries the config
     /// lists for each range; then only the transactions of those pages are
     /// read. Pages of other SHARP customers are never fetched.
+    ///
+    /// The walk reads its logs as leads ([`L1Source::lead_logs`]): under
+    /// `--l1-verify full` it proves only that they sit on the verified chain,
+    /// so the blocks of other customers' registrations are never downloaded.
+    /// What is used is proved: the `LogMemoryPagesHashes` by asking for the
+    /// logs of its one block, each page by its (proved) transaction, and the
+    /// pages as a whole by recomputing the fact from them.
+    ///
+    /// The inner `Err` is L1 evidence the pages cannot be assembled from (a
+    /// page SHARP lists that no configured registry yields, pages that do not
+    /// hash to the fact, no listing of the fact): `decode` turns it into a
+    /// finding recorded with the batch's audit before the follower halts.
     async fn fact_pages<S: L1Source>(
         &self,
         source: &S,
         job: &BatchJob,
-    ) -> Result<Vec<MemoryPage>, FollowError> {
+    ) -> Result<Result<Vec<MemoryPage>, SharpError>, FollowError> {
         let update_block = job.log.block_number;
         let fact_logs = source
             .logs(&LogFilter {
@@ -173,12 +185,14 @@ impl StarknetEngine {
                 to_block: update_block,
             })
             .await?;
-        let fact_log = fact_logs
+        let Some(fact_log) = fact_logs
             .iter()
             .filter(|l| !l.removed && l.transaction_hash == job.log.transaction_hash)
             .filter(|l| l.log_index < job.log.log_index)
             .max_by_key(|l| l.log_index)
-            .ok_or_else(|| self.error(job, SharpError::NoTransitionFact))?;
+        else {
+            return Ok(Err(SharpError::NoTransitionFact));
+        };
         let fact = events::decode_state_transition_fact(&fact_log.topics, &fact_log.data)
             .map_err(|e| self.error(job, e))?;
 
@@ -186,6 +200,8 @@ impl StarknetEngine {
             .saturating_sub(SHARP_LOOKBACK_BLOCKS)
             .max(self.first_l1_block);
         let range = self.config.log_range.max(1);
+        // L1 blocks holding a `LogMemoryPagesHashes` of the fact (leads, proved below).
+        let mut listed_in: Vec<(u64, Address)> = Vec::new();
         let mut listed: Vec<sharp::PagesHashes> = Vec::new();
         // memory hash -> transaction that registered it
         let mut registered: HashMap<B256, B256> = HashMap::new();
@@ -201,7 +217,7 @@ impl StarknetEngine {
                 Vec::new()
             } else {
                 source
-                    .logs(&LogFilter {
+                    .lead_logs(&LogFilter {
                         addresses,
                         topics0: vec![LOG_MEMORY_PAGES_HASHES, LOG_MEMORY_PAGE_FACT_CONTINUOUS],
                         from_block: from,
@@ -220,6 +236,7 @@ impl StarknetEngine {
                         && entry.fact_hash == fact
                     {
                         listed.push(entry);
+                        listed_in.push((log.block_number, log.address));
                     }
                 } else if topic == LOG_MEMORY_PAGE_FACT_CONTINUOUS
                     && registries.contains(&log.address)
@@ -238,18 +255,37 @@ impl StarknetEngine {
             }
             to = from - 1;
         }
-        if listed.is_empty() {
-            return Err(self.error(
-                job,
-                SharpError::FactNotRegistered {
-                    fact,
-                    blocks: update_block - lowest,
-                },
-            ));
+        // Prove the listings used: the logs of their blocks, asked for again.
+        listed_in.sort_unstable();
+        listed_in.dedup();
+        let mut proved: Vec<sharp::PagesHashes> = Vec::new();
+        for (block, verifier) in listed_in {
+            let logs = source
+                .logs(&LogFilter {
+                    addresses: vec![verifier],
+                    topics0: vec![LOG_MEMORY_PAGES_HASHES],
+                    from_block: block,
+                    to_block: block,
+                })
+                .await?;
+            for log in logs.iter().filter(|l| !l.removed) {
+                if let Ok(entry) = sharp::decode_pages_hashes(&log.topics, &log.data)
+                    && entry.fact_hash == fact
+                    && !proved.contains(&entry)
+                {
+                    proved.push(entry);
+                }
+            }
+        }
+        if proved.is_empty() {
+            return Ok(Err(SharpError::FactNotRegistered {
+                fact,
+                blocks: update_block - lowest,
+            }));
         }
         // Read only the transactions of the listed pages (a missing one is
         // named by `select_fact_pages`).
-        let wanted: HashSet<B256> = listed
+        let wanted: HashSet<B256> = proved
             .iter()
             .flat_map(|l| l.pages_hashes.iter())
             .filter_map(|h| registered.get(h).copied())
@@ -258,7 +294,7 @@ impl StarknetEngine {
         for hash in wanted {
             inputs.push((hash, transaction(source, hash).await?));
         }
-        let registrations: Vec<PageRegistration<'_>> = listed
+        let registrations: Vec<PageRegistration<'_>> = proved
             .iter()
             .flat_map(|l| l.pages_hashes.iter())
             .filter_map(|h| {
@@ -270,9 +306,7 @@ impl StarknetEngine {
                 })
             })
             .collect();
-        let pages = sharp::select_fact_pages(fact, &listed, &registrations)
-            .map_err(|e| self.error(job, e))?;
-        Ok(pages.da)
+        Ok(sharp::select_fact_pages(fact, &proved, &registrations).map(|pages| pages.da))
     }
 
     fn config_error(&self, cause: DaCause) -> FollowError {
@@ -325,6 +359,8 @@ pub enum StarknetDecoded {
 pub struct DecodedUpdate {
     decoded: DecodedBatch,
     output: ProgramOutput,
+    /// The L2 block `LogStateUpdate` carries (the last of the update).
+    event_l2_block: u64,
     da_mode: DaMode,
     blob_count: usize,
 }
@@ -434,6 +470,7 @@ impl RollupEngine for StarknetEngine {
         Ok(StarknetDecoded::Update(Box::new(DecodedUpdate {
             decoded,
             output,
+            event_l2_block: event.l2_block,
             da_mode,
             blob_count,
         })))
@@ -448,6 +485,7 @@ impl RollupEngine for StarknetEngine {
         let DecodedUpdate {
             decoded,
             output,
+            event_l2_block,
             da_mode,
             blob_count,
         } = match decoded {
@@ -491,7 +529,13 @@ impl RollupEngine for StarknetEngine {
                 "compiled class hashes of existing classes updated (v0.14.1 migration)"
             );
         }
-        let l2_last = felt_u64(&output.new_block_number);
+        // Before v0.7.0 the header had no block number; the core contract
+        // counted blocks itself and its event is the only record.
+        let l2_last = if output.version.has_block_number() {
+            felt_u64(&output.new_block_number)
+        } else {
+            event_l2_block
+        };
         let l2_first = output
             .prev_block_number
             .as_ref()
@@ -515,6 +559,16 @@ impl RollupEngine for StarknetEngine {
             felt_hex(&output.new_root),
             format_word(&job.claimed_root),
         ));
+        // The core contract requires the output's (new) block number to be the
+        // one it then logs (cairo-lang `StarknetState.update`), so a header read
+        // at the wrong size cannot pass unnoticed.
+        if output.version.has_block_number() {
+            checks.push(Check::equal(
+                "log_state_update.block_number",
+                l2_last.to_string(),
+                event_l2_block.to_string(),
+            ));
+        }
         Ok(Plan {
             write,
             computed_root: felt_hex(&roots.global_root),
@@ -524,15 +578,7 @@ impl RollupEngine for StarknetEngine {
                 da_mode: da_mode,
                 blob_count,
                 // The header names the OS output version, the layout the DA encoding.
-                format_version: format!(
-                    "{} header, {} DA",
-                    match output.version {
-                        HeaderVersion::V0_11 => "v0.11",
-                        HeaderVersion::V0_13_1 => "v0.13.1",
-                        HeaderVersion::V0_13_2 => "v0.13.2+",
-                    },
-                    layout.name()
-                ),
+                format_version: format!("{} header, {} DA", output.version.name(), layout.name()),
                 l2_blocks: Some((l2_first, l2_last)),
                 contracts_touched: diff.contracts.len(),
                 storage_writes: diff.contracts.values().map(|c| c.storage.len()).sum(),

@@ -182,6 +182,19 @@ pub trait L1Source: Send + Sync {
     ) -> impl Future<Output = Result<Option<L1Block>, L1Error>> + Send;
     /// Logs in `[from_block, to_block]`, in chain order; implementations split ranges the node refuses.
     fn logs(&self, filter: &LogFilter) -> impl Future<Output = Result<Vec<L1Log>, L1Error>> + Send;
+    /// Logs the caller uses only as leads: to find which of many candidates
+    /// it needs, whose data it then checks by other means (a hash it
+    /// recomputes) or proves by asking [`Self::logs`] again over the one block
+    /// it uses. A proving source ([`verified::VerifiedL1`]) checks only that each
+    /// log's block is on the verified chain, so a wide scan through busy
+    /// contracts (SHARP's shared memory-page registry) does not download every
+    /// block another customer's log sits in. The default is [`Self::logs`].
+    fn lead_logs(
+        &self,
+        filter: &LogFilter,
+    ) -> impl Future<Output = Result<Vec<L1Log>, L1Error>> + Send {
+        self.logs(filter)
+    }
     fn transaction(
         &self,
         hash: B256,

@@ -411,12 +411,17 @@ impl<S: L1Source> VerifiedL1<S> {
         Ok(header.hash_slow())
     }
 
-    async fn verified_logs(&self, filter: &LogFilter) -> Result<Vec<L1Log>, L1Error> {
+    /// The logs of `filter`, proved at `level` (`Headers` or `Full`).
+    async fn verified_logs(
+        &self,
+        filter: &LogFilter,
+        level: VerifyLevel,
+    ) -> Result<Vec<L1Log>, L1Error> {
         let claimed = self.inner.logs(filter).await?;
         // Chain both ends first: one walk (concurrent fetches) covers the range.
         self.link(filter.to_block).await?;
         self.link(filter.from_block).await?;
-        if self.options.level == VerifyLevel::Headers {
+        if level == VerifyLevel::Headers {
             for log in &claimed {
                 self.on_chain(log.block_number, log.block_hash).await?;
             }
@@ -560,7 +565,21 @@ impl<S: L1Source> L1Source for VerifiedL1<S> {
     async fn logs(&self, filter: &LogFilter) -> Result<Vec<L1Log>, L1Error> {
         match self.options.level {
             VerifyLevel::Off => self.inner.logs(filter).await,
-            VerifyLevel::Headers | VerifyLevel::Full => self.verified_logs(filter).await,
+            level @ (VerifyLevel::Headers | VerifyLevel::Full) => {
+                self.verified_logs(filter, level).await
+            }
+        }
+    }
+
+    /// Leads are proved to sit on the verified chain, never whole blocks:
+    /// what the caller uses of them it proves again through [`Self::logs`] or
+    /// [`Self::transaction`].
+    async fn lead_logs(&self, filter: &LogFilter) -> Result<Vec<L1Log>, L1Error> {
+        match self.options.level {
+            VerifyLevel::Off => self.inner.logs(filter).await,
+            VerifyLevel::Headers | VerifyLevel::Full => {
+                self.verified_logs(filter, VerifyLevel::Headers).await
+            }
         }
     }
 

@@ -30,6 +30,8 @@ mod l1_verify;
 mod light_client;
 #[cfg(feature = "devnet")]
 mod memory_l1;
+#[cfg(feature = "devnet")]
+mod pages;
 mod repo;
 #[cfg(feature = "devnet")]
 mod sharp_devnet;

@@ -16,8 +16,11 @@
 //! anvil mines one transaction per block). A negative control runs the same
 //! history without the verifier in the config (the fallback that scans every
 //! registration since the previous update) and must see decoy reads. Under
-//! `--l1-verify full` the log proofs fetch every block whose logs match the
-//! scan, decoys' blocks included; the engine still reads none of them.
+//! `--l1-verify full` the same record shows no decoy's block or receipts
+//! downloaded: the SHARP walk reads its logs as leads proved only against
+//! headers, and full proofs cover what the engine uses (the listing's block,
+//! the pages' transactions, the update); its negative control, the fallback
+//! config under `full`, must show decoy blocks downloaded.
 //!
 //! Plumbing: the expected roots come from our own simulator
 //! (`src/devnet/starknet_gen`), so this proves the L1 path (stand-in events,
@@ -189,29 +192,48 @@ fn transactions_read(requests: &[Value], forbidden_blocks: &HashSet<String>) -> 
     let mut read = HashSet::new();
     for request in requests {
         let method = request["method"].as_str().unwrap_or_default();
+        if let "eth_getTransactionByHash" | "eth_getTransactionReceipt" = method {
+            read.insert(request["params"][0].as_str().unwrap().to_lowercase());
+        }
+    }
+    let downloaded = blocks_downloaded(requests);
+    let forbidden: Vec<&String> = downloaded
+        .iter()
+        .filter(|b| forbidden_blocks.contains(*b))
+        .collect();
+    assert!(
+        forbidden.is_empty(),
+        "decoys' blocks or receipts were fetched: {forbidden:?}"
+    );
+    read
+}
+
+/// The blocks (hash or number, lowercase) a recorded client fetched with
+/// their transactions or receipts: what a full proof downloads.
+fn blocks_downloaded(requests: &[Value]) -> HashSet<String> {
+    // A block id is a hash or number string, or an object naming one.
+    let id = |v: &Value| -> String {
+        let text = v
+            .as_str()
+            .or_else(|| v["blockHash"].as_str())
+            .or_else(|| v["blockNumber"].as_str())
+            .unwrap_or_else(|| panic!("unexpected block id {v}"));
+        text.to_lowercase()
+    };
+    let mut out = HashSet::new();
+    for request in requests {
         let params = &request["params"];
-        match method {
-            "eth_getTransactionByHash" | "eth_getTransactionReceipt" => {
-                read.insert(params[0].as_str().unwrap().to_lowercase());
-            }
+        match request["method"].as_str().unwrap_or_default() {
             "eth_getBlockByHash" | "eth_getBlockByNumber" if params[1] == json!(true) => {
-                let id = params[0].as_str().unwrap().to_lowercase();
-                assert!(
-                    !forbidden_blocks.contains(&id),
-                    "a decoy's block was fetched: {request}"
-                );
+                out.insert(id(&params[0]));
             }
             "eth_getBlockReceipts" => {
-                let id = params[0].as_str().unwrap_or_default().to_lowercase();
-                assert!(
-                    !forbidden_blocks.contains(&id),
-                    "a decoy's receipts were fetched: {request}"
-                );
+                out.insert(id(&params[0]));
             }
             _ => {}
         }
     }
-    read
+    out
 }
 
 async fn rpc(url: &str, method: &str, params: Value) -> Value {
@@ -477,12 +499,50 @@ async fn mainnet_shaped_history_replays_on_anvil_without_reading_a_decoy() {
         }
     }
 
-    // 2. The default (full proofs) binary run straight on the node: the same replay.
+    // 2. The default (full proofs) binary through the recording proxy: the
+    //    same replay, and no decoy's block or receipts downloaded (the walk's
+    //    logs are leads; the proofs cover the listing, the pages and the update).
+    let before = handle.recorded_requests().len();
     let full_run = dir.path().join("full");
-    let seconds = follow(&outcome, &anvil.url, &full_run, "full");
-    eprintln!("full-proof replay: {seconds:.2} s");
+    let seconds = follow(&outcome, &proxy_url, &full_run, "full");
+    let full_requests = handle.recorded_requests()[before..].to_vec();
+    let downloaded = blocks_downloaded(&full_requests);
+    eprintln!(
+        "full-proof replay: {seconds:.2} s, {} JSON-RPC calls, {} blocks downloaded",
+        full_requests.len(),
+        downloaded.len()
+    );
+    let full_reads = transactions_read(&full_requests, &decoy_blocks);
+    assert!(
+        decoys.iter().all(|t| !full_reads.contains(t)),
+        "decoy transactions read under full proofs"
+    );
+    // The record sees downloads: every own page's block was downloaded (to
+    // prove its transaction).
+    for tx in &own_pages {
+        let found = rpc(&anvil.url, "eth_getTransactionByHash", json!([tx])).await;
+        let block = found["blockHash"].as_str().unwrap().to_lowercase();
+        assert!(downloaded.contains(&block), "own page {tx} not proved");
+    }
     assert_no_findings(&outcome, &anvil.url, &full_run);
     assert_eq!(replay_of(&full_run, &outcome), with_decoys);
+    // Negative control under full proofs: the fallback config proves every
+    // registration it reads, and the record shows decoys' blocks downloaded.
+    let before = handle.recorded_requests().len();
+    let full_fallback_run = dir.path().join("full-fallback");
+    follow_with(
+        &no_verifier,
+        &outcome,
+        &proxy_url,
+        &full_fallback_run,
+        "full",
+    );
+    let fallback_downloads = blocks_downloaded(&handle.recorded_requests()[before..]);
+    assert!(
+        decoy_blocks.iter().any(|b| fallback_downloads.contains(b)),
+        "the fallback path under full proofs downloads decoys' blocks, and the record must show it"
+    );
+    assert_eq!(replay_of(&full_fallback_run, &outcome), with_decoys);
     drop(anvil);
 
     // 3. The same history without the decoys, on a fresh node: identical.

@@ -47,7 +47,7 @@ fn no_aliases() -> MemoryAliases {
 }
 
 /// One feeder-gateway `state_diff` as a normalized diff (nonces as listed).
-fn feeder_diff(update: &Value) -> StateDiff {
+pub fn feeder_diff(update: &Value) -> StateDiff {
     let sd = &update["state_diff"];
     let mut out = StateDiff::default();
     for entry in sd["storage_diffs"].as_array().unwrap() {
@@ -90,7 +90,7 @@ fn feeder_diff(update: &Value) -> StateDiff {
 }
 
 /// Per-block feeder updates of a batch, in block order.
-fn block_updates(dir: &Path) -> Vec<Value> {
+pub fn block_updates(dir: &Path) -> Vec<Value> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir.join("blocks"))
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -120,7 +120,7 @@ fn write_counts(updates: &[Value]) -> HashMap<(B256, B256), usize> {
     counts
 }
 
-fn squash(updates: &[Value]) -> StateDiff {
+pub fn squash(updates: &[Value]) -> StateDiff {
     let mut out = StateDiff::default();
     for update in updates {
         out.squash(feeder_diff(update));

@@ -44,17 +44,17 @@ fn rpc_result(file: &str) -> Value {
 }
 
 /// One real page registration: the transaction input and its registry log.
-struct RealRegistration {
-    input: Vec<u8>,
-    topics: Vec<B256>,
-    data: Vec<u8>,
+pub struct RealRegistration {
+    pub input: Vec<u8>,
+    pub topics: Vec<B256>,
+    pub data: Vec<u8>,
 }
 
-const REGISTRY: &str = "0xfd14567eaf9ba941cb8c8a94eec14831ca7fd1b4";
+pub const REGISTRY: &str = "0xfd14567eaf9ba941cb8c8a94eec14831ca7fd1b4";
 
 /// Every transaction of block 19,299,001 sent to the registry, with the registry
 /// log of its receipt.
-fn real_registrations() -> Vec<RealRegistration> {
+pub fn real_registrations() -> Vec<RealRegistration> {
     let block = rpc_result("block.json");
     let receipts = rpc_result("receipts.json");
     let mut out = Vec::new();
@@ -89,7 +89,7 @@ fn real_registrations() -> Vec<RealRegistration> {
     out
 }
 
-fn felts(page: &MemoryPage) -> Vec<Felt> {
+pub fn felts(page: &MemoryPage) -> Vec<Felt> {
     page.values
         .iter()
         .enumerate()
@@ -97,7 +97,7 @@ fn felts(page: &MemoryPage) -> Vec<Felt> {
         .collect()
 }
 
-fn page_at(pages: &[MemoryPage], start: u64) -> MemoryPage {
+pub fn page_at(pages: &[MemoryPage], start: u64) -> MemoryPage {
     pages
         .iter()
         .find(|p| p.start_addr == U256::from(start))
@@ -105,7 +105,7 @@ fn page_at(pages: &[MemoryPage], start: u64) -> MemoryPage {
         .clone()
 }
 
-fn real_pages() -> Vec<MemoryPage> {
+pub fn real_pages() -> Vec<MemoryPage> {
     real_registrations()
         .iter()
         .flat_map(|r| sharp::pages_in_call(&r.input).unwrap())

@@ -104,7 +104,9 @@ pub enum SharpError {
     #[error("LogMemoryPagesHashes for fact {fact} lists no pages")]
     NoPages { fact: B256 },
     #[error(
-        "fact {fact}: page {index} (memory hash {page_hash}) was registered by no scanned registry"
+        "fact {fact}: SHARP lists page {index} with memory hash {page_hash}, and no configured \
+         memory-page registry yielded its registration (the node withholds it, or the chain \
+         config lacks the registry)"
     )]
     MissingPage {
         fact: B256,
@@ -119,6 +121,25 @@ pub enum SharpError {
     NoBoundPages { hash: B256, size: U256 },
     #[error("the core contract logged no LogStateTransitionFact in the update's transaction")]
     NoTransitionFact,
+}
+
+impl SharpError {
+    /// The audit check a batch fails when this error stops it: every cause
+    /// but calldata the decoder cannot read is L1 evidence (the node's
+    /// answers, or the registrations SHARP relied on) that the pages the
+    /// proof bound cannot be assembled, recorded as a finding before the halt.
+    pub fn evidence_check(&self) -> Option<&'static str> {
+        match self {
+            SharpError::NoBoundPages { .. } => Some("calldata.onchain_data_hash"),
+            SharpError::MissingPage { .. }
+            | SharpError::FactMismatch { .. }
+            | SharpError::NoPagesHashes { .. }
+            | SharpError::NoPages { .. }
+            | SharpError::FactNotRegistered { .. }
+            | SharpError::NoTransitionFact => Some("sharp.fact_pages"),
+            SharpError::Abi { .. } | SharpError::Calldata(_) => None,
+        }
+    }
 }
 
 /// Decodes `LogMemoryPagesHashes`.

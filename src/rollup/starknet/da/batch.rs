@@ -235,6 +235,8 @@ fn fr_to_felt(value: &Fr, index: usize) -> Result<Felt, DaError> {
 /// Header versions a forced layout is compatible with.
 fn header_allows(version: HeaderVersion, layout: Layout) -> bool {
     match version {
+        // Both came before v0.10's DA layout.
+        HeaderVersion::PreV0_7 | HeaderVersion::V0_7 => layout == Layout::V0_9,
         HeaderVersion::V0_11 => matches!(layout, Layout::V0_9 | Layout::V0_10 | Layout::V0_11),
         HeaderVersion::V0_13_1 => layout == Layout::V0_11,
         HeaderVersion::V0_13_2 => {
@@ -253,6 +255,7 @@ fn choose_layout<A: AliasSource>(
     let blob_mode = matches!(input.da, DaInput::Blobs(_));
     // Compressed layouts are tried once as V0_13_3 and split below.
     let candidates: &[Layout] = match (output.map(|o| o.version), blob_mode) {
+        (Some(HeaderVersion::PreV0_7 | HeaderVersion::V0_7), _) => &[Layout::V0_9],
         (Some(HeaderVersion::V0_11), _) => &[Layout::V0_9, Layout::V0_10, Layout::V0_11],
         (Some(HeaderVersion::V0_13_1), _) => &[Layout::V0_11],
         (Some(HeaderVersion::V0_13_2), _) | (None, true) => &[Layout::V0_11, Layout::V0_13_3],

@@ -70,7 +70,7 @@ pub fn z_for(version: HeaderVersion, da: &[Felt], commitments: &[[u8; 48]]) -> O
     match version {
         HeaderVersion::V0_13_1 => commitments.first().map(|c| z_v0_13_1(da, c)),
         HeaderVersion::V0_13_2 => Some(z_v0_13_2(da, commitments)),
-        HeaderVersion::V0_11 => None,
+        HeaderVersion::PreV0_7 | HeaderVersion::V0_7 | HeaderVersion::V0_11 => None,
     }
 }
 

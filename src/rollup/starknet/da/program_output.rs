@@ -1,11 +1,23 @@
 //! The Starknet OS program output (the first argument of `updateState` /
 //! `updateStateKzgDA`) and the L1 calldata that carries it.
 //!
-//! Header versions:
-//! * v0.10 – v0.11.0 (4 words): `prev_root, new_root, block_number, config_hash`;
-//!   v0.11.1 – v0.13.0 (5 words) add `block_hash` before `config_hash` (cairo-lang
-//!   `Output.sol`, `HEADER_SIZE` 4 then 5 from v0.11.1). Both are [`HeaderVersion::V0_11`];
-//!   the data tells them apart (a config hash read as a message count never fits);
+//! Header versions (cairo-lang `src/starkware/starknet/core/os/output.cairo` at each
+//! release tag, and `solidity/Output.sol` from v0.10 on, where the core contract's
+//! Solidity was first published):
+//! * before v0.7.0 (2 words, mainnet genesis in Nov 2021 ran v0.6): `prev_root, new_root`;
+//!   both message segments then used the 3-word header `from, to, payload_size`
+//!   (an L1→L2 message carried its selector as the first payload word, no nonce);
+//! * v0.7.0 (3 words): `+ block_number`; L1→L2 messages get the 5-word header
+//!   `from, to, nonce, selector, payload_size`;
+//! * v0.8.0 – v0.11.0 (4 words): `+ config_hash` (`HEADER_SIZE = 4` in v0.10's `Output.sol`);
+//!   v0.11.1 – v0.13.0 (5 words) add `block_hash` before `config_hash` (`HEADER_SIZE` 5).
+//!   The four are calldata-era headers without a KZG segment: [`HeaderVersion::PreV0_7`],
+//!   [`HeaderVersion::V0_7`] and [`HeaderVersion::V0_11`] (4 or 5 words). The data tells
+//!   them apart: a header of the wrong size makes a message count out of a root-sized
+//!   word (the block number, a config hash, a block hash, an address), which never
+//!   leaves the segments ending exactly at the output's end; when two forms fit anyway
+//!   [`detect`] reports it instead of guessing, and the follower cross-checks the
+//!   block number with the one `LogStateUpdate` carries;
 //! * v0.13.1 (6 words): `prev_root, new_root, block_number, block_hash, config_hash,
 //!   use_kzg_da`, then when `use_kzg_da`: `[commitment_low, commitment_high, z, y_low, y_high]`;
 //! * v0.13.2+ (10 words): `prev_root, new_root, prev_block_number, new_block_number,
@@ -27,7 +39,11 @@ use super::{DaError, felt_from_u256, felt_to_u256};
 /// The program-output header version.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub enum HeaderVersion {
-    /// v0.10 – v0.13.0: 4 words, or 5 (with the block hash) from v0.11.1.
+    /// Before v0.7.0: 2 words (the roots), 3-word headers on both message segments.
+    PreV0_7,
+    /// v0.7.x: 3 words (`+ block_number`).
+    V0_7,
+    /// v0.8 – v0.13.0: 4 words (`+ config_hash`), or 5 (with the block hash) from v0.11.1.
     V0_11,
     /// v0.13.1: 6 words (+ 5-word KZG segment).
     V0_13_1,
@@ -36,11 +52,30 @@ pub enum HeaderVersion {
 }
 
 impl HeaderVersion {
-    pub const ALL: [HeaderVersion; 3] = [
+    pub const ALL: [HeaderVersion; 5] = [
+        HeaderVersion::PreV0_7,
+        HeaderVersion::V0_7,
         HeaderVersion::V0_11,
         HeaderVersion::V0_13_1,
         HeaderVersion::V0_13_2,
     ];
+
+    /// Whether the header carries the (last) L2 block number; before v0.7.0 only
+    /// the core contract counted blocks.
+    pub fn has_block_number(self) -> bool {
+        self != HeaderVersion::PreV0_7
+    }
+
+    /// The version's name in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            HeaderVersion::PreV0_7 => "pre-v0.7",
+            HeaderVersion::V0_7 => "v0.7",
+            HeaderVersion::V0_11 => "v0.11",
+            HeaderVersion::V0_13_1 => "v0.13.1",
+            HeaderVersion::V0_13_2 => "v0.13.2+",
+        }
+    }
 }
 
 /// The KZG segment: the evaluation point and, per blob, the commitment and `y = p(z)`.
@@ -61,6 +96,7 @@ pub struct ProgramOutput {
     /// The root the follower must reproduce after applying this batch.
     pub new_root: Felt,
     pub prev_block_number: Option<Felt>,
+    /// Zero for [`HeaderVersion::PreV0_7`], whose header has no block number.
     pub new_block_number: Felt,
     pub prev_block_hash: Option<Felt>,
     pub new_block_hash: Option<Felt>,
@@ -116,7 +152,11 @@ fn parse_form(
         messages_to_l2: Vec::new(),
         len: words.len(),
     };
+    // The L1→L2 message header: 3 words before v0.7.0, 5 after.
+    let mut to_l2_header = 5;
     match version {
+        HeaderVersion::PreV0_7 => to_l2_header = 3,
+        HeaderVersion::V0_7 => out.new_block_number = r.next("block_number")?,
         HeaderVersion::V0_11 => {
             out.new_block_number = r.next("block_number")?;
             if with_block_hash {
@@ -176,7 +216,7 @@ fn parse_form(
         }
     }
     out.messages_to_l1 = read_messages(&mut r, 3, "messages to L1")?;
-    out.messages_to_l2 = read_messages(&mut r, 5, "messages to L2")?;
+    out.messages_to_l2 = read_messages(&mut r, to_l2_header, "messages to L2")?;
     super::DaEnd::Exact.check(words, r.position())?;
     Ok(out)
 }
