@@ -40,6 +40,7 @@ pub const HEADER_FILE: &str = "snapshot_header.json";
 /// `repeated SnapshotStorageLog storage_logs = 1;`
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SnapshotStorageLogsChunk {
+    /// Field 1: the chunk's storage logs.
     pub storage_logs: Vec<SnapshotStorageLog>,
 }
 
@@ -64,6 +65,7 @@ pub struct SnapshotStorageLog {
 /// `repeated SnapshotFactoryDependency factory_deps = 1;`
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SnapshotFactoryDependencies {
+    /// Field 1: the factory dependencies (contract bytecodes).
     pub factory_deps: Vec<SnapshotFactoryDependency>,
 }
 
@@ -87,18 +89,31 @@ pub struct SnapshotFactoryDependency {
 /// Why bytes are not a valid message.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ProtoError {
+    /// A field or length runs past the end; holds the byte offset.
     #[error("truncated at byte {0}")]
     Truncated(usize),
+    /// A varint has more than 10 bytes; holds its offset.
     #[error("varint longer than 10 bytes at byte {0}")]
     LongVarint(usize),
+    /// A known field has the wrong wire type.
     #[error("field {field} has wire type {wire}, expected {expected}")]
     WireType {
+        /// Field number.
         field: u64,
+        /// Wire type found.
         wire: u64,
+        /// Wire type the schema requires.
         expected: u64,
     },
+    /// A wire type other than 0, 1, 2 or 5 (groups are not supported).
     #[error("unsupported wire type {wire} at byte {at}")]
-    UnknownWireType { wire: u64, at: usize },
+    UnknownWireType {
+        /// Wire type found.
+        wire: u64,
+        /// Byte offset of the field's tag.
+        at: usize,
+    },
+    /// A varint does not fit its field's type (e.g. a `uint32` above 2^32 - 1); holds the field number.
     #[error("field {0} does not fit its type")]
     Range(u64),
 }
@@ -201,6 +216,7 @@ fn varint_of(number: u64, value: Value<'_>) -> Result<u64, ProtoError> {
 }
 
 impl SnapshotStorageLogsChunk {
+    /// Decodes the message, skipping unknown fields.
     pub fn decode(bytes: &[u8]) -> Result<Self, ProtoError> {
         let mut wire = Wire::new(bytes);
         let mut chunk = SnapshotStorageLogsChunk::default();
@@ -224,6 +240,7 @@ impl SnapshotStorageLogsChunk {
 }
 
 impl SnapshotStorageLog {
+    /// Decodes the message, skipping unknown fields.
     pub fn decode(bytes: &[u8]) -> Result<Self, ProtoError> {
         let mut wire = Wire::new(bytes);
         let mut log = SnapshotStorageLog::default();
@@ -274,6 +291,7 @@ impl SnapshotStorageLog {
 }
 
 impl SnapshotFactoryDependencies {
+    /// Decodes the message, skipping unknown fields.
     pub fn decode(bytes: &[u8]) -> Result<Self, ProtoError> {
         let mut wire = Wire::new(bytes);
         let mut deps = SnapshotFactoryDependencies::default();
@@ -299,10 +317,13 @@ impl SnapshotFactoryDependencies {
 /// What the header says.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EraHeader {
+    /// `l1BatchNumber`: the batch whose state the snapshot holds.
     pub l1_batch_number: u64,
     /// Storage-log chunk files, by chunk id.
     pub chunks: Vec<(u64, PathBuf)>,
+    /// Factory-dependencies file, when the header names one.
     pub factory_deps: Option<PathBuf>,
+    /// Tree root the header carries, when present.
     pub root_hash: Option<B256>,
     /// `rollup_last_leaf_index`: the next free enumeration index.
     pub next_index: Option<u64>,
@@ -435,8 +456,11 @@ pub fn gunzip_capped(
 /// What reading an era snapshot found.
 #[derive(Clone, Debug, Default)]
 pub struct EraStats {
+    /// Storage logs read.
     pub storage_logs: u64,
+    /// Factory dependencies read.
     pub factory_deps: u64,
+    /// Next free enumeration index used for the import.
     pub next_index: u64,
 }
 
