@@ -130,7 +130,7 @@ pub struct LogFilter {
 /// L1 access errors.
 #[derive(Debug, thiserror::Error)]
 pub enum L1Error {
-    /// The request did not complete (connection, TLS, timeout, unreadable body); transient.
+    /// The request did not complete (connection, TLS, timeout, an oversized answer); transient.
     #[error("transport: {0}")]
     Transport(String),
     /// The node answered with a JSON-RPC error that is not a rate limit.
@@ -141,13 +141,13 @@ pub enum L1Error {
         /// JSON-RPC error message.
         message: String,
     },
-    /// The endpoint refused for rate (HTTP 429 or a rate-limit JSON-RPC error); transient.
+    /// The node answered with a rate-limit JSON-RPC error; transient.
     #[error("rate limited by {endpoint}")]
     RateLimited {
         /// Endpoint, redacted.
         endpoint: String,
     },
-    /// The answer is not what was asked for or does not parse (wrong block, bad hash, oversized); evidence against the node.
+    /// The answer is not what was asked for or does not parse (wrong block, bad hash, null result, undecodable JSON); evidence against the node.
     #[error("malformed answer from {endpoint}: {detail}")]
     Malformed {
         /// Endpoint, redacted.
@@ -184,7 +184,7 @@ pub enum L1Error {
         /// The last fault, as displayed.
         last: String,
     },
-    /// A beacon node answered a non-success HTTP status other than a rate limit.
+    /// A beacon node or blob archive answered a non-2xx HTTP status the client cannot act on.
     #[error("beacon node {endpoint} answered HTTP {status} for {what}")]
     BeaconStatus {
         /// Endpoint, redacted.

@@ -159,10 +159,10 @@ pub enum SnapshotError {
         /// Which order rule it broke.
         detail: String,
     },
-    /// The number of leaves of one kind differs from the manifest's `leaves` counts.
+    /// A number of leaves differs from what the manifest (or zksync-era header) implies.
     #[error("{what}: the snapshot holds {found}, the manifest says {expected}")]
     Count {
-        /// Which count (e.g. `storage`, `zksync`).
+        /// What was counted (e.g. `ZKsync leaves`).
         what: &'static str,
         /// Count the manifest claims.
         expected: u64,
@@ -172,7 +172,7 @@ pub enum SnapshotError {
     /// A root recomputed from the leaves differs from the manifest's: the snapshot's state is not the state it claims.
     #[error("recomputed {what} {computed} differs from the manifest's {expected}")]
     RootMismatch {
-        /// Which root (e.g. `state root`, `contracts root`).
+        /// Which root (e.g. `storage root of a contract`).
         what: &'static str,
         /// Root the manifest claims (0x-hex).
         expected: String,
