@@ -4,6 +4,8 @@
 //! A mismatch is a finding, never a crash: it is recorded with the expected and
 //! actual values in the same atomic commit as the batch it judges.
 
+#![warn(missing_docs)]
+
 use serde::{Deserialize, Serialize};
 
 use crate::store::{Column, Store, StoreBatch, StoreError, keys};
@@ -52,12 +54,16 @@ impl Verdict {
 /// (its evidence was missing), so it neither passed nor failed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Check {
+    /// Check name as reported in audits and the API (e.g. `state_root`, `blob[0].linear_hash`).
     pub name: String,
+    /// The check ran and `expected` matched `actual`.
     pub passed: bool,
     /// The check could not run; `actual` says why.
     #[serde(default)]
     pub skipped: bool,
+    /// Value bound on L1 (or `pass` for a caller-decided outcome).
     pub expected: String,
+    /// Value zkreplay found, or why the check failed or could not run.
     pub actual: String,
 }
 
@@ -118,13 +124,16 @@ impl From<crate::rollup::starknet::da::Finding> for Check {
 /// The audit record of one batch.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BatchAudit {
+    /// Batch this audit judges (ZKsync L1 batch number; Starknet state-update index).
     pub batch: u64,
     /// Root accepted on L1 (0x-hex), when known.
     pub claimed_root: Option<String>,
     /// Root zkreplay computed (0x-hex); empty when the batch could not be
     /// applied (the sequencer's data contradicted the state, see `checks`).
     pub computed_root: String,
+    /// Outcome over the root check and every decoder check.
     pub verdict: Verdict,
+    /// Every check judged, the root check first.
     pub checks: Vec<Check>,
 }
 
@@ -361,9 +370,13 @@ impl BatchAudit {
 /// Audits counted by verdict.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Tally {
+    /// Batches judged MATCH.
     pub matched: u64,
+    /// Batches judged PARTIAL.
     pub partial: u64,
+    /// Batches judged MISMATCH.
     pub mismatched: u64,
+    /// Batches judged PENDING (applied, no L1-accepted root yet).
     pub pending: u64,
     /// The first MISMATCH batch.
     pub first_mismatch: Option<u64>,
@@ -372,6 +385,7 @@ pub struct Tally {
 }
 
 impl Tally {
+    /// Counts one audit of `batch`, remembering the first PARTIAL and MISMATCH batch.
     pub fn add(&mut self, verdict: Verdict, batch: u64) {
         match verdict {
             Verdict::Match => self.matched += 1,
@@ -387,6 +401,7 @@ impl Tally {
         }
     }
 
+    /// Number of batches counted with `verdict`.
     pub fn count(&self, verdict: Verdict) -> u64 {
         match verdict {
             Verdict::Match => self.matched,
@@ -405,12 +420,14 @@ pub struct HaltRecord {
     pub batch: Option<u64>,
     /// L1 block and transaction of the batch's commit, when known.
     pub l1_block: Option<u64>,
+    /// Hash of the commit transaction.
     pub l1_transaction: Option<alloy_primitives::B256>,
     /// The error, as displayed.
     pub reason: String,
 }
 
 impl HaltRecord {
+    /// Reads the halt record, if a follower halted and no later run cleared it.
     pub fn read(store: &Store) -> Result<Option<Self>, StoreError> {
         store
             .get(Column::Meta, keys::HALT)?
@@ -423,6 +440,7 @@ impl HaltRecord {
             .transpose()
     }
 
+    /// Adds the record to `batch` (replacing any earlier one).
     pub fn write(&self, batch: &mut StoreBatch) {
         batch.put(
             Column::Meta,

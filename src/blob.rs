@@ -7,6 +7,8 @@
 //! KZG checks use c-kzg with the embedded Ethereum mainnet trusted setup,
 //! loaded once per process (about 2 s).
 
+#![warn(missing_docs)]
+
 use alloy_primitives::B256;
 use ark_bls12_381::Fr;
 use ark_ff::{BigInt, BigInteger, PrimeField, Zero};
@@ -21,12 +23,25 @@ pub const BYTES_PER_G1: usize = 48;
 /// Why a blob or its KZG data was rejected.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum BlobError {
+    /// The blob is not exactly `BYTES_PER_BLOB` (131072) bytes.
     #[error("blob has {actual} bytes, expected {BYTES_PER_BLOB}")]
-    WrongLength { actual: usize },
+    WrongLength {
+        /// Byte length received.
+        actual: usize,
+    },
+    /// A 32-byte element is >= the BLS12-381 scalar modulus: the blob is corrupt or forged.
     #[error("blob element {index} is not below the BLS12-381 scalar modulus")]
-    ElementOutOfRange { index: usize },
+    ElementOutOfRange {
+        /// Index of the first offending element (0..4096).
+        index: usize,
+    },
+    /// More than 4096 coefficients were given to encode into one blob.
     #[error("a blob holds at most {FIELD_ELEMENTS_PER_BLOB} coefficients, got {actual}")]
-    TooManyCoefficients { actual: usize },
+    TooManyCoefficients {
+        /// Number of coefficients given.
+        actual: usize,
+    },
+    /// c-kzg refused a blob, commitment or proof (malformed point or setup error).
     #[error("KZG library rejected the input: {0}")]
     Kzg(String),
 }
@@ -121,8 +136,11 @@ pub fn versioned_hash(commitment: &[u8; BYTES_PER_G1]) -> B256 {
 /// program, and travels with it so no later stage recomputes it (~50 ms).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VerifiedBlob {
+    /// EIP-4844 versioned hash, `0x01 ‖ sha256(commitment)[1..]`.
     pub versioned_hash: B256,
+    /// KZG commitment to the blob polynomial (compressed G1 point).
     pub commitment: [u8; BYTES_PER_G1],
+    /// The blob, `BYTES_PER_BLOB` bytes of big-endian field elements.
     pub bytes: Vec<u8>,
 }
 

@@ -2,6 +2,8 @@
 //! TOML file per chain (`chains/*.toml`), so another Starknet appchain or ZK
 //! Stack chain needs only a new file.
 
+#![warn(missing_docs)]
+
 use std::path::{Path, PathBuf};
 
 use alloy_primitives::{Address, B256};
@@ -14,7 +16,9 @@ use crate::rollup::starknet::state::GlobalRootRule;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, async_graphql::Enum)]
 #[serde(rename_all = "lowercase")]
 pub enum RollupKind {
+    /// Starknet (core contract `LogStateUpdate`, Patricia-Merkle state).
     Starknet,
+    /// ZKsync Era or a ZK Stack chain (diamond proxy `BlockCommit`, sparse Merkle tree).
     Zksync,
 }
 
@@ -41,6 +45,7 @@ impl RollupKind {
 pub struct ChainConfig {
     /// Store chain name; a store opened with another name is refused.
     pub name: String,
+    /// Rollup family; selects which `[starknet]` or `[zksync]` table is required.
     pub rollup: RollupKind,
     /// Chain id of the settlement layer (1 = Ethereum mainnet).
     pub l1_chain_id: u64,
@@ -54,8 +59,10 @@ pub struct ChainConfig {
     /// (selector, header, layout) and Starknet's `[[starknet.eras]]`.
     #[serde(default)]
     pub versions: Vec<FormatVersion>,
+    /// `[starknet]` table: required when `rollup = "starknet"`.
     #[serde(default)]
     pub starknet: Option<StarknetChain>,
+    /// `[zksync]` table: required when `rollup = "zksync"`.
     #[serde(default)]
     pub zksync: Option<ZksyncChain>,
 }
@@ -64,7 +71,9 @@ pub struct ChainConfig {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FormatVersion {
+    /// Version label (e.g. `v0.13.1`, `v26`).
     pub name: String,
+    /// First L1 block of the version.
     pub from_l1_block: u64,
     /// What changed (selector, event, DA layout).
     #[serde(default)]
@@ -134,6 +143,7 @@ pub struct StarknetChain {
 pub struct StarknetEra {
     /// `v0.13.1`, `0.14.0`, … (a fourth component is allowed and ignored by dispatch).
     pub version: String,
+    /// First L2 block produced by this version.
     pub from_l2_block: u64,
     /// Where the number comes from.
     pub source: String,
@@ -143,7 +153,9 @@ pub struct StarknetEra {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct L1Contract {
+    /// Contract address on L1.
     pub address: Address,
+    /// First L1 block at which the contract is relevant.
     pub from_l1_block: u64,
     /// Last relevant L1 block; absent = still in use.
     #[serde(default)]
@@ -269,18 +281,30 @@ fn default_log_range() -> u64 {
 /// Chain-config errors.
 #[derive(Debug, thiserror::Error)]
 pub enum ChainConfigError {
+    /// The config file could not be read.
     #[error("reading chain config {path}: {source}")]
     Io {
+        /// File path as given.
         path: String,
+        /// Underlying I/O error.
         source: std::io::Error,
     },
+    /// The file is not valid TOML or does not match the config schema (unknown or missing keys).
     #[error("chain config {path}: {source}")]
     Parse {
+        /// File path as given.
         path: String,
+        /// TOML parse error with its position.
         source: Box<toml::de::Error>,
     },
+    /// The file parses but a value is inconsistent (missing rollup table, absent genesis file, ...).
     #[error("chain config {path}: {detail}")]
-    Invalid { path: String, detail: String },
+    Invalid {
+        /// File path, or `<text>` for an in-memory config.
+        path: String,
+        /// What is wrong.
+        detail: String,
+    },
 }
 
 impl ChainConfig {

@@ -3,13 +3,17 @@
 //! Untrusted text goes through these functions only, so every caller gets the
 //! same typed errors instead of a panic.
 
+#![warn(missing_docs)]
+
 use alloy_primitives::B256;
 
 /// Why a hex string was rejected.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum HexError {
+    /// A character is not a hex digit (or a byte string has an odd number of digits); holds the input, truncated.
     #[error("invalid hex digit in {0:?}")]
     InvalidDigit(String),
+    /// More than 64 hex digits for a 32-byte word; holds the input.
     #[error("hex value {0:?} is longer than 32 bytes")]
     TooLong(String),
 }

@@ -46,8 +46,10 @@ pub const MAX_NESTING: usize = 64;
 /// Why a document cannot be priced.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CostError {
+    /// A fragment spreads itself, directly or through other fragments; holds its name.
     #[error("fragment {0} spreads itself (directly or through other fragments)")]
     FragmentCycle(String),
+    /// Selections and spreads nest deeper than `MAX_NESTING`.
     #[error("selections and fragment spreads nest more than {MAX_NESTING} deep")]
     TooDeep,
 }
@@ -55,20 +57,30 @@ pub enum CostError {
 /// The largest list of each introspection field in the served schema.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct IntrospectionBounds {
+    /// Types in `__schema.types`.
     pub types: u64,
+    /// Most `fields` of one type.
     pub fields: u64,
+    /// Most `args` of one field or directive.
     pub args: u64,
+    /// Most `inputFields` of one input type.
     pub input_fields: u64,
+    /// Most `enumValues` of one enum.
     pub enum_values: u64,
+    /// Most `interfaces` of one type.
     pub interfaces: u64,
+    /// Most `possibleTypes` of one union or interface.
     pub possible_types: u64,
+    /// Directives in `__schema.directives`.
     pub directives: u64,
+    /// Most `locations` of one directive.
     pub locations: u64,
 }
 
 /// What a document asks for: its price and the depth of its deepest field.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Price {
+    /// Upper bound of the work, in cost units (see the module docs); saturates at `u64::MAX`.
     pub cost: u64,
     /// Fields on the longest path from an operation to a leaf (leaf
     /// included; fragment spreads add none).
@@ -97,6 +109,7 @@ impl Price {
 pub struct CostModel {
     /// Rollups served (the `rollups` list).
     pub rollups: u64,
+    /// Largest introspection lists, measured on the served schema.
     pub introspection: IntrospectionBounds,
 }
 

@@ -21,6 +21,7 @@ const INLINE_PARSE_BYTES: usize = 64 << 10;
 
 /// The shared admission state of one server.
 pub struct Gate {
+    /// The limits every request is admitted against.
     pub limits: ApiLimits,
     schema: ApiSchema,
     model: OnceCell<CostModel>,
@@ -39,6 +40,7 @@ pub struct Admission {
 }
 
 impl Gate {
+    /// A gate for `schema` with `limits`; the cost model is measured on first use.
     pub fn new(schema: ApiSchema, limits: ApiLimits) -> Self {
         Gate {
             pool: Arc::new(Semaphore::new(limits.blocking_threads())),

@@ -63,18 +63,31 @@ pub struct ApiLimits {
     pub max_subscription_fields: u64,
 }
 
+/// Default `--graphql-max-cost`, in cost units.
 pub const DEFAULT_MAX_COST: u64 = 200_000;
+/// Default `--graphql-max-depth`, in fields.
 pub const DEFAULT_MAX_DEPTH: usize = 16;
+/// Default `--graphql-max-response-bytes` (8 MiB).
 pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 8 << 20;
+/// Default `--graphql-max-body-bytes` (1 MiB).
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1 << 20;
+/// Default `--graphql-max-batch`, in queries per request.
 pub const DEFAULT_MAX_BATCH: usize = 10;
+/// Default `--graphql-deadline-ms` (10 s).
 pub const DEFAULT_DEADLINE_MS: u64 = 10_000;
+/// Default `--graphql-inline-cost`, in cost units.
 pub const DEFAULT_INLINE_COST: u64 = 100;
+/// Default `--graphql-max-concurrent`, in requests.
 pub const DEFAULT_MAX_CONCURRENT: usize = 512;
+/// Default `--graphql-max-per-client`, in requests per IP address.
 pub const DEFAULT_MAX_PER_CLIENT: usize = 64;
+/// Default `--graphql-max-connections`, in TCP connections.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 2048;
+/// Default `--graphql-max-ws-connections`, in WebSocket connections.
 pub const DEFAULT_MAX_WS_CONNECTIONS: usize = 256;
+/// Default `--graphql-max-subscriptions`, per WebSocket connection.
 pub const DEFAULT_MAX_SUBSCRIPTIONS: usize = 16;
+/// Default `--graphql-max-subscription-fields`, root fields per subscription.
 pub const DEFAULT_MAX_SUBSCRIPTION_FIELDS: u64 = 4;
 
 impl Default for ApiLimits {
@@ -99,6 +112,7 @@ impl Default for ApiLimits {
 }
 
 impl ApiLimits {
+    /// Time a request may run, from `deadline_ms`.
     pub fn deadline(&self) -> Duration {
         Duration::from_millis(self.deadline_ms)
     }
@@ -124,31 +138,80 @@ impl ApiLimits {
 /// A request refused (or stopped) by a limit.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LimitError {
+    /// A batched request holds more queries than `--graphql-max-batch`.
     #[error("a batch may hold at most {limit} queries, got {got}")]
-    Batch { got: usize, limit: usize },
+    Batch {
+        /// Queries in the request.
+        got: usize,
+        /// The configured limit.
+        limit: usize,
+    },
+    /// The request is priced above `--graphql-max-cost`; refused before it runs.
     #[error(
         "query is too complex: it is priced at {cost} units and the limit is {limit} \
          (smaller pages, fewer aliases or fewer fragment spreads lower the price)"
     )]
-    Cost { cost: u64, limit: u64 },
+    Cost {
+        /// Price of the request, in cost units.
+        cost: u64,
+        /// The configured limit.
+        limit: u64,
+    },
+    /// A query nests fields deeper than `--graphql-max-depth`.
     #[error("query nests fields {depth} deep and the limit is {limit}")]
-    Depth { depth: usize, limit: usize },
+    Depth {
+        /// Depth of the deepest field.
+        depth: usize,
+        /// The configured limit.
+        limit: usize,
+    },
+    /// The document does not parse, or cannot be priced (fragment cycle, nesting); holds the reason.
     #[error("query cannot be priced: {0}")]
     Unpriceable(String),
+    /// The client (IP address) already has `--graphql-max-per-client` requests in flight (HTTP 429).
     #[error("this client already has {limit} requests in flight; retry when one completes")]
-    ClientBusy { limit: usize },
+    ClientBusy {
+        /// The configured limit.
+        limit: usize,
+    },
+    /// No execution slot (`--graphql-max-concurrent`) or background thread freed up before the deadline (HTTP 503).
     #[error("the server is at its limit of {limit} concurrent requests; retry later")]
-    ServerBusy { limit: usize },
+    ServerBusy {
+        /// The configured `--graphql-max-concurrent`.
+        limit: usize,
+    },
+    /// The request ran past `--graphql-deadline-ms` and was stopped (HTTP 408).
     #[error("the request ran past its deadline of {ms} ms and was stopped")]
-    Deadline { ms: u64 },
+    Deadline {
+        /// The deadline, in milliseconds.
+        ms: u64,
+    },
+    /// The response would exceed `--graphql-max-response-bytes`.
     #[error("the response would exceed {limit} bytes; ask for less (smaller pages, fewer fields)")]
-    ResponseTooLarge { limit: usize },
+    ResponseTooLarge {
+        /// The configured limit, in bytes.
+        limit: usize,
+    },
+    /// A subscription has more root fields than `--graphql-max-subscription-fields`.
     #[error("a subscription may have at most {limit} root fields, got {got}")]
-    SubscriptionFields { got: u64, limit: u64 },
+    SubscriptionFields {
+        /// Root fields in the subscription.
+        got: u64,
+        /// The configured limit.
+        limit: u64,
+    },
+    /// The WebSocket connection already has `--graphql-max-subscriptions` active subscriptions.
     #[error("this connection already has {limit} active subscriptions")]
-    Subscriptions { limit: usize },
+    Subscriptions {
+        /// The configured limit.
+        limit: usize,
+    },
+    /// All `--graphql-max-ws-connections` WebSocket connections are open (HTTP 503).
     #[error("the server is at its limit of {limit} subscription connections; retry later")]
-    WsConnections { limit: usize },
+    WsConnections {
+        /// The configured limit.
+        limit: usize,
+    },
 }
 
 impl LimitError {
@@ -169,6 +232,7 @@ impl LimitError {
         }
     }
 
+    /// HTTP status of the refusal: 429, 503, 408, or 400 for the rest.
     pub fn status(&self) -> StatusCode {
         match self {
             LimitError::ClientBusy { .. } => StatusCode::TOO_MANY_REQUESTS,

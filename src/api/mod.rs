@@ -9,6 +9,8 @@
 //! connection limit. Each limit is a flag ([`limits::ApiLimits`]) and each
 //! refusal a GraphQL error with a code. The monitoring port serves `/health`,
 //! `/ready` and `/metrics` (Prometheus).
+
+#![warn(missing_docs)]
 #![warn(clippy::arithmetic_side_effects)]
 
 use std::net::SocketAddr;
@@ -56,11 +58,15 @@ pub use schema::{ApiSchema, RollupHandle, RollupKind, build_schema};
 /// API-layer errors (start-up only: request errors are GraphQL responses).
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
+    /// The GraphQL or monitoring listener could not bind its address (in use, or not permitted).
     #[error("cannot bind {addr}: {source}")]
     Bind {
+        /// Address that was refused.
         addr: SocketAddr,
+        /// Error from the socket bind.
         source: std::io::Error,
     },
+    /// The HTTP server stopped with an I/O error after it started.
     #[error("server failed: {0}")]
     Serve(std::io::Error),
 }
@@ -68,7 +74,9 @@ pub enum ApiError {
 /// Shared state of both routers.
 #[derive(Clone)]
 pub struct AppState {
+    /// The executable GraphQL schema over every served rollup.
     pub schema: ApiSchema,
+    /// Request counters and latency histograms exported on `/metrics`.
     pub metrics: Arc<metrics::ApiMetrics>,
     /// Set once the stores are open (and, for `follow`, caught up with L1).
     pub ready: Arc<AtomicBool>,

@@ -10,6 +10,7 @@ use crate::store::{Column, keys};
 
 /// Default and maximum page sizes of every list (The Graph's conventions).
 pub const DEFAULT_PAGE: usize = 100;
+/// Largest `first` a list accepts (a larger one is refused).
 pub const MAX_PAGE: usize = 1000;
 
 /// A page of batches (Relay connection).
@@ -19,6 +20,7 @@ pub struct BatchConnection {
     page_info: PageInfo,
 }
 
+/// One batch of a page and its cursor.
 #[derive(SimpleObject)]
 pub struct BatchEdge {
     /// Opaque cursor; pass it as `after` to continue.
@@ -26,6 +28,7 @@ pub struct BatchEdge {
     node: Batch,
 }
 
+/// Whether a page has a successor and where it starts.
 #[derive(SimpleObject)]
 pub struct PageInfo {
     has_next_page: bool,

@@ -12,7 +12,9 @@ use crate::rollup::zksync::query::ZksyncStorageProof;
 /// A storage proof of either rollup family.
 #[derive(Union)]
 pub enum StorageProof {
+    /// Proof against a Starknet global root.
     Starknet(StarknetProof),
+    /// Proof against a ZKsync tree root.
     Zksync(ZksyncProof),
 }
 

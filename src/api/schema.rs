@@ -38,8 +38,11 @@ pub fn build_schema(rollups: Vec<RollupHandle>) -> ApiSchema {
 /// A rollup served by this process.
 #[derive(Clone)]
 pub struct RollupHandle {
+    /// Name the rollup is served under (its chain config or store name).
     pub name: String,
+    /// Rollup family, which selects the store reader.
     pub kind: RollupKind,
+    /// The rollup's store.
     pub store: Arc<Store>,
     /// The settlement layer's chain id, from the chain config, when known.
     pub l1_chain_id: Option<u64>,
@@ -59,11 +62,13 @@ impl RollupHandle {
         }
     }
 
+    /// Records the settlement layer's chain id (served as `l1ChainId`).
     pub fn with_l1_chain_id(mut self, chain_id: u64) -> Self {
         self.l1_chain_id = Some(chain_id);
         self
     }
 
+    /// Attaches the live figures of a follower running in this process.
     pub fn with_follow_status(mut self, status: Arc<FollowStatus>) -> Self {
         self.follow_status = Some(status);
         self
@@ -82,6 +87,7 @@ impl RollupHandle {
     }
 }
 
+/// Root of every GraphQL query (fields: see its `#[Object]` impl).
 pub struct QueryRoot;
 
 #[Object]

@@ -19,6 +19,7 @@ use super::schema::{RollupHandle, find_rollup};
 /// How often a poller asks the store for its last batch.
 const POLL_INTERVAL: Duration = Duration::from_millis(250);
 
+/// Root of every GraphQL subscription (streams of new batches).
 pub struct SubscriptionRoot;
 
 #[Subscription]

@@ -6,6 +6,8 @@
 //! as JSON on stdout. Exit code 0 when every check passed, 1 when a check failed
 //! (the JSON is printed either way); decoding errors are reported on stderr.
 
+#![warn(missing_docs)]
+
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -48,7 +50,9 @@ pub struct Args {
 /// `--layout` value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LayoutArg {
+    /// Pick the layout from the L1 evidence.
     Auto,
+    /// Decode with this layout.
     Fixed(Layout),
 }
 
@@ -69,6 +73,7 @@ fn parse_layout(text: &str) -> Result<LayoutArg, String> {
     })
 }
 
+/// Runs `zkreplay decode starknet`, printing the JSON report; exit code 1 when a check failed.
 pub fn run(args: Args) -> anyhow::Result<i32> {
     let (code, output) = execute(&args)?;
     let mut stdout = std::io::stdout().lock();

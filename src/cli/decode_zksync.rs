@@ -3,6 +3,8 @@
 //! per batch.
 //!
 //! Every number here comes from an untrusted file, so arithmetic is checked.
+
+#![warn(missing_docs)]
 #![warn(clippy::arithmetic_side_effects)]
 
 use std::collections::HashMap;
@@ -27,6 +29,7 @@ pub struct Args {
     pub blob: Vec<PathBuf>,
 }
 
+/// Runs `zkreplay decode zksync`; exit code 1 when a batch's checks failed.
 pub fn run(args: Args) -> anyhow::Result<i32> {
     let input = read_binary(&args.calldata)?;
     let call =

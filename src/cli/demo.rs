@@ -5,6 +5,8 @@
 //! audits every batch, serves the rebuilt state over GraphQL and prints a
 //! summary with a query to try.
 
+#![warn(missing_docs)]
+
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -33,8 +35,10 @@ pub struct Args {
     /// Where the stores and the devnet's chain configs go (default: a new temporary directory, kept).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
+    /// Address the GraphQL API listens on.
     #[arg(long, default_value = "127.0.0.1:8547")]
     pub graphql_addr: SocketAddr,
+    /// Address of the monitoring port (`/health`, `/ready`, `/metrics`).
     #[arg(long, default_value = "127.0.0.1:9090")]
     pub monitor_addr: SocketAddr,
     /// Keep serving GraphQL after the summary, until Ctrl-C.
@@ -47,10 +51,12 @@ pub struct Args {
     /// GraphiQL's npm assets (see scripts/install-web.sh).
     #[arg(long, default_value = "web/node_modules")]
     pub graphiql_assets: PathBuf,
+    /// GraphQL server limits.
     #[command(flatten)]
     pub limits: crate::api::ApiLimits,
 }
 
+/// Runs `zkreplay demo`; returns the process exit code.
 pub fn run(args: Args) -> anyhow::Result<i32> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -1,6 +1,8 @@
 //! `zkreplay follow`: rebuild one or more rollups' state from an Ethereum node
 //! and keep it current, auditing every batch; serves GraphQL next to it.
 
+#![warn(missing_docs)]
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -54,6 +56,7 @@ pub struct Args {
     /// Beacon API URL: blobs, and the light-client API with `--beacon-light-client`.
     #[arg(long, env = "ZKREPLAY_BEACON_URL")]
     pub beacon_url: Option<String>,
+    /// How the beacon node names blocks when asked for blobs (`slot`, or the execution block number on devnets).
     #[arg(
         long,
         env = "ZKREPLAY_BEACON_BLOCK_ID",
@@ -96,6 +99,7 @@ pub struct Args {
     /// Do not serve GraphQL and metrics (followers only).
     #[arg(long, env = "ZKREPLAY_NO_SERVE")]
     pub no_serve: bool,
+    /// GraphiQL's npm assets (see scripts/install-web.sh).
     #[arg(
         long,
         env = "ZKREPLAY_GRAPHIQL_ASSETS",
@@ -105,8 +109,10 @@ pub struct Args {
     /// Requests in flight per L1 endpoint.
     #[arg(long, env = "ZKREPLAY_MAX_CONCURRENCY", default_value_t = 8)]
     pub max_concurrency: usize,
+    /// GraphQL server limits.
     #[command(flatten)]
     pub limits: crate::api::ApiLimits,
+    /// How L1 answers are proved.
     #[command(flatten)]
     pub verify: L1VerifyArgs,
     /// Anchor the L1 header chain on the finalized execution block the beacon
@@ -131,6 +137,7 @@ pub struct Args {
     pub beacon_checkpoint: Option<B256>,
 }
 
+/// Runs `zkreplay follow`; exit code 1 when a follower stopped on an error.
 pub fn run(args: Args) -> anyhow::Result<i32> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -143,9 +150,13 @@ pub type FollowedL1 = VerifiedL1<QuorumL1<RpcL1>>;
 
 /// One chain's follower ready to run.
 pub struct Prepared {
+    /// The chain's config.
     pub config: ChainConfig,
+    /// The chain's store.
     pub store: Arc<Store>,
+    /// The verified L1 source it reads.
     pub source: FollowedL1,
+    /// Live figures, shared with the API and the metrics.
     pub status: Arc<FollowStatus>,
 }
 

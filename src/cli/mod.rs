@@ -29,16 +29,21 @@ pub struct Cli {
         global = true
     )]
     pub log_format: LogFormat,
+    /// The subcommand to run.
     #[command(subcommand)]
     pub command: Command,
 }
 
+/// `--log-format` values.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum LogFormat {
+    /// Human-readable lines.
     Text,
+    /// One JSON object per line.
     Json,
 }
 
+/// The subcommands of `zkreplay`.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Starknet tools.
@@ -71,6 +76,7 @@ pub enum Command {
     Snapshot(snapshot::SnapshotCommand),
 }
 
+/// Subcommands of `zkreplay decode`.
 #[derive(Debug, Subcommand)]
 pub enum DecodeCommand {
     /// Decode a Starknet state update (blobs or memory pages) into a state diff.
@@ -79,12 +85,14 @@ pub enum DecodeCommand {
     Zksync(decode_zksync::Args),
 }
 
+/// Subcommands of `zkreplay zksync`.
 #[derive(Debug, Subcommand)]
 pub enum ZksyncCommand {
     /// Apply the genesis and commit calldata files in order and compare every root.
     Apply(zksync_apply::Args),
 }
 
+/// Subcommands of `zkreplay starknet`.
 #[derive(Debug, Subcommand)]
 pub enum StarknetCommand {
     /// Apply feeder-gateway state-update JSON files in order and compare every root.

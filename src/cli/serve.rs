@@ -1,6 +1,8 @@
 //! `zkreplay serve`: the read-only GraphQL API over one or more stores, and
 //! `zkreplay schema`: print the served GraphQL SDL.
 
+#![warn(missing_docs)]
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -47,6 +49,7 @@ pub struct Args {
     /// to answer. Costs one sequential read of the stores.
     #[arg(long, env = "ZKREPLAY_SCRUB", default_value_t = true, action = clap::ArgAction::Set)]
     pub scrub: bool,
+    /// GraphQL server limits.
     #[command(flatten)]
     pub limits: ApiLimits,
     /// Start from a snapshot (a directory, or an http(s) URL serving
@@ -66,6 +69,7 @@ pub struct Args {
     pub accept_partial: bool,
 }
 
+/// Runs `zkreplay serve` until Ctrl-C; exit code 0 after a clean shutdown.
 pub fn run(args: Args) -> anyhow::Result<i32> {
     if let Some(snapshot) = &args.snapshot {
         bootstrap(&args, snapshot)?;
@@ -187,8 +191,11 @@ async fn serve(args: Args) -> anyhow::Result<i32> {
 
 /// A rollup a follower in this process writes, for [`serve_followed`].
 pub struct Followed {
+    /// The chain's config.
     pub config: crate::chain::ChainConfig,
+    /// The store the follower writes.
     pub store: Arc<Store>,
+    /// The follower's live figures.
     pub status: Arc<crate::follow::FollowStatus>,
 }
 

@@ -1,5 +1,7 @@
 //! `zkreplay snapshot export|import`: move verified state between stores.
 
+#![warn(missing_docs)]
+
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -8,6 +10,7 @@ use crate::chain::ChainConfig;
 use crate::l1::client::{L1Endpoints, RpcL1};
 use crate::snapshot::{self, ExportOptions, ImportOptions, SnapshotManifest};
 
+/// Subcommands of `zkreplay snapshot`.
 #[derive(Debug, clap::Subcommand)]
 pub enum SnapshotCommand {
     /// Write the state at one batch as a manifest plus zstd chunks of leaves.
@@ -16,6 +19,7 @@ pub enum SnapshotCommand {
     Import(ImportArgs),
 }
 
+/// Arguments of `zkreplay snapshot export`.
 #[derive(Debug, clap::Args)]
 pub struct ExportArgs {
     /// A store, or a data directory of stores (`DIR/<chain>`).
@@ -35,6 +39,7 @@ pub struct ExportArgs {
     pub chunk_leaves: u64,
 }
 
+/// Arguments of `zkreplay snapshot import`.
 #[derive(Debug, clap::Args)]
 pub struct ImportArgs {
     /// Data directory; the store is created at `DIR/<chain>`.
@@ -44,6 +49,7 @@ pub struct ImportArgs {
     /// (`snapshot_header.json` beside its `.proto.gzip` files).
     #[arg(long, env = "ZKREPLAY_SNAPSHOT")]
     pub from: PathBuf,
+    /// Where to read the root L1 accepted for the batch.
     #[command(flatten)]
     pub l1: L1CheckArgs,
     /// Let the verified pointer pass the snapshot batch when it was not checked against L1.
@@ -74,6 +80,7 @@ pub struct L1CheckArgs {
     pub l1_block: Option<u64>,
 }
 
+/// Runs `zkreplay snapshot export|import`; returns the process exit code.
 pub fn run(command: SnapshotCommand) -> anyhow::Result<i32> {
     match command {
         SnapshotCommand::Export(args) => export(args),

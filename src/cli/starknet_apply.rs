@@ -1,6 +1,8 @@
 //! `zkreplay starknet apply-updates`: replay feeder-gateway state updates into
 //! a store and compare every computed root with the block's `new_root`.
 
+#![warn(missing_docs)]
+
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -30,6 +32,7 @@ pub struct Args {
     pub files: Vec<PathBuf>,
 }
 
+/// Runs `zkreplay starknet apply-updates`; exit code 1 when a computed root differs.
 pub fn run(args: Args) -> anyhow::Result<i32> {
     let store = Store::open(&args.data_dir, &args.chain)
         .with_context(|| format!("opening store {}", args.data_dir.display()))?;

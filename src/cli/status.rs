@@ -2,6 +2,8 @@
 //! the verified pointer, the findings and the L1 position. Opens the stores as
 //! read-only secondaries, so it works while a follower is writing them.
 
+#![warn(missing_docs)]
+
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -33,8 +35,11 @@ pub struct Args {
 /// One rollup's status line.
 #[derive(Debug, serde::Serialize)]
 pub struct RollupStatus {
+    /// Chain name of the store.
     pub chain: String,
+    /// Last applied batch, `None` for an empty store.
     pub last_applied_batch: Option<u64>,
+    /// Verified pointer: the last batch up to which every root matched L1.
     pub verified_batch: Option<u64>,
     /// ZKsync: the last batch committed, proven (`BlocksVerification`) and
     /// executed (`BlockExecution`, final) on the settlement layer.
@@ -44,9 +49,11 @@ pub struct RollupStatus {
     pub verdicts: Tally,
     /// MISMATCH batches (findings).
     pub findings: u64,
+    /// The first MISMATCH batch.
     pub first_finding: Option<u64>,
     /// Why the follower stopped, when it halted without applying a batch.
     pub halted: Option<HaltRecord>,
+    /// Last L1 block the follower handled.
     pub l1_block: Option<u64>,
     /// Blocks between the L1 tag and `l1_block` (only with `--rpc-url`).
     pub l1_lag: Option<u64>,
@@ -98,6 +105,7 @@ pub fn read_status(dir: &std::path::Path) -> anyhow::Result<Vec<RollupStatus>> {
     Ok(out)
 }
 
+/// Runs `zkreplay status`; exit code 1 when a rollup has a finding or its follower halted.
 pub fn run(args: Args) -> anyhow::Result<i32> {
     let mut statuses = read_status(&args.data_dir)?;
     if let Some(url) = &args.rpc_url {

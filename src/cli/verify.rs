@@ -6,6 +6,8 @@
 //! Opens the stores read-only, so a follower may keep writing them (the
 //! check covers the state as of the open).
 
+#![warn(missing_docs)]
+
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -23,6 +25,7 @@ pub struct Args {
     pub full: bool,
 }
 
+/// Runs `zkreplay verify`; exit code 1 when a store is damaged.
 pub fn run(args: Args) -> anyhow::Result<i32> {
     let stores = discover(&args.data_dir);
     anyhow::ensure!(

@@ -5,6 +5,8 @@
 //! a recommit after `BlocksRevert`: the store is unwound to the batch before
 //! it first. Exits 0 only if every root matches.
 
+#![warn(missing_docs)]
+
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -46,6 +48,7 @@ pub struct Args {
     pub blob: Vec<PathBuf>,
 }
 
+/// Runs `zkreplay zksync apply`; exit code 1 when a computed root differs.
 pub fn run(args: Args) -> anyhow::Result<i32> {
     let config = args
         .chain_config

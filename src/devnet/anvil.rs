@@ -2,6 +2,8 @@
 //! the end-to-end tests: a real Ethereum node with blob transactions and the
 //! beacon blob endpoint, on a free loopback port, killed on drop.
 
+#![warn(missing_docs)]
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -14,13 +16,18 @@ pub const INSTALLED_PATH: &str = "tools/bin/anvil";
 /// Errors starting anvil.
 #[derive(Debug, thiserror::Error)]
 pub enum AnvilError {
+    /// No anvil binary: not at `$ZKREPLAY_ANVIL`, the installed path, or on PATH.
     #[error("anvil not found: run scripts/install-anvil.sh, or set ZKREPLAY_ANVIL to the binary")]
     NotFound,
+    /// The anvil process could not be started.
     #[error("starting anvil {path}: {source}")]
     Spawn {
+        /// Binary path.
         path: String,
+        /// Spawn error.
         source: std::io::Error,
     },
+    /// anvil printed no listening address within the wait; holds the wait.
     #[error("anvil did not report its address within {0:?}")]
     NoAddress(Duration),
 }

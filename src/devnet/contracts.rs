@@ -8,6 +8,8 @@
 //! signatures and topic layout); what each one checks is documented in its
 //! Solidity source.
 
+#![warn(missing_docs)]
+
 use alloy_primitives::{Address, B256, U256, address, keccak256};
 use alloy_sol_types::{SolCall, SolEvent, SolValue};
 
@@ -41,13 +43,18 @@ pub const ZKSYNC_DIAMOND_ADDRESS: Address = address!("32400084C286CF3E17e7B677ea
 /// A stand-in contract.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum StandIn {
+    /// Stand-in for the Starknet core contract.
     StarknetCore,
+    /// Stand-in for the memory-page fact registry.
     MemoryPageRegistry,
+    /// Stand-in for the SHARP verifier.
     SharpVerifier,
+    /// Stand-in for the ZKsync diamond proxy.
     ZksyncDiamond,
 }
 
 impl StandIn {
+    /// Every stand-in contract.
     pub const ALL: [StandIn; 4] = [
         StandIn::StarknetCore,
         StandIn::MemoryPageRegistry,

@@ -32,6 +32,7 @@ pub use rng::Rng;
 /// One L1 transaction to submit.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PlannedTx {
+    /// Contract the transaction calls.
     pub to: Address,
     /// Full calldata, selector included.
     pub calldata: Vec<u8>,
@@ -47,6 +48,7 @@ pub struct PlannedTx {
 pub struct PlannedBatch {
     /// Rollup batch number (for a revert step: the batch the chain reverts to).
     pub number: u64,
+    /// The L1 transactions, in submission order.
     pub txs: Vec<PlannedTx>,
     /// The true state root after this batch: what an honest replay computes.
     pub expected_root: B256,
@@ -54,6 +56,7 @@ pub struct PlannedBatch {
     pub claimed_root: B256,
     /// The DA format, e.g. `"starknet-v0.11-pages"` or `"zksync-v26-blobs"`; `"zksync-revert"` for a revert step.
     pub format: &'static str,
+    /// The deliberate fault this batch carries, if any.
     pub fault: Option<Fault>,
     /// The diff the sequencer really applied (what the decoders must recover
     /// from honest DA). ZKsync: `derived_writes` with final values in published order.
@@ -74,26 +77,37 @@ pub enum Fault {
     DataNotBound,
     /// ZKsync: after this batch, revert the last `k` committed batches and
     /// commit different batches in their place.
-    ZksyncRevert { k: u64 },
+    ZksyncRevert {
+        /// Number of committed batches to revert.
+        k: u64,
+    },
 }
 
 /// Why a generator could not plan a batch.
 #[derive(Debug, thiserror::Error)]
 pub enum DevnetError {
+    /// The generator settings are inconsistent (or a generator thread failed).
     #[error("invalid generator configuration: {0}")]
     Config(String),
+    /// A generator file could not be read or written.
     #[error(transparent)]
     Io(#[from] std::io::Error),
+    /// The generator's scratch store failed.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+    /// The Starknet scratch state rejected a generated diff.
     #[error("starknet scratch state: {0}")]
     StarknetState(#[from] crate::rollup::starknet::state::StateError),
+    /// The ZKsync scratch state rejected generated writes.
     #[error("zksync scratch state: {0}")]
     ZksyncState(#[from] crate::rollup::zksync::state::StateError),
+    /// Encoding the Starknet DA failed.
     #[error("starknet DA encoding: {0}")]
     StarknetDa(#[from] crate::rollup::starknet::da::DaError),
+    /// The ZKsync genesis could not be built.
     #[error("zksync genesis: {0}")]
     Genesis(#[from] crate::rollup::zksync::genesis::GenesisError),
+    /// Encoding a blob failed.
     #[error(transparent)]
     Blob(#[from] crate::blob::BlobError),
 }

@@ -2,6 +2,8 @@
 //! its seed on every platform and crate version, which a general-purpose RNG
 //! crate does not promise.
 
+#![warn(missing_docs)]
+
 use alloy_primitives::{Address, B256};
 use starknet_types_core::felt::Felt;
 
@@ -10,10 +12,12 @@ use starknet_types_core::felt::Felt;
 pub struct Rng(u64);
 
 impl Rng {
+    /// A generator seeded with `seed`: the same seed yields the same sequence.
     pub fn new(seed: u64) -> Self {
         Rng(seed)
     }
 
+    /// The next 64 pseudo-random bits.
     pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
@@ -37,6 +41,7 @@ impl Rng {
         self.below(100) < percent
     }
 
+    /// 32 pseudo-random bytes.
     pub fn bytes32(&mut self) -> [u8; 32] {
         let mut out = [0u8; 32];
         for chunk in out.chunks_exact_mut(8) {
@@ -45,10 +50,12 @@ impl Rng {
         out
     }
 
+    /// A pseudo-random 32-byte word.
     pub fn b256(&mut self) -> B256 {
         B256::from(self.bytes32())
     }
 
+    /// A pseudo-random address (the low 20 bytes of a word).
     pub fn address(&mut self) -> Address {
         Address::from_slice(&self.bytes32()[12..])
     }

@@ -7,6 +7,8 @@
 //! from ../shared/fixtures; the devnet exercises the follower's plumbing
 //! (scanning, fetching, reorgs, reverts, faults, crashes) over real HTTP.
 
+#![warn(missing_docs)]
+
 use std::path::{Path, PathBuf};
 
 use alloy_primitives::{B256, Bytes};
@@ -22,25 +24,35 @@ use crate::l1::submit::{Devnet, SidecarFormat, Submitted};
 /// What to simulate.
 #[derive(Clone, Debug, Default)]
 pub struct DevnetPlan {
+    /// Starknet generator settings.
     pub starknet: StarknetGenConfig,
+    /// ZKsync generator settings.
     pub zksync: ZksyncGenConfig,
     /// Reorg the L1 blocks of the last this many rounds (one batch of each
     /// rollup per round): they are mined, left canonical for `reorg_pause`
     /// (so a follower on `latest` applies them), then reverted with an anvil
     /// snapshot and mined again one block later. 0 = no reorg.
     pub reorg_last_rounds: usize,
+    /// How long reorged blocks stay canonical before the revert.
     pub reorg_pause: std::time::Duration,
 }
 
 /// One submitted batch, as the follower should see it.
 #[derive(Clone, Debug, Serialize)]
 pub struct SubmittedBatch {
+    /// `starknet` or `zksync`.
     pub rollup: &'static str,
+    /// Batch number.
     pub number: u64,
+    /// DA format, as in [`PlannedBatch::format`].
     pub format: &'static str,
+    /// The true root after the batch.
     pub expected_root: B256,
+    /// The root posted to L1.
     pub claimed_root: B256,
+    /// The deliberate fault, if any.
     pub fault: Option<super::Fault>,
+    /// L1 blocks holding the batch's transactions.
     pub l1_blocks: Vec<u64>,
     /// Transactions of other SHARP customers' jobs submitted with this batch
     /// ([`starknet_gen::is_decoy`]): a follower never needs to read them.
@@ -51,13 +63,18 @@ pub struct SubmittedBatch {
 /// The outcome of a devnet run.
 #[derive(Clone, Debug, Serialize)]
 pub struct DevnetOutcome {
+    /// Chain config written for the Starknet devnet chain.
     pub starknet_config: PathBuf,
+    /// Chain config written for the ZKsync devnet chain.
     pub zksync_config: PathBuf,
+    /// First L1 block of the run.
     pub first_block: u64,
+    /// Last L1 block of the run.
     pub last_block: u64,
     /// The block the `finalized` tag points at once everything is submitted
     /// (at or after the last batch's block): a follower on the default tag stops here.
     pub finalized_block: u64,
+    /// Every submitted batch still canonical, in submission order.
     pub batches: Vec<SubmittedBatch>,
     /// Batches mined and then reorged away (they were submitted again after the fork).
     pub orphaned: Vec<SubmittedBatch>,
@@ -66,13 +83,18 @@ pub struct DevnetOutcome {
 /// Errors of a devnet run.
 #[derive(Debug, thiserror::Error)]
 pub enum DevnetRunError {
+    /// Talking to the devnet node failed.
     #[error(transparent)]
     L1(#[from] L1Error),
+    /// Generating the batches failed.
     #[error(transparent)]
     Generate(#[from] DevnetError),
+    /// An output file could not be written.
     #[error("writing {path}: {source}")]
     Io {
+        /// File path.
         path: String,
+        /// Underlying I/O error.
         source: std::io::Error,
     },
 }
@@ -95,9 +117,13 @@ pub async fn submit(devnet: &Devnet, tx: &PlannedTx) -> Result<Submitted, L1Erro
 
 /// Everything the simulator generated, before submission.
 pub struct Generated {
+    /// Starknet batches, in order.
     pub starknet: Vec<PlannedBatch>,
+    /// ZKsync batches (and revert steps), in order.
     pub zksync: Vec<PlannedBatch>,
+    /// ZKsync genesis storage logs.
     pub zksync_genesis: Vec<crate::rollup::zksync::genesis::StorageLog>,
+    /// Root of the ZKsync genesis.
     pub zksync_genesis_root: B256,
 }
 

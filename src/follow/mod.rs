@@ -46,10 +46,13 @@ pub enum OnMismatch {
 /// Follower settings.
 #[derive(Clone, Debug)]
 pub struct FollowOptions {
+    /// L1 block tag to follow (`finalized` by default).
     pub tag: BlockTag,
+    /// What a MISMATCH does to the follower.
     pub on_mismatch: OnMismatch,
     /// Stop once this L1 block is handled (`None`: follow forever).
     pub to_block: Option<u64>,
+    /// Wait between sync passes once caught up.
     pub poll_interval: Duration,
     /// Let the verified pointer pass PARTIAL batches (root matched, some
     /// binding check could not run).
@@ -81,42 +84,75 @@ impl Default for FollowOptions {
 /// is a finding); [`FollowError::is_transient`] decides what is retried.
 #[derive(Debug, thiserror::Error)]
 pub enum FollowError {
+    /// L1 access failed; retried when [`L1Error::is_transient`].
     #[error(transparent)]
     L1(#[from] L1Error),
+    /// Reading or writing the store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
     /// The node lacks a block or transaction its own logs name (it may be
     /// behind a load balancer whose other backends have it).
     #[error("the L1 node does not have {what}, which its own answers name")]
-    NotFound { what: String },
+    NotFound {
+        /// The missing block or transaction.
+        what: String,
+    },
+    /// The L1 endpoint serves another chain than the chain config's `l1_chain_id`.
     #[error("the L1 node is on chain {found}, the chain config expects {expected}")]
-    WrongL1Chain { expected: u64, found: u64 },
+    WrongL1Chain {
+        /// Chain id the config expects.
+        expected: u64,
+        /// Chain id the node reports.
+        found: u64,
+    },
+    /// The chain config is for another rollup family than the engine.
     #[error("chain config {name} is for {found:?}, not {expected:?}")]
     WrongRollup {
+        /// Chain config name.
         name: String,
+        /// Family the engine handles.
         expected: RollupKind,
+        /// Family the config names.
         found: RollupKind,
     },
+    /// The chain config lacks something this chain needs; fix the config.
     #[error("chain config {chain}: {detail}")]
-    Config { chain: String, detail: String },
+    Config {
+        /// Chain config name.
+        chain: String,
+        /// What is missing or wrong.
+        detail: String,
+    },
+    /// A Starknet batch could not be decoded or applied.
     #[error("Starknet batch {batch} (L1 tx {tx}): {cause}")]
     Starknet {
+        /// Batch number.
         batch: u64,
+        /// The L1 transaction that committed it.
         tx: B256,
+        /// What went wrong.
         #[source]
         cause: StarknetCause,
     },
+    /// A ZKsync batch could not be decoded or applied.
     #[error("ZKsync batch {batch} (L1 tx {tx}): {cause}")]
     Zksync {
+        /// Batch number.
         batch: u64,
+        /// The L1 transaction that committed it.
         tx: B256,
+        /// What went wrong.
         #[source]
         cause: ZksyncCause,
     },
+    /// A batch's data could not be obtained or read.
     #[error("batch {batch} (L1 tx {tx}): data availability: {cause}")]
     Da {
+        /// Batch number.
         batch: u64,
+        /// The L1 transaction that committed it.
         tx: B256,
+        /// What went wrong.
         #[source]
         cause: DaCause,
     },
@@ -128,9 +164,23 @@ pub enum FollowError {
     ZksyncState(#[source] crate::rollup::zksync::state::StateError),
     /// L1 committed batches out of order without a revert in between.
     #[error("L1 tx {tx} commits batch {found}, the follower expects batch {expected}")]
-    OutOfSequence { tx: B256, expected: u64, found: u64 },
+    OutOfSequence {
+        /// The commit transaction.
+        tx: B256,
+        /// Batch the follower expects next.
+        expected: u64,
+        /// Batch the transaction commits.
+        found: u64,
+    },
+    /// The follower stopped on a MISMATCH (`--on-mismatch halt`) after recording it; see its audit.
     #[error("halted at batch {batch}: {} (see its audit)", .verdict.as_str())]
-    Halted { batch: u64, verdict: Verdict },
+    Halted {
+        /// The batch.
+        batch: u64,
+        /// Its verdict.
+        verdict: Verdict,
+    },
+    /// A reorg or revert reaches below every applied batch still on the canonical chain.
     #[error("reorg deeper than the applied history: no applied batch is on the canonical chain")]
     ReorgTooDeep,
     /// A pipeline stage panicked or was cancelled.
@@ -141,15 +191,19 @@ pub enum FollowError {
 /// Why a Starknet batch cannot be applied.
 #[derive(Debug, thiserror::Error)]
 pub enum StarknetCause {
+    /// A `LogStateUpdate` log does not decode.
     #[error(transparent)]
     Event(#[from] crate::rollup::starknet::events::EventError),
+    /// The DA layout or global-root rule could not be chosen.
     #[error(transparent)]
     Dispatch(#[from] crate::rollup::starknet::dispatch::DispatchError),
     /// The calldata-era memory pages of the update's fact could not be assembled.
     #[error(transparent)]
     Sharp(#[from] crate::rollup::starknet::sharp::SharpError),
+    /// The DA does not decode.
     #[error(transparent)]
     Da(#[from] crate::rollup::starknet::da::DaError),
+    /// The state diff could not be applied.
     #[error(transparent)]
     State(#[from] crate::rollup::starknet::state::StateError),
 }
@@ -157,32 +211,47 @@ pub enum StarknetCause {
 /// Why a ZKsync batch cannot be applied.
 #[derive(Debug, thiserror::Error)]
 pub enum ZksyncCause {
+    /// A lifecycle event does not decode.
     #[error(transparent)]
     Event(#[from] crate::rollup::zksync::events::EventError),
+    /// The commit calldata does not decode.
     #[error(transparent)]
     Calldata(#[from] crate::rollup::zksync::calldata::CalldataError),
+    /// The writes could not be applied; [`crate::rollup::zksync::state::StateError::sequencer_evidence`] says when this is evidence against the sequencer.
     #[error(transparent)]
     State(#[from] crate::rollup::zksync::state::StateError),
+    /// The genesis file could not be read or does not match.
     #[error(transparent)]
     Genesis(#[from] crate::rollup::zksync::genesis::GenesisError),
+    /// The commit transaction's calldata holds no batch with this number.
     #[error("the commit transaction does not carry this batch")]
     NotInTransaction,
+    /// A Gateway-settled batch could not be extracted from the settlement layer's data.
     #[error(transparent)]
     Gateway(#[from] crate::rollup::zksync::gateway::GatewayError),
+    /// The chain's history tables cannot place the batch's L1 block.
     #[error(transparent)]
     History(#[from] crate::rollup::zksync::history::HistoryError),
     /// The settlement chain's own data could not be read, so the batches it carries cannot be found.
     #[error("settlement batch {batch} could not be decoded: {detail}")]
-    LayerUndecodable { batch: u64, detail: String },
+    LayerUndecodable {
+        /// Settlement-layer batch number.
+        batch: u64,
+        /// Why it could not be decoded.
+        detail: String,
+    },
 }
 
 /// Why a batch's data could not be obtained or read.
 #[derive(Debug, thiserror::Error)]
 pub enum DaCause {
+    /// The Starknet update call binds neither blobs nor memory pages.
     #[error("the L1 call binds no DA")]
     NoBinding,
+    /// The update call carries no program output.
     #[error("the call carries no program output")]
     NoProgramOutput,
+    /// Calldata DA needs a memory-page registry and the chain config names none.
     #[error(
         "calldata DA needs [starknet].memory_page_registries (or memory_page_registry) in the chain config"
     )]
@@ -248,16 +317,19 @@ impl FollowError {
 pub struct L1Cursor {
     /// Last L1 block whose logs were all handled, or the block of `log_index`.
     pub block: u64,
+    /// Hash of `block`, to detect a reorg under the cursor.
     pub block_hash: B256,
     /// Set when only the logs up to this index of `block` were handled.
     pub log_index: Option<u64>,
 }
 
 impl L1Cursor {
+    /// The stored cursor, `None` before the first batch.
     pub fn read(store: &Store) -> Result<Option<Self>, StoreError> {
         read_json(store, keys::L1_CURSOR, "L1 cursor")
     }
 
+    /// Adds the cursor to `batch`.
     pub fn write(&self, batch: &mut StoreBatch) {
         batch.put(
             Column::Meta,
@@ -306,18 +378,25 @@ impl L1Cursor {
 )]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum DaMode {
+    /// Data in the commit transaction's calldata (or memory pages).
     #[default]
     Calldata,
+    /// Data in EIP-4844 blobs.
     Blob,
 }
 
 /// Where a batch came from on L1, committed with the batch.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct L1BatchRecord {
+    /// Batch number.
     pub batch: u64,
+    /// L1 block holding the commit log.
     pub l1_block_number: u64,
+    /// Hash of that block.
     pub l1_block_hash: B256,
+    /// The commit transaction.
     pub l1_transaction_hash: B256,
+    /// Index of the commit log in its block.
     pub log_index: u64,
     /// What the engine reported about the batch (flattened: the stored JSON
     /// keeps one flat object).
@@ -326,10 +405,12 @@ pub struct L1BatchRecord {
 }
 
 impl L1BatchRecord {
+    /// The record of `batch`, `None` when not stored.
     pub fn read(store: &Store, batch: u64) -> Result<Option<Self>, StoreError> {
         read_json(store, &keys::l1_batch(batch), "L1 batch record")
     }
 
+    /// Adds the record to `batch`, keyed by its batch number.
     pub fn write(&self, batch: &mut StoreBatch) {
         batch.put(
             Column::Meta,
@@ -358,10 +439,13 @@ fn read_json<T: serde::de::DeserializeOwned>(
 /// What one `sync` pass did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SyncReport {
+    /// L1 block the pass synced up to.
     pub target: u64,
+    /// Batches applied in the pass.
     pub batches_applied: u64,
     /// Applied batches by verdict.
     pub verdicts: crate::audit::Tally,
+    /// Batches unwound (reorgs, ZKsync reverts).
     pub unwound: u64,
     /// Where the time went, per pipeline stage.
     pub stages: StageTimes,
@@ -391,6 +475,7 @@ pub struct StageTimes {
 }
 
 impl StageTimes {
+    /// Adds `other`'s times to these.
     pub fn add(&mut self, other: &StageTimes) {
         self.wall += other.wall;
         self.scan += other.scan;

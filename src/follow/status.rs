@@ -1,6 +1,8 @@
 //! Live follower status shared with the API (`sync` fields, `/ready`) and
 //! exported as Prometheus metrics. Atomics: the follower writes, the server reads.
 
+#![warn(missing_docs)]
+
 use std::fmt::Write;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -20,6 +22,7 @@ type Metric = (
 /// One rollup's follower status.
 #[derive(Debug)]
 pub struct FollowStatus {
+    /// Chain name the figures are exported under.
     pub chain: String,
     l1_head: AtomicU64,
     l1_target: AtomicU64,
@@ -37,6 +40,7 @@ pub struct FollowStatus {
 }
 
 impl FollowStatus {
+    /// Status of a follower that has done nothing yet (every figure unknown or zero).
     pub fn new(chain: impl Into<String>) -> Self {
         FollowStatus {
             chain: chain.into(),
@@ -55,11 +59,13 @@ impl FollowStatus {
         }
     }
 
+    /// Records the L1 head and the block this pass targets.
     pub fn set_l1(&self, head: u64, target: u64) {
         self.l1_head.store(head, Ordering::Relaxed);
         self.l1_target.store(target, Ordering::Relaxed);
     }
 
+    /// Records the L1 cursor, the last applied batch and the verified pointer.
     pub fn set_position(&self, cursor: Option<u64>, last: Option<u64>, verified: Option<u64>) {
         self.l1_cursor
             .store(cursor.unwrap_or(UNKNOWN), Ordering::Relaxed);
@@ -103,10 +109,12 @@ impl FollowStatus {
         self.stages.lock().map(|s| *s).unwrap_or_default()
     }
 
+    /// Counts one sync pass that failed with a transient error (and will be retried).
     pub fn record_l1_error(&self) {
         self.l1_errors.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Records whether the follower has reached its L1 target.
     pub fn set_caught_up(&self, caught_up: bool) {
         self.caught_up.store(caught_up, Ordering::Relaxed);
     }
@@ -125,10 +133,12 @@ impl FollowStatus {
         self.unwound.load(Ordering::Relaxed)
     }
 
+    /// The L1 head last seen, when known.
     pub fn l1_head(&self) -> Option<u64> {
         Self::known(&self.l1_head)
     }
 
+    /// The last L1 block handled, when known.
     pub fn l1_cursor(&self) -> Option<u64> {
         Self::known(&self.l1_cursor)
     }

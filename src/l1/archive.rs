@@ -48,6 +48,7 @@ impl std::fmt::Debug for LocalArchive {
 }
 
 impl LocalArchive {
+    /// The archive column of `store`; blobs read back get the cheap checks only (no KZG recomputation).
     pub fn new(store: Arc<Store>) -> Self {
         Self {
             store,

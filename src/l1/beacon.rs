@@ -69,6 +69,7 @@ pub struct BeaconClient {
 }
 
 impl BeaconClient {
+    /// A client for the beacon API at `url`, behind the retry and concurrency layers.
     pub fn new(
         url: &str,
         block_id: BeaconBlockId,
@@ -83,6 +84,7 @@ impl BeaconClient {
         })
     }
 
+    /// How this client names blocks when asking for blobs.
     pub fn block_id_mode(&self) -> BeaconBlockId {
         self.block_id
     }
@@ -278,6 +280,7 @@ pub struct BlobArchiveClient {
 }
 
 impl BlobArchiveClient {
+    /// A client for the archive at `url`, behind the retry and concurrency layers.
     pub fn new(
         url: &str,
         retry: &RetrySettings,

@@ -27,11 +27,13 @@ pub struct L1Endpoints {
     pub rpc_url: String,
     /// Beacon API base URL; without it blobs come only from the archives.
     pub beacon_url: Option<String>,
+    /// How the beacon node names the block whose blobs are asked for.
     pub beacon_block_id: BeaconBlockId,
     /// Blobscan-style archive base URL, for blobs the beacon node pruned.
     pub blob_archive_url: Option<String>,
     /// Requests in flight per endpoint.
     pub max_concurrency: usize,
+    /// Retry and backoff of every endpoint.
     pub retry: RetrySettings,
     /// Widest `eth_getLogs` range asked for at once; refused ranges are halved.
     pub max_log_range: u64,
@@ -142,10 +144,12 @@ impl RpcL1 {
         self.chain_id
     }
 
+    /// The execution JSON-RPC client.
     pub fn rpc(&self) -> &EthRpc {
         &self.rpc
     }
 
+    /// The store's blob and transaction archive, when one is attached.
     pub fn local_archive(&self) -> Option<&LocalArchive> {
         self.local.as_ref()
     }

@@ -49,27 +49,38 @@ pub enum Lie {
     DropLog,
     /// Full blocks: the calldata of transaction `tx` has a byte flipped (its
     /// `hash` field recomputed).
-    SwapCalldata { tx: B256 },
+    SwapCalldata {
+        /// Hash of the transaction to alter.
+        tx: B256,
+    },
     /// Receipts: every failed transaction is reported successful.
     FailedAsSuccess,
     /// Receipts: the first receipt's `cumulativeGasUsed` is one more.
     AlterReceipt,
     /// Headers of block `number`: a header of another chain (other parent,
     /// other contents, its own hash).
-    ForeignHeader { number: u64 },
+    ForeignHeader {
+        /// Block whose header is replaced.
+        number: u64,
+    },
     /// Headers from block `number` on: a fork (other contents from `number`,
     /// each header's parent the forked one below, hashes recomputed).
-    ForkFrom { number: u64 },
+    ForkFrom {
+        /// First block of the fork.
+        number: u64,
+    },
 }
 
 /// What to inject.
 #[derive(Clone, Debug)]
 pub struct FaultConfig {
+    /// Seed of the fault draws: the same seed injects the same faults.
     pub seed: u64,
     /// Chance in [0, 1] that a request gets a fault instead of (or before) forwarding.
     pub probability: f64,
     /// Drawn uniformly when a fault fires.
     pub kinds: Vec<FaultKind>,
+    /// Wait of a `FaultKind::Delay` fault.
     pub delay: Duration,
     /// Refuse `eth_getLogs` spanning more blocks than this, as providers do.
     pub max_log_range: Option<u64>,
@@ -94,23 +105,36 @@ impl Default for FaultConfig {
 /// How many requests were forwarded and how many faults were injected.
 #[derive(Debug, Default)]
 pub struct FaultCounters {
+    /// Requests forwarded upstream.
     pub forwarded: AtomicU64,
+    /// HTTP 429 answers injected.
     pub too_many_requests: AtomicU64,
+    /// HTTP 503 answers injected.
     pub service_unavailable: AtomicU64,
+    /// JSON-RPC rate-limit errors injected.
     pub rpc_rate_limit: AtomicU64,
+    /// Requests delayed.
     pub delayed: AtomicU64,
+    /// `eth_getLogs` requests refused for their range.
     pub range_refused: AtomicU64,
+    /// Answers rewritten by a [`Lie`].
     pub lies: AtomicU64,
 }
 
 /// A plain copy of [`FaultCounters`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct FaultCounts {
+    /// Requests forwarded upstream.
     pub forwarded: u64,
+    /// HTTP 429 answers injected.
     pub too_many_requests: u64,
+    /// HTTP 503 answers injected.
     pub service_unavailable: u64,
+    /// JSON-RPC rate-limit errors injected.
     pub rpc_rate_limit: u64,
+    /// Requests delayed.
     pub delayed: u64,
+    /// `eth_getLogs` requests refused for their range.
     pub range_refused: u64,
     /// Answers rewritten by a [`Lie`].
     pub lies: u64,
@@ -133,6 +157,7 @@ pub struct FaultProxyHandle {
 }
 
 impl FaultProxyHandle {
+    /// The counters as they are now.
     pub fn counts(&self) -> FaultCounts {
         let c = &self.counters;
         FaultCounts {

@@ -22,16 +22,22 @@ use super::verify::VerifyError;
 /// A block hash the user trusts (a finalized block, as light clients start from).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct L1Checkpoint {
+    /// Block number.
     pub number: u64,
+    /// Trusted block hash.
     pub hash: B256,
 }
 
 /// What is kept of a header once it is linked to the chain.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChainLink {
+    /// Block number.
     pub number: u64,
+    /// Block hash, checked to be the header's keccak.
     pub hash: B256,
+    /// Parent hash from the header.
     pub parent_hash: B256,
+    /// Timestamp from the header, Unix seconds.
     pub timestamp: u64,
     /// Bound by the hash: lets a block be skipped when it cannot hold a wanted log.
     pub logs_bloom: Bloom,
@@ -49,6 +55,7 @@ impl ChainLink {
         }
     }
 
+    /// The link's header fields as an [`L1Block`].
     pub fn block(&self) -> L1Block {
         L1Block {
             number: self.number,
@@ -71,9 +78,19 @@ pub struct HeaderChain {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Anchor {
     /// A known hash above: walk down through parent hashes (proves ancestry).
-    Above { number: u64, hash: B256 },
+    Above {
+        /// Height of the known hash.
+        number: u64,
+        /// The known hash.
+        hash: B256,
+    },
     /// A known hash below: walk up checking parent hashes (proves descent).
-    Below { number: u64, hash: B256 },
+    Below {
+        /// Height of the known hash.
+        number: u64,
+        /// The known hash.
+        hash: B256,
+    },
 }
 
 impl HeaderChain {
@@ -101,6 +118,7 @@ impl HeaderChain {
         Ok(())
     }
 
+    /// The verified link at `number`, if kept.
     pub fn link(&self, number: u64) -> Option<&ChainLink> {
         self.links.get(&number)
     }

@@ -17,6 +17,8 @@
 //! | [`submit`]      | devnet (anvil) helpers: send calldata and blob transactions, cheats  |
 //! | [`fault_proxy`] | an HTTP proxy that injects faults, for resilience tests              |
 
+#![warn(missing_docs)]
+
 pub mod archive;
 pub mod beacon;
 pub mod client;
@@ -43,29 +45,43 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum BlockTag {
+    /// The node's head; reorgs must be unwound.
     Latest,
+    /// The `safe` block (justified by the beacon chain); rare reorgs must be unwound.
     Safe,
+    /// The `finalized` block (the default): never reorgs.
     Finalized,
 }
 
 /// The header fields the follower needs.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct L1Block {
+    /// Block number.
     pub number: u64,
+    /// Block hash (keccak of the RLP header).
     pub hash: B256,
+    /// Hash of the parent block.
     pub parent_hash: B256,
+    /// Block timestamp, Unix seconds.
     pub timestamp: u64,
 }
 
 /// One event log.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct L1Log {
+    /// Contract that emitted the log.
     pub address: Address,
+    /// Topics; topic 0 is the event signature hash.
     pub topics: Vec<B256>,
+    /// ABI-encoded non-indexed event fields.
     pub data: Bytes,
+    /// Block holding the log.
     pub block_number: u64,
+    /// Hash of that block (a reorg changes it).
     pub block_hash: B256,
+    /// Transaction that emitted the log.
     pub transaction_hash: B256,
+    /// Position of the log in its block.
     pub log_index: u64,
     /// Set by the node when a reorg removed the log.
     pub removed: bool,
@@ -74,12 +90,17 @@ pub struct L1Log {
 /// The transaction fields the decoders need.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct L1Transaction {
+    /// Transaction hash.
     pub hash: B256,
+    /// Recipient; `None` for a contract creation.
     pub to: Option<Address>,
+    /// Calldata: 4-byte selector then ABI-encoded arguments.
     pub input: Bytes,
     /// Empty unless the transaction is an EIP-4844 blob transaction.
     pub blob_versioned_hashes: Vec<B256>,
+    /// Block holding the transaction; `None` while pending.
     pub block_number: Option<u64>,
+    /// Hash of that block; `None` while pending.
     pub block_hash: Option<B256>,
 }
 
@@ -87,61 +108,106 @@ pub struct L1Transaction {
 /// header and the signed transactions, in block order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RawBlock {
+    /// Consensus header as served (its hash is computed, not taken from the node).
     pub header: Header,
+    /// Signed transactions in block order.
     pub transactions: Vec<TxEnvelope>,
 }
 
 /// An `eth_getLogs` query over an inclusive block range.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LogFilter {
+    /// Emitting contracts to match; empty matches all.
     pub addresses: Vec<Address>,
     /// Any of these event signatures (topic 0); empty matches all.
     pub topics0: Vec<B256>,
+    /// First block of the range (inclusive).
     pub from_block: u64,
+    /// Last block of the range (inclusive).
     pub to_block: u64,
 }
 
 /// L1 access errors.
 #[derive(Debug, thiserror::Error)]
 pub enum L1Error {
+    /// The request did not complete (connection, TLS, timeout, an oversized answer); transient.
     #[error("transport: {0}")]
     Transport(String),
+    /// The node answered with a JSON-RPC error that is not a rate limit.
     #[error("rpc error {code}: {message}")]
-    Rpc { code: i64, message: String },
+    Rpc {
+        /// JSON-RPC error code.
+        code: i64,
+        /// JSON-RPC error message.
+        message: String,
+    },
+    /// The node answered with a rate-limit JSON-RPC error; transient.
     #[error("rate limited by {endpoint}")]
-    RateLimited { endpoint: String },
+    RateLimited {
+        /// Endpoint, redacted.
+        endpoint: String,
+    },
+    /// The answer is not what was asked for or does not parse (wrong block, bad hash, null result, undecodable JSON); evidence against the node.
     #[error("malformed answer from {endpoint}: {detail}")]
-    Malformed { endpoint: String, detail: String },
-    #[error("blob {versioned_hash} is not available from the beacon node or the archive")]
-    BlobUnavailable { versioned_hash: B256 },
-    #[error("blob served for {versioned_hash} does not match it: {detail}")]
-    BlobMismatch {
-        versioned_hash: B256,
+    Malformed {
+        /// Endpoint, redacted.
+        endpoint: String,
+        /// What is wrong with the answer.
         detail: String,
     },
+    /// Neither the beacon node nor an archive has the blob (pruned, or never published).
+    #[error("blob {versioned_hash} is not available from the beacon node or the archive")]
+    BlobUnavailable {
+        /// Versioned hash the L1 transaction committed to.
+        versioned_hash: B256,
+    },
+    /// A blob was served whose KZG commitment does not hash to the versioned hash: evidence against the node, never retried.
+    #[error("blob served for {versioned_hash} does not match it: {detail}")]
+    BlobMismatch {
+        /// Versioned hash asked for.
+        versioned_hash: B256,
+        /// What did not match.
+        detail: String,
+    },
+    /// Reading or writing the local archive failed.
     #[error("store: {0}")]
     Store(#[from] crate::store::StoreError),
+    /// The retry layer gave up on transient faults (attempts or time budget spent).
     #[error("{endpoint} gave up after {attempts} attempts in {elapsed_ms} ms: {last}")]
     RetriesExhausted {
+        /// Endpoint, redacted.
         endpoint: String,
+        /// Attempts made.
         attempts: u32,
+        /// Time spent, milliseconds.
         elapsed_ms: u128,
+        /// The last fault, as displayed.
         last: String,
     },
+    /// A beacon node or blob archive answered a non-2xx HTTP status the client cannot act on.
     #[error("beacon node {endpoint} answered HTTP {status} for {what}")]
     BeaconStatus {
+        /// Endpoint, redacted.
         endpoint: String,
+        /// HTTP status code.
         status: u16,
+        /// What was asked for (e.g. the blob sidecars of a slot).
         what: String,
     },
+    /// An execution block is older than beacon genesis, so it has no slot (and no blobs).
     #[error("block {number} has timestamp {timestamp}, before beacon genesis {genesis_time}")]
     BeforeGenesis {
+        /// Execution block number.
         number: u64,
+        /// Its timestamp, Unix seconds.
         timestamp: u64,
+        /// Beacon genesis time, Unix seconds.
         genesis_time: u64,
     },
+    /// The L1 settings are unusable (no endpoint, zero slot time, bad key); fix the configuration.
     #[error("configuration: {0}")]
     Config(String),
+    /// A devnet transaction or cheat call failed (local tooling only).
     #[error("devnet transaction failed: {0}")]
     Devnet(String),
     /// A node's answer contradicts what it was proved against: evidence of a
@@ -150,7 +216,12 @@ pub enum L1Error {
     Unverified(#[from] verify::VerifyError),
     /// Endpoints of a quorum gave different answers to a question no proof covers.
     #[error("L1 endpoints disagree on {what}: {answers}")]
-    Disagreement { what: String, answers: String },
+    Disagreement {
+        /// What was asked.
+        what: String,
+        /// Each endpoint's answer.
+        answers: String,
+    },
     /// The source cannot serve this kind of request (e.g. a test double without raw blocks).
     #[error("this L1 source does not serve {0}")]
     Unsupported(&'static str),
@@ -169,13 +240,16 @@ impl L1Error {
 
 /// Everything the follower reads from L1.
 pub trait L1Source: Send + Sync {
+    /// Chain id of the L1 (`eth_chainId`).
     fn chain_id(&self) -> impl Future<Output = Result<u64, L1Error>> + Send;
     /// The block a tag currently points at.
     fn block_by_tag(&self, tag: BlockTag) -> impl Future<Output = Result<L1Block, L1Error>> + Send;
+    /// Header fields of block `number`; `None` beyond the head.
     fn block_by_number(
         &self,
         number: u64,
     ) -> impl Future<Output = Result<Option<L1Block>, L1Error>> + Send;
+    /// Header fields of the block with `hash`; `None` when the node does not know it.
     fn block_by_hash(
         &self,
         hash: B256,
@@ -195,6 +269,7 @@ pub trait L1Source: Send + Sync {
     ) -> impl Future<Output = Result<Vec<L1Log>, L1Error>> + Send {
         self.logs(filter)
     }
+    /// The transaction with `hash`; `None` when the node does not know it.
     fn transaction(
         &self,
         hash: B256,

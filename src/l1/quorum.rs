@@ -30,6 +30,7 @@ impl<S: L1Source> QuorumL1<S> {
         Ok(Self { sources })
     }
 
+    /// The endpoints, in the order they were given.
     pub fn sources(&self) -> &[S] {
         &self.sources
     }

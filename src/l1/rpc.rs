@@ -75,10 +75,12 @@ impl EthRpc {
         &self.client
     }
 
+    /// The alloy provider over the same client.
     pub fn provider(&self) -> &RootProvider<Ethereum> {
         &self.provider
     }
 
+    /// `eth_chainId`.
     pub async fn chain_id(&self) -> Result<u64, L1Error> {
         self.provider
             .get_chain_id()
@@ -86,6 +88,7 @@ impl EthRpc {
             .map_err(|e| self.error(e))
     }
 
+    /// `eth_blockNumber`: the node's head.
     pub async fn block_number(&self) -> Result<u64, L1Error> {
         self.provider
             .get_block_number()
@@ -93,6 +96,7 @@ impl EthRpc {
             .map_err(|e| self.error(e))
     }
 
+    /// The block `tag` points at; its header hash is recomputed and checked.
     pub async fn block_by_tag(&self, tag: BlockTag) -> Result<L1Block, L1Error> {
         let id = match tag {
             BlockTag::Latest => BlockNumberOrTag::Latest,
@@ -107,11 +111,13 @@ impl EthRpc {
             })
     }
 
+    /// Block `number`, hash recomputed and checked; `None` beyond the head.
     pub async fn block_by_number(&self, number: u64) -> Result<Option<L1Block>, L1Error> {
         self.fetch_block(BlockNumberOrTag::Number(number), None)
             .await
     }
 
+    /// Block with `hash`, hash recomputed and checked; `None` when unknown.
     pub async fn block_by_hash(&self, hash: B256) -> Result<Option<L1Block>, L1Error> {
         let block = self
             .provider
@@ -138,6 +144,7 @@ impl EthRpc {
         Ok(logs)
     }
 
+    /// `eth_getTransactionByHash`; `None` when the node does not know it.
     pub async fn transaction(&self, hash: B256) -> Result<Option<L1Transaction>, L1Error> {
         let Some(tx) = self
             .provider

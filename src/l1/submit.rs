@@ -23,7 +23,9 @@ pub const ANVIL_DEV_KEY: &str =
 /// A mined transaction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Submitted {
+    /// Transaction hash.
     pub hash: B256,
+    /// Block that included it.
     pub block_number: u64,
 }
 
@@ -31,7 +33,9 @@ pub struct Submitted {
 /// (EIP-4844, up to Prague) or 128 cell proofs per blob (EIP-7594, from Osaka).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SidecarFormat {
+    /// One KZG proof per blob (up to Prague).
     Eip4844,
+    /// 128 cell proofs per blob (from Osaka).
     Eip7594,
 }
 
@@ -44,6 +48,7 @@ pub struct Devnet {
 }
 
 impl Devnet {
+    /// Connects to a devnet node at `rpc_url`, signing with anvil's first dev key.
     pub fn connect(rpc_url: &str) -> Result<Self, L1Error> {
         let rpc = EthRpc::new(rpc_url, &RetrySettings::default(), 4, 64 << 20, 10_000)?;
         let signer: PrivateKeySigner = ANVIL_DEV_KEY
@@ -61,10 +66,12 @@ impl Devnet {
         })
     }
 
+    /// Address of the funded signer.
     pub fn sender(&self) -> Address {
         self.sender
     }
 
+    /// The JSON-RPC client of the node.
     pub fn rpc(&self) -> &EthRpc {
         &self.rpc
     }

@@ -91,6 +91,7 @@ impl Default for L1VerifyArgs {
 /// Settings of a [`VerifiedL1`].
 #[derive(Clone, Debug)]
 pub struct VerifyOptions {
+    /// How much of each answer is proved.
     pub level: VerifyLevel,
     /// Contracts a transaction may be sent to (the chain config's); empty accepts any.
     pub recipients: Vec<Address>,
@@ -103,6 +104,7 @@ pub struct VerifyOptions {
 }
 
 impl VerifyOptions {
+    /// Options with 64 cached blocks, a 65,536-link window and 16 header requests in flight.
     pub fn new(level: VerifyLevel, recipients: Vec<Address>) -> Self {
         Self {
             level,
@@ -249,14 +251,17 @@ impl<S: L1Source> VerifiedL1<S> {
         self.cache().retain(|b| b.number() <= number);
     }
 
+    /// The unverified source underneath.
     pub fn inner(&self) -> &S {
         &self.inner
     }
 
+    /// The verification level in force.
     pub fn level(&self) -> VerifyLevel {
         self.options.level
     }
 
+    /// Work done proving answers so far.
     pub fn stats(&self) -> VerifyStats {
         let c = &self.counters;
         VerifyStats {

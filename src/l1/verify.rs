@@ -92,14 +92,17 @@ impl VerifiedBlock {
         })
     }
 
+    /// The verified consensus header.
     pub fn header(&self) -> &Header {
         &self.header
     }
 
+    /// The block hash, computed from the header.
     pub fn hash(&self) -> B256 {
         self.hash
     }
 
+    /// The block number.
     pub fn number(&self) -> u64 {
         self.header.number
     }
@@ -320,67 +323,130 @@ fn log_matches(log: &L1Log, filter: &LogFilter) -> bool {
 /// What did not verify. Each names the block and the field that failed.
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
+    /// A header does not hash to the hash it was expected to have: the node served another block.
     #[error("block {number}: header hashes to {computed}, not to the expected {expected}")]
     HeaderHash {
+        /// Block number.
         number: u64,
+        /// Hash asked for or chained to.
         expected: B256,
+        /// Keccak of the served header.
         computed: B256,
     },
+    /// The served transactions do not rebuild the header's `transactionsRoot`: forged or incomplete body.
     #[error(
         "block {number}: transactions hash to root {computed}, not to the header's transactionsRoot {header_root}"
     )]
     TransactionsRoot {
+        /// Block number.
         number: u64,
+        /// `transactionsRoot` of the verified header.
         header_root: B256,
+        /// Root of the served transactions.
         computed: B256,
     },
+    /// The served receipts do not rebuild the header's `receiptsRoot`: forged or incomplete receipts.
     #[error(
         "block {number}: receipts hash to root {computed}, not to the header's receiptsRoot {header_root}"
     )]
     ReceiptsRoot {
+        /// Block number.
         number: u64,
+        /// `receiptsRoot` of the verified header.
         header_root: B256,
+        /// Root of the served receipts.
         computed: B256,
     },
+    /// The node served a different number of receipts than the block has transactions.
     #[error("block {number}: {transactions} transactions but {receipts} receipts")]
     ReceiptCount {
+        /// Block number.
         number: u64,
+        /// Transactions in the verified block.
         transactions: usize,
+        /// Receipts served.
         receipts: usize,
     },
+    /// A log from `eth_getLogs` is not in the verified receipts as served: evidence against the node.
     #[error("block {number}: log {log_index} is forged: {detail}")]
     ForgedLog {
+        /// Block number.
         number: u64,
+        /// Index of the log in its block.
         log_index: u64,
+        /// Which field differs.
         detail: String,
     },
+    /// The verified receipts hold a log the filter selects that `eth_getLogs` left out: evidence against the node.
     #[error("block {number}: the node withheld log {log_index}, which the filter selects")]
-    WithheldLog { number: u64, log_index: u64 },
+    WithheldLog {
+        /// Block number.
+        number: u64,
+        /// Index of the withheld log in its block.
+        log_index: u64,
+    },
+    /// A transaction is not in the verified block the node placed it in.
     #[error("transaction {hash} is not in the verified block {number}")]
-    TransactionNotInBlock { hash: B256, number: u64 },
+    TransactionNotInBlock {
+        /// Transaction hash.
+        hash: B256,
+        /// Block the node named.
+        number: u64,
+    },
+    /// The transaction reverted (receipt status 0), so its data is not the rollup's.
     #[error("transaction {hash} failed in block {number} (receipt status 0)")]
-    TransactionFailed { hash: B256, number: u64 },
+    TransactionFailed {
+        /// Transaction hash.
+        hash: B256,
+        /// Block holding it.
+        number: u64,
+    },
+    /// The transaction neither calls a followed contract nor makes one emit a log.
     #[error("transaction {hash} was sent to {to:?} and made no followed contract emit a log")]
-    UnexpectedRecipient { hash: B256, to: Option<Address> },
+    UnexpectedRecipient {
+        /// Transaction hash.
+        hash: B256,
+        /// Its recipient (`None` for a contract creation).
+        to: Option<Address>,
+    },
+    /// The node answered with another block than the one asked for.
     #[error("asked for block {asked}, the node served block {number}")]
-    WrongBlock { asked: String, number: u64 },
+    WrongBlock {
+        /// The block asked for (number, hash or tag).
+        asked: String,
+        /// Number of the block served.
+        number: u64,
+    },
+    /// A header's parent hash is not the verified block below it: the header is not on the verified chain.
     #[error(
         "block {number}: parent hash {parent_hash} is not the verified block {} {expected}",
         number.saturating_sub(1)
     )]
     ParentHash {
+        /// Number of the child block.
         number: u64,
+        /// Parent hash in its header.
         parent_hash: B256,
+        /// Verified hash of the block below.
         expected: B256,
     },
+    /// A hash differs from the verified hash at that height (another fork, or a conflicting checkpoint).
     #[error("block {number}: {hash} is not the verified block {verified} at that height")]
     NotOnChain {
+        /// Block number.
         number: u64,
+        /// Hash given.
         hash: B256,
+        /// Hash already verified at that height.
         verified: B256,
     },
+    /// No trusted checkpoint at or below the block, so it cannot be chained; configure an earlier checkpoint.
     #[error("block {number} cannot be chained to a checkpoint: none is at or below it")]
-    NoCheckpoint { number: u64 },
+    NoCheckpoint {
+        /// Block number.
+        number: u64,
+    },
+    /// The node did not serve something the proof needs (a header, block body or receipts).
     #[error("the node withheld {0}, which the proof needs")]
     Withheld(String),
     /// The beacon light client could not prove a finalized block.

@@ -20,10 +20,12 @@ pub struct ChunkWriter {
     chunk_leaves: u64,
     current: Option<(zstd::stream::write::Encoder<'static, HashingWriter>, u64)>,
     next_leaf: u64,
+    /// Chunks closed so far, in order.
     pub chunks: Vec<ChunkInfo>,
 }
 
 impl ChunkWriter {
+    /// A writer into `dir`, closing a chunk every `chunk_leaves` records (at least 1).
     pub fn new(dir: &Path, chunk_leaves: u64) -> Self {
         ChunkWriter {
             dir: dir.to_path_buf(),
@@ -93,6 +95,7 @@ impl ChunkWriter {
     }
 }
 
+/// A file writer that computes the SHA-256 and byte count of what it writes.
 pub struct HashingWriter {
     inner: BufWriter<File>,
     hasher: Sha256,

@@ -34,8 +34,11 @@ use crate::store::{Column, KeyValue, Store, keys};
 
 /// Starknet record tags (the first byte of every Starknet record).
 pub const TAG_CONTRACT: u8 = b'c';
+/// Storage slot record: `'s'` ‖ slot key (32) ‖ value (32); follows its contract's record.
 pub const TAG_STORAGE: u8 = b's';
+/// Class record: `'k'` ‖ class hash (32) ‖ compiled class hash (32).
 pub const TAG_CLASS: u8 = b'k';
+/// Alias record: `'a'` ‖ alias (32) ‖ aliased key (32), from the alias contract 0x2.
 pub const TAG_ALIAS: u8 = b'a';
 /// Length of a ZKsync record.
 pub const ZKSYNC_RECORD: usize = 72;
@@ -62,10 +65,12 @@ pub struct ExportOptions {
     pub batch: Option<u64>,
     /// Output directory (created; must be empty).
     pub out: PathBuf,
+    /// Records per chunk file.
     pub chunk_leaves: u64,
 }
 
 impl ExportOptions {
+    /// Options for the last applied batch with `DEFAULT_CHUNK_LEAVES` records per chunk.
     pub fn new(data_dir: &Path, rollup: &str, out: &Path) -> Self {
         ExportOptions {
             data_dir: data_dir.to_path_buf(),
@@ -311,6 +316,7 @@ pub struct HistoryAt<'s> {
 const PAGE: usize = 4096;
 
 impl<'s> HistoryAt<'s> {
+    /// Iterator over the leaves under `prefix` as of `batch`.
     pub fn new(store: &'s Store, prefix: Vec<u8>, batch: u64) -> Self {
         HistoryAt {
             store,

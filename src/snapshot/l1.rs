@@ -46,6 +46,7 @@ pub async fn l1_root<S: L1Source>(
 /// Where to find a batch's commit log on L1.
 #[derive(Clone, Copy, Debug)]
 pub struct CommitLog {
+    /// Batch number the commit log belongs to.
     pub batch: u64,
     /// The L1 block holding the commit log.
     pub l1_block: u64,

@@ -19,6 +19,7 @@ pub const MANIFEST_FILE: &str = "manifest.json";
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SnapshotManifest {
+    /// Snapshot format, `SNAPSHOT_FORMAT_VERSION` when written by this build.
     pub format_version: u32,
     /// Chain name (the store's and the chain config's), e.g. `starknet-sepolia`.
     pub chain: String,
@@ -31,8 +32,11 @@ pub struct SnapshotManifest {
     pub l1: Option<L1BatchRecord>,
     /// The root the exporting store's audit recorded as L1's for this batch.
     pub claimed_root: Option<String>,
+    /// State roots the import recomputes and compares.
     pub roots: Roots,
+    /// Leaf counts per kind the import compares.
     pub leaves: LeafCounts,
+    /// Every chunk file with its size and SHA-256, in order.
     pub chunks: Vec<ChunkInfo>,
 }
 
@@ -58,9 +62,13 @@ pub struct Roots {
 pub struct LeafCounts {
     /// Every record of every chunk.
     pub total: u64,
+    /// Starknet contract records.
     pub contracts: u64,
+    /// Starknet storage slot records.
     pub storage: u64,
+    /// Starknet class records.
     pub classes: u64,
+    /// Starknet alias records.
     pub aliases: u64,
     /// ZKsync tree leaves.
     pub zksync: u64,
@@ -107,6 +115,7 @@ impl SnapshotManifest {
         Ok(manifest)
     }
 
+    /// Writes `manifest.json` into `dir`.
     pub fn write(&self, dir: &Path) -> Result<(), SnapshotError> {
         let path = dir.join(MANIFEST_FILE);
         let tmp = dir.join(format!("{MANIFEST_FILE}.tmp"));

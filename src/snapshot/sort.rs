@@ -23,6 +23,7 @@ pub const RUN_LEAVES: usize = 500_000;
 /// A ZKsync leaf as the snapshot stores it: derived key ‖ index (8, BE) ‖ value.
 pub type ZkLeaf = [u8; 72];
 
+/// Packs a leaf: derived key (32) ‖ enumeration index (8, big-endian) ‖ value (32).
 pub fn zk_leaf(derived_key: &B256, index: u64, value: &B256) -> ZkLeaf {
     let mut leaf = [0u8; 72];
     leaf[..32].copy_from_slice(derived_key.as_slice());
@@ -50,6 +51,7 @@ impl Default for LeafSorter {
 }
 
 impl LeafSorter {
+    /// A sorter that spills a sorted run to a temporary file every `run_leaves` leaves (at least 1).
     pub fn with_run(run_leaves: usize) -> Self {
         LeafSorter {
             run: Vec::new(),
@@ -58,6 +60,7 @@ impl LeafSorter {
         }
     }
 
+    /// Adds a leaf, spilling the current run when it is full.
     pub fn push(&mut self, leaf: ZkLeaf) -> Result<(), SnapshotError> {
         self.run.push((tree_key(&leaf), leaf));
         if self.run.len() >= self.run_leaves {

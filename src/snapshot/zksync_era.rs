@@ -47,6 +47,7 @@ pub const HEADER_FILE: &str = "snapshot_header.json";
 /// `repeated SnapshotStorageLog storage_logs = 1;`
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SnapshotStorageLogsChunk {
+    /// Field 1: the chunk's storage logs.
     pub storage_logs: Vec<SnapshotStorageLog>,
 }
 
@@ -71,6 +72,7 @@ pub struct SnapshotStorageLog {
 /// `repeated SnapshotFactoryDependency factory_deps = 1;`
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SnapshotFactoryDependencies {
+    /// Field 1: the factory dependencies (contract bytecodes).
     pub factory_deps: Vec<SnapshotFactoryDependency>,
 }
 
@@ -95,18 +97,31 @@ pub struct SnapshotFactoryDependency {
 /// Why bytes are not a valid message.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ProtoError {
+    /// A field or length runs past the end; holds the byte offset.
     #[error("truncated at byte {0}")]
     Truncated(usize),
+    /// A varint has more than 10 bytes; holds its offset.
     #[error("varint longer than 10 bytes at byte {0}")]
     LongVarint(usize),
+    /// A known field has the wrong wire type.
     #[error("field {field} has wire type {wire}, expected {expected}")]
     WireType {
+        /// Field number.
         field: u64,
+        /// Wire type found.
         wire: u64,
+        /// Wire type the schema requires.
         expected: u64,
     },
+    /// A wire type other than 0, 1, 2 or 5 (groups are not supported).
     #[error("unsupported wire type {wire} at byte {at}")]
-    UnknownWireType { wire: u64, at: usize },
+    UnknownWireType {
+        /// Wire type found.
+        wire: u64,
+        /// Byte offset of the field's tag.
+        at: usize,
+    },
+    /// A varint does not fit its field's type (e.g. a `uint32` above 2^32 - 1); holds the field number.
     #[error("field {0} does not fit its type")]
     Range(u64),
 }
@@ -209,6 +224,7 @@ fn varint_of(number: u64, value: Value<'_>) -> Result<u64, ProtoError> {
 }
 
 impl SnapshotStorageLogsChunk {
+    /// Decodes the message, skipping unknown fields.
     pub fn decode(bytes: &[u8]) -> Result<Self, ProtoError> {
         let mut wire = Wire::new(bytes);
         let mut chunk = SnapshotStorageLogsChunk::default();
@@ -232,6 +248,7 @@ impl SnapshotStorageLogsChunk {
 }
 
 impl SnapshotStorageLog {
+    /// Decodes the message, skipping unknown fields.
     pub fn decode(bytes: &[u8]) -> Result<Self, ProtoError> {
         let mut wire = Wire::new(bytes);
         let mut log = SnapshotStorageLog::default();
@@ -295,6 +312,8 @@ impl SnapshotFactoryDependencies {
 }
 
 impl SnapshotFactoryDependency {
+    /// Decodes one `SnapshotFactoryDependency` message (bytecode = 1,
+    /// hash = 2), skipping unknown fields.
     pub fn decode(bytes: &[u8]) -> Result<Self, ProtoError> {
         let mut wire = Wire::new(bytes);
         let mut dep = SnapshotFactoryDependency::default();
@@ -432,24 +451,38 @@ pub const EVM_MARKER: u8 = 2;
 /// Why a factory dependency is not a bytecode with its hash.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum BytecodeError {
+    /// The dependency carries no bytecode field.
     #[error("no bytecode")]
     Missing,
+    /// The bytecode length (bytes) is not a multiple of 32.
     #[error("bytecode of {0} bytes is not a whole number of 32-byte words")]
     NotWords(usize),
+    /// The bytecode has an even number of words (EraVM requires odd).
     #[error("bytecode of {0} bytes has an even number of 32-byte words")]
     EvenWords(usize),
+    /// The bytecode is longer than a hash can encode (2^16 - 1 words).
     #[error("bytecode of {0} bytes is longer than {MAX_BYTECODE_WORDS} words")]
     TooLong(usize),
+    /// The named hash is not 32 bytes long.
     #[error("hash of {0} bytes (a bytecode hash has 32)")]
     HashLength(usize),
+    /// The named hash has an unknown version byte (not 1 EraVM, 2 EVM) or a non-zero second byte.
     #[error("hash {0} starts with neither EraVM's version byte 1 nor EVM's 2, then 0")]
     Marker(B256),
+    /// An EVM hash names more bytes (field 1) than the bytecode has (field 2).
     #[error("hash {0} names an EVM bytecode of {1} bytes, longer than the {2} bytes given")]
     EvmLength(B256, usize, usize),
+    /// An EVM bytecode is padded with non-zero bytes past its named length.
     #[error("hash {0}: the EVM bytecode's padding is not zero")]
     EvmPadding(B256),
+    /// The named hash is not the hash recomputed from the bytecode.
     #[error("hash {claimed} is not the bytecode's ({computed})")]
-    Mismatch { claimed: B256, computed: B256 },
+    Mismatch {
+        /// The hash the snapshot names.
+        claimed: B256,
+        /// The hash of the bytecode it carries.
+        computed: B256,
+    },
 }
 
 /// A bytecode length ZKsync accepts (zksync-era `validate_bytecode`, the
@@ -535,10 +568,13 @@ pub fn check_factory_dep(dep: &SnapshotFactoryDependency) -> Result<B256, Byteco
 /// What the header says.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EraHeader {
+    /// `l1BatchNumber`: the batch whose state the snapshot holds.
     pub l1_batch_number: u64,
     /// Storage-log chunk files, by chunk id.
     pub chunks: Vec<(u64, PathBuf)>,
+    /// Factory-dependencies file, when the header names one.
     pub factory_deps: Option<PathBuf>,
+    /// Tree root the header carries, when present.
     pub root_hash: Option<B256>,
     /// `rollup_last_leaf_index`: the next free enumeration index.
     pub next_index: Option<u64>,
@@ -671,8 +707,11 @@ pub fn gunzip_capped(
 /// What reading an era snapshot found.
 #[derive(Clone, Debug, Default)]
 pub struct EraStats {
+    /// Storage logs read.
     pub storage_logs: u64,
+    /// Factory dependencies read.
     pub factory_deps: u64,
+    /// Next free enumeration index used for the import.
     pub next_index: u64,
 }
 

@@ -10,6 +10,8 @@
 //!
 //! Key encodings of every column live in [`keys`].
 
+#![warn(missing_docs)]
+
 use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -48,6 +50,7 @@ pub enum Column {
 }
 
 impl Column {
+    /// Every column family, in the order they are opened and verified.
     pub const ALL: [Column; 7] = [
         Column::Meta,
         Column::Nodes,
@@ -58,6 +61,7 @@ impl Column {
         Column::Archive,
     ];
 
+    /// RocksDB column-family name.
     pub fn name(self) -> &'static str {
         match self {
             Column::Meta => "meta",
@@ -98,22 +102,43 @@ pub fn discover(dir: &Path) -> Vec<std::path::PathBuf> {
 /// Store-layer errors.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// RocksDB refused an operation (I/O, lock held by another process, ...).
     #[error("rocksdb: {0}")]
     Rocks(#[from] rocksdb::Error),
+    /// The store was created for another chain; opening it for this one is refused.
     #[error("store at {path} was created for chain {found:?}, not {expected:?}")]
     ChainMismatch {
+        /// Store directory.
         path: String,
+        /// Chain name asked for.
         expected: String,
+        /// Chain name in the store's manifest.
         found: String,
     },
+    /// The store's key or value layout version is not `FORMAT_VERSION`; rebuild or re-import it.
     #[error(
         "store at {path} has format version {found}, this build reads version {FORMAT_VERSION}"
     )]
-    FormatMismatch { path: String, found: u32 },
+    FormatMismatch {
+        /// Store directory.
+        path: String,
+        /// Format version in the store's manifest.
+        found: u32,
+    },
+    /// The directory has no store manifest.
     #[error("store at {path} has no manifest: not a zkreplay store, or it was never initialised")]
-    MissingManifest { path: String },
+    MissingManifest {
+        /// Store directory.
+        path: String,
+    },
+    /// A stored value does not decode (a bug or a manual edit; RocksDB checksums passed).
     #[error("corrupt {what} in the store: {detail}")]
-    Corrupt { what: &'static str, detail: String },
+    Corrupt {
+        /// Which kind of value (e.g. `audit`, `checkpoint`).
+        what: &'static str,
+        /// Decoder error or offending length.
+        detail: String,
+    },
     /// RocksDB found a file of the store damaged (a block that fails its
     /// checksum, a truncated or missing table file). Never mapped to "absent":
     /// a damaged store must not answer.
@@ -121,7 +146,12 @@ pub enum StoreError {
         "store at {path} is damaged: {problem}; run `zkreplay verify --data-dir {path}` and \
          restore the store from a backup or rebuild it"
     )]
-    Damaged { path: String, problem: String },
+    Damaged {
+        /// Store directory.
+        path: String,
+        /// What RocksDB reported (e.g. which file failed its checksum).
+        problem: String,
+    },
 }
 
 impl StoreError {
@@ -151,6 +181,7 @@ pub type KeyValue = (Vec<u8>, Vec<u8>);
 /// Identity of a store, written once when it is created and checked on every open.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {
+    /// Key and value layout version, `FORMAT_VERSION` at creation.
     pub format_version: u32,
     /// Chain identity, e.g. `starknet-sepolia` or `zksync-era-mainnet`.
     pub chain: String,
@@ -652,18 +683,22 @@ enum Op {
 }
 
 impl StoreBatch {
+    /// Queues a write of `key` in `column`.
     pub fn put(&mut self, column: Column, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) {
         self.ops.push(Op::Put(column, key.into(), value.into()));
     }
 
+    /// Queues a deletion of `key` in `column`.
     pub fn delete(&mut self, column: Column, key: impl Into<Vec<u8>>) {
         self.ops.push(Op::Delete(column, key.into()));
     }
 
+    /// Operations queued.
     pub fn len(&self) -> usize {
         self.ops.len()
     }
 
+    /// Whether nothing is queued.
     pub fn is_empty(&self) -> bool {
         self.ops.is_empty()
     }
@@ -673,6 +708,7 @@ impl StoreBatch {
 /// and return their new nodes to the caller, who writes them in the batch's
 /// [`StoreBatch`] (pathfinder's pattern: the tree never writes by itself).
 pub trait NodeReader {
+    /// The encoded node stored under `key`, `None` when absent.
     fn node(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
 }
 

@@ -57,6 +57,7 @@ pub struct LightClientApi {
 }
 
 impl LightClientApi {
+    /// A client for the beacon API at `url`, behind the retry and concurrency layers, with bounded answers.
     pub fn new(
         url: &str,
         retry: &RetrySettings,
@@ -76,6 +77,7 @@ impl LightClientApi {
         })
     }
 
+    /// The endpoint, redacted for logs and errors.
     pub fn endpoint(&self) -> &Redacted {
         &self.endpoint
     }
@@ -319,9 +321,12 @@ pub mod json {
         SyncCommittee,
     };
 
+    /// The `{ version, data }` envelope of a beacon API answer.
     #[derive(Deserialize)]
     pub struct Versioned<T> {
+        /// Fork name (`deneb`, `electra`, ...).
         pub version: String,
+        /// The object.
         pub data: T,
     }
 
@@ -341,6 +346,7 @@ pub mod json {
             .map_err(|_| format!("{what}: {len} bytes, expected {}", N::to_usize()))
     }
 
+    /// JSON `BeaconBlockHeader`.
     #[derive(Deserialize)]
     pub struct Beacon {
         #[serde(deserialize_with = "quoted")]
@@ -352,6 +358,7 @@ pub mod json {
         body_root: B256,
     }
 
+    /// JSON `ExecutionPayloadHeader` (Deneb fields).
     #[derive(Deserialize)]
     pub struct Execution {
         parent_hash: B256,
@@ -380,6 +387,7 @@ pub mod json {
         excess_blob_gas: u64,
     }
 
+    /// JSON `LightClientHeader`.
     #[derive(Deserialize)]
     pub struct Header {
         beacon: Beacon,
@@ -426,6 +434,7 @@ pub mod json {
         }
     }
 
+    /// JSON `SyncCommittee`.
     #[derive(Deserialize)]
     pub struct Committee {
         pubkeys: Vec<Bytes>,
@@ -453,6 +462,7 @@ pub mod json {
         }
     }
 
+    /// JSON `SyncAggregate`.
     #[derive(Deserialize)]
     pub struct Aggregate {
         sync_committee_bits: Bytes,
@@ -475,6 +485,7 @@ pub mod json {
         }
     }
 
+    /// JSON `LightClientBootstrap`.
     #[derive(Deserialize)]
     pub struct Bootstrap {
         header: Header,
@@ -483,6 +494,7 @@ pub mod json {
     }
 
     impl Bootstrap {
+        /// Converts to the SSZ type, checking every length.
         pub fn parse<N: Unsigned>(self) -> Result<types::LightClientBootstrap<N>, String> {
             Ok(types::LightClientBootstrap {
                 header: self.header.parse()?,
@@ -492,6 +504,7 @@ pub mod json {
         }
     }
 
+    /// JSON `LightClientUpdate`.
     #[derive(Deserialize)]
     pub struct Update {
         attested_header: Header,
@@ -505,6 +518,7 @@ pub mod json {
     }
 
     impl Update {
+        /// Converts to the SSZ type, checking every length.
         pub fn parse<N: Unsigned>(self) -> Result<types::LightClientUpdate<N>, String> {
             Ok(types::LightClientUpdate {
                 attested_header: self.attested_header.parse()?,
@@ -518,6 +532,7 @@ pub mod json {
         }
     }
 
+    /// JSON `LightClientFinalityUpdate`.
     #[derive(Deserialize)]
     pub struct FinalityUpdate {
         attested_header: Header,
@@ -529,6 +544,7 @@ pub mod json {
     }
 
     impl FinalityUpdate {
+        /// Converts to the SSZ type, checking every length.
         pub fn parse<N: Unsigned>(self) -> Result<types::LightClientFinalityUpdate<N>, String> {
             Ok(types::LightClientFinalityUpdate {
                 attested_header: self.attested_header.parse()?,
@@ -592,22 +608,34 @@ pub enum ApiError {
     /// Transport, retry budget, or an HTTP status other than 2xx.
     #[error(transparent)]
     L1(L1Error),
+    /// An answer exceeds its size bound.
     #[error("{endpoint}: the {what} exceeds {limit} bytes (response too large)")]
     TooLarge {
+        /// Endpoint, redacted.
         endpoint: String,
+        /// Which object (bootstrap, updates, ...).
         what: &'static str,
+        /// The bound, in bytes.
         limit: usize,
     },
+    /// The answer is not framed as the API specifies (bad chunk lengths, malformed JSON).
     #[error("{endpoint}: malformed {what}: {detail}")]
     Framing {
+        /// Endpoint, redacted.
         endpoint: String,
+        /// Which object.
         what: &'static str,
+        /// What is wrong.
         detail: String,
     },
+    /// An object is not valid SSZ for its fork.
     #[error("{endpoint}: the {what} is not valid SSZ: {detail}")]
     Decode {
+        /// Endpoint, redacted.
         endpoint: String,
+        /// Which object.
         what: &'static str,
+        /// The SSZ decoder's error.
         detail: String,
     },
 }

@@ -32,10 +32,13 @@ use types::{
 /// Constants of one network and preset.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChainSpec {
+    /// `genesis_validators_root` of the network, mixed into every signing domain.
     pub genesis_validators_root: B256,
     /// `(first epoch, fork version)`, in epoch order.
     pub forks: Vec<(u64, [u8; 4])>,
+    /// `SLOTS_PER_EPOCH` (32 on mainnet).
     pub slots_per_epoch: u64,
+    /// `EPOCHS_PER_SYNC_COMMITTEE_PERIOD` (256 on mainnet).
     pub epochs_per_sync_committee_period: u64,
     /// First epoch of Electra, whose light-client branches are one node
     /// deeper; `u64::MAX` (the spec's `FAR_FUTURE_EPOCH`) when not scheduled.
@@ -43,6 +46,7 @@ pub struct ChainSpec {
     /// Unix time of slot 0 and the slot length: only to know the current
     /// slot, which bounds the slots an update may claim.
     pub genesis_time: u64,
+    /// `SECONDS_PER_SLOT` (12 on mainnet).
     pub seconds_per_slot: u64,
 }
 
@@ -107,6 +111,7 @@ impl ChainSpec {
         }
     }
 
+    /// Fork version in force at `slot` (the last fork whose first epoch is at or before it).
     pub fn fork_version(&self, slot: u64) -> [u8; 4] {
         let epoch = self.epoch(slot);
         self.forks
@@ -182,12 +187,19 @@ const MIN_PARTICIPANTS: usize = 1;
 /// What a light client knows, as the spec's `LightClientStore`.
 #[derive(Clone, Debug)]
 pub struct LightClientStore<N: Unsigned> {
+    /// Latest finalized header proved by a sync committee.
     pub finalized_header: LightClientHeader,
+    /// Sync committee of the finalized header's period.
     pub current_sync_committee: SyncCommittee<N>,
+    /// Sync committee of the next period, once an update proved it.
     pub next_sync_committee: Option<SyncCommittee<N>>,
+    /// Best update seen that could not yet be applied (spec's force-update candidate).
     pub best_valid_update: Option<LightClientUpdate<N>>,
+    /// Latest attested header (signed, not yet finalized).
     pub optimistic_header: LightClientHeader,
+    /// Most sync-committee participants seen in the previous period.
     pub previous_max_active_participants: usize,
+    /// Most sync-committee participants seen in the current period.
     pub current_max_active_participants: usize,
 }
 
@@ -632,22 +644,40 @@ fn check_signature<N: Unsigned>(
 /// Light-client errors: each names what did not verify.
 #[derive(Debug, thiserror::Error)]
 pub enum LightClientError {
+    /// The bootstrap's header is not the block root the user trusts.
     #[error("bootstrap header root {root} is not the trusted block root {trusted}")]
-    UntrustedBootstrap { root: B256, trusted: B256 },
+    UntrustedBootstrap {
+        /// `hash_tree_root` of the bootstrap header.
+        root: B256,
+        /// The trusted block root.
+        trusted: B256,
+    },
+    /// A Merkle branch (sync committee, finality or execution) does not lead to the expected root.
     #[error("{what}: Merkle branch leads to {computed}, not to {expected}")]
     Branch {
+        /// Which branch.
         what: &'static str,
+        /// Root the branch leads to.
         computed: B256,
+        /// Root it should lead to.
         expected: B256,
     },
+    /// The sync committee's aggregate BLS signature does not verify (or a key does not decode).
     #[error("sync committee signature: {0}")]
     Signature(String),
+    /// The update breaks a spec rule (slot order, period, too few participants).
     #[error("invalid light-client update: {0}")]
     InvalidUpdate(String),
     /// Valid or not, the update brings nothing the store lacks (a node may
     /// serve the update of the store's own period again).
     #[error("update attested at slot {attested} is not newer than the finalized slot {finalized}")]
-    NotNewer { attested: u64, finalized: u64 },
+    NotNewer {
+        /// Slot of the update's attested header.
+        attested: u64,
+        /// Slot of the store's finalized header.
+        finalized: u64,
+    },
+    /// Light-client data could not be decoded.
     #[error("undecodable light-client data: {0}")]
     Decode(String),
 }

@@ -40,11 +40,15 @@ pub enum Clock {
 /// What the light client proves: a finalized beacon block and its execution block.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Finalized {
+    /// Beacon slot of the finalized block.
     pub slot: u64,
+    /// `hash_tree_root` of its beacon block header.
     pub beacon_root: B256,
     /// `hash_tree_root` of the execution payload header (what the spec tests check).
     pub execution_root: B256,
+    /// Execution block number, from the proved payload header.
     pub block_number: u64,
+    /// Execution block hash, from the proved payload header.
     pub block_hash: B256,
 }
 
@@ -81,10 +85,12 @@ impl<N: Unsigned + Clone + PartialEq + Send + Sync + 'static> LightClient<N> {
         })
     }
 
+    /// The network constants in use.
     pub fn spec(&self) -> &ChainSpec {
         &self.spec
     }
 
+    /// The current beacon slot, from the clock and `genesis_time`.
     pub fn current_slot(&self) -> u64 {
         match self.clock {
             Clock::Fixed(slot) => slot,
@@ -212,14 +218,22 @@ impl<N: Unsigned + Clone + PartialEq + Send + Sync + std::fmt::Debug + 'static> 
 pub enum SyncError {
     // Not `#[from]`: the cause is in the message, and a `source` too would
     // print it twice in an error chain.
+    /// The beacon node's light-client API failed or answered malformed data.
     #[error("beacon light-client API: {0}")]
     Api(ApiError),
+    /// The served data does not verify: evidence against the beacon node.
     #[error("the beacon node's light-client data does not verify: {0}")]
     Verify(LightClientError),
+    /// The node's updates stop before the current sync-committee period, so the latest finalized block cannot be proved.
     #[error(
         "the beacon node's light-client updates reach sync committee period {reached}, the current period is {current}"
     )]
-    Behind { reached: u64, current: u64 },
+    Behind {
+        /// Last period the updates reach.
+        reached: u64,
+        /// The current period.
+        current: u64,
+    },
 }
 
 impl From<ApiError> for SyncError {

@@ -31,53 +31,86 @@ pub type PublicKeyBytes = FixedVector<u8, U48>;
 /// A BLS signature, compressed (96 bytes).
 pub type SignatureBytes = FixedVector<u8, U96>;
 
+/// The spec's `BeaconBlockHeader`.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, TreeHash)]
 pub struct BeaconBlockHeader {
+    /// Slot of the block.
     pub slot: u64,
+    /// Index of the proposing validator.
     pub proposer_index: u64,
+    /// `hash_tree_root` of the parent beacon block.
     pub parent_root: B256,
+    /// `hash_tree_root` of the beacon state after the block.
     pub state_root: B256,
+    /// `hash_tree_root` of the block body.
     pub body_root: B256,
 }
 
 /// The execution payload header (Deneb fields).
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, TreeHash)]
 pub struct ExecutionPayloadHeader {
+    /// Execution block's parent hash.
     pub parent_hash: B256,
+    /// `fee_recipient` (the header's beneficiary).
     pub fee_recipient: Address,
+    /// Execution state root.
     pub state_root: B256,
+    /// Execution receipts root.
     pub receipts_root: B256,
+    /// Logs bloom, 256 bytes.
     pub logs_bloom: FixedVector<u8, N256>,
+    /// `prev_randao` (the header's mix hash).
     pub prev_randao: B256,
+    /// Execution block number.
     pub block_number: u64,
+    /// Gas limit.
     pub gas_limit: u64,
+    /// Gas used.
     pub gas_used: u64,
+    /// Timestamp, Unix seconds.
     pub timestamp: u64,
+    /// Extra data, at most 32 bytes.
     pub extra_data: VariableList<u8, U32>,
+    /// Base fee per gas, wei.
     pub base_fee_per_gas: U256,
+    /// Execution block hash.
     pub block_hash: B256,
+    /// `hash_tree_root` of the transaction list (not the MPT `transactionsRoot`).
     pub transactions_root: B256,
+    /// `hash_tree_root` of the withdrawal list.
     pub withdrawals_root: B256,
+    /// Blob gas used (EIP-4844).
     pub blob_gas_used: u64,
+    /// Excess blob gas (EIP-4844).
     pub excess_blob_gas: u64,
 }
 
+/// The spec's `LightClientHeader`: a beacon header and its execution payload header, bound by `execution_branch`.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, TreeHash)]
 pub struct LightClientHeader {
+    /// The beacon block header.
     pub beacon: BeaconBlockHeader,
+    /// The execution payload header of that block.
     pub execution: ExecutionPayloadHeader,
+    /// Merkle branch of `execution` in the block body (`body_root`).
     pub execution_branch: FixedVector<B256, U4>,
 }
 
+/// The spec's `SyncCommittee` of `N` validators.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, TreeHash)]
 pub struct SyncCommittee<N: Unsigned> {
+    /// Member public keys, in committee order.
     pub pubkeys: FixedVector<PublicKeyBytes, N>,
+    /// Aggregate of all member keys.
     pub aggregate_pubkey: PublicKeyBytes,
 }
 
+/// The spec's `SyncAggregate`: who signed and the aggregate signature.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, TreeHash)]
 pub struct SyncAggregate<N: Unsigned> {
+    /// One bit per committee member that signed.
     pub sync_committee_bits: BitVector<N>,
+    /// Aggregate BLS signature of the signers.
     pub sync_committee_signature: SignatureBytes,
 }
 
@@ -94,21 +127,33 @@ pub enum Layout {
     Electra,
 }
 
+/// The spec's `LightClientBootstrap`: the starting point of a light client.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LightClientBootstrap<N: Unsigned> {
+    /// Header of the trusted block.
     pub header: LightClientHeader,
+    /// Sync committee of that block's period.
     pub current_sync_committee: SyncCommittee<N>,
+    /// Merkle branch of the committee in the block's `state_root`.
     pub current_sync_committee_branch: Branch,
 }
 
+/// The spec's `LightClientUpdate`: a signed attested header, its finalized header and the next sync committee.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LightClientUpdate<N: Unsigned> {
+    /// Header the sync committee signed.
     pub attested_header: LightClientHeader,
+    /// Sync committee of the next period.
     pub next_sync_committee: SyncCommittee<N>,
+    /// Branch of `next_sync_committee` in the attested state.
     pub next_sync_committee_branch: Branch,
+    /// Finalized header the attested state points to.
     pub finalized_header: LightClientHeader,
+    /// Branch of the finalized checkpoint root in the attested state.
     pub finality_branch: Branch,
+    /// The committee's signature over the attested header.
     pub sync_aggregate: SyncAggregate<N>,
+    /// Slot at which the signature was made.
     pub signature_slot: u64,
 }
 
@@ -116,10 +161,15 @@ pub struct LightClientUpdate<N: Unsigned> {
 /// without the next sync committee.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LightClientFinalityUpdate<N: Unsigned> {
+    /// Header the sync committee signed.
     pub attested_header: LightClientHeader,
+    /// Finalized header the attested state points to.
     pub finalized_header: LightClientHeader,
+    /// Branch of the finalized checkpoint root in the attested state.
     pub finality_branch: Branch,
+    /// The committee's signature over the attested header.
     pub sync_aggregate: SyncAggregate<N>,
+    /// Slot at which the signature was made.
     pub signature_slot: u64,
 }
 
@@ -167,6 +217,7 @@ impl<N: Unsigned> LightClientBootstrap<N> {
         }
     }
 
+    /// SSZ in the layout of `layout`; fails when a branch length does not fit it.
     pub fn to_ssz(&self, layout: Layout) -> Result<Vec<u8>, ssz::DecodeError> {
         Ok(match layout {
             Layout::Deneb => wire::Bootstrap::<N, U5>::try_from(self.clone())?.as_ssz_bytes(),
@@ -176,6 +227,7 @@ impl<N: Unsigned> LightClientBootstrap<N> {
 }
 
 impl<N: Unsigned> LightClientUpdate<N> {
+    /// Decodes SSZ in the layout of `layout`.
     pub fn from_ssz(bytes: &[u8], layout: Layout) -> Result<Self, ssz::DecodeError> {
         match layout {
             Layout::Deneb => wire::Update::<N, U5, U6>::from_ssz_bytes(bytes).map(Into::into),
@@ -183,6 +235,7 @@ impl<N: Unsigned> LightClientUpdate<N> {
         }
     }
 
+    /// SSZ in the layout of `layout`; fails when a branch length does not fit it.
     pub fn to_ssz(&self, layout: Layout) -> Result<Vec<u8>, ssz::DecodeError> {
         Ok(match layout {
             Layout::Deneb => wire::Update::<N, U5, U6>::try_from(self.clone())?.as_ssz_bytes(),
@@ -192,6 +245,7 @@ impl<N: Unsigned> LightClientUpdate<N> {
 }
 
 impl<N: Unsigned> LightClientFinalityUpdate<N> {
+    /// Decodes SSZ in the layout of `layout`.
     pub fn from_ssz(bytes: &[u8], layout: Layout) -> Result<Self, ssz::DecodeError> {
         match layout {
             Layout::Deneb => wire::FinalityUpdate::<N, U6>::from_ssz_bytes(bytes).map(Into::into),
@@ -199,6 +253,7 @@ impl<N: Unsigned> LightClientFinalityUpdate<N> {
         }
     }
 
+    /// SSZ in the layout of `layout`; fails when a branch length does not fit it.
     pub fn to_ssz(&self, layout: Layout) -> Result<Vec<u8>, ssz::DecodeError> {
         Ok(match layout {
             Layout::Deneb => wire::FinalityUpdate::<N, U6>::try_from(self.clone())?.as_ssz_bytes(),
@@ -344,14 +399,18 @@ mod wire {
 /// `ForkData` of the spec: hashed into fork digests and signing domains.
 #[derive(Clone, Debug, TreeHash)]
 pub struct ForkData {
+    /// Fork version (4 bytes).
     pub current_version: FixedVector<u8, U4>,
+    /// The network's `genesis_validators_root`.
     pub genesis_validators_root: B256,
 }
 
 /// `SigningData` of the spec: what a BLS signature signs.
 #[derive(Clone, Debug, TreeHash)]
 pub struct SigningData {
+    /// `hash_tree_root` of the signed object.
     pub object_root: B256,
+    /// Signing domain (domain type ‖ fork data root prefix).
     pub domain: B256,
 }
 

@@ -80,9 +80,13 @@ impl RetryClassifier<ResponsePacket, TransportError> for RpcClassifier {
 #[derive(Debug, thiserror::Error)]
 #[error("{endpoint} gave up after {attempts} attempts in {} ms: {reason}", elapsed.as_millis())]
 pub struct Exhausted {
+    /// Endpoint, redacted.
     pub endpoint: String,
+    /// Attempts made.
     pub attempts: u32,
+    /// Time spent, retries and waits included.
     pub elapsed: Duration,
+    /// Why the last attempt failed.
     pub reason: String,
 }
 /// 429 and 5xx are transient by HTTP's own definition.

@@ -15,6 +15,7 @@ pub struct ConcurrencyLayer {
 }
 
 impl ConcurrencyLayer {
+    /// At most `max_in_flight` requests at once (at least 1); more wait for a slot.
     pub fn new(max_in_flight: usize) -> Self {
         Self {
             semaphore: Arc::new(Semaphore::new(max_in_flight.max(1))),

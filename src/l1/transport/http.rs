@@ -19,12 +19,30 @@ use crate::l1::L1Error;
 /// HTTP-level failures; messages never contain the URL (see [`Redacted`]).
 #[derive(Debug, thiserror::Error)]
 pub enum HttpFailure {
+    /// The request could not be sent or its answer not read (connection, TLS, body); transient.
     #[error("{endpoint}: request failed: {detail}")]
-    Send { endpoint: String, detail: String },
+    Send {
+        /// Endpoint, redacted.
+        endpoint: String,
+        /// The HTTP client's error, without the URL.
+        detail: String,
+    },
+    /// One attempt took longer than its timeout; transient.
     #[error("{endpoint}: timed out after {} ms", timeout.as_millis())]
-    Timeout { endpoint: String, timeout: Duration },
+    Timeout {
+        /// Endpoint, redacted.
+        endpoint: String,
+        /// The attempt timeout.
+        timeout: Duration,
+    },
+    /// The answer is larger than the response cap; reading stopped at the cap and the request is not retried.
     #[error("{endpoint}: response exceeds {limit} bytes (response too large)")]
-    TooLarge { endpoint: String, limit: usize },
+    TooLarge {
+        /// Endpoint, redacted.
+        endpoint: String,
+        /// The cap, in bytes.
+        limit: usize,
+    },
 }
 
 impl HttpFailure {
@@ -47,6 +65,7 @@ pub struct HttpJsonRpc {
 }
 
 impl HttpJsonRpc {
+    /// A client POSTing to `url`, each attempt bounded by `timeout` and each answer by `max_response_bytes`.
     pub fn new(url: &str, timeout: Duration, max_response_bytes: usize) -> Result<Self, L1Error> {
         let endpoint = Redacted::new(url);
         let parsed = url::Url::parse(url)
@@ -60,6 +79,7 @@ impl HttpJsonRpc {
         })
     }
 
+    /// The endpoint, redacted for logs and errors.
     pub fn endpoint(&self) -> &Redacted {
         &self.endpoint
     }
@@ -111,10 +131,13 @@ impl Service<RequestPacket> for HttpJsonRpc {
 /// One HTTP answer, body already read within its bound.
 #[derive(Clone, Debug)]
 pub struct HttpReply {
+    /// HTTP status code.
     pub status: u16,
+    /// The `Retry-After` header, when present and parseable.
     pub retry_after: Option<Duration>,
     /// The `Content-Type` header, when it is text.
     pub content_type: Option<String>,
+    /// The body, at most the response cap.
     pub body: Vec<u8>,
 }
 
@@ -132,6 +155,7 @@ pub struct HttpGet {
 }
 
 impl HttpGet {
+    /// A client for paths under `base`, each attempt bounded by `timeout` and each answer by `max_response_bytes`.
     pub fn new(base: &str, timeout: Duration, max_response_bytes: usize) -> Result<Self, L1Error> {
         let endpoint = Redacted::new(base);
         let mut parsed = url::Url::parse(base)
@@ -151,6 +175,7 @@ impl HttpGet {
         })
     }
 
+    /// The endpoint, redacted for logs and errors.
     pub fn endpoint(&self) -> &Redacted {
         &self.endpoint
     }

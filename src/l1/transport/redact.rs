@@ -10,6 +10,7 @@ use std::fmt;
 pub struct Redacted(String);
 
 impl Redacted {
+    /// Redacts `url` (an unparseable one becomes `<invalid url>`).
     pub fn new(url: &str) -> Self {
         let Ok(parsed) = url::Url::parse(url) else {
             return Redacted("<invalid url>".to_string());

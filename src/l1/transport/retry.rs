@@ -18,6 +18,7 @@ pub struct RetrySettings {
     pub max_retries: u32,
     /// Backoff before the first retry; doubles each retry up to `max_backoff`.
     pub initial_backoff: Duration,
+    /// Longest backoff between two attempts.
     pub max_backoff: Duration,
     /// Wall-clock budget for one logical request, retries and waits included.
     pub max_elapsed: Duration,
@@ -55,16 +56,20 @@ impl RetrySettings {
 /// What to do with the outcome of one attempt.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Verdict {
+    /// Final: return the outcome (success or a permanent error).
     Done,
     /// Try again, after `after` if the server said so (Retry-After).
     Retry {
+        /// The server's `Retry-After`, used instead of the backoff when given.
         after: Option<Duration>,
+        /// Why the attempt failed, reported if the budget runs out.
         reason: String,
     },
 }
 
 /// Decides whether an attempt's outcome is final, per protocol (JSON-RPC, beacon GET).
 pub trait RetryClassifier<Res, E>: Clone + Send + Sync + 'static {
+    /// Whether `result` is final or worth another attempt.
     fn classify(&self, result: &Result<Res, E>) -> Verdict;
     /// The error returned when the budget runs out; `reason` is the last verdict's.
     fn exhausted(&self, endpoint: &str, attempts: u32, elapsed: Duration, reason: String) -> E;

@@ -13,6 +13,8 @@
 //! * `keccak(chunk)` equals the blob linear hash (v26 header, or the system log before);
 //! * `z = keccak(linear_hash ‖ versioned_hash)[16..32]` and `p(z) = y` evaluated on the decoded polynomial.
 
+#![warn(missing_docs)]
+
 use alloy_primitives::{B256, keccak256};
 use ark_bls12_381::Fr;
 use ark_ff::{BigInteger, PrimeField};
@@ -25,10 +27,16 @@ pub const PUBDATA_PER_BLOB: usize = 4096 * 31;
 /// Why a ZKsync blob was rejected.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ZkBlobError {
+    /// The blob itself is malformed (length or an element above the field modulus).
     #[error(transparent)]
     Blob(#[from] BlobError),
+    /// A coefficient has a nonzero top byte, which ZKsync's packing never produces: not a ZKsync blob.
     #[error("coefficient {index} does not fit in 31 bytes: not a ZKsync blob")]
-    WideCoefficient { index: usize },
+    WideCoefficient {
+        /// Index of the coefficient.
+        index: usize,
+    },
+    /// A pubdata chunk given to the encoder exceeds `PUBDATA_PER_BLOB`; holds its length.
     #[error("pubdata chunk of {0} bytes exceeds one blob")]
     ChunkTooLarge(usize),
 }

@@ -11,6 +11,8 @@
 //! 3 = the operand is the new value. Initial writes are packed against a
 //! previous value of zero.
 
+#![warn(missing_docs)]
+
 use std::num::NonZeroUsize;
 
 use alloy_primitives::{B256, U256};
@@ -24,20 +26,43 @@ pub const COMPRESSION_VERSION: u8 = 1;
 /// Why compressed state diffs were rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CompressionError {
+    /// The state diffs end before a declared field or write.
     #[error("state diffs truncated: {0}")]
     Truncated(#[from] Truncated),
+    /// The version byte is not `COMPRESSION_VERSION` (1); holds it.
     #[error("unknown state-diff compression version {0}")]
     UnknownVersion(u8),
+    /// `enum_index_size` is not in 1..=8; holds it.
     #[error("enumeration index size {0} is not in 1..=8")]
     BadEnumIndexSize(u8),
+    /// A metadata byte names an operation other than 0..=3.
     #[error("unknown value operation {op} (metadata byte {metadata:#04x})")]
-    UnknownOperation { op: u8, metadata: u8 },
+    UnknownOperation {
+        /// Operation bits (`metadata & 7`).
+        op: u8,
+        /// The whole metadata byte.
+        metadata: u8,
+    },
+    /// A full-value (op 0) metadata byte has nonzero length bits; holds it.
     #[error("full-value metadata byte {0:#04x} has non-zero length bits")]
     BadFullValueMetadata(u8),
+    /// The u24 `length` exceeds the bytes present.
     #[error("declared state-diff length {declared} exceeds the {available} bytes present")]
-    LengthBeyondInput { declared: usize, available: usize },
+    LengthBeyondInput {
+        /// The declared length.
+        declared: usize,
+        /// Bytes present after the `enum_index_size` byte.
+        available: usize,
+    },
+    /// `n_initial` initial writes cannot fit in `length` bytes (each takes at least 33).
     #[error("{initial} initial writes do not fit in a {length}-byte state diff")]
-    TooManyInitialWrites { initial: usize, length: usize },
+    TooManyInitialWrites {
+        /// `n_initial` as published.
+        initial: usize,
+        /// The declared length.
+        length: usize,
+    },
+    /// A write crosses the end of `length`; holds the offset it started at.
     #[error("state diff ended inside a write at offset {0}")]
     WriteOverrunsLength(usize),
 }
@@ -46,9 +71,13 @@ pub enum CompressionError {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OpKind {
+    /// Op 0: the operand is the full 32-byte value.
     Full,
+    /// Op 1: new value = previous + operand (mod 2^256).
     Add,
+    /// Op 2: new value = previous − operand (mod 2^256).
     Sub,
+    /// Op 3: the operand is the new value (shortened).
     Transform,
 }
 
@@ -56,6 +85,7 @@ pub enum OpKind {
 /// published length so encoding reproduces the bytes exactly).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ValueOp {
+    /// The operation (low 3 bits of the metadata byte).
     pub kind: OpKind,
     /// Operand length in bytes (32 for [`OpKind::Full`], 0..=31 otherwise).
     pub len: u8,
@@ -167,22 +197,29 @@ impl ValueOp {
 /// A first write of a slot: its derived key and packed value (against zero).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InitialWrite {
+    /// Derived key of the slot (`blake2s(bytes12(0) ‖ address ‖ key)`).
     pub derived_key: B256,
+    /// The new value, packed against zero.
     pub value: ValueOp,
 }
 
 /// A write to a slot that already has an enumeration index.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RepeatedWrite {
+    /// Enumeration index of the slot (`enum_index_size` bytes, big-endian, as published).
     pub index: u64,
+    /// The new value, packed against the slot's previous value.
     pub value: ValueOp,
 }
 
 /// Decoded compressed state diffs of one batch.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StateDiffs {
+    /// Bytes per repeated write's enumeration index (1..=8).
     pub enum_index_size: u8,
+    /// Initial writes, in published order.
     pub initial: Vec<InitialWrite>,
+    /// Repeated writes, in published order.
     pub repeated: Vec<RepeatedWrite>,
 }
 

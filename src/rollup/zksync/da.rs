@@ -12,6 +12,8 @@
 //!   above and 32 bytes naming a blob published earlier (zero when the blob
 //!   is in this transaction).
 
+#![warn(missing_docs)]
+
 use alloy_primitives::{B256, keccak256};
 use serde::{Deserialize, Serialize};
 
@@ -25,18 +27,35 @@ pub const MAX_BLOBS: usize = 16;
 /// Why a DA input was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DaError {
+    /// The DA field ends before a declared part.
     #[error("DA input truncated: {0}")]
     Truncated(#[from] Truncated),
+    /// The DA field is empty where a source byte or header was required.
     #[error("empty DA input")]
     Empty,
+    /// The pubdata source byte is neither 0 (calldata) nor 1 (blobs); holds it.
     #[error("unknown pubdata source byte {0}")]
     UnknownSource(u8),
+    /// The blob openings are not a whole number of openings, or not one per blob the v26 header counts.
     #[error("blob openings take {len} bytes, not a multiple of {unit}")]
-    BadBlobInputLength { len: usize, unit: usize },
+    BadBlobInputLength {
+        /// Bytes of openings.
+        len: usize,
+        /// Bytes per opening (144, or 176 with the v26 prepublished hash).
+        unit: usize,
+    },
+    /// More than `MAX_BLOBS` blobs; holds the count.
     #[error("{0} blobs exceed the supported maximum")]
     TooManyBlobs(usize),
+    /// A pre-Boojum write or log list does not parse.
     #[error("pre-Boojum {what} list: {detail}")]
-    PreBoojumList { what: &'static str, detail: String },
+    PreBoojumList {
+        /// Which list.
+        what: &'static str,
+        /// What is wrong.
+        detail: String,
+    },
+    /// Neither Boojum layout hashes to the pubdata-hash system log, so the pubdata cannot be located.
     #[error(
         "cannot tell the pubdata layout: neither the whole field nor the source-byte form hashes to the pubdata-hash system log"
     )]
@@ -50,8 +69,10 @@ pub struct BlobOpening {
     pub opening_point: [u8; 16],
     /// Claimed value y = p(z).
     pub claimed_value: B256,
+    /// KZG commitment to the blob (48 bytes).
     #[serde(with = "serde_bytes48")]
     pub commitment: [u8; 48],
+    /// KZG proof that p(z) = y (48 bytes).
     #[serde(with = "serde_bytes48")]
     pub proof: [u8; 48],
     /// v26+: a blob published earlier (by commitment), used instead of a blob of this transaction.
@@ -69,6 +90,7 @@ impl BlobOpening {
         })
     }
 
+    /// Appends the 144-byte published form `z ‖ y ‖ commitment ‖ proof` to `out`.
     pub fn write(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.opening_point);
         out.extend_from_slice(self.claimed_value.as_slice());
@@ -89,14 +111,19 @@ impl BlobOpening {
 /// Pre-Boojum write lists (uncompressed).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PreBoojumData {
+    /// `initialStorageChanges`: `(derived key, value)` pairs.
     pub initial: Vec<(B256, B256)>,
+    /// `repeatedStorageChanges`: `(enumeration index, value)` pairs.
     pub repeated: Vec<(u64, B256)>,
     /// The raw `l2Logs` field (`u32 count ‖ count × 88-byte log`).
     #[serde(skip)]
     pub l2_logs_raw: Vec<u8>,
+    /// Number of L2→L1 logs in `l2_logs_raw`.
     pub l2_logs: usize,
+    /// `l2ArbitraryLengthMessages` (not serialized).
     #[serde(skip)]
     pub messages: Vec<Vec<u8>>,
+    /// `factoryDeps`: published bytecodes (not serialized).
     #[serde(skip)]
     pub factory_deps: Vec<Vec<u8>>,
 }
@@ -104,8 +131,11 @@ pub struct PreBoojumData {
 /// The v26+ header of the DA input.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DaHeader {
+    /// Hash of the state-diff part of the pubdata.
     pub state_diff_hash: B256,
+    /// `keccak` of the full pubdata.
     pub full_pubdata_hash: B256,
+    /// Linear hash of each blob's pubdata, in blob order.
     pub blob_linear_hashes: Vec<B256>,
 }
 
@@ -133,20 +163,27 @@ impl DaHeader {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DaInput {
+    /// Pre-Boojum explicit write lists.
     PreBoojum(PreBoojumData),
     /// Pubdata inline; `blob_commitments` are the trailing 32-byte commitments (none before 1.4.2).
     Calldata {
+        /// The pubdata.
         pubdata: Vec<u8>,
+        /// Trailing blob commitments.
         blob_commitments: Vec<B256>,
+        /// Whether the field started with a source byte (1.4.2 onwards).
         source_byte: bool,
     },
+    /// Pubdata in blobs, one opening per blob.
     Blobs(Vec<BlobOpening>),
 }
 
 /// A parsed DA field.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DaField {
+    /// The v26+ header; `None` before v26.
     pub header: Option<DaHeader>,
+    /// Where the pubdata is.
     pub input: DaInput,
 }
 

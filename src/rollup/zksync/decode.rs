@@ -2,6 +2,8 @@
 //! (from calldata or blobs) parsed to the last byte, and every binding L1 made
 //! to it checked.
 
+#![warn(missing_docs)]
+
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -52,6 +54,7 @@ impl BlobStore {
         self.insert(blob);
     }
 
+    /// The bytes of the blob with this KZG commitment.
     pub fn get(&self, commitment: &[u8; 48]) -> Option<&[u8]> {
         self.by_commitment
             .get(commitment)
@@ -70,10 +73,12 @@ impl BlobStore {
             .insert(opening.published_commitment(&vh), opening.commitment);
     }
 
+    /// The KZG commitment of the blob published under this contract-side commitment.
     pub fn by_published(&self, published: &B256) -> Option<[u8; 48]> {
         self.by_published.get(published).copied()
     }
 
+    /// Whether no blob is held.
     pub fn is_empty(&self) -> bool {
         self.by_commitment.is_empty()
     }
@@ -82,7 +87,9 @@ impl BlobStore {
 /// The writes of one batch in the published form.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Writes {
+    /// First writes of slots, with their derived keys (each takes the next enumeration index).
     pub initial: Vec<InitialWrite>,
+    /// Writes to slots already enumerated, by index.
     pub repeated: Vec<RepeatedWrite>,
 }
 
@@ -98,26 +105,35 @@ impl From<StateDiffs> for Writes {
 /// One batch, decoded and checked.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct DecodedBatch {
+    /// L1 batch number.
     pub batch_number: u64,
+    /// Root L1 accepted for the batch (`newStateRoot`).
     pub new_state_root: B256,
+    /// `indexRepeatedStorageChanges` after the batch.
     pub index_repeated_storage_changes: u64,
     /// `indexRepeatedStorageChanges` of the batch before (from the previous batch of the call
     /// or the call's `StoredBatchInfo`).
     pub previous_index_repeated_storage_changes: u64,
     /// `None` when the pubdata could not be obtained or parsed (see `checks`).
     pub writes: Option<Writes>,
+    /// L2→L1 logs in the pubdata.
     pub l2_to_l1_logs: usize,
+    /// L2→L1 messages in the pubdata.
     pub messages: usize,
+    /// Published bytecodes in the pubdata.
     pub bytecodes: usize,
     /// The raw pubdata (Boojum onwards), for gateway extraction and re-parsing.
     #[serde(skip)]
     pub pubdata: Option<Vec<u8>>,
+    /// The parsed pubdata, when it parsed (not serialized).
     #[serde(skip)]
     pub parsed: Option<Pubdata>,
+    /// DA binding checks (pubdata hash, blob linear hashes and commitments).
     pub checks: Vec<Check>,
 }
 
 impl DecodedBatch {
+    /// Whether no check failed (skipped checks count as not failed).
     pub fn all_passed(&self) -> bool {
         !self.checks.iter().any(Check::failed)
     }

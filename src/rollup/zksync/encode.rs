@@ -1,6 +1,8 @@
 //! Encoders that invert the decoders: build commit calldata, pubdata and
 //! blobs from batches. Used by property tests and the local devnet; never as
 //! evidence of correctness (the fixtures come from other implementations).
+
+#![warn(missing_docs)]
 #![allow(
     clippy::arithmetic_side_effects,
     reason = "encodes batches this program built (devnet, tests), never input: every number is an index or length of in-memory data"
@@ -21,17 +23,24 @@ use crate::blob::{self as kzg, BlobError};
 /// How a batch's pubdata is published.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Publish {
+    /// Pubdata in the commit calldata.
     Calldata,
+    /// Pubdata in EIP-4844 blobs of the commit transaction.
     Blobs,
 }
 
 /// Fields of a batch an encoder needs.
 #[derive(Clone, Debug)]
 pub struct BatchSpec {
+    /// L1 batch number.
     pub batch_number: u64,
+    /// Batch timestamp, Unix seconds.
     pub timestamp: u64,
+    /// `indexRepeatedStorageChanges` after the batch.
     pub index_repeated_storage_changes: u64,
+    /// Tree root after the batch.
     pub new_state_root: B256,
+    /// The pubdata to publish.
     pub pubdata: Pubdata,
 }
 

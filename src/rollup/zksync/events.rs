@@ -3,6 +3,8 @@
 //! names it, and `BlocksRevert` drops committed-but-unexecuted batches, which
 //! the follower handles like a reorg ([`super::state::ZksyncState::unwind`]).
 
+#![warn(missing_docs)]
+
 use alloy_primitives::{B256, U256, b256};
 use serde::{Deserialize, Serialize};
 
@@ -22,39 +24,65 @@ pub const BLOCKS_REVERT: B256 =
 /// Why a log that carries one of these topics was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EventError {
+    /// The log has the wrong number of topics for its event.
     #[error("{event}: expected {expected} topics, got {found}")]
     Topics {
+        /// Event name.
         event: &'static str,
+        /// Topics the event has.
         expected: usize,
+        /// Topics the log has.
         found: usize,
     },
+    /// The log's data has the wrong length for its event.
     #[error("{event}: expected {expected} data bytes, got {found}")]
     Data {
+        /// Event name.
         event: &'static str,
+        /// Data bytes the event has.
         expected: usize,
+        /// Data bytes the log has.
         found: usize,
     },
+    /// A batch number or count does not fit in u64.
     #[error("{event}: batch number {value} does not fit in u64")]
-    Number { event: &'static str, value: U256 },
+    Number {
+        /// Event name.
+        event: &'static str,
+        /// The value as logged.
+        value: U256,
+    },
 }
 
 /// A lifecycle event.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BatchEvent {
+    /// `BlockCommit`: a batch was committed.
     Commit {
+        /// Topic 1: `batchNumber`.
         batch: u64,
+        /// Topic 2: `batchHash`, the new state root.
         state_root: B256,
+        /// Topic 3: `commitment`.
         commitment: B256,
     },
+    /// `BlockExecution`: a batch was executed (final).
     Execution {
+        /// Topic 1: `batchNumber`.
         batch: u64,
+        /// Topic 2: `batchHash`, the state root.
         state_root: B256,
+        /// Topic 3: `commitment`.
         commitment: B256,
     },
+    /// `BlocksRevert`: committed batches above `total_committed` were dropped.
     Revert {
+        /// `totalBatchesCommitted` after the revert.
         total_committed: u64,
+        /// `totalBatchesVerified` after the revert.
         total_verified: u64,
+        /// `totalBatchesExecuted` after the revert.
         total_executed: u64,
     },
 }
@@ -62,7 +90,9 @@ pub enum BatchEvent {
 /// A `BlocksVerification`: batches up to `current_last_verified` are proven.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Verification {
+    /// Topic 1: `previousLastVerifiedBatch`.
     pub previous_last_verified: u64,
+    /// Topic 2: `currentLastVerifiedBatch`.
     pub current_last_verified: u64,
 }
 

@@ -7,6 +7,8 @@
 //! Accepted formats: the zksync-era `InitialState*.json` (`storage_logs`) and
 //! the Postgres `storage_logs` CSV dump (rows with `miniblock_number` 0).
 
+#![warn(missing_docs)]
+
 use std::path::Path;
 
 use alloy_primitives::{Address, B256, U256};
@@ -19,23 +21,38 @@ use crate::hexfmt;
 /// Why a genesis or chain file was rejected.
 #[derive(Debug, thiserror::Error)]
 pub enum GenesisError {
+    /// The genesis or chain file could not be read.
     #[error("reading {path}: {source}")]
     Io {
+        /// File path.
         path: String,
+        /// Underlying I/O error.
         source: std::io::Error,
     },
+    /// The JSON genesis file does not parse as `InitialState*.json`.
     #[error("genesis JSON: {0}")]
     Json(#[from] serde_json::Error),
+    /// A row of the `storage_logs` CSV dump is malformed.
     #[error("genesis CSV line {line}: {detail}")]
-    Csv { line: usize, detail: String },
+    Csv {
+        /// Line number in the file (1-based).
+        line: usize,
+        /// What is wrong with the row.
+        detail: String,
+    },
+    /// A log's published `hashed_key` is not `blake2s(bytes12(0) ‖ address ‖ key)`: the file is inconsistent.
     #[error(
         "genesis log {index}: derived key {found} does not match blake2s(address, key) = {expected}"
     )]
     DerivedKeyMismatch {
+        /// Position of the log in the file.
         index: usize,
+        /// The published derived key.
         found: B256,
+        /// The computed derived key.
         expected: B256,
     },
+    /// Building the genesis tree failed.
     #[error(transparent)]
     Tree(#[from] TreeError),
 }
@@ -43,9 +60,13 @@ pub enum GenesisError {
 /// One genesis storage log.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StorageLog {
+    /// Contract whose storage the log writes.
     pub address: Address,
+    /// Storage key.
     pub key: B256,
+    /// Value written.
     pub value: B256,
+    /// Order of the write within the same slot; the last one wins.
     #[serde(default)]
     pub operation_number: u64,
     /// The derived key as published, checked against the computed one when present.

@@ -15,6 +15,8 @@
 //! post-merge block), that timestamp. Sources that give only a date are
 //! recorded in comments, never as a boundary.
 
+#![warn(missing_docs)]
+
 use std::path::PathBuf;
 
 use alloy_primitives::Address;
@@ -27,7 +29,9 @@ use super::calldata::CommitVersion;
 /// entry carries these two fields as `from_l1_block` / `from_l1_timestamp`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct L1Boundary {
+    /// Exact first L1 block.
     pub from_l1_block: Option<u64>,
+    /// First L1 block timestamp (Unix seconds), when no exact block is sourced.
     pub from_l1_timestamp: Option<u64>,
 }
 
@@ -57,12 +61,14 @@ macro_rules! bounded {
 /// The L1 block the follower is at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct L1Point {
+    /// L1 block number.
     pub block: u64,
     /// The block's timestamp; needed only to place it against a timestamp boundary.
     pub timestamp: Option<u64>,
 }
 
 impl L1Point {
+    /// A point known by block number only.
     pub fn block(block: u64) -> Self {
         L1Point {
             block,
@@ -70,6 +76,7 @@ impl L1Point {
         }
     }
 
+    /// A point with its block timestamp (Unix seconds).
     pub fn at(block: u64, timestamp: u64) -> Self {
         L1Point {
             block,
@@ -81,16 +88,25 @@ impl L1Point {
 /// Why the history could not place an L1 point.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HistoryError {
+    /// The L1 block is before the first entry of a history table.
     #[error("L1 block {block} is before the chain's first recorded era")]
-    BeforeHistory { block: u64 },
+    BeforeHistory {
+        /// The L1 block.
+        block: u64,
+    },
+    /// An entry begins at a timestamp and the point was given without one.
     #[error(
         "L1 block {block}: the boundary of `{name}` is a timestamp ({timestamp}); the block's timestamp is needed"
     )]
     TimestampNeeded {
+        /// The L1 block.
         block: u64,
+        /// The entry's name.
         name: String,
+        /// The entry's boundary timestamp, Unix seconds.
         timestamp: u64,
     },
+    /// The history tables are inconsistent (missing or unordered boundaries, a settlement period without its chain).
     #[error("{0}")]
     Invalid(String),
 }
@@ -141,12 +157,16 @@ pub enum DaLayout {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Era {
+    /// Era label (e.g. `v26`).
     pub name: String,
     /// The commit function in force (its selector is [`CommitVersion::selector`]).
     pub commit: CommitVersion,
+    /// The DA field layout in force.
     pub da: DaLayout,
+    /// First L1 block of the era.
     #[serde(default)]
     pub from_l1_block: Option<u64>,
+    /// First L1 timestamp of the era, when no exact block is sourced.
     #[serde(default)]
     pub from_l1_timestamp: Option<u64>,
     /// Whether the chain's `StoredBatchInfo` has 9 fields (v29+) in this era.
@@ -169,6 +189,7 @@ pub enum SettlementKind {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SettlementPeriod {
+    /// Layer the chain settled on in this period.
     pub layer: SettlementKind,
     /// The settlement chain's config name (`chains/<name>.toml`), for `zk_chain`.
     #[serde(default)]
@@ -177,8 +198,10 @@ pub struct SettlementPeriod {
     /// relayed `StoredBatchInfo` messages), for `zk_chain`.
     #[serde(default)]
     pub diamond_on_layer: Option<Address>,
+    /// First L1 block of the period.
     #[serde(default)]
     pub from_l1_block: Option<u64>,
+    /// First L1 timestamp of the period, when no exact block is sourced.
     #[serde(default)]
     pub from_l1_timestamp: Option<u64>,
     /// The settlement chain's own config (`chains/<chain>.toml`), loaded
@@ -191,9 +214,12 @@ pub struct SettlementPeriod {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ValidatorTimelock {
+    /// The ValidatorTimelock contract on L1.
     pub address: Address,
+    /// First L1 block it forwarded commits.
     #[serde(default)]
     pub from_l1_block: Option<u64>,
+    /// First L1 timestamp it forwarded commits, when no exact block is sourced.
     #[serde(default)]
     pub from_l1_timestamp: Option<u64>,
 }
@@ -202,10 +228,13 @@ pub struct ValidatorTimelock {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct History {
+    /// `[[zksync.history.eras]]`: commit formats, in L1 order.
     #[serde(default)]
     pub eras: Vec<Era>,
+    /// `[[zksync.history.settlement]]`: settlement layers, in L1 order.
     #[serde(default)]
     pub settlement: Vec<SettlementPeriod>,
+    /// `[[zksync.history.validator_timelocks]]`: commit forwarders, in L1 order.
     #[serde(default)]
     pub validator_timelocks: Vec<ValidatorTimelock>,
 }

@@ -12,6 +12,8 @@
 //! the same three stages, with one more rule: an execution on the Gateway is
 //! final only once the Gateway batch that carried it is itself executed on L1.
 
+#![warn(missing_docs)]
+
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -23,8 +25,11 @@ use super::gateway::Counters;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Stage {
+    /// Committed on L1 (`BlockCommit`).
     Committed,
+    /// Its proof verified on L1 (`BlocksVerification`).
     Proven,
+    /// Executed on L1 (`BlockExecution`): final.
     Executed,
 }
 
@@ -32,8 +37,11 @@ pub enum Stage {
 /// executed in order, so three numbers describe every batch).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Lifecycle {
+    /// Highest committed batch.
     pub committed: u64,
+    /// Highest proven batch.
     pub proven: u64,
+    /// Highest executed batch.
     pub executed: u64,
 }
 

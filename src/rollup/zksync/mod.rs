@@ -54,11 +54,17 @@ pub fn derived_key(address: &Address, key: &B256) -> B256 {
 /// number ‖ address sender ‖ bytes32 key ‖ bytes32 value`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct L2Log {
+    /// Byte 0: shard id (0 = rollup shard).
     pub shard_id: u8,
+    /// Byte 1: set for system (service) logs.
     pub is_service: bool,
+    /// Bytes 2..4 (big-endian): index of the emitting transaction in the batch.
     pub tx_number_in_block: u16,
+    /// Bytes 4..24: the emitting L2 contract.
     pub sender: Address,
+    /// Bytes 24..56: log key (for system logs, which value it carries).
     pub key: B256,
+    /// Bytes 56..88: log value.
     pub value: B256,
 }
 
@@ -94,6 +100,7 @@ impl L2Log {
         })
     }
 
+    /// Appends the 88-byte published form to `out`.
     pub fn encode(&self, out: &mut Vec<u8>) {
         out.push(self.shard_id);
         out.push(self.is_service as u8);

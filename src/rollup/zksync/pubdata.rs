@@ -6,6 +6,8 @@
 //! reassembled from blobs is followed by zero padding up to the blob size,
 //! and only zeros may follow the state diffs.
 
+#![warn(missing_docs)]
+
 use serde::{Deserialize, Serialize};
 
 use super::compression::{CompressionError, StateDiffs};
@@ -15,18 +17,26 @@ use super::{L2_LOG_SIZE, L2Log};
 /// Why pubdata was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PubdataError {
+    /// The pubdata ends before a declared count or item.
     #[error("pubdata truncated: {0}")]
     Truncated(#[from] Truncated),
+    /// A declared count cannot fit in the bytes left (refused before allocating).
     #[error("{count} {what} cannot fit in the {available} bytes left")]
     CountTooLarge {
+        /// What was counted (user logs, messages, bytecodes).
         what: &'static str,
+        /// The declared count.
         count: u64,
+        /// Bytes left.
         available: usize,
     },
+    /// The compressed state diffs do not decode.
     #[error("state diffs: {0}")]
     StateDiffs(#[from] CompressionError),
+    /// Calldata pubdata has bytes after the state diffs; holds how many.
     #[error("{0} bytes left after the state diffs")]
     TrailingBytes(usize),
+    /// Blob pubdata has a nonzero byte after the state diffs; holds its offset.
     #[error("non-zero byte in the blob padding at offset {0}")]
     NonZeroPadding(usize),
 }
@@ -34,9 +44,13 @@ pub enum PubdataError {
 /// Parsed pubdata of one batch.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pubdata {
+    /// User L2→L1 logs (88 bytes each).
     pub user_logs: Vec<L2Log>,
+    /// L2→L1 messages.
     pub messages: Vec<Vec<u8>>,
+    /// Published bytecodes.
     pub bytecodes: Vec<Vec<u8>>,
+    /// The compressed state diffs, decoded.
     pub state_diffs: StateDiffs,
     /// Bytes the parser used (the rest, if any, was zero padding).
     pub consumed: usize,
@@ -52,6 +66,7 @@ pub enum Trailer {
 }
 
 impl Pubdata {
+    /// Parses one batch's pubdata; `trailer` says what may follow the state diffs.
     pub fn parse(bytes: &[u8], trailer: Trailer) -> Result<Self, PubdataError> {
         let mut c = Cursor::new(bytes);
         let n_logs = c.u32()? as u64;

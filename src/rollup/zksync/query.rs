@@ -21,6 +21,8 @@
 //!   high 128 bits count CREATE deployments, the low 128 bits are the
 //!   transaction nonce (`minNonce`).
 
+#![warn(missing_docs)]
+
 use alloy_primitives::{Address, B256, U256, keccak256};
 
 use super::derived_key;
@@ -66,6 +68,7 @@ pub struct Nonces {
 }
 
 impl Nonces {
+    /// Splits a NonceHolder storage word into its two nonces.
     pub fn unpack(raw: &B256) -> Self {
         let raw = U256::from_be_bytes(raw.0);
         Nonces {
@@ -79,29 +82,49 @@ impl Nonces {
 /// [`super::tree::TreeProof`] for the path format.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ZksyncStorageProof {
+    /// Batch whose state is proved.
     pub batch: u64,
+    /// Contract of the slot.
     pub address: Address,
+    /// Storage key.
     pub key: B256,
+    /// Tree key: `blake2s(bytes12(0) ‖ address ‖ key)`.
     pub derived_key: B256,
     /// Enumeration index of the leaf, 0 when the slot was never written.
     pub leaf_index: u64,
+    /// Value at the batch (zero when never written).
     pub value: B256,
     /// The batch's computed state root.
     pub root: B256,
+    /// Sibling hashes from the leaf up, shortened as [`super::tree::TreeProof`] describes.
     pub merkle_path: Vec<B256>,
 }
 
 /// Errors of historical reads.
 #[derive(Debug, thiserror::Error)]
 pub enum QueryError {
+    /// The state could not be read.
     #[error(transparent)]
     State(#[from] StateError),
+    /// The tree could not be read or the proof built.
     #[error(transparent)]
     Tree(#[from] TreeError),
+    /// The batch asked for is beyond the last applied batch.
     #[error("batch {requested} is not applied yet (last applied: {last:?})")]
-    BatchNotApplied { requested: u64, last: Option<u64> },
+    BatchNotApplied {
+        /// Batch asked for.
+        requested: u64,
+        /// Last applied batch, `None` before genesis.
+        last: Option<u64>,
+    },
+    /// The tree leaf and the value history disagree for a slot: the store is corrupt.
     #[error("slot {derived_key} at batch {batch}: the tree's leaf disagrees with the history")]
-    Inconsistent { derived_key: B256, batch: u64 },
+    Inconsistent {
+        /// Tree key of the slot.
+        derived_key: B256,
+        /// Batch read.
+        batch: u64,
+    },
 }
 
 /// Historical reads over a ZKsync store.
@@ -110,6 +133,7 @@ pub struct ZksyncReader<'s> {
 }
 
 impl<'s> ZksyncReader<'s> {
+    /// A reader over `store`.
     pub fn new(store: &'s Store) -> Self {
         ZksyncReader { store }
     }

@@ -15,6 +15,8 @@
 //! restored from history (or removed, for slots first written there); nodes
 //! are content-addressed and never deleted, so the target's root is intact.
 
+#![warn(missing_docs)]
+
 use std::collections::HashSet;
 
 use alloy_primitives::B256;
@@ -28,42 +30,108 @@ use crate::store::{Column, Store, StoreBatch, StoreError, keys};
 /// Why a batch could not be applied or unwound.
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
+    /// Reading or writing the store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The tree could not be read or updated.
     #[error(transparent)]
     Tree(#[from] TreeError),
+    /// A batch was applied to a store with no genesis state.
     #[error("the store has no ZKsync genesis; apply a genesis first")]
     NoGenesis,
+    /// Genesis was applied to a store that already holds state; holds its last batch.
     #[error("the store already holds ZKsync state (at batch {0})")]
     AlreadyInitialised(u64),
+    /// The genesis leaves do not yield the chain's known genesis root: wrong genesis file.
     #[error("genesis root {computed} differs from the expected {expected}")]
-    GenesisRoot { computed: B256, expected: B256 },
+    GenesisRoot {
+        /// Root of the genesis leaves.
+        computed: B256,
+        /// Genesis root from the chain config.
+        expected: B256,
+    },
+    /// A batch is not the one after the last applied batch.
     #[error("batch {found} does not follow batch {last}")]
-    OutOfOrder { last: u64, found: u64 },
+    OutOfOrder {
+        /// Last applied batch.
+        last: u64,
+        /// Batch offered.
+        found: u64,
+    },
+    /// A repeated write names an enumeration index no slot has: evidence against the sequencer.
     #[error("batch {batch}: repeated write names unknown enumeration index {index}")]
-    UnknownIndex { batch: u64, index: u64 },
+    UnknownIndex {
+        /// Batch number.
+        batch: u64,
+        /// The unknown index.
+        index: u64,
+    },
+    /// An initial write names a slot that already has an index: evidence against the sequencer.
     #[error("batch {batch}: initial write of {key}, which already has index {index}")]
-    KeyExists { batch: u64, key: B256, index: u64 },
+    KeyExists {
+        /// Batch number.
+        batch: u64,
+        /// Derived key of the slot.
+        key: B256,
+        /// The index the slot already has.
+        index: u64,
+    },
+    /// One batch writes the same slot twice: evidence against the sequencer.
     #[error("batch {batch}: slot {key} written twice")]
-    DuplicateWrite { batch: u64, key: B256 },
+    DuplicateWrite {
+        /// Batch number.
+        batch: u64,
+        /// Derived key of the slot.
+        key: B256,
+    },
+    /// The next free index after the batch differs from the commit's `indexRepeatedStorageChanges`: evidence against the sequencer.
     #[error(
         "batch {batch}: next free index after the batch is {computed}, the commit says {committed}"
     )]
     IndexMismatch {
+        /// Batch number.
         batch: u64,
+        /// Index computed from the published initial writes.
         computed: u64,
+        /// Index the commit states.
         committed: u64,
     },
+    /// An unwind would remove a batch L1 has executed (final).
     #[error("cannot unwind to batch {target}: batch {executed} is executed")]
-    UnwindExecuted { target: u64, executed: u64 },
+    UnwindExecuted {
+        /// Batch to unwind to.
+        target: u64,
+        /// Highest executed batch.
+        executed: u64,
+    },
+    /// The unwind target is above the store's last batch.
     #[error("cannot unwind to batch {target}: the store is at batch {current}")]
-    UnwindAhead { target: u64, current: u64 },
+    UnwindAhead {
+        /// Batch to unwind to.
+        target: u64,
+        /// Last applied batch.
+        current: u64,
+    },
+    /// A batch to unwind has no undo record.
     #[error("batch {batch} has no undo record (executed, or the store is corrupt)")]
-    MissingUndo { batch: u64 },
+    MissingUndo {
+        /// Batch number.
+        batch: u64,
+    },
+    /// A stored state record does not decode or contradicts the tree: the store is damaged.
     #[error("corrupt {what}: {detail}")]
-    Corrupt { what: &'static str, detail: String },
+    Corrupt {
+        /// Which record.
+        what: &'static str,
+        /// What is wrong.
+        detail: String,
+    },
+    /// Enumeration indices would pass 2^64 - 1.
     #[error("batch {batch}: the next enumeration index would pass 2^64 - 1")]
-    IndexOverflow { batch: u64 },
+    IndexOverflow {
+        /// Batch number.
+        batch: u64,
+    },
 }
 
 impl StateError {
@@ -88,6 +156,7 @@ impl StateError {
 pub struct ZksyncTip {
     /// Last applied batch (0 = genesis).
     pub batch: u64,
+    /// Tree root after `batch`.
     pub root: B256,
     /// Next free enumeration index.
     pub next_index: u64,
@@ -113,23 +182,32 @@ impl ZksyncTip {
 /// What the store keeps per batch.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BatchRecord {
+    /// L1 batch number.
     pub batch: u64,
+    /// Tree root zkreplay computed.
     pub computed_root: B256,
+    /// Root the commit claimed (`newStateRoot`), when known.
     pub claimed_root: Option<B256>,
     /// `Some(true)` when the computed root equals the claimed one.
     pub matches: Option<bool>,
+    /// Next free enumeration index after the batch.
     pub next_index: u64,
+    /// Initial writes applied.
     pub initial_writes: usize,
+    /// Repeated writes applied.
     pub repeated_writes: usize,
 }
 
 /// One batch's writes as the engine takes them.
 #[derive(Clone, Debug)]
 pub struct PlanInput {
+    /// L1 batch number.
     pub batch_number: u64,
+    /// Root the commit claimed, when known.
     pub claimed_root: Option<B256>,
     /// `indexRepeatedStorageChanges` of the commit, checked when present.
     pub index_repeated_storage_changes: Option<u64>,
+    /// The batch's published writes.
     pub writes: Writes,
 }
 
@@ -148,6 +226,7 @@ impl PlanInput {
 /// The result of applying a batch.
 #[derive(Clone, Debug)]
 pub struct Applied {
+    /// What the store keeps for the batch.
     pub record: BatchRecord,
     /// The batch's writes resolved to final values, in published order.
     pub diff: StateDiff,
@@ -237,6 +316,7 @@ impl<'s> ZksyncState<'s> {
         Ok((batch, checkpoint))
     }
 
+    /// Where the state stands (last applied batch).
     pub fn checkpoint(&self) -> &ZksyncTip {
         &self.checkpoint
     }

@@ -20,6 +20,8 @@
 //! sorted keys and returns the new root plus the nodes to write; the caller
 //! puts them into the batch's [`crate::store::StoreBatch`] (the tree never
 //! writes by itself).
+
+#![warn(missing_docs)]
 #![allow(
     clippy::arithmetic_side_effects,
     reason = "heights and depths are the tree's own, 0..=256, and counters of hashes; the numbers read from outside (a stored lone leaf's key, a proof's path length) are checked where they are used: Tree::proof, TreeProof::root_for"
@@ -42,18 +44,36 @@ pub type Hash = [u8; 32];
 /// Tree errors.
 #[derive(Debug, thiserror::Error)]
 pub enum TreeError {
+    /// Reading a node failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A node the root refers to is not stored: the store is damaged or the root unknown.
     #[error("tree node {hash} is missing from the store")]
-    MissingNode { hash: B256 },
+    MissingNode {
+        /// Hash of the missing node.
+        hash: B256,
+    },
+    /// A stored node is not 65 bytes or has an unknown tag: the store is damaged.
     #[error("tree node {hash} is malformed ({len} bytes)")]
-    MalformedNode { hash: B256, len: usize },
+    MalformedNode {
+        /// Hash of the node.
+        hash: B256,
+        /// Its stored length.
+        len: usize,
+    },
+    /// One update writes the same key twice.
     #[error("duplicate key {key} in one tree update")]
-    DuplicateKey { key: B256 },
+    DuplicateKey {
+        /// The key.
+        key: B256,
+    },
     /// A stored lone leaf whose key is not under the subtree holding it: a
     /// damaged store.
     #[error("tree node {hash} holds a leaf outside its subtree")]
-    MisplacedLeaf { hash: B256 },
+    MisplacedLeaf {
+        /// Hash of the node.
+        hash: B256,
+    },
 }
 
 /// The tree key: `U256::from_little_endian(derived_key)` as big-endian bytes
@@ -131,11 +151,24 @@ pub fn fold_single(key: &TreeKey, leaf_hash: &Hash, height: usize) -> Hash {
 /// A stored node.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Node {
-    Branch { left: Hash, right: Hash },
-    Single { key: TreeKey, leaf_hash: Hash },
+    /// An inner node: `0x00 ‖ left ‖ right` stored.
+    Branch {
+        /// Hash of the left (bit 0) subtree.
+        left: Hash,
+        /// Hash of the right (bit 1) subtree.
+        right: Hash,
+    },
+    /// A subtree holding one leaf: `0x01 ‖ key ‖ leaf_hash` stored.
+    Single {
+        /// Tree key of the leaf.
+        key: TreeKey,
+        /// Leaf hash (`blake2s(index ‖ value)`).
+        leaf_hash: Hash,
+    },
 }
 
 impl Node {
+    /// The 65-byte stored form.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(65);
         match self {
@@ -153,6 +186,7 @@ impl Node {
         out
     }
 
+    /// Parses the stored form; `None` unless 65 bytes with tag 0 or 1.
     pub fn decode(bytes: &[u8]) -> Option<Node> {
         if bytes.len() != 65 {
             return None;
@@ -173,11 +207,14 @@ impl Node {
 /// One leaf write: the leaf at `key` becomes `leaf_hash`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LeafWrite {
+    /// Tree key of the leaf.
     pub key: TreeKey,
+    /// New leaf hash.
     pub leaf_hash: Hash,
 }
 
 impl LeafWrite {
+    /// The write of `value` at enumeration index `leaf_index` to the slot with `derived_key`.
     pub fn new(derived_key: &B256, leaf_index: u64, value: &B256) -> Self {
         LeafWrite {
             key: TreeKey::from_derived(derived_key),
@@ -189,7 +226,9 @@ impl LeafWrite {
 /// The result of one update: the new root and the new nodes (store key, value).
 #[derive(Debug, Default)]
 pub struct TreeUpdate {
+    /// Root after the update.
     pub root: B256,
+    /// Nodes created, as (node key in `Column::Nodes`, encoded node).
     pub nodes: Vec<([u8; 33], Vec<u8>)>,
 }
 
@@ -204,6 +243,7 @@ pub struct Tree<'r, R: NodeReader + ?Sized> {
 }
 
 impl<'r, R: NodeReader + ?Sized> Tree<'r, R> {
+    /// The tree whose root is `root`.
     pub fn new(reader: &'r R, root: B256) -> Self {
         Tree {
             reader,
@@ -213,6 +253,7 @@ impl<'r, R: NodeReader + ?Sized> Tree<'r, R> {
         }
     }
 
+    /// Current root.
     pub fn root(&self) -> B256 {
         B256::from(self.root)
     }
@@ -434,6 +475,7 @@ pub struct TreeProof {
     /// The leaf hash stored at the key, `None` when the key has no leaf
     /// (then the proven leaf is the empty leaf `EMPTY[0]`).
     pub leaf_hash: Option<Hash>,
+    /// Sibling hashes from the leaf level up, the leading empty-subtree siblings left out.
     pub merkle_path: Vec<Hash>,
 }
 

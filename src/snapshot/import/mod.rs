@@ -94,14 +94,21 @@ impl ImportOptions {
 /// What an import did.
 #[derive(Clone, Debug)]
 pub struct ImportReport {
+    /// Chain name of the imported store.
     pub chain: String,
+    /// Path of the store written.
     pub store: PathBuf,
+    /// Batch whose state was imported.
     pub batch: u64,
+    /// State root recomputed from the leaves (0x-hex).
     pub state_root: String,
+    /// Records imported.
     pub leaves: u64,
+    /// Whether the root was also checked against the root L1 accepted.
     pub l1_checked: bool,
     /// The store already held this snapshot (a rerun after a finished import).
     pub already_imported: bool,
+    /// Wall-clock time of the import, in seconds.
     pub seconds: f64,
 }
 
@@ -323,7 +330,9 @@ pub fn for_each_chunk(
 
 /// The last write of an import: records, checkpoint, audit.
 pub struct Finish {
+    /// Write batch holding the remaining records, the checkpoint and the audit.
     pub write: StoreBatch,
+    /// Audit recorded for the imported batch.
     pub audit: BatchAudit,
 }
 

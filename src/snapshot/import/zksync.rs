@@ -15,6 +15,7 @@ pub struct ZksyncBuilder<'s> {
 }
 
 impl<'s> ZksyncBuilder<'s> {
+    /// A builder for the state at `batch`, whose leaves use indices below `next_index`.
     pub fn new(store: &'s Store, batch: u64, next_index: u64) -> Self {
         ZksyncBuilder {
             store,
@@ -28,6 +29,7 @@ impl<'s> ZksyncBuilder<'s> {
         }
     }
 
+    /// Adds one leaf; leaves must come in strictly increasing tree-key order with unique indices.
     pub fn push(&mut self, leaf: &ZkLeaf) -> Result<(), SnapshotError> {
         let key = tree_key(leaf);
         let index = u64::from_be_bytes(leaf[32..40].try_into().expect("8 bytes"));
@@ -201,6 +203,7 @@ impl<'s> ZksyncBuilder<'s> {
         Ok(Finish { write, audit })
     }
 
+    /// Leaves pushed so far.
     pub fn count(&self) -> u64 {
         self.count
     }

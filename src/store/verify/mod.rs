@@ -53,16 +53,27 @@ pub const HEAD_SAMPLE: usize = 64;
 /// Why a store failed a check.
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
+    /// Reading the store failed (including file damage RocksDB detected).
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The last batch's root does not re-derive from its stored leaves and nodes.
     #[error("store at {path} does not re-derive its last batch {batch}: {problem}")]
     Head {
+        /// Store directory.
         path: String,
+        /// The last batch.
         batch: u64,
+        /// What did not re-derive.
         problem: String,
     },
+    /// A stored record needed by the check does not decode.
     #[error("store at {path}: {problem}")]
-    Unreadable { path: String, problem: String },
+    Unreadable {
+        /// Store directory.
+        path: String,
+        /// What could not be read.
+        problem: String,
+    },
 }
 
 /// What [`check_head`] looked at.
@@ -88,6 +99,7 @@ pub fn check_head(store: &Store, kind: RollupKind) -> Result<HeadCheck, VerifyEr
 pub struct Problem {
     /// The batch whose root or data it concerns, if any.
     pub batch: Option<u64>,
+    /// What is wrong, in words.
     pub what: String,
 }
 
@@ -111,6 +123,7 @@ pub struct Report {
     pub roots_matched: u64,
     /// Stored trie nodes re-hashed (`full` only).
     pub nodes_rehashed: u64,
+    /// Every problem found; empty when the store passed.
     pub problems: Vec<Problem>,
 }
 

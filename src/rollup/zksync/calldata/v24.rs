@@ -8,8 +8,10 @@ use super::abi::{self, commitBatchesSharedBridgeCall};
 use super::{CalldataError, CommitCall, CommitVersion};
 use crate::rollup::zksync::da;
 
+/// Selector of `commitBatchesSharedBridge(uint256,StoredBatchInfo,CommitBatchInfo[])`.
 pub const SELECTOR: [u8; 4] = [0x6e, 0xdd, 0x4f, 0x12];
 
+/// Decodes v24/v25 commit calldata (selector included).
 pub fn decode(input: &[u8]) -> Result<CommitCall, CalldataError> {
     let call = commitBatchesSharedBridgeCall::abi_decode(input)?;
     let batches = call
@@ -27,6 +29,7 @@ pub fn decode(input: &[u8]) -> Result<CommitCall, CalldataError> {
     })
 }
 
+/// Encodes a call in the v24/v25 format (selector included); the inverse of [`decode`].
 pub fn encode(call: &CommitCall) -> Vec<u8> {
     commitBatchesSharedBridgeCall {
         _chainId: call.chain_id.unwrap_or_default(),

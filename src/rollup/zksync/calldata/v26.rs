@@ -9,6 +9,7 @@ use super::abi::{self, CommitBatchInfo, StoredBatchInfo};
 use super::{CalldataError, CommitCall, CommitVersion};
 use crate::rollup::zksync::da;
 
+/// Selector of `commitBatchesSharedBridge(uint256,uint256,uint256,bytes)`.
 pub const SELECTOR: [u8; 4] = [0x98, 0xf8, 0x19, 0x62];
 /// The commit-data encoding version this format carries.
 pub const ENCODING_VERSION: u8 = 0;
@@ -17,6 +18,7 @@ sol! {
     function commitBatchesSharedBridge(uint256 _chainId, uint256 _processFrom, uint256 _processTo, bytes _commitData);
 }
 
+/// Decodes v26–v28 commit calldata (selector included).
 pub fn decode(input: &[u8]) -> Result<CommitCall, CalldataError> {
     let call = commitBatchesSharedBridgeCall::abi_decode(input)?;
     let (&version, data) = call
@@ -44,6 +46,7 @@ pub fn decode(input: &[u8]) -> Result<CommitCall, CalldataError> {
     })
 }
 
+/// Encodes a call in the v26 format (selector included); the inverse of [`decode`].
 pub fn encode(call: &CommitCall) -> Vec<u8> {
     let previous: StoredBatchInfo = (&call.previous).into();
     let infos: Vec<CommitBatchInfo> = call.batches.iter().map(abi::info).collect();

@@ -10,6 +10,7 @@ use super::abi::{self, CommitBatchInfo};
 use super::{CalldataError, CommitCall, CommitVersion, StoredBatch};
 use crate::rollup::zksync::da;
 
+/// Selector of `commitBatchesSharedBridge(address,uint256,uint256,bytes)`.
 pub const SELECTOR: [u8; 4] = [0x0d, 0xb9, 0xeb, 0x87];
 /// The commit-data encoding version this format carries.
 pub const ENCODING_VERSION: u8 = 1;
@@ -62,6 +63,7 @@ impl From<&StoredBatch> for StoredBatchInfoV29 {
     }
 }
 
+/// Decodes v29+ commit calldata (selector included).
 pub fn decode(input: &[u8]) -> Result<CommitCall, CalldataError> {
     let call = commitBatchesSharedBridgeCall::abi_decode(input)?;
     let (&version, data) = call
@@ -89,6 +91,7 @@ pub fn decode(input: &[u8]) -> Result<CommitCall, CalldataError> {
     })
 }
 
+/// Encodes a call in the v29 format (selector included); the inverse of [`decode`].
 pub fn encode(call: &CommitCall) -> Vec<u8> {
     let previous: StoredBatchInfoV29 = (&call.previous).into();
     let infos: Vec<CommitBatchInfo> = call.batches.iter().map(abi::info).collect();

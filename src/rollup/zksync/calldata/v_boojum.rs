@@ -9,8 +9,10 @@ use super::abi::{self, commitBatchesCall};
 use super::{CalldataError, CommitCall, CommitVersion};
 use crate::rollup::zksync::{L1_MESSENGER, PUBDATA_HASH_LOG_KEY, da, system_log_value};
 
+/// Selector of `commitBatches` (Boojum, before the shared bridge).
 pub const SELECTOR: [u8; 4] = [0x70, 0x1f, 0x58, 0xc5];
 
+/// Decodes Boojum `commitBatches` calldata (selector included).
 pub fn decode(input: &[u8]) -> Result<CommitCall, CalldataError> {
     let call = commitBatchesCall::abi_decode(input)?;
     let batches = call
@@ -35,6 +37,7 @@ pub fn decode(input: &[u8]) -> Result<CommitCall, CalldataError> {
     })
 }
 
+/// Encodes a call in the Boojum format (selector included); the inverse of [`decode`].
 pub fn encode(call: &CommitCall) -> Vec<u8> {
     commitBatchesCall {
         _lastCommittedBatchData: (&call.previous).into(),

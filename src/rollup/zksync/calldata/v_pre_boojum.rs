@@ -6,6 +6,7 @@ use alloy_sol_types::{SolCall, sol};
 use super::{CalldataError, CommitBatch, CommitCall, CommitVersion, StoredBatch};
 use crate::rollup::zksync::da::{self, DaField, DaInput, PreBoojumData};
 
+/// Selector of `commitBlocks` (before Boojum).
 pub const SELECTOR: [u8; 4] = [0x0c, 0x4d, 0xd8, 0x10];
 
 sol! {
@@ -38,6 +39,7 @@ sol! {
     function commitBlocks(StoredBlockInfo _lastCommittedBlockData, CommitBlockInfo[] _newBlocksData);
 }
 
+/// Decodes pre-Boojum `commitBlocks` calldata (selector included).
 pub fn decode(input: &[u8]) -> Result<CommitCall, CalldataError> {
     let call = commitBlocksCall::abi_decode(input)?;
     let p = &call._lastCommittedBlockData;
