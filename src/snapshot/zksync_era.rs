@@ -469,7 +469,7 @@ pub enum BytecodeError {
     /// The named hash has an unknown version byte (not 1 EraVM, 2 EVM) or a non-zero second byte.
     #[error("hash {0} starts with neither EraVM's version byte 1 nor EVM's 2, then 0")]
     Marker(B256),
-    /// An EVM hash names more bytes (field 1) than the bytecode has (field 2).
+    /// An EVM hash names a bytecode length longer than the bytecode given.
     #[error("hash {0} names an EVM bytecode of {1} bytes, longer than the {2} bytes given")]
     EvmLength(B256, usize, usize),
     /// An EVM bytecode is padded with non-zero bytes past its named length.
