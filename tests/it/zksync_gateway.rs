@@ -283,9 +283,9 @@ fn tampered_relayed_data_is_refused_or_mismatches() {
 /// Era's executed counter the simulator's Gateway stores in each Gateway
 /// batch (its commit's label names it: "gateway batch G commit carrying
 /// zksync batch N, zksync executed through E"), by Gateway batch.
-fn era_executed_by_gateway_batch() -> std::collections::BTreeMap<u64, u64> {
+fn era_executed_by_gateway_batch(config: ZksyncGenConfig) -> std::collections::BTreeMap<u64, u64> {
     let mut out = std::collections::BTreeMap::new();
-    for batch in generate(config()).unwrap() {
+    for batch in generate(config).unwrap() {
         for tx in batch
             .txs
             .iter()
@@ -328,7 +328,7 @@ async fn era_batches_are_final_when_the_gateway_batch_carrying_their_execution_i
 
     let gw = zk::gateway_chain(Default::default());
     let zk = &gw.zk;
-    let executed_by = era_executed_by_gateway_batch();
+    let executed_by = era_executed_by_gateway_batch(config());
     let l1 = memory(zk.chain.clone());
     let dir = tempfile::tempdir().unwrap();
     let store = std::sync::Arc::new(Store::open(dir.path(), "zksync-memory").unwrap());
@@ -562,4 +562,109 @@ async fn relayed_pubdata_that_is_not_the_validators_message_is_a_mismatch() {
     let status = zkreplay::cli::status::read_status(dir.path()).unwrap();
     assert_eq!((status[0].findings, status[0].first_finding), (1, Some(7)));
     assert!(status[0].needs_attention());
+}
+
+/// A Gateway batch that carries none of Era's batches still moves Era's
+/// counters there (in the simulator's history, Era proves and executes one
+/// more batch on the Gateway). A follower stopped right after its L1 cursor
+/// passed that Gateway commit (engine gone, store closed) and restarted must
+/// make Era's batches final exactly when an uninterrupted run does: what it
+/// read from that commit is saved in the same write as the cursor move.
+/// Simulated data on the in-memory L1 (see the module doc); the expected
+/// executed counter is the simulator's (its commit labels), not the follower's.
+#[tokio::test]
+async fn a_gateway_batch_carrying_no_era_batch_is_remembered_across_a_restart() {
+    use crate::follow::{options, zk};
+    use crate::memory_l1::memory;
+    use zkreplay::audit::BatchAudit;
+    use zkreplay::follow::{FollowOptions, L1Cursor, OnMismatch};
+    use zkreplay::l1::BlockTag;
+    use zkreplay::rollup::zksync::events::{BLOCK_COMMIT, BLOCK_EXECUTION};
+
+    let config = ZksyncGenConfig {
+        gateway: Some(GatewayWindow {
+            carries_nothing_after: [9].into(),
+            ..window()
+        }),
+        ..config()
+    };
+    let executed_by = era_executed_by_gateway_batch(config.clone());
+    let empty = generate(config.clone())
+        .unwrap()
+        .iter()
+        .flat_map(|b| b.txs.iter())
+        .find(|t| t.label.contains("carrying no zksync batch"))
+        .map(|t| {
+            t.label["gateway batch ".len()..]
+                .split(' ')
+                .next()
+                .unwrap()
+                .parse::<u64>()
+                .unwrap()
+        })
+        .expect("the history has a Gateway batch carrying nothing");
+    // The batch carrying nothing is what moves Era's executed counter here.
+    assert!(
+        executed_by[&empty] > executed_by[&(empty - 1)],
+        "{executed_by:?}"
+    );
+    let gw = zk::gateway_chain_from(config);
+    let zk = &gw.zk;
+    let gateway = gw.window.gateway_diamond;
+    // L1 blocks hold one transaction each: entry i is block i + 1.
+    let block_where = |wanted: &dyn Fn(&B256, &[B256]) -> bool| {
+        1 + zk
+            .chain
+            .entries
+            .iter()
+            .position(|(_, logs)| {
+                logs.iter()
+                    .any(|(a, t, _)| *a == gateway && wanted(&t[0], t))
+            })
+            .unwrap() as u64
+    };
+    let number = |w: &B256| U256::from_be_bytes(w.0).to::<u64>();
+    let empty_commit = block_where(&|topic, t| *topic == BLOCK_COMMIT && number(&t[1]) == empty);
+    let empty_executed =
+        block_where(&|topic, t| *topic == BLOCK_EXECUTION && number(&t[1]) >= empty);
+    assert!(empty_commit < empty_executed);
+    let expected = executed_by[&empty];
+
+    let l1 = memory(zk.chain.clone());
+    // Each stop is a restart: a new engine over the store opened again.
+    let run = |stops: Vec<u64>| {
+        let l1 = &l1;
+        async move {
+            let dir = tempfile::tempdir().unwrap();
+            for block in stops {
+                let store = std::sync::Arc::new(Store::open(dir.path(), "zksync-memory").unwrap());
+                let opts = FollowOptions {
+                    accept_partial: true,
+                    ..options(BlockTag::Latest, Some(block), OnMismatch::Halt)
+                };
+                zk::sync(zk, l1, &store, &opts).await.unwrap();
+                if block == empty_commit {
+                    // Stopped right after the cursor moved past the Gateway commit.
+                    let cursor = L1Cursor::read(&store).unwrap().unwrap();
+                    assert_eq!((cursor.block, cursor.log_index), (empty_commit, None));
+                }
+            }
+            let store = Store::open(dir.path(), "zksync-memory").unwrap();
+            let verified = BatchAudit::verified_batch(&store).unwrap();
+            drop(store);
+            let status = &zkreplay::cli::status::read_status(dir.path()).unwrap()[0];
+            (
+                verified,
+                status.lifecycle.unwrap().executed,
+                status.findings,
+            )
+        }
+    };
+    let uninterrupted = run(vec![empty_executed]).await;
+    assert_eq!(uninterrupted, (Some(expected), expected, 0));
+    let restarted = run(vec![empty_commit, empty_executed]).await;
+    assert_eq!(
+        restarted, uninterrupted,
+        "restarted right after the cursor passed Gateway batch {empty} (which carried no Era batch)"
+    );
 }

@@ -161,6 +161,10 @@ pub struct GatewayWindow {
     pub gateway_chain_id: u64,
     pub era_diamond_on_gateway: Address,
     pub relayed_da_validator: Address,
+    /// Era batches after whose Gateway batch the Gateway commits one more
+    /// that carries none of Era's batches but moves Era's counters (Era
+    /// proves and executes there); each inside the window, before its last batch.
+    pub carries_nothing_after: BTreeSet<u64>,
 }
 
 impl GatewayWindow {
@@ -179,6 +183,7 @@ impl GatewayWindow {
             relayed_da_validator: alloy_primitives::address!(
                 "595b8C88B9e5f3a4c596C3e81BE6e11D53Bb9200"
             ),
+            carries_nothing_after: BTreeSet::new(),
         }
     }
 
@@ -448,6 +453,13 @@ impl ZksyncGenerator {
                 timestamp,
             )?;
             txs.extend(gateway_txs);
+            if sim.window.carries_nothing_after.contains(&n) {
+                txs.extend(sim.carry_nothing(
+                    self.config.chain_id,
+                    self.config.execute_lag,
+                    timestamp + 6,
+                )?);
+            }
             if executed_on_gateway > self.last_executed {
                 state.mark_executed(executed_on_gateway)?;
                 self.last_executed = executed_on_gateway;
