@@ -22,6 +22,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use alloy_primitives::B256;
 use rand::{Rng, SeedableRng};
 use zkreplay::audit::{BatchAudit, Verdict};
 use zkreplay::chain::ChainConfig;
@@ -40,7 +41,7 @@ const KILLS_IN_WINDOW: usize = 10;
 /// One Era batch as `zkreplay devnet` printed it.
 struct Submitted {
     number: u64,
-    expected_root: String,
+    expected_root: B256,
     l1_blocks: Vec<u64>,
 }
 
@@ -66,7 +67,7 @@ async fn era_through_the_gateway_replays_over_anvil_and_survives_sigkills_in_the
             assert_eq!(v["rollup"], "zksync", "{v}");
             Submitted {
                 number: v["number"].as_u64().unwrap(),
-                expected_root: v["expected_root"].as_str().unwrap().to_owned(),
+                expected_root: v["expected_root"].as_str().unwrap().parse().unwrap(),
                 l1_blocks: serde_json::from_value(v["l1_blocks"].clone()).unwrap(),
             }
         })
@@ -150,7 +151,11 @@ async fn era_through_the_gateway_replays_over_anvil_and_survives_sigkills_in_the
         for batch in &batches {
             let n = batch.number;
             let audit = BatchAudit::read(&store, n).unwrap().unwrap();
-            assert_eq!(audit.computed_root, batch.expected_root, "{n}");
+            assert_eq!(
+                audit.computed_root,
+                format_word(&batch.expected_root),
+                "{n}"
+            );
             assert!(audit.failed_checks().is_empty(), "{n}: {audit:?}");
             let record = L1BatchRecord::read(&store, n).unwrap().unwrap();
             if window.contains(n) {
