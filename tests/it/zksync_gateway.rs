@@ -668,3 +668,80 @@ async fn a_gateway_batch_carrying_no_era_batch_is_remembered_across_a_restart() 
         "restarted right after the cursor passed Gateway batch {empty} (which carried no Era batch)"
     );
 }
+
+/// An Era batch committed on the Gateway whose carrying Gateway batch is
+/// never executed on L1 (simulated history with every Gateway execution
+/// taken out, followed up to the Gateway's last commit in the window): it is
+/// applied and judged (PARTIAL, no finding) but committed, not verified;
+/// `status` shows it committed above the executed and verified batch, which
+/// stay where Era's own L1 executions left them before the window.
+#[tokio::test]
+async fn an_era_batch_committed_on_the_gateway_but_never_executed_is_committed_not_verified() {
+    use crate::follow::{options, zk};
+    use crate::memory_l1::memory;
+    use zkreplay::audit::{BatchAudit, Verdict};
+    use zkreplay::follow::{FollowOptions, L1BatchRecord, OnMismatch};
+    use zkreplay::l1::BlockTag;
+    use zkreplay::rollup::zksync::events::{BLOCK_COMMIT, BLOCK_EXECUTION};
+
+    let mut gw = zk::gateway_chain(Default::default());
+    let w = gw.window.clone();
+    let entries = std::mem::take(&mut gw.zk.chain.entries);
+    let mut last_gateway_commit = 0;
+    for (tx, logs) in entries {
+        let by_gateway = |topic| {
+            logs.iter()
+                .any(|(a, t, _)| *a == w.gateway_diamond && t[0] == topic)
+        };
+        if by_gateway(BLOCK_EXECUTION) {
+            continue;
+        }
+        let commit = by_gateway(BLOCK_COMMIT);
+        gw.zk.chain.push(
+            tx.to.unwrap(),
+            tx.input.to_vec(),
+            tx.blob_versioned_hashes,
+            logs,
+        );
+        if commit {
+            last_gateway_commit = gw.zk.chain.head();
+        }
+    }
+    let zk = &gw.zk;
+    let l1 = memory(zk.chain.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let store = std::sync::Arc::new(Store::open(dir.path(), "zksync-memory").unwrap());
+    let opts = FollowOptions {
+        accept_partial: true,
+        ..options(
+            BlockTag::Latest,
+            Some(last_gateway_commit),
+            OnMismatch::Halt,
+        )
+    };
+    zk::sync(zk, &l1, &store, &opts).await.unwrap();
+    // The last Era batch of the window, and the last one Era executed on L1 before it.
+    let (committed, executed) = (w.until_batch - 1, w.from_batch - 1);
+    let audit = BatchAudit::read(&store, committed).unwrap().unwrap();
+    assert_eq!(audit.verdict, Verdict::Partial, "{audit:?}");
+    assert_eq!(
+        audit.computed_root,
+        zkreplay::hexfmt::format_word(&zk.roots[committed as usize])
+    );
+    let record = L1BatchRecord::read(&store, committed).unwrap().unwrap();
+    assert_eq!(record.summary.executed, Some(false));
+    drop(store);
+    let status = &zkreplay::cli::status::read_status(dir.path()).unwrap()[0];
+    let lifecycle = status.lifecycle.unwrap();
+    assert_eq!(
+        (
+            status.last_applied_batch,
+            lifecycle.committed,
+            lifecycle.executed,
+            status.verified_batch,
+            status.findings
+        ),
+        (Some(committed), committed, executed, Some(executed), 0),
+        "{status:?}"
+    );
+}
