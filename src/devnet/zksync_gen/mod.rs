@@ -221,7 +221,9 @@ impl ZksyncGenConfig {
     /// A short history through a Gateway window: Boojum calldata, then v26
     /// blobs on L1; Era batches 5..13 on the Gateway (Era's 9-field
     /// `StoredBatchInfo` from 9, the Gateway's own v29 commits from its batch
-    /// 3, calldata and blobs alternating); back on L1 with v29 calldata for 13..=15.
+    /// 3, calldata and blobs alternating, and after the one carrying Era
+    /// batch 10 one carrying none of Era's batches); back on L1 with v29
+    /// calldata for 13..=15.
     pub fn through_gateway() -> Self {
         ZksyncGenConfig {
             seed: 7,
@@ -232,7 +234,10 @@ impl ZksyncGenConfig {
                 (13, ZksyncFormat::V29_CALLDATA),
             ],
             execute_lag: 2,
-            gateway: Some(GatewayWindow::mainnet_like(5, 13)),
+            gateway: Some(GatewayWindow {
+                carries_nothing_after: [10].into(),
+                ..GatewayWindow::mainnet_like(5, 13)
+            }),
             ..Default::default()
         }
     }
