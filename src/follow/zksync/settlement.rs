@@ -242,8 +242,8 @@ struct Snapshot {
     progress: LayerProgress,
 }
 
-/// Snapshots kept per layer at most (a snapshot is dropped once the batches
-/// it carried are committed and its settlement batch is executed on L1; this
+/// Snapshots kept per layer at most (a snapshot is dropped once a later one
+/// is saved with the cursor and its settlement batch is executed on L1; this
 /// bounds memory if that never happens).
 const MAX_SNAPSHOTS: usize = 4096;
 
