@@ -2,6 +2,8 @@
 //! simulator. Installs the stand-in rollup contracts on a local node (anvil),
 //! submits generated Starknet and ZKsync batches of every format version as
 //! real transactions, and writes the chain configs a follower replays them with.
+//! `--era-through-gateway` runs ZKsync Era's history through a Gateway window
+//! instead (L1 → Gateway → v29 upgrade on the Gateway → back to L1).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -11,6 +13,8 @@ use serde_json::json;
 
 use crate::devnet::Fault;
 use crate::devnet::run::{DevnetPlan, run as run_devnet};
+use crate::devnet::zksync_gen::ZksyncGenConfig;
+use crate::devnet::zksync_gen::on_anvil::run_through_gateway;
 
 /// Arguments of `devnet`.
 #[derive(Debug, clap::Args)]
@@ -47,6 +51,16 @@ pub struct Args {
     /// customers' decoy pages; `--starknet-batches` is ignored).
     #[arg(long)]
     pub starknet_mainnet_shaped: bool,
+    /// ZKsync Era through a Gateway window instead of both rollups' default
+    /// histories: Era on L1, then on a Gateway-like chain (the Gateway's v26
+    /// then v29 commits with calldata and blob DA, Era's 8- then 9-field
+    /// relayed `StoredBatchInfo`), then back on L1. Writes
+    /// `devnet-zksync.toml` with Era's settlement periods and
+    /// `devnet-gateway.toml` beside it; no Starknet batches
+    /// (`--starknet-*`, `--zksync-batches` and `--reorg-*` do not apply;
+    /// `--fault zksync:N:tampered-root|not-bound` inside the window does).
+    #[arg(long, conflicts_with_all = ["starknet_mainnet_shaped", "reorg_last_rounds"])]
+    pub era_through_gateway: bool,
 }
 
 fn parse_fault(text: &str) -> Result<(String, u64, Fault), String> {
@@ -99,6 +113,9 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    if args.era_through_gateway {
+        return era_through_gateway(&runtime, &args);
+    }
     let mut plan = plan(
         args.seed,
         args.starknet_batches,
@@ -129,6 +146,39 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         outcome.last_block,
         outcome.starknet_config.display(),
         outcome.zksync_config.display()
+    );
+    Ok(0)
+}
+
+/// `--era-through-gateway`: the simulator's Gateway history
+/// ([`ZksyncGenConfig::through_gateway`] with the given seed and faults)
+/// submitted by [`run_through_gateway`]; prints each Era batch as the
+/// default mode does.
+fn era_through_gateway(runtime: &tokio::runtime::Runtime, args: &Args) -> anyhow::Result<i32> {
+    if let Some((rollup, batch, _)) = args.faults.iter().find(|(r, _, _)| r != "zksync") {
+        anyhow::bail!("--era-through-gateway runs ZKsync only (fault {rollup}:{batch})");
+    }
+    let config = ZksyncGenConfig {
+        seed: args.seed,
+        faults: plan(args.seed, 0, 0, &args.faults).zksync.faults,
+        ..ZksyncGenConfig::through_gateway()
+    };
+    let devnet = runtime
+        .block_on(run_through_gateway(&args.rpc_url, &args.out_dir, config))
+        .context("devnet")?;
+    for batch in &devnet.batches {
+        println!("{}", json!(batch));
+    }
+    eprintln!(
+        "submitted {} Era batches (batches {}..{} on the Gateway from L1 block {}, back on L1 \
+         at block {}; finalized block {}); chain configs: {} and devnet-gateway.toml beside it",
+        devnet.batches.len(),
+        devnet.window.from_batch,
+        devnet.window.until_batch,
+        devnet.gateway_from_block,
+        devnet.back_on_l1_block,
+        devnet.finalized_block,
+        devnet.era_config.display()
     );
     Ok(0)
 }

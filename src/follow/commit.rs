@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::engine::{BatchJob, Plan, RollupEngine};
 use super::{FollowError, L1BatchRecord, L1Cursor};
 use crate::audit::{BatchAudit, HaltRecord, Verdict};
-use crate::l1::L1Log;
+use crate::l1::{L1Block, L1Log};
 use crate::store::{Column, Store, StoreBatch, keys};
 
 /// What the blocking apply work needs (owned, so it can leave the async task).
@@ -64,7 +64,7 @@ impl<E: RollupEngine> Committer<E> {
             summary,
         }
         .write(&mut write);
-        L1Cursor::at_log(log).write(&mut write);
+        self.move_cursor(L1Cursor::at_log(log), &mut write)?;
         HaltRecord::clear(&mut write);
         self.store.commit(write)?;
         log_verdict(&self.chain, log, &audit);
@@ -74,7 +74,7 @@ impl<E: RollupEngine> Committer<E> {
     /// Records batches up to `batch` as proven: the engine's writes and the cursor.
     pub(super) fn commit_proven(&self, log: &L1Log, batch: u64) -> Result<(), FollowError> {
         let mut write = self.engine.prove(&self.store, batch)?;
-        L1Cursor::at_log(log).write(&mut write);
+        self.move_cursor(L1Cursor::at_log(log), &mut write)?;
         self.store.commit(write)?;
         Ok(())
     }
@@ -102,8 +102,23 @@ impl<E: RollupEngine> Committer<E> {
                 None => break,
             }
         }
-        L1Cursor::at_log(log).write(&mut write);
+        self.move_cursor(L1Cursor::at_log(log), &mut write)?;
         self.store.commit(write)?;
+        Ok(())
+    }
+
+    /// Moves the cursor past every log of `block` (the end of a scanned chunk).
+    pub(super) fn commit_chunk_end(&self, block: &L1Block) -> Result<(), FollowError> {
+        let mut write = StoreBatch::default();
+        self.move_cursor(L1Cursor::after_block(block), &mut write)?;
+        self.store.commit(write)?;
+        Ok(())
+    }
+
+    /// Writes the cursor, with what the engine must save as the cursor passes logs.
+    fn move_cursor(&self, cursor: L1Cursor, write: &mut StoreBatch) -> Result<(), FollowError> {
+        self.engine.cursor_moved(&cursor, write)?;
+        cursor.write(write);
         Ok(())
     }
 

@@ -36,7 +36,7 @@ use std::future::Future;
 
 use alloy_primitives::{Address, B256};
 
-use super::{DaMode, FollowError};
+use super::{DaMode, FollowError, L1Cursor};
 use crate::audit::Check;
 use crate::l1::{L1Log, L1Source};
 use crate::store::{Store, StoreBatch};
@@ -211,6 +211,19 @@ pub trait RollupEngine: Send + Sync + 'static {
     fn prove(&self, store: &Store, batch: u64) -> Result<StoreBatch, FollowError> {
         let _ = (store, batch);
         Ok(StoreBatch::default())
+    }
+
+    /// Adds to `write` (the atomic write that moves the L1 cursor to
+    /// `cursor`, with the batch or mark it commits) what the engine learnt
+    /// while scanning the logs the cursor now passes and a restart could not
+    /// learn again (ZKsync: a settlement chain's commit that carried none of
+    /// this chain's batches still moved this chain's counters there; once
+    /// the cursor is past it, it is never scanned again). Called for every
+    /// cursor move of the apply stage: a batch, a proven or final mark, a
+    /// chunk end. Unwinds are [`Self::unwind`]'s.
+    fn cursor_moved(&self, cursor: &L1Cursor, write: &mut StoreBatch) -> Result<(), FollowError> {
+        let _ = (cursor, write);
+        Ok(())
     }
 
     /// The writes that mark batches up to `batch` final ([`L1Event::Finalized`]);

@@ -466,9 +466,7 @@ impl<'a, E: RollupEngine, S: L1Source> Follower<'a, E, S> {
                 return Ok(Some(SegmentEnd::Reverted));
             }
             Item::Mark(Mark::ChunkEnd(block)) => {
-                let mut write = StoreBatch::default();
-                L1Cursor::after_block(&block).write(&mut write);
-                self.store.commit(write)?;
+                self.blocking(move |f| f.commit_chunk_end(&block)).await?;
             }
         }
         Ok(None)

@@ -681,10 +681,14 @@ genesis_root = "{}"
     pub fn gateway_chain(
         faults: std::collections::BTreeMap<u64, zkreplay::devnet::Fault>,
     ) -> GatewayChain {
-        let config = ZksyncGenConfig {
+        gateway_chain_from(ZksyncGenConfig {
             faults,
             ..ZksyncGenConfig::through_gateway()
-        };
+        })
+    }
+
+    /// [`gateway_chain`] of another Gateway history.
+    pub fn gateway_chain_from(config: ZksyncGenConfig) -> GatewayChain {
         let window = config.gateway.clone().unwrap();
         let mut generator = ZksyncGenerator::new(config).unwrap();
         let dir = tempfile::tempdir().unwrap();
@@ -733,7 +737,8 @@ genesis_root = "{}"
                 let block = chain.head();
                 let hash = chain.entries.last().unwrap().0.hash;
                 if is_commit {
-                    committed_by.insert(planned.number, hash);
+                    // The first commit is the batch's (a Gateway batch carrying nothing may follow).
+                    committed_by.entry(planned.number).or_insert(hash);
                     if on_gateway {
                         first_gateway_block.get_or_insert(block);
                     } else if first_gateway_block.is_some() {

@@ -102,6 +102,23 @@ impl Replay<'_> {
         applied.record.computed_root
     }
 
+    /// Reads a Gateway batch that carries none of Era's batches: no relayed
+    /// batch, but Era's counters move (so the tracker must see it).
+    fn empty_gateway_batch(&mut self, tx: &PlannedTx) {
+        let (_, decoded) = decode_tx(tx);
+        let gateway = &decoded[0];
+        assert!(gateway.all_passed(), "{:?}", gateway.checks);
+        let pubdata = gateway.parsed.as_ref().expect("Gateway pubdata parsed");
+        let relayed = relayed_batches(gateway.batch_number, pubdata, &self.settled).unwrap();
+        assert!(relayed.is_empty(), "{relayed:?}");
+        let counters = self.counters.read(
+            &self.settled,
+            pubdata,
+            gateway.previous_index_repeated_storage_changes,
+        );
+        self.lifecycle.observe(gateway.batch_number, counters);
+    }
+
     fn l1_batch(&mut self, tx: &PlannedTx) -> B256 {
         let (_, decoded) = decode_tx(tx);
         assert_eq!(decoded.len(), 1);
@@ -138,17 +155,21 @@ fn replays_l1_gateway_and_back_to_the_generator_roots() {
         let tx = commit_tx(batch);
         let root = if w.contains(batch.number) {
             assert_eq!(tx.to, w.gateway_diamond);
-            let root = replay.gateway_batch(tx, batch.number);
-            // The Gateway's executions on L1 make Era's executions on it final.
-            for execute in batch
-                .txs
-                .iter()
-                .filter(|t| t.label.starts_with("gateway execute"))
-            {
-                let last: u64 = execute.label.rsplit("..=").next().unwrap().parse().unwrap();
-                replay.lifecycle.settlement_executed(last);
+            let mut root = None;
+            // In L1 order: the Gateway's commits (the one carrying the Era
+            // batch, then any carrying nothing) and its executions on L1,
+            // which make Era's executions on it final.
+            for tx in &batch.txs {
+                if tx.label.starts_with("gateway execute") {
+                    let last: u64 = tx.label.rsplit("..=").next().unwrap().parse().unwrap();
+                    replay.lifecycle.settlement_executed(last);
+                } else if tx.label.contains("carrying no zksync batch") {
+                    replay.empty_gateway_batch(tx);
+                } else if tx.label.starts_with("gateway batch") {
+                    root = Some(replay.gateway_batch(tx, batch.number));
+                }
             }
-            root
+            root.unwrap()
         } else {
             assert_ne!(tx.to, w.gateway_diamond);
             replay.l1_batch(tx)
@@ -188,8 +209,13 @@ fn inside_the_window_execution_waits_for_the_gateway_batch_on_l1() {
         executed: w.from_batch - 1,
     });
     let mut saw_pending_execution = false;
-    for batch in batches.iter().filter(|b| w.contains(b.number)) {
-        let (_, decoded) = decode_tx(commit_tx(batch));
+    let gateway_commits = batches
+        .iter()
+        .filter(|b| w.contains(b.number))
+        .flat_map(|b| b.txs.iter().map(move |tx| (b.number, tx)))
+        .filter(|(_, tx)| tx.label.starts_with("gateway batch"));
+    for (era_batch, tx) in gateway_commits {
+        let (_, decoded) = decode_tx(tx);
         let gateway = &decoded[0];
         let read = counters.read(
             &settled,
@@ -202,7 +228,7 @@ fn inside_the_window_execution_waits_for_the_gateway_batch_on_l1() {
             saw_pending_execution = true;
         }
         assert!(lifecycle.stages.executed <= read.executed.unwrap());
-        assert_eq!(lifecycle.stages.committed, batch.number);
+        assert_eq!(lifecycle.stages.committed, era_batch);
     }
     assert!(saw_pending_execution);
 }
@@ -283,9 +309,9 @@ fn tampered_relayed_data_is_refused_or_mismatches() {
 /// Era's executed counter the simulator's Gateway stores in each Gateway
 /// batch (its commit's label names it: "gateway batch G commit carrying
 /// zksync batch N, zksync executed through E"), by Gateway batch.
-fn era_executed_by_gateway_batch() -> std::collections::BTreeMap<u64, u64> {
+fn era_executed_by_gateway_batch(config: ZksyncGenConfig) -> std::collections::BTreeMap<u64, u64> {
     let mut out = std::collections::BTreeMap::new();
-    for batch in generate(config()).unwrap() {
+    for batch in generate(config).unwrap() {
         for tx in batch
             .txs
             .iter()
@@ -328,7 +354,7 @@ async fn era_batches_are_final_when_the_gateway_batch_carrying_their_execution_i
 
     let gw = zk::gateway_chain(Default::default());
     let zk = &gw.zk;
-    let executed_by = era_executed_by_gateway_batch();
+    let executed_by = era_executed_by_gateway_batch(config());
     let l1 = memory(zk.chain.clone());
     let dir = tempfile::tempdir().unwrap();
     let store = std::sync::Arc::new(Store::open(dir.path(), "zksync-memory").unwrap());
@@ -562,4 +588,186 @@ async fn relayed_pubdata_that_is_not_the_validators_message_is_a_mismatch() {
     let status = zkreplay::cli::status::read_status(dir.path()).unwrap();
     assert_eq!((status[0].findings, status[0].first_finding), (1, Some(7)));
     assert!(status[0].needs_attention());
+}
+
+/// A Gateway batch that carries none of Era's batches still moves Era's
+/// counters there (in the simulator's history, Era proves and executes one
+/// more batch on the Gateway). A follower stopped right after its L1 cursor
+/// passed that Gateway commit (engine gone, store closed) and restarted must
+/// make Era's batches final exactly when an uninterrupted run does: what it
+/// read from that commit is saved in the same write as the cursor move.
+/// Simulated data on the in-memory L1 (see the module doc); the expected
+/// executed counter is the simulator's (its commit labels), not the follower's.
+#[tokio::test]
+async fn a_gateway_batch_carrying_no_era_batch_is_remembered_across_a_restart() {
+    use crate::follow::{options, zk};
+    use crate::memory_l1::memory;
+    use zkreplay::audit::BatchAudit;
+    use zkreplay::follow::{FollowOptions, L1Cursor, OnMismatch};
+    use zkreplay::l1::BlockTag;
+    use zkreplay::rollup::zksync::events::{BLOCK_COMMIT, BLOCK_EXECUTION};
+
+    let config = ZksyncGenConfig {
+        gateway: Some(GatewayWindow {
+            carries_nothing_after: [9].into(),
+            ..window()
+        }),
+        ..config()
+    };
+    let executed_by = era_executed_by_gateway_batch(config.clone());
+    let empty = generate(config.clone())
+        .unwrap()
+        .iter()
+        .flat_map(|b| b.txs.iter())
+        .find(|t| t.label.contains("carrying no zksync batch"))
+        .map(|t| {
+            t.label["gateway batch ".len()..]
+                .split(' ')
+                .next()
+                .unwrap()
+                .parse::<u64>()
+                .unwrap()
+        })
+        .expect("the history has a Gateway batch carrying nothing");
+    // The batch carrying nothing is what moves Era's executed counter here.
+    assert!(
+        executed_by[&empty] > executed_by[&(empty - 1)],
+        "{executed_by:?}"
+    );
+    let gw = zk::gateway_chain_from(config);
+    let zk = &gw.zk;
+    let gateway = gw.window.gateway_diamond;
+    // L1 blocks hold one transaction each: entry i is block i + 1.
+    let block_where = |wanted: &dyn Fn(&B256, &[B256]) -> bool| {
+        1 + zk
+            .chain
+            .entries
+            .iter()
+            .position(|(_, logs)| {
+                logs.iter()
+                    .any(|(a, t, _)| *a == gateway && wanted(&t[0], t))
+            })
+            .unwrap() as u64
+    };
+    let number = |w: &B256| U256::from_be_bytes(w.0).to::<u64>();
+    let empty_commit = block_where(&|topic, t| *topic == BLOCK_COMMIT && number(&t[1]) == empty);
+    let empty_executed =
+        block_where(&|topic, t| *topic == BLOCK_EXECUTION && number(&t[1]) >= empty);
+    assert!(empty_commit < empty_executed);
+    let expected = executed_by[&empty];
+
+    let l1 = memory(zk.chain.clone());
+    // Each stop is a restart: a new engine over the store opened again.
+    let run = |stops: Vec<u64>| {
+        let l1 = &l1;
+        async move {
+            let dir = tempfile::tempdir().unwrap();
+            for block in stops {
+                let store = std::sync::Arc::new(Store::open(dir.path(), "zksync-memory").unwrap());
+                let opts = FollowOptions {
+                    accept_partial: true,
+                    ..options(BlockTag::Latest, Some(block), OnMismatch::Halt)
+                };
+                zk::sync(zk, l1, &store, &opts).await.unwrap();
+                if block == empty_commit {
+                    // Stopped right after the cursor moved past the Gateway commit.
+                    let cursor = L1Cursor::read(&store).unwrap().unwrap();
+                    assert_eq!((cursor.block, cursor.log_index), (empty_commit, None));
+                }
+            }
+            let store = Store::open(dir.path(), "zksync-memory").unwrap();
+            let verified = BatchAudit::verified_batch(&store).unwrap();
+            drop(store);
+            let status = &zkreplay::cli::status::read_status(dir.path()).unwrap()[0];
+            (
+                verified,
+                status.lifecycle.unwrap().executed,
+                status.findings,
+            )
+        }
+    };
+    let uninterrupted = run(vec![empty_executed]).await;
+    assert_eq!(uninterrupted, (Some(expected), expected, 0));
+    let restarted = run(vec![empty_commit, empty_executed]).await;
+    assert_eq!(
+        restarted, uninterrupted,
+        "restarted right after the cursor passed Gateway batch {empty} (which carried no Era batch)"
+    );
+}
+
+/// An Era batch committed on the Gateway whose carrying Gateway batch is
+/// never executed on L1 (simulated history with every Gateway execution
+/// taken out, followed up to the Gateway's last commit in the window): it is
+/// applied and judged (PARTIAL, no finding) but committed, not verified;
+/// `status` shows it committed above the executed and verified batch, which
+/// stay where Era's own L1 executions left them before the window.
+#[tokio::test]
+async fn an_era_batch_committed_on_the_gateway_but_never_executed_is_committed_not_verified() {
+    use crate::follow::{options, zk};
+    use crate::memory_l1::memory;
+    use zkreplay::audit::{BatchAudit, Verdict};
+    use zkreplay::follow::{FollowOptions, L1BatchRecord, OnMismatch};
+    use zkreplay::l1::BlockTag;
+    use zkreplay::rollup::zksync::events::{BLOCK_COMMIT, BLOCK_EXECUTION};
+
+    let mut gw = zk::gateway_chain(Default::default());
+    let w = gw.window.clone();
+    let entries = std::mem::take(&mut gw.zk.chain.entries);
+    let mut last_gateway_commit = 0;
+    for (tx, logs) in entries {
+        let by_gateway = |topic| {
+            logs.iter()
+                .any(|(a, t, _)| *a == w.gateway_diamond && t[0] == topic)
+        };
+        if by_gateway(BLOCK_EXECUTION) {
+            continue;
+        }
+        let commit = by_gateway(BLOCK_COMMIT);
+        gw.zk.chain.push(
+            tx.to.unwrap(),
+            tx.input.to_vec(),
+            tx.blob_versioned_hashes,
+            logs,
+        );
+        if commit {
+            last_gateway_commit = gw.zk.chain.head();
+        }
+    }
+    let zk = &gw.zk;
+    let l1 = memory(zk.chain.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let store = std::sync::Arc::new(Store::open(dir.path(), "zksync-memory").unwrap());
+    let opts = FollowOptions {
+        accept_partial: true,
+        ..options(
+            BlockTag::Latest,
+            Some(last_gateway_commit),
+            OnMismatch::Halt,
+        )
+    };
+    zk::sync(zk, &l1, &store, &opts).await.unwrap();
+    // The last Era batch of the window, and the last one Era executed on L1 before it.
+    let (committed, executed) = (w.until_batch - 1, w.from_batch - 1);
+    let audit = BatchAudit::read(&store, committed).unwrap().unwrap();
+    assert_eq!(audit.verdict, Verdict::Partial, "{audit:?}");
+    assert_eq!(
+        audit.computed_root,
+        zkreplay::hexfmt::format_word(&zk.roots[committed as usize])
+    );
+    let record = L1BatchRecord::read(&store, committed).unwrap().unwrap();
+    assert_eq!(record.summary.executed, Some(false));
+    drop(store);
+    let status = &zkreplay::cli::status::read_status(dir.path()).unwrap()[0];
+    let lifecycle = status.lifecycle.unwrap();
+    assert_eq!(
+        (
+            status.last_applied_batch,
+            lifecycle.committed,
+            lifecycle.executed,
+            status.verified_batch,
+            status.findings
+        ),
+        (Some(committed), committed, executed, Some(executed), 0),
+        "{status:?}"
+    );
 }

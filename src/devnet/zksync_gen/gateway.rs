@@ -28,6 +28,18 @@ impl GatewaySim {
                 window.from_batch, window.until_batch
             )));
         }
+        if let Some(n) = window
+            .carries_nothing_after
+            .iter()
+            .find(|n| !(window.from_batch..window.until_batch - 1).contains(*n))
+        {
+            return Err(DevnetError::Config(format!(
+                "a Gateway batch carrying nothing after Era batch {n}: only after batches {}..{} \
+                 (inside the window, before its last batch)",
+                window.from_batch,
+                window.until_batch - 1
+            )));
+        }
         if config.execute_lag == 0 {
             return Err(DevnetError::Config(
                 "a Gateway window needs execute_lag > 0 (batches are executed before each migration)".into(),
@@ -88,7 +100,6 @@ impl GatewaySim {
     ) -> Result<(Vec<PlannedTx>, u64, &'static str), DevnetError> {
         let w = &self.window;
         let n = info.stored.batch_number;
-        let g = self.next;
         let last = n + 1 == w.until_batch;
         // Era's counters on the Gateway: this batch committed, the one before
         // proven, `execute_lag` behind executed; all equal before moving back.
@@ -113,13 +124,85 @@ impl GatewaySim {
             None => pubdata_message.clone(),
         };
         let info_message = gw::encode_relayed_batch_info(info);
+        let carried = Carrying {
+            stored_batch_hash: (
+                chain.stored_batch_hash_key(n),
+                gw::stored_batch_hash(&info.stored),
+            ),
+            user_logs: vec![
+                gw::message_log(w.relayed_da_validator, &pubdata_message),
+                gw::message_log(w.era_diamond_on_gateway, &info_message),
+            ],
+            messages: vec![relayed_message, info_message],
+        };
+        let what = format!("carrying zksync batch {n}");
+        let (txs, label) = self.commit(
+            era_chain_id,
+            execute_lag,
+            Some(carried),
+            timestamp,
+            last,
+            &what,
+        )?;
+        // Before moving back every Era batch is executed on the Gateway and the
+        // Gateway batch on L1: from then on they cannot be reverted.
+        let executed = if last { n } else { 0 };
+        Ok((txs, executed, label))
+    }
 
+    /// One Gateway batch that carries none of Era's batches (it carries other
+    /// chains' batches, or only the Gateway's own transactions), in which Era
+    /// proves its last batch committed there and executes the one before: it
+    /// moves Era's counters, and nothing else tells the follower they moved.
+    /// Returns the Gateway's commit on L1 and executions of earlier Gateway batches.
+    pub(super) fn carry_nothing(
+        &mut self,
+        era_chain_id: u64,
+        execute_lag: u64,
+        timestamp: u64,
+    ) -> Result<Vec<PlannedTx>, DevnetError> {
+        let [committed, _, executed] = self.era_counters;
+        self.era_counters = [
+            committed,
+            committed,
+            executed.max(committed.saturating_sub(1)),
+        ];
+        let (txs, _) = self.commit(
+            era_chain_id,
+            execute_lag,
+            None,
+            timestamp,
+            false,
+            "carrying no zksync batch",
+        )?;
+        Ok(txs)
+    }
+
+    /// Commits the next Gateway batch on L1: its state diffs store Era's
+    /// counters (and, when it carries an Era batch, that batch's stored hash),
+    /// its pubdata the carried batch's messages. Executes the Gateway batches
+    /// `execute_lag` behind it (all of them when `last`).
+    fn commit(
+        &mut self,
+        era_chain_id: u64,
+        execute_lag: u64,
+        carried: Option<Carrying>,
+        timestamp: u64,
+        last: bool,
+        what: &str,
+    ) -> Result<(Vec<PlannedTx>, &'static str), DevnetError> {
+        let w = &self.window;
+        let g = self.next;
+        let chain = w.settled_chain(era_chain_id);
         let mut state = ZksyncState::open(&self.store)?;
         let mut initial: BTreeMap<B256, B256> = BTreeMap::new();
-        initial.insert(
-            chain.stored_batch_hash_key(n),
-            gw::stored_batch_hash(&info.stored),
-        );
+        let (user_logs, messages) = match carried {
+            Some(c) => {
+                initial.insert(c.stored_batch_hash.0, c.stored_batch_hash.1);
+                (c.user_logs, c.messages)
+            }
+            None => (Vec::new(), Vec::new()),
+        };
         let mut repeated = Vec::new();
         for (slot, value) in [
             TOTAL_BATCHES_COMMITTED_SLOT,
@@ -159,11 +242,8 @@ impl GatewaySim {
             writes: writes.clone(),
         })?;
         let pubdata = crate::rollup::zksync::pubdata::Pubdata {
-            user_logs: vec![
-                gw::message_log(w.relayed_da_validator, &pubdata_message),
-                gw::message_log(w.era_diamond_on_gateway, &info_message),
-            ],
-            messages: vec![relayed_message, info_message],
+            user_logs,
+            messages,
             bytecodes: vec![],
             state_diffs: StateDiffs {
                 enum_index_size: ENUM_INDEX_SIZE,
@@ -204,7 +284,7 @@ impl GatewaySim {
             // The label names Era's executed counter the batch's state diffs
             // store, so tests can tell when Era's executions become final.
             label: format!(
-                "gateway batch {g} commit carrying zksync batch {n}, zksync executed through {}",
+                "gateway batch {g} commit {what}, zksync executed through {}",
                 self.era_counters[2]
             ),
         }];
@@ -240,9 +320,14 @@ impl GatewaySim {
             (_, Publish::Blobs) => "zksync-gateway-v26-blobs",
             (_, Publish::Calldata) => "zksync-gateway-v26-calldata",
         };
-        // Before moving back every Era batch is executed on the Gateway and the
-        // Gateway batch on L1: from then on they cannot be reverted.
-        let executed = if last { n } else { 0 };
-        Ok((txs, executed, label))
+        Ok((txs, label))
     }
+}
+
+/// What a Gateway batch carrying an Era batch adds to it: the stored batch
+/// hash in its state diffs (key, value), the messenger logs and the messages.
+struct Carrying {
+    stored_batch_hash: (B256, B256),
+    user_logs: Vec<crate::rollup::zksync::L2Log>,
+    messages: Vec<Vec<u8>>,
 }

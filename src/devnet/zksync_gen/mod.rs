@@ -161,6 +161,10 @@ pub struct GatewayWindow {
     pub gateway_chain_id: u64,
     pub era_diamond_on_gateway: Address,
     pub relayed_da_validator: Address,
+    /// Era batches after whose Gateway batch the Gateway commits one more
+    /// that carries none of Era's batches but moves Era's counters (Era
+    /// proves and executes there); each inside the window, before its last batch.
+    pub carries_nothing_after: BTreeSet<u64>,
 }
 
 impl GatewayWindow {
@@ -179,6 +183,7 @@ impl GatewayWindow {
             relayed_da_validator: alloy_primitives::address!(
                 "595b8C88B9e5f3a4c596C3e81BE6e11D53Bb9200"
             ),
+            carries_nothing_after: BTreeSet::new(),
         }
     }
 
@@ -216,7 +221,9 @@ impl ZksyncGenConfig {
     /// A short history through a Gateway window: Boojum calldata, then v26
     /// blobs on L1; Era batches 5..13 on the Gateway (Era's 9-field
     /// `StoredBatchInfo` from 9, the Gateway's own v29 commits from its batch
-    /// 3, calldata and blobs alternating); back on L1 with v29 calldata for 13..=15.
+    /// 3, calldata and blobs alternating, and after the one carrying Era
+    /// batch 10 one carrying none of Era's batches); back on L1 with v29
+    /// calldata for 13..=15.
     pub fn through_gateway() -> Self {
         ZksyncGenConfig {
             seed: 7,
@@ -227,7 +234,10 @@ impl ZksyncGenConfig {
                 (13, ZksyncFormat::V29_CALLDATA),
             ],
             execute_lag: 2,
-            gateway: Some(GatewayWindow::mainnet_like(5, 13)),
+            gateway: Some(GatewayWindow {
+                carries_nothing_after: [10].into(),
+                ..GatewayWindow::mainnet_like(5, 13)
+            }),
             ..Default::default()
         }
     }
@@ -448,6 +458,13 @@ impl ZksyncGenerator {
                 timestamp,
             )?;
             txs.extend(gateway_txs);
+            if sim.window.carries_nothing_after.contains(&n) {
+                txs.extend(sim.carry_nothing(
+                    self.config.chain_id,
+                    self.config.execute_lag,
+                    timestamp + 6,
+                )?);
+            }
             if executed_on_gateway > self.last_executed {
                 state.mark_executed(executed_on_gateway)?;
                 self.last_executed = executed_on_gateway;

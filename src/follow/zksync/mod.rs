@@ -39,11 +39,11 @@
 //! chain's batches that the withdrawn settlement batches carried (one
 //! [`L1Event::Revert`], unwound like the chain's own), and following resumes
 //! with the recommitted ones. The counters are read in settlement-batch order
-//! and saved with each batch a settlement batch carried, so a restart resumes
-//! them; a settlement batch that was never read (one carrying none of the
-//! chain's batches, passed by the L1 cursor before a crash) loses their
-//! values, and finality then waits for the chain's own executions on L1
-//! (later, never wrong).
+//! and saved in the write that moves the L1 cursor past each settlement
+//! batch's commit ([`RollupEngine::cursor_moved`]), whether it carried the
+//! chain's batches or none, so a restart resumes them. Only a settlement
+//! batch that could not be read loses their values; finality then waits for
+//! the chain's own executions on L1 (later, never wrong).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -54,7 +54,7 @@ use super::engine::{
     BatchJob, BatchSummary, Checkpoint, EventSource, InitWrite, L1Event, Plan, RollupEngine,
 };
 use super::starknet::malformed_log;
-use super::{DaCause, DaMode, FollowError, ZksyncCause, missing};
+use super::{DaCause, DaMode, FollowError, L1Cursor, ZksyncCause, missing};
 use crate::audit::Check;
 use crate::blob::{BYTES_PER_BLOB, VerifiedBlob, versioned_hash};
 use crate::chain::{ChainConfig, RollupKind, ZksyncChain};
@@ -600,6 +600,11 @@ impl RollupEngine for ZksyncEngine {
 
     fn final_on_commit(&self) -> bool {
         false
+    }
+
+    fn cursor_moved(&self, cursor: &L1Cursor, write: &mut StoreBatch) -> Result<(), FollowError> {
+        self.persist_layers(cursor, write);
+        Ok(())
     }
 
     fn prove(&self, store: &Store, batch: u64) -> Result<StoreBatch, FollowError> {

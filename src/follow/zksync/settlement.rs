@@ -138,6 +138,7 @@ impl ZksyncEngine {
             .collect();
         self.observe_layer(
             layer,
+            (log.block_number, log.log_index),
             settlement_batch,
             pubdata,
             decoded.previous_index_repeated_storage_changes,
@@ -159,10 +160,9 @@ impl ZksyncEngine {
         let relayed = &carried.batch;
         let input = relayed.input();
         let state = ZksyncState::open(store).map_err(|e| self.error(job.batch, hash, e))?;
-        let (mut write, applied, _) = state
+        let (write, applied, _) = state
             .plan(&input)
             .map_err(|e| self.error(job.batch, hash, e))?;
-        self.persist_layer(job.log.address, relayed.settlement_batch, &mut write);
         let mut checks = carried.layer_checks.clone();
         checks.extend(relayed.checks.iter().cloned());
         checks.push(Check::skipped(
@@ -218,22 +218,32 @@ pub(super) struct LayerProgress {
 }
 
 /// A layer's progress in memory: the current one (as far as the scan read)
-/// and one per settlement batch read (to persist with the batches it carried
-/// and to roll back to on a settlement-chain revert).
+/// and one per settlement batch read (to persist once the L1 cursor passes
+/// its commit, and to roll back to on a settlement-chain revert).
 #[derive(Default)]
 pub(super) struct LayerMemory {
     /// Whether the progress was read from the store (or is known to be empty).
     loaded: bool,
     current: LayerProgress,
-    snapshots: BTreeMap<u64, LayerProgress>,
+    snapshots: BTreeMap<u64, Snapshot>,
+    /// The settlement batch whose snapshot the store holds.
+    persisted: Option<u64>,
     /// The last settlement batch executed on L1 (a revert cannot go below it).
     executed_through: Option<u64>,
     /// A settlement-chain revert whose unwind of this chain's batches is not committed yet.
     reverting: bool,
 }
 
-/// Snapshots kept per layer at most (a snapshot is dropped once the batches
-/// it carried are committed and its settlement batch is executed on L1; this
+/// The progress as of one settlement batch, and where its commit log is.
+struct Snapshot {
+    /// `(L1 block, log index)` of the settlement batch's commit log; `None`
+    /// for the progress read from the store (the cursor passed it before).
+    at: Option<(u64, u64)>,
+    progress: LayerProgress,
+}
+
+/// Snapshots kept per layer at most (a snapshot is dropped once a later one
+/// is saved with the cursor and its settlement batch is executed on L1; this
 /// bounds memory if that never happens).
 const MAX_SNAPSHOTS: usize = 4096;
 
@@ -271,6 +281,7 @@ impl ZksyncEngine {
     pub(super) fn observe_layer(
         &self,
         layer: &Layer,
+        at: (u64, u64),
         settlement_batch: u64,
         pubdata: &crate::rollup::zksync::pubdata::Pubdata,
         previous_index: u64,
@@ -285,9 +296,13 @@ impl ZksyncEngine {
             previous_index,
             carried,
         ) {
-            memory
-                .snapshots
-                .insert(settlement_batch, memory.current.clone());
+            memory.snapshots.insert(
+                settlement_batch,
+                Snapshot {
+                    at: Some(at),
+                    progress: memory.current.clone(),
+                },
+            );
             while memory.snapshots.len() > MAX_SNAPSHOTS {
                 memory.snapshots.pop_first();
             }
@@ -331,8 +346,10 @@ impl ZksyncEngine {
             .map(|(n, _)| *n)
             .min();
         memory.snapshots.retain(|g, _| *g <= keep);
+        // A withdrawn batch's progress in the store is written again.
+        memory.persisted = memory.persisted.filter(|p| *p <= keep);
         memory.current = match memory.snapshots.get(&keep) {
-            Some(snapshot) => snapshot.clone(),
+            Some(snapshot) => snapshot.progress.clone(),
             // Not read in this process: keep what is known of the kept
             // batches; the counters' values are lost.
             None => {
@@ -349,29 +366,36 @@ impl ZksyncEngine {
         keep_batch
     }
 
-    /// The progress as of settlement batch `settlement_batch`, written with
-    /// the batch it carried so a restart resumes from it.
-    pub(super) fn persist_layer(
-        &self,
-        layer: Address,
-        settlement_batch: u64,
-        write: &mut StoreBatch,
-    ) {
+    /// The writes that save each layer's progress as of the last settlement
+    /// batch whose commit log `cursor` passes (the scan may have read further:
+    /// it runs ahead of the commits), in the write that moves the cursor
+    /// there. The batches that settlement batch carried are committed by then
+    /// (in this write, or before it). A settlement batch that carried none of
+    /// this chain's batches is saved this way too, so a restart never loses
+    /// the counters it moved.
+    pub(super) fn persist_layers(&self, cursor: &L1Cursor, write: &mut StoreBatch) {
         let mut memory = self.progress.lock().expect("not poisoned");
-        let Some(memory) = memory.get_mut(&layer) else {
-            return;
-        };
-        if let Some(snapshot) = memory.snapshots.get(&settlement_batch) {
-            write.put(
-                Column::Meta,
-                layer_key(&layer),
-                serde_json::to_vec(snapshot).expect("progress serialises"),
-            );
+        for (diamond, memory) in memory.iter_mut() {
+            let Some((&settlement_batch, snapshot)) =
+                memory.snapshots.iter().rev().find(|(_, s)| {
+                    s.at.is_none_or(|(block, index)| cursor.covers(block, index))
+                })
+            else {
+                continue;
+            };
+            if memory.persisted != Some(settlement_batch) {
+                write.put(
+                    Column::Meta,
+                    layer_key(diamond),
+                    serde_json::to_vec(&snapshot.progress).expect("progress serialises"),
+                );
+                memory.persisted = Some(settlement_batch);
+            }
+            // Earlier snapshots are needed no more once this one is saved
+            // and no revert can reach them.
+            let floor = settlement_batch.min(memory.executed_through.unwrap_or(0));
+            memory.snapshots.retain(|g, _| *g >= floor);
         }
-        // Earlier snapshots are needed no more once their batches are
-        // committed (this one is) and no revert can reach them.
-        let floor = settlement_batch.min(memory.executed_through.unwrap_or(0));
-        memory.snapshots.retain(|g, _| *g >= floor);
     }
 
     /// Reads each layer's progress from the store, for layers this process has not followed yet.
@@ -390,7 +414,14 @@ impl ZksyncEngine {
                 .and_then(|bytes| serde_json::from_slice::<LayerProgress>(&bytes).ok())
             {
                 if let Some(through) = progress.through {
-                    memory.snapshots.insert(through, progress.clone());
+                    memory.snapshots.insert(
+                        through,
+                        Snapshot {
+                            at: None,
+                            progress: progress.clone(),
+                        },
+                    );
+                    memory.persisted = Some(through);
                 }
                 memory.current = progress;
             }
@@ -412,10 +443,12 @@ impl ZksyncEngine {
                         layer_key(diamond),
                         serde_json::to_vec(&memory.current).expect("progress serialises"),
                     );
+                    memory.persisted = memory.current.through;
                 }
             } else {
                 memory.current = LayerProgress::default();
                 memory.snapshots.clear();
+                memory.persisted = None;
                 write.delete(Column::Meta, layer_key(diamond));
             }
         }
