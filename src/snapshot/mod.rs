@@ -203,7 +203,7 @@ pub enum SnapshotError {
         index: u64,
         /// What is wrong with it.
         #[source]
-        source: zksync_era::BytecodeError,
+        source: crate::rollup::zksync::bytecode::BytecodeError,
     },
 }
 

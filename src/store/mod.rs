@@ -23,7 +23,7 @@ use rocksdb::{
 use serde::{Deserialize, Serialize};
 
 mod damage;
-use damage::{damage_of, file_name, is_missing_file, open_error};
+use damage::{is_missing_file, open_error};
 pub mod keys;
 pub mod verify;
 
@@ -395,26 +395,6 @@ impl Store {
         &self.path
     }
 
-    /// Checks every table file of the store's current version against the
-    /// size RocksDB recorded for it: a truncated or replaced file is named.
-    pub fn check_files(&self) -> Result<(), StoreError> {
-        for file in self.live_files()? {
-            let on_disk = Path::new(&self.path).join(file.name.trim_start_matches('/'));
-            let problem = match std::fs::metadata(&on_disk) {
-                Ok(meta) if meta.len() == file.size as u64 => continue,
-                Ok(meta) => format!(
-                    "file {} is {} bytes, the store recorded {} (truncated or overwritten)",
-                    file_name(&file.name),
-                    meta.len(),
-                    file.size
-                ),
-                Err(e) => format!("file {} cannot be read: {e}", file_name(&file.name)),
-            };
-            return Err(self.damaged(problem));
-        }
-        Ok(())
-    }
-
     /// The table files of the store's current version.
     pub fn live_files(&self) -> Result<Vec<rocksdb::LiveFile>, StoreError> {
         self.db.live_files().map_err(|e| self.read_error(e))
@@ -427,106 +407,6 @@ impl Store {
             self.db.flush_cf(&self.cf(column))?;
         }
         Ok(())
-    }
-
-    /// The first damage a read met, if any.
-    pub fn damage(&self) -> Option<String> {
-        self.damage.first.lock().map(|g| g.clone()).unwrap_or(None)
-    }
-
-    /// Reads that met damage so far (a Prometheus counter).
-    pub fn damage_errors(&self) -> u64 {
-        self.damage.errors.load(Ordering::Relaxed)
-    }
-
-    /// Lets reads go on after damage (for `verify`, which reports every
-    /// damaged file); by default the store refuses every read once one met damage.
-    pub fn keep_reading_after_damage(&self) {
-        self.damage
-            .keep_reading
-            .store(true, std::sync::atomic::Ordering::Relaxed);
-    }
-
-    /// Records damage and returns its error.
-    fn damaged(&self, problem: String) -> StoreError {
-        self.damage.errors.fetch_add(1, Ordering::Relaxed);
-        // Recorded before logging: a log write that fails (a closed stderr)
-        // must not keep the damage from `/ready`.
-        let is_first = match self.damage.first.lock() {
-            Ok(mut first) if first.is_none() => {
-                *first = Some(problem.clone());
-                self.damage.seen.store(true, Ordering::Release);
-                true
-            }
-            _ => false,
-        };
-        if is_first {
-            tracing::error!(store = %self.path, %problem, "the store is damaged");
-        }
-        StoreError::Damaged {
-            path: self.path.clone(),
-            problem,
-        }
-    }
-
-    /// Maps a read error: corruption becomes [`StoreError::Damaged`], counted.
-    fn read_error(&self, error: rocksdb::Error) -> StoreError {
-        match damage_of(&error) {
-            Some(problem) => self.damaged(problem),
-            None => error.into(),
-        }
-    }
-
-    /// Refuses reads of a store known to be damaged.
-    fn refuse_if_damaged(&self) -> Result<(), StoreError> {
-        // Every read passes here: one atomic load on a healthy store.
-        if !self.damage.seen.load(Ordering::Acquire)
-            || self.damage.keep_reading.load(Ordering::Relaxed)
-        {
-            return Ok(());
-        }
-        match self.damage() {
-            Some(problem) => Err(StoreError::Damaged {
-                path: self.path.clone(),
-                problem,
-            }),
-            None => Ok(()),
-        }
-    }
-
-    /// Reads every entry of `column` with checksums verified, calling
-    /// `visit` on each; the first damage ends the column with its error.
-    pub fn scan_column(
-        &self,
-        column: Column,
-        mut visit: impl FnMut(&[u8], &[u8]) -> Result<(), StoreError>,
-    ) -> Result<(), StoreError> {
-        self.refuse_if_damaged()?;
-        let mut options = read_options();
-        // A whole-store pass must not evict the working set.
-        options.fill_cache(false);
-        let mut iter = self.db.raw_iterator_cf_opt(&self.cf(column), options);
-        iter.seek_to_first();
-        while let (Some(k), Some(v)) = (iter.key(), iter.value()) {
-            visit(k, v)?;
-            iter.next();
-        }
-        iter.status().map_err(|e| self.read_error(e))
-    }
-
-    /// Reads every block of every column with its checksum verified, so
-    /// that damage anywhere is found (and, like any read that meets damage,
-    /// recorded: the store then refuses reads and `/ready` reports it).
-    /// Returns the entries read, or the first damage.
-    pub fn scrub(&self) -> Result<u64, StoreError> {
-        let mut entries = 0u64;
-        for column in Column::ALL {
-            self.scan_column(column, |_, _| {
-                entries = entries.saturating_add(1);
-                Ok(())
-            })?;
-        }
-        Ok(entries)
     }
 
     /// Catches a secondary instance up with its primary; a no-op error on a primary is ignored.

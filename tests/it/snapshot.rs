@@ -855,7 +855,7 @@ fn a_zksync_era_snapshot_imports_and_reproduces_the_committed_root() {
 
 #[test]
 fn the_bytecode_hash_is_viems_published_one_and_bad_lengths_are_refused() {
-    use zkreplay::snapshot::zksync_era::{
+    use zkreplay::rollup::zksync::bytecode::{
         BytecodeError, check_bytecode_length, era_vm_bytecode_hash,
     };
     let viem = parse_bytes(VIEM_BYTECODE).unwrap();
@@ -884,7 +884,7 @@ fn the_bytecode_hash_is_viems_published_one_and_bad_lengths_are_refused() {
 /// checked against viem's vector above).
 #[test]
 fn era_factory_deps_larger_than_the_chunk_cap_are_streamed() {
-    use zkreplay::snapshot::zksync_era::era_vm_bytecode_hash;
+    use zkreplay::rollup::zksync::bytecode::era_vm_bytecode_hash;
     let tmp = tempfile::tempdir().unwrap();
     let src = tmp.path().join("src");
     {
@@ -917,7 +917,7 @@ fn era_factory_deps_larger_than_the_chunk_cap_are_streamed() {
 
 #[test]
 fn an_era_snapshot_with_a_tampered_factory_dep_is_refused_and_leaves_no_store() {
-    use zkreplay::snapshot::zksync_era::BytecodeError;
+    use zkreplay::rollup::zksync::bytecode::BytecodeError;
     let tmp = tempfile::tempdir().unwrap();
     let src = tmp.path().join("src");
     {

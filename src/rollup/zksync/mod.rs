@@ -26,6 +26,7 @@ use blake2::{Blake2s256, Digest};
 use serde::{Deserialize, Serialize};
 
 pub mod blob;
+pub mod bytecode;
 pub mod calldata;
 pub mod compression;
 mod cursor;
