@@ -48,6 +48,8 @@
 //! `commitment` are passed through, not recomputed; messages from senders
 //! that are not configured are accepted as unattributed (reported as such).
 
+#![warn(missing_docs)]
+
 use alloy_primitives::{Address, B256, U256, keccak256};
 use alloy_sol_types::{SolType, sol, sol_data};
 use serde::{Deserialize, Serialize};
@@ -59,28 +61,55 @@ use super::pubdata::{Pubdata, PubdataError, Trailer};
 use super::{L1_MESSENGER, L2Log};
 use crate::audit::Check;
 
+mod counters;
+
+pub use counters::{CounterTracker, Counters};
+
 /// The leading version byte of both relayed message kinds.
 pub const RELAYED_VERSION: u8 = 0;
 
 /// Why a relayed message was rejected.
 #[derive(Debug, thiserror::Error)]
 pub enum GatewayError {
+    /// The message is not the ABI encoding of the kind being decoded
+    /// (an offset or length points outside it).
     #[error("ABI decoding: {0}")]
     Abi(#[from] alloy_sol_types::Error),
+    /// The leading `uint8` is not [`RELAYED_VERSION`]: a protocol version
+    /// whose message layout this decoder does not know.
     #[error("unknown relayed message version {0}")]
     Version(u8),
+    /// An Executor message is neither 352 bytes (8-field `StoredBatchInfo`,
+    /// before v29) nor 384 bytes (9 fields, from v29).
     #[error("message of {0} bytes is not a relayed StoredBatchInfo")]
     NotBatchInfo(usize),
+    /// Relayed pubdata of the chain does not parse to its last byte: sent
+    /// by the configured `RelayedSLDAValidator`, or any relayed pubdata for
+    /// the chain when no senders are configured.
     #[error("relayed pubdata of batch {batch}: {source}")]
-    Pubdata { batch: u64, source: PubdataError },
+    Pubdata {
+        /// The chain's batch number the message names.
+        batch: u64,
+        /// Where and why parsing stopped.
+        source: PubdataError,
+    },
+    /// A relayed pubdata message names a `uint256` batch number above `u64::MAX`.
     #[error("chain batch number {0} does not fit in u64")]
     BatchNumber(U256),
+    /// A settlement batch carries only one of a chain batch's two messages;
+    /// the chain's commit sends both in one transaction, so one cannot be
+    /// missing from a settlement batch that carries the other.
     #[error("settlement batch {settlement_batch} relays batch {batch} without its {missing}")]
     Unpaired {
+        /// The chain's batch number.
         batch: u64,
+        /// The settlement-chain batch whose pubdata was read.
         settlement_batch: u64,
+        /// The message not found: `"pubdata"` or `"StoredBatchInfo"`.
         missing: &'static str,
     },
+    /// The chain configs lack a value [`SettledChain::from_configs`] needs;
+    /// the message names it.
     #[error("settled-chain config lacks {0}")]
     Config(&'static str),
 }
@@ -132,16 +161,23 @@ type InfoMessage9 = (
 /// A chain's pubdata relayed by `RelayedSLDAValidator`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RelayedPubdata {
+    /// The chain the pubdata belongs to (`uint256 chainId`).
     pub chain_id: U256,
+    /// The chain's batch number, as relayed (not yet checked to fit `u64`).
     pub batch_number: U256,
+    /// The chain's pubdata in the calldata-DA layout, without a trailer.
     pub pubdata: Vec<u8>,
 }
 
 /// A chain's `StoredBatchInfo` relayed by its Executor on the Gateway.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RelayedBatchInfo {
+    /// The chain's `StoredBatchInfo`; `batch_hash` is its new state root.
     pub stored: StoredBatch,
+    /// `metadataHash`, an input of the batch commitment; passed through, not recomputed.
     pub metadata_hash: B256,
+    /// `auxiliaryOutputHash`, which folds in the L2 DA validator's output;
+    /// passed through, not recomputed.
     pub auxiliary_output_hash: B256,
 }
 
@@ -294,13 +330,17 @@ pub fn message_sender(logs: &[L2Log], message: &[u8]) -> Option<Address> {
 /// One of the chain's batches found in the settlement chain's pubdata.
 #[derive(Clone, Debug)]
 pub struct GatewayBatch {
+    /// The chain's batch number.
     pub batch_number: u64,
     /// The relayed pubdata, parsed to the last byte.
     pub pubdata: Option<Pubdata>,
     /// The relayed `StoredBatchInfo` (new state root, next free index).
     pub info: Option<RelayedBatchInfo>,
-    /// Whether the senders were checked against the configured addresses.
+    /// Whether the pubdata message's sender is the configured
+    /// `RelayedSLDAValidator` (always false without configured senders).
     pub pubdata_attributed: bool,
+    /// Whether the `StoredBatchInfo` message's sender is the configured
+    /// diamond on the Gateway (always false without configured senders).
     pub info_attributed: bool,
 }
 
@@ -390,9 +430,12 @@ fn entry(out: &mut Vec<GatewayBatch>, n: u64) -> &mut GatewayBatch {
 /// Storage slots of `ZKChainStorage`, the diamond's storage from slot 0
 /// (matter-labs/era-contracts l1-contracts/contracts/state-transition/
 /// chain-deps/ZKChainStorage.sol: `uint256[7]` deprecated, governor, pending
-/// governor, validators, verifier, then these four in this order).
+/// governor, validators, verifier, then these four in this order). This one
+/// is `totalBatchesExecuted`.
 pub const TOTAL_BATCHES_EXECUTED_SLOT: u64 = 11;
+/// `totalBatchesVerified` of `ZKChainStorage`.
 pub const TOTAL_BATCHES_VERIFIED_SLOT: u64 = 12;
+/// `totalBatchesCommitted` of `ZKChainStorage`.
 pub const TOTAL_BATCHES_COMMITTED_SLOT: u64 = 13;
 /// `mapping(uint256 batchNumber => bytes32) storedBatchHashes`, each value
 /// `keccak(abi.encode(StoredBatchInfo))`.
@@ -401,6 +444,7 @@ pub const STORED_BATCH_HASHES_SLOT: u64 = 14;
 /// A chain settling on a ZK chain, as the settlement chain's data names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SettledChain {
+    /// The chain's id, as its relayed pubdata messages name it.
     pub chain_id: U256,
     /// The settlement chain's `RelayedSLDAValidator`.
     pub relayed_da_validator: Address,
@@ -452,6 +496,7 @@ impl SettledChain {
 /// One of the chain's batches as the settlement chain relayed it to L1.
 #[derive(Clone, Debug)]
 pub struct RelayedBatch {
+    /// The chain's batch number.
     pub batch_number: u64,
     /// The relayed pubdata, parsed to its last byte.
     pub pubdata: Pubdata,
@@ -474,6 +519,7 @@ impl RelayedBatch {
         }
     }
 
+    /// No check failed; a skipped check does not count as failed.
     pub fn all_passed(&self) -> bool {
         !self.checks.iter().any(Check::failed)
     }
@@ -627,104 +673,5 @@ fn stored_hash_check(settlement: &Pubdata, chain: &SettledChain, info: &RelayedB
                 info.stored.batch_number
             ),
         ),
-    }
-}
-
-/// The chain's batch counters on its diamond on the settlement chain
-/// (`totalBatchesCommitted` / `Verified` / `Executed`), as known after a
-/// settlement batch.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Counters {
-    pub committed: Option<u64>,
-    pub verified: Option<u64>,
-    pub executed: Option<u64>,
-}
-
-/// Follows the three counter slots through the settlement chain's state
-/// diffs. The slots are first written (initial writes, which carry the key)
-/// when the chain's diamond is created on the settlement chain
-/// (`forwardedBridgeMint` copies the counters); afterwards they change as
-/// repeated writes that name only the settlement chain's enumeration index,
-/// often as `add` ops against the previous value. So the tracker keeps each
-/// slot's index and last value, and must see every settlement batch in order
-/// ([`Self::lost`] when one could not be read). The follower keeps it with
-/// its checkpoint.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CounterTracker {
-    slots: [CounterSlot; 3],
-}
-
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-struct CounterSlot {
-    index: Option<u64>,
-    value: Option<B256>,
-}
-
-const COUNTER_SLOTS: [u64; 3] = [
-    TOTAL_BATCHES_COMMITTED_SLOT,
-    TOTAL_BATCHES_VERIFIED_SLOT,
-    TOTAL_BATCHES_EXECUTED_SLOT,
-];
-
-impl CounterTracker {
-    /// Applies one settlement batch's state diffs; `previous_index` is that
-    /// batch's previous `indexRepeatedStorageChanges`, so its i-th first write
-    /// has enumeration index `previous_index + i`.
-    pub fn read(
-        &mut self,
-        chain: &SettledChain,
-        settlement: &Pubdata,
-        previous_index: u64,
-    ) -> Counters {
-        for (slot, number) in self.slots.iter_mut().zip(COUNTER_SLOTS) {
-            let key = chain.slot_key(U256::from(number));
-            if let Some((position, w)) = settlement
-                .state_diffs
-                .initial
-                .iter()
-                .enumerate()
-                .find(|(_, w)| w.derived_key == key)
-            {
-                // The previous index is from L1: one that overflows names no slot.
-                slot.index = previous_index.checked_add(position as u64);
-                slot.value = Some(w.value.apply(&B256::ZERO));
-                continue;
-            }
-            let Some(index) = slot.index else { continue };
-            if let Some(w) = settlement
-                .state_diffs
-                .repeated
-                .iter()
-                .find(|w| w.index == index)
-            {
-                slot.value = match slot.value {
-                    Some(previous) => Some(w.value.apply(&previous)),
-                    None if w.value.is_absolute() => Some(w.value.apply(&B256::ZERO)),
-                    None => None,
-                };
-            }
-        }
-        self.counters()
-    }
-
-    /// A settlement batch could not be read: relative writes cannot be followed
-    /// until the next absolute one.
-    pub fn lost(&mut self) {
-        for slot in &mut self.slots {
-            slot.value = None;
-        }
-    }
-
-    pub fn counters(&self) -> Counters {
-        let value = |i: usize| {
-            self.slots[i]
-                .value
-                .and_then(|w| u64::try_from(U256::from_be_bytes(w.0)).ok())
-        };
-        Counters {
-            committed: value(0),
-            verified: value(1),
-            executed: value(2),
-        }
     }
 }
