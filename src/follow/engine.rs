@@ -32,6 +32,8 @@
 //! fetched and decoded batch; engines keep no state between batches beyond
 //! caches of L1 data.
 
+#![warn(missing_docs)]
+
 use std::future::Future;
 
 use alloy_primitives::{Address, B256};
@@ -52,7 +54,10 @@ pub struct Checkpoint {
 /// with topic 0 any of `topics0`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EventSource {
+    /// The L1 contracts that emit the events (Starknet: the core contract;
+    /// ZKsync: the diamond proxy and the diamonds of its settlement chains).
     pub addresses: Vec<Address>,
+    /// The event signatures (`keccak` of the event declaration) to match.
     pub topics0: Vec<B256>,
 }
 
@@ -63,16 +68,29 @@ pub enum L1Event {
     /// the number the log names (`None` when the log does not number batches
     /// and the batch is simply the next one, as for Starknet).
     Commit {
+        /// The batch number, when the log names one.
         batch: Option<u64>,
+        /// The state root the log commits to, judged against the computed one
+        /// (Starknet `LogStateUpdate.globalRoot`; ZKsync `BlockCommit.batchHash`
+        /// or a relayed `StoredBatchInfo.batchHash`).
         claimed_root: B256,
     },
     /// Batches up to `batch` are proven but can still be reverted (ZKsync `BlocksVerification`).
-    Proven { batch: u64 },
+    Proven {
+        /// The highest proven batch.
+        batch: u64,
+    },
     /// Batches up to `batch` are final and can no longer be reverted (ZKsync `BlockExecution`).
-    Finalized { batch: u64 },
+    Finalized {
+        /// The highest final batch.
+        batch: u64,
+    },
     /// Every batch above `keep` was withdrawn on L1 (ZKsync `BlocksRevert`):
     /// unwound like a reorg, and in-flight work is discarded.
-    Revert { keep: u64 },
+    Revert {
+        /// The highest batch that stays.
+        keep: u64,
+    },
     /// What the log means depends on L1 data beyond it (a settlement chain's
     /// commit carries this chain's batches in its pubdata): the follower asks
     /// [`RollupEngine::expand`], in L1 order, while scanning.
@@ -86,8 +104,12 @@ pub enum L1Event {
 /// between the two belong to this batch).
 #[derive(Clone, Debug)]
 pub struct BatchJob {
+    /// The batch number (the follower numbers Starknet batches itself).
     pub batch: u64,
+    /// The root L1 accepted for the batch, from [`L1Event::Commit`].
     pub claimed_root: B256,
+    /// The commit log (for a settlement-carried batch, the settlement chain's
+    /// log that [`RollupEngine::expand`] expanded).
     pub log: L1Log,
     /// `(L1 block, log index)` of the previous batch's commit log, committed or
     /// in flight; `None` for the first batch the follower sees.
@@ -115,14 +137,20 @@ pub struct Plan {
 /// The rollup-specific part of a batch's L1 record.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct BatchSummary {
+    /// Whether the batch's data came from calldata (or memory pages) or blobs.
     pub da_mode: DaMode,
+    /// EIP-4844 blobs the batch's data was read from; 0 for calldata.
     pub blob_count: usize,
     /// Decoder that read the data, e.g. `v0.13.4` or `commitBatches/blobs`.
     pub format_version: String,
     /// Starknet: the L2 blocks the batch covers.
     pub l2_blocks: Option<(u64, u64)>,
+    /// Starknet: contracts the state diff names; ZKsync: 0 (its writes name
+    /// derived keys, not contracts).
     pub contracts_touched: usize,
+    /// Storage slots written (ZKsync: initial plus repeated writes).
     pub storage_writes: usize,
+    /// Starknet: classes the batch declared; ZKsync: 0.
     pub classes_declared: usize,
     /// ZKsync: `Some(false)` until a `BlockExecution` names the batch (then `Some(true)`).
     pub executed: Option<bool>,
@@ -132,7 +160,7 @@ pub struct BatchSummary {
 ///
 /// Errors are [`FollowError`]s with a typed cause; the follower retries only
 /// what [`FollowError::is_transient`] calls transient and records evidence
-/// against the sequencer ([`FollowError::evidence`]) as a MISMATCH before halting.
+/// against the sequencer ([`FollowError::sequencer_evidence`]) as a MISMATCH before halting.
 pub trait RollupEngine: Send + Sync + 'static {
     /// What [`Self::fetch`] read from L1 for one batch (owned: it crosses tasks).
     type Fetched: Send + 'static;
@@ -237,8 +265,12 @@ pub trait RollupEngine: Send + Sync + 'static {
 /// Writes an engine needs before its first batch, with the root to audit them by.
 #[derive(Debug)]
 pub struct InitWrite {
+    /// State writes and the engine's checkpoint; the follower adds the audit
+    /// and commits them as one write.
     pub write: StoreBatch,
+    /// The batch the writes stand for (ZKsync genesis: 0).
     pub batch: u64,
+    /// Root the engine computed (0x-hex).
     pub computed_root: String,
     /// Root the chain config names, when it names one.
     pub claimed_root: Option<String>,

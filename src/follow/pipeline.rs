@@ -21,6 +21,8 @@
 //! one commit per item, in L1 order; what is in flight when the process dies
 //! is simply fetched again.
 
+#![warn(missing_docs)]
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -77,6 +79,8 @@ enum SegmentEnd {
 }
 
 impl<'a, E: RollupEngine, S: L1Source> Follower<'a, E, S> {
+    /// A follower of `config`'s chain through `engine`, reading L1 from
+    /// `source` and committing to `store`.
     pub fn new(
         engine: Arc<E>,
         source: &'a S,
