@@ -45,6 +45,8 @@
 //! batch that could not be read loses their values; finality then waits for
 //! the chain's own executions on L1 (later, never wrong).
 
+#![warn(missing_docs)]
+
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
@@ -56,7 +58,7 @@ use super::engine::{
 use super::starknet::malformed_log;
 use super::{DaCause, DaMode, FollowError, L1Cursor, ZksyncCause, missing};
 use crate::audit::Check;
-use crate::blob::{BYTES_PER_BLOB, VerifiedBlob, versioned_hash};
+use crate::blob::{VerifiedBlob, versioned_hash};
 use crate::chain::{ChainConfig, RollupKind, ZksyncChain};
 use crate::hexfmt::format_word;
 use crate::l1::{L1Log, L1Source};
@@ -73,8 +75,10 @@ use crate::rollup::zksync::history::{HistoryError, L1Point, SettlementKind};
 use crate::rollup::zksync::state::{PlanInput, ZksyncState, read_checkpoint};
 use crate::store::{Column, Store, StoreBatch, keys};
 
+mod published;
 mod settlement;
 
+use published::{encode_published, load_published, published_key};
 pub use settlement::{Carried, RELAYED_PUBDATA_HASH};
 use settlement::{Layer, LayerMemory};
 
@@ -104,6 +108,10 @@ type TxCell = Arc<tokio::sync::OnceCell<Arc<CommitTx>>>;
 const RECENT_TXS: usize = 8;
 
 impl ZksyncEngine {
+    /// The engine for `config`'s chain. Fails with [`FollowError::WrongRollup`]
+    /// for a chain that is not ZKsync, and with [`FollowError::Config`] when a
+    /// settlement (`zk_chain`) period's settlement-chain config is not loaded
+    /// or lacks the chain id, relay validator or diamond the period needs.
     pub fn new(config: &ChainConfig) -> Result<Self, FollowError> {
         let chain = config
             .zksync
@@ -304,19 +312,30 @@ pub struct ZksyncFetched {
 
 /// What fetch read for one batch: its L1 commit, or the settlement batch that carried it.
 pub enum ZksyncRead {
+    /// The batch's own commit transaction on L1, with its blobs.
     OnL1(ZksyncFetched),
+    /// The batch as a settlement batch relayed it, already decoded and
+    /// checked when its log was expanded.
     Carried(Arc<Carried>),
 }
 
 /// A decoded batch with the blobs its commit must persist, or a batch that
 /// names an earlier transaction's blob and is decoded in `plan`.
 pub enum ZksyncDecoded {
+    /// Decoded with every binding check; only the state is left to plan.
     Ready {
+        /// The batch's writes, roots and checks.
         decoded: DecodedBatch,
+        /// The commit transaction, whose blobs this batch publishes are
+        /// stored with it.
         tx: Arc<CommitTx>,
+        /// The batch's position among the batches the transaction commits.
         index: usize,
     },
+    /// Names a blob an earlier transaction published: decoded in `plan`,
+    /// once the batches before it (and their blobs) are committed.
     NamesEarlierBlobs(ZksyncFetched),
+    /// Carried by a settlement batch; decoded while scanning.
     Carried(Arc<Carried>),
 }
 
@@ -644,44 +663,4 @@ fn openings(call: &CommitCall) -> impl Iterator<Item = &crate::rollup::zksync::d
         })
         .flatten()
         .filter(|o| o.prepublished.is_none())
-}
-
-fn published_key(published: &B256) -> Vec<u8> {
-    [
-        &[keys::ARCHIVE_ZKSYNC_PUBLISHED_BLOB][..],
-        published.as_slice(),
-    ]
-    .concat()
-}
-
-/// `versioned hash (32) ‖ KZG commitment (48) ‖ zstd(blob)`.
-fn encode_published(blob: &VerifiedBlob) -> Vec<u8> {
-    // Blobs are mostly compressed rollup data plus zero padding; level 3 gets
-    // the padding cheaply.
-    let compressed = zstd::bulk::compress(&blob.bytes, 3).unwrap_or_else(|_| blob.bytes.clone());
-    [
-        blob.versioned_hash.as_slice(),
-        &blob.commitment[..],
-        &compressed,
-    ]
-    .concat()
-}
-
-/// A blob a committed batch published, read back from the store. A corrupt
-/// entry counts as absent (the decoder then reports the blob as not seen).
-fn load_published(store: &Store, published: &B256) -> Result<Option<VerifiedBlob>, FollowError> {
-    let Some(value) = store.get(Column::Archive, &published_key(published))? else {
-        return Ok(None);
-    };
-    if value.len() < 80 {
-        return Ok(None);
-    }
-    let (vh, rest) = value.split_at(32);
-    let (commitment, compressed) = rest.split_at(48);
-    let commitment: [u8; 48] = commitment.try_into().expect("48 bytes");
-    // The capacity bounds decompression: a frame claiming more is rejected.
-    let bytes = zstd::bulk::decompress(compressed, BYTES_PER_BLOB)
-        .ok()
-        .or_else(|| (compressed.len() == BYTES_PER_BLOB).then(|| compressed.to_vec()));
-    Ok(bytes.and_then(|bytes| VerifiedBlob::bind(B256::from_slice(vh), commitment, bytes)))
 }
