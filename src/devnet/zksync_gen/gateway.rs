@@ -3,6 +3,73 @@
 
 use super::*;
 
+/// Era batches `from_batch..until_batch` settle on a Gateway-like ZK chain:
+/// each is committed there (an L2 transaction, not simulated) and reaches L1
+/// only inside one Gateway batch whose pubdata relays the batch's pubdata
+/// (`RelayedSLDAValidator`) and its `StoredBatchInfo` (Era's diamond on the
+/// Gateway), and whose state diffs store Era's counters and stored batch hash.
+/// Before the window every Era batch committed on L1 is executed there;
+/// before moving back every Era batch is executed on the Gateway and every
+/// Gateway batch on L1 (the real contracts require both).
+#[derive(Clone, Debug)]
+pub struct GatewayWindow {
+    /// First Era batch settled on the Gateway.
+    pub from_batch: u64,
+    /// First Era batch back on L1 (the window's exclusive end).
+    pub until_batch: u64,
+    /// First Era batch whose `StoredBatchInfo` has 9 fields (Era's v29 on the Gateway).
+    pub era_v29_from_batch: u64,
+    /// First Gateway batch committed on L1 with `0x0db9eb87` (the Gateway's own v29).
+    pub gateway_v29_from_batch: u64,
+    /// The Gateway's diamond proxy on L1 (a second stand-in).
+    pub gateway_diamond: Address,
+    /// The Gateway's chain id.
+    pub gateway_chain_id: u64,
+    /// Era's diamond proxy on the Gateway: the sender of the relayed `StoredBatchInfo`.
+    pub era_diamond_on_gateway: Address,
+    /// The Gateway's `RelayedSLDAValidator`: the sender of the relayed pubdata.
+    pub relayed_da_validator: Address,
+    /// Era batches after whose Gateway batch the Gateway commits one more
+    /// that carries none of Era's batches but moves Era's counters (Era
+    /// proves and executes there); each inside the window, before its last batch.
+    pub carries_nothing_after: BTreeSet<u64>,
+}
+
+impl GatewayWindow {
+    /// The mainnet addresses (chains/zksync-gateway-mainnet.toml) around batches `from..until`.
+    pub fn mainnet_like(from_batch: u64, until_batch: u64) -> Self {
+        GatewayWindow {
+            from_batch,
+            until_batch,
+            era_v29_from_batch: from_batch + (until_batch - from_batch) / 2,
+            gateway_v29_from_batch: 1 + (until_batch - from_batch) / 3,
+            gateway_diamond: alloy_primitives::address!("6E96D1172a6593D5027Af3c2664C5112Ca75F2B9"),
+            gateway_chain_id: 9075,
+            era_diamond_on_gateway: alloy_primitives::address!(
+                "CE7CBd23193d029410b40e0fD8a79a5121f9250C"
+            ),
+            relayed_da_validator: alloy_primitives::address!(
+                "595b8C88B9e5f3a4c596C3e81BE6e11D53Bb9200"
+            ),
+            carries_nothing_after: BTreeSet::new(),
+        }
+    }
+
+    /// Whether Era batch `batch` settles on the Gateway.
+    pub fn contains(&self, batch: u64) -> bool {
+        (self.from_batch..self.until_batch).contains(&batch)
+    }
+
+    /// How the follower names this chain on the Gateway.
+    pub fn settled_chain(&self, era_chain_id: u64) -> SettledChain {
+        SettledChain {
+            chain_id: U256::from(era_chain_id),
+            relayed_da_validator: self.relayed_da_validator,
+            diamond_on_layer: self.era_diamond_on_gateway,
+        }
+    }
+}
+
 /// The Gateway-like chain's side: its own scratch state (honest Gateway roots
 /// and enumeration indices) and what L1 stores for its batches.
 pub(super) struct GatewaySim {

@@ -18,6 +18,8 @@
 //! transaction for the batch `execute_lag` behind it, so reverts can only reach
 //! unexecuted batches, as on mainnet.
 
+#![warn(missing_docs)]
+
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use alloy_primitives::{Address, B256, U256};
@@ -42,6 +44,7 @@ mod gateway;
 pub mod on_anvil;
 
 use gateway::GatewaySim;
+pub use gateway::GatewayWindow;
 
 /// Bytes per enumeration index in the compressed state diffs (mainnet uses 4).
 const ENUM_INDEX_SIZE: u8 = 4;
@@ -51,21 +54,33 @@ const GENESIS_LOGS: usize = 24;
 /// A commit format: the commit call and where the pubdata goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ZksyncFormat {
+    /// The commit call (function and ABI).
     pub version: CommitVersion,
+    /// Whether the pubdata goes into calldata or blobs.
     pub publish: Publish,
 }
 
 impl ZksyncFormat {
+    /// `commitBlocks` with explicit write lists.
     pub const PRE_BOOJUM: Self = Self::new(CommitVersion::PreBoojum, Publish::Calldata);
+    /// Boojum `commitBatches`, pubdata inline in calldata.
     pub const BOOJUM_CALLDATA: Self = Self::new(CommitVersion::Boojum, Publish::Calldata);
+    /// Boojum `commitBatches`, pubdata in blobs.
     pub const BOOJUM_BLOBS: Self = Self::new(CommitVersion::Boojum, Publish::Blobs);
+    /// v24 shared-bridge commit, pubdata in calldata.
     pub const V24_CALLDATA: Self = Self::new(CommitVersion::V24, Publish::Calldata);
+    /// v24 shared-bridge commit, pubdata in blobs.
     pub const V24_BLOBS: Self = Self::new(CommitVersion::V24, Publish::Blobs);
+    /// v26 commit, pubdata in calldata.
     pub const V26_CALLDATA: Self = Self::new(CommitVersion::V26, Publish::Calldata);
+    /// v26 commit, pubdata in blobs.
     pub const V26_BLOBS: Self = Self::new(CommitVersion::V26, Publish::Blobs);
+    /// v29 commit, pubdata in calldata.
     pub const V29_CALLDATA: Self = Self::new(CommitVersion::V29, Publish::Calldata);
+    /// v29 commit, pubdata in blobs.
     pub const V29_BLOBS: Self = Self::new(CommitVersion::V29, Publish::Blobs);
 
+    /// Every named format, oldest first.
     pub const ALL: [Self; 9] = [
         Self::PRE_BOOJUM,
         Self::BOOJUM_CALLDATA,
@@ -78,6 +93,7 @@ impl ZksyncFormat {
         Self::V29_BLOBS,
     ];
 
+    /// Pairs a commit call with where its pubdata goes.
     pub const fn new(version: CommitVersion, publish: Publish) -> Self {
         ZksyncFormat { version, publish }
     }
@@ -97,6 +113,7 @@ impl ZksyncFormat {
         }
     }
 
+    /// Inverse of [`Self::label`]; `None` for any other label (e.g. [`REVERT_FORMAT`]).
     pub fn from_label(label: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|f| f.label() == label)
     }
@@ -122,6 +139,7 @@ pub fn default_schedule() -> Vec<(u64, ZksyncFormat)> {
 /// What to generate.
 #[derive(Clone, Debug)]
 pub struct ZksyncGenConfig {
+    /// Seed of the writes and the synthetic genesis: the same config plans the same batches.
     pub seed: u64,
     /// The last batch number to commit (batches are numbered from 1; genesis is 0).
     pub batches: u64,
@@ -129,6 +147,7 @@ pub struct ZksyncGenConfig {
     pub schedule: Vec<(u64, ZksyncFormat)>,
     /// Faults by batch number; `ZksyncRevert { k }` at `n` reverts `n-k+1..=n` after committing `n`.
     pub faults: BTreeMap<u64, Fault>,
+    /// The diamond proxy on L1 the commits go to.
     pub diamond: Address,
     /// Chain id passed to the v24–v28 shared-bridge calls.
     pub chain_id: u64,
@@ -138,67 +157,6 @@ pub struct ZksyncGenConfig {
     pub execute_lag: u64,
     /// A window of batches settled on a Gateway-like chain instead of L1.
     pub gateway: Option<GatewayWindow>,
-}
-
-/// Era batches `from_batch..until_batch` settle on a Gateway-like ZK chain:
-/// each is committed there (an L2 transaction, not simulated) and reaches L1
-/// only inside one Gateway batch whose pubdata relays the batch's pubdata
-/// (`RelayedSLDAValidator`) and its `StoredBatchInfo` (Era's diamond on the
-/// Gateway), and whose state diffs store Era's counters and stored batch hash.
-/// Before the window every Era batch committed on L1 is executed there;
-/// before moving back every Era batch is executed on the Gateway and every
-/// Gateway batch on L1 (the real contracts require both).
-#[derive(Clone, Debug)]
-pub struct GatewayWindow {
-    pub from_batch: u64,
-    pub until_batch: u64,
-    /// First Era batch whose `StoredBatchInfo` has 9 fields (Era's v29 on the Gateway).
-    pub era_v29_from_batch: u64,
-    /// First Gateway batch committed on L1 with `0x0db9eb87` (the Gateway's own v29).
-    pub gateway_v29_from_batch: u64,
-    /// The Gateway's diamond proxy on L1 (a second stand-in) and chain id.
-    pub gateway_diamond: Address,
-    pub gateway_chain_id: u64,
-    pub era_diamond_on_gateway: Address,
-    pub relayed_da_validator: Address,
-    /// Era batches after whose Gateway batch the Gateway commits one more
-    /// that carries none of Era's batches but moves Era's counters (Era
-    /// proves and executes there); each inside the window, before its last batch.
-    pub carries_nothing_after: BTreeSet<u64>,
-}
-
-impl GatewayWindow {
-    /// The mainnet addresses (chains/zksync-gateway-mainnet.toml) around batches `from..until`.
-    pub fn mainnet_like(from_batch: u64, until_batch: u64) -> Self {
-        GatewayWindow {
-            from_batch,
-            until_batch,
-            era_v29_from_batch: from_batch + (until_batch - from_batch) / 2,
-            gateway_v29_from_batch: 1 + (until_batch - from_batch) / 3,
-            gateway_diamond: alloy_primitives::address!("6E96D1172a6593D5027Af3c2664C5112Ca75F2B9"),
-            gateway_chain_id: 9075,
-            era_diamond_on_gateway: alloy_primitives::address!(
-                "CE7CBd23193d029410b40e0fD8a79a5121f9250C"
-            ),
-            relayed_da_validator: alloy_primitives::address!(
-                "595b8C88B9e5f3a4c596C3e81BE6e11D53Bb9200"
-            ),
-            carries_nothing_after: BTreeSet::new(),
-        }
-    }
-
-    pub fn contains(&self, batch: u64) -> bool {
-        (self.from_batch..self.until_batch).contains(&batch)
-    }
-
-    /// How the follower names this chain on the Gateway.
-    pub fn settled_chain(&self, era_chain_id: u64) -> SettledChain {
-        SettledChain {
-            chain_id: U256::from(era_chain_id),
-            relayed_da_validator: self.relayed_da_validator,
-            diamond_on_layer: self.era_diamond_on_gateway,
-        }
-    }
 }
 
 impl Default for ZksyncGenConfig {
@@ -302,6 +260,11 @@ pub struct ZksyncGenerator {
 }
 
 impl ZksyncGenerator {
+    /// A generator at genesis, its genesis applied to a scratch store. Fails
+    /// with [`DevnetError::Config`] when the schedule does not cover batch 1,
+    /// a revert fault is impossible (0 or more batches than exist, or
+    /// reaching executed ones), a `not-bound` fault hits a pre-Boojum commit,
+    /// or the Gateway window is invalid.
     pub fn new(config: ZksyncGenConfig) -> Result<Self, DevnetError> {
         if config.format_of(1).is_none() {
             return Err(DevnetError::Config(

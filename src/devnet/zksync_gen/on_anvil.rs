@@ -24,8 +24,11 @@ use crate::l1::submit::Devnet;
 pub struct GatewayDevnet {
     /// Era's chain config (the Gateway's, `devnet-gateway.toml`, sits beside it).
     pub era_config: PathBuf,
+    /// The window the history went through.
     pub window: GatewayWindow,
+    /// Era's genesis root (batch 0), as the written config names it.
     pub genesis_root: B256,
+    /// Every submitted Era step (batches and reverts), in submission order.
     pub batches: Vec<SubmittedBatch>,
     /// The L1 block of the Gateway's first commit (Era's Gateway period starts here).
     pub gateway_from_block: u64,
