@@ -5,6 +5,8 @@
 //! `--era-through-gateway` runs ZKsync Era's history through a Gateway window
 //! instead (L1 → Gateway → v29 upgrade on the Gateway → back to L1).
 
+#![warn(missing_docs)]
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -25,6 +27,8 @@ pub struct Args {
     /// Where the chain configs (`devnet-starknet.toml`, `devnet-zksync.toml`) go.
     #[arg(long)]
     pub out_dir: PathBuf,
+    /// Seed of both sequencer simulators: the same seed and arguments submit
+    /// the same batches.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Starknet batches (the default schedule covers v0.11 pages to v0.13.4 in 10).
@@ -109,6 +113,8 @@ pub fn plan(
     plan
 }
 
+/// Runs `zkreplay devnet`, printing each submitted batch as a JSON line;
+/// exit code 0 (a failed submission is an error).
 pub fn run(args: Args) -> anyhow::Result<i32> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
