@@ -114,7 +114,7 @@ pub fn plan(
 }
 
 /// Runs `zkreplay devnet`, printing each submitted batch as a JSON line;
-/// exit code 0 (a failed submission is an error).
+/// exit code 0, any failure is returned as an error.
 pub fn run(args: Args) -> anyhow::Result<i32> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

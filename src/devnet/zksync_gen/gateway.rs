@@ -1,5 +1,6 @@
-//! The Gateway-like settlement chain of the ZKsync devnet: its own honest
-//! state, and the batches that carry Era's pubdata to L1 while Era settles there.
+//! The Gateway-like settlement chain of the ZKsync devnet: which Era batches
+//! settle there ([`GatewayWindow`]), its own honest state, and the batches
+//! that carry Era's pubdata to L1 while Era settles there.
 
 use super::*;
 

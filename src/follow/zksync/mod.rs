@@ -111,7 +111,8 @@ impl ZksyncEngine {
     /// The engine for `config`'s chain. Fails with [`FollowError::WrongRollup`]
     /// for a chain that is not ZKsync, and with [`FollowError::Config`] when a
     /// settlement (`zk_chain`) period's settlement-chain config is not loaded
-    /// or lacks the chain id, relay validator or diamond the period needs.
+    /// or a value it needs is missing (the chain's `chain_id`, the settlement
+    /// chain's `relayed_da_validator`, the period's `diamond_on_layer`).
     pub fn new(config: &ChainConfig) -> Result<Self, FollowError> {
         let chain = config
             .zksync

@@ -71,8 +71,8 @@ pub const RELAYED_VERSION: u8 = 0;
 /// Why a relayed message was rejected.
 #[derive(Debug, thiserror::Error)]
 pub enum GatewayError {
-    /// The message is not the ABI encoding of the kind being decoded
-    /// (an offset or length points outside it).
+    /// The message does not decode as the expected ABI tuple (too short, or
+    /// an offset or length out of range).
     #[error("ABI decoding: {0}")]
     Abi(#[from] alloy_sol_types::Error),
     /// The leading `uint8` is not [`RELAYED_VERSION`]: a protocol version
@@ -165,7 +165,8 @@ pub struct RelayedPubdata {
     pub chain_id: U256,
     /// The chain's batch number, as relayed (not yet checked to fit `u64`).
     pub batch_number: U256,
-    /// The chain's pubdata in the calldata-DA layout, without a trailer.
+    /// The chain's pubdata: logs, messages, bytecodes and state diffs, with
+    /// nothing after the state diffs.
     pub pubdata: Vec<u8>,
 }
 
