@@ -12,8 +12,8 @@
 //!    [`compression`], with a list of checks (pubdata hash against the system
 //!    log, every byte consumed, blob KZG and linear hash, initial-write count
 //!    against `indexRepeatedStorageChanges`).
-//! 3. [`state::ZksyncState::apply`] resolves the writes against the store,
-//!    assigns enumeration indices, updates the [`tree`] and produces one
+//! 3. [`state::ZksyncState::plan`] resolves the writes against the store,
+//!    assigns enumeration indices, computes the [`tree`] update and returns one
 //!    [`crate::store::StoreBatch`] (nodes, leaves, history, batch record,
 //!    checkpoint); [`state::ZksyncState::unwind`] undoes committed but
 //!    unexecuted batches (`BlocksRevert`).
