@@ -31,6 +31,8 @@
 //! least one alias, so its write to 0x2 tells the decoder which one it is, and
 //! a v0.13.3 batch must be decoded with the layout given ([`layout_hint`]).
 
+#![warn(missing_docs)]
+
 use std::collections::{BTreeMap, HashMap};
 
 use alloy_primitives::{Address, U256};
@@ -86,6 +88,7 @@ pub enum StarknetFormat {
 }
 
 impl StarknetFormat {
+    /// Every format, oldest first.
     pub const ALL: [StarknetFormat; 10] = [
         StarknetFormat::V0_9Pages,
         StarknetFormat::V0_10Pages,
@@ -151,6 +154,7 @@ impl StarknetFormat {
         )
     }
 
+    /// The format whose [`Self::label`] is `label`.
     pub fn from_label(label: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|f| f.label() == label)
     }
@@ -220,7 +224,9 @@ pub struct SharpPlan {
 /// One memory-page registry of a [`SharpPlan`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SharpRegistry {
+    /// First batch whose pages go to this registry.
     pub from_batch: u64,
+    /// The registry contract.
     pub address: Address,
     /// Register Starknet's pages of a batch with one `registerContinuousPageBatch`
     /// (the 2024 mainnet registry's call) instead of one call per page.
@@ -301,20 +307,26 @@ pub fn default_schedule() -> Vec<(u64, StarknetFormat)> {
 /// What to generate.
 #[derive(Clone, Debug)]
 pub struct StarknetGenConfig {
+    /// Seed of the random stream: the same config gives the same batches.
     pub seed: u64,
     /// Number of batches (numbered from 1).
     pub batches: u64,
     /// `(first batch, format)`; a batch takes the last entry whose first batch is <= it.
     pub schedule: Vec<(u64, StarknetFormat)>,
+    /// Faults by batch number (Starknet faults only).
     pub faults: BTreeMap<u64, Fault>,
     /// Batches with about `large_batch_writes` extra storage writes, so their DA
     /// spans several memory pages or blobs.
     pub large_batches: Vec<u64>,
+    /// Extra storage writes in each of `large_batches`.
     pub large_batch_writes: usize,
     /// Felts per memory page (the OS uses 3800).
     pub page_size: usize,
+    /// The Starknet core contract the updates are sent to.
     pub core: Address,
+    /// The memory-page registry pages go to when there is no [`SharpPlan`].
     pub registry: Address,
+    /// The global-root rule before the v0.14 formats (which always use [`GlobalRootRule::V0_14`]).
     pub rule: GlobalRootRule,
     /// Publish pages as SHARP does (fact, verifier event, registries by batch, decoys).
     pub sharp: Option<SharpPlan>,
@@ -386,6 +398,8 @@ pub struct StarknetGenerator {
 }
 
 impl StarknetGenerator {
+    /// A generator at batch 1 with an empty scratch state; fails on a config that
+    /// cannot be planned (zero `page_size`, batch 1 unscheduled, a ZKsync fault).
     pub fn new(config: StarknetGenConfig) -> Result<Self, DevnetError> {
         if config.page_size == 0 {
             return Err(DevnetError::Config("page_size must be positive".into()));
