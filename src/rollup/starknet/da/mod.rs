@@ -48,7 +48,8 @@ pub enum DaError {
         /// Felts left in the input.
         available: usize,
     },
-    /// A count field announces more items than the felts left could hold (checked before anything is allocated for them).
+    /// A count field announces more items than the felts left could hold (checked before
+    /// anything is allocated for them).
     #[error("{what} = {count} exceeds the data: only {available} felts left")]
     CountExceedsData {
         /// The count field.
@@ -58,7 +59,8 @@ pub enum DaError {
         /// Felts left after the count.
         available: usize,
     },
-    /// A 32-byte word is not below the field modulus, so it is no field element: the data is not honest DA.
+    /// A 32-byte word is not below the field modulus, so it is no field element: the data is
+    /// not honest DA.
     #[error("{what} at index {index} is not below the {field} modulus")]
     ElementOutOfRange {
         /// The value being read.
@@ -68,7 +70,8 @@ pub enum DaError {
         /// The field whose modulus was exceeded (`Stark`).
         field: &'static str,
     },
-    /// The stateless-compression packing is inconsistent (bucket sizes, pointers or unused slots do not add up).
+    /// The stateless-compression packing is inconsistent (bucket sizes, pointers or unused
+    /// slots do not add up).
     #[error("bad packing: {0}")]
     BadPacking(String),
     /// A compression version or program-output header no decoder knows.
@@ -87,7 +90,8 @@ pub enum DaError {
     /// addresses (within the batch or against the mappings known so far).
     #[error("alias table conflict: {0}")]
     AliasConflict(String),
-    /// The store or chain history that answers alias questions failed; not evidence against the data.
+    /// The store or chain history that answers alias questions failed; not evidence against the
+    /// data.
     #[error("alias source failed: {0}")]
     AliasSource(Box<dyn std::error::Error + Send + Sync>),
     /// A nonce, class hash, storage key or declared class is given twice; the OS
@@ -120,7 +124,8 @@ pub enum DaError {
     /// ABI-decoded or has another selector.
     #[error("calldata: {0}")]
     Calldata(String),
-    /// No layout, or more than one, accepts the data and nothing bound to the proof decides; `--layout` settles it.
+    /// No layout, or more than one, accepts the data and nothing bound to the proof decides;
+    /// `--layout` settles it.
     #[error("cannot choose the DA layout: {0}")]
     LayoutUndetermined(String),
     /// The v0.14 OS encrypts the compressed DA when its config lists public keys

@@ -52,7 +52,8 @@ pub enum HeaderVersion {
 }
 
 impl HeaderVersion {
-    /// Every version, oldest first; the candidates [`detect`] tries when the L1 function does not narrow them.
+    /// Every version, oldest first; the candidates [`detect`] tries when the L1 function does
+    /// not narrow them.
     pub const ALL: [HeaderVersion; 5] = [
         HeaderVersion::PreV0_7,
         HeaderVersion::V0_7,
@@ -115,9 +116,11 @@ pub struct ProgramOutput {
     pub use_kzg_da: bool,
     /// The KZG segment, present exactly when `use_kzg_da`.
     pub kzg: Option<KzgSegment>,
-    /// The L2→L1 message segment, without its length word: messages as `from, to, payload_size, payload…`.
+    /// The L2→L1 message segment, without its length word: messages as `from, to, payload_size,
+    /// payload…`.
     pub messages_to_l1: Vec<Felt>,
-    /// The L1→L2 message segment, without its length word: messages as `from, to, nonce, selector, payload_size, payload…` (3-word headers before v0.7).
+    /// The L1→L2 message segment, without its length word: messages as `from, to, nonce,
+    /// selector, payload_size, payload…` (3-word headers before v0.7).
     pub messages_to_l2: Vec<Felt>,
     /// Number of words (the size of fact-tree page 0 in calldata mode).
     pub len: usize,
