@@ -52,7 +52,7 @@ pub struct StateUpdateEvent {
 /// Why an L1 log is not a Starknet event this module knows.
 #[derive(Debug, thiserror::Error)]
 pub enum EventError {
-    /// The log has no topics at all (an anonymous event).
+    /// The log has no topics, so no event signature.
     #[error("log has no topic0")]
     NoTopic,
     /// topic0 is neither `LogStateUpdate` signature; holds it.

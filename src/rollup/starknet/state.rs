@@ -77,7 +77,8 @@ pub struct StarknetTip {
     pub contracts_root: Felt,
     /// Root of the classes trie (Poseidon, leaves per Sierra class hash).
     pub classes_root: Felt,
-    /// The state root L1 accepts, combined by the chain's [`GlobalRootRule`].
+    /// The global state root (by the chain's [`GlobalRootRule`]), compared with
+    /// the root L1 accepted.
     pub global_root: Felt,
 }
 

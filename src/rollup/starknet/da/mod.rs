@@ -74,7 +74,8 @@ pub enum DaError {
     /// slots do not add up).
     #[error("bad packing: {0}")]
     BadPacking(String),
-    /// A compression version or program-output header no decoder knows.
+    /// A compression version or program-output header no decoder knows, or a header
+    /// flag (`full_output = 1`) never posted to L1.
     #[error("unknown or unsupported version: {0}")]
     UnknownVersion(String),
     /// An aliased address or key has no mapping in contract 0x2, neither in the
@@ -177,7 +178,7 @@ impl Layout {
         matches!(self, Layout::V0_13_3 | Layout::V0_13_4)
     }
 
-    /// The Starknet version that introduced the layout, e.g. `0.13.3`.
+    /// The layout's version label (`0.9` … `0.13.4`), as `--layout` spells it.
     pub fn name(self) -> &'static str {
         match self {
             Layout::V0_9 => "0.9",
