@@ -16,6 +16,8 @@
 //! depends on whether contract 0x2 was ever written, which is state, so
 //! `plan` decides it and resolves the aliases against the committed table.
 
+#![warn(missing_docs)]
+
 use std::collections::{HashMap, HashSet};
 
 use alloy_primitives::{Address, B256, U256};
@@ -57,6 +59,8 @@ pub struct StarknetEngine {
 }
 
 impl StarknetEngine {
+    /// The engine for `config`; fails with [`FollowError::WrongRollup`] when the
+    /// config has no `[starknet]` section.
     pub fn new(config: &ChainConfig) -> Result<Self, FollowError> {
         let chain = config
             .starknet
@@ -349,6 +353,7 @@ enum FetchedDa {
 
 /// A decoded state update, aliases not yet resolved.
 pub enum StarknetDecoded {
+    /// The update decoded; `plan` applies it.
     Update(Box<DecodedUpdate>),
     /// What was read is a finding against the batch (encrypted DA, pages
     /// that do not match what the proof bound): raised in `plan`, so the
@@ -356,6 +361,7 @@ pub enum StarknetDecoded {
     Finding(StarknetCause),
 }
 
+/// One update's decoded DA and program output, with what `plan` checks them against.
 pub struct DecodedUpdate {
     decoded: DecodedBatch,
     output: ProgramOutput,

@@ -37,17 +37,25 @@ use crate::chain::{StarknetChain, StarknetEra};
 /// v0.13.1.1 formats like v0.13.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct StarknetVersion {
+    /// First component (0 for every Starknet release so far).
     pub major: u16,
+    /// Second component.
     pub minor: u16,
+    /// Third component; 0 when the version string has none.
     pub patch: u16,
 }
 
 impl StarknetVersion {
+    /// First version with the v0.10 contract word (`nonce << 64 | n_updates`).
     pub const V0_10_0: Self = Self::new(0, 10, 0);
+    /// First version with the v0.11 contract word and declared classes in the DA.
     pub const V0_11_0: Self = Self::new(0, 11, 0);
+    /// First version with stateless-compressed DA.
     pub const V0_13_3: Self = Self::new(0, 13, 3);
+    /// First version whose global root always combines both trie roots.
     pub const V0_14_0: Self = Self::new(0, 14, 0);
 
+    /// The version `major.minor.patch`.
     pub const fn new(major: u16, minor: u16, patch: u16) -> Self {
         Self {
             major,
@@ -123,10 +131,18 @@ impl LayoutRule {
 /// Why the era table gives no answer.
 #[derive(Debug, thiserror::Error)]
 pub enum DispatchError {
+    /// The chain config has an empty `eras` table: fix the config.
     #[error("the chain config lists no Starknet eras")]
     NoEras,
+    /// The update's L2 block precedes every era in the chain config: fix the config.
     #[error("L2 block {l2_block} is before the first listed era ({first})")]
-    BeforeFirstEra { l2_block: u64, first: u64 },
+    BeforeFirstEra {
+        /// The last L2 block of the update, from `LogStateUpdate`.
+        l2_block: u64,
+        /// The first L2 block of the first listed era.
+        first: u64,
+    },
+    /// An era's version string in the chain config is not `major.minor[.patch[.build]]`.
     #[error("era {0}")]
     BadVersion(String),
 }

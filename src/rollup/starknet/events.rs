@@ -52,12 +52,21 @@ pub struct StateUpdateEvent {
 /// Why an L1 log is not a Starknet event this module knows.
 #[derive(Debug, thiserror::Error)]
 pub enum EventError {
+    /// The log has no topics, so no event signature.
     #[error("log has no topic0")]
     NoTopic,
+    /// topic0 is neither `LogStateUpdate` signature; holds it.
     #[error("topic0 {0} is not LogStateUpdate (either signature)")]
     UnknownTopic(B256),
+    /// The log's data or topics do not ABI-decode as the event.
     #[error("{event}: {detail}")]
-    Abi { event: &'static str, detail: String },
+    Abi {
+        /// The event being decoded.
+        event: &'static str,
+        /// The decoder's message.
+        detail: String,
+    },
+    /// The `int256 blockNumber` is negative or above `u64::MAX`; holds it.
     #[error("LogStateUpdate block number {0} is not a valid L2 block")]
     BlockNumber(I256),
 }

@@ -16,11 +16,15 @@ use crate::hexfmt::{HexError, parse_word};
 /// Why a state-update file was rejected.
 #[derive(Debug, thiserror::Error)]
 pub enum FeederError {
+    /// The file is not JSON of the `get_state_update` shape.
     #[error("not a state update: {0}")]
     Json(#[from] serde_json::Error),
+    /// A hash, address, key or value is not valid hex of at most 32 bytes.
     #[error("bad hex in {field}: {source}")]
     Hex {
+        /// Which value, e.g. `contract address`.
         field: &'static str,
+        /// What is wrong with the hex.
         source: HexError,
     },
 }
@@ -28,9 +32,13 @@ pub enum FeederError {
 /// A parsed state update.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FeederStateUpdate {
+    /// The L2 block hash, when the file gives one.
     pub block_hash: Option<B256>,
+    /// The global state root before the update, when given.
     pub old_root: Option<B256>,
+    /// The global state root after the update, when given.
     pub new_root: Option<B256>,
+    /// The update's storage, nonce, deployment and class changes.
     pub diff: StateDiff,
 }
 

@@ -15,6 +15,7 @@ use starknet_types_core::hash::{Poseidon, StarkHash};
 pub trait TrieHasher {
     /// Node-key tag of tries hashed with this function (see `store::keys`).
     const NODE_TAG: u8;
+    /// `H(a, b)`.
     fn hash(a: &Felt, b: &Felt) -> Felt;
 }
 

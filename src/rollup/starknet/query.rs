@@ -31,16 +31,27 @@ pub enum GlobalRootFormula {
 /// global root without trusting zkreplay.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StorageProof {
+    /// The batch the value is read as of.
     pub batch: u64,
+    /// The contract address (contracts-trie path).
     pub address: Felt,
+    /// The storage key (storage-trie path).
     pub key: Felt,
+    /// The value at `key` after the batch; 0 when never written.
     pub value: Felt,
+    /// The batch's state root, the one L1 accepted.
     pub global_root: Felt,
+    /// How `global_root` follows from `contracts_root` and `classes_root`.
     pub global_root_formula: GlobalRootFormula,
+    /// Contracts-trie root after the batch.
     pub contracts_root: Felt,
+    /// Classes-trie root after the batch.
     pub classes_root: Felt,
+    /// The contract's class hash, an input of its contracts-trie leaf.
     pub class_hash: Felt,
+    /// The contract's nonce, an input of its contracts-trie leaf.
     pub nonce: Felt,
+    /// Root of the contract's storage trie, an input of its contracts-trie leaf.
     pub storage_root: Felt,
     /// Contracts-trie nodes from `contracts_root` down to the contract's leaf.
     pub contract_proof: Vec<ProofNode>,
@@ -51,18 +62,37 @@ pub struct StorageProof {
 /// Errors of historical reads.
 #[derive(Debug, thiserror::Error)]
 pub enum QueryError {
+    /// The store failed or holds a damaged record.
     #[error(transparent)]
     State(#[from] StateError),
+    /// The request names a batch after the last committed one.
     #[error("batch {requested} is not applied yet (last applied: {last:?})")]
-    BatchNotApplied { requested: u64, last: Option<u64> },
+    BatchNotApplied {
+        /// The batch asked for.
+        requested: u64,
+        /// The last committed batch; `None` before the first.
+        last: Option<u64>,
+    },
     /// Contract addresses and storage keys are trie paths of 251 bits; a felt
     /// at or above 2^251 names no slot (it is not "absent", it is impossible).
     #[error("{what} {value:#x} is not below 2^251, so no Starknet trie can hold it")]
-    KeyOutOfRange { what: &'static str, value: Felt },
+    KeyOutOfRange {
+        /// `contract address` or `storage key`.
+        what: &'static str,
+        /// The felt given.
+        value: Felt,
+    },
+    /// A limb of the balance slots is 2^128 or more, so the token does not keep
+    /// an OpenZeppelin/StarkGate u256 balance there.
     #[error(
         "token {token:#x} does not hold a u256 balance for {account:#x}: a limb exceeds 128 bits"
     )]
-    NotU256 { token: Felt, account: Felt },
+    NotU256 {
+        /// The token contract.
+        token: Felt,
+        /// The account whose balance was read.
+        account: Felt,
+    },
 }
 
 impl QueryError {
@@ -147,6 +177,7 @@ pub struct StarknetReader<'s> {
 }
 
 impl<'s> StarknetReader<'s> {
+    /// A reader over `store`; it reads only committed batches.
     pub fn new(store: &'s Store) -> Self {
         StarknetReader { store }
     }

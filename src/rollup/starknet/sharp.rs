@@ -68,13 +68,16 @@ pub struct PagesHashes {
 pub struct PageFact {
     /// The registry's fact for the page (not the Starknet fact).
     pub fact_hash: B256,
+    /// `keccak256` of the page's values, each a 32-byte big-endian word.
     pub memory_hash: U256,
+    /// The page product `∏ (z − (addr + alpha·value)) mod prime`.
     pub prod: U256,
 }
 
 /// A logged page registration and the calldata of its transaction.
 #[derive(Clone, Copy, Debug)]
 pub struct PageRegistration<'a> {
+    /// The logged `memoryHash`; a page in the calldata must hash to it.
     pub memory_hash: U256,
     /// Input of the transaction that emitted the log.
     pub calldata: &'a [u8],
@@ -83,6 +86,7 @@ pub struct PageRegistration<'a> {
 /// The pages of one Starknet fact, in `pagesHashes` order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FactPages {
+    /// The `stateTransitionFact` the pages were recomputed to.
     pub fact: B256,
     /// The main part: the program output `updateState` carries.
     pub main: MemoryPage,
@@ -93,32 +97,74 @@ pub struct FactPages {
 /// Why the pages of a fact could not be assembled.
 #[derive(Debug, thiserror::Error)]
 pub enum SharpError {
+    /// A log's data does not ABI-decode as the event its topic names.
     #[error("{event}: {detail}")]
-    Abi { event: &'static str, detail: String },
+    Abi {
+        /// The event being decoded.
+        event: &'static str,
+        /// The decoder's message.
+        detail: String,
+    },
+    /// A page registration's calldata is not a page call the decoder reads.
     #[error(
         "calldata is neither registerContinuousMemoryPage nor registerContinuousPageBatch: {0}"
     )]
     Calldata(String),
+    /// No `LogMemoryPagesHashes` given for the fact lists it.
     #[error("no LogMemoryPagesHashes for fact {fact} in the scanned window")]
-    NoPagesHashes { fact: B256 },
+    NoPagesHashes {
+        /// The update's `stateTransitionFact`.
+        fact: B256,
+    },
+    /// The fact's `LogMemoryPagesHashes` has an empty page list, so it has no main page.
     #[error("LogMemoryPagesHashes for fact {fact} lists no pages")]
-    NoPages { fact: B256 },
+    NoPages {
+        /// The update's `stateTransitionFact`.
+        fact: B256,
+    },
+    /// A page SHARP listed for the fact has no registration among those read.
     #[error(
         "fact {fact}: SHARP lists page {index} with memory hash {page_hash}, and no configured \
          memory-page registry yielded its registration (the node withholds it, or the chain \
          config lacks the registry)"
     )]
     MissingPage {
+        /// The update's `stateTransitionFact`.
         fact: B256,
+        /// Position of the page in `pagesHashes` (0 = main page).
         index: usize,
+        /// The page's memory hash as listed.
         page_hash: B256,
     },
+    /// The listed pages were all found but their fact tree does not hash to the
+    /// fact the update proved.
     #[error("fact {fact}: the listed pages hash to fact {computed}")]
-    FactMismatch { fact: B256, computed: B256 },
+    FactMismatch {
+        /// The update's `stateTransitionFact`.
+        fact: B256,
+        /// The fact recomputed from the pages.
+        computed: B256,
+    },
+    /// The L1 node returned no `LogMemoryPagesHashes` for the fact in the blocks
+    /// searched before the update, though SHARP must have registered it first.
     #[error("no LogMemoryPagesHashes for fact {fact} in the {blocks} L1 blocks before the update")]
-    FactNotRegistered { fact: B256, blocks: u64 },
+    FactNotRegistered {
+        /// The update's `stateTransitionFact`.
+        fact: B256,
+        /// L1 blocks searched back from the update.
+        blocks: u64,
+    },
+    /// Without a SHARP verifier to read, no contiguous run of registered pages
+    /// has the bound `onchainDataHash` and `onchainDataSize`.
     #[error("no run of registered pages hashes to the bound onchainDataHash {hash} ({size} felts)")]
-    NoBoundPages { hash: B256, size: U256 },
+    NoBoundPages {
+        /// The bound `onchainDataHash`.
+        hash: B256,
+        /// The bound `onchainDataSize`, in felts.
+        size: U256,
+    },
+    /// The core contract logged no `LogStateTransitionFact` before the
+    /// `LogStateUpdate` in the same transaction.
     #[error("the core contract logged no LogStateTransitionFact in the update's transaction")]
     NoTransitionFact,
 }

@@ -40,14 +40,30 @@ pub enum GlobalRootRule {
 /// State-layer errors.
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
+    /// The store failed to read.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A trie read or update failed (missing or damaged node, key above 2^251).
     #[error(transparent)]
     Trie(#[from] TrieError),
+    /// A state-diff word (address, key, value, nonce or class hash) is not below
+    /// the Stark prime, so no Starknet state can hold it.
     #[error("{what} {value} is not a Starknet felt (>= the Stark prime)")]
-    NotAFelt { what: &'static str, value: B256 },
+    NotAFelt {
+        /// Which word of the diff.
+        what: &'static str,
+        /// The word as given.
+        value: B256,
+    },
+    /// A record this engine wrote does not decode (or the batch counter would
+    /// overflow): a damaged store, not evidence against the chain.
     #[error("corrupt {what} in the store: {detail}")]
-    Corrupt { what: &'static str, detail: String },
+    Corrupt {
+        /// The record.
+        what: &'static str,
+        /// What is wrong with it.
+        detail: String,
+    },
 }
 
 /// Where the Starknet state stands after the last committed batch: the
@@ -57,17 +73,25 @@ pub enum StateError {
 pub struct StarknetTip {
     /// Number of batches applied so far (the next batch's number).
     pub next_batch: u64,
+    /// Root of the contracts trie (Pedersen, leaves per contract address).
     pub contracts_root: Felt,
+    /// Root of the classes trie (Poseidon, leaves per Sierra class hash).
     pub classes_root: Felt,
+    /// The global state root (by the chain's [`GlobalRootRule`]), compared with
+    /// the root L1 accepted.
     pub global_root: Felt,
 }
 
 /// What applying one batch produced, stored as the batch record.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BatchRoots {
+    /// The batch's number, counted from 0 in the order L1 accepted them.
     pub batch: u64,
+    /// Contracts-trie root after the batch.
     pub contracts_root: Felt,
+    /// Classes-trie root after the batch.
     pub classes_root: Felt,
+    /// The state root after the batch, compared with the root L1 accepted.
     pub global_root: Felt,
     /// Hash invocations spent on the tries (metrics and benchmarks).
     pub hashes: u64,
@@ -76,8 +100,11 @@ pub struct BatchRoots {
 /// A contract's leaf data.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ContractState {
+    /// The deployed class (0 for system contracts 0x1 and 0x2 and for no contract).
     pub class_hash: Felt,
+    /// Root of the contract's storage trie (Pedersen).
     pub storage_root: Felt,
+    /// The account nonce (0 for contracts that never sent a transaction).
     pub nonce: Felt,
 }
 
@@ -148,7 +175,10 @@ pub enum ClassChange {
     Declared,
     /// The class had a leaf with another compiled class hash: an update of the
     /// existing leaf (Blake2s migration, v0.14.1).
-    CompiledHashUpdated { previous: Felt },
+    CompiledHashUpdated {
+        /// The compiled class hash the leaf held before.
+        previous: Felt,
+    },
     /// The entry repeats the current compiled class hash (the leaf does not change).
     Unchanged,
 }
@@ -156,8 +186,11 @@ pub enum ClassChange {
 /// One class entry of a batch, classified against the state before the batch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ClassEntry {
+    /// The Sierra class hash (the classes-trie key).
     pub class_hash: Felt,
+    /// The compiled (CASM) class hash the entry sets.
     pub compiled_class_hash: Felt,
+    /// What the entry does to the existing leaf.
     pub change: ClassChange,
 }
 
@@ -167,6 +200,8 @@ pub struct StarknetState<'s> {
 }
 
 impl<'s> StarknetState<'s> {
+    /// The engine over `store`: [`Self::plan`] returns a batch's writes,
+    /// [`Self::apply_and_commit`] also commits them.
     pub fn new(store: &'s Store) -> Self {
         StarknetState { store }
     }

@@ -27,31 +27,81 @@ pub const HEIGHT: usize = 251;
 /// Trie-layer errors.
 #[derive(Debug, thiserror::Error)]
 pub enum TrieError {
+    /// The node store failed to read.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A node reachable from the root is not in the store: a damaged or
+    /// incomplete store, not evidence against the chain.
     #[error("trie node {hash:#x} is missing from the store")]
-    MissingNode { hash: Felt },
+    MissingNode {
+        /// The node's hash.
+        hash: Felt,
+    },
+    /// A stored node is neither 64 bytes (binary) nor 65 bytes with an edge
+    /// length in 1..=251: a damaged store.
     #[error("trie node {hash:#x} has a malformed encoding ({len} bytes)")]
-    MalformedNode { hash: Felt, len: usize },
+    MalformedNode {
+        /// The node's hash.
+        hash: Felt,
+        /// Length of the stored encoding in bytes.
+        len: usize,
+    },
+    /// A key is 2^251 or above, so it has no leaf in a trie of height 251.
     #[error("trie key {key:#x} does not fit in 251 bits")]
-    KeyTooLarge { key: Felt },
+    KeyTooLarge {
+        /// The key.
+        key: Felt,
+    },
     /// A stored edge longer than the levels left below it: a damaged store.
     #[error("trie edge of {len} levels at height {height} runs past the leaves")]
-    EdgePastLeaves { len: usize, height: usize },
+    EdgePastLeaves {
+        /// Levels the edge spans.
+        len: usize,
+        /// Height of the node the edge starts below.
+        height: usize,
+    },
 }
 
 /// A decoded inner node.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Node {
-    Binary { left: Felt, right: Felt },
-    Edge { child: Felt, path: U256, len: usize },
+    /// Two children, hashed as `H(left, right)`.
+    Binary {
+        /// Hash of the subtree whose next key bit is 0.
+        left: Felt,
+        /// Hash of the subtree whose next key bit is 1.
+        right: Felt,
+    },
+    /// `len` single-child levels, hashed as `H(child, path) + len`.
+    Edge {
+        /// Hash of the node (or leaf value) at the end of the edge.
+        child: Felt,
+        /// The `len` key bits the edge follows, as an integer.
+        path: U256,
+        /// Levels the edge spans, 1..=251.
+        len: usize,
+    },
 }
 
 /// One step of a Merkle proof, from the root down.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ProofNode {
-    Binary { left: Felt, right: Felt },
-    Edge { child: Felt, path: Felt, len: usize },
+    /// A binary node on the path: both children's hashes.
+    Binary {
+        /// Hash of the 0-side child.
+        left: Felt,
+        /// Hash of the 1-side child.
+        right: Felt,
+    },
+    /// An edge node on the path.
+    Edge {
+        /// Hash of the node (or leaf value) at the end of the edge.
+        child: Felt,
+        /// The `len` key bits the edge follows, as a felt.
+        path: Felt,
+        /// Levels the edge spans.
+        len: usize,
+    },
 }
 
 /// The nodes an update created, as `(store key, encoding)` pairs to write.
@@ -60,7 +110,9 @@ pub type NewNodes = Vec<([u8; 33], Vec<u8>)>;
 /// The result of [`Trie::update`].
 #[derive(Debug)]
 pub struct TrieUpdate {
+    /// The root after the update (0 for an empty trie).
     pub root: Felt,
+    /// The nodes the update created, to write in the batch's commit.
     pub new_nodes: NewNodes,
     /// Hash invocations spent, for benchmarks and metrics.
     pub hashes: u64,
@@ -91,6 +143,8 @@ enum Subtree {
 }
 
 impl<'r, R: NodeReader, H: TrieHasher> Trie<'r, R, H> {
+    /// A trie reading its nodes from `reader`; which trie is chosen by the root
+    /// passed to each call.
     pub fn new(reader: &'r R) -> Self {
         Trie {
             reader,

@@ -29,6 +29,7 @@ pub const MAX_NON_COMPRESSED_CONTRACT: u64 = 0xf;
 
 /// Reverse lookup of the alias table committed by earlier batches.
 pub trait AliasSource {
+    /// Why a lookup failed (a store error); reported as [`DaError::AliasSource`].
     type Error: std::error::Error + Send + Sync + 'static;
     /// The original address or key behind `alias`, if an earlier batch allocated it.
     fn original_of(&self, alias: &Felt) -> Result<Option<Felt>, Self::Error>;
@@ -45,14 +46,17 @@ pub struct MemoryAliases {
 }
 
 impl MemoryAliases {
+    /// An empty table.
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// Number of aliases known.
     pub fn len(&self) -> usize {
         self.by_alias.len()
     }
 
+    /// True when no alias is known.
     pub fn is_empty(&self) -> bool {
         self.by_alias.is_empty()
     }
@@ -102,6 +106,7 @@ impl AliasSource for MemoryAliases {
 /// An alias no table knows, with where it was posted.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct UnresolvedAlias {
+    /// The alias as posted.
     #[serde(serialize_with = "crate::rollup::starknet::da::binding::ser_felt")]
     pub alias: Felt,
     /// `None` for a contract address; `Some(contract)` for a storage key of that

@@ -43,6 +43,7 @@ pub enum DaInput<'a> {
 pub struct BatchInput<'a> {
     /// Batch number to stamp on findings, when the caller has one.
     pub batch: Option<u64>,
+    /// Where the DA felts come from.
     pub da: DaInput<'a>,
     /// The `updateState*` call (program output and its binding), when known.
     pub l1_update: Option<&'a L1Update>,
@@ -55,7 +56,9 @@ pub struct BatchInput<'a> {
 /// A decoded batch.
 #[derive(Clone, Debug)]
 pub struct DecodedBatch {
+    /// The layout the DA was decoded with (forced, or chosen from evidence).
     pub layout: Layout,
+    /// The program output of the `updateState*` call, when one was given.
     pub program_output: Option<ProgramOutput>,
     /// The exact DA felts (compressed ones for compressed layouts); `z` is over these.
     pub da: Vec<Felt>,
@@ -67,6 +70,7 @@ pub struct DecodedBatch {
     pub unresolved_aliases: Vec<UnresolvedAlias>,
     /// Aliases this batch allocated (v0.13.4+).
     pub aliases_allocated: usize,
+    /// The binding checks of the DA against the program output, stamped with `batch`.
     pub findings: Vec<Finding>,
 }
 

@@ -29,12 +29,16 @@ pub struct Finding {
     pub batch: Option<u64>,
     /// Which check, e.g. `"kzg.z"`, `"kzg.y[1]"`, `"calldata.onchain_data_hash"`.
     pub check: String,
+    /// `expected == actual`.
     pub passed: bool,
+    /// The value the proof committed to (program output or L1 calldata).
     pub expected: String,
+    /// The value computed from the data.
     pub actual: String,
 }
 
 impl Finding {
+    /// A finding for `check`, passed when the two values print the same.
     pub fn new(check: impl Into<String>, expected: impl ToString, actual: impl ToString) -> Self {
         let (expected, actual) = (expected.to_string(), actual.to_string());
         Finding {
@@ -76,7 +80,9 @@ pub fn z_for(version: HeaderVersion, da: &[Felt], commitments: &[[u8; 48]]) -> O
 
 /// What blob mode can check, beyond the blobs themselves.
 pub struct BlobEvidence<'a> {
+    /// The program-output header version, which decides how `z` is computed.
     pub version: HeaderVersion,
+    /// The KZG segment of the program output (`z`, `y`s, commitments).
     pub kzg: &'a KzgSegment,
     /// The blob versioned hashes of the L1 transaction, when known.
     pub versioned_hashes: Option<&'a [B256]>,

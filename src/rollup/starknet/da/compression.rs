@@ -39,6 +39,7 @@ pub const HEADER_ELM_BITS: u32 = 20;
 /// The decompressed data and how many compressed felts it used.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Decompressed {
+    /// The decompressed DA felts, `data_len` of them.
     pub data: Vec<Felt>,
     /// Number of felts of the input that the compressed DA occupies.
     pub consumed: usize,
@@ -47,9 +48,13 @@ pub struct Decompressed {
 /// The compression header.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Header {
+    /// Compression version; always [`COMPRESSION_VERSION`] once read.
     pub version: u64,
+    /// Number of felts the data decompresses to.
     pub data_len: usize,
+    /// Number of unique values in each bucket, in [`N_BITS_PER_BUCKET`] order.
     pub bucket_lens: [usize; 6],
+    /// Number of data elements that repeat an earlier unique value.
     pub n_repeating: usize,
 }
 

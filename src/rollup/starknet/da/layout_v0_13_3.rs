@@ -51,7 +51,10 @@ pub fn parse(felts: &[Felt]) -> Result<(DaStateDiff, usize), DaError> {
 /// The fields of a v0.13.3 contract word.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Word {
+    /// Set when the class hash changed (deployment or replacement); the class hash follows the
+    /// word.
     pub class_flag: bool,
+    /// Number of `(key, value)` storage writes that follow.
     pub n_updates: u64,
     /// `None` when the nonce did not change (encoded as 0).
     pub nonce: Option<Felt>,

@@ -38,50 +38,104 @@ pub use binding::Finding;
 /// malformed input; none of them panics.
 #[derive(Debug, thiserror::Error)]
 pub enum DaError {
+    /// A field or list ends before the felts it needs.
     #[error("truncated data: {what} needs {needed} more felts, {available} left")]
     Truncated {
+        /// The field being read.
         what: &'static str,
+        /// Felts it needs.
         needed: usize,
+        /// Felts left in the input.
         available: usize,
     },
+    /// A count field announces more items than the felts left could hold (checked before
+    /// anything is allocated for them).
     #[error("{what} = {count} exceeds the data: only {available} felts left")]
     CountExceedsData {
+        /// The count field.
         what: &'static str,
+        /// The count as posted, in decimal (it may not fit a `usize`).
         count: String,
+        /// Felts left after the count.
         available: usize,
     },
+    /// A 32-byte word is not below the field modulus, so it is no field element: the data is
+    /// not honest DA.
     #[error("{what} at index {index} is not below the {field} modulus")]
     ElementOutOfRange {
+        /// The value being read.
         what: &'static str,
+        /// Its position in the input.
         index: usize,
+        /// The field whose modulus was exceeded (`Stark`).
         field: &'static str,
     },
+    /// The stateless-compression packing is inconsistent (bucket sizes, pointers or unused
+    /// slots do not add up).
     #[error("bad packing: {0}")]
     BadPacking(String),
+    /// A compression version or program-output header no decoder knows, or a header
+    /// flag (`full_output = 1`) never posted to L1.
     #[error("unknown or unsupported version: {0}")]
     UnknownVersion(String),
+    /// An aliased address or key has no mapping in contract 0x2, neither in the
+    /// alias source nor in the batch's own 0x2 writes: the diff would be incomplete.
     #[error("alias {alias:#x} ({context}) has no mapping in contract 0x2")]
-    UnmappedAlias { alias: Felt, context: &'static str },
+    UnmappedAlias {
+        /// The alias as posted.
+        alias: Felt,
+        /// Whether it stood for a `contract address` or a `storage key`.
+        context: &'static str,
+    },
+    /// A 0x2 write gives an alias below 128, or gives one alias to two different
+    /// addresses (within the batch or against the mappings known so far).
     #[error("alias table conflict: {0}")]
     AliasConflict(String),
+    /// The store or chain history that answers alias questions failed; not evidence against the
+    /// data.
     #[error("alias source failed: {0}")]
     AliasSource(Box<dyn std::error::Error + Send + Sync>),
+    /// A nonce, class hash, storage key or declared class is given twice; the OS
+    /// squashes the diff before posting it, so honest data never does this.
     #[error("{what} listed twice: {key}")]
-    Duplicate { what: &'static str, key: String },
+    Duplicate {
+        /// What was repeated.
+        what: &'static str,
+        /// The repeated key, in hex.
+        key: String,
+    },
+    /// The zero padding after the DA in a blob holds a non-zero felt.
     #[error("data after the end of the DA must be zero, felt {index} is not")]
-    NonZeroTail { index: usize },
+    NonZeroTail {
+        /// Position of the first non-zero felt.
+        index: usize,
+    },
+    /// Memory pages or program output hold felts after the DA, which must fill them exactly.
     #[error("{unused} felts left over after the DA ({consumed} consumed)")]
-    TrailingData { consumed: usize, unused: usize },
+    TrailingData {
+        /// Felts the DA used.
+        consumed: usize,
+        /// Felts left after it.
+        unused: usize,
+    },
+    /// A blob is malformed (length, or an element above the BLS12-381 modulus).
     #[error(transparent)]
     Blob(#[from] crate::blob::BlobError),
+    /// An `updateState*` or `registerContinuousMemoryPage` calldata cannot be
+    /// ABI-decoded or has another selector.
     #[error("calldata: {0}")]
     Calldata(String),
+    /// No layout, or more than one, accepts the data and nothing bound to the proof decides;
+    /// `--layout` settles it.
     #[error("cannot choose the DA layout: {0}")]
     LayoutUndetermined(String),
     /// The v0.14 OS encrypts the compressed DA when its config lists public keys
     /// (sequencer `os/encrypt.cairo`): a finding on the batch, not a decode bug.
     #[error("DA encrypted (for {n_keys} key(s)), state cannot be rebuilt without the keys")]
-    Encrypted { n_keys: usize },
+    Encrypted {
+        /// Number of public keys the DA was encrypted for.
+        n_keys: usize,
+    },
 }
 
 /// Recognises an encrypted DA (sequencer `starknet/core/os/encrypt.cairo`,
@@ -124,6 +178,7 @@ impl Layout {
         matches!(self, Layout::V0_13_3 | Layout::V0_13_4)
     }
 
+    /// The layout's version label (`0.9` … `0.13.4`), as `--layout` spells it.
     pub fn name(self) -> &'static str {
         match self {
             Layout::V0_9 => "0.9",
@@ -144,6 +199,7 @@ impl std::fmt::Display for Layout {
 /// One contract's entry in the DA, exactly as posted (addresses and keys may be aliases).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct DaContract {
+    /// The contract's address as posted (an alias from v0.13.4 on, see [`aliases`]).
     pub address: Felt,
     /// New nonce; `None` when the layout says it did not change (v0.13.3+) or has no nonces (≤ v0.9).
     pub nonce: Option<Felt>,
@@ -156,6 +212,7 @@ pub struct DaContract {
 /// A decoded DA state diff in posted order, before alias resolution.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct DaStateDiff {
+    /// Contracts in posted order; one address may appear more than once.
     pub contracts: Vec<DaContract>,
     /// `(class hash, compiled class hash)`.
     pub declared_classes: Vec<(Felt, Felt)>,

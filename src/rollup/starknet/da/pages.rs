@@ -21,10 +21,15 @@ pub const REGISTER_PAGE_SELECTOR: [u8; 4] = registerContinuousMemoryPageCall::SE
 /// One registered memory page.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MemoryPage {
+    /// Cairo memory address of the page's first value.
     pub start_addr: U256,
+    /// The page's values; for pages 1.. these are the DA felts.
     pub values: Vec<U256>,
+    /// Interaction element `z` of the page hash `∏ (z − (addr + alpha·value)) mod prime`.
     pub z: U256,
+    /// Interaction element `alpha` of the same product.
     pub alpha: U256,
+    /// The field the product is taken in; the Stark prime for Starknet pages.
     pub prime: U256,
 }
 

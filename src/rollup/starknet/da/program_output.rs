@@ -52,6 +52,8 @@ pub enum HeaderVersion {
 }
 
 impl HeaderVersion {
+    /// Every version, oldest first; the candidates [`detect`] tries when the L1 function does
+    /// not narrow them.
     pub const ALL: [HeaderVersion; 5] = [
         HeaderVersion::PreV0_7,
         HeaderVersion::V0_7,
@@ -81,6 +83,7 @@ impl HeaderVersion {
 /// The KZG segment: the evaluation point and, per blob, the commitment and `y = p(z)`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KzgSegment {
+    /// The evaluation point, computed by the OS from the DA and the commitments.
     pub z: Felt,
     /// Commitments as posted to the point-evaluation precompile (`high‖low`).
     pub commitments: Vec<[u8; 48]>,
@@ -91,20 +94,33 @@ pub struct KzgSegment {
 /// A parsed program output.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProgramOutput {
+    /// Which header the words were parsed with.
     pub version: HeaderVersion,
+    /// The state root before the batch; must equal the root the core contract holds.
     pub prev_root: Felt,
     /// The root the follower must reproduce after applying this batch.
     pub new_root: Felt,
+    /// Block number before the batch (v0.13.2+ headers only).
     pub prev_block_number: Option<Felt>,
     /// Zero for [`HeaderVersion::PreV0_7`], whose header has no block number.
     pub new_block_number: Felt,
+    /// Block hash before the batch (v0.13.2+).
     pub prev_block_hash: Option<Felt>,
+    /// Hash of the last block of the batch (v0.11.1+ headers; `None` before).
     pub new_block_hash: Option<Felt>,
+    /// Hash of the Starknet OS program that produced the output (v0.13.2+).
     pub os_program_hash: Option<Felt>,
+    /// Hash of the OS config (chain id, fee token); zero in headers that predate it.
     pub config_hash: Felt,
+    /// True when the DA is in blobs (v0.13.1+ headers), false for memory pages.
     pub use_kzg_da: bool,
+    /// The KZG segment, present exactly when `use_kzg_da`.
     pub kzg: Option<KzgSegment>,
+    /// The L2→L1 message segment, without its length word: messages as `from, to, payload_size,
+    /// payload…`.
     pub messages_to_l1: Vec<Felt>,
+    /// The L1→L2 message segment, without its length word: messages as `from, to, nonce,
+    /// selector, payload_size, payload…` (3-word headers before v0.7).
     pub messages_to_l2: Vec<Felt>,
     /// Number of words (the size of fact-tree page 0 in calldata mode).
     pub len: usize,
@@ -352,11 +368,18 @@ pub const UPDATE_STATE_KZG_V0_13_1_SELECTOR: [u8; 4] = abi::v0_13_1::updateState
 pub enum L1Binding {
     /// `updateState`: the DA is in memory pages bound by this fact-tree node and size.
     Calldata {
+        /// The fact-tree node over the DA pages (`onchainDataHash`).
         onchain_data_hash: B256,
+        /// Number of DA felts in the pages (`onchainDataSize`).
         onchain_data_size: U256,
     },
     /// `updateStateKzgDA`: one KZG proof per blob (`single` for the v0.13.1 signature).
-    Kzg { proofs: Vec<[u8; 48]>, single: bool },
+    Kzg {
+        /// The KZG proofs, one per blob, 48 bytes each.
+        proofs: Vec<[u8; 48]>,
+        /// True for the v0.13.1 `updateStateKzgDA(uint256[],bytes)` with its single proof.
+        single: bool,
+    },
     /// Only the program output is known (a JSON array of felts).
     None,
 }
@@ -364,7 +387,9 @@ pub enum L1Binding {
 /// An L1 state update: the program output words and what bound the DA.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct L1Update {
+    /// The program output words, page 0 of the fact tree.
     pub program_output: Vec<Felt>,
+    /// How the DA was bound: memory-page fact, KZG proofs, or nothing known.
     pub binding: L1Binding,
 }
 
