@@ -4,8 +4,6 @@
 //! A mismatch is a finding, never a crash: it is recorded with the expected and
 //! actual values in the same atomic commit as the batch it judges.
 
-#![warn(missing_docs)]
-
 use serde::{Deserialize, Serialize};
 
 use crate::store::{Column, Store, StoreBatch, StoreError, keys};

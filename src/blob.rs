@@ -7,8 +7,6 @@
 //! KZG checks use c-kzg with the embedded Ethereum mainnet trusted setup,
 //! loaded once per process (about 2 s).
 
-#![warn(missing_docs)]
-
 use alloy_primitives::B256;
 use ark_bls12_381::Fr;
 use ark_ff::{BigInt, BigInteger, PrimeField, Zero};

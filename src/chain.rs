@@ -2,8 +2,6 @@
 //! TOML file per chain (`chains/*.toml`), so another Starknet appchain or ZK
 //! Stack chain needs only a new file.
 
-#![warn(missing_docs)]
-
 use std::path::{Path, PathBuf};
 
 use alloy_primitives::{Address, B256};

@@ -6,8 +6,6 @@
 //! be below the Stark prime) happen when the diff is applied, so decoders of
 //! untrusted data never have to guess what the consumer accepts.
 
-#![warn(missing_docs)]
-
 use std::collections::BTreeMap;
 
 use alloy_primitives::B256;

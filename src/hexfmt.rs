@@ -3,8 +3,6 @@
 //! Untrusted text goes through these functions only, so every caller gets the
 //! same typed errors instead of a panic.
 
-#![warn(missing_docs)]
-
 use alloy_primitives::B256;
 
 /// Why a hex string was rejected.

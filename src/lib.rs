@@ -3,6 +3,8 @@
 //!
 //! Data flows `scan -> fetch -> decode -> apply -> audit -> serve`; see README.md.
 
+#![warn(missing_docs)]
+
 pub mod api;
 pub mod audit;
 pub mod blob;

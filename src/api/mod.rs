@@ -10,7 +10,6 @@
 //! refusal a GraphQL error with a code. The monitoring port serves `/health`,
 //! `/ready` and `/metrics` (Prometheus).
 
-#![warn(missing_docs)]
 #![warn(clippy::arithmetic_side_effects)]
 
 use std::net::SocketAddr;

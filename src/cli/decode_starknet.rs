@@ -6,8 +6,6 @@
 //! as JSON on stdout. Exit code 0 when every check passed, 1 when a check failed
 //! (the JSON is printed either way); decoding errors are reported on stderr.
 
-#![warn(missing_docs)]
-
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};

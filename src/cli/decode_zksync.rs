@@ -4,7 +4,6 @@
 //!
 //! Every number here comes from an untrusted file, so arithmetic is checked.
 
-#![warn(missing_docs)]
 #![warn(clippy::arithmetic_side_effects)]
 
 use std::collections::HashMap;

@@ -5,8 +5,6 @@
 //! audits every batch, serves the rebuilt state over GraphQL and prints a
 //! summary with a query to try.
 
-#![warn(missing_docs)]
-
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::path::PathBuf;

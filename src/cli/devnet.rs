@@ -5,8 +5,6 @@
 //! `--era-through-gateway` runs ZKsync Era's history through a Gateway window
 //! instead (L1 → Gateway → v29 upgrade on the Gateway → back to L1).
 
-#![warn(missing_docs)]
-
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 

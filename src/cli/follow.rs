@@ -1,8 +1,6 @@
 //! `zkreplay follow`: rebuild one or more rollups' state from an Ethereum node
 //! and keep it current, auditing every batch; serves GraphQL next to it.
 
-#![warn(missing_docs)]
-
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;

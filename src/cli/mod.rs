@@ -1,8 +1,6 @@
 //! Command-line interface. Each subcommand lives in its own file with its
 //! argument struct and `run`, returning the process exit code.
 
-#![warn(missing_docs)]
-
 use clap::{Parser, Subcommand};
 
 pub mod decode_starknet;

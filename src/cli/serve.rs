@@ -1,8 +1,6 @@
 //! `zkreplay serve`: the read-only GraphQL API over one or more stores, and
 //! `zkreplay schema`: print the served GraphQL SDL.
 
-#![warn(missing_docs)]
-
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;

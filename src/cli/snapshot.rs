@@ -1,7 +1,5 @@
 //! `zkreplay snapshot export|import`: move verified state between stores.
 
-#![warn(missing_docs)]
-
 use std::path::PathBuf;
 
 use anyhow::Context;

@@ -1,8 +1,6 @@
 //! `zkreplay starknet apply-updates`: replay feeder-gateway state updates into
 //! a store and compare every computed root with the block's `new_root`.
 
-#![warn(missing_docs)]
-
 use std::path::PathBuf;
 
 use anyhow::Context;

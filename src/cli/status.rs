@@ -2,8 +2,6 @@
 //! the verified pointer, the findings and the L1 position. Opens the stores as
 //! read-only secondaries, so it works while a follower is writing them.
 
-#![warn(missing_docs)]
-
 use std::path::PathBuf;
 
 use anyhow::Context;

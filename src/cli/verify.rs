@@ -6,8 +6,6 @@
 //! Opens the stores read-only, so a follower may keep writing them (the
 //! check covers the state as of the open).
 
-#![warn(missing_docs)]
-
 use std::io::Write;
 use std::path::PathBuf;
 

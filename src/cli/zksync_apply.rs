@@ -5,8 +5,6 @@
 //! a recommit after `BlocksRevert`: the store is unwound to the batch before
 //! it first. Exits 0 only if every root matches.
 
-#![warn(missing_docs)]
-
 use std::path::PathBuf;
 
 use anyhow::Context;

@@ -2,8 +2,6 @@
 //! the end-to-end tests: a real Ethereum node with blob transactions and the
 //! beacon blob endpoint, on a free loopback port, killed on drop.
 
-#![warn(missing_docs)]
-
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

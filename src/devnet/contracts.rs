@@ -8,8 +8,6 @@
 //! signatures and topic layout); what each one checks is documented in its
 //! Solidity source.
 
-#![warn(missing_docs)]
-
 use alloy_primitives::{Address, B256, U256, address, keccak256};
 use alloy_sol_types::{SolCall, SolEvent, SolValue};
 

@@ -2,8 +2,6 @@
 //! its seed on every platform and crate version, which a general-purpose RNG
 //! crate does not promise.
 
-#![warn(missing_docs)]
-
 use alloy_primitives::{Address, B256};
 use starknet_types_core::felt::Felt;
 

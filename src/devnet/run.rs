@@ -7,8 +7,6 @@
 //! from ../shared/fixtures; the devnet exercises the follower's plumbing
 //! (scanning, fetching, reorgs, reverts, faults, crashes) over real HTTP.
 
-#![warn(missing_docs)]
-
 use std::path::{Path, PathBuf};
 
 use alloy_primitives::{B256, Bytes};

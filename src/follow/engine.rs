@@ -32,8 +32,6 @@
 //! fetched and decoded batch; engines keep no state between batches beyond
 //! caches of L1 data.
 
-#![warn(missing_docs)]
-
 use std::future::Future;
 
 use alloy_primitives::{Address, B256};

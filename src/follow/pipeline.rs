@@ -21,8 +21,6 @@
 //! one commit per item, in L1 order; what is in flight when the process dies
 //! is simply fetched again.
 
-#![warn(missing_docs)]
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

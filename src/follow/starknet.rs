@@ -16,8 +16,6 @@
 //! depends on whether contract 0x2 was ever written, which is state, so
 //! `plan` decides it and resolves the aliases against the committed table.
 
-#![warn(missing_docs)]
-
 use std::collections::{HashMap, HashSet};
 
 use alloy_primitives::{Address, B256, U256};

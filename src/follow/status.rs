@@ -1,8 +1,6 @@
 //! Live follower status shared with the API (`sync` fields, `/ready`) and
 //! exported as Prometheus metrics. Atomics: the follower writes, the server reads.
 
-#![warn(missing_docs)]
-
 use std::fmt::Write;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 

@@ -17,8 +17,6 @@
 //! | [`submit`]      | devnet (anvil) helpers: send calldata and blob transactions, cheats  |
 //! | [`fault_proxy`] | an HTTP proxy that injects faults, for resilience tests              |
 
-#![warn(missing_docs)]
-
 pub mod archive;
 pub mod beacon;
 pub mod client;

@@ -16,7 +16,6 @@
 //! [`zksync_era`] reads the snapshot-recovery format of Matter Labs'
 //! zksync-era (gzip-compressed protobuf storage-log chunks).
 
-#![warn(missing_docs)]
 #![warn(clippy::arithmetic_side_effects)]
 
 pub mod chunk;

@@ -10,8 +10,6 @@
 //!
 //! Key encodings of every column live in [`keys`].
 
-#![warn(missing_docs)]
-
 use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -31,8 +31,6 @@
 //! least one alias, so its write to 0x2 tells the decoder which one it is, and
 //! a v0.13.3 batch must be decoded with the layout given ([`layout_hint`]).
 
-#![warn(missing_docs)]
-
 use std::collections::{BTreeMap, HashMap};
 
 use alloy_primitives::{Address, U256};

@@ -18,8 +18,6 @@
 //! transaction for the batch `execute_lag` behind it, so reverts can only reach
 //! unexecuted batches, as on mainnet.
 
-#![warn(missing_docs)]
-
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use alloy_primitives::{Address, B256, U256};

@@ -45,8 +45,6 @@
 //! batch that could not be read loses their values; finality then waits for
 //! the chain's own executions on L1 (later, never wrong).
 
-#![warn(missing_docs)]
-
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 

@@ -1,7 +1,5 @@
 //! Starknet: data-availability decoding and the Patricia-trie state commitment.
 
-#![warn(missing_docs)]
-
 pub mod da;
 pub mod dispatch;
 pub mod events;

@@ -13,8 +13,6 @@
 //! * `keccak(chunk)` equals the blob linear hash (v26 header, or the system log before);
 //! * `z = keccak(linear_hash ‖ versioned_hash)[16..32]` and `p(z) = y` evaluated on the decoded polynomial.
 
-#![warn(missing_docs)]
-
 use alloy_primitives::{B256, keccak256};
 use ark_bls12_381::Fr;
 use ark_ff::{BigInteger, PrimeField};

@@ -1,6 +1,5 @@
 //! ZKsync bytecode hashes: how a contract's code is named in the state
 //! (`AccountCodeStorage`, `KnownCodesStorage`) and in factory dependencies.
-#![warn(missing_docs)]
 
 use alloy_primitives::B256;
 

@@ -11,8 +11,6 @@
 //! 3 = the operand is the new value. Initial writes are packed against a
 //! previous value of zero.
 
-#![warn(missing_docs)]
-
 use std::num::NonZeroUsize;
 
 use alloy_primitives::{B256, U256};

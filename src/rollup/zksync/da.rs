@@ -12,8 +12,6 @@
 //!   above and 32 bytes naming a blob published earlier (zero when the blob
 //!   is in this transaction).
 
-#![warn(missing_docs)]
-
 use alloy_primitives::{B256, keccak256};
 use serde::{Deserialize, Serialize};
 

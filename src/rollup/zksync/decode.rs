@@ -2,8 +2,6 @@
 //! (from calldata or blobs) parsed to the last byte, and every binding L1 made
 //! to it checked.
 
-#![warn(missing_docs)]
-
 use std::collections::HashMap;
 use std::sync::Arc;
 

@@ -2,7 +2,6 @@
 //! blobs from batches. Used by property tests and the local devnet; never as
 //! evidence of correctness (the fixtures come from other implementations).
 
-#![warn(missing_docs)]
 #![allow(
     clippy::arithmetic_side_effects,
     reason = "encodes batches this program built (devnet, tests), never input: every number is an index or length of in-memory data"

@@ -3,8 +3,6 @@
 //! names it, and `BlocksRevert` drops committed-but-unexecuted batches, which
 //! the follower handles like a reorg ([`super::state::ZksyncState::unwind`]).
 
-#![warn(missing_docs)]
-
 use alloy_primitives::{B256, U256, b256};
 use serde::{Deserialize, Serialize};
 

@@ -48,8 +48,6 @@
 //! `commitment` are passed through, not recomputed; messages from senders
 //! that are not configured are accepted as unattributed (reported as such).
 
-#![warn(missing_docs)]
-
 use alloy_primitives::{Address, B256, U256, keccak256};
 use alloy_sol_types::{SolType, sol, sol_data};
 use serde::{Deserialize, Serialize};

@@ -7,8 +7,6 @@
 //! Accepted formats: the zksync-era `InitialState*.json` (`storage_logs`) and
 //! the Postgres `storage_logs` CSV dump (rows with `miniblock_number` 0).
 
-#![warn(missing_docs)]
-
 use std::path::Path;
 
 use alloy_primitives::{Address, B256, U256};

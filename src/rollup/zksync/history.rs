@@ -15,8 +15,6 @@
 //! post-merge block), that timestamp. Sources that give only a date are
 //! recorded in comments, never as a boundary.
 
-#![warn(missing_docs)]
-
 use std::path::PathBuf;
 
 use alloy_primitives::Address;

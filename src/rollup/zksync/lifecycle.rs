@@ -12,8 +12,6 @@
 //! the same three stages, with one more rule: an execution on the Gateway is
 //! final only once the Gateway batch that carried it is itself executed on L1.
 
-#![warn(missing_docs)]
-
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};

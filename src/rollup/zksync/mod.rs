@@ -21,8 +21,6 @@
 //! [`gateway`] extracts a chain's batches from a settlement chain's pubdata;
 //! [`encode`] inverts the decoders (property tests, local devnet).
 
-#![warn(missing_docs)]
-
 use alloy_primitives::{Address, B256};
 use blake2::{Blake2s256, Digest};
 use serde::{Deserialize, Serialize};

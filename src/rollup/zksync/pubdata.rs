@@ -6,8 +6,6 @@
 //! reassembled from blobs is followed by zero padding up to the blob size,
 //! and only zeros may follow the state diffs.
 
-#![warn(missing_docs)]
-
 use serde::{Deserialize, Serialize};
 
 use super::compression::{CompressionError, StateDiffs};

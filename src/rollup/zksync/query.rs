@@ -21,8 +21,6 @@
 //!   high 128 bits count CREATE deployments, the low 128 bits are the
 //!   transaction nonce (`minNonce`).
 
-#![warn(missing_docs)]
-
 use alloy_primitives::{Address, B256, U256, keccak256};
 
 use super::derived_key;

@@ -15,8 +15,6 @@
 //! restored from history (or removed, for slots first written there); nodes
 //! are content-addressed and never deleted, so the target's root is intact.
 
-#![warn(missing_docs)]
-
 use std::collections::HashSet;
 
 use alloy_primitives::B256;

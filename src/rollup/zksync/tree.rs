@@ -21,7 +21,6 @@
 //! puts them into the batch's [`crate::store::StoreBatch`] (the tree never
 //! writes by itself).
 
-#![warn(missing_docs)]
 #![allow(
     clippy::arithmetic_side_effects,
     reason = "heights and depths are the tree's own, 0..=256, and counters of hashes; the numbers read from outside (a stored lone leaf's key, a proof's path length) are checked where they are used: Tree::proof, TreeProof::root_for"

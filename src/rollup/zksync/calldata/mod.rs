@@ -8,8 +8,6 @@
 //! | `0x98f81962` | `commitBatchesSharedBridge(uint256,uint256,uint256,bytes)` (v26–v28) | [`v26`]   |
 //! | `0x0db9eb87` | `commitBatchesSharedBridge(address,uint256,uint256,bytes)` (v29+) | [`v29`]       |
 
-#![warn(missing_docs)]
-
 use alloy_primitives::{Address, B256, U256};
 use serde::{Deserialize, Serialize};
 
