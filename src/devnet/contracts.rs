@@ -12,6 +12,7 @@ use alloy_primitives::{Address, B256, U256, address, keccak256};
 use alloy_sol_types::{SolCall, SolEvent, SolValue};
 
 use crate::rollup::starknet::da::pages::MemoryPage;
+use crate::rollup::zksync::abi as zk;
 use crate::rollup::zksync::calldata::{CommitBatch, CommitVersion, StoredBatch};
 
 /// Runtime bytecode of `contracts/StarknetCoreStandIn.sol` (hex, no `0x`).
@@ -116,78 +117,6 @@ pub mod abi {
         event LogMemoryPagesHashes(bytes32 factHash, bytes32[] pagesHashes);
         function registerTaskFact(bytes32 factHash, bytes32[] pagesHashes);
 
-        // ZKsync diamond: lifecycle events and getters.
-        event BlockCommit(uint256 indexed batchNumber, bytes32 indexed batchHash, bytes32 indexed commitment);
-        event BlockExecution(uint256 indexed batchNumber, bytes32 indexed batchHash, bytes32 indexed commitment);
-        event BlocksRevert(uint256 totalBatchesCommitted, uint256 totalBatchesVerified, uint256 totalBatchesExecuted);
-        function getTotalBatchesCommitted() returns (uint256);
-        function getTotalBatchesVerified() returns (uint256);
-        function getTotalBatchesExecuted() returns (uint256);
-
-        struct StoredBatchInfo {
-            uint64 batchNumber;
-            bytes32 batchHash;
-            uint64 indexRepeatedStorageChanges;
-            uint256 numberOfLayer1Txs;
-            bytes32 priorityOperationsHash;
-            bytes32 l2LogsTreeRoot;
-            uint256 timestamp;
-            bytes32 commitment;
-        }
-
-        struct StoredBatchInfoV29 {
-            uint64 batchNumber;
-            bytes32 batchHash;
-            uint64 indexRepeatedStorageChanges;
-            uint256 numberOfLayer1Txs;
-            bytes32 priorityOperationsHash;
-            bytes32 dependencyRootsRollingHash;
-            bytes32 l2LogsTreeRoot;
-            uint256 timestamp;
-            bytes32 commitment;
-        }
-
-        /// Merkle proofs of a batch's priority operations (v26+ execute payload).
-        struct PriorityOpsBatchInfo {
-            bytes32[] leftPath;
-            bytes32[] rightPath;
-            bytes32[] itemHashes;
-        }
-
-        /// Pre-Boojum commit (the stand-in hashes this struct for its `commitment` topic).
-        struct CommitBlockInfo {
-            uint64 blockNumber;
-            uint64 timestamp;
-            uint64 indexRepeatedStorageChanges;
-            bytes32 newStateRoot;
-            uint256 numberOfLayer1Txs;
-            bytes32 l2LogsTreeRoot;
-            bytes32 priorityOperationsHash;
-            bytes initialStorageChanges;
-            bytes repeatedStorageChanges;
-            bytes l2Logs;
-            bytes[] l2ArbitraryLengthMessages;
-            bytes[] factoryDeps;
-        }
-        function commitBlocks(StoredBatchInfo _lastCommittedBlockData, CommitBlockInfo[] _newBlocksData);
-
-        function executeBlocks(StoredBatchInfo[] _blocksData);
-        function executeBatches(StoredBatchInfo[] _batchesData);
-        function revertBlocks(uint256 _newLastBlock);
-        function revertBatches(uint256 _newLastBatch);
-
-        // Shared-bridge overloads; sol! numbers them in declaration order.
-        /// v24/v25 (`_0`).
-        function executeBatchesSharedBridge(uint256 _chainId, StoredBatchInfo[] _batchesData);
-        /// v26–v28 (`_1`).
-        function executeBatchesSharedBridge(uint256 _chainId, uint256 _processFrom, uint256 _processTo, bytes _executeData);
-        /// v29+ (`_2`).
-        function executeBatchesSharedBridge(address _chainAddress, uint256 _processFrom, uint256 _processTo, bytes _executeData);
-        /// v24–v28 (`_0`).
-        function revertBatchesSharedBridge(uint256 _chainId, uint256 _newLastBatch);
-        /// v29+ (`_1`).
-        function revertBatchesSharedBridge(address _chainAddress, uint256 _newLastBatch);
-
         /// Stand-in only: the chain's return from a settlement layer (see the Solidity source).
         function migrateFromSettlementLayer(uint256 lastBatch, bytes32 lastRoot);
     }
@@ -207,11 +136,11 @@ pub const LOG_MEMORY_PAGES_HASHES: B256 = abi::LogMemoryPagesHashes::SIGNATURE_H
 /// `LogMemoryPageFactContinuous(bytes32,uint256,uint256)`.
 pub const LOG_MEMORY_PAGE_FACT_CONTINUOUS: B256 = abi::LogMemoryPageFactContinuous::SIGNATURE_HASH;
 /// `BlockCommit(uint256,bytes32,bytes32)`.
-pub const BLOCK_COMMIT: B256 = abi::BlockCommit::SIGNATURE_HASH;
+pub const BLOCK_COMMIT: B256 = zk::BlockCommit::SIGNATURE_HASH;
 /// `BlockExecution(uint256,bytes32,bytes32)`.
-pub const BLOCK_EXECUTION: B256 = abi::BlockExecution::SIGNATURE_HASH;
+pub const BLOCK_EXECUTION: B256 = zk::BlockExecution::SIGNATURE_HASH;
 /// `BlocksRevert(uint256,uint256,uint256)`.
-pub const BLOCKS_REVERT: B256 = abi::BlocksRevert::SIGNATURE_HASH;
+pub const BLOCKS_REVERT: B256 = zk::BlocksRevert::SIGNATURE_HASH;
 
 /// `updateStateKzgDA(uint256[],bytes)` (v0.13.1).
 pub const UPDATE_STATE_KZG_V0_13_1_SELECTOR: [u8; 4] = abi::v0_13_1::updateStateKzgDACall::SELECTOR;
@@ -263,42 +192,14 @@ pub fn standin_commitment(version: CommitVersion, batch: &CommitBatch) -> B256 {
                 vec![batch.clone()],
             );
             let bytes = crate::rollup::zksync::calldata::encode_commit(&call);
-            match abi::commitBlocksCall::abi_decode(&bytes) {
+            match zk::commitBlocksCall::abi_decode(&bytes) {
                 Ok(decoded) => decoded._newBlocksData[0].abi_encode(),
                 Err(_) => unreachable!("a call this module encoded decodes"),
             }
         }
-        _ => crate::rollup::zksync::calldata::abi::info(batch).abi_encode(),
+        _ => zk::info(batch).abi_encode(),
     };
     keccak256(encoded)
-}
-
-/// The stored info of a committed batch as the stand-in's execute calls take it.
-fn stored_info(s: &StoredBatch) -> abi::StoredBatchInfo {
-    abi::StoredBatchInfo {
-        batchNumber: s.batch_number,
-        batchHash: s.batch_hash,
-        indexRepeatedStorageChanges: s.index_repeated_storage_changes,
-        numberOfLayer1Txs: s.number_of_layer1_txs,
-        priorityOperationsHash: s.priority_operations_hash,
-        l2LogsTreeRoot: s.l2_logs_tree_root,
-        timestamp: s.timestamp,
-        commitment: s.commitment,
-    }
-}
-
-fn stored_info_v29(s: &StoredBatch) -> abi::StoredBatchInfoV29 {
-    abi::StoredBatchInfoV29 {
-        batchNumber: s.batch_number,
-        batchHash: s.batch_hash,
-        indexRepeatedStorageChanges: s.index_repeated_storage_changes,
-        numberOfLayer1Txs: s.number_of_layer1_txs,
-        priorityOperationsHash: s.priority_operations_hash,
-        dependencyRootsRollingHash: s.dependency_roots_rolling_hash.unwrap_or_default(),
-        l2LogsTreeRoot: s.l2_logs_tree_root,
-        timestamp: s.timestamp,
-        commitment: s.commitment,
-    }
 }
 
 /// Execute calldata for `batches` (consecutive) in `version`'s execute call.
@@ -313,33 +214,34 @@ pub fn encode_execute(
 ) -> Vec<u8> {
     let from = U256::from(batches.first().map_or(0, |b| b.batch_number));
     let to = U256::from(batches.last().map_or(0, |b| b.batch_number));
-    let proofs: Vec<abi::PriorityOpsBatchInfo> = batches
+    let proofs: Vec<zk::PriorityOpsBatchInfo> = batches
         .iter()
-        .map(|_| abi::PriorityOpsBatchInfo {
+        .map(|_| zk::PriorityOpsBatchInfo {
             leftPath: vec![],
             rightPath: vec![],
             itemHashes: vec![],
         })
         .collect();
     match version {
-        CommitVersion::PreBoojum => abi::executeBlocksCall {
-            _blocksData: batches.iter().map(stored_info).collect(),
+        CommitVersion::PreBoojum => zk::executeBlocksCall {
+            _blocksData: batches.iter().map(zk::StoredBatchInfo::from).collect(),
         }
         .abi_encode(),
-        CommitVersion::Boojum => abi::executeBatchesCall {
-            _batchesData: batches.iter().map(stored_info).collect(),
+        CommitVersion::Boojum => zk::executeBatchesCall {
+            _batchesData: batches.iter().map(zk::StoredBatchInfo::from).collect(),
         }
         .abi_encode(),
-        CommitVersion::V24 => abi::executeBatchesSharedBridge_0Call {
+        CommitVersion::V24 => zk::executeBatchesSharedBridge_0Call {
             _chainId: chain_id,
-            _batchesData: batches.iter().map(stored_info).collect(),
+            _batchesData: batches.iter().map(zk::StoredBatchInfo::from).collect(),
         }
         .abi_encode(),
         CommitVersion::V26 => {
-            let infos: Vec<abi::StoredBatchInfo> = batches.iter().map(stored_info).collect();
+            let infos: Vec<zk::StoredBatchInfo> =
+                batches.iter().map(zk::StoredBatchInfo::from).collect();
             let mut data = vec![0u8];
             data.extend_from_slice(&(infos, proofs).abi_encode_params());
-            abi::executeBatchesSharedBridge_1Call {
+            zk::executeBatchesSharedBridge_1Call {
                 _chainId: chain_id,
                 _processFrom: from,
                 _processTo: to,
@@ -348,10 +250,11 @@ pub fn encode_execute(
             .abi_encode()
         }
         CommitVersion::V29 => {
-            let infos: Vec<abi::StoredBatchInfoV29> = batches.iter().map(stored_info_v29).collect();
+            let infos: Vec<zk::StoredBatchInfoV29> =
+                batches.iter().map(zk::StoredBatchInfoV29::from).collect();
             let mut data = vec![1u8];
             data.extend_from_slice(&(infos, proofs).abi_encode_params());
-            abi::executeBatchesSharedBridge_2Call {
+            zk::executeBatchesSharedBridge_2Call {
                 _chainAddress: chain_address,
                 _processFrom: from,
                 _processTo: to,
@@ -371,14 +274,14 @@ pub fn encode_revert(
 ) -> Vec<u8> {
     let n = U256::from(new_last_batch);
     match version {
-        CommitVersion::PreBoojum => abi::revertBlocksCall { _newLastBlock: n }.abi_encode(),
-        CommitVersion::Boojum => abi::revertBatchesCall { _newLastBatch: n }.abi_encode(),
-        CommitVersion::V24 | CommitVersion::V26 => abi::revertBatchesSharedBridge_0Call {
+        CommitVersion::PreBoojum => zk::revertBlocksCall { _newLastBlock: n }.abi_encode(),
+        CommitVersion::Boojum => zk::revertBatchesCall { _newLastBatch: n }.abi_encode(),
+        CommitVersion::V24 | CommitVersion::V26 => zk::revertBatchesSharedBridge_0Call {
             _chainId: chain_id,
             _newLastBatch: n,
         }
         .abi_encode(),
-        CommitVersion::V29 => abi::revertBatchesSharedBridge_1Call {
+        CommitVersion::V29 => zk::revertBatchesSharedBridge_1Call {
             _chainAddress: chain_address,
             _newLastBatch: n,
         }
@@ -534,10 +437,10 @@ mod tests {
             LOG_MEMORY_PAGES_HASHES,
             crate::rollup::starknet::sharp::LOG_MEMORY_PAGES_HASHES
         );
-        assert_eq!(abi::executeBatchesCall::SELECTOR, [0xc3, 0xd9, 0x3e, 0x7c]);
-        assert_eq!(abi::executeBlocksCall::SELECTOR, [0xce, 0x9d, 0xcf, 0x16]);
-        assert_eq!(abi::commitBlocksCall::SELECTOR, [0x0c, 0x4d, 0xd8, 0x10]);
-        assert_eq!(abi::revertBatchesCall::SELECTOR, [0x97, 0xc0, 0x9d, 0x34]);
+        assert_eq!(zk::executeBatchesCall::SELECTOR, [0xc3, 0xd9, 0x3e, 0x7c]);
+        assert_eq!(zk::executeBlocksCall::SELECTOR, [0xce, 0x9d, 0xcf, 0x16]);
+        assert_eq!(zk::commitBlocksCall::SELECTOR, [0x0c, 0x4d, 0xd8, 0x10]);
+        assert_eq!(zk::revertBatchesCall::SELECTOR, [0x97, 0xc0, 0x9d, 0x34]);
     }
 
     #[test]

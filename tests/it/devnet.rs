@@ -390,7 +390,7 @@ fn zksync_faults_are_detected_and_a_revert_unwinds() {
             // Batch 10 is a v29 commit, so the revert is the v29 shared-bridge call.
             assert_eq!(
                 batch.txs[0].calldata[..4],
-                contracts::abi::revertBatchesSharedBridge_1Call::SELECTOR
+                zkreplay::rollup::zksync::abi::revertBatchesSharedBridge_1Call::SELECTOR
             );
             state.unwind(batch.number).unwrap();
             assert_eq!(state.checkpoint().root, batch.expected_root);
@@ -794,7 +794,7 @@ async fn stand_in_contracts_on_anvil_emit_the_real_events() {
     let committed = anvil
         .eth_call(
             diamond,
-            &contracts::abi::getTotalBatchesCommittedCall {}.abi_encode(),
+            &zkreplay::rollup::zksync::abi::getTotalBatchesCommittedCall {}.abi_encode(),
         )
         .await;
     assert_eq!(U256::from_be_slice(&committed), U256::from(9u8));

@@ -647,8 +647,12 @@ async fn an_l1_reorg_under_the_latest_tag_is_unwound_to_the_same_roots() {
 /// Sequential against pipelined replays of one devnet history over HTTP
 /// (anvil), on the same machine in the same run. A measurement, not a check:
 ///
-///   ZKREPLAY_BENCH_DEPTHS=0,8 ZKREPLAY_BENCH_BATCHES=24 \
-///     cargo test --release --test e2e devnet_pipeline_benchmark -- --ignored --nocapture
+///   ZKREPLAY_BENCH_DEPTHS=0,8 ZKREPLAY_BENCH_BATCHES=24 ZKREPLAY_BENCH_RPC_DELAY_MS=0 \
+///     cargo test --release --test it e2e::devnet_pipeline_benchmark -- --ignored --nocapture
+///
+/// `ZKREPLAY_BENCH_RPC_DELAY_MS` puts the fault proxy between the follower and
+/// anvil, holding every request that long before forwarding it: the round trip
+/// of a remote endpoint, which a local anvil does not have.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a measurement; run with --ignored --nocapture"]
 async fn devnet_pipeline_benchmark() {
@@ -668,11 +672,24 @@ async fn devnet_pipeline_benchmark() {
     .await
     .unwrap();
     let configs = configs(&outcome);
+    let delay_ms: u64 = var("ZKREPLAY_BENCH_RPC_DELAY_MS", "0").parse().unwrap();
+    let (url, _proxy) = if delay_ms == 0 {
+        (anvil.url.clone(), None)
+    } else {
+        let config = FaultConfig {
+            probability: 1.0,
+            kinds: vec![FaultKind::Delay],
+            delay: Duration::from_millis(delay_ms),
+            ..FaultConfig::default()
+        };
+        let (address, handle) = FaultProxy::start(&anvil.url, config).await.unwrap();
+        (format!("http://{address}"), Some(handle))
+    };
     for (run, depth) in depths.iter().enumerate() {
         for config in &configs {
             let data = dir.path().join(format!("run-{run}"));
             let store = Arc::new(Store::open(&data.join(&config.name), &config.name).unwrap());
-            let mut endpoints = L1Endpoints::devnet(anvil.url.clone());
+            let mut endpoints = L1Endpoints::devnet(url.clone());
             endpoints.max_log_range = config.log_range;
             let source = RpcL1::connect(endpoints, Some(store.clone()))
                 .await
@@ -691,7 +708,7 @@ async fn devnet_pipeline_benchmark() {
             let stages = status.stages();
             let applied = status.verdict_count(Verdict::Match);
             println!(
-                "BENCH devnet rollup={} depth={depth} batches={applied} wall_s={:.3} batches_per_s={:.2} apply_busy={:.0}% stages=[{}]",
+                "BENCH devnet rollup={} rpc_delay_ms={delay_ms} depth={depth} batches={applied} wall_s={:.3} batches_per_s={:.2} apply_busy={:.0}% stages=[{}]",
                 config.name,
                 stages.wall.as_secs_f64(),
                 applied as f64 / stages.wall.as_secs_f64(),

@@ -49,9 +49,10 @@
 //! that are not configured are accepted as unattributed (reported as such).
 
 use alloy_primitives::{Address, B256, U256, keccak256};
-use alloy_sol_types::{SolType, sol, sol_data};
+use alloy_sol_types::{SolType, sol_data};
 use serde::{Deserialize, Serialize};
 
+use super::abi::{StoredBatchInfo, StoredBatchInfoV29};
 use super::calldata::StoredBatch;
 use super::decode::Writes;
 use super::genesis::GatewayConfig;
@@ -112,31 +113,6 @@ pub enum GatewayError {
     Config(&'static str),
 }
 
-sol! {
-    struct RelayedStoredBatchInfo8 {
-        uint64 batchNumber;
-        bytes32 batchHash;
-        uint64 indexRepeatedStorageChanges;
-        uint256 numberOfLayer1Txs;
-        bytes32 priorityOperationsHash;
-        bytes32 l2LogsTreeRoot;
-        uint256 timestamp;
-        bytes32 commitment;
-    }
-
-    struct RelayedStoredBatchInfo9 {
-        uint64 batchNumber;
-        bytes32 batchHash;
-        uint64 indexRepeatedStorageChanges;
-        uint256 numberOfLayer1Txs;
-        bytes32 priorityOperationsHash;
-        bytes32 dependencyRootsRollingHash;
-        bytes32 l2LogsTreeRoot;
-        uint256 timestamp;
-        bytes32 commitment;
-    }
-}
-
 type PubdataMessage = (
     sol_data::Uint<8>,
     sol_data::Uint<256>,
@@ -145,13 +121,13 @@ type PubdataMessage = (
 );
 type InfoMessage8 = (
     sol_data::Uint<8>,
-    RelayedStoredBatchInfo8,
+    StoredBatchInfo,
     sol_data::FixedBytes<32>,
     sol_data::FixedBytes<32>,
 );
 type InfoMessage9 = (
     sol_data::Uint<8>,
-    RelayedStoredBatchInfo9,
+    StoredBatchInfoV29,
     sol_data::FixedBytes<32>,
     sol_data::FixedBytes<32>,
 );
@@ -205,57 +181,23 @@ pub fn encode_relayed_pubdata(chain_id: U256, batch_number: U256, pubdata: &[u8]
 
 /// Decodes an Executor message; the layout (8 or 9 fields) is fixed by its length.
 pub fn parse_relayed_batch_info(message: &[u8]) -> Result<RelayedBatchInfo, GatewayError> {
-    let version = *message
-        .get(31)
-        .ok_or(GatewayError::NotBatchInfo(message.len()))?;
-    match message.len() {
+    let (v, stored, metadata_hash, auxiliary_output_hash) = match message.len() {
         352 => {
-            let (v, s, metadata_hash, auxiliary_output_hash) =
-                InfoMessage8::abi_decode_params(message)?;
-            check_version(v)?;
-            let stored = StoredBatch {
-                batch_number: s.batchNumber,
-                batch_hash: s.batchHash,
-                index_repeated_storage_changes: s.indexRepeatedStorageChanges,
-                number_of_layer1_txs: s.numberOfLayer1Txs,
-                priority_operations_hash: s.priorityOperationsHash,
-                dependency_roots_rolling_hash: None,
-                l2_logs_tree_root: s.l2LogsTreeRoot,
-                timestamp: s.timestamp,
-                commitment: s.commitment,
-            };
-            Ok(RelayedBatchInfo {
-                stored,
-                metadata_hash,
-                auxiliary_output_hash,
-            })
+            let (v, s, m, a) = InfoMessage8::abi_decode_params(message)?;
+            (v, StoredBatch::from(&s), m, a)
         }
         384 => {
-            let (v, s, metadata_hash, auxiliary_output_hash) =
-                InfoMessage9::abi_decode_params(message)?;
-            check_version(v)?;
-            let stored = StoredBatch {
-                batch_number: s.batchNumber,
-                batch_hash: s.batchHash,
-                index_repeated_storage_changes: s.indexRepeatedStorageChanges,
-                number_of_layer1_txs: s.numberOfLayer1Txs,
-                priority_operations_hash: s.priorityOperationsHash,
-                dependency_roots_rolling_hash: Some(s.dependencyRootsRollingHash),
-                l2_logs_tree_root: s.l2LogsTreeRoot,
-                timestamp: s.timestamp,
-                commitment: s.commitment,
-            };
-            Ok(RelayedBatchInfo {
-                stored,
-                metadata_hash,
-                auxiliary_output_hash,
-            })
+            let (v, s, m, a) = InfoMessage9::abi_decode_params(message)?;
+            (v, StoredBatch::from(&s), m, a)
         }
-        len => {
-            let _ = version;
-            Err(GatewayError::NotBatchInfo(len))
-        }
-    }
+        len => return Err(GatewayError::NotBatchInfo(len)),
+    };
+    check_version(v)?;
+    Ok(RelayedBatchInfo {
+        stored,
+        metadata_hash,
+        auxiliary_output_hash,
+    })
 }
 
 /// Encodes an Executor message (inverse of [`parse_relayed_batch_info`]).
@@ -264,32 +206,13 @@ pub fn encode_relayed_batch_info(info: &RelayedBatchInfo) -> Vec<u8> {
     match s.dependency_roots_rolling_hash {
         None => InfoMessage8::abi_encode_params(&(
             RELAYED_VERSION,
-            RelayedStoredBatchInfo8 {
-                batchNumber: s.batch_number,
-                batchHash: s.batch_hash,
-                indexRepeatedStorageChanges: s.index_repeated_storage_changes,
-                numberOfLayer1Txs: s.number_of_layer1_txs,
-                priorityOperationsHash: s.priority_operations_hash,
-                l2LogsTreeRoot: s.l2_logs_tree_root,
-                timestamp: s.timestamp,
-                commitment: s.commitment,
-            },
+            StoredBatchInfo::from(s),
             info.metadata_hash,
             info.auxiliary_output_hash,
         )),
-        Some(dep) => InfoMessage9::abi_encode_params(&(
+        Some(_) => InfoMessage9::abi_encode_params(&(
             RELAYED_VERSION,
-            RelayedStoredBatchInfo9 {
-                batchNumber: s.batch_number,
-                batchHash: s.batch_hash,
-                indexRepeatedStorageChanges: s.index_repeated_storage_changes,
-                numberOfLayer1Txs: s.number_of_layer1_txs,
-                priorityOperationsHash: s.priority_operations_hash,
-                dependencyRootsRollingHash: dep,
-                l2LogsTreeRoot: s.l2_logs_tree_root,
-                timestamp: s.timestamp,
-                commitment: s.commitment,
-            },
+            StoredBatchInfoV29::from(s),
             info.metadata_hash,
             info.auxiliary_output_hash,
         )),

@@ -25,6 +25,7 @@ use alloy_primitives::{Address, B256};
 use blake2::{Blake2s256, Digest};
 use serde::{Deserialize, Serialize};
 
+pub mod abi;
 pub mod blob;
 pub mod bytecode;
 pub mod calldata;

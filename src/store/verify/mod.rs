@@ -382,6 +382,37 @@ fn batch_record<T: serde::de::DeserializeOwned>(
     }
 }
 
+/// Ends one batch of a replay, the same for every rollup: the stored audit
+/// (if any) must name the re-derived `root`; a batch with no problem counts as
+/// matched; progress every 1,000 batches and at the last.
+fn conclude_batch(
+    report: &mut Report,
+    audit: Option<&Vec<u8>>,
+    batch: u64,
+    last: u64,
+    root: &U256,
+    mut failed: bool,
+    progress: &mut dyn FnMut(&str),
+) {
+    if let Some(audit) = audit {
+        let agrees = serde_json::from_slice::<BatchAudit>(audit)
+            .map_err(|e| format!("its audit does not parse: {e}"))
+            .and_then(|audit| audit_agrees(&audit, root));
+        if let Err(p) = agrees {
+            problem(report, batch, p);
+            failed = true;
+        }
+    }
+    if !failed {
+        report.roots_matched = report.roots_matched.saturating_add(1);
+    }
+    if batch % 1000 == 0 || batch == last {
+        progress(&format!(
+            "re-derived batch {batch} of {last} from the stored leaves"
+        ));
+    }
+}
+
 /// Replays the Starknet history into in-memory tries and compares each
 /// batch's roots with its record and audit.
 fn replay_starknet(
@@ -538,28 +569,16 @@ fn replay_starknet(
             );
             failed = true;
         }
-        if let Some(audit) = audits.get(&batch) {
-            match serde_json::from_slice::<BatchAudit>(audit) {
-                Ok(audit) => {
-                    if let Err(p) = audit_agrees(&audit, &felt_u256(&roots.global_root)) {
-                        problem(report, batch, p);
-                        failed = true;
-                    }
-                }
-                Err(e) => {
-                    problem(report, batch, format!("its audit does not parse: {e}"));
-                    failed = true;
-                }
-            }
-        }
-        if !failed {
-            report.roots_matched = report.roots_matched.saturating_add(1);
-        }
-        if batch % 1000 == 0 || batch == last {
-            progress(&format!(
-                "re-derived batch {batch} of {last} from the stored leaves"
-            ));
-        }
+        let derived = felt_u256(&roots.global_root);
+        conclude_batch(
+            report,
+            audits.get(&batch),
+            batch,
+            last,
+            &derived,
+            failed,
+            progress,
+        );
     }
 }
 
@@ -636,27 +655,15 @@ fn replay_zksync(
             problem(report, batch, p);
             failed = true;
         }
-        if let Some(audit) = audits.get(&batch) {
-            match serde_json::from_slice::<BatchAudit>(audit) {
-                Ok(audit) => {
-                    if let Err(p) = audit_agrees(&audit, &U256::from_be_bytes(root.0)) {
-                        problem(report, batch, p);
-                        failed = true;
-                    }
-                }
-                Err(e) => {
-                    problem(report, batch, format!("its audit does not parse: {e}"));
-                    failed = true;
-                }
-            }
-        }
-        if !failed {
-            report.roots_matched = report.roots_matched.saturating_add(1);
-        }
-        if batch % 1000 == 0 || batch == last {
-            progress(&format!(
-                "re-derived batch {batch} of {last} from the stored leaves"
-            ));
-        }
+        let derived = U256::from_be_bytes(root.0);
+        conclude_batch(
+            report,
+            audits.get(&batch),
+            batch,
+            last,
+            &derived,
+            failed,
+            progress,
+        );
     }
 }

@@ -4,8 +4,8 @@
 
 use alloy_sol_types::SolCall;
 
-use super::abi::{self, commitBatchesSharedBridgeCall};
 use super::{CalldataError, CommitCall, CommitVersion};
+use crate::rollup::zksync::abi::{self, commitBatchesSharedBridge_0Call as CommitCallV24};
 use crate::rollup::zksync::da;
 
 /// Selector of `commitBatchesSharedBridge(uint256,StoredBatchInfo,CommitBatchInfo[])`.
@@ -13,12 +13,10 @@ pub const SELECTOR: [u8; 4] = [0x6e, 0xdd, 0x4f, 0x12];
 
 /// Decodes v24/v25 commit calldata (selector included).
 pub fn decode(input: &[u8]) -> Result<CommitCall, CalldataError> {
-    let call = commitBatchesSharedBridgeCall::abi_decode(input)?;
-    let batches = call
-        ._newBatchesData
-        .iter()
-        .map(|b| abi::batch(b, |field, _| da::parse_source_field(field)))
-        .collect::<Result<Vec<_>, _>>()?;
+    let call = CommitCallV24::abi_decode(input)?;
+    let batches = abi::batches(&call._newBatchesData, |field, _| {
+        da::parse_source_field(field)
+    })?;
     Ok(CommitCall {
         version: CommitVersion::V24,
         chain_id: Some(call._chainId),
@@ -31,7 +29,7 @@ pub fn decode(input: &[u8]) -> Result<CommitCall, CalldataError> {
 
 /// Encodes a call in the v24/v25 format (selector included); the inverse of [`decode`].
 pub fn encode(call: &CommitCall) -> Vec<u8> {
-    commitBatchesSharedBridgeCall {
+    CommitCallV24 {
         _chainId: call.chain_id.unwrap_or_default(),
         _lastCommittedBatchData: (&call.previous).into(),
         _newBatchesData: call.batches.iter().map(abi::info).collect(),
@@ -44,9 +42,6 @@ mod tests {
     #[test]
     fn selector_matches_the_signature() {
         use alloy_sol_types::SolCall;
-        assert_eq!(
-            super::abi::commitBatchesSharedBridgeCall::SELECTOR,
-            super::SELECTOR
-        );
+        assert_eq!(super::CommitCallV24::SELECTOR, super::SELECTOR);
     }
 }

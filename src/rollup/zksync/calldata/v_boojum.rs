@@ -5,8 +5,8 @@
 
 use alloy_sol_types::SolCall;
 
-use super::abi::{self, commitBatchesCall};
 use super::{CalldataError, CommitCall, CommitVersion};
+use crate::rollup::zksync::abi::{self, commitBatchesCall};
 use crate::rollup::zksync::{L1_MESSENGER, PUBDATA_HASH_LOG_KEY, da, system_log_value};
 
 /// Selector of `commitBatches` (Boojum, before the shared bridge).
@@ -15,18 +15,12 @@ pub const SELECTOR: [u8; 4] = [0x70, 0x1f, 0x58, 0xc5];
 /// Decodes Boojum `commitBatches` calldata (selector included).
 pub fn decode(input: &[u8]) -> Result<CommitCall, CalldataError> {
     let call = commitBatchesCall::abi_decode(input)?;
-    let batches = call
-        ._newBatchesData
-        .iter()
-        .map(|b| {
-            abi::batch(b, |field, logs| {
-                da::parse_boojum_field(
-                    field,
-                    system_log_value(logs, L1_MESSENGER, PUBDATA_HASH_LOG_KEY),
-                )
-            })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let batches = abi::batches(&call._newBatchesData, |field, logs| {
+        da::parse_boojum_field(
+            field,
+            system_log_value(logs, L1_MESSENGER, PUBDATA_HASH_LOG_KEY),
+        )
+    })?;
     Ok(CommitCall {
         version: CommitVersion::Boojum,
         chain_id: None,
@@ -51,6 +45,6 @@ mod tests {
     #[test]
     fn selector_matches_the_signature() {
         use alloy_sol_types::SolCall;
-        assert_eq!(super::abi::commitBatchesCall::SELECTOR, super::SELECTOR);
+        assert_eq!(super::commitBatchesCall::SELECTOR, super::SELECTOR);
     }
 }

@@ -1,59 +1,19 @@
 //! `commitBlocks` (`0x0c4dd810`), before Boojum: the writes are explicit,
 //! uncompressed lists (`initialStorageChanges`, `repeatedStorageChanges`).
 
-use alloy_sol_types::{SolCall, sol};
+use alloy_sol_types::SolCall;
 
-use super::{CalldataError, CommitBatch, CommitCall, CommitVersion, StoredBatch};
+use super::{CalldataError, CommitBatch, CommitCall, CommitVersion};
+use crate::rollup::zksync::abi::{CommitBlockInfo, StoredBatchInfo, commitBlocksCall};
 use crate::rollup::zksync::da::{self, DaField, DaInput, PreBoojumData};
 
 /// Selector of `commitBlocks` (before Boojum).
 pub const SELECTOR: [u8; 4] = [0x0c, 0x4d, 0xd8, 0x10];
 
-sol! {
-    struct StoredBlockInfo {
-        uint64 blockNumber;
-        bytes32 blockHash;
-        uint64 indexRepeatedStorageChanges;
-        uint256 numberOfLayer1Txs;
-        bytes32 priorityOperationsHash;
-        bytes32 l2LogsTreeRoot;
-        uint256 timestamp;
-        bytes32 commitment;
-    }
-
-    struct CommitBlockInfo {
-        uint64 blockNumber;
-        uint64 timestamp;
-        uint64 indexRepeatedStorageChanges;
-        bytes32 newStateRoot;
-        uint256 numberOfLayer1Txs;
-        bytes32 l2LogsTreeRoot;
-        bytes32 priorityOperationsHash;
-        bytes initialStorageChanges;
-        bytes repeatedStorageChanges;
-        bytes l2Logs;
-        bytes[] l2ArbitraryLengthMessages;
-        bytes[] factoryDeps;
-    }
-
-    function commitBlocks(StoredBlockInfo _lastCommittedBlockData, CommitBlockInfo[] _newBlocksData);
-}
-
 /// Decodes pre-Boojum `commitBlocks` calldata (selector included).
 pub fn decode(input: &[u8]) -> Result<CommitCall, CalldataError> {
     let call = commitBlocksCall::abi_decode(input)?;
-    let p = &call._lastCommittedBlockData;
-    let previous = StoredBatch {
-        batch_number: p.blockNumber,
-        batch_hash: p.blockHash,
-        index_repeated_storage_changes: p.indexRepeatedStorageChanges,
-        number_of_layer1_txs: p.numberOfLayer1Txs,
-        priority_operations_hash: p.priorityOperationsHash,
-        dependency_roots_rolling_hash: None,
-        l2_logs_tree_root: p.l2LogsTreeRoot,
-        timestamp: p.timestamp,
-        commitment: p.commitment,
-    };
+    let previous = (&call._lastCommittedBlockData).into();
     let batches = call
         ._newBlocksData
         .iter()
@@ -108,17 +68,7 @@ pub fn decode(input: &[u8]) -> Result<CommitCall, CalldataError> {
 
 /// Encodes a pre-Boojum call (the inverse of [`decode`]).
 pub fn encode(call: &CommitCall) -> Vec<u8> {
-    let p = &call.previous;
-    let previous = StoredBlockInfo {
-        blockNumber: p.batch_number,
-        blockHash: p.batch_hash,
-        indexRepeatedStorageChanges: p.index_repeated_storage_changes,
-        numberOfLayer1Txs: p.number_of_layer1_txs,
-        priorityOperationsHash: p.priority_operations_hash,
-        l2LogsTreeRoot: p.l2_logs_tree_root,
-        timestamp: p.timestamp,
-        commitment: p.commitment,
-    };
+    let previous = StoredBatchInfo::from(&call.previous);
     let blocks = call
         .batches
         .iter()
