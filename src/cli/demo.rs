@@ -6,7 +6,6 @@
 //! summary with a query to try.
 
 use std::collections::BTreeSet;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -33,12 +32,9 @@ pub struct Args {
     /// Where the stores and the devnet's chain configs go (default: a new temporary directory, kept).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
-    /// Address the GraphQL API listens on.
-    #[arg(long, default_value = "127.0.0.1:8547")]
-    pub graphql_addr: SocketAddr,
-    /// Address of the monitoring port (`/health`, `/ready`, `/metrics`).
-    #[arg(long, default_value = "127.0.0.1:9090")]
-    pub monitor_addr: SocketAddr,
+    /// Where and how GraphQL and the monitoring port are served.
+    #[command(flatten)]
+    pub server: super::serve::ServerArgs,
     /// Keep serving GraphQL after the summary, until Ctrl-C.
     #[arg(long)]
     pub keep_serving: bool,
@@ -46,12 +42,6 @@ pub struct Args {
     /// and watch the audit catch it.
     #[arg(long)]
     pub with_faults: bool,
-    /// GraphiQL's npm assets (see scripts/install-web.sh).
-    #[arg(long, default_value = "web/node_modules")]
-    pub graphiql_assets: PathBuf,
-    /// GraphQL server limits.
-    #[command(flatten)]
-    pub limits: crate::api::ApiLimits,
 }
 
 /// Runs `zkreplay demo`; returns the process exit code.
@@ -141,16 +131,9 @@ async fn demo(args: Args) -> anyhow::Result<i32> {
         })
         .collect();
     let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
-    let (graphql, monitor, server) = serve_followed(
-        &followed,
-        args.graphql_addr,
-        args.monitor_addr,
-        args.graphiql_assets.clone(),
-        args.limits.clone(),
-        async {
-            let _ = server_stopped.await;
-        },
-    )
+    let (graphql, monitor, server) = serve_followed(&followed, &args.server, async {
+        let _ = server_stopped.await;
+    })
     .await?;
 
     let follow_started = Instant::now();

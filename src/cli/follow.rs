@@ -88,28 +88,15 @@ pub struct Args {
     /// Milliseconds between polls of the L1 tag.
     #[arg(long, env = "ZKREPLAY_POLL_INTERVAL_MS", default_value_t = 12_000)]
     pub poll_interval_ms: u64,
-    /// GraphQL address (loopback unless told otherwise).
-    #[arg(long, env = "ZKREPLAY_GRAPHQL_ADDR", default_value = "127.0.0.1:8547")]
-    pub graphql_addr: std::net::SocketAddr,
-    /// Monitoring address: /health, /ready (caught up with L1), /metrics.
-    #[arg(long, env = "ZKREPLAY_MONITOR_ADDR", default_value = "127.0.0.1:9090")]
-    pub monitor_addr: std::net::SocketAddr,
+    /// Where and how GraphQL and the monitoring port are served.
+    #[command(flatten)]
+    pub server: super::serve::ServerArgs,
     /// Do not serve GraphQL and metrics (followers only).
     #[arg(long, env = "ZKREPLAY_NO_SERVE")]
     pub no_serve: bool,
-    /// GraphiQL's npm assets (see scripts/install-web.sh).
-    #[arg(
-        long,
-        env = "ZKREPLAY_GRAPHIQL_ASSETS",
-        default_value = "web/node_modules"
-    )]
-    pub graphiql_assets: PathBuf,
     /// Requests in flight per L1 endpoint.
     #[arg(long, env = "ZKREPLAY_MAX_CONCURRENCY", default_value_t = 8)]
     pub max_concurrency: usize,
-    /// GraphQL server limits.
-    #[command(flatten)]
-    pub limits: crate::api::ApiLimits,
     /// How L1 answers are proved.
     #[command(flatten)]
     pub verify: L1VerifyArgs,
@@ -374,17 +361,11 @@ async fn follow(args: Args) -> anyhow::Result<i32> {
                 status: p.status.clone(),
             })
             .collect();
-        let (graphql, monitor, task) = super::serve::serve_followed(
-            &followed,
-            args.graphql_addr,
-            args.monitor_addr,
-            args.graphiql_assets.clone(),
-            args.limits.clone(),
-            async {
+        let (graphql, monitor, task) =
+            super::serve::serve_followed(&followed, &args.server, async {
                 let _ = server_stopped.await;
-            },
-        )
-        .await?;
+            })
+            .await?;
         tracing::info!(%graphql, %monitor, "serving GraphQL on http://{graphql}/graphql, metrics on http://{monitor}/metrics");
         Some(task)
     };

@@ -12,6 +12,30 @@ use crate::api::{self, ApiLimits, AppState, RollupHandle};
 use crate::chain::ChainConfig;
 use crate::store::Store;
 
+/// Where and how the GraphQL API and the monitoring port are served, the
+/// same for `serve`, `follow` and `demo`.
+#[derive(Clone, Debug, clap::Args)]
+pub struct ServerArgs {
+    /// GraphQL address (loopback unless told otherwise).
+    #[arg(long, env = "ZKREPLAY_GRAPHQL_ADDR", default_value = "127.0.0.1:8547")]
+    pub graphql_addr: SocketAddr,
+    /// Monitoring address: /health, /ready (stores healthy and, under
+    /// `follow`, caught up with L1), /metrics.
+    #[arg(long, env = "ZKREPLAY_MONITOR_ADDR", default_value = "127.0.0.1:9090")]
+    pub monitor_addr: SocketAddr,
+    /// Directory with GraphiQL's npm packages (graphiql, react, react-dom),
+    /// served locally (scripts/install-web.sh puts them there).
+    #[arg(
+        long,
+        env = "ZKREPLAY_GRAPHIQL_ASSETS",
+        default_value = "web/node_modules"
+    )]
+    pub graphiql_assets: PathBuf,
+    /// GraphQL server limits.
+    #[command(flatten)]
+    pub limits: ApiLimits,
+}
+
 /// Arguments of `serve`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -24,19 +48,9 @@ pub struct Args {
         value_delimiter = ','
     )]
     pub data_dirs: Vec<PathBuf>,
-    /// GraphQL address (loopback unless told otherwise).
-    #[arg(long, env = "ZKREPLAY_GRAPHQL_ADDR", default_value = "127.0.0.1:8547")]
-    pub graphql_addr: SocketAddr,
-    /// Monitoring address: /health, /ready, /metrics.
-    #[arg(long, env = "ZKREPLAY_MONITOR_ADDR", default_value = "127.0.0.1:9090")]
-    pub monitor_addr: SocketAddr,
-    /// Directory with GraphiQL's npm packages (graphiql, react, react-dom), served locally.
-    #[arg(
-        long,
-        env = "ZKREPLAY_GRAPHIQL_ASSETS",
-        default_value = "web/node_modules"
-    )]
-    pub graphiql_assets: PathBuf,
+    /// Where and how GraphQL and the monitoring port are served.
+    #[command(flatten)]
+    pub server: ServerArgs,
     /// Directory of chain configs (`<chain>.toml`); a store's config, when present,
     /// supplies `l1ChainId`. Missing files are not an error.
     #[arg(long, env = "ZKREPLAY_CHAINS_DIR", default_value = "chains")]
@@ -47,9 +61,6 @@ pub struct Args {
     /// to answer. Costs one sequential read of the stores.
     #[arg(long, env = "ZKREPLAY_SCRUB", default_value_t = true, action = clap::ArgAction::Set)]
     pub scrub: bool,
-    /// GraphQL server limits.
-    #[command(flatten)]
-    pub limits: ApiLimits,
     /// Start from a snapshot (a directory, or an http(s) URL serving
     /// `manifest.json` and its chunks): import it into the first
     /// `--data-dir` (verified; against L1 with `--rpc-url`), then serve. A
@@ -174,14 +185,19 @@ async fn serve(args: Args) -> anyhow::Result<i32> {
         }
     });
     let state = AppState {
-        graphiql_assets: Some(args.graphiql_assets),
-        ..AppState::new(api::build_schema(rollups), args.limits)
+        graphiql_assets: Some(args.server.graphiql_assets),
+        ..AppState::new(api::build_schema(rollups), args.server.limits)
     };
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    let (graphql, monitor, task) =
-        api::serve(state, args.graphql_addr, args.monitor_addr, shutdown).await?;
+    let (graphql, monitor, task) = api::serve(
+        state,
+        args.server.graphql_addr,
+        args.server.monitor_addr,
+        shutdown,
+    )
+    .await?;
     tracing::info!(%graphql, %monitor, "serving GraphQL on http://{graphql}/graphql, metrics on http://{monitor}/metrics");
     task.await??;
     Ok(0)
@@ -202,10 +218,7 @@ pub struct Followed {
 /// follower to catch up, `/metrics` adds the followers' metrics.
 pub async fn serve_followed(
     followed: &[Followed],
-    graphql_addr: SocketAddr,
-    monitor_addr: SocketAddr,
-    graphiql_assets: PathBuf,
-    limits: ApiLimits,
+    server: &ServerArgs,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<(
     SocketAddr,
@@ -221,11 +234,11 @@ pub async fn serve_followed(
         })
         .collect();
     let state = AppState {
-        graphiql_assets: Some(graphiql_assets),
+        graphiql_assets: Some(server.graphiql_assets.clone()),
         followers: followed.iter().map(|f| f.status.clone()).collect(),
-        ..AppState::new(api::build_schema(rollups), limits)
+        ..AppState::new(api::build_schema(rollups), server.limits.clone())
     };
-    Ok(api::serve(state, graphql_addr, monitor_addr, shutdown).await?)
+    Ok(api::serve(state, server.graphql_addr, server.monitor_addr, shutdown).await?)
 }
 
 /// Prints the served schema's SDL (what `schemas/schema.graphql` must contain).

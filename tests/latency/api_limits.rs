@@ -642,9 +642,9 @@ fn follow_serve_and_demo_take_the_same_limit_flags() {
     for command in commands {
         let argv = ["zkreplay"].iter().chain(command).chain(&flags);
         let limits = match Cli::parse_from(argv).command {
-            Command::Follow(args) => args.limits,
-            Command::Serve(args) => args.limits,
-            Command::Demo(args) => args.limits,
+            Command::Follow(args) => args.server.limits,
+            Command::Serve(args) => args.server.limits,
+            Command::Demo(args) => args.server.limits,
             other => panic!("parsed as {other:?}"),
         };
         assert_eq!(

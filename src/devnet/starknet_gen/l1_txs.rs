@@ -76,16 +76,16 @@ impl StarknetGenerator {
         let mut own: Vec<&MemoryPage> = posted_pages.iter().collect();
         own.push(&main);
         let mut txs = Vec::new();
+        // Other SHARP customers' jobs land next to each of Starknet's pages.
+        let mut decoys_near = |page: &MemoryPage| {
+            let job = sharp
+                .decoys
+                .then(|| self.decoy_job(n, registry.address, page.start_addr, sharp.verifier));
+            job.into_iter().flatten()
+        };
         if registry.batch_calls {
             for page in &own {
-                if sharp.decoys {
-                    txs.extend(self.decoy_job(
-                        n,
-                        registry.address,
-                        page.start_addr,
-                        sharp.verifier,
-                    ));
-                }
+                txs.extend(decoys_near(page));
             }
             txs.push(PlannedTx {
                 to: registry.address,
@@ -97,14 +97,7 @@ impl StarknetGenerator {
             });
         } else {
             for (i, page) in own.iter().enumerate() {
-                if sharp.decoys {
-                    txs.extend(self.decoy_job(
-                        n,
-                        registry.address,
-                        page.start_addr,
-                        sharp.verifier,
-                    ));
-                }
+                txs.extend(decoys_near(page));
                 txs.push(PlannedTx {
                     to: registry.address,
                     calldata: encode_page(page),

@@ -238,6 +238,13 @@ pub(crate) fn info(batch: &CommitBatch) -> CommitBatchInfo {
     }
 }
 
+/// The Boojum-layout arguments of a commit call (v24 adds the chain id
+/// before them): the previous batch and the committed ones.
+pub(crate) fn boojum_arguments(call: &CommitCall) -> (StoredBatchInfo, Vec<CommitBatchInfo>) {
+    let previous = StoredBatchInfo::from(&call.previous);
+    (previous, call.batches.iter().map(info).collect())
+}
+
 /// A batch's `systemLogs`, split into 88-byte logs.
 pub(crate) fn system_logs(batch: u64, bytes: &[u8]) -> Result<Vec<L2Log>, CalldataError> {
     L2Log::parse_all(bytes).ok_or(CalldataError::SystemLogs {

@@ -131,76 +131,79 @@ pub(super) fn starknet_leaf_proves(
         }
     };
     let fail = |what: String| head_problem(store, batch, what);
-    match tag {
+    let contract_at = |address: &Felt| -> Result<ContractState, VerifyError> {
+        let record = value_at(&keys::leaf(
+            keys::LEAF_STARKNET_CONTRACT,
+            &[&address.to_bytes_be()],
+        ))?;
+        if record.is_empty() {
+            return Ok(ContractState::default());
+        }
+        ContractState::decode(&record).map_err(|e| starknet_err(store, e))
+    };
+    let (reached, what, root) = match tag {
         keys::LEAF_STARKNET_STORAGE => {
             let (Some(address), Some(key)) = (word(0), word(1)) else {
                 return Ok(false);
             };
             let value = felt_of(&value_at(leaf_key)?);
-            let record = value_at(&keys::leaf(
-                keys::LEAF_STARKNET_CONTRACT,
-                &[&address.to_bytes_be()],
-            ))?;
-            let contract = if record.is_empty() {
-                ContractState::default()
-            } else {
-                ContractState::decode(&record).map_err(|e| starknet_err(store, e))?
-            };
-            let (found, proof) = Trie::<_, PedersenHasher>::new(store)
-                .get_with_proof(contract.storage_root, &key)
-                .map_err(|e| starknet_err(store, e.into()))?;
-            if found != value
-                || !verify_proof::<PedersenHasher>(contract.storage_root, &key, value, &proof)
-            {
-                return Err(fail(format!(
-                    "storage {address:#x}/{key:#x} = {value:#x} does not hash up to the contract's storage root {:#x} through the stored nodes",
-                    contract.storage_root
-                )));
-            }
+            let root = contract_at(&address)?.storage_root;
+            let reached = hashes_up::<PedersenHasher>(store, root, &key, value)?;
+            (
+                reached,
+                format!("storage {address:#x}/{key:#x} = {value:#x}"),
+                ("the contract's storage root", root),
+            )
         }
         keys::LEAF_STARKNET_CONTRACT => {
             let Some(address) = word(0) else {
                 return Ok(false);
             };
-            let record = value_at(leaf_key)?;
-            let contract = if record.is_empty() {
-                ContractState::default()
-            } else {
-                ContractState::decode(&record).map_err(|e| starknet_err(store, e))?
-            };
-            let leaf = contract.leaf_hash();
-            let (found, proof) = Trie::<_, PedersenHasher>::new(store)
-                .get_with_proof(roots.contracts_root, &address)
-                .map_err(|e| starknet_err(store, e.into()))?;
-            if found != leaf
-                || !verify_proof::<PedersenHasher>(roots.contracts_root, &address, leaf, &proof)
-            {
-                return Err(fail(format!(
-                    "contract {address:#x} does not hash up to the contracts root {:#x} through the stored nodes",
-                    roots.contracts_root
-                )));
-            }
+            let leaf = contract_at(&address)?.leaf_hash();
+            let root = roots.contracts_root;
+            let reached = hashes_up::<PedersenHasher>(store, root, &address, leaf)?;
+            (
+                reached,
+                format!("contract {address:#x}"),
+                ("the contracts root", root),
+            )
         }
         keys::LEAF_STARKNET_CLASS => {
             let Some(class_hash) = word(0) else {
                 return Ok(false);
             };
             let leaf = class_leaf_hash(&felt_of(&value_at(leaf_key)?));
-            let (found, proof) = Trie::<_, PoseidonHasher>::new(store)
-                .get_with_proof(roots.classes_root, &class_hash)
-                .map_err(|e| starknet_err(store, e.into()))?;
-            if found != leaf
-                || !verify_proof::<PoseidonHasher>(roots.classes_root, &class_hash, leaf, &proof)
-            {
-                return Err(fail(format!(
-                    "class {class_hash:#x} does not hash up to the classes root {:#x} through the stored nodes",
-                    roots.classes_root
-                )));
-            }
+            let root = roots.classes_root;
+            let reached = hashes_up::<PoseidonHasher>(store, root, &class_hash, leaf)?;
+            (
+                reached,
+                format!("class {class_hash:#x}"),
+                ("the classes root", root),
+            )
         }
         _ => return Ok(false),
+    };
+    if !reached {
+        let (root_name, root) = root;
+        return Err(fail(format!(
+            "{what} does not hash up to {root_name} {root:#x} through the stored nodes"
+        )));
     }
     Ok(true)
+}
+
+/// Whether `leaf` at `key` is what the trie at `root` holds, with a proof
+/// through the stored nodes that hashes up to `root`.
+fn hashes_up<H: TrieHasher>(
+    store: &Store,
+    root: Felt,
+    key: &Felt,
+    leaf: Felt,
+) -> Result<bool, VerifyError> {
+    let (found, proof) = Trie::<_, H>::new(store)
+        .get_with_proof(root, key)
+        .map_err(|e| starknet_err(store, e.into()))?;
+    Ok(found == leaf && verify_proof::<H>(root, key, leaf, &proof))
 }
 
 /// The root node of a Starknet trie is stored and hashes to the root.

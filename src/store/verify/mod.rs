@@ -47,6 +47,25 @@ use head::{starknet_head, zksync_head};
 /// Leaf writes (key, value) of the history column, by the batch that wrote them.
 type HistoryByBatch = BTreeMap<u64, Vec<(Vec<u8>, Vec<u8>)>>;
 
+/// What a replay reads, by batch: the leaves each batch wrote, its stored
+/// record and its stored audit.
+struct StoredHistory {
+    history: HistoryByBatch,
+    records: BTreeMap<u64, Vec<u8>>,
+    audits: BTreeMap<u64, Vec<u8>>,
+}
+
+impl StoredHistory {
+    /// The last batch with a record, or `None` (said through `progress`).
+    fn last_batch(&self, progress: &mut dyn FnMut(&str)) -> Option<u64> {
+        let last = self.records.keys().next_back().copied();
+        if last.is_none() {
+            progress("no batch to re-derive");
+        }
+        last
+    }
+}
+
 /// Leaves of the last batch whose paths the open check walks.
 pub const HEAD_SAMPLE: usize = 64;
 
@@ -209,9 +228,14 @@ pub fn verify(
         report.entries.push((column.name(), entries));
     }
     let damaged_before_replay = !report.is_clean();
+    let stored = StoredHistory {
+        history,
+        records,
+        audits,
+    };
     match kind {
-        RollupKind::Starknet => replay_starknet(&history, &records, &audits, &mut report, progress),
-        RollupKind::Zksync => replay_zksync(&history, &records, &audits, &mut report, progress),
+        RollupKind::Starknet => replay_starknet(&stored, &mut report, progress),
+        RollupKind::Zksync => replay_zksync(&stored, &mut report, progress),
     }
     if damaged_before_replay && report.batches_rederived > 0 {
         progress(
@@ -413,21 +437,33 @@ fn conclude_batch(
     }
 }
 
+/// One trie update of the Starknet replay: the new nodes join `nodes` and the
+/// new root is returned; a failure is the problem to report, named by `what`.
+fn replay_trie<H: TrieHasher>(
+    nodes: &mut HashMap<Vec<u8>, Vec<u8>>,
+    root: Felt,
+    leaves: &[(Felt, Felt)],
+    what: &str,
+) -> Result<Felt, String> {
+    let update = Trie::<_, H>::new(&*nodes)
+        .update(root, leaves)
+        .map_err(|e| format!("{what}: {e}"))?;
+    nodes.extend(update.new_nodes.into_iter().map(|(k, v)| (k.to_vec(), v)));
+    Ok(update.root)
+}
+
 /// Replays the Starknet history into in-memory tries and compares each
 /// batch's roots with its record and audit.
-fn replay_starknet(
-    history: &HistoryByBatch,
-    records: &BTreeMap<u64, Vec<u8>>,
-    audits: &BTreeMap<u64, Vec<u8>>,
-    report: &mut Report,
-    progress: &mut dyn FnMut(&str),
-) {
+fn replay_starknet(stored: &StoredHistory, report: &mut Report, progress: &mut dyn FnMut(&str)) {
+    let StoredHistory {
+        history,
+        records,
+        audits,
+    } = stored;
     let mut nodes: HashMap<Vec<u8>, Vec<u8>> = HashMap::new();
     let mut storage_roots: HashMap<Felt, Felt> = HashMap::new();
     let (mut contracts_root, mut classes_root) = (Felt::ZERO, Felt::ZERO);
-    let last = records.keys().next_back().copied();
-    let Some(last) = last else {
-        progress("no batch to re-derive");
+    let Some(last) = stored.last_batch(progress) else {
         return;
     };
     for batch in 0..=last {
@@ -473,13 +509,11 @@ fn replay_starknet(
             let previous = storage_roots.get(address).copied().unwrap_or(Felt::ZERO);
             let mut root = previous;
             if let Some(updates) = storage.get(address) {
-                match Trie::<_, PedersenHasher>::new(&nodes).update(previous, updates) {
-                    Ok(update) => {
-                        nodes.extend(update.new_nodes.into_iter().map(|(k, v)| (k.to_vec(), v)));
-                        root = update.root;
-                    }
-                    Err(e) => {
-                        problem(report, batch, format!("contract {address:#x}: {e}"));
+                let what = format!("contract {address:#x}");
+                match replay_trie::<PedersenHasher>(&mut nodes, previous, updates, &what) {
+                    Ok(updated) => root = updated,
+                    Err(p) => {
+                        problem(report, batch, p);
                         failed = true;
                         continue;
                     }
@@ -524,24 +558,24 @@ fn replay_starknet(
             };
             contract_leaves.push((*address, derived.leaf_hash()));
         }
-        match Trie::<_, PedersenHasher>::new(&nodes).update(contracts_root, &contract_leaves) {
-            Ok(update) => {
-                nodes.extend(update.new_nodes.into_iter().map(|(k, v)| (k.to_vec(), v)));
-                contracts_root = update.root;
-            }
-            Err(e) => {
-                problem(report, batch, format!("contracts trie: {e}"));
-                failed = true;
-            }
-        }
-        match Trie::<_, PoseidonHasher>::new(&nodes).update(classes_root, &classes) {
-            Ok(update) => {
-                nodes.extend(update.new_nodes.into_iter().map(|(k, v)| (k.to_vec(), v)));
-                classes_root = update.root;
-            }
-            Err(e) => {
-                problem(report, batch, format!("classes trie: {e}"));
-                failed = true;
+        let contracts_update = replay_trie::<PedersenHasher>(
+            &mut nodes,
+            contracts_root,
+            &contract_leaves,
+            "contracts trie",
+        );
+        let classes_update =
+            replay_trie::<PoseidonHasher>(&mut nodes, classes_root, &classes, "classes trie");
+        for (update, root) in [
+            (contracts_update, &mut contracts_root),
+            (classes_update, &mut classes_root),
+        ] {
+            match update {
+                Ok(updated) => *root = updated,
+                Err(p) => {
+                    problem(report, batch, p);
+                    failed = true;
+                }
             }
         }
         report.batches_rederived = report.batches_rederived.saturating_add(1);
@@ -583,17 +617,15 @@ fn replay_starknet(
 }
 
 /// Replays the ZKsync history (genesis is batch 0) into an in-memory tree.
-fn replay_zksync(
-    history: &HistoryByBatch,
-    records: &BTreeMap<u64, Vec<u8>>,
-    audits: &BTreeMap<u64, Vec<u8>>,
-    report: &mut Report,
-    progress: &mut dyn FnMut(&str),
-) {
+fn replay_zksync(stored: &StoredHistory, report: &mut Report, progress: &mut dyn FnMut(&str)) {
+    let StoredHistory {
+        history,
+        records,
+        audits,
+    } = stored;
     let mut nodes: HashMap<Vec<u8>, Vec<u8>> = HashMap::new();
     let mut root = empty_root();
-    let Some(last) = records.keys().next_back().copied() else {
-        progress("no batch to re-derive");
+    let Some(last) = stored.last_batch(progress) else {
         return;
     };
     let first = records.keys().next().copied().unwrap_or(0);

@@ -11,7 +11,7 @@
 use alloy_primitives::U256;
 use starknet_types_core::felt::Felt;
 
-use super::layout_v0_11::read_pairs;
+use super::layout_v0_11::{contract_entry, finish, read_pairs};
 use super::{DaContract, DaError, DaStateDiff, Reader, felt_to_u256, u256_to_felt};
 
 /// Parses the layout from the start of `felts`; returns the diff and the felts used.
@@ -43,20 +43,14 @@ pub fn parse(felts: &[Felt]) -> Result<(DaStateDiff, usize), DaError> {
                 "contract word {word:#x}: nonce exceeds 64 bits"
             )));
         }
-        let n_updates = reader.check_count("n_updates", &(word & mask), 2)?;
-        let storage = read_pairs(&mut reader, n_updates, "storage entry")?;
-        contracts.push(DaContract {
+        let nonce = Some(u256_to_felt(&nonce));
+        contracts.push(contract_entry(
+            &mut reader,
             address,
-            nonce: Some(u256_to_felt(&nonce)),
-            class_hash: None,
-            storage,
-        });
+            nonce,
+            None,
+            &(word & mask),
+        )?);
     }
-    Ok((
-        DaStateDiff {
-            contracts,
-            declared_classes: Vec::new(),
-        },
-        reader.position(),
-    ))
+    finish(reader, contracts, false)
 }

@@ -18,6 +18,20 @@ use super::{DaContract, DaError, DaStateDiff, Reader, felt_to_u256, u256_to_felt
 
 /// Parses the layout from the start of `felts`; returns the diff and the felts used.
 pub fn parse(felts: &[Felt]) -> Result<(DaStateDiff, usize), DaError> {
+    parse_packed(felts, |word| {
+        let (class_flag, nonce, n_updates) = split_word(word)?;
+        Ok((class_flag, Some(nonce), n_updates))
+    })
+}
+
+/// The contract and class sections of v0.11 onwards: per contract its address,
+/// one packed word (`unpack` gives its class flag, nonce and update count, the
+/// packing being what changed between versions), the new class hash when
+/// flagged, and its storage writes; then the declared classes.
+pub(crate) fn parse_packed(
+    felts: &[Felt],
+    unpack: impl Fn(&U256) -> Result<(bool, Option<Felt>, U256), DaError>,
+) -> Result<(DaStateDiff, usize), DaError> {
     let mut reader = Reader::new(felts);
     // A contract needs at least its address and word.
     let n_contracts = reader.count("n_contracts", 2)?;
@@ -25,30 +39,21 @@ pub fn parse(felts: &[Felt]) -> Result<(DaStateDiff, usize), DaError> {
     for _ in 0..n_contracts {
         let address = reader.next("contract address")?;
         let word = felt_to_u256(&reader.next("contract word")?);
-        let (class_flag, nonce, n_updates) = split_word(&word)?;
+        let (class_flag, nonce, n_updates) = unpack(&word)?;
         let class_hash = if class_flag {
             Some(reader.next("class hash")?)
         } else {
             None
         };
-        let n_updates = reader.check_count("n_updates", &n_updates, 2)?;
-        let storage = read_pairs(&mut reader, n_updates, "storage entry")?;
-        contracts.push(DaContract {
+        contracts.push(contract_entry(
+            &mut reader,
             address,
-            nonce: Some(nonce),
+            nonce,
             class_hash,
-            storage,
-        });
+            &n_updates,
+        )?);
     }
-    let n_classes = reader.count("n_classes", 2)?;
-    let declared_classes = read_pairs(&mut reader, n_classes, "declared class")?;
-    Ok((
-        DaStateDiff {
-            contracts,
-            declared_classes,
-        },
-        reader.position(),
-    ))
+    finish(reader, contracts, true)
 }
 
 /// `(class_flag, nonce, n_updates)` of a contract word.
@@ -66,6 +71,46 @@ pub fn split_word(word: &U256) -> Result<(bool, Felt, U256), DaError> {
 }
 
 /// Reads `n` `(key, value)` pairs (`n` already checked against the data).
+/// One contract entry's storage writes, `n_updates` `(key, value)` pairs,
+/// as every layout lays them out after the contract's header words.
+pub(crate) fn contract_entry(
+    reader: &mut Reader<'_>,
+    address: Felt,
+    nonce: Option<Felt>,
+    class_hash: Option<Felt>,
+    n_updates: &U256,
+) -> Result<DaContract, DaError> {
+    let n_updates = reader.check_count("n_updates", n_updates, 2)?;
+    Ok(DaContract {
+        address,
+        nonce,
+        class_hash,
+        storage: read_pairs(reader, n_updates, "storage entry")?,
+    })
+}
+
+/// The end of a diff: the declared classes (`n_classes` then pairs) when the
+/// layout has that section, and the position the diff ended at.
+pub(crate) fn finish(
+    mut reader: Reader<'_>,
+    contracts: Vec<DaContract>,
+    has_classes: bool,
+) -> Result<(DaStateDiff, usize), DaError> {
+    let declared_classes = if has_classes {
+        let n_classes = reader.count("n_classes", 2)?;
+        read_pairs(&mut reader, n_classes, "declared class")?
+    } else {
+        Vec::new()
+    };
+    Ok((
+        DaStateDiff {
+            contracts,
+            declared_classes,
+        },
+        reader.position(),
+    ))
+}
+
 pub(crate) fn read_pairs(
     reader: &mut Reader<'_>,
     n: usize,

@@ -11,41 +11,19 @@
 use alloy_primitives::U256;
 use starknet_types_core::felt::Felt;
 
-use super::layout_v0_11::read_pairs;
-use super::{DaContract, DaError, DaStateDiff, Reader, felt_to_u256, u256_to_felt};
+use super::layout_v0_11::parse_packed;
+use super::{DaError, DaStateDiff, felt_to_u256, u256_to_felt};
 
 /// Parses the layout from the start of `felts`; returns the diff and the felts used.
 pub fn parse(felts: &[Felt]) -> Result<(DaStateDiff, usize), DaError> {
-    let mut reader = Reader::new(felts);
-    let n_contracts = reader.count("n_contracts", 2)?;
-    let mut contracts = Vec::with_capacity(n_contracts);
-    for _ in 0..n_contracts {
-        let address = reader.next("contract address")?;
-        let word = felt_to_u256(&reader.next("contract word")?);
-        let fields = split_word(&word);
-        let class_hash = if fields.class_flag {
-            Some(reader.next("class hash")?)
-        } else {
-            None
-        };
-        let n_updates = reader.check_count("n_updates", &U256::from(fields.n_updates), 2)?;
-        let storage = read_pairs(&mut reader, n_updates, "storage entry")?;
-        contracts.push(DaContract {
-            address,
-            nonce: fields.nonce,
-            class_hash,
-            storage,
-        });
-    }
-    let n_classes = reader.count("n_classes", 2)?;
-    let declared_classes = read_pairs(&mut reader, n_classes, "declared class")?;
-    Ok((
-        DaStateDiff {
-            contracts,
-            declared_classes,
-        },
-        reader.position(),
-    ))
+    parse_packed(felts, |word| {
+        let fields = split_word(word);
+        Ok((
+            fields.class_flag,
+            fields.nonce,
+            U256::from(fields.n_updates),
+        ))
+    })
 }
 
 /// The fields of a v0.13.3 contract word.

@@ -11,7 +11,7 @@
 
 use starknet_types_core::felt::Felt;
 
-use super::layout_v0_11::read_pairs;
+use super::layout_v0_11::{contract_entry, finish};
 use super::{DaContract, DaError, DaStateDiff, Reader, felt_to_u256};
 
 /// Parses the layout from the start of `felts`; returns the diff and the felts used.
@@ -36,22 +36,15 @@ pub fn parse(felts: &[Felt]) -> Result<(DaStateDiff, usize), DaError> {
     for _ in 0..n_contracts {
         let address = reader.next("contract address")?;
         let n_updates = felt_to_u256(&reader.next("n_updates")?);
-        let n_updates = reader.check_count("n_updates", &n_updates, 2)?;
-        let storage = read_pairs(&mut reader, n_updates, "storage entry")?;
-        contracts.push(DaContract {
+        contracts.push(contract_entry(
+            &mut reader,
             address,
-            nonce: None,
-            class_hash: None,
-            storage,
-        });
+            None,
+            None,
+            &n_updates,
+        )?);
     }
-    Ok((
-        DaStateDiff {
-            contracts,
-            declared_classes: Vec::new(),
-        },
-        reader.position(),
-    ))
+    finish(reader, contracts, false)
 }
 
 #[cfg(test)]

@@ -29,12 +29,9 @@ pub fn decode(input: &[u8]) -> Result<CommitCall, CalldataError> {
 
 /// Encodes a call in the v24/v25 format (selector included); the inverse of [`decode`].
 pub fn encode(call: &CommitCall) -> Vec<u8> {
-    CommitCallV24 {
-        _chainId: call.chain_id.unwrap_or_default(),
-        _lastCommittedBatchData: (&call.previous).into(),
-        _newBatchesData: call.batches.iter().map(abi::info).collect(),
-    }
-    .abi_encode()
+    let (previous, infos) = abi::boojum_arguments(call);
+    let chain_id = call.chain_id.unwrap_or_default();
+    CommitCallV24::new((chain_id, previous, infos)).abi_encode()
 }
 
 #[cfg(test)]

@@ -33,11 +33,7 @@ pub fn decode(input: &[u8]) -> Result<CommitCall, CalldataError> {
 
 /// Encodes a call in the Boojum format (selector included); the inverse of [`decode`].
 pub fn encode(call: &CommitCall) -> Vec<u8> {
-    commitBatchesCall {
-        _lastCommittedBatchData: (&call.previous).into(),
-        _newBatchesData: call.batches.iter().map(abi::info).collect(),
-    }
-    .abi_encode()
+    commitBatchesCall::new(abi::boojum_arguments(call)).abi_encode()
 }
 
 #[cfg(test)]
