@@ -156,24 +156,19 @@ impl Rollup {
         address: AddressScalar,
         at_batch: Option<Long>,
     ) -> Result<BigInt> {
-        let handle = self.0.clone();
-        Budget::of(ctx)
-            .run(move |b| {
-                let batch = resolve_batch(&handle, b, at_batch)?;
-                match handle.kind {
-                    RollupKind::Starknet => {
-                        let address = address.starknet().map_err(Error::new)?;
-                        let contract = StarknetReader::new(&handle.store)
-                            .contract_at(&address, batch)
-                            .map_err(|e| query_error(b, e))?;
-                        Ok(BigInt(U256::from_be_bytes(contract.nonce.to_bytes_be())))
-                    }
-                    RollupKind::Zksync => Ok(BigInt(
-                        zksync_nonces(&handle, b, address, batch)?.transaction,
-                    )),
-                }
-            })
-            .await
+        self.read_at(ctx, at_batch, move |handle, b, batch| match handle.kind {
+            RollupKind::Starknet => {
+                let address = address.starknet().map_err(Error::new)?;
+                let contract = StarknetReader::new(&handle.store)
+                    .contract_at(&address, batch)
+                    .map_err(|e| query_error(b, e))?;
+                Ok(BigInt(U256::from_be_bytes(contract.nonce.to_bytes_be())))
+            }
+            RollupKind::Zksync => Ok(BigInt(
+                zksync_nonces(handle, b, address, batch)?.transaction,
+            )),
+        })
+        .await
     }
 
     /// ZKsync only: an account's CREATE deployment nonce as of `atBatch`, the high
@@ -189,15 +184,10 @@ impl Rollup {
                 "deploymentNonce is a ZKsync notion; Starknet has one nonce per contract (use nonce)",
             ));
         }
-        let handle = self.0.clone();
-        Budget::of(ctx)
-            .run(move |b| {
-                let batch = resolve_batch(&handle, b, at_batch)?;
-                Ok(BigInt(
-                    zksync_nonces(&handle, b, address, batch)?.deployment,
-                ))
-            })
-            .await
+        self.read_at(ctx, at_batch, move |handle, b, batch| {
+            Ok(BigInt(zksync_nonces(handle, b, address, batch)?.deployment))
+        })
+        .await
     }
 
     /// Starknet only: a contract's class hash as of `atBatch` (0 when not deployed).
@@ -214,16 +204,13 @@ impl Rollup {
             ));
         }
         let address = address.starknet().map_err(Error::new)?;
-        let handle = self.0.clone();
-        Budget::of(ctx)
-            .run(move |b| {
-                let batch = resolve_batch(&handle, b, at_batch)?;
-                let contract = StarknetReader::new(&handle.store)
-                    .contract_at(&address, batch)
-                    .map_err(|e| query_error(b, e))?;
-                Ok(FeltScalar(contract.class_hash))
-            })
-            .await
+        self.read_at(ctx, at_batch, move |handle, b, batch| {
+            let contract = StarknetReader::new(&handle.store)
+                .contract_at(&address, batch)
+                .map_err(|e| query_error(b, e))?;
+            Ok(FeltScalar(contract.class_hash))
+        })
+        .await
     }
 
     /// A token balance as of `atBatch` (default: the last verified batch).
@@ -248,7 +235,6 @@ impl Rollup {
         balance_slot: Option<Word>,
         at_batch: Option<Long>,
     ) -> Result<BigInt> {
-        let handle = self.0.clone();
         match self.0.kind {
             RollupKind::Starknet => {
                 if balance_slot.is_some() {
@@ -258,29 +244,25 @@ impl Rollup {
                 }
                 let token = starknet_token(&token)?;
                 let account = account.starknet().map_err(Error::new)?;
-                Budget::of(ctx)
-                    .run(move |b| {
-                        let batch = resolve_batch(&handle, b, at_batch)?;
-                        StarknetReader::new(&handle.store)
-                            .erc20_balance(&token, &account, batch)
-                            .map(BigInt)
-                            .map_err(|e| query_error(b, e))
-                    })
-                    .await
+                self.read_at(ctx, at_batch, move |handle, b, batch| {
+                    StarknetReader::new(&handle.store)
+                        .erc20_balance(&token, &account, batch)
+                        .map(BigInt)
+                        .map_err(|e| query_error(b, e))
+                })
+                .await
             }
             RollupKind::Zksync => {
                 let (token, position) = zksync_token(&token, balance_slot)?;
                 let account = account.zksync().map_err(Error::new)?;
-                Budget::of(ctx)
-                    .run(move |b| {
-                        let batch = resolve_batch(&handle, b, at_batch)?;
-                        let slot = mapping_slot(&account, &position);
-                        let value = ZksyncReader::new(&handle.store)
-                            .storage_at(&token, &slot, batch)
-                            .map_err(|e| zksync_error(b, e))?;
-                        Ok(BigInt(U256::from_be_bytes(value.0)))
-                    })
-                    .await
+                self.read_at(ctx, at_batch, move |handle, b, batch| {
+                    let slot = mapping_slot(&account, &position);
+                    let value = ZksyncReader::new(&handle.store)
+                        .storage_at(&token, &slot, batch)
+                        .map_err(|e| zksync_error(b, e))?;
+                    Ok(BigInt(U256::from_be_bytes(value.0)))
+                })
+                .await
             }
         }
     }
@@ -333,21 +315,36 @@ impl Rollup {
         at_batch: Option<Long>,
         read: fn(&Store, Slot, u64, &Budget) -> Result<T>,
     ) -> Result<T> {
+        self.read_at(ctx, at_batch, move |handle, b, batch| {
+            let slot = match handle.kind {
+                RollupKind::Starknet => Slot::Starknet {
+                    address: address.starknet().map_err(Error::new)?,
+                    key: key.starknet("key").map_err(Error::new)?,
+                },
+                RollupKind::Zksync => Slot::Zksync {
+                    address: address.zksync().map_err(Error::new)?,
+                    key: key.0,
+                },
+            };
+            read(&handle.store, slot, batch, b)
+        })
+        .await
+    }
+
+    /// Runs `read` on the request's budget (off the async workers when the
+    /// request is costly) against the state as of `at_batch` (default: the
+    /// last verified batch).
+    async fn read_at<T: Send + 'static>(
+        &self,
+        ctx: &Context<'_>,
+        at_batch: Option<Long>,
+        read: impl FnOnce(&RollupHandle, &Budget, u64) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
         let handle = self.0.clone();
         Budget::of(ctx)
             .run(move |b| {
                 let batch = resolve_batch(&handle, b, at_batch)?;
-                let slot = match handle.kind {
-                    RollupKind::Starknet => Slot::Starknet {
-                        address: address.starknet().map_err(Error::new)?,
-                        key: key.starknet("key").map_err(Error::new)?,
-                    },
-                    RollupKind::Zksync => Slot::Zksync {
-                        address: address.zksync().map_err(Error::new)?,
-                        key: key.0,
-                    },
-                };
-                read(&handle.store, slot, batch, b)
+                read(&handle, b, batch)
             })
             .await
     }

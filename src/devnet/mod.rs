@@ -63,6 +63,27 @@ pub struct PlannedBatch {
     pub diff: StateDiff,
 }
 
+/// The format batch `n` is published in, from a `(first batch, format)`
+/// schedule: the entry with the highest first batch at or below `n`.
+pub fn scheduled_format<F: Copy>(schedule: &[(u64, F)], n: u64) -> Option<F> {
+    schedule
+        .iter()
+        .filter(|(first, _)| *first <= n)
+        .max_by_key(|(first, _)| *first)
+        .map(|(_, format)| *format)
+}
+
+/// A generator's batches from its `next_batch` until it returns `None`.
+fn plan_all(
+    mut next_batch: impl FnMut() -> Result<Option<PlannedBatch>, DevnetError>,
+) -> Result<Vec<PlannedBatch>, DevnetError> {
+    let mut batches = Vec::new();
+    while let Some(batch) = next_batch()? {
+        batches.push(batch);
+    }
+    Ok(batches)
+}
+
 /// A deliberate sequencer fault.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

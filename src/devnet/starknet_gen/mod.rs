@@ -353,22 +353,14 @@ impl Default for StarknetGenConfig {
 impl StarknetGenConfig {
     /// The format of batch `n`.
     pub fn format_of(&self, n: u64) -> Option<StarknetFormat> {
-        self.schedule
-            .iter()
-            .filter(|(first, _)| *first <= n)
-            .max_by_key(|(first, _)| *first)
-            .map(|(_, f)| *f)
+        super::scheduled_format(&self.schedule, n)
     }
 }
 
 /// Plans every batch of `config`.
 pub fn generate(config: StarknetGenConfig) -> Result<Vec<PlannedBatch>, DevnetError> {
     let mut generator = StarknetGenerator::new(config)?;
-    let mut out = Vec::new();
-    while let Some(batch) = generator.next_batch()? {
-        out.push(batch);
-    }
-    Ok(out)
+    super::plan_all(|| generator.next_batch())
 }
 
 /// The generator: an honest Starknet sequencer with a scratch state.

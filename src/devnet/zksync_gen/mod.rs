@@ -200,22 +200,14 @@ impl ZksyncGenConfig {
 
     /// The format of batch `n`.
     pub fn format_of(&self, n: u64) -> Option<ZksyncFormat> {
-        self.schedule
-            .iter()
-            .filter(|(first, _)| *first <= n)
-            .max_by_key(|(first, _)| *first)
-            .map(|(_, f)| *f)
+        super::scheduled_format(&self.schedule, n)
     }
 }
 
 /// Plans every batch of `config`.
 pub fn generate(config: ZksyncGenConfig) -> Result<Vec<PlannedBatch>, DevnetError> {
     let mut generator = ZksyncGenerator::new(config)?;
-    let mut out = Vec::new();
-    while let Some(batch) = generator.next_batch()? {
-        out.push(batch);
-    }
-    Ok(out)
+    super::plan_all(|| generator.next_batch())
 }
 
 /// A small random genesis: `GENESIS_LOGS` slots of random contracts.
