@@ -58,6 +58,27 @@ pub struct SubmittedBatch {
     pub decoy_txs: Vec<B256>,
 }
 
+impl SubmittedBatch {
+    /// What was submitted for `batch` of `rollup`, landed in `l1_blocks`.
+    pub fn new(
+        rollup: &'static str,
+        batch: &PlannedBatch,
+        l1_blocks: Vec<u64>,
+        decoy_txs: Vec<B256>,
+    ) -> Self {
+        SubmittedBatch {
+            rollup,
+            number: batch.number,
+            format: batch.format,
+            expected_root: batch.expected_root,
+            claimed_root: batch.claimed_root,
+            fault: batch.fault,
+            l1_blocks,
+            decoy_txs,
+        }
+    }
+}
+
 /// The outcome of a devnet run.
 #[derive(Clone, Debug, Serialize)]
 pub struct DevnetOutcome {
@@ -197,16 +218,7 @@ pub async fn submit_all(
             {
                 format_starts.push((batch.format, *first));
             }
-            batches.push(SubmittedBatch {
-                rollup,
-                number: batch.number,
-                format: batch.format,
-                expected_root: batch.expected_root,
-                claimed_root: batch.claimed_root,
-                fault: batch.fault,
-                l1_blocks: blocks,
-                decoy_txs,
-            });
+            batches.push(SubmittedBatch::new(rollup, batch, blocks, decoy_txs));
         }
     }
     Ok((batches, format_starts))

@@ -61,10 +61,7 @@ pub async fn run_through_gateway(
             let mut generator = ZksyncGenerator::new(config)?;
             let logs = generator.genesis_logs().to_vec();
             let root = generator.genesis_root();
-            let mut planned = Vec::new();
-            while let Some(batch) = generator.next_batch()? {
-                planned.push(batch);
-            }
+            let planned = crate::devnet::plan_all(|| generator.next_batch())?;
             Ok::<_, DevnetError>((planned, logs, root))
         })
         .await
@@ -81,16 +78,7 @@ pub async fn run_through_gateway(
         if window.contains(batch.number) {
             gateway_from_block.get_or_insert(carrier_block(batch, &blocks, &window)?);
         }
-        batches.push(SubmittedBatch {
-            rollup: "zksync",
-            number: batch.number,
-            format: batch.format,
-            expected_root: batch.expected_root,
-            claimed_root: batch.claimed_root,
-            fault: batch.fault,
-            l1_blocks: blocks,
-            decoy_txs: Vec::new(),
-        });
+        batches.push(SubmittedBatch::new("zksync", batch, blocks, Vec::new()));
     }
     let (Some(gateway_from_block), Some(back_on_l1_block)) = (gateway_from_block, back_on_l1_block)
     else {
