@@ -63,6 +63,37 @@ impl StoredHistory {
         }
         last
     }
+
+    /// Ends one batch of a replay, the same for every rollup: the stored audit
+    /// (if any) must name the re-derived `root`; a batch with no problem counts as
+    /// matched; progress every 1,000 batches and at the last.
+    fn conclude(
+        &self,
+        report: &mut Report,
+        batch: u64,
+        root: &U256,
+        mut failed: bool,
+        progress: &mut dyn FnMut(&str),
+    ) {
+        let last = self.records.keys().next_back().copied().unwrap_or(batch);
+        if let Some(audit) = self.audits.get(&batch) {
+            let agrees = serde_json::from_slice::<BatchAudit>(audit)
+                .map_err(|e| format!("its audit does not parse: {e}"))
+                .and_then(|audit| audit_agrees(&audit, root));
+            if let Err(p) = agrees {
+                problem(report, batch, p);
+                failed = true;
+            }
+        }
+        if !failed {
+            report.roots_matched = report.roots_matched.saturating_add(1);
+        }
+        if batch % 1000 == 0 || batch == last {
+            progress(&format!(
+                "re-derived batch {batch} of {last} from the stored leaves"
+            ));
+        }
+    }
 }
 
 /// Leaves of the last batch whose paths the open check walks.
@@ -335,37 +366,6 @@ fn batch_record<T: serde::de::DeserializeOwned>(
     }
 }
 
-/// Ends one batch of a replay, the same for every rollup: the stored audit
-/// (if any) must name the re-derived `root`; a batch with no problem counts as
-/// matched; progress every 1,000 batches and at the last.
-fn conclude_batch(
-    report: &mut Report,
-    audit: Option<&Vec<u8>>,
-    batch: u64,
-    last: u64,
-    root: &U256,
-    mut failed: bool,
-    progress: &mut dyn FnMut(&str),
-) {
-    if let Some(audit) = audit {
-        let agrees = serde_json::from_slice::<BatchAudit>(audit)
-            .map_err(|e| format!("its audit does not parse: {e}"))
-            .and_then(|audit| audit_agrees(&audit, root));
-        if let Err(p) = agrees {
-            problem(report, batch, p);
-            failed = true;
-        }
-    }
-    if !failed {
-        report.roots_matched = report.roots_matched.saturating_add(1);
-    }
-    if batch % 1000 == 0 || batch == last {
-        progress(&format!(
-            "re-derived batch {batch} of {last} from the stored leaves"
-        ));
-    }
-}
-
 /// One trie update of the Starknet replay: the new nodes join `nodes` and the
 /// new root is returned; a failure is the problem to report, named by `what`.
 fn replay_trie<H: TrieHasher>(
@@ -385,9 +385,7 @@ fn replay_trie<H: TrieHasher>(
 /// batch's roots with its record and audit.
 fn replay_starknet(stored: &StoredHistory, report: &mut Report, progress: &mut dyn FnMut(&str)) {
     let StoredHistory {
-        history,
-        records,
-        audits,
+        history, records, ..
     } = stored;
     let mut nodes: HashMap<Vec<u8>, Vec<u8>> = HashMap::new();
     let mut storage_roots: HashMap<Felt, Felt> = HashMap::new();
@@ -533,24 +531,14 @@ fn replay_starknet(stored: &StoredHistory, report: &mut Report, progress: &mut d
             failed = true;
         }
         let derived = felt_u256(&roots.global_root);
-        conclude_batch(
-            report,
-            audits.get(&batch),
-            batch,
-            last,
-            &derived,
-            failed,
-            progress,
-        );
+        stored.conclude(report, batch, &derived, failed, progress);
     }
 }
 
 /// Replays the ZKsync history (genesis is batch 0) into an in-memory tree.
 fn replay_zksync(stored: &StoredHistory, report: &mut Report, progress: &mut dyn FnMut(&str)) {
     let StoredHistory {
-        history,
-        records,
-        audits,
+        history, records, ..
     } = stored;
     let mut nodes: HashMap<Vec<u8>, Vec<u8>> = HashMap::new();
     let mut root = empty_root();
@@ -617,14 +605,6 @@ fn replay_zksync(stored: &StoredHistory, report: &mut Report, progress: &mut dyn
             failed = true;
         }
         let derived = U256::from_be_bytes(root.0);
-        conclude_batch(
-            report,
-            audits.get(&batch),
-            batch,
-            last,
-            &derived,
-            failed,
-            progress,
-        );
+        stored.conclude(report, batch, &derived, failed, progress);
     }
 }
