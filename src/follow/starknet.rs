@@ -579,7 +579,7 @@ impl RollupEngine for StarknetEngine {
             claimed_root: felt_hex(&output.new_root),
             checks,
             summary: BatchSummary {
-                da_mode: da_mode,
+                da_mode,
                 blob_count,
                 // The header names the OS output version, the layout the DA encoding.
                 format_version: format!("{} header, {} DA", output.version.name(), layout.name()),

@@ -234,8 +234,16 @@ struct Damage {
 fn db_options() -> Options {
     let mut options = Options::default();
     options.set_paranoid_checks(true);
+    // One memtable budget for all column families together: RocksDB's default
+    // is 64 MiB per family (and up to two per family while one flushes), so a
+    // follower's memory grew with the data written until each family's
+    // memtable filled, up to about 900 MiB over 7 families.
+    options.set_db_write_buffer_size(MEMTABLE_BUDGET_BYTES);
     options
 }
+
+/// The store's memtables, all column families together.
+const MEMTABLE_BUDGET_BYTES: usize = 64 << 20;
 
 /// Read options of every read: checksums verified (RocksDB's default, stated
 /// here so that no later change can drop it silently).

@@ -702,19 +702,36 @@ async fn devnet_pipeline_benchmark() {
             };
             let (_stop, shutdown) = watch::channel(false);
             let status = FollowStatus::new(config.name.clone());
+            // Linux: writing 5 to clear_refs resets the peak (VmHWM) to the current RSS.
+            let _ = std::fs::write("/proc/self/clear_refs", "5");
+            let rss_before = proc_status_kib("VmRSS:");
             follow(&source, &store, config, &options, &status, shutdown)
                 .await
                 .unwrap();
             let stages = status.stages();
             let applied = status.verdict_count(Verdict::Match);
+            // What the follow run added to this process's peak resident memory.
+            let follow_peak_mib = proc_status_kib("VmHWM:").saturating_sub(rss_before) / 1024;
             println!(
-                "BENCH devnet rollup={} rpc_delay_ms={delay_ms} depth={depth} batches={applied} wall_s={:.3} batches_per_s={:.2} apply_busy={:.0}% stages=[{}]",
+                "BENCH devnet rollup={} rpc_delay_ms={delay_ms} depth={depth} batches={applied} wall_s={:.3} batches_per_s={:.2} apply_busy={:.0}% follow_peak_rss_growth_mib={} stages=[{}]",
                 config.name,
                 stages.wall.as_secs_f64(),
                 applied as f64 / stages.wall.as_secs_f64(),
                 100.0 * stages.apply_busy(),
+                follow_peak_mib,
                 stages.shares()
             );
         }
     }
+}
+
+/// A `/proc/self/status` field in KiB (0 where there is none).
+fn proc_status_kib(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|l| l.starts_with(field))?.to_owned();
+            line.split_whitespace().nth(1)?.parse().ok()
+        })
+        .unwrap_or(0)
 }

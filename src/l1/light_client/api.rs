@@ -645,7 +645,9 @@ mod tests {
     use super::*;
 
     fn chunk(context: [u8; 4], payload: &[u8]) -> Vec<u8> {
-        let mut out = ((payload.len() + 4) as u64).to_le_bytes().to_vec();
+        let mut out = (payload.len().saturating_add(4) as u64)
+            .to_le_bytes()
+            .to_vec();
         out.extend_from_slice(&context);
         out.extend_from_slice(payload);
         out

@@ -51,14 +51,14 @@ pub enum BytecodeError {
 /// rule EraVM and padded EVM bytecode share): whole 32-byte words, an odd
 /// number of them, at most [`MAX_BYTECODE_WORDS`].
 pub fn check_bytecode_length(len: usize) -> Result<(), BytecodeError> {
-    if len % 32 != 0 {
+    if !len.is_multiple_of(32) {
         return Err(BytecodeError::NotWords(len));
     }
     let words = len / 32;
     if words > MAX_BYTECODE_WORDS {
         return Err(BytecodeError::TooLong(len));
     }
-    if words % 2 == 0 {
+    if words.is_multiple_of(2) {
         return Err(BytecodeError::EvenWords(len));
     }
     Ok(())

@@ -88,7 +88,7 @@ impl StoredHistory {
         if !failed {
             report.roots_matched = report.roots_matched.saturating_add(1);
         }
-        if batch % 1000 == 0 || batch == last {
+        if batch.is_multiple_of(1000) || batch == last {
             progress(&format!(
                 "re-derived batch {batch} of {last} from the stored leaves"
             ));
