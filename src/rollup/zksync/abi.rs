@@ -151,18 +151,15 @@ impl From<&StoredBatch> for StoredBatchInfo {
 impl From<&StoredBatchInfoV29> for StoredBatch {
     fn from(s: &StoredBatchInfoV29) -> Self {
         StoredBatch {
+            batch_number: s.batchNumber,
+            batch_hash: s.batchHash,
+            index_repeated_storage_changes: s.indexRepeatedStorageChanges,
+            number_of_layer1_txs: s.numberOfLayer1Txs,
+            priority_operations_hash: s.priorityOperationsHash,
             dependency_roots_rolling_hash: Some(s.dependencyRootsRollingHash),
-            ..(&StoredBatchInfo {
-                batchNumber: s.batchNumber,
-                batchHash: s.batchHash,
-                indexRepeatedStorageChanges: s.indexRepeatedStorageChanges,
-                numberOfLayer1Txs: s.numberOfLayer1Txs,
-                priorityOperationsHash: s.priorityOperationsHash,
-                l2LogsTreeRoot: s.l2LogsTreeRoot,
-                timestamp: s.timestamp,
-                commitment: s.commitment,
-            })
-                .into()
+            l2_logs_tree_root: s.l2LogsTreeRoot,
+            timestamp: s.timestamp,
+            commitment: s.commitment,
         }
     }
 }
@@ -170,17 +167,16 @@ impl From<&StoredBatchInfoV29> for StoredBatch {
 impl From<&StoredBatch> for StoredBatchInfoV29 {
     /// A batch read from an older format has no `dependencyRootsRollingHash`: zero.
     fn from(s: &StoredBatch) -> Self {
-        let older = StoredBatchInfo::from(s);
         StoredBatchInfoV29 {
-            batchNumber: older.batchNumber,
-            batchHash: older.batchHash,
-            indexRepeatedStorageChanges: older.indexRepeatedStorageChanges,
-            numberOfLayer1Txs: older.numberOfLayer1Txs,
-            priorityOperationsHash: older.priorityOperationsHash,
+            batchNumber: s.batch_number,
+            batchHash: s.batch_hash,
+            indexRepeatedStorageChanges: s.index_repeated_storage_changes,
+            numberOfLayer1Txs: s.number_of_layer1_txs,
+            priorityOperationsHash: s.priority_operations_hash,
             dependencyRootsRollingHash: s.dependency_roots_rolling_hash.unwrap_or_default(),
-            l2LogsTreeRoot: older.l2LogsTreeRoot,
-            timestamp: older.timestamp,
-            commitment: older.commitment,
+            l2LogsTreeRoot: s.l2_logs_tree_root,
+            timestamp: s.timestamp,
+            commitment: s.commitment,
         }
     }
 }
@@ -246,7 +242,7 @@ pub(crate) fn boojum_arguments(call: &CommitCall) -> (StoredBatchInfo, Vec<Commi
 }
 
 /// A batch's `systemLogs`, split into 88-byte logs.
-pub(crate) fn system_logs(batch: u64, bytes: &[u8]) -> Result<Vec<L2Log>, CalldataError> {
+fn system_logs(batch: u64, bytes: &[u8]) -> Result<Vec<L2Log>, CalldataError> {
     L2Log::parse_all(bytes).ok_or(CalldataError::SystemLogs {
         batch,
         len: bytes.len(),
