@@ -170,8 +170,19 @@ impl<'a, E: RollupEngine, S: L1Source> Follower<'a, E, S> {
             let (decode_tx, decode_rx) = mpsc::channel(depth);
             let mut fetch_time = Duration::ZERO;
             let mut decode_time = Duration::ZERO;
-            let fetch = self.fetch_stage(scan_rx, fetch_tx, depth, &mut fetch_time);
-            let decode = self.decode_stage(fetch_rx, decode_tx, &mut decode_time);
+            // Fetches wait on L1 round trips: a whole window of them runs at
+            // once. Decodes are CPU work on blocking threads: one per core.
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            let fetch = ordered_stage(scan_rx, fetch_tx, depth, &mut fetch_time, |item| {
+                self.fetch_item(item)
+            });
+            let decode = ordered_stage(
+                fetch_rx,
+                decode_tx,
+                depth.min(cores),
+                &mut decode_time,
+                |item| self.decode_item(item),
+            );
             let apply = self.apply_stage(decode_rx, report, &mut times.apply);
             let (scanned, fetched, decoded, applied) = tokio::join!(scan, fetch, decode, apply);
             times.fetch += fetch_time;
@@ -310,35 +321,6 @@ impl<'a, E: RollupEngine, S: L1Source> Follower<'a, E, S> {
         Ok(recorded.as_deref() == Some(crate::hexfmt::format_word(claimed).as_str()))
     }
 
-    /// Fetches up to `depth` batches at once, passing them on in order.
-    async fn fetch_stage(
-        &self,
-        mut input: mpsc::Receiver<Item<()>>,
-        out: mpsc::Sender<Item<E::Fetched>>,
-        depth: usize,
-        time: &mut Duration,
-    ) -> Result<(), FollowError> {
-        let mut running = FuturesOrdered::new();
-        let mut open = true;
-        loop {
-            tokio::select! {
-                // Keep the window full while the input lasts.
-                item = input.recv(), if open && running.len() < depth => match item {
-                    Some(item) => running.push_back(self.fetch_item(item)),
-                    None => open = false,
-                },
-                Some(done) = running.next(), if !running.is_empty() => {
-                    let (item, took) = done?;
-                    *time += took;
-                    if out.send(item).await.is_err() {
-                        return Ok(());
-                    }
-                }
-                else => return Ok(()),
-            }
-        }
-    }
-
     /// Fetches one item's batch (marks pass through), with the time it took.
     async fn fetch_item(
         &self,
@@ -354,27 +336,19 @@ impl<'a, E: RollupEngine, S: L1Source> Follower<'a, E, S> {
         })
     }
 
-    async fn decode_stage(
+    /// Decodes one item's batch (marks pass through), with the time it took.
+    async fn decode_item(
         &self,
-        mut input: mpsc::Receiver<Item<E::Fetched>>,
-        out: mpsc::Sender<Item<E::Decoded>>,
-        time: &mut Duration,
-    ) -> Result<(), FollowError> {
-        while let Some(item) = input.recv().await {
-            let item = match item {
-                Item::Batch(job, fetched) => {
-                    let started = Instant::now();
-                    let decoded = self.decode(&job, fetched).await?;
-                    *time += started.elapsed();
-                    Item::Batch(job, decoded)
-                }
-                Item::Mark(mark) => Item::Mark(mark),
-            };
-            if out.send(item).await.is_err() {
-                break;
+        item: Item<E::Fetched>,
+    ) -> Result<(Item<E::Decoded>, Duration), FollowError> {
+        let started = Instant::now();
+        Ok(match item {
+            Item::Batch(job, fetched) => {
+                let decoded = self.decode(&job, fetched).await?;
+                (Item::Batch(job, decoded), started.elapsed())
             }
-        }
-        Ok(())
+            Item::Mark(mark) => (Item::Mark(mark), Duration::ZERO),
+        })
     }
 
     async fn apply_stage(
@@ -404,15 +378,8 @@ impl<'a, E: RollupEngine, S: L1Source> Follower<'a, E, S> {
         while let Some(item) = input.recv().await {
             let (item, took) = self.fetch_item(item).await?;
             times.fetch += took;
-            let item = match item {
-                Item::Batch(job, fetched) => {
-                    let started = Instant::now();
-                    let decoded = self.decode(&job, fetched).await?;
-                    times.decode += started.elapsed();
-                    Item::Batch(job, decoded)
-                }
-                Item::Mark(mark) => Item::Mark(mark),
-            };
+            let (item, took) = self.decode_item(item).await?;
+            times.decode += took;
             let started = Instant::now();
             let end = self.apply_item(item, report).await;
             times.apply += started.elapsed();
@@ -525,5 +492,39 @@ impl<'a, E: RollupEngine, S: L1Source> Follower<'a, E, S> {
         self.store.commit(write)?;
         tracing::error!(chain = self.chain, %error, "follower halted; recorded in the store");
         Ok(())
+    }
+}
+
+/// Runs `work` on up to `width` items at once and passes the results on in
+/// input order, adding each item's own duration to `time`.
+async fn ordered_stage<I, O, W, F>(
+    mut input: mpsc::Receiver<I>,
+    out: mpsc::Sender<O>,
+    width: usize,
+    time: &mut Duration,
+    work: W,
+) -> Result<(), FollowError>
+where
+    W: Fn(I) -> F,
+    F: Future<Output = Result<(O, Duration), FollowError>>,
+{
+    let mut running = FuturesOrdered::new();
+    let mut open = true;
+    loop {
+        tokio::select! {
+            // Keep the window full while the input lasts.
+            item = input.recv(), if open && running.len() < width => match item {
+                Some(item) => running.push_back(work(item)),
+                None => open = false,
+            },
+            Some(done) = running.next(), if !running.is_empty() => {
+                let (item, took) = done?;
+                *time += took;
+                if out.send(item).await.is_err() {
+                    return Ok(());
+                }
+            }
+            else => return Ok(()),
+        }
     }
 }
