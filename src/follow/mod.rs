@@ -130,9 +130,9 @@ pub enum FollowError {
         batch: u64,
         /// The L1 transaction that committed it.
         tx: B256,
-        /// What went wrong.
+        /// What went wrong (boxed: the causes are large and errors are rare).
         #[source]
-        cause: StarknetCause,
+        cause: Box<StarknetCause>,
     },
     /// A ZKsync batch could not be decoded or applied.
     #[error("ZKsync batch {batch} (L1 tx {tx}): {cause}")]
@@ -141,9 +141,9 @@ pub enum FollowError {
         batch: u64,
         /// The L1 transaction that committed it.
         tx: B256,
-        /// What went wrong.
+        /// What went wrong (boxed: the causes are large and errors are rare).
         #[source]
-        cause: ZksyncCause,
+        cause: Box<ZksyncCause>,
     },
     /// A batch's data could not be obtained or read.
     #[error("batch {batch} (L1 tx {tx}): data availability: {cause}")]
@@ -283,18 +283,17 @@ impl FollowError {
     /// node does not yield). The batch is recorded as a MISMATCH naming the reason.
     pub fn sequencer_evidence(&self) -> Option<&'static str> {
         match self {
-            FollowError::Zksync {
-                cause: ZksyncCause::State(e),
-                ..
-            } => e.sequencer_evidence(),
-            FollowError::Starknet {
-                cause: StarknetCause::Da(crate::rollup::starknet::da::DaError::Encrypted { .. }),
-                ..
-            } => Some("da.encrypted"),
-            FollowError::Starknet {
-                cause: StarknetCause::Sharp(e),
-                ..
-            } => e.evidence_check(),
+            FollowError::Zksync { cause, .. } => match cause.as_ref() {
+                ZksyncCause::State(e) => e.sequencer_evidence(),
+                _ => None,
+            },
+            FollowError::Starknet { cause, .. } => match cause.as_ref() {
+                StarknetCause::Da(crate::rollup::starknet::da::DaError::Encrypted { .. }) => {
+                    Some("da.encrypted")
+                }
+                StarknetCause::Sharp(e) => e.evidence_check(),
+                _ => None,
+            },
             _ => None,
         }
     }

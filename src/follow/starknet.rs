@@ -80,7 +80,7 @@ impl StarknetEngine {
         FollowError::Starknet {
             batch: job.batch,
             tx: job.log.transaction_hash,
-            cause: cause.into(),
+            cause: Box::new(cause.into()),
         }
     }
 

@@ -368,7 +368,10 @@ async fn honest_devnet_replays_survives_sigkill_and_a_faulty_proxy() {
         let (committed, commits_seen) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             use std::io::BufRead;
-            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
                 if line.contains("batch applied") {
                     committed.send(()).ok();
                 }

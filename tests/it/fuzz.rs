@@ -143,11 +143,14 @@ fn fnv(text: &str) -> u64 {
     })
 }
 
+// `&Vec` because these are passed as `fn(&Input) -> String` for each input type.
+#[allow(clippy::ptr_arg)]
 fn show_bytes(bytes: &Vec<u8>) -> String {
     let shown = &bytes[..bytes.len().min(4096)];
     format!("0x{} ({} bytes)", hex::encode(shown), bytes.len())
 }
 
+#[allow(clippy::ptr_arg)]
 fn show_felts(felts: &Vec<Felt>) -> String {
     let shown: Vec<String> = felts.iter().take(512).map(|f| format!("{f:#x}")).collect();
     format!("[{}] ({} felts)", shown.join(","), felts.len())
@@ -267,13 +270,12 @@ fn mutate_felts(rng: &mut StdRng, seeds: &[Vec<Felt>]) -> Vec<Felt> {
             2 => data.truncate(rng.random_range(0..=len)),
             3 if len > 0 => {
                 let i = rng.random_range(0..len);
-                data[i] = data[i]
-                    + Felt::from(rng.random_range(1..4u8))
-                        * if rng.random_bool(0.5) {
-                            Felt::ONE
-                        } else {
-                            -Felt::ONE
-                        };
+                data[i] += Felt::from(rng.random_range(1..4u8))
+                    * if rng.random_bool(0.5) {
+                        Felt::ONE
+                    } else {
+                        -Felt::ONE
+                    };
             }
             4 => {
                 let other = &seeds[rng.random_range(0..seeds.len())];
@@ -375,7 +377,7 @@ fn oracle_batches() -> Vec<Value> {
     for set in ["seed1_blob", "seed2_calldata"] {
         for n in 1..=2 {
             out.push(common::read_json(
-                &common::fixtures().join(&format!("starknet/oracle/{set}/batch_000{n}.json")),
+                &common::fixtures().join(format!("starknet/oracle/{set}/batch_000{n}.json")),
             ));
         }
     }
@@ -514,7 +516,7 @@ fn fuzz_starknet_program_output() {
         .collect();
     for block in ["651053", "651054"] {
         let snos = common::read_json(
-            &common::fixtures().join(&format!("starknet/mainnet-kzg/{block}/snos_output.json")),
+            &common::fixtures().join(format!("starknet/mainnet-kzg/{block}/snos_output.json")),
         );
         if let Some(words) = snos.as_array().filter(|a| a.iter().all(Value::is_string)) {
             seeds.push(
@@ -584,7 +586,7 @@ fn fuzz_starknet_feeder_json() {
     let seeds: Vec<String> = (0..8)
         .map(|i| {
             std::fs::read_to_string(
-                common::fixtures().join(&format!("starknet/sepolia-genesis-feeder/{i}.json")),
+                common::fixtures().join(format!("starknet/sepolia-genesis-feeder/{i}.json")),
             )
             .unwrap()
         })

@@ -1560,8 +1560,7 @@ async fn zksync_follow_continues_after_an_import_to_the_fixture_roots() {
             // The fixture's value as of `batch`, when the fixture wrote it by then.
             if let Some((_, _, _, value)) = writes
                 .iter()
-                .filter(|(a, k, n, _)| (a, k) == (address, key) && *n <= batch)
-                .last()
+                .rfind(|(a, k, n, _)| (a, k) == (address, key) && *n <= batch)
             {
                 assert_eq!(
                     common::word(&out["s"]),
@@ -1576,8 +1575,7 @@ async fn zksync_follow_continues_after_an_import_to_the_fixture_roots() {
         let out = ask(format!(r#"storage(address: "{address}", key: "{key}")"#)).await;
         let last = writes
             .iter()
-            .filter(|(a, k, _, _)| (a, k) == (address, key))
-            .last()
+            .rfind(|(a, k, _, _)| (a, k) == (address, key))
             .unwrap();
         assert_eq!(common::word(&out["storage"]), last.3);
     }

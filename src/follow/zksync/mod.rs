@@ -164,7 +164,7 @@ impl ZksyncEngine {
         FollowError::Zksync {
             batch,
             tx,
-            cause: cause.into(),
+            cause: Box::new(cause.into()),
         }
     }
 
@@ -323,8 +323,8 @@ pub enum ZksyncRead {
 pub enum ZksyncDecoded {
     /// Decoded with every binding check; only the state is left to plan.
     Ready {
-        /// The batch's writes, roots and checks.
-        decoded: DecodedBatch,
+        /// The batch's writes, roots and checks (boxed: the other variants are small).
+        decoded: Box<DecodedBatch>,
         /// The commit transaction, whose blobs this batch publishes are
         /// stored with it.
         tx: Arc<CommitTx>,
@@ -524,7 +524,11 @@ impl RollupEngine for ZksyncEngine {
         }
         let decoded = self.decode_with(job.batch, &fetched, Vec::new())?;
         let ZksyncFetched { tx, index } = fetched;
-        Ok(ZksyncDecoded::Ready { decoded, tx, index })
+        Ok(ZksyncDecoded::Ready {
+            decoded: Box::new(decoded),
+            tx,
+            index,
+        })
     }
 
     fn plan(
@@ -535,7 +539,7 @@ impl RollupEngine for ZksyncEngine {
     ) -> Result<Plan, FollowError> {
         let (decoded, tx, index) = match decoded {
             ZksyncDecoded::Carried(carried) => return self.plan_carried(store, job, &carried),
-            ZksyncDecoded::Ready { decoded, tx, index } => (decoded, tx, index),
+            ZksyncDecoded::Ready { decoded, tx, index } => (*decoded, tx, index),
             ZksyncDecoded::NamesEarlierBlobs(fetched) => {
                 // Every earlier batch is committed, and with it the blobs it published.
                 let mut earlier = Vec::new();

@@ -557,11 +557,14 @@ pub mod json {
     }
 }
 
+/// One chunk of an `updates` answer: its fork-digest context and its SSZ payload.
+pub type Chunk<'a> = ([u8; 4], &'a [u8]);
+
 /// Splits an `updates` answer into `(context, payload)` chunks (framing in
 /// [`LightClientApi::updates`]). Every length is checked against the bytes
 /// actually received and against [`MAX_OBJECT_BYTES`]; nothing is allocated
 /// from a length field.
-pub fn split_chunks(body: &[u8], max_chunks: u64) -> Result<Vec<([u8; 4], &[u8])>, String> {
+pub fn split_chunks(body: &[u8], max_chunks: u64) -> Result<Vec<Chunk<'_>>, String> {
     let mut chunks = Vec::new();
     let mut rest = body;
     while !rest.is_empty() {

@@ -116,19 +116,27 @@ alloy_sol_types::sol! {
     function revertBatchesSharedBridge(address _chainAddress, uint256 _newLastBatch);
 }
 
+/// A [`StoredBatch`] from either `StoredBatchInfo` layout: they share eight
+/// fields by name; only v29's carries the dependency roots' rolling hash.
+macro_rules! stored_batch_from {
+    ($info:expr, $dependency_roots_rolling_hash:expr) => {
+        StoredBatch {
+            batch_number: $info.batchNumber,
+            batch_hash: $info.batchHash,
+            index_repeated_storage_changes: $info.indexRepeatedStorageChanges,
+            number_of_layer1_txs: $info.numberOfLayer1Txs,
+            priority_operations_hash: $info.priorityOperationsHash,
+            dependency_roots_rolling_hash: $dependency_roots_rolling_hash,
+            l2_logs_tree_root: $info.l2LogsTreeRoot,
+            timestamp: $info.timestamp,
+            commitment: $info.commitment,
+        }
+    };
+}
+
 impl From<&StoredBatchInfo> for StoredBatch {
     fn from(s: &StoredBatchInfo) -> Self {
-        StoredBatch {
-            batch_number: s.batchNumber,
-            batch_hash: s.batchHash,
-            index_repeated_storage_changes: s.indexRepeatedStorageChanges,
-            number_of_layer1_txs: s.numberOfLayer1Txs,
-            priority_operations_hash: s.priorityOperationsHash,
-            dependency_roots_rolling_hash: None,
-            l2_logs_tree_root: s.l2LogsTreeRoot,
-            timestamp: s.timestamp,
-            commitment: s.commitment,
-        }
+        stored_batch_from!(s, None)
     }
 }
 
@@ -150,17 +158,7 @@ impl From<&StoredBatch> for StoredBatchInfo {
 
 impl From<&StoredBatchInfoV29> for StoredBatch {
     fn from(s: &StoredBatchInfoV29) -> Self {
-        StoredBatch {
-            batch_number: s.batchNumber,
-            batch_hash: s.batchHash,
-            index_repeated_storage_changes: s.indexRepeatedStorageChanges,
-            number_of_layer1_txs: s.numberOfLayer1Txs,
-            priority_operations_hash: s.priorityOperationsHash,
-            dependency_roots_rolling_hash: Some(s.dependencyRootsRollingHash),
-            l2_logs_tree_root: s.l2LogsTreeRoot,
-            timestamp: s.timestamp,
-            commitment: s.commitment,
-        }
+        stored_batch_from!(s, Some(s.dependencyRootsRollingHash))
     }
 }
 
