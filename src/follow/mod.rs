@@ -180,9 +180,6 @@ pub enum FollowError {
         /// Its verdict.
         verdict: Verdict,
     },
-    /// A reorg or revert reaches below every applied batch still on the canonical chain.
-    #[error("reorg deeper than the applied history: no applied batch is on the canonical chain")]
-    ReorgTooDeep,
     /// A pipeline stage panicked or was cancelled.
     #[error("pipeline stage failed: {0}")]
     Stage(String),
@@ -438,7 +435,9 @@ fn read_json<T: serde::de::DeserializeOwned>(
 /// What one `sync` pass did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SyncReport {
-    /// L1 block the pass synced up to.
+    /// The block of the followed tag when the pass started (the L1 head it may follow).
+    pub l1_head: u64,
+    /// L1 block the pass synced up to: the head, or `--to-block` when lower.
     pub target: u64,
     /// Batches applied in the pass.
     pub batches_applied: u64,
@@ -524,19 +523,21 @@ pub async fn check_l1_chain<S: L1Source>(
     Ok(())
 }
 
-/// The L1 block to follow up to: the tag's block, capped by `to_block`.
+/// The tag's block (the head the follower may follow) and the L1 block to
+/// follow up to: that block, capped by `to_block`.
 pub async fn target_block<S: L1Source>(
     source: &S,
     options: &FollowOptions,
-) -> Result<L1Block, FollowError> {
+) -> Result<(L1Block, L1Block), FollowError> {
     let head = source.block_by_tag(options.tag).await?;
-    match options.to_block {
+    let target = match options.to_block {
         Some(limit) if limit < head.number => source
             .block_by_number(limit)
             .await?
-            .ok_or_else(|| missing(format!("block {limit}, below the head"))),
-        _ => Ok(head),
-    }
+            .ok_or_else(|| missing(format!("block {limit}, below the head")))?,
+        _ => head.clone(),
+    };
+    Ok((head, target))
 }
 
 /// Finds the newest applied batch whose L1 block is still canonical, walking

@@ -120,7 +120,8 @@ impl<'a, E: RollupEngine, S: L1Source> Follower<'a, E, S> {
 
     async fn sync_into(&self, report: &mut SyncReport) -> Result<(), FollowError> {
         self.init(report)?;
-        let target = target_block(self.source, self.options).await?;
+        let (head, target) = target_block(self.source, self.options).await?;
+        report.l1_head = head.number;
         report.target = target.number;
         loop {
             if let Some(cursor) = L1Cursor::read(&self.store)?

@@ -65,7 +65,7 @@ pub async fn run_engine<E: RollupEngine, S: L1Source>(
             Ok(report) => {
                 failures = 0;
                 status.record_sync(&report);
-                status.set_l1(report.target, report.target);
+                status.set_l1_head(report.l1_head);
                 status.set_caught_up(true);
                 if let Some(bar) = &progress {
                     bar.set_message(format!(

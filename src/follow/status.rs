@@ -23,7 +23,6 @@ pub struct FollowStatus {
     /// Chain name the figures are exported under.
     pub chain: String,
     l1_head: AtomicU64,
-    l1_target: AtomicU64,
     l1_cursor: AtomicU64,
     last_applied_batch: AtomicU64,
     verified_batch: AtomicU64,
@@ -43,7 +42,6 @@ impl FollowStatus {
         FollowStatus {
             chain: chain.into(),
             l1_head: AtomicU64::new(UNKNOWN),
-            l1_target: AtomicU64::new(UNKNOWN),
             l1_cursor: AtomicU64::new(UNKNOWN),
             last_applied_batch: AtomicU64::new(UNKNOWN),
             verified_batch: AtomicU64::new(UNKNOWN),
@@ -57,10 +55,9 @@ impl FollowStatus {
         }
     }
 
-    /// Records the L1 head and the block this pass targets.
-    pub fn set_l1(&self, head: u64, target: u64) {
+    /// Records the followed tag's block (the L1 head this follower may follow).
+    pub fn set_l1_head(&self, head: u64) {
         self.l1_head.store(head, Ordering::Relaxed);
-        self.l1_target.store(target, Ordering::Relaxed);
     }
 
     /// Records the L1 cursor, the last applied batch and the verified pointer.
@@ -143,7 +140,7 @@ impl FollowStatus {
 
     /// Blocks between the followed tag's block and the last handled one.
     pub fn lag_blocks(&self) -> Option<u64> {
-        Some(Self::known(&self.l1_target)?.saturating_sub(Self::known(&self.l1_cursor)?))
+        Some(Self::known(&self.l1_head)?.saturating_sub(Self::known(&self.l1_cursor)?))
     }
 
     /// Prometheus text for a set of followers.

@@ -798,7 +798,7 @@ async fn batches_carry_their_l1_provenance_and_sync_reports_the_follower() {
         .mark_executed(1)
         .unwrap();
     let status = Arc::new(FollowStatus::new("zksync-era-mainnet"));
-    status.set_l1(19_000_264, 19_000_264);
+    status.set_l1_head(19_000_264);
     let schema = zksync_schema(fx.store.clone(), Some(status));
     let fields = "number computedRoot claimedRoot verdict l1BlockNumber l1BlockHash l1TransactionHash daMode blobCount formatVersion l2BlockRange { first last } executed stateDiff { contractsTouched storageWrites classesDeclared initialWrites repeatedWrites }";
     let out = zk(&schema, &format!("b1: batch(number: 1) {{ {fields} }} b2: batch(number: 2) {{ {fields} }} b9: batch(number: 9) {{ number }} sync {{ lastExecutedBatch l1Cursor l1Head lagBlocks }} batches(first: 10) {{ edges {{ node {{ number verdict }} }} }}")).await;

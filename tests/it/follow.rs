@@ -1598,3 +1598,25 @@ fn the_fact_of_each_oracle_calldata_batch_is_recomputed_from_its_pages() {
         );
     }
 }
+
+/// The follow status names the followed tag's block as the L1 head, apart
+/// from a lower `--to-block` the follower stops at; the lag is what is left
+/// to the head.
+#[tokio::test]
+async fn the_status_reports_the_l1_head_apart_from_a_lower_stop_block() {
+    let zk = zk::chain(5, |_| {});
+    let l1 = memory(zk.chain.clone());
+    let head = l1.block_by_tag(BlockTag::Latest).await.unwrap().number;
+    let stop = head - 2;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(dir.path(), "zksync-memory").unwrap());
+    let opts = options(BlockTag::Latest, Some(stop), OnMismatch::Halt);
+    let status = zkreplay::follow::FollowStatus::new("zksync-memory");
+    let (_stop, shutdown) = tokio::sync::watch::channel(false);
+    zkreplay::follow::run::run(&l1, &store, &zk.config, &opts, &status, shutdown)
+        .await
+        .unwrap();
+    assert_eq!(status.l1_head(), Some(head));
+    assert_eq!(status.l1_cursor(), Some(stop));
+    assert_eq!(status.lag_blocks(), Some(2));
+}

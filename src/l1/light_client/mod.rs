@@ -677,7 +677,4 @@ pub enum LightClientError {
         /// Slot of the store's finalized header.
         finalized: u64,
     },
-    /// Light-client data could not be decoded.
-    #[error("undecodable light-client data: {0}")]
-    Decode(String),
 }
