@@ -60,19 +60,8 @@ impl RetryClassifier<ResponsePacket, TransportError> for RpcClassifier {
         }
     }
 
-    fn exhausted(
-        &self,
-        endpoint: &str,
-        attempts: u32,
-        elapsed: Duration,
-        reason: String,
-    ) -> TransportError {
-        TransportErrorKind::custom(Exhausted {
-            endpoint: endpoint.to_string(),
-            attempts,
-            elapsed,
-            reason,
-        })
+    fn exhausted(&self, exhausted: Exhausted) -> TransportError {
+        TransportErrorKind::custom(exhausted)
     }
 }
 
@@ -157,18 +146,12 @@ impl RetryClassifier<HttpReply, L1Error> for GetClassifier {
         }
     }
 
-    fn exhausted(
-        &self,
-        endpoint: &str,
-        attempts: u32,
-        elapsed: Duration,
-        reason: String,
-    ) -> L1Error {
+    fn exhausted(&self, exhausted: Exhausted) -> L1Error {
         L1Error::RetriesExhausted {
-            endpoint: endpoint.to_string(),
-            attempts,
-            elapsed_ms: elapsed.as_millis(),
-            last: reason,
+            endpoint: exhausted.endpoint,
+            attempts: exhausted.attempts,
+            elapsed_ms: exhausted.elapsed.as_millis(),
+            last: exhausted.reason,
         }
     }
 }

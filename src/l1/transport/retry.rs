@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use rand::Rng;
 use tower::{Layer, Service, ServiceExt};
 
+use super::classify::Exhausted;
 use super::{BoxFut, Redacted};
 
 /// Retry policy shared by every endpoint of one client.
@@ -71,8 +72,8 @@ pub enum Verdict {
 pub trait RetryClassifier<Res, E>: Clone + Send + Sync + 'static {
     /// Whether `result` is final or worth another attempt.
     fn classify(&self, result: &Result<Res, E>) -> Verdict;
-    /// The error returned when the budget runs out; `reason` is the last verdict's.
-    fn exhausted(&self, endpoint: &str, attempts: u32, elapsed: Duration, reason: String) -> E;
+    /// The error returned when the budget runs out (its `reason` is the last verdict's).
+    fn exhausted(&self, exhausted: Exhausted) -> E;
 }
 
 /// Layer adding retries to a service.
@@ -155,7 +156,12 @@ where
                 let elapsed = started.elapsed();
                 if retries >= settings.max_retries || elapsed + wait > settings.max_elapsed {
                     tracing::warn!(%endpoint, attempts = retries + 1, %reason, "retry budget exhausted");
-                    return Err(classifier.exhausted(&endpoint, retries + 1, elapsed, reason));
+                    return Err(classifier.exhausted(Exhausted {
+                        endpoint: endpoint.to_string(),
+                        attempts: retries + 1,
+                        elapsed,
+                        reason,
+                    }));
                 }
                 retries += 1;
                 tracing::debug!(%endpoint, retry = retries, wait_ms = wait.as_millis() as u64, %reason, "retrying");
