@@ -331,6 +331,7 @@ impl<'a, E: RollupEngine, S: L1Source> Follower<'a, E, S> {
         Ok(match item {
             Item::Batch(job, ()) => {
                 let fetched = self.engine.fetch(self.source, &job).await?;
+                tracing::debug!(chain = self.chain, batch = job.batch, "batch fetched");
                 (Item::Batch(job, fetched), started.elapsed())
             }
             Item::Mark(mark) => (Item::Mark(mark), Duration::ZERO),

@@ -136,6 +136,54 @@ pub fn applied(data_dir: &Path, configs: &[ChainConfig]) -> u64 {
         .sum()
 }
 
+/// The environment under which a `zkreplay follow` child logs each batch it
+/// fetches and commits as JSON lines (see [`batch_events`]).
+pub const BATCH_LOG: [(&str, &str); 2] = [
+    (
+        "ZKREPLAY_LOG",
+        "warn,zkreplay::follow::commit=info,zkreplay::follow::pipeline=debug",
+    ),
+    ("ZKREPLAY_LOG_FORMAT", "json"),
+];
+
+/// What a follower child reports doing with a batch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BatchEvent {
+    /// Its data was read from L1 (it is in the pipeline, not yet committed).
+    Fetched(u64),
+    /// Its write is done: the follower logs a verdict only after the commit.
+    Committed(u64),
+}
+
+/// The batch events of a `zkreplay follow` child, in order, read from its
+/// log on a piped stderr under [`BATCH_LOG`]: a kill after the n-th commit
+/// lands after n commits, with no polling delay.
+pub fn batch_events(child: &mut std::process::Child) -> std::sync::mpsc::Receiver<BatchEvent> {
+    let stderr = child.stderr.take().expect("the child's stderr is piped");
+    let (events, received) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let Ok(entry) = serde_json::from_str::<serde_json::Value>(&line) else {
+                continue;
+            };
+            let Some(batch) = entry["fields"]["batch"].as_u64() else {
+                continue;
+            };
+            let event = match entry["target"].as_str() {
+                Some("zkreplay::follow::commit") => BatchEvent::Committed(batch),
+                Some("zkreplay::follow::pipeline") => BatchEvent::Fetched(batch),
+                _ => continue,
+            };
+            events.send(event).ok();
+        }
+    });
+    received
+}
+
 /// The follower's batch number of a simulator batch: Starknet state updates
 /// are numbered from 0 in replay order, ZKsync keeps the chain's numbers.
 fn follower_batch(rollup: &str, number: u64) -> u64 {
@@ -325,9 +373,7 @@ async fn honest_devnet_replays_survives_sigkill_and_a_faulty_proxy() {
             .arg("--data-dir")
             .arg(data_dir)
             .args(["--to-block", &outcome.finalized_block.to_string()])
-            // One "batch applied" line per committed batch, logged after its write.
-            .env("ZKREPLAY_LOG", "warn,zkreplay::follow::commit=info")
-            .env("ZKREPLAY_LOG_FORMAT", "json")
+            .envs(BATCH_LOG)
             .stdout(Stdio::null())
             .stderr(stderr)
             .spawn()
@@ -346,45 +392,40 @@ async fn honest_devnet_replays_survives_sigkill_and_a_faulty_proxy() {
             config.name
         );
     }
-    // Each run is killed a random one or two commits after it started
-    // committing (counted from its log, which reports a batch only once its
-    // write is done), then a random few milliseconds more, so kills land in
-    // and between batch commits all along the replay. Once a single batch is
-    // left, runs are killed at a random moment of their start-up instead, so
-    // no run finishes before the last one.
+    // Each run is killed a random zero to two commits after it started
+    // (counted from its log, which reports a batch only once its write is
+    // done; zero: right after its first fetch), then a random few
+    // milliseconds more, so kills land in and between batch commits all
+    // along the replay.
     let mut rng = rand::rngs::StdRng::seed_from_u64(2026);
     let total: u64 = outcome.batches.len() as u64;
     let mut killed_mid_run = 0;
     let mut progress_seen = std::collections::BTreeSet::new();
     for _ in 0..20 {
         let before = applied(&crashed, &configs);
-        let commits = if before + 1 < total {
-            rng.random_range(1..=2).min(total - 1 - before)
-        } else {
-            0
-        };
+        // Near the end, only kills right after the first fetch, before its
+        // commit, so that the replay is never finished before the last run.
+        let near_end = before + 2 >= total;
+        let commits = if near_end { 0 } else { rng.random_range(0..=2) };
         let mut child = spawn(&crashed, Stdio::piped());
-        let stderr = child.stderr.take().unwrap();
-        let (committed, commits_seen) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            use std::io::BufRead;
-            for line in std::io::BufReader::new(stderr)
-                .lines()
-                .map_while(Result::ok)
-            {
-                if line.contains("batch applied") {
-                    committed.send(()).ok();
-                }
-            }
-        });
+        let events = batch_events(&mut child);
         let deadline = Instant::now() + Duration::from_millis(run_time * 3);
-        for _ in 0..commits {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if commits_seen.recv_timeout(left).is_err() {
-                break;
+        let mut seen = 0;
+        while let Ok(event) =
+            events.recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
+            match event {
+                BatchEvent::Fetched(_) if commits == 0 => break,
+                BatchEvent::Committed(_) => {
+                    seen += 1;
+                    if seen >= commits {
+                        break;
+                    }
+                }
+                BatchEvent::Fetched(_) => {}
             }
         }
-        let jitter = if commits == 0 { 1_500 } else { 40 };
+        let jitter = if near_end { 3 } else { 40 };
         std::thread::sleep(Duration::from_millis(rng.random_range(0..jitter)));
         if child.try_wait().unwrap().is_none() {
             killed_mid_run += 1;

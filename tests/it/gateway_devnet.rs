@@ -16,7 +16,7 @@
 //! Needs anvil: `scripts/install-anvil.sh` (or `ZKREPLAY_ANVIL`).
 
 use crate::common;
-use crate::e2e::{applied, fingerprint};
+use crate::e2e::{BATCH_LOG, BatchEvent, applied, batch_events, fingerprint};
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -103,7 +103,7 @@ async fn era_through_the_gateway_replays_over_anvil_and_survives_sigkills_in_the
     let last = batches.last().unwrap().number;
     assert!(last >= window.until_batch, "the history goes back to L1");
 
-    let spawn = |data_dir: &Path| {
+    let spawn = |data_dir: &Path, stderr: Stdio| {
         Command::new(env!("CARGO_BIN_EXE_zkreplay"))
             .args(["follow", "--chain"])
             .arg(&era_config)
@@ -124,9 +124,9 @@ async fn era_through_the_gateway_replays_over_anvil_and_survives_sigkills_in_the
             .arg("--data-dir")
             .arg(data_dir)
             .args(["--to-block", &finalized_block.to_string()])
-            .env("ZKREPLAY_LOG", "warn")
+            .envs(BATCH_LOG)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .unwrap()
     };
@@ -135,7 +135,7 @@ async fn era_through_the_gateway_replays_over_anvil_and_survives_sigkills_in_the
     //    root, by the right path (L1 commit or Gateway batch), no finding.
     let reference = dir.path().join("reference");
     let timed = Instant::now();
-    let status = spawn(&reference).wait().unwrap();
+    let status = spawn(&reference, Stdio::null()).wait().unwrap();
     assert!(status.success(), "uninterrupted binary run: {status}");
     let run_time = timed.elapsed().as_millis() as u64;
     {
@@ -226,30 +226,38 @@ async fn era_through_the_gateway_replays_over_anvil_and_survives_sigkills_in_the
 
     // 2. The binary SIGKILLed KILLS_IN_WINDOW times while the next batch it
     //    had to apply was one the Gateway carried, restarted each time: it
-    //    ends exactly where the uninterrupted run did. The kills wait for
-    //    batches spread over the window (read through a read-only secondary
-    //    while the follower writes), then a random few milliseconds more.
+    //    ends exactly where the uninterrupted run did. Each kill waits until
+    //    the run has committed a batch at or past its target (the targets
+    //    spread over the window), read from the run's log, which reports a
+    //    batch once its write is done; when an earlier run already passed
+    //    the target, until the run has fetched its first batch (so the kill
+    //    lands while that batch is in flight). Then a random few
+    //    milliseconds more. The window holds 8 batches: 10 kills inside it
+    //    need both kinds.
     let crashed = dir.path().join("crashed");
     let mut rng = rand::rngs::StdRng::seed_from_u64(13);
     // The targets stop two batches before the window's end: the last
     // Gateway-carried batches and Era's L1 batches after them are applied in
-    // one burst (observed: from batch 10 to 15 between two polls of a
-    // secondary opened per poll), so a kill aimed at the window's last batch
-    // lands after it as often as not.
+    // a quick burst, so a kill aimed at the window's last batch can land
+    // after it.
     let span = window.until_batch - window.from_batch - 2;
     let targets: Vec<u64> = (0..KILLS_IN_WINDOW as u64)
         .map(|i| window.from_batch - 1 + i * span / KILLS_IN_WINDOW as u64)
         .collect();
     let mut in_window = Vec::new();
     for target in targets {
-        let mut child = spawn(&crashed);
-        let mut watch = Watch::new(crashed.join(&config.name));
+        let passed = applied(&crashed, &configs) >= target;
+        let mut child = spawn(&crashed, Stdio::piped());
+        let events = batch_events(&mut child);
         let deadline = Instant::now() + Duration::from_millis(run_time * 3);
-        while watch.applied() < target
-            && child.try_wait().unwrap().is_none()
-            && Instant::now() < deadline
+        while let Ok(event) =
+            events.recv_timeout(deadline.saturating_duration_since(Instant::now()))
         {
-            std::thread::sleep(Duration::from_millis(2));
+            match event {
+                BatchEvent::Fetched(_) if passed => break,
+                BatchEvent::Committed(batch) if batch >= target => break,
+                _ => {}
+            }
         }
         std::thread::sleep(Duration::from_millis(rng.random_range(0..6)));
         let running = child.try_wait().unwrap().is_none();
@@ -261,7 +269,7 @@ async fn era_through_the_gateway_replays_over_anvil_and_survives_sigkills_in_the
             in_window.push(at);
         }
     }
-    let status = spawn(&crashed).wait().unwrap();
+    let status = spawn(&crashed, Stdio::null()).wait().unwrap();
     assert!(status.success(), "final run: {status}");
     eprintln!(
         "one binary run: {run_time} ms; last applied batch at the {} SIGKILLs inside the window: {in_window:?}",
@@ -282,41 +290,4 @@ async fn era_through_the_gateway_replays_over_anvil_and_survives_sigkills_in_the
         expected,
         "after {KILLS_IN_WINDOW} SIGKILLs inside the window"
     );
-}
-
-/// The follower's last applied batch, read through one secondary instance
-/// kept open and caught up at each call: opening a secondary per poll takes
-/// long enough under load that the follower passes several batches between
-/// two polls, and the kills bunch up.
-struct Watch {
-    path: std::path::PathBuf,
-    scratch: tempfile::TempDir,
-    store: Option<Store>,
-}
-
-impl Watch {
-    fn new(path: std::path::PathBuf) -> Self {
-        Watch {
-            path,
-            scratch: tempfile::tempdir().unwrap(),
-            store: None,
-        }
-    }
-
-    fn applied(&mut self) -> u64 {
-        if self.store.is_none() {
-            // Absent until the follower creates it.
-            self.store = Store::open_secondary(&self.path, self.scratch.path())
-                .ok()
-                .map(|(store, _)| store);
-        }
-        let Some(store) = &self.store else { return 0 };
-        if store.catch_up().is_err() {
-            return 0;
-        }
-        zkreplay::follow::zksync::last_batch(store)
-            .ok()
-            .flatten()
-            .unwrap_or(0)
-    }
 }
