@@ -15,8 +15,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use rocksdb::{
-    ColumnFamilyDescriptor, DBWithThreadMode, Direction, IteratorMode, MultiThreaded, Options,
-    ReadOptions, WriteBatch,
+    BlockBasedOptions, Cache, ColumnFamilyDescriptor, DBWithThreadMode, Direction, IteratorMode,
+    MultiThreaded, Options, ReadOptions, WriteBatch,
 };
 use serde::{Deserialize, Serialize};
 
@@ -239,11 +239,26 @@ fn db_options() -> Options {
     // follower's memory grew with the data written until each family's
     // memtable filled, up to about 900 MiB over 7 families.
     options.set_db_write_buffer_size(MEMTABLE_BUDGET_BYTES);
+    // One block cache for all column families, holding the table files'
+    // index and filter blocks too. By default each family has its own
+    // 32 MiB cache, and every open table file keeps its index and filter
+    // blocks on the heap outside any cache (all files stay open), so memory
+    // grew with the store: a follower's peak RSS rose by about 50 MiB per
+    // 384 Starknet devnet batches with no plateau in sight. L0 files' blocks
+    // stay pinned, as they are read on every lookup.
+    let mut table = BlockBasedOptions::default();
+    table.set_block_cache(&Cache::new_lru_cache(BLOCK_CACHE_BYTES));
+    table.set_cache_index_and_filter_blocks(true);
+    table.set_pin_l0_filter_and_index_blocks_in_cache(true);
+    options.set_block_based_table_factory(&table);
     options
 }
 
 /// The store's memtables, all column families together.
 const MEMTABLE_BUDGET_BYTES: usize = 64 << 20;
+
+/// The store's block cache (data, index and filter blocks), all column families together.
+const BLOCK_CACHE_BYTES: usize = 64 << 20;
 
 /// Read options of every read: checksums verified (RocksDB's default, stated
 /// here so that no later change can drop it silently).
@@ -261,7 +276,8 @@ impl Store {
         options.create_if_missing(true);
         options.create_missing_column_families(true);
         let descriptors = Column::ALL.iter().map(|c| {
-            let mut cf_options = Options::default();
+            // The database's options, so that every family shares its block cache.
+            let mut cf_options = options.clone();
             // Nodes and history are write-once and read by point lookups; compress cold data well.
             cf_options.set_compression_type(rocksdb::DBCompressionType::Lz4);
             ColumnFamilyDescriptor::new(c.name(), cf_options)
