@@ -3,7 +3,8 @@
 # each requirement by the exact file or command the build and the tests use.
 # Idempotent and quiet when everything is present; only package registries are
 # used.
-#   Debian: libclang-dev (RocksDB's bindgen loads libclang.so), libssl-dev +
+#   Debian: gcc, g++ and make (RocksDB's C++ and jemalloc's C, which is built
+#           with make), libclang-dev (RocksDB's bindgen loads libclang.so), libssl-dev +
 #           pkg-config (the L1 client's HTTPS), nodejs + npm (the tools below),
 #           chromium (the GraphiQL browser test)
 #   npm:    anvil (the local L1 of the demo and the follower tests) and solc
@@ -69,6 +70,10 @@ have_openssl() {
 }
 
 missing=()
+# The cc crate calls `cc` and `c++`; tikv-jemalloc-sys runs configure and make.
+have_command cc || missing+=(gcc)
+have_command c++ || missing+=(g++)
+have_command make || missing+=(make)
 have_libclang || missing+=(libclang-dev)
 have_command pkg-config || missing+=(pkg-config)
 have_openssl || missing+=(libssl-dev)

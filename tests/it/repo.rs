@@ -55,7 +55,15 @@ fn install_deps_asks_for_libclang_dev_when_only_libclang_cpp_exists() {
     let asked = debian_packages_asked(machine.path());
     assert!(asked.contains(&"libclang-dev".to_owned()), "{asked:?}");
     // Nothing else exists on that machine, so every other requirement is asked for too.
-    for package in ["pkg-config", "libssl-dev", "npm", "chromium"] {
+    for package in [
+        "gcc",
+        "g++",
+        "make",
+        "pkg-config",
+        "libssl-dev",
+        "npm",
+        "chromium",
+    ] {
         assert!(
             asked.contains(&package.to_owned()),
             "{package} not in {asked:?}"
