@@ -242,10 +242,11 @@ fn db_options() -> Options {
     // One block cache for all column families, holding the table files'
     // index and filter blocks too. By default each family has its own
     // 32 MiB cache, and every open table file keeps its index and filter
-    // blocks on the heap outside any cache (all files stay open), so memory
-    // grew with the store: a follower's peak RSS rose by about 50 MiB per
-    // 384 Starknet devnet batches with no plateau in sight. L0 files' blocks
-    // stay pinned, as they are read on every lookup.
+    // blocks on the heap outside any cache (all files stay open), which grows
+    // with the store's size. On the devnet this changed little (the growth
+    // measured there was the allocator's, see lib.rs); it bounds what a
+    // mainnet-sized store would add. L0 files' blocks stay pinned, as they
+    // are read on every lookup.
     let mut table = BlockBasedOptions::default();
     table.set_block_cache(&Cache::new_lru_cache(BLOCK_CACHE_BYTES));
     table.set_cache_index_and_filter_blocks(true);
