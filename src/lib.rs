@@ -13,7 +13,7 @@
 /// decode and commit threads, RocksDB's): its peak RSS kept growing with the
 /// chain (+102 MiB over 384 Starknet devnet batches, +146 MiB over 768;
 /// +23 MiB with glibc held to 2 arenas; mimalloc: +184 MiB; jemalloc: +78 MiB,
-/// and about 12 % more batches per second). See README, Performance.
+/// and 15–19 % more batches per second in one run each). See README, Performance.
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
