@@ -24,6 +24,8 @@ use zkreplay::cli::devnet::plan;
 use zkreplay::devnet::Fault;
 use zkreplay::devnet::anvil::Anvil;
 use zkreplay::devnet::run::{DevnetOutcome, run as run_devnet};
+use zkreplay::devnet::starknet_gen::StarknetBatchSize;
+use zkreplay::devnet::zksync_gen::ZksyncBatchSize;
 use zkreplay::follow::run::{last_applied_batch, run as follow};
 use zkreplay::follow::{FollowOptions, FollowStatus, L1BatchRecord, L1Cursor, OnMismatch};
 use zkreplay::hexfmt::format_word;
@@ -710,7 +712,11 @@ async fn an_l1_reorg_under_the_latest_tag_is_unwound_to_the_same_roots() {
 /// (anvil), on the same machine in the same run. A measurement, not a check:
 ///
 ///   ZKREPLAY_BENCH_DEPTHS=0,8 ZKREPLAY_BENCH_BATCHES=24 ZKREPLAY_BENCH_RPC_DELAY_MS=0 \
-///     cargo test --release --test it e2e::devnet_pipeline_benchmark -- --ignored --nocapture
+///     ZKREPLAY_BENCH_SHAPE=devnet cargo test --release --test it e2e::devnet_pipeline_benchmark -- --ignored --nocapture
+///
+/// `ZKREPLAY_BENCH_SHAPE=mainnet` gives every batch the mean size of the real
+/// mainnet batches in the fixtures (about 1,200 Starknet and 1,460 ZKsync
+/// writes) instead of the devnet's dozen.
 ///
 /// `ZKREPLAY_BENCH_RPC_DELAY_MS` puts the fault proxy between the follower and
 /// anvil, holding every request that long before forwarding it: the round trip
@@ -724,15 +730,23 @@ async fn devnet_pipeline_benchmark() {
         .split(',')
         .map(|d| d.parse().unwrap())
         .collect();
+    let mut history = plan(7, batches, batches, &[]);
+    let shape = var("ZKREPLAY_BENCH_SHAPE", "devnet");
+    match shape.as_str() {
+        "devnet" => {}
+        "mainnet" => {
+            let (starknet, zksync) = mainnet_batch_sizes();
+            println!("BENCH batch sizes from mainnet: {starknet:?} {zksync:?}");
+            history.starknet.size = Some(starknet);
+            history.zksync.size = Some(zksync);
+        }
+        other => panic!("ZKREPLAY_BENCH_SHAPE={other}: devnet or mainnet"),
+    }
     let anvil = anvil();
     let dir = tempfile::tempdir().unwrap();
-    let outcome = run_devnet(
-        &anvil.url,
-        &dir.path().join("devnet"),
-        plan(7, batches, batches, &[]),
-    )
-    .await
-    .unwrap();
+    let outcome = run_devnet(&anvil.url, &dir.path().join("devnet"), history)
+        .await
+        .unwrap();
     let configs = configs(&outcome);
     let delay_ms: u64 = var("ZKREPLAY_BENCH_RPC_DELAY_MS", "0").parse().unwrap();
     let (url, _proxy) = if delay_ms == 0 {
@@ -785,6 +799,57 @@ async fn devnet_pipeline_benchmark() {
             );
         }
     }
+}
+
+/// The mean size of the real mainnet batches in ../shared/fixtures: Starknet
+/// blocks 631,861 and 671,070 (v0.13.1 state updates) and ZKsync Era batches
+/// 351,000–351,004 (their decoded commit calldata).
+fn mainnet_batch_sizes() -> (StarknetBatchSize, ZksyncBatchSize) {
+    let read = |path: &str| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(common::fixtures().join(path)).unwrap()).unwrap()
+    };
+    let count = |value: &serde_json::Value| value.as_array().unwrap().len() as u64;
+    let blocks = ["631861", "671070"].map(|block| {
+        read(&format!(
+            "starknet/mainnet-v0.13.1-blobs/{block}/state_update.json"
+        ))["state_diff"]
+            .clone()
+    });
+    let starknet_mean = |of: &dyn Fn(&serde_json::Value) -> u64| {
+        blocks.iter().map(of).sum::<u64>() / blocks.len() as u64
+    };
+    let starknet = StarknetBatchSize {
+        contracts: starknet_mean(&|diff| count(&diff["storage_diffs"])),
+        writes: starknet_mean(&|diff| {
+            diff["storage_diffs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|contract| count(&contract["storage_entries"]))
+                .sum()
+        }),
+        nonces: starknet_mean(&|diff| count(&diff["nonces"])),
+    };
+    let facts = read("zksync/calldata/calldata_facts.json");
+    let batches: Vec<&serde_json::Value> = facts["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|file| file["network"] == "mainnet")
+        .flat_map(|file| file["batches"].as_array().unwrap())
+        .collect();
+    let zksync_mean = |field: &str| {
+        batches
+            .iter()
+            .map(|b| b[field].as_u64().unwrap())
+            .sum::<u64>()
+            / batches.len() as u64
+    };
+    let zksync = ZksyncBatchSize {
+        initial: zksync_mean("initial_writes"),
+        repeated: zksync_mean("repeated_writes"),
+    };
+    (starknet, zksync)
 }
 
 /// A `/proc/self/status` field in KiB (0 where there is none).

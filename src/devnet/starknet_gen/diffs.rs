@@ -89,6 +89,43 @@ impl StarknetGenerator {
                 entry.storage.push((rng.felt(), random_value(rng)));
             }
         }
+        if let Some(size) = self.config.size {
+            let pool = self.contracts.len() as u64;
+            let from_pool = size.contracts.min(pool);
+            let mut picked = BTreeSet::new();
+            while (picked.len() as u64) < from_pool {
+                picked.insert(rng.below(pool));
+            }
+            let mut chosen: Vec<Felt> = picked
+                .into_iter()
+                .map(|i| self.contracts[i as usize])
+                .collect();
+            for _ in from_pool..size.contracts {
+                let address = rng.felt();
+                contracts
+                    .entry(address)
+                    .or_insert_with(|| DaContract {
+                        address,
+                        ..Default::default()
+                    })
+                    .class_hash = Some(rng.felt());
+                chosen.push(address);
+            }
+            for (address, _) in chosen.iter().cycle().zip(0..size.writes) {
+                contracts
+                    .entry(*address)
+                    .or_insert_with(|| DaContract {
+                        address: *address,
+                        ..Default::default()
+                    })
+                    .storage
+                    .push((random_key(rng), random_value(rng)));
+            }
+            for address in chosen.iter().take(size.nonces as usize) {
+                let current = self.nonces.get(address).copied().unwrap_or_default();
+                nonce_changed.insert(*address, current + Felt::ONE);
+            }
+        }
         // The OS writes the hash of an older block into 0x1.
         contracts.insert(
             BLOCK_HASH_CONTRACT,
@@ -205,7 +242,7 @@ impl StarknetGenerator {
             }
             // Only a sample of slots, so that re-writes do not all land on the large batch.
             for (key, _) in contract.storage.iter().take(8) {
-                if !self.slots.contains(&(contract.address, *key)) {
+                if self.slot_set.insert((contract.address, *key)) {
                     self.slots.push((contract.address, *key));
                 }
             }

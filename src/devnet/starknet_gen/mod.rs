@@ -31,7 +31,7 @@
 //! least one alias, so its write to 0x2 tells the decoder which one it is, and
 //! a v0.13.3 batch must be decoded with the layout given ([`layout_hint`]).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use alloy_primitives::{Address, U256};
 use starknet_types_core::felt::Felt;
@@ -330,6 +330,21 @@ pub struct StarknetGenConfig {
     pub rule: GlobalRootRule,
     /// Publish pages as SHARP does (fact, verifier event, registries by batch, decoys).
     pub sharp: Option<SharpPlan>,
+    /// State changes added to every batch; `None` = the few random ones only.
+    pub size: Option<StarknetBatchSize>,
+}
+
+/// What every batch changes on top of its random diff, for a history shaped
+/// like a real chain's (a mainnet v0.13.1 block writes about 1,000 slots of
+/// a few hundred contracts; the default devnet batch a dozen).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StarknetBatchSize {
+    /// Contracts written: deployed ones first, then new deployments while there are too few.
+    pub contracts: u64,
+    /// Storage writes to new random slots, spread evenly over `contracts`.
+    pub writes: u64,
+    /// Of those contracts, how many increment their nonce.
+    pub nonces: u64,
 }
 
 impl Default for StarknetGenConfig {
@@ -346,6 +361,7 @@ impl Default for StarknetGenConfig {
             registry: MEMORY_PAGE_REGISTRY_ADDRESS,
             rule: GlobalRootRule::PreV0_14,
             sharp: None,
+            size: None,
         }
     }
 }
@@ -374,6 +390,8 @@ pub struct StarknetGenerator {
     contracts: Vec<Felt>,
     /// Storage slots written so far, for re-writes.
     slots: Vec<(Felt, Felt)>,
+    /// The same slots, to keep `slots` free of repeats without a linear search.
+    slot_set: BTreeSet<(Felt, Felt)>,
     nonces: HashMap<Felt, Felt>,
     classes: Vec<Felt>,
     /// original -> alias (v0.13.4+), mirroring contract 0x2.
@@ -395,6 +413,11 @@ impl StarknetGenerator {
     pub fn new(config: StarknetGenConfig) -> Result<Self, DevnetError> {
         if config.page_size == 0 {
             return Err(DevnetError::Config("page_size must be positive".into()));
+        }
+        if config.size.is_some_and(|size| size.contracts == 0) {
+            return Err(DevnetError::Config(
+                "a batch size must name at least one contract".into(),
+            ));
         }
         if config.format_of(1).is_none() {
             return Err(DevnetError::Config(
@@ -422,6 +445,7 @@ impl StarknetGenerator {
             _dir: dir,
             contracts: Vec::new(),
             slots: Vec::new(),
+            slot_set: BTreeSet::new(),
             nonces: HashMap::new(),
             classes: Vec::new(),
             alias_of: HashMap::new(),

@@ -155,6 +155,20 @@ pub struct ZksyncGenConfig {
     pub execute_lag: u64,
     /// A window of batches settled on a Gateway-like chain instead of L1.
     pub gateway: Option<GatewayWindow>,
+    /// Writes per batch; `None` = a few random ones (2–6 initial, 1–6 repeated).
+    pub size: Option<ZksyncBatchSize>,
+}
+
+/// The writes of every batch, for a history shaped like a real chain's
+/// (mainnet Era batches write about 1,500 slots, the default devnet a few).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ZksyncBatchSize {
+    /// Slots new to the state (initial writes).
+    pub initial: u64,
+    /// Existing slots rewritten (repeated writes). While the state holds
+    /// fewer than twice as many leaves, the rest are initial writes instead,
+    /// so every batch writes `initial + repeated` slots.
+    pub repeated: u64,
 }
 
 impl Default for ZksyncGenConfig {
@@ -169,6 +183,7 @@ impl Default for ZksyncGenConfig {
             genesis: None,
             execute_lag: 3,
             gateway: None,
+            size: None,
         }
     }
 }
@@ -347,7 +362,7 @@ impl ZksyncGenerator {
 
         let mut state = ZksyncState::open(&self.store)?;
         let next_index = state.checkpoint().next_index;
-        let writes = random_writes(&mut self.rng, &state, format, next_index)?;
+        let writes = random_writes(&mut self.rng, &state, format, next_index, self.config.size)?;
         let applied = state.apply_and_commit(&PlanInput {
             batch_number: n,
             claimed_root: None,
@@ -583,6 +598,7 @@ fn random_writes(
     state: &ZksyncState<'_>,
     format: ZksyncFormat,
     next_index: u64,
+    size: Option<ZksyncBatchSize>,
 ) -> Result<Writes, DevnetError> {
     let full = format.version == CommitVersion::PreBoojum;
     let pack = |previous: &B256, new: &B256| {
@@ -593,17 +609,34 @@ fn random_writes(
             ValueOp::compress(previous, new)
         }
     };
+    let existing = next_index.saturating_sub(1);
+    // Sized: at most half the leaves are rewritten, so that drawing distinct
+    // ones stays cheap; the rest of the batch's writes are initial ones.
+    let sized_repeated = size.map_or(0, |size| size.repeated.min(existing / 2));
+    let initial_count = match size {
+        None => rng.range(2, 6),
+        Some(size) => size.initial + (size.repeated - sized_repeated),
+    };
     let mut initial = BTreeMap::new();
-    for _ in 0..rng.range(2, 6) {
+    for _ in 0..initial_count {
         let key = derived_key(&rng.address(), &rng.b256());
         if state.leaf(&key)?.is_none() {
             initial.insert(key, random_value(rng));
         }
     }
     let mut indices = BTreeSet::new();
-    let existing = next_index.saturating_sub(1);
-    for _ in 0..rng.range(1, 6).min(existing) {
-        indices.insert(rng.range(1, existing));
+    match size {
+        // A few draws, which may pick one leaf twice.
+        None => {
+            for _ in 0..rng.range(1, 6).min(existing) {
+                indices.insert(rng.range(1, existing));
+            }
+        }
+        Some(_) => {
+            while (indices.len() as u64) < sized_repeated {
+                indices.insert(rng.range(1, existing));
+            }
+        }
     }
     let mut repeated = Vec::with_capacity(indices.len());
     for index in indices {
