@@ -633,12 +633,11 @@ async fn zksync_state_balances_nonces_and_proofs_from_the_real_genesis() {
     ] {
         let out = zk(&schema, &format!(
             r#"a: balance(token: "ETH", account: "{ALICE}", atBatch: {batch})
-               b: balance(token: "{}", account: "{BOB}", atBatch: {batch})
+               b: balance(token: "{L2_BASE_TOKEN:#x}", account: "{BOB}", atBatch: {batch})
                n: nonce(address: "{ALICE}", atBatch: {batch})
                d: deploymentNonce(address: "{ALICE}", atBatch: {batch})
                t: balance(token: "{TOKEN}", account: "{ALICE}", balanceSlot: {TOKEN_BALANCE_SLOT}, atBatch: {batch})
                u: balance(token: "{TOKEN}", account: "{BOB}", balanceSlot: "0x33", atBatch: {batch})"#,
-            format!("{L2_BASE_TOKEN:#x}"),
         )).await;
         assert_eq!(
             hex_u256(&out["a"]),

@@ -140,13 +140,15 @@ fn assert_no_findings(outcome: &DevnetOutcome, rpc: &str, data_dir: &Path) {
     );
 }
 
+/// `(format_version, l2_blocks, contracts, storage writes, classes declared)` of a batch.
+type BatchShape = (String, Option<(u64, u64)>, usize, usize, usize);
+
 /// What two replays of the history must agree on, L1 positions aside (the
 /// decoys move every later transaction to another L1 block).
 #[derive(Debug, PartialEq)]
 struct Replay {
     audits: Vec<BatchAudit>,
-    /// `(format_version, l2_blocks, contracts, storage writes, classes declared)` per batch.
-    summaries: Vec<(String, Option<(u64, u64)>, usize, usize, usize)>,
+    summaries: Vec<BatchShape>,
     checkpoint: String,
 }
 

@@ -938,7 +938,9 @@ fn an_era_snapshot_with_a_tampered_factory_dep_is_refused_and_leaves_no_store() 
     dirty_padding[31] = 1;
     let mut constructed = VIEM_HASH;
     constructed[1] = 1; // "being constructed": never a factory dep's hash
-    let cases: Vec<(&str, Dep, fn(&BytecodeError) -> bool)> = vec![
+    // Whether an import failed for the expected reason.
+    type ExpectedError = fn(&BytecodeError) -> bool;
+    let cases: Vec<(&str, Dep, ExpectedError)> = vec![
         (
             "flipped-bytecode",
             (flipped, Some(VIEM_HASH.to_vec())),
@@ -1132,14 +1134,14 @@ async fn two_replicas_booted_from_one_snapshot_answer_alike() {
     let bin = env!("CARGO_BIN_EXE_zkreplay");
     let mut replicas = Vec::new();
     let mut urls = Vec::new();
-    for r in 0..2 {
+    for (r, source) in sources.iter().enumerate() {
         let (graphql, monitor) = (free_port(), free_port());
         let child = std::process::Command::new(bin)
             .arg("serve")
             .arg("--data-dir")
             .arg(tmp.path().join(format!("replica{r}")))
             .arg("--snapshot")
-            .arg(&sources[r])
+            .arg(source)
             .args(["--graphql-addr", &format!("127.0.0.1:{graphql}")])
             .args(["--monitor-addr", &format!("127.0.0.1:{monitor}")])
             .stdout(std::process::Stdio::null())
