@@ -58,9 +58,7 @@ pub use classify::{
     Exhausted, GetClassifier, RpcClassifier, is_range_refusal, is_rate_limit, retryable_status,
 };
 pub use concurrency::{Concurrency, ConcurrencyLayer};
-pub use http::{
-    GetStack, HttpFailure, HttpGet, HttpJsonRpc, HttpReply, get_stack, get_stack_accepting,
-};
+pub use http::{GetLayers, GetStack, HttpFailure, HttpGet, HttpJsonRpc, HttpReply};
 pub use ranges::split_log_ranges;
 pub use redact::Redacted;
 pub use retry::{Retry, RetryClassifier, RetryLayer, RetrySettings, Verdict};
