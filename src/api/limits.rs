@@ -36,11 +36,7 @@ pub struct ApiLimits {
     pub inline_cost: u64,
     /// Threads reading the store for large requests (0: half the CPUs, at
     /// least one, so large requests leave the other half to cheap ones).
-    #[arg(
-        long = "graphql-blocking-threads",
-        env = "ZKREPLAY_GRAPHQL_BLOCKING_THREADS",
-        default_value_t = 0
-    )]
+    #[arg(long = "graphql-blocking-threads", env = "ZKREPLAY_GRAPHQL_BLOCKING_THREADS", default_value_t = DEFAULT_BLOCKING_THREADS)]
     pub blocking_threads: usize,
     /// Requests executing at once over all clients; more wait until their deadline.
     #[arg(long = "graphql-max-concurrent", env = "ZKREPLAY_GRAPHQL_MAX_CONCURRENT", default_value_t = DEFAULT_MAX_CONCURRENT)]
@@ -77,6 +73,8 @@ pub const DEFAULT_MAX_BATCH: usize = 10;
 pub const DEFAULT_DEADLINE_MS: u64 = 10_000;
 /// Default `--graphql-inline-cost`, in cost units.
 pub const DEFAULT_INLINE_COST: u64 = 100;
+/// Default `--graphql-blocking-threads`: 0, half the CPUs.
+pub const DEFAULT_BLOCKING_THREADS: usize = 0;
 /// Default `--graphql-max-concurrent`, in requests.
 pub const DEFAULT_MAX_CONCURRENT: usize = 512;
 /// Default `--graphql-max-per-client`, in requests per IP address.
@@ -100,7 +98,7 @@ impl Default for ApiLimits {
             max_batch: DEFAULT_MAX_BATCH,
             deadline_ms: DEFAULT_DEADLINE_MS,
             inline_cost: DEFAULT_INLINE_COST,
-            blocking_threads: 0,
+            blocking_threads: DEFAULT_BLOCKING_THREADS,
             max_concurrent: DEFAULT_MAX_CONCURRENT,
             max_per_client: DEFAULT_MAX_PER_CLIENT,
             max_connections: DEFAULT_MAX_CONNECTIONS,

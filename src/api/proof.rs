@@ -18,6 +18,18 @@ pub enum StorageProof {
     Zksync(ZksyncProof),
 }
 
+impl From<StarknetStorageProof> for StorageProof {
+    fn from(proof: StarknetStorageProof) -> Self {
+        StorageProof::Starknet(proof.into())
+    }
+}
+
+impl From<ZksyncStorageProof> for StorageProof {
+    fn from(proof: ZksyncStorageProof) -> Self {
+        StorageProof::Zksync(proof.into())
+    }
+}
+
 /// A Starknet storage value and its proof against a batch's global root: check
 /// `storageProof` from `storageRoot` down to the slot, the contract's leaf
 /// `h(h(h(classHash, storageRoot), nonce), 0)` through `contractProof` from

@@ -8,16 +8,16 @@ use starknet_types_core::felt::Felt;
 use super::batch::{Batch, load_batch};
 use super::budget::Budget;
 use super::paging::{BatchConnection, page};
-use super::proof::{StarknetProof, StorageProof, ZksyncProof};
+use super::proof::StorageProof;
 use super::scalars::{AddressScalar, BigInt, FeltScalar, Long, Word, parse_felt, parse_hex_word};
 use super::schema::{RollupHandle, RollupKind, query_error, zksync_error};
 use crate::audit::{BatchAudit, Verdict};
 use crate::follow::L1Cursor;
-use crate::rollup::starknet::query::{StarknetReader, fee_token};
+use crate::rollup::starknet::query::{QueryError, StarknetReader, fee_token};
 use crate::rollup::zksync::query::{
-    L2_BASE_TOKEN, NONCE_HOLDER, Nonces, ZksyncReader, mapping_slot, nonce_slot,
+    L2_BASE_TOKEN, NONCE_HOLDER, Nonces, QueryError as ZksyncQueryError, ZksyncReader,
+    mapping_slot, nonce_slot,
 };
-use crate::store::Store;
 
 /// A rollup and everything zkreplay rebuilt for it.
 ///
@@ -128,23 +128,11 @@ impl Rollup {
         key: Word,
         at_batch: Option<Long>,
     ) -> Result<Word> {
-        self.at_slot(
-            ctx,
-            address,
-            key,
-            at_batch,
-            |store, slot, batch, b| match slot {
-                Slot::Starknet { address, key } => StarknetReader::new(store)
-                    .storage_at(&address, &key, batch)
-                    .map(|value| Word(B256::from(value.to_bytes_be())))
-                    .map_err(|e| query_error(b, e)),
-                Slot::Zksync { address, key } => ZksyncReader::new(store)
-                    .storage_at(&address, &key, batch)
-                    .map(Word)
-                    .map_err(|e| zksync_error(b, e)),
-            },
-        )
-        .await
+        let read = SlotRead {
+            starknet: |reader, address, key, batch| reader.storage_at(address, key, batch),
+            zksync: |reader, address, key, batch| reader.storage_at(address, key, batch),
+        };
+        self.at_slot(ctx, address, key, at_batch, read).await
     }
 
     /// An account's transaction nonce as of `atBatch` (default: the last verified batch).
@@ -278,55 +266,52 @@ impl Rollup {
         key: Word,
         at_batch: Option<Long>,
     ) -> Result<StorageProof> {
-        self.at_slot(
-            ctx,
-            address,
-            key,
-            at_batch,
-            |store, slot, batch, b| match slot {
-                Slot::Starknet { address, key } => StarknetReader::new(store)
-                    .storage_proof(&address, &key, batch)
-                    .map(|proof| StorageProof::Starknet(StarknetProof::from(proof)))
-                    .map_err(|e| query_error(b, e)),
-                Slot::Zksync { address, key } => ZksyncReader::new(store)
-                    .storage_proof(&address, &key, batch)
-                    .map(|proof| StorageProof::Zksync(ZksyncProof::from(proof)))
-                    .map_err(|e| zksync_error(b, e)),
-            },
-        )
-        .await
+        let read = SlotRead {
+            starknet: |reader, address, key, batch| reader.storage_proof(address, key, batch),
+            zksync: |reader, address, key, batch| reader.storage_proof(address, key, batch),
+        };
+        self.at_slot(ctx, address, key, at_batch, read).await
     }
 }
 
-/// A storage slot's arguments, checked for the rollup family they address.
-enum Slot {
-    Starknet { address: Felt, key: Felt },
-    Zksync { address: Address, key: B256 },
+/// What `storage` or `proof` reads at one slot, through each rollup family's
+/// reader; [`Rollup::at_slot`] converts the answer into the field's type.
+struct SlotRead<StarknetAnswer, ZksyncAnswer> {
+    starknet: fn(&StarknetReader<'_>, &Felt, &Felt, u64) -> Result<StarknetAnswer, QueryError>,
+    zksync: fn(&ZksyncReader<'_>, &Address, &B256, u64) -> Result<ZksyncAnswer, ZksyncQueryError>,
 }
 
 impl Rollup {
     /// Reads one slot as of `atBatch` (default: the last verified batch):
-    /// `storage` and `proof` validate their arguments alike through here.
-    async fn at_slot<T: Send + 'static>(
+    /// `storage` and `proof` validate their arguments and report each family's
+    /// errors alike through here.
+    async fn at_slot<T, StarknetAnswer, ZksyncAnswer>(
         &self,
         ctx: &Context<'_>,
         address: AddressScalar,
         key: Word,
         at_batch: Option<Long>,
-        read: fn(&Store, Slot, u64, &Budget) -> Result<T>,
-    ) -> Result<T> {
-        self.read_at(ctx, at_batch, move |handle, b, batch| {
-            let slot = match handle.kind {
-                RollupKind::Starknet => Slot::Starknet {
-                    address: address.starknet().map_err(Error::new)?,
-                    key: key.starknet("key").map_err(Error::new)?,
-                },
-                RollupKind::Zksync => Slot::Zksync {
-                    address: address.zksync().map_err(Error::new)?,
-                    key: key.0,
-                },
-            };
-            read(&handle.store, slot, batch, b)
+        read: SlotRead<StarknetAnswer, ZksyncAnswer>,
+    ) -> Result<T>
+    where
+        T: From<StarknetAnswer> + From<ZksyncAnswer> + Send + 'static,
+        StarknetAnswer: 'static,
+        ZksyncAnswer: 'static,
+    {
+        self.read_at(ctx, at_batch, move |handle, b, batch| match handle.kind {
+            RollupKind::Starknet => {
+                let address = address.starknet().map_err(Error::new)?;
+                let key = key.starknet("key").map_err(Error::new)?;
+                let reader = StarknetReader::new(&handle.store);
+                let answer = (read.starknet)(&reader, &address, &key, batch);
+                answer.map(T::from).map_err(|e| query_error(b, e))
+            }
+            RollupKind::Zksync => {
+                let address = address.zksync().map_err(Error::new)?;
+                let reader = ZksyncReader::new(&handle.store);
+                let answer = (read.zksync)(&reader, &address, &key.0, batch);
+                answer.map(T::from).map_err(|e| zksync_error(b, e))
+            }
         })
         .await
     }

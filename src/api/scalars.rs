@@ -186,6 +186,19 @@ impl ScalarType for Word {
     }
 }
 
+/// A felt as the 32-byte big-endian word it is stored as.
+impl From<Felt> for Word {
+    fn from(felt: Felt) -> Self {
+        Word(B256::from(felt.to_bytes_be()))
+    }
+}
+
+impl From<B256> for Word {
+    fn from(word: B256) -> Self {
+        Word(word)
+    }
+}
+
 impl Word {
     /// The word as a Starknet felt.
     pub fn starknet(&self, what: &str) -> Result<Felt, String> {

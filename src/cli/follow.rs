@@ -258,7 +258,7 @@ pub async fn start_light_client(
 ) -> anyhow::Result<Arc<dyn FinalityOracle>> {
     use crate::l1::light_client::ChainSpec;
     use crate::l1::light_client::api::LightClientApi;
-    use crate::l1::transport::{ConcurrencyLayer, RetrySettings};
+    use crate::l1::transport::{GetLayers, RetrySettings};
     if args.verify.level == VerifyLevel::Off {
         anyhow::bail!(
             "--beacon-light-client anchors the header chain: it needs --l1-verify full or headers"
@@ -273,7 +273,7 @@ pub async fn start_light_client(
             "--beacon-light-client knows the beacon chain of Ethereum mainnet only (chain id 1), this L1 is chain id {chain_id}: use --l1-checkpoint"
         );
     }
-    let api = LightClientApi::new(url, &RetrySettings::default(), &ConcurrencyLayer::new(4))?;
+    let api = LightClientApi::new(url, &GetLayers::new(RetrySettings::default(), 4))?;
     let root = match args.beacon_checkpoint {
         Some(root) => root,
         None => {

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::OnceCell;
 use tower::ServiceExt;
 
-use super::transport::{ConcurrencyLayer, GetStack, HttpReply, Redacted, RetrySettings, get_stack};
+use super::transport::{GetLayers, GetStack, HttpReply, Redacted};
 use super::{L1Block, L1Error};
 use crate::blob::{self, BYTES_PER_BLOB, BYTES_PER_G1};
 
@@ -70,14 +70,9 @@ pub struct BeaconClient {
 
 impl BeaconClient {
     /// A client for the beacon API at `url`, behind the retry and concurrency layers.
-    pub fn new(
-        url: &str,
-        block_id: BeaconBlockId,
-        retry: &RetrySettings,
-        concurrency: &ConcurrencyLayer,
-    ) -> Result<Self, L1Error> {
+    pub fn new(url: &str, block_id: BeaconBlockId, layers: &GetLayers) -> Result<Self, L1Error> {
         Ok(Self {
-            http: get_stack(url, retry, concurrency, MAX_BEACON_RESPONSE)?,
+            http: layers.stack(url, MAX_BEACON_RESPONSE)?,
             endpoint: Redacted::new(url),
             block_id,
             clock: OnceCell::new(),
@@ -281,13 +276,9 @@ pub struct BlobArchiveClient {
 
 impl BlobArchiveClient {
     /// A client for the archive at `url`, behind the retry and concurrency layers.
-    pub fn new(
-        url: &str,
-        retry: &RetrySettings,
-        concurrency: &ConcurrencyLayer,
-    ) -> Result<Self, L1Error> {
+    pub fn new(url: &str, layers: &GetLayers) -> Result<Self, L1Error> {
         Ok(Self {
-            http: get_stack(url, retry, concurrency, MAX_ARCHIVE_RESPONSE)?,
+            http: layers.stack(url, MAX_ARCHIVE_RESPONSE)?,
             endpoint: Redacted::new(url),
         })
     }

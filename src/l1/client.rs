@@ -16,7 +16,7 @@ use alloy_primitives::{Address, B256, Bytes};
 use super::archive::LocalArchive;
 use super::beacon::{BeaconBlockId, BeaconClient, BlobArchiveClient};
 use super::rpc::EthRpc;
-use super::transport::{ConcurrencyLayer, RetrySettings};
+use super::transport::{GetLayers, RetrySettings};
 use super::{BlockTag, L1Block, L1Error, L1Log, L1Source, L1Transaction, LogFilter, RawBlock};
 use crate::store::Store;
 
@@ -108,8 +108,7 @@ impl RpcL1 {
                 BeaconClient::new(
                     url,
                     endpoints.beacon_block_id,
-                    &endpoints.retry,
-                    &ConcurrencyLayer::new(endpoints.max_concurrency),
+                    &GetLayers::new(endpoints.retry.clone(), endpoints.max_concurrency),
                 )
             })
             .transpose()?;
@@ -124,8 +123,7 @@ impl RpcL1 {
             .map(|url| {
                 BlobArchiveClient::new(
                     url,
-                    &endpoints.retry,
-                    &ConcurrencyLayer::new(endpoints.max_concurrency),
+                    &GetLayers::new(endpoints.retry.clone(), endpoints.max_concurrency),
                 )
             })
             .transpose()?;

@@ -49,6 +49,9 @@ pub enum VerifyLevel {
     Off,
 }
 
+/// Default `--l1-verify-cache-blocks`, in blocks.
+pub const DEFAULT_CACHE_BLOCKS: usize = 64;
+
 /// Flags of the verification layer, for a command to `#[command(flatten)]`.
 #[derive(Clone, Debug, clap::Args)]
 pub struct L1VerifyArgs {
@@ -68,11 +71,7 @@ pub struct L1VerifyArgs {
     )]
     pub trust_endpoint_finalized: bool,
     /// Verified blocks (with all their transactions and receipts) kept in memory.
-    #[arg(
-        long = "l1-verify-cache-blocks",
-        env = "ZKREPLAY_L1_VERIFY_CACHE_BLOCKS",
-        default_value_t = 64
-    )]
+    #[arg(long = "l1-verify-cache-blocks", env = "ZKREPLAY_L1_VERIFY_CACHE_BLOCKS", default_value_t = DEFAULT_CACHE_BLOCKS)]
     pub cache_blocks: usize,
 }
 
@@ -83,7 +82,7 @@ impl Default for L1VerifyArgs {
             level: VerifyLevel::Full,
             checkpoint: None,
             trust_endpoint_finalized: false,
-            cache_blocks: 64,
+            cache_blocks: DEFAULT_CACHE_BLOCKS,
         }
     }
 }
@@ -109,7 +108,7 @@ impl VerifyOptions {
         Self {
             level,
             recipients,
-            cache_blocks: 64,
+            cache_blocks: DEFAULT_CACHE_BLOCKS,
             chain_window: 65_536,
             header_concurrency: 16,
         }

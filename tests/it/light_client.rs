@@ -249,7 +249,7 @@ use std::sync::{Arc, Mutex};
 use zkreplay::l1::light_client::api::{ApiError, LightClientApi, MAX_OBJECT_BYTES};
 use zkreplay::l1::light_client::sync::{Clock, Finalized, LightClient, SyncError};
 use zkreplay::l1::light_client::types::LightClientFinalityUpdate;
-use zkreplay::l1::transport::{ConcurrencyLayer, RetrySettings};
+use zkreplay::l1::transport::{GetLayers, RetrySettings};
 
 /// What the mock beacon node serves: the vectors' bootstrap, and the updates
 /// signed at or before its current slot (a node cannot serve later ones).
@@ -538,7 +538,7 @@ fn api(url: &str) -> LightClientApi {
         max_elapsed: std::time::Duration::from_secs(10),
         attempt_timeout: std::time::Duration::from_secs(10),
     };
-    LightClientApi::new(url, &retry, &ConcurrencyLayer::new(2)).unwrap()
+    LightClientApi::new(url, &GetLayers::new(retry, 2)).unwrap()
 }
 
 async fn sync_against(served: Served, now: u64) -> Result<Finalized, SyncError> {

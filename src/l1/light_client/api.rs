@@ -20,9 +20,7 @@ use super::types::{
     LightClientBootstrap, LightClientFinalityUpdate, LightClientUpdate, leading_header_slot,
 };
 use crate::l1::L1Error;
-use crate::l1::transport::{
-    ConcurrencyLayer, GetStack, HttpReply, Redacted, RetrySettings, get_stack_accepting,
-};
+use crate::l1::transport::{GetLayers, GetStack, HttpReply, Redacted};
 
 /// Bound on one light-client object. A mainnet Deneb update is 26,808
 /// bytes of SSZ (the minimal-preset vectors' 3,708, plus 480 more keys of
@@ -58,21 +56,11 @@ pub struct LightClientApi {
 
 impl LightClientApi {
     /// A client for the beacon API at `url`, behind the retry and concurrency layers, with bounded answers.
-    pub fn new(
-        url: &str,
-        retry: &RetrySettings,
-        concurrency: &ConcurrencyLayer,
-    ) -> Result<Self, L1Error> {
+    pub fn new(url: &str, layers: &GetLayers) -> Result<Self, L1Error> {
         Ok(Self {
-            single: get_stack_accepting(url, retry, concurrency, MAX_OBJECT_BYTES, Some(SSZ))?,
-            updates: get_stack_accepting(url, retry, concurrency, MAX_UPDATES_RESPONSE, Some(SSZ))?,
-            json: get_stack_accepting(
-                url,
-                retry,
-                concurrency,
-                MAX_JSON_RESPONSE,
-                Some("application/json"),
-            )?,
+            single: layers.stack_accepting(url, MAX_OBJECT_BYTES, Some(SSZ))?,
+            updates: layers.stack_accepting(url, MAX_UPDATES_RESPONSE, Some(SSZ))?,
+            json: layers.stack_accepting(url, MAX_JSON_RESPONSE, Some("application/json"))?,
             endpoint: Redacted::new(url),
         })
     }

@@ -1,12 +1,11 @@
 //! The concurrency layer: a semaphore bounding the requests in flight to one endpoint.
 
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use tokio::sync::Semaphore;
 use tower::{Layer, Service, ServiceExt};
 
-use super::BoxFut;
+use super::CloneIntoFuture;
 
 /// Layer bounding the requests in flight to one endpoint.
 #[derive(Clone, Debug)]
@@ -41,21 +40,8 @@ pub struct Concurrency<S> {
     semaphore: Arc<Semaphore>,
 }
 
-impl<S, Req> Service<Req> for Concurrency<S>
-where
-    Req: Send + 'static,
-    S: Service<Req> + Clone + Send + 'static,
-    S::Future: Send,
-    S::Response: Send + 'static,
-    S::Error: Send + 'static,
-{
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = BoxFut<S::Response, S::Error>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        Poll::Ready(Ok(()))
-    }
+impl<S: CloneIntoFuture<Req>, Req: Send + 'static> Service<Req> for Concurrency<S> {
+    ready_waits_in_future!(S);
 
     fn call(&mut self, request: Req) -> Self::Future {
         let mut inner = self.inner.clone();

@@ -221,30 +221,43 @@ impl Service<String> for HttpGet {
 /// The full GET stack: retry ∘ concurrency ∘ HTTP.
 pub type GetStack = Retry<Concurrency<HttpGet>, GetClassifier>;
 
-/// Builds [`GetStack`] for a base URL.
-pub fn get_stack(
-    base: &str,
-    settings: &RetrySettings,
-    concurrency: &ConcurrencyLayer,
-    max_response_bytes: usize,
-) -> Result<GetStack, L1Error> {
-    get_stack_accepting(base, settings, concurrency, max_response_bytes, None)
+/// The layers a GET client's stacks sit behind: one retry policy and one
+/// bound on the requests in flight, shared by every stack built from it.
+#[derive(Clone, Debug)]
+pub struct GetLayers {
+    retry: RetrySettings,
+    concurrency: ConcurrencyLayer,
 }
 
-/// [`get_stack`] sending `Accept: accept` (e.g. `application/octet-stream` for SSZ).
-pub fn get_stack_accepting(
-    base: &str,
-    settings: &RetrySettings,
-    concurrency: &ConcurrencyLayer,
-    max_response_bytes: usize,
-    accept: Option<&'static str>,
-) -> Result<GetStack, L1Error> {
-    let mut http = HttpGet::new(base, settings.attempt_timeout, max_response_bytes)?;
-    if let Some(accept) = accept {
-        http = http.accepting(accept);
+impl GetLayers {
+    /// Retries as `retry` says, at most `max_in_flight` requests at once.
+    pub fn new(retry: RetrySettings, max_in_flight: usize) -> Self {
+        Self {
+            retry,
+            concurrency: ConcurrencyLayer::new(max_in_flight),
+        }
     }
-    let endpoint = http.endpoint().clone();
-    Ok(RetryLayer::new(settings.clone(), GetClassifier, endpoint).layer(concurrency.layer(http)))
+
+    /// Builds [`GetStack`] for a base URL.
+    pub fn stack(&self, base: &str, max_response_bytes: usize) -> Result<GetStack, L1Error> {
+        self.stack_accepting(base, max_response_bytes, None)
+    }
+
+    /// [`Self::stack`] sending `Accept: accept` (e.g. `application/octet-stream` for SSZ).
+    pub fn stack_accepting(
+        &self,
+        base: &str,
+        max_response_bytes: usize,
+        accept: Option<&'static str>,
+    ) -> Result<GetStack, L1Error> {
+        let mut http = HttpGet::new(base, self.retry.attempt_timeout, max_response_bytes)?;
+        if let Some(accept) = accept {
+            http = http.accepting(accept);
+        }
+        let endpoint = http.endpoint().clone();
+        Ok(RetryLayer::new(self.retry.clone(), GetClassifier, endpoint)
+            .layer(self.concurrency.layer(http)))
+    }
 }
 
 fn http_client() -> Result<reqwest::Client, L1Error> {
@@ -368,7 +381,7 @@ mod tests {
             "{error}"
         );
         assert!(error.contains("https://eth.example.com/…"), "{error}");
-        let get = get_stack(url, &settings, &ConcurrencyLayer::new(1), 1024).unwrap();
+        let get = GetLayers::new(settings, 1).stack(url, 1024).unwrap();
         let error = get
             .oneshot("eth/v1/beacon/genesis".into())
             .await

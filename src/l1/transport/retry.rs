@@ -3,14 +3,13 @@
 //! retryable is decided by a [`RetryClassifier`] per protocol (see `classify`).
 
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use rand::Rng;
 use tower::{Layer, Service, ServiceExt};
 
 use super::classify::Exhausted;
-use super::{BoxFut, Redacted};
+use super::{CloneIntoFuture, Redacted};
 
 /// Retry policy shared by every endpoint of one client.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -119,20 +118,10 @@ pub struct Retry<S, C> {
 impl<S, C, Req> Service<Req> for Retry<S, C>
 where
     Req: Clone + Send + 'static,
-    S: Service<Req> + Clone + Send + 'static,
-    S::Future: Send,
-    S::Response: Send + 'static,
-    S::Error: Send + 'static,
+    S: CloneIntoFuture<Req>,
     C: RetryClassifier<S::Response, S::Error>,
 {
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = BoxFut<S::Response, S::Error>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        // Readiness of the inner service is awaited per attempt, inside the future.
-        Poll::Ready(Ok(()))
-    }
+    ready_waits_in_future!(S);
 
     fn call(&mut self, request: Req) -> Self::Future {
         let inner = self.inner.clone();

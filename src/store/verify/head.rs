@@ -11,6 +11,15 @@ pub(super) fn head_problem(store: &Store, batch: u64, problem: impl Into<String>
     }
 }
 
+/// The checkpoint names `batch` as the last one applied, yet its record is gone.
+fn checkpointed_record_missing(store: &Store, batch: u64) -> VerifyError {
+    head_problem(
+        store,
+        batch,
+        "the checkpoint names it but its record is missing",
+    )
+}
+
 pub(super) fn unreadable(store: &Store, problem: impl std::fmt::Display) -> VerifyError {
     VerifyError::Unreadable {
         path: store.path().to_owned(),
@@ -40,13 +49,7 @@ pub(super) fn starknet_head(store: &Store) -> Result<HeadCheck, VerifyError> {
     let roots = state
         .batch_roots(last)
         .map_err(|e| starknet_err(store, e))?
-        .ok_or_else(|| {
-            head_problem(
-                store,
-                last,
-                "the checkpoint names it but its record is missing",
-            )
-        })?;
+        .ok_or_else(|| checkpointed_record_missing(store, last))?;
     if (roots.contracts_root, roots.classes_root, roots.global_root)
         != (tip.contracts_root, tip.classes_root, tip.global_root)
     {
@@ -141,50 +144,45 @@ pub(super) fn starknet_leaf_proves(
         }
         ContractState::decode(&record).map_err(|e| starknet_err(store, e))
     };
-    let (reached, what, root) = match tag {
+    // Every leaf the tries hold is keyed first by what it is about: the
+    // contract's address (storage and contract leaves) or the class hash.
+    let Some(subject) = word(0) else {
+        return Ok(false);
+    };
+    let (what, (root_name, root), reached) = match tag {
         keys::LEAF_STARKNET_STORAGE => {
-            let (Some(address), Some(key)) = (word(0), word(1)) else {
+            let Some(key) = word(1) else {
                 return Ok(false);
             };
             let value = felt_of(&value_at(leaf_key)?);
-            let root = contract_at(&address)?.storage_root;
+            let root = contract_at(&subject)?.storage_root;
+            let what = format!("storage {subject:#x}/{key:#x} = {value:#x}");
             let reached = hashes_up::<PedersenHasher>(store, root, &key, value)?;
-            (
-                reached,
-                format!("storage {address:#x}/{key:#x} = {value:#x}"),
-                ("the contract's storage root", root),
-            )
+            (what, ("the contract's storage root", root), reached)
         }
         keys::LEAF_STARKNET_CONTRACT => {
-            let Some(address) = word(0) else {
-                return Ok(false);
-            };
-            let leaf = contract_at(&address)?.leaf_hash();
             let root = roots.contracts_root;
-            let reached = hashes_up::<PedersenHasher>(store, root, &address, leaf)?;
+            let leaf = contract_at(&subject)?.leaf_hash();
+            let reached = hashes_up::<PedersenHasher>(store, root, &subject, leaf)?;
             (
-                reached,
-                format!("contract {address:#x}"),
+                format!("contract {subject:#x}"),
                 ("the contracts root", root),
+                reached,
             )
         }
         keys::LEAF_STARKNET_CLASS => {
-            let Some(class_hash) = word(0) else {
-                return Ok(false);
-            };
-            let leaf = class_leaf_hash(&felt_of(&value_at(leaf_key)?));
             let root = roots.classes_root;
-            let reached = hashes_up::<PoseidonHasher>(store, root, &class_hash, leaf)?;
+            let leaf = class_leaf_hash(&felt_of(&value_at(leaf_key)?));
+            let reached = hashes_up::<PoseidonHasher>(store, root, &subject, leaf)?;
             (
-                reached,
-                format!("class {class_hash:#x}"),
+                format!("class {subject:#x}"),
                 ("the classes root", root),
+                reached,
             )
         }
         _ => return Ok(false),
     };
     if !reached {
-        let (root_name, root) = root;
         return Err(fail(format!(
             "{what} does not hash up to {root_name} {root:#x} through the stored nodes"
         )));
@@ -240,13 +238,7 @@ pub(super) fn zksync_head(store: &Store) -> Result<HeadCheck, VerifyError> {
     let last = tip.batch;
     let record = read_record(store, last)
         .map_err(|e| zksync_err(store, e))?
-        .ok_or_else(|| {
-            head_problem(
-                store,
-                last,
-                "the checkpoint names it but its record is missing",
-            )
-        })?;
+        .ok_or_else(|| checkpointed_record_missing(store, last))?;
     if record.computed_root != tip.root {
         return Err(head_problem(
             store,
