@@ -4,15 +4,21 @@
 use super::*;
 
 impl StarknetGenerator {
-    pub(super) fn pages_txs(
+    /// The transactions that publish `batch`: memory pages or blobs, as its format posts.
+    pub(super) fn l1_txs(
         &mut self,
-        n: u64,
-        format: StarknetFormat,
-        header: &Header,
-        honest: &[Felt],
-        posted: &[Felt],
+        batch: &Publication<'_>,
     ) -> Result<Vec<PlannedTx>, DevnetError> {
-        let output = header.v0_11(!format.four_word_header());
+        if batch.format.is_pages() {
+            self.pages_txs(batch)
+        } else {
+            self.blob_txs(batch)
+        }
+    }
+
+    fn pages_txs(&mut self, batch: &Publication<'_>) -> Result<Vec<PlannedTx>, DevnetError> {
+        let output = batch.header.v0_11(!batch.format.four_word_header());
+        let n = batch.n;
         let z = felt_to_u256(&self.rng.felt());
         let alpha = felt_to_u256(&self.rng.felt());
         // Cairo memory address of the program output (page 0), then the DA pages after it.
@@ -34,14 +40,14 @@ impl StarknetGenerator {
                 })
                 .collect()
         };
-        let honest_pages = pages_of(honest);
-        let posted_pages = pages_of(posted);
+        let honest_pages = pages_of(batch.honest);
+        let posted_pages = pages_of(batch.posted);
         let values: Vec<&[U256]> = honest_pages.iter().map(|p| p.values.as_slice()).collect();
         // The proof binds the true pages; under DataNotBound other pages are registered.
         let data_hash = onchain_data_hash(output.len(), &values);
         let update = PlannedTx {
             to: self.config.core,
-            calldata: encode_update_state(&output, data_hash, honest.len()),
+            calldata: encode_update_state(&output, data_hash, batch.honest.len()),
             blobs: vec![],
             label: format!("starknet batch {n} updateState"),
         };
@@ -160,20 +166,14 @@ impl StarknetGenerator {
         ]
     }
 
-    pub(super) fn blob_txs(
-        &mut self,
-        n: u64,
-        format: StarknetFormat,
-        header: &Header,
-        honest: &[Felt],
-        posted: &[Felt],
-    ) -> Result<Vec<PlannedTx>, DevnetError> {
-        let blobs = felts_to_blobs(posted)?;
+    fn blob_txs(&mut self, batch: &Publication<'_>) -> Result<Vec<PlannedTx>, DevnetError> {
+        let blobs = felts_to_blobs(batch.posted)?;
+        let (n, format, header, honest) = (batch.n, batch.format, &batch.header, batch.honest);
         if format == StarknetFormat::V0_13_1Blob && blobs.len() != 1 {
             return Err(DevnetError::Config(format!(
                 "batch {n}: v0.13.1 posts one blob, the DA needs {} ({} felts, {FIELD_ELEMENTS_PER_BLOB} per blob)",
                 blobs.len(),
-                posted.len()
+                batch.posted.len()
             )));
         }
         let commitments = blobs
@@ -214,6 +214,16 @@ impl StarknetGenerator {
             label: format!("starknet batch {n} {label}"),
         }])
     }
+}
+
+/// What one batch publishes on L1: its program-output header and its DA,
+/// honest (what the OS hashes) and as posted (which a fault may change).
+pub(super) struct Publication<'a> {
+    pub(super) n: u64,
+    pub(super) format: StarknetFormat,
+    pub(super) header: Header,
+    pub(super) honest: &'a [Felt],
+    pub(super) posted: &'a [Felt],
 }
 
 /// The program-output header fields of one batch.

@@ -57,7 +57,7 @@ mod diffs;
 mod l1_txs;
 
 use diffs::tamper;
-use l1_txs::Header;
+use l1_txs::{Header, Publication};
 
 /// The block-hash system contract (key = block number, value = block hash).
 const BLOCK_HASH_CONTRACT: Felt = Felt::ONE;
@@ -505,11 +505,13 @@ impl StarknetGenerator {
             config_hash: self.config_hash,
             os_program_hash: self.os_program_hash,
         };
-        let txs = if format.is_pages() {
-            self.pages_txs(n, format, &header, &honest_da, &posted_da)?
-        } else {
-            self.blob_txs(n, format, &header, &honest_da, &posted_da)?
-        };
+        let txs = self.l1_txs(&Publication {
+            n,
+            format,
+            header,
+            honest: &honest_da,
+            posted: &posted_da,
+        })?;
         self.l1_root = claimed_root;
         self.next += 1;
         Ok(Some(PlannedBatch {
