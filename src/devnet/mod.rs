@@ -73,6 +73,30 @@ pub fn scheduled_format<F: Copy>(schedule: &[(u64, F)], n: u64) -> Option<F> {
         .map(|(_, format)| *format)
 }
 
+/// Refuses a schedule that leaves batch 1 without a format.
+fn check_schedule<F: Copy>(schedule: &[(u64, F)]) -> Result<(), DevnetError> {
+    match scheduled_format(schedule, 1) {
+        Some(_) => Ok(()),
+        None => Err(DevnetError::Config(
+            "the schedule does not cover batch 1".into(),
+        )),
+    }
+}
+
+/// The format of batch `n` when it is to be generated (`n <= last`), `None` past the last.
+fn next_format<F: Copy>(
+    schedule: &[(u64, F)],
+    n: u64,
+    last: u64,
+) -> Result<Option<F>, DevnetError> {
+    if n > last {
+        return Ok(None);
+    }
+    scheduled_format(schedule, n)
+        .map(Some)
+        .ok_or_else(|| DevnetError::Config(format!("no format for batch {n}")))
+}
+
 /// A generator's batches from its `next_batch` until it returns `None`.
 fn plan_all(
     mut next_batch: impl FnMut() -> Result<Option<PlannedBatch>, DevnetError>,

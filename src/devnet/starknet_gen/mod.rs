@@ -419,11 +419,7 @@ impl StarknetGenerator {
                 "a batch size must name at least one contract".into(),
             ));
         }
-        if config.format_of(1).is_none() {
-            return Err(DevnetError::Config(
-                "the schedule does not cover batch 1".into(),
-            ));
-        }
+        super::check_schedule(&config.schedule)?;
         if let Some((n, fault)) = config
             .faults
             .iter()
@@ -462,13 +458,10 @@ impl StarknetGenerator {
     /// Plans the next batch; `None` after the last one.
     pub fn next_batch(&mut self) -> Result<Option<PlannedBatch>, DevnetError> {
         let n = self.next;
-        if n > self.config.batches {
+        let Some(format) = super::next_format(&self.config.schedule, n, self.config.batches)?
+        else {
             return Ok(None);
-        }
-        let format = self
-            .config
-            .format_of(n)
-            .ok_or_else(|| DevnetError::Config(format!("no format for batch {n}")))?;
+        };
         let fault = self.config.faults.get(&n).copied();
         let large = self.config.large_batches.contains(&n);
 

@@ -271,11 +271,7 @@ impl ZksyncGenerator {
     /// reaching executed ones), a `not-bound` fault hits a pre-Boojum commit,
     /// or the Gateway window is invalid.
     pub fn new(config: ZksyncGenConfig) -> Result<Self, DevnetError> {
-        if config.format_of(1).is_none() {
-            return Err(DevnetError::Config(
-                "the schedule does not cover batch 1".into(),
-            ));
-        }
+        super::check_schedule(&config.schedule)?;
         for (n, fault) in &config.faults {
             match fault {
                 Fault::ZksyncRevert { k } if *k == 0 || *k > *n => {
@@ -349,13 +345,10 @@ impl ZksyncGenerator {
             return Ok(Some(step));
         }
         let n = self.next;
-        if n > self.config.batches {
+        let Some(format) = super::next_format(&self.config.schedule, n, self.config.batches)?
+        else {
             return Ok(None);
-        }
-        let format = self
-            .config
-            .format_of(n)
-            .ok_or_else(|| DevnetError::Config(format!("no format for batch {n}")))?;
+        };
         // A revert fires once; the batches committed in its place are ordinary.
         let fault = self.config.faults.remove(&n);
         let batch_fault = fault.filter(|f| !matches!(f, Fault::ZksyncRevert { .. }));
