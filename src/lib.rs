@@ -13,7 +13,9 @@
 /// decode and commit threads, RocksDB's): its peak RSS kept growing with the
 /// chain (+102 MiB over 384 Starknet devnet batches, +146 MiB over 768;
 /// +23 MiB with glibc held to 2 arenas; mimalloc: +184 MiB; jemalloc: +78 MiB,
-/// and 15–19 % more batches per second in one run each). See README, Performance.
+/// and 15–19 % more batches per second in one run each). jemalloc's own
+/// options (2 arenas, dirty pages returned after 1 s by a background thread)
+/// are compiled in by `.cargo/config.toml`. See README, Performance.
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
