@@ -22,8 +22,10 @@ use alloy_sol_types::SolCall;
 use serde_json::{Value, json};
 use zkreplay::blob;
 use zkreplay::devnet::contracts::{self, StandIn};
-use zkreplay::devnet::starknet_gen::{self, StarknetFormat, StarknetGenConfig};
-use zkreplay::devnet::zksync_gen::{self, REVERT_FORMAT, ZksyncFormat, ZksyncGenConfig};
+use zkreplay::devnet::starknet_gen::{self, StarknetBatchSize, StarknetFormat, StarknetGenConfig};
+use zkreplay::devnet::zksync_gen::{
+    self, REVERT_FORMAT, ZksyncBatchSize, ZksyncFormat, ZksyncGenConfig,
+};
 use zkreplay::devnet::{Fault, PlannedBatch};
 use zkreplay::diff::StateDiff;
 use zkreplay::rollup::starknet::da::pages::{self, MemoryPage};
@@ -106,9 +108,19 @@ fn starknet_store() -> (tempfile::TempDir, Store) {
 
 // ---------------------------------------------------------------- (a) Starknet
 
-#[test]
-fn starknet_batches_decode_to_the_generated_diffs_and_replay_to_the_expected_roots() {
-    let config = StarknetGenConfig::default();
+/// What replaying a generated Starknet history through the decoders showed.
+struct StarknetReplay {
+    plan: Vec<PlannedBatch>,
+    formats: BTreeMap<&'static str, usize>,
+    max_pages: usize,
+    max_blobs: usize,
+    aliases_allocated: usize,
+}
+
+/// Generates `config`'s history, decodes every batch from its L1 transactions
+/// with the real decoders and replays it: each must give the generated diff,
+/// pass every binding check and reach the expected root.
+fn starknet_replay(config: StarknetGenConfig) -> StarknetReplay {
     let plan = starknet_gen::generate(config.clone()).unwrap();
     assert_eq!(plan.len() as u64, config.batches);
     let again = starknet_gen::generate(config).unwrap();
@@ -117,8 +129,13 @@ fn starknet_batches_decode_to_the_generated_diffs_and_replay_to_the_expected_roo
     let (_dir, store) = starknet_store();
     let state = StarknetState::new(&store);
     let mut aliases = MemoryAliases::new();
-    let mut formats = BTreeMap::new();
-    let (mut max_pages, mut max_blobs, mut aliases_allocated) = (0, 0, 0);
+    let mut replay = StarknetReplay {
+        plan: Vec::new(),
+        formats: BTreeMap::new(),
+        max_pages: 0,
+        max_blobs: 0,
+        aliases_allocated: 0,
+    };
     for batch in &plan {
         let txs = starknet_txs(batch);
         let decoded = decode_starknet(batch, &txs, &aliases)
@@ -141,7 +158,7 @@ fn starknet_batches_decode_to_the_generated_diffs_and_replay_to_the_expected_roo
         let output = decoded.program_output.as_ref().unwrap();
         assert_eq!(output.new_root.to_bytes_be(), batch.claimed_root.0);
         aliases.record(&decoded.posted).unwrap();
-        aliases_allocated += decoded.aliases_allocated;
+        replay.aliases_allocated += decoded.aliases_allocated;
 
         let roots = state
             .apply_and_commit(&decoded.diff, GlobalRootRule::PreV0_14)
@@ -154,20 +171,70 @@ fn starknet_batches_decode_to_the_generated_diffs_and_replay_to_the_expected_roo
             batch.format
         );
         assert_eq!(batch.expected_root, batch.claimed_root);
-        *formats.entry(batch.format).or_insert(0) += 1;
-        max_pages = max_pages.max(txs.pages.len());
-        max_blobs = max_blobs.max(txs.blobs.len());
+        *replay.formats.entry(batch.format).or_insert(0) += 1;
+        replay.max_pages = replay.max_pages.max(txs.pages.len());
+        replay.max_blobs = replay.max_blobs.max(txs.blobs.len());
     }
+    replay.plan = plan;
+    replay
+}
+
+#[test]
+fn starknet_batches_decode_to_the_generated_diffs_and_replay_to_the_expected_roots() {
+    let replay = starknet_replay(StarknetGenConfig::default());
     // One batch of every format of the default schedule (the historical
     // formats are replayed by `sharp_devnet`).
     assert_eq!(
-        formats.len(),
+        replay.formats.len(),
         starknet_gen::default_schedule().len(),
-        "{formats:?}"
+        "{:?}",
+        replay.formats
     );
-    assert!(max_pages >= 2, "a batch spans several memory pages");
-    assert!(max_blobs >= 2, "a batch spans several blobs");
-    assert!(aliases_allocated > 0);
+    assert!(replay.max_pages >= 2, "a batch spans several memory pages");
+    assert!(replay.max_blobs >= 2, "a batch spans several blobs");
+    assert!(replay.aliases_allocated > 0);
+}
+
+/// The benchmark's mainnet-shaped history (`ZKREPLAY_BENCH_SHAPE=mainnet`)
+/// rests on sized batches: every format still decodes to its diff and
+/// replays to its root, and every batch writes at least what the size asks.
+#[test]
+fn sized_starknet_batches_write_their_size_and_still_decode_and_replay() {
+    let size = StarknetBatchSize {
+        contracts: 24,
+        writes: 300,
+        nonces: 10,
+    };
+    let replay = starknet_replay(StarknetGenConfig {
+        size: Some(size),
+        large_batches: vec![],
+        ..StarknetGenConfig::default()
+    });
+    for batch in &replay.plan {
+        let diff = &batch.diff;
+        let writes: usize = diff.contracts.values().map(|c| c.storage.len()).sum();
+        let nonces = diff
+            .contracts
+            .values()
+            .filter(|c| c.nonce.is_some())
+            .count();
+        assert!(
+            writes >= size.writes as usize,
+            "batch {}: {writes}",
+            batch.number
+        );
+        assert!(
+            diff.contracts.len() >= size.contracts as usize,
+            "batch {}",
+            batch.number
+        );
+        // v0.9 posts no nonces (the default schedule starts at v0.11).
+        assert!(
+            nonces >= size.nonces as usize,
+            "batch {}: {nonces}",
+            batch.number
+        );
+    }
 }
 
 // ---------------------------------------------------------------- ZKsync helpers
@@ -218,9 +285,10 @@ fn writes_from_diff(state: &ZksyncState<'_>, diff: &StateDiff) -> Writes {
 
 // ---------------------------------------------------------------- (a) ZKsync
 
-#[test]
-fn zksync_batches_decode_to_the_generated_diffs_and_replay_to_the_expected_roots() {
-    let config = ZksyncGenConfig::default();
+/// Generates `config`'s history and replays it through the real decoders
+/// from its genesis: every batch must pass every check, give the generated
+/// diff and reach the expected root. Returns the plan and its formats.
+fn zksync_replay(config: &ZksyncGenConfig) -> (Vec<PlannedBatch>, BTreeMap<&'static str, usize>) {
     let mut generator = zksync_gen::ZksyncGenerator::new(config.clone()).unwrap();
     let logs = generator.genesis_logs().to_vec();
     let genesis_root = generator.genesis_root();
@@ -268,10 +336,40 @@ fn zksync_batches_decode_to_the_generated_diffs_and_replay_to_the_expected_roots
         }
         *formats.entry(batch.format).or_insert(0) += 1;
     }
+    (plan, formats)
+}
+
+#[test]
+fn zksync_batches_decode_to_the_generated_diffs_and_replay_to_the_expected_roots() {
+    let config = ZksyncGenConfig::default();
+    let (plan, formats) = zksync_replay(&config);
     assert_eq!(formats.len(), 8, "{formats:?}");
     // Execute transactions follow `execute_lag` behind.
     let executes = plan.iter().flat_map(|b| &b.txs[1..]).count() as u64;
     assert_eq!(executes, config.batches - config.execute_lag);
+}
+
+/// Sized ZKsync batches (the benchmark's mainnet shape) decode and replay in
+/// every format, and each writes exactly `initial + repeated` slots.
+#[test]
+fn sized_zksync_batches_write_their_size_and_still_decode_and_replay() {
+    let size = ZksyncBatchSize {
+        initial: 5,
+        repeated: 40,
+    };
+    let config = ZksyncGenConfig {
+        size: Some(size),
+        ..ZksyncGenConfig::default()
+    };
+    let (plan, _) = zksync_replay(&config);
+    for batch in &plan {
+        assert_eq!(
+            batch.diff.derived_writes.len() as u64,
+            size.initial + size.repeated,
+            "batch {}",
+            batch.number
+        );
+    }
 }
 
 // ---------------------------------------------------------------- (b) faults
