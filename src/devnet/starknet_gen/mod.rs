@@ -366,13 +366,6 @@ impl Default for StarknetGenConfig {
     }
 }
 
-impl StarknetGenConfig {
-    /// The format of batch `n`.
-    pub fn format_of(&self, n: u64) -> Option<StarknetFormat> {
-        super::scheduled_format(&self.schedule, n)
-    }
-}
-
 /// Plans every batch of `config`.
 pub fn generate(config: StarknetGenConfig) -> Result<Vec<PlannedBatch>, DevnetError> {
     let mut generator = StarknetGenerator::new(config)?;
