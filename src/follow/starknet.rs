@@ -26,7 +26,7 @@ use super::{DaCause, DaMode, FollowError, StarknetCause, missing};
 use crate::audit::Check;
 use crate::chain::{ChainConfig, RollupKind, StarknetChain};
 use crate::hexfmt::format_word;
-use crate::l1::{L1Error, L1Log, L1Source, L1Transaction, LogFilter};
+use crate::l1::{BlobRequest, L1Error, L1Log, L1Source, L1Transaction, LogFilter};
 use crate::rollup::starknet::da::aliases::{self, ALIAS_CONTRACT, AliasSource};
 use crate::rollup::starknet::da::batch::{BatchInput, DaInput, DecodedBatch, decode_batch};
 use crate::rollup::starknet::da::pages::MemoryPage;
@@ -427,7 +427,11 @@ impl RollupEngine for StarknetEngine {
                     .await?
                     .ok_or_else(|| missing(format!("block {}", job.log.block_number)))?;
                 Ok(FetchedDa::Blobs(
-                    source.blobs(&block, &tx.blob_versioned_hashes).await?,
+                    // Starknet's calldata opens no blob at a point derived from the
+                    // blob itself, so each commitment is recomputed.
+                    source
+                        .blobs(&block, &BlobRequest::new(tx.blob_versioned_hashes.clone()))
+                        .await?,
                 ))
             }
             L1Binding::Calldata { .. } => self.calldata_pages(source, job, &update).await?,

@@ -10,6 +10,7 @@
 //!   beacon node pruned (after ~18 days), as raw bytes, hex text or JSON `{"data": "0x.."}`.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use alloy_primitives::B256;
 use serde::{Deserialize, Serialize};
@@ -17,7 +18,7 @@ use tokio::sync::OnceCell;
 use tower::ServiceExt;
 
 use super::transport::{GetLayers, GetStack, HttpReply, Redacted};
-use super::{L1Block, L1Error};
+use super::{BlobBinding, L1Block, L1Error};
 use crate::blob::{self, BYTES_PER_BLOB, BYTES_PER_G1};
 
 /// How a beacon node names the block whose blobs are asked for.
@@ -147,6 +148,7 @@ impl BeaconClient {
         &self,
         block: &L1Block,
         wanted: &[B256],
+        binding: Option<Arc<dyn BlobBinding>>,
     ) -> Result<HashMap<B256, Vec<u8>>, L1Error> {
         if wanted.is_empty() {
             return Ok(HashMap::new());
@@ -171,8 +173,8 @@ impl BeaconClient {
                     .map(|hex| decode_blob_hex(hex).map_err(|d| self.malformed(d)))
                     .collect::<Result<Vec<_>, _>>()?;
                 let wanted = wanted.to_vec();
-                // Commitments cost ~50 ms each: keep them off the async workers.
-                run_blocking(move || Ok(match_by_commitment(blobs, &wanted))).await
+                // Checks cost milliseconds each: keep them off the async workers.
+                run_blocking(move || Ok(match_blobs(blobs, &wanted, binding.as_deref()))).await
             }
             // Older nodes lack the endpoint; also retried for a block it does not know.
             400 | 404 | 405 | 410 => self.blob_sidecars(&id, wanted).await,
@@ -283,8 +285,14 @@ impl BlobArchiveClient {
         })
     }
 
-    /// The blob, verified against `versioned_hash`; `None` when the archive does not have it.
-    pub async fn blob(&self, versioned_hash: B256) -> Result<Option<Vec<u8>>, L1Error> {
+    /// The blob, verified against `versioned_hash` (by `binding` when it
+    /// proves the blob, else by its recomputed commitment); `None` when the
+    /// archive does not have it.
+    pub async fn blob(
+        &self,
+        versioned_hash: B256,
+        binding: Option<Arc<dyn BlobBinding>>,
+    ) -> Result<Option<Vec<u8>>, L1Error> {
         let reply = self
             .http
             .clone()
@@ -305,7 +313,15 @@ impl BlobArchiveClient {
             detail,
         })?;
         let checked = blob.clone();
-        run_blocking(move || verify_blob(&versioned_hash, &checked, None)).await?;
+        run_blocking(move || {
+            let proven = binding.and_then(|b| b.proven_versioned_hash(&checked));
+            if proven == Some(versioned_hash) {
+                Ok(())
+            } else {
+                verify_blob(&versioned_hash, &checked, None)
+            }
+        })
+        .await?;
         Ok(Some(blob))
     }
 }
@@ -354,13 +370,31 @@ pub fn verify_blob(
     }
 }
 
-/// Pairs blobs with the wanted versioned hashes by recomputing commitments;
-/// stops as soon as every wanted hash is found. Unmatched or invalid blobs
-/// (other transactions' blobs, when a node ignores the filter) are skipped.
-fn match_by_commitment(blobs: Vec<Vec<u8>>, wanted: &[B256]) -> HashMap<B256, Vec<u8>> {
+/// Pairs blobs with the wanted versioned hashes: first by `binding`, then
+/// the blobs it did not prove by recomputing their commitments; stops as soon
+/// as every wanted hash is found. Unmatched or invalid blobs (other
+/// transactions' blobs, when a node ignores the filter) are skipped.
+fn match_blobs(
+    blobs: Vec<Vec<u8>>,
+    wanted: &[B256],
+    binding: Option<&dyn BlobBinding>,
+) -> HashMap<B256, Vec<u8>> {
     let mut out = HashMap::new();
+    let all_found = |out: &HashMap<B256, Vec<u8>>| wanted.iter().all(|h| out.contains_key(h));
+    let mut unproven = Vec::new();
     for blob in blobs {
-        if out.len() == wanted.len() {
+        if all_found(&out) {
+            return out;
+        }
+        match binding.and_then(|b| b.proven_versioned_hash(&blob)) {
+            Some(hash) if wanted.contains(&hash) => {
+                out.insert(hash, blob);
+            }
+            _ => unproven.push(blob),
+        }
+    }
+    for blob in unproven {
+        if all_found(&out) {
             break;
         }
         let Ok(commitment) = blob::commitment(&blob) else {
@@ -368,7 +402,7 @@ fn match_by_commitment(blobs: Vec<Vec<u8>>, wanted: &[B256]) -> HashMap<B256, Ve
         };
         let versioned_hash = blob::versioned_hash(&commitment);
         if wanted.contains(&versioned_hash) {
-            out.insert(versioned_hash, blob);
+            out.entry(versioned_hash).or_insert(blob);
         }
     }
     out

@@ -17,7 +17,9 @@ use super::archive::LocalArchive;
 use super::beacon::{BeaconBlockId, BeaconClient, BlobArchiveClient};
 use super::rpc::EthRpc;
 use super::transport::{GetLayers, RetrySettings};
-use super::{BlockTag, L1Block, L1Error, L1Log, L1Source, L1Transaction, LogFilter, RawBlock};
+use super::{
+    BlobRequest, BlockTag, L1Block, L1Error, L1Log, L1Source, L1Transaction, LogFilter, RawBlock,
+};
 use crate::store::Store;
 
 /// Where and how to reach L1.
@@ -207,11 +209,8 @@ impl L1Source for RpcL1 {
         self.rpc.raw_receipts(hash, transactions).await
     }
 
-    async fn blobs(
-        &self,
-        block: &L1Block,
-        versioned_hashes: &[B256],
-    ) -> Result<Vec<Vec<u8>>, L1Error> {
+    async fn blobs(&self, block: &L1Block, wanted: &BlobRequest) -> Result<Vec<Vec<u8>>, L1Error> {
+        let versioned_hashes = &wanted.versioned_hashes;
         let mut found: HashMap<B256, Vec<u8>> = HashMap::new();
         if let Some(local) = &self.local {
             for hash in versioned_hashes {
@@ -231,9 +230,9 @@ impl L1Source for RpcL1 {
             m
         };
 
-        let wanted = missing(&found);
-        if let (Some(beacon), false) = (&self.beacon, wanted.is_empty()) {
-            match beacon.blobs(block, &wanted).await {
+        let absent = missing(&found);
+        if let (Some(beacon), false) = (&self.beacon, absent.is_empty()) {
+            match beacon.blobs(block, &absent, wanted.binding.clone()).await {
                 Ok(blobs) => found.extend(blobs),
                 // A mismatch is evidence of a lying node: surface it, never paper over it.
                 Err(e @ L1Error::BlobMismatch { .. }) => return Err(e),
@@ -244,7 +243,7 @@ impl L1Source for RpcL1 {
         }
         if let Some(archive) = &self.blob_archive {
             for hash in missing(&found) {
-                if let Some(blob) = archive.blob(hash).await? {
+                if let Some(blob) = archive.blob(hash, wanted.binding.clone()).await? {
                     found.insert(hash, blob);
                 }
             }

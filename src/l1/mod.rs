@@ -33,6 +33,7 @@ pub mod verified;
 pub mod verify;
 
 use std::future::Future;
+use std::sync::Arc;
 
 use alloy_consensus::{Header, ReceiptEnvelope, TxEnvelope};
 use alloy_eips::BlockHashOrNumber;
@@ -236,6 +237,46 @@ impl L1Error {
     }
 }
 
+/// A proof, cheaper than recomputing a KZG commitment (~36 ms per blob),
+/// that a blob is the one committed under a versioned hash. A rollup whose
+/// verified commit calldata opens each blob's commitment at a point derived
+/// from the blob itself can give one (ZKsync's openings do).
+pub trait BlobBinding: Send + Sync {
+    /// The versioned hash `blob` is proven committed under. `None` proves
+    /// nothing: the source then recomputes the blob's commitment, so a blob
+    /// that is genuine but whose opening is wrong still comes back, and the
+    /// rollup's own checks record the bad opening against the sequencer.
+    fn proven_versioned_hash(&self, blob: &[u8]) -> Option<B256>;
+}
+
+/// The blobs of one transaction to fetch: their versioned hashes (the answer
+/// keeps their order) and, when the rollup has one, a cheaper proof of them.
+#[derive(Clone)]
+pub struct BlobRequest {
+    /// The transaction's blob versioned hashes.
+    pub versioned_hashes: Vec<B256>,
+    /// Proves blobs without recomputing their commitments.
+    pub binding: Option<Arc<dyn BlobBinding>>,
+}
+
+impl BlobRequest {
+    /// Blobs checked by the node's KZG proofs or their recomputed commitments.
+    pub fn new(versioned_hashes: Vec<B256>) -> Self {
+        BlobRequest {
+            versioned_hashes,
+            binding: None,
+        }
+    }
+
+    /// Blobs checked first by `binding`.
+    pub fn with_binding(self, binding: Arc<dyn BlobBinding>) -> Self {
+        BlobRequest {
+            binding: Some(binding),
+            ..self
+        }
+    }
+}
+
 /// Everything the follower reads from L1.
 pub trait L1Source: Send + Sync {
     /// Chain id of the L1 (`eth_chainId`).
@@ -280,11 +321,14 @@ pub trait L1Source: Send + Sync {
         block: u64,
     ) -> impl Future<Output = Result<Bytes, L1Error>> + Send;
     /// The blobs (131,072 bytes each) of a transaction in `block`, in the order of
-    /// `versioned_hashes`, each already checked against its versioned hash.
+    /// `wanted.versioned_hashes`, each already checked against its versioned
+    /// hash: by the node's KZG proof when it sends one, else by
+    /// `wanted.binding` when it proves the blob, else by recomputing the
+    /// commitment.
     fn blobs(
         &self,
         block: &L1Block,
-        versioned_hashes: &[B256],
+        wanted: &BlobRequest,
     ) -> impl Future<Output = Result<Vec<Vec<u8>>, L1Error>> + Send;
 
     // Raw answers for [`verified::VerifiedL1`], which checks them itself. The

@@ -11,7 +11,9 @@ use alloy_eips::BlockHashOrNumber;
 use alloy_primitives::{Address, B256, Bytes};
 use futures_util::future::join_all;
 
-use super::{BlockTag, L1Block, L1Error, L1Log, L1Source, L1Transaction, LogFilter, RawBlock};
+use super::{
+    BlobRequest, BlockTag, L1Block, L1Error, L1Log, L1Source, L1Transaction, LogFilter, RawBlock,
+};
 
 /// See the module documentation.
 #[derive(Debug)]
@@ -113,12 +115,8 @@ impl<S: L1Source> L1Source for QuorumL1<S> {
         .await
     }
 
-    async fn blobs(
-        &self,
-        block: &L1Block,
-        versioned_hashes: &[B256],
-    ) -> Result<Vec<Vec<u8>>, L1Error> {
-        self.first(|s| s.blobs(block, versioned_hashes)).await
+    async fn blobs(&self, block: &L1Block, wanted: &BlobRequest) -> Result<Vec<Vec<u8>>, L1Error> {
+        self.first(|s| s.blobs(block, wanted)).await
     }
 
     async fn raw_header(&self, block: BlockHashOrNumber) -> Result<Option<Header>, L1Error> {

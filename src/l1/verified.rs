@@ -21,7 +21,9 @@ use futures_util::{StreamExt, TryStreamExt, stream};
 
 use super::header_chain::{Anchor, ChainLink, HeaderChain, L1Checkpoint};
 use super::verify::{VerifiedBlock, VerifyError, bloom_may_match, verify_header};
-use super::{BlockTag, L1Block, L1Error, L1Log, L1Source, L1Transaction, LogFilter, RawBlock};
+use super::{
+    BlobRequest, BlockTag, L1Block, L1Error, L1Log, L1Source, L1Transaction, LogFilter, RawBlock,
+};
 
 /// How much of what a node answers is proved. Every level keeps the checks
 /// `RpcL1` always makes (a header's hash recomputed from its fields, a
@@ -601,12 +603,8 @@ impl<S: L1Source> L1Source for VerifiedL1<S> {
 
     /// Blobs are KZG-checked against the versioned hashes, which come from a
     /// proved transaction; the block only names the beacon slot.
-    async fn blobs(
-        &self,
-        block: &L1Block,
-        versioned_hashes: &[B256],
-    ) -> Result<Vec<Vec<u8>>, L1Error> {
-        self.inner.blobs(block, versioned_hashes).await
+    async fn blobs(&self, block: &L1Block, wanted: &BlobRequest) -> Result<Vec<Vec<u8>>, L1Error> {
+        self.inner.blobs(block, wanted).await
     }
 
     async fn raw_header(&self, block: BlockHashOrNumber) -> Result<Option<Header>, L1Error> {

@@ -718,9 +718,10 @@ async fn an_l1_reorg_under_the_latest_tag_is_unwound_to_the_same_roots() {
 /// mainnet batches in the fixtures (about 1,200 Starknet and 1,460 ZKsync
 /// writes) instead of the devnet's dozen.
 ///
-/// `ZKREPLAY_BENCH_RPC_DELAY_MS` puts the fault proxy between the follower and
-/// anvil, holding every request that long before forwarding it: the round trip
-/// of a remote endpoint, which a local anvil does not have.
+/// `ZKREPLAY_BENCH_RPC_DELAY_MS` (a list, like the depths) puts the fault
+/// proxy between the follower and anvil, holding every request that long
+/// before forwarding it: the round trip of a remote endpoint, which a local
+/// anvil does not have. Each delay replays the same generated history.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a measurement; run with --ignored --nocapture"]
 async fn devnet_pipeline_benchmark() {
@@ -748,24 +749,42 @@ async fn devnet_pipeline_benchmark() {
         .await
         .unwrap();
     let configs = configs(&outcome);
-    let delay_ms: u64 = var("ZKREPLAY_BENCH_RPC_DELAY_MS", "0").parse().unwrap();
-    let (url, _proxy) = if delay_ms == 0 {
-        (anvil.url.clone(), None)
-    } else {
-        let config = FaultConfig {
-            probability: 1.0,
-            kinds: vec![FaultKind::Delay],
-            delay: Duration::from_millis(delay_ms),
-            ..FaultConfig::default()
+    let delays: Vec<u64> = var("ZKREPLAY_BENCH_RPC_DELAY_MS", "0")
+        .split(',')
+        .map(|d| d.parse().unwrap())
+        .collect();
+    for delay_ms in delays {
+        let (url, _proxy) = if delay_ms == 0 {
+            (anvil.url.clone(), None)
+        } else {
+            let config = FaultConfig {
+                probability: 1.0,
+                kinds: vec![FaultKind::Delay],
+                delay: Duration::from_millis(delay_ms),
+                ..FaultConfig::default()
+            };
+            let (address, handle) = FaultProxy::start(&anvil.url, config).await.unwrap();
+            (format!("http://{address}"), Some(handle))
         };
-        let (address, handle) = FaultProxy::start(&anvil.url, config).await.unwrap();
-        (format!("http://{address}"), Some(handle))
-    };
+        replay_at_depths(&url, delay_ms, &depths, &configs, &outcome, dir.path()).await;
+    }
+}
+
+/// One benchmark row per depth and rollup: `configs`' histories replayed
+/// through `url` into fresh stores under `dir`.
+async fn replay_at_depths(
+    url: &str,
+    delay_ms: u64,
+    depths: &[usize],
+    configs: &[ChainConfig],
+    outcome: &DevnetOutcome,
+    dir: &Path,
+) {
     for (run, depth) in depths.iter().enumerate() {
-        for config in &configs {
-            let data = dir.path().join(format!("run-{run}"));
+        for config in configs {
+            let data = dir.join(format!("run-{delay_ms}-{run}"));
             let store = Arc::new(Store::open(&data.join(&config.name), &config.name).unwrap());
-            let mut endpoints = L1Endpoints::devnet(url.clone());
+            let mut endpoints = L1Endpoints::devnet(url.to_string());
             endpoints.max_log_range = config.log_range;
             let source = RpcL1::connect(endpoints, Some(store.clone()))
                 .await

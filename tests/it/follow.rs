@@ -21,7 +21,9 @@ use zkreplay::chain::ChainConfig;
 use zkreplay::follow::starknet::StarknetEngine;
 use zkreplay::follow::{FollowError, FollowOptions, Follower, L1Cursor, OnMismatch};
 use zkreplay::hexfmt::format_word;
-use zkreplay::l1::{BlockTag, L1Block, L1Error, L1Log, L1Source, L1Transaction, LogFilter};
+use zkreplay::l1::{
+    BlobRequest, BlockTag, L1Block, L1Error, L1Log, L1Source, L1Transaction, LogFilter,
+};
 use zkreplay::rollup::starknet::state::StarknetState;
 use zkreplay::store::Store;
 
@@ -1251,13 +1253,20 @@ impl L1Source for SlowL1<'_> {
         self.inner.call(to, data, block).await
     }
 
-    async fn blobs(&self, block: &L1Block, hashes: &[B256]) -> Result<Vec<Vec<u8>>, L1Error> {
+    async fn blobs(&self, block: &L1Block, wanted: &BlobRequest) -> Result<Vec<Vec<u8>>, L1Error> {
         tokio::time::sleep(self.latency).await;
-        // A real source checks every blob against its versioned hash (the KZG
-        // commitment): that CPU work belongs to fetch.
-        let blobs = self.inner.blobs(block, hashes).await?;
+        // A real source checks every blob against its versioned hash (by the
+        // binding, else by the recomputed KZG commitment): that CPU work
+        // belongs to fetch.
+        let blobs = self.inner.blobs(block, wanted).await?;
         for blob in &blobs {
-            zkreplay::blob::VerifiedBlob::from_bytes(blob.clone()).unwrap();
+            let binding = wanted.binding.as_ref();
+            if binding
+                .and_then(|b| b.proven_versioned_hash(blob))
+                .is_none()
+            {
+                zkreplay::blob::VerifiedBlob::from_bytes(blob.clone()).unwrap();
+            }
         }
         Ok(blobs)
     }
@@ -1461,8 +1470,12 @@ mod history {
         async fn call(&self, to: Address, data: Bytes, block: u64) -> Result<Bytes, L1Error> {
             self.inner.call(to, data, block).await
         }
-        async fn blobs(&self, block: &L1Block, hashes: &[B256]) -> Result<Vec<Vec<u8>>, L1Error> {
-            self.inner.blobs(block, hashes).await
+        async fn blobs(
+            &self,
+            block: &L1Block,
+            wanted: &BlobRequest,
+        ) -> Result<Vec<Vec<u8>>, L1Error> {
+            self.inner.blobs(block, wanted).await
         }
     }
 

@@ -27,7 +27,7 @@ use zkreplay::l1::quorum::QuorumL1;
 use zkreplay::l1::submit::{Devnet, SidecarFormat};
 use zkreplay::l1::verified::{L1VerifyArgs, VerifiedL1, VerifyLevel, VerifyOptions};
 use zkreplay::l1::verify::VerifyError;
-use zkreplay::l1::{BlockTag, L1Error, L1Source, LogFilter};
+use zkreplay::l1::{BlobBinding, BlobRequest, BlockTag, L1Error, L1Source, LogFilter};
 use zkreplay::store::Store;
 
 /// anvil on a free port, killed on drop.
@@ -156,6 +156,62 @@ async fn chain_id_blocks_and_tags() {
     assert_eq!(l1.block_by_tag(BlockTag::Latest).await.unwrap(), latest);
 }
 
+/// Proves the blobs it knows (a test oracle standing in for a rollup's
+/// openings) and counts how often the source asked.
+struct KnownBlobs {
+    known: Vec<(Vec<u8>, B256)>,
+    asked: std::sync::atomic::AtomicUsize,
+}
+
+impl BlobBinding for KnownBlobs {
+    fn proven_versioned_hash(&self, blob: &[u8]) -> Option<B256> {
+        self.asked
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.known.iter().find(|(b, _)| b == blob).map(|(_, h)| *h)
+    }
+}
+
+/// The beacon path asks the request's binding first and falls back to
+/// recomputing commitments for what it does not prove; a blob it proves under
+/// a hash nobody asked for is not taken for a wanted one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blob_binding_is_asked_first_and_recomputing_covers_what_it_does_not_prove() {
+    let anvil = spawn_anvil();
+    let scenario = scenario(&anvil, 0).await;
+    let l1 = client(&anvil.url, Some(&anvil.url), None).await;
+    let block = l1
+        .block_by_number(scenario.blob_block)
+        .await
+        .unwrap()
+        .unwrap();
+    let expected = Devnet::versioned_hashes(&scenario.blobs).unwrap();
+    let mut unwanted = expected[0];
+    unwanted.0[31] ^= 1;
+    let bindings = [
+        // Proves both blobs.
+        vec![
+            (scenario.blobs[0].clone(), expected[0]),
+            (scenario.blobs[1].clone(), expected[1]),
+        ],
+        // Proves nothing.
+        vec![],
+        // Proves the second, and claims the first under a hash not asked for.
+        vec![
+            (scenario.blobs[0].clone(), unwanted),
+            (scenario.blobs[1].clone(), expected[1]),
+        ],
+    ];
+    for known in bindings {
+        let binding = Arc::new(KnownBlobs {
+            known,
+            asked: Default::default(),
+        });
+        let wanted = BlobRequest::new(expected.clone()).with_binding(binding.clone());
+        assert_eq!(l1.blobs(&block, &wanted).await.unwrap(), scenario.blobs);
+        assert!(binding.asked.load(std::sync::atomic::Ordering::Relaxed) >= 2);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn blob_transaction_round_trip_and_local_archive() {
     let anvil = spawn_anvil();
@@ -178,19 +234,25 @@ async fn blob_transaction_round_trip_and_local_archive() {
     assert_eq!(tx.block_hash, Some(block.hash));
 
     let started = Instant::now();
-    let blobs = l1.blobs(&block, &tx.blob_versioned_hashes).await.unwrap();
+    let blobs = l1
+        .blobs(&block, &BlobRequest::new(tx.blob_versioned_hashes.to_vec()))
+        .await
+        .unwrap();
     let fetch_time = started.elapsed();
     assert_eq!(blobs, scenario.blobs);
     // Order follows the hashes asked for, not the node's order.
     let reversed: Vec<B256> = expected.iter().rev().copied().collect();
-    let blobs_reversed = l1.blobs(&block, &reversed).await.unwrap();
+    let blobs_reversed = l1
+        .blobs(&block, &BlobRequest::new(reversed.to_vec()))
+        .await
+        .unwrap();
     assert_eq!(blobs_reversed[0], scenario.blobs[1]);
 
     // A hash no blob matches is unavailable (or a mismatch), never a panic or a wrong blob.
     let mut wrong = expected[0];
     wrong.0[31] ^= 1;
     let fresh = client(&anvil.url, Some(&anvil.url), None).await;
-    match fresh.blobs(&block, &[wrong]).await {
+    match fresh.blobs(&block, &BlobRequest::new(vec![wrong])).await {
         Err(
             L1Error::BlobUnavailable { versioned_hash }
             | L1Error::BlobMismatch { versioned_hash, .. },
@@ -205,7 +267,10 @@ async fn blob_transaction_round_trip_and_local_archive() {
     let offline_beacon = client(&anvil.url, Some(&dead), Some(store.clone())).await;
     let started = Instant::now();
     assert_eq!(
-        offline_beacon.blobs(&block, &expected).await.unwrap(),
+        offline_beacon
+            .blobs(&block, &BlobRequest::new(expected.to_vec()))
+            .await
+            .unwrap(),
         scenario.blobs
     );
     let archive_time = started.elapsed();
@@ -214,7 +279,12 @@ async fn blob_transaction_round_trip_and_local_archive() {
         Some(tx)
     );
     let no_archive = client(&anvil.url, Some(&dead), None).await;
-    assert!(no_archive.blobs(&block, &expected).await.is_err());
+    assert!(
+        no_archive
+            .blobs(&block, &BlobRequest::new(expected.to_vec()))
+            .await
+            .is_err()
+    );
     let started = Instant::now();
     zkreplay::l1::beacon::verify_blob(&expected[0], &scenario.blobs[0], None).unwrap();
     let recompute_time = started.elapsed();
@@ -332,7 +402,13 @@ async fn every_call_survives_thirty_percent_faults() {
             faulty.transaction(scenario.blob_tx).await.unwrap(),
             direct.transaction(scenario.blob_tx).await.unwrap()
         );
-        assert_eq!(faulty.blobs(&block, &hashes).await.unwrap(), scenario.blobs);
+        assert_eq!(
+            faulty
+                .blobs(&block, &BlobRequest::new(hashes.to_vec()))
+                .await
+                .unwrap(),
+            scenario.blobs
+        );
     }
     let counts = handle.counts();
     eprintln!("faults injected: {counts:?}");

@@ -686,7 +686,9 @@ use alloy_eips::BlockHashOrNumber;
 use alloy_primitives::{Address, Bytes};
 use zkreplay::l1::header_chain::L1Checkpoint;
 use zkreplay::l1::verified::{FinalityOracle, VerifiedL1, VerifyLevel, VerifyOptions};
-use zkreplay::l1::{BlockTag, L1Block, L1Error, L1Log, L1Source, L1Transaction, LogFilter};
+use zkreplay::l1::{
+    BlobRequest, BlockTag, L1Block, L1Error, L1Log, L1Source, L1Transaction, LogFilter,
+};
 
 /// An execution endpoint that serves the headers it holds and a `finalized`
 /// block of its choosing, and records what it is asked.
@@ -730,7 +732,7 @@ impl L1Source for Endpoint {
     async fn call(&self, _: Address, _: Bytes, _: u64) -> Result<Bytes, L1Error> {
         Err(L1Error::Unsupported("calls"))
     }
-    async fn blobs(&self, _: &L1Block, _: &[B256]) -> Result<Vec<Vec<u8>>, L1Error> {
+    async fn blobs(&self, _: &L1Block, _: &BlobRequest) -> Result<Vec<Vec<u8>>, L1Error> {
         Err(L1Error::Unsupported("blobs"))
     }
     async fn raw_header(&self, block: BlockHashOrNumber) -> Result<Option<Header>, L1Error> {

@@ -13,7 +13,9 @@ use alloy_sol_types::SolEvent;
 use serde_json::Value;
 use zkreplay::chain::ChainConfig;
 use zkreplay::devnet::contracts::abi::{LogMemoryPageFactContinuous, LogStateUpdate};
-use zkreplay::l1::{BlockTag, L1Block, L1Error, L1Log, L1Source, L1Transaction, LogFilter};
+use zkreplay::l1::{
+    BlobRequest, BlockTag, L1Block, L1Error, L1Log, L1Source, L1Transaction, LogFilter,
+};
 
 use crate::common;
 
@@ -156,9 +158,10 @@ impl L1Source for MemoryL1 {
         Ok(Bytes::new())
     }
 
-    async fn blobs(&self, _block: &L1Block, hashes: &[B256]) -> Result<Vec<Vec<u8>>, L1Error> {
+    async fn blobs(&self, _block: &L1Block, wanted: &BlobRequest) -> Result<Vec<Vec<u8>>, L1Error> {
         let chain = self.snapshot();
-        hashes
+        wanted
+            .versioned_hashes
             .iter()
             .map(|h| {
                 if chain.lying_about == Some(*h) {

@@ -420,6 +420,71 @@ fn kzg_vector_reproduced() {
     assert_eq!(parsed.consumed, pubdata.len());
 }
 
+/// The opening Matter Labs' crate computed for the vector's pubdata proves its
+/// blob committed under the vector's versioned hash without recomputing the
+/// commitment; no other blob, and no opening with one field changed, proves
+/// anything.
+#[test]
+fn kzg_vector_opening_proves_its_blob_and_nothing_else() {
+    use zkreplay::rollup::zksync::da::BlobOpening;
+    let v = json("kzg/kzg_test_0.json");
+    let pubdata = parse_bytes(v["pubdata"].as_str().unwrap()).unwrap();
+    let out = &v["expected_outputs"];
+    let hexv = |k: &str| parse_bytes(out[k].as_str().unwrap()).unwrap();
+    let opening = BlobOpening {
+        opening_point: hexv("opening_point")[16..].try_into().unwrap(),
+        claimed_value: B256::from_slice(&hexv("opening_value")),
+        commitment: hexv("kzg_commitment").try_into().unwrap(),
+        proof: hexv("opening_proof").try_into().unwrap(),
+        prepublished: None,
+    };
+    let versioned_hash = B256::from_slice(&hexv("versioned_hash"));
+    let blob = zkblob::pubdata_to_blob(&pubdata).unwrap();
+    assert_eq!(
+        zkblob::proven_versioned_hash(&blob, std::slice::from_ref(&opening)),
+        Some(versioned_hash)
+    );
+
+    // Another blob: the same pubdata with its last byte changed.
+    let mut other = pubdata.clone();
+    *other.last_mut().unwrap() ^= 1;
+    let other_blob = zkblob::pubdata_to_blob(&other).unwrap();
+    assert_eq!(
+        zkblob::proven_versioned_hash(&other_blob, std::slice::from_ref(&opening)),
+        None
+    );
+    // A blob that is not a ZKsync blob (an element wider than 31 bytes).
+    let mut wide = blob.clone();
+    wide[1] ^= 0x40;
+    assert_eq!(
+        zkblob::proven_versioned_hash(&wide, std::slice::from_ref(&opening)),
+        None
+    );
+    // Each field of the opening matters.
+    let mut point = opening;
+    point.opening_point[15] ^= 1;
+    let mut value = opening;
+    value.claimed_value.0[31] ^= 1;
+    let mut proof = opening;
+    proof.proof = opening.commitment;
+    let commitment = BlobOpening {
+        commitment: zkreplay::blob::commitment(&other_blob).unwrap(),
+        ..opening
+    };
+    for changed in [point, value, proof, commitment] {
+        assert_eq!(zkblob::proven_versioned_hash(&blob, &[changed]), None);
+    }
+    // Among several openings the blob's own is found.
+    let foreign = BlobOpening {
+        commitment: zkreplay::blob::commitment(&other_blob).unwrap(),
+        ..opening
+    };
+    assert_eq!(
+        zkblob::proven_versioned_hash(&blob, &[foreign, opening]),
+        Some(versioned_hash)
+    );
+}
+
 // ---------------------------------------------------------------- state, store, revert
 
 use zkreplay::rollup::zksync::state::{PlanInput, StateError, ZksyncState};

@@ -413,8 +413,8 @@ fn verify_blob(
             format!("{proof:?}"),
         ));
     }
-    let chunk = match zkblob::blob_to_pubdata(blob) {
-        Ok(c) => c,
+    let decoded = match zkblob::DecodedBlob::decode(blob) {
+        Ok(decoded) => decoded,
         Err(e) => {
             checks.push(Check::outcome(
                 format!("blob[{i}].decode"),
@@ -424,7 +424,7 @@ fn verify_blob(
             return None;
         }
     };
-    let linear = keccak256(&chunk);
+    let linear = decoded.linear_hash();
     match expected_linear_hash {
         Some(expected) => checks.push(Check::outcome(
             format!("blob[{i}].linear_hash"),
@@ -443,18 +443,12 @@ fn verify_blob(
             z == opening.opening_point,
             format!("z = 0x{}", hex::encode(z)),
         ));
-        match zkblob::evaluate_at(&chunk, &opening.opening_point) {
-            Ok(y) => checks.push(Check::outcome(
-                format!("blob[{i}].p(z)=y"),
-                y == opening.claimed_value,
-                format!("p(z) = {y}"),
-            )),
-            Err(e) => checks.push(Check::outcome(
-                format!("blob[{i}].p(z)=y"),
-                false,
-                e.to_string(),
-            )),
-        }
+        let y = decoded.evaluate(&opening.opening_point);
+        checks.push(Check::outcome(
+            format!("blob[{i}].p(z)=y"),
+            y == opening.claimed_value,
+            format!("p(z) = {y}"),
+        ));
     }
-    Some(chunk)
+    Some(decoded.chunk)
 }
