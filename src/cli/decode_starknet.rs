@@ -131,6 +131,7 @@ pub fn execute(args: &Args) -> anyhow::Result<(i32, Value)> {
         },
         l1_update: l1_update.as_ref(),
         versioned_hashes: (!versioned.is_empty()).then_some(versioned.as_slice()),
+        blobs_checked: false,
         layout: match args.layout {
             LayoutArg::Auto => None,
             LayoutArg::Fixed(layout) => Some(layout),

@@ -465,6 +465,7 @@ impl RollupEngine for StarknetEngine {
             l1_update: Some(&fetched.update),
             versioned_hashes: (!fetched.versioned_hashes.is_empty())
                 .then_some(fetched.versioned_hashes.as_slice()),
+            blobs_checked: true,
             layout: self.forced_layout(job, event.l2_block)?,
         };
         let decoded = match decode_batch(&input, &AliasesUnknownYet) {

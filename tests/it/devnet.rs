@@ -94,6 +94,7 @@ fn decode_starknet(
             da,
             l1_update: Some(&txs.update),
             versioned_hashes: Some(&hashes),
+            blobs_checked: false,
             layout: starknet_gen::layout_hint(batch.format),
         },
         aliases,

@@ -1186,6 +1186,7 @@ fn a_starknet_binding_check_the_decoder_did_not_run_is_skipped_and_partial() {
         da: DaInput::Blobs(&blobs),
         l1_update: Some(&update),
         versioned_hashes: Some(&hashes),
+        blobs_checked: false,
         layout: None,
     };
     let mut decoded = decode_batch(&input, &MemoryAliases::new()).unwrap();

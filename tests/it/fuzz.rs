@@ -459,6 +459,7 @@ fn fuzz_starknet_da_felts() {
                 da: DaInput::Felts(felts),
                 l1_update: None,
                 versioned_hashes: None,
+                blobs_checked: false,
                 layout: None,
             };
             let accepted = decode_batch(&input, &aliases).is_ok();
@@ -500,6 +501,7 @@ fn fuzz_starknet_blobs() {
                 da: DaInput::Blobs(&blobs),
                 l1_update: None,
                 versioned_hashes: None,
+                blobs_checked: false,
                 layout: None,
             };
             decode_batch(&input, &aliases).is_ok()

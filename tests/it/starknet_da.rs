@@ -305,12 +305,21 @@ fn replay_oracle(set: &str) -> usize {
             } else {
                 Some(&versioned)
             },
+            blobs_checked: false,
             layout: None,
         };
         let decoded =
             decode_batch(&input, &aliases).unwrap_or_else(|e| panic!("{set} batch {n}: {e}"));
         decoded.require_complete().unwrap();
         assert_eq!(decoded.layout, Layout::V0_13_4, "batch {n}");
+        // Blobs an L1 source checked against the versioned hashes: the posted
+        // commitments are taken instead of recomputed, with the same findings.
+        let checked = BatchInput {
+            blobs_checked: true,
+            ..input
+        };
+        let checked = decode_batch(&checked, &aliases).unwrap();
+        assert_eq!(checked.findings, decoded.findings, "{set} batch {n}");
         assert_eq!(
             decoded.diff,
             oracle_batch_to_state_diff(&batch),
@@ -407,6 +416,7 @@ fn mainnet_v0_13_1_blobs_equal_the_state_update() {
             da: DaInput::Blobs(&blobs),
             l1_update: None,
             versioned_hashes: None,
+            blobs_checked: false,
             layout: None,
         };
         let decoded = decode_batch(&input, &no_aliases()).unwrap();
@@ -467,6 +477,7 @@ fn mainnet_kzg_z_proof_and_roots() {
             da: DaInput::Blobs(&blobs),
             l1_update: None,
             versioned_hashes: None,
+            blobs_checked: false,
             layout: None,
         };
         let decoded = decode_batch(&input, &no_aliases()).unwrap();
@@ -559,6 +570,7 @@ fn sepolia_v0_13_3_batches_equal_the_squash_of_their_blocks() {
             da: DaInput::Blobs(&blobs),
             l1_update: None,
             versioned_hashes: None,
+            blobs_checked: false,
             layout: None,
         };
         let err = decode_batch(&auto, &no_aliases()).unwrap_err().to_string();
@@ -589,6 +601,7 @@ fn sepolia_v0_13_4_batch_decompresses_and_resolves_in_range_aliases() {
         da: DaInput::Blobs(&blobs),
         l1_update: None,
         versioned_hashes: None,
+        blobs_checked: false,
         layout: None,
     };
     let decoded = decode_batch(&input, &no_aliases()).unwrap();
@@ -697,6 +710,7 @@ fn oracle_tampering_is_reported_as_findings() {
         da: DaInput::Pages(&page_list),
         l1_update: Some(&update),
         versioned_hashes: None,
+        blobs_checked: false,
         layout: Some(Layout::V0_13_4),
     };
     let decoded = decode_batch(&input, &no_aliases()).unwrap();
@@ -1012,6 +1026,7 @@ mod properties {
             da: DaInput::Blobs(std::slice::from_ref(&blob)),
             l1_update: None,
             versioned_hashes: None,
+            blobs_checked: false,
             layout: None,
         };
         assert!(decode_batch(&input, &no_aliases()).is_err());

@@ -49,6 +49,11 @@ pub struct BatchInput<'a> {
     pub l1_update: Option<&'a L1Update>,
     /// The blob versioned hashes of the L1 transaction, when known.
     pub versioned_hashes: Option<&'a [B256]>,
+    /// Whether an [`crate::l1::L1Source`] checked blob `j` against
+    /// `versioned_hashes[j]` (the follower's fetch does; a blob read from a
+    /// file is not checked): a posted commitment that hashes to that
+    /// versioned hash is then the blob's own and is not recomputed.
+    pub blobs_checked: bool,
     /// A layout forced by the caller; `None` = choose from evidence.
     pub layout: Option<Layout>,
 }
@@ -157,6 +162,7 @@ pub fn decode_batch<A: AliasSource>(
                     version: output.version,
                     kzg,
                     versioned_hashes: input.versioned_hashes,
+                    blobs_checked: input.blobs_checked,
                     proofs,
                 };
                 findings.extend(binding::blob_checks(blobs, &coefficients, &da, &evidence));

@@ -86,6 +86,8 @@ pub struct BlobEvidence<'a> {
     pub kzg: &'a KzgSegment,
     /// The blob versioned hashes of the L1 transaction, when known.
     pub versioned_hashes: Option<&'a [B256]>,
+    /// Whether the L1 source checked blob `j` against `versioned_hashes[j]`.
+    pub blobs_checked: bool,
     /// The KZG proofs of `updateStateKzgDA`, when known.
     pub proofs: Option<&'a [[u8; 48]]>,
 }
@@ -116,7 +118,7 @@ pub fn blob_checks(
     for (j, blob_bytes) in blobs.iter().enumerate() {
         let posted_commitment = kzg.commitments.get(j);
         let posted = |v: Option<String>| v.unwrap_or_else(|| "missing".into());
-        match blob::commitment(blob_bytes) {
+        match blob_commitment(blob_bytes, posted_commitment, j, evidence) {
             Ok(c) => findings.push(Finding::new(
                 format!("kzg.commitment[{j}]"),
                 posted(posted_commitment.map(hex48)),
@@ -162,6 +164,28 @@ pub fn blob_checks(
         }
     }
     findings
+}
+
+/// Blob `j`'s KZG commitment. A blob the L1 source checked against the
+/// transaction's versioned hash `h_j` has exactly one commitment hashing to
+/// `h_j`: when the posted one does, it is the blob's (sha256 is collision
+/// resistant) and the 4,096-point multi-scalar multiplication is skipped.
+/// Otherwise the commitment is recomputed, so a failed check names the
+/// blob's real commitment.
+fn blob_commitment(
+    blob_bytes: &[u8],
+    posted: Option<&[u8; 48]>,
+    j: usize,
+    evidence: &BlobEvidence<'_>,
+) -> Result<[u8; 48], blob::BlobError> {
+    let checked_hash = evidence
+        .versioned_hashes
+        .filter(|_| evidence.blobs_checked)
+        .and_then(|hashes| hashes.get(j));
+    match (checked_hash, posted) {
+        (Some(hash), Some(c)) if blob::versioned_hash(c) == *hash => Ok(*c),
+        _ => blob::commitment(blob_bytes),
+    }
 }
 
 /// The GPS fact-tree node over the DA pages that `updateState` calls `onchainDataHash`.
