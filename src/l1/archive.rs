@@ -9,7 +9,7 @@
 //!
 //! Read-back check, decided: blobs are re-verified only cheaply — exact
 //! length, every element below the BLS modulus, and zstd's frame checksum —
-//! not by recomputing the KZG commitment (~50 ms a blob). Entries are only
+//! not by recomputing the KZG commitment (~36 ms a blob). Entries are only
 //! written after a full KZG check against their versioned hash and the key
 //! is that hash, so what could change them is disk corruption (caught by the
 //! checksums of zstd and RocksDB) or someone editing the store, which is
@@ -56,7 +56,7 @@ impl LocalArchive {
         }
     }
 
-    /// Also recompute each blob's KZG commitment on read (~50 ms a blob).
+    /// Also recompute each blob's KZG commitment on read (~36 ms a blob).
     pub fn with_full_verification(mut self, on: bool) -> Self {
         self.full_verification = on;
         self
