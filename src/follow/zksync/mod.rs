@@ -661,7 +661,6 @@ pub fn last_batch(store: &Store) -> Result<Option<u64>, FollowError> {
         .map(|c| c.batch))
 }
 
-/// Every blob opening of a call that publishes a blob in this transaction.
 /// A commit's blob openings: they prove its blobs at a fraction of the cost
 /// of recomputing their commitments ([`zkblob::proven_versioned_hash`]).
 struct CommitOpenings(Vec<BlobOpening>);
@@ -672,6 +671,7 @@ impl BlobBinding for CommitOpenings {
     }
 }
 
+/// Every blob opening of a call that publishes a blob in this transaction.
 fn openings(call: &CommitCall) -> impl Iterator<Item = &BlobOpening> {
     call.batches
         .iter()

@@ -82,12 +82,14 @@ impl DecodedBlob {
 
     /// `p(z)`, z given as 16 big-endian bytes.
     pub fn evaluate(&self, z: &[u8; 16]) -> B256 {
-        let z = Fr::from_be_bytes_mod_order(z);
-        B256::from(kzg_blob::fr_to_be(&kzg_blob::evaluate(
-            &self.coefficients,
-            z,
-        )))
+        evaluate_coefficients(&self.coefficients, z)
     }
+}
+
+/// `p(z)` for coefficients lowest degree first, z given as 16 big-endian bytes.
+fn evaluate_coefficients(coefficients: &[Fr], z: &[u8; 16]) -> B256 {
+    let z = Fr::from_be_bytes_mod_order(z);
+    B256::from(kzg_blob::fr_to_be(&kzg_blob::evaluate(coefficients, z)))
 }
 
 /// The versioned hash under which one of `openings` (from verified commit
@@ -163,12 +165,7 @@ pub fn opening_point(linear_hash: &B256, versioned_hash: &B256) -> [u8; 16] {
 
 /// `p(z)` for the polynomial of `chunk`, z given as 16 big-endian bytes.
 pub fn evaluate_at(chunk: &[u8], z: &[u8; 16]) -> Result<B256, ZkBlobError> {
-    let coefficients = pubdata_to_coefficients(chunk)?;
-    let z = Fr::from_be_bytes_mod_order(z);
-    Ok(B256::from(kzg_blob::fr_to_be(&kzg_blob::evaluate(
-        &coefficients,
-        z,
-    ))))
+    Ok(evaluate_coefficients(&pubdata_to_coefficients(chunk)?, z))
 }
 
 /// `z` left-padded to the 32 bytes the point-evaluation precompile takes.
